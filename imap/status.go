@@ -1,0 +1,28 @@
+package imap
+
+// StatusItem is a STATUS data item name (RFC 9051 §6.3.11).
+type StatusItem string
+
+// Status items.
+const (
+	StatusMessages       StatusItem = "MESSAGES"
+	StatusUIDNext        StatusItem = "UIDNEXT"
+	StatusUIDValidity    StatusItem = "UIDVALIDITY"
+	StatusUnseen         StatusItem = "UNSEEN"
+	StatusDeleted        StatusItem = "DELETED"         // RFC 9051
+	StatusSize           StatusItem = "SIZE"            // RFC 8438, RFC 9051
+	StatusRecent         StatusItem = "RECENT"          // IMAP4rev1 only
+	StatusHighestModSeq  StatusItem = "HIGHESTMODSEQ"   // RFC 7162
+	StatusAppendLimit    StatusItem = "APPENDLIMIT"     // RFC 7889
+	StatusDeletedStorage StatusItem = "DELETED-STORAGE" // RFC 9208
+)
+
+// Known reports whether the item is one this package names.
+func (s StatusItem) Known() bool {
+	switch s {
+	case StatusMessages, StatusUIDNext, StatusUIDValidity, StatusUnseen, StatusDeleted,
+		StatusSize, StatusRecent, StatusHighestModSeq, StatusAppendLimit, StatusDeletedStorage:
+		return true
+	}
+	return false
+}
