@@ -1,0 +1,116 @@
+package mime
+
+import (
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
+	"golang.org/x/text/transform"
+)
+
+// NewCharsetReader returns a reader that converts text in the named
+// charset to UTF-8. UTF-8 and US-ASCII (and an empty name) pass through;
+// ISO-8859-1 has a fast path; everything else goes through
+// golang.org/x/text (IANA names and the WHATWG aliases). ok is false for
+// an unknown charset, and r is then returned unchanged.
+func NewCharsetReader(charset string, r io.Reader) (rr io.Reader, ok bool) {
+	switch charsetClass(charset) {
+	case csUTF8:
+		return r, true
+	case csLatin1:
+		return &latin1Reader{r: r}, true
+	}
+	enc := readerCharset(charset)
+	if enc == nil {
+		return r, false
+	}
+	return transform.NewReader(r, enc.NewDecoder()), true
+}
+
+const (
+	csUTF8 = iota
+	csLatin1
+	csOther
+)
+
+func charsetClass(cs string) int {
+	cs = strings.TrimSpace(cs)
+	switch {
+	case cs == "", strings.EqualFold(cs, "utf-8"), strings.EqualFold(cs, "us-ascii"), strings.EqualFold(cs, "utf8"), strings.EqualFold(cs, "ascii"):
+		return csUTF8
+	case strings.EqualFold(cs, "iso-8859-1"), strings.EqualFold(cs, "latin1"), strings.EqualFold(cs, "iso_8859-1"), strings.EqualFold(cs, "latin-1"), strings.EqualFold(cs, "l1"):
+		return csLatin1
+	}
+	return csOther
+}
+
+// readerCharset finds a charset by IANA name or alias, then by the WHATWG
+// label; nil when unknown.
+func readerCharset(name string) encoding.Encoding {
+	name = strings.Trim(strings.TrimSpace(name), `"'`)
+	if e, err := ianaindex.MIME.Encoding(name); err == nil && e != nil {
+		return e
+	}
+	if e, err := htmlindex.Get(name); err == nil && e != nil {
+		return e
+	}
+	return nil
+}
+
+// latin1Reader converts ISO-8859-1 to UTF-8: each byte ≥ 0x80 becomes two.
+type latin1Reader struct {
+	r   io.Reader
+	in  []byte
+	out []byte // converted bytes not yet returned
+	buf []byte
+}
+
+func (l *latin1Reader) Read(p []byte) (int, error) {
+	if len(l.out) > 0 {
+		n := copy(p, l.out)
+		l.out = l.out[n:]
+		return n, nil
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// Read at most half of p, so the result always fits in p.
+	want := len(p) / 2
+	if want == 0 {
+		want = 1
+	}
+	if cap(l.in) < want {
+		l.in = make([]byte, want)
+	}
+	n, err := l.r.Read(l.in[:want])
+	in := l.in[:n]
+	if len(p) >= 2*n {
+		return latin1To(p, in), err
+	}
+	if cap(l.buf) < 2*n {
+		l.buf = make([]byte, 2*n)
+	}
+	l.out = l.buf[:latin1To(l.buf, in)]
+	k := copy(p, l.out)
+	l.out = l.out[k:]
+	return k, err
+}
+
+// latin1To writes in as UTF-8 to dst (room for 2*len(in)) and returns
+// the length written.
+func latin1To(dst, in []byte) int {
+	j := 0
+	for _, c := range in {
+		if c < utf8.RuneSelf {
+			dst[j] = c
+			j++
+		} else {
+			dst[j], dst[j+1] = 0xC0|c>>6, 0x80|c&0x3F
+			j += 2
+		}
+	}
+	return j
+}
