@@ -1,0 +1,69 @@
+package mime
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestDecodeWords(t *testing.T) {
+	tests := []struct{ in, want string }{
+		// RFC 2047 §8
+		{"=?US-ASCII?Q?Keith_Moore?=", "Keith Moore"},
+		{"=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?=", "Keld Jørn Simonsen"},
+		{"=?ISO-8859-1?Q?Andr=E9?= Pirard", "André Pirard"},
+		{"=?ISO-8859-1?B?SWYgeW91IGNhbiByZWFkIHRoaXMgeW8=?=\r\n =?ISO-8859-2?B?dSB1bmRlcnN0YW5kIHRoZSBleGFtcGxlLg==?=",
+			"If you can read this you understand the example."},
+		{"(=?ISO-8859-1?Q?a?=)", "(a)"},
+		{"(=?ISO-8859-1?Q?a?= b)", "(a b)"},
+		{"(=?ISO-8859-1?Q?a?= =?ISO-8859-1?Q?b?=)", "(ab)"},
+		{"(=?ISO-8859-1?Q?a?=  =?ISO-8859-1?Q?b?=)", "(ab)"},
+		{"(=?ISO-8859-1?Q?a?=\r\n    =?ISO-8859-1?Q?b?=)", "(ab)"},
+		{"(=?ISO-8859-1?Q?a_b?=)", "(a b)"},
+		{"(=?ISO-8859-1?Q?a?= =?ISO-8859-2?Q?_b?=)", "(a b)"},
+		// RFC 2231 §5 language
+		{"=?US-ASCII*EN?Q?Keith_Moore?=", "Keith Moore"},
+		// violations
+		{"=?utf-8?q?a?==?utf-8?q?b?=", "ab"},
+		{"x=?utf-8?q?a?=y", "xay"},
+		{`"=?utf-8?B?w6k=?=" <a@b>`, `"é" <a@b>`},
+		{"=?utf-8?B?w6k?=", "é"},
+		{"=?UTF-8?B?4oK=?= =?UTF-8?B?rA==?=", "€"}, // split multibyte
+		{"=?gb2312?B?1tDOxA==?=", "中文"},
+		{"=?shift_jis?B?k/qWe4zq?=", "日本語"},
+		{"=?koi8-r?B?8NLJ18XU?=", "Привет"},
+		{"=?windows-1251?Q?=CF=F0=E8?=", "При"},
+		{"=?big5?B?pKSk5Q==?=", "中文"},
+		{"=?iso-2022-jp?B?GyRCRnxLXDhsGyhC?=", "日本語"},
+		{"=?utf-7?Q?Hi_+AOk-?=", "Hi é"},
+		{"=?utf-8?q?bad=ZZ?=", "bad=ZZ"},
+		{"=? not a word", "=? not a word"},
+		{"=?utf-8?x?abc?=", "=?utf-8?x?abc?="},
+		{"a =?utf-8?q?b?= c", "a b c"},
+		{"=?utf-8?q?caf=E9?=", "café"}, // latin-1 labelled utf-8
+	}
+	for _, tt := range tests {
+		got, err := DecodeWords(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("DecodeWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	got, err := DecodeWords("a =?x-klingon?q?b?= c")
+	var uc *UnknownCharsetError
+	if !errors.As(err, &uc) || uc.Charset != "x-klingon" || got != "a =?x-klingon?q?b?= c" {
+		t.Errorf("unknown charset: %q %v", got, err)
+	}
+}
+
+func TestCharsetDecoder(t *testing.T) {
+	for _, n := range []string{"utf-8", "US-ASCII", "gb2312", "GBK", "gb18030", "big5", "Shift_JIS", "euc-jp", "EUC-KR",
+		"ks_c_5601-1987", "koi8-r", "koi8-u", "windows-1250", "windows-1252", "windows-1258", "iso-8859-1", "iso-8859-2",
+		"iso-8859-5", "iso-8859-7", "iso-8859-15", "ISO-8859-16", "iso-2022-jp", "utf-16", "utf-16le", "cp1252", "latin1", "utf-7",
+		"\"utf-8\"", "ibm866", "macintosh", "tis-620", "windows-874", "cp850", "IBM437"} {
+		if _, err := CharsetDecoder(n); err != nil {
+			t.Errorf("CharsetDecoder(%q): %v", n, err)
+		}
+	}
+	if _, err := CharsetDecoder("x-nope"); err == nil {
+		t.Error("unknown charset accepted")
+	}
+}
