@@ -1,0 +1,302 @@
+// Package imapmem is a complete, concurrency-safe in-memory mail store.
+//
+// A *Store implements imapserver.Backend and, through plain methods that
+// use only standard types, serves SMTP/LMTP delivery ([Store.Deliver])
+// and POP3 ([Store.OpenMaildrop]) too, so that one store backs all three
+// servers the way Dovecot serves IMAP and POP3 from one maildir. It does
+// not import the SMTP or POP3 packages; their adapters are a few lines in
+// the program that wires the servers together.
+//
+// Implementation notes:
+//
+//   - Each user has one mutex (user.mu) guarding all of that user's
+//     mailboxes, messages, subscriptions, quota usage, POP3 lock and the
+//     pending-update queues of the open handles. Changes across two
+//     mailboxes (COPY, MOVE) are therefore atomic.
+//   - Every change to a mailbox bumps that mailbox's mod-sequence; the
+//     changed message carries the new value (RFC 7162 §3). Expunges are
+//     kept in an expunge history with their mod-sequence, for QRESYNC.
+//   - A message record is immutable once published: a flag change
+//     replaces the record in the mailbox's slice. So a Message handed to
+//     a session never changes under it and can be read without the lock.
+//     Message contents are shared between copies, with one parse cache.
+//   - Changes are published to every open handle of the mailbox while
+//     user.mu is held, so each handle sees changes in mod-sequence order
+//     and a handle's snapshot plus its updates is always exact. Nothing
+//     blocks while user.mu is held: notification is a non-blocking send.
+//   - Messages are stored with CRLF line ends: a bare LF given to Append
+//     or Deliver is stored as CRLF.
+package imapmem
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posthorn/posthorn/imap/imapserver"
+	"github.com/posthorn/posthorn/sasl"
+)
+
+// Errors of the store beyond those of imapserver.
+var (
+	// ErrNoSuchUser is returned for an unknown account (it wraps
+	// imapserver.ErrAuthFailed where authentication is concerned).
+	ErrNoSuchUser = errors.New("imapmem: no such user")
+	// ErrUserExists is returned by AddUser for a name already taken.
+	ErrUserExists = errors.New("imapmem: user already exists")
+	// ErrMaildropLocked is returned by OpenMaildrop while another POP3
+	// session holds the user's maildrop (POP3 [IN-USE]).
+	ErrMaildropLocked = errors.New("imapmem: maildrop in use")
+)
+
+// DefaultMailboxes are created for every new user, with their RFC 6154
+// special-use attributes, and subscribed.
+var defaultMailboxes = []struct{ name, use string }{
+	{"Drafts", `\Drafts`},
+	{"Sent", `\Sent`},
+	{"Junk", `\Junk`},
+	{"Trash", `\Trash`},
+	{"Archive", `\Archive`},
+}
+
+// Store is an in-memory mail store. The zero value is not usable; call New.
+// All methods are safe for concurrent use.
+type Store struct {
+	mu    sync.Mutex
+	users map[string]*user
+	// nextValidity hands out UIDVALIDITY values, unique per store, so a
+	// mailbox deleted and created again never repeats one.
+	nextValidity uint32
+	now          func() time.Time
+}
+
+// New returns an empty store. UIDVALIDITY values start from the current
+// Unix time so that a client caching a previous run's state resyncs.
+func New() *Store {
+	return &Store{
+		users:        make(map[string]*user),
+		nextValidity: uint32(time.Now().Unix()),
+		now:          time.Now,
+	}
+}
+
+func (s *Store) newValidity() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextValidity++
+	return s.nextValidity
+}
+
+type user struct {
+	store *Store
+	name  string
+
+	mu            sync.Mutex
+	password      string // "" = no password login
+	scram         map[sasl.SCRAMHash]sasl.SCRAMKeys
+	mailboxes     map[string]*mailbox
+	subscriptions map[string]bool
+	popLocked     bool
+	quotaStorage  int64 // 0 = unlimited
+	quotaMessages int64 // 0 = unlimited
+	usedStorage   int64
+	usedMessages  int64
+}
+
+// AddUser creates an account with a password and the default mailboxes
+// (INBOX, Drafts, Sent, Junk, Trash, Archive; all subscribed). An empty
+// password disables password logins for the account.
+func (s *Store) AddUser(username, password string) error {
+	if username == "" {
+		return fmt.Errorf("imapmem: empty user name")
+	}
+	s.mu.Lock()
+	if _, ok := s.users[username]; ok {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %q", ErrUserExists, username)
+	}
+	u := &user{
+		store:         s,
+		name:          username,
+		password:      password,
+		mailboxes:     make(map[string]*mailbox),
+		subscriptions: make(map[string]bool),
+	}
+	s.users[username] = u
+	s.mu.Unlock()
+
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.createLocked("INBOX", nil)
+	u.subscriptions["INBOX"] = true
+	for _, d := range defaultMailboxes {
+		u.createLocked(d.name, []string{d.use})
+		u.subscriptions[d.name] = true
+	}
+	return nil
+}
+
+// AddUserSCRAM creates an account that stores only SCRAM keys (no
+// password: LOGIN and PLAIN fail, SCRAM-SHA-* work), with the default
+// mailboxes. Keys come from sasl.NewSCRAMKeys.
+func (s *Store) AddUserSCRAM(username string, keys map[sasl.SCRAMHash]sasl.SCRAMKeys) error {
+	if err := s.AddUser(username, ""); err != nil {
+		return err
+	}
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.scram = make(map[sasl.SCRAMHash]sasl.SCRAMKeys, len(keys))
+	for h, k := range keys {
+		u.scram[h] = k
+	}
+	u.mu.Unlock()
+	return nil
+}
+
+// LookupSCRAM returns a user's SCRAM keys. It implements
+// sasl.SCRAMLookup. For a user with a password the keys are derived
+// from it on first use and kept.
+func (s *Store) LookupSCRAM(ctx context.Context, username string, hash sasl.SCRAMHash) (sasl.SCRAMKeys, error) {
+	u, err := s.user(username)
+	if err != nil {
+		return sasl.SCRAMKeys{}, sasl.ErrAuthFailed
+	}
+	u.mu.Lock()
+	k, ok := u.scram[hash]
+	pw := u.password
+	u.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	if pw == "" {
+		return sasl.SCRAMKeys{}, sasl.ErrAuthFailed
+	}
+	k, err = sasl.NewSCRAMKeys(hash, pw, nil, 0)
+	if err != nil {
+		return sasl.SCRAMKeys{}, err
+	}
+	u.mu.Lock()
+	if u.password == pw {
+		if u.scram == nil {
+			u.scram = make(map[sasl.SCRAMHash]sasl.SCRAMKeys)
+		}
+		u.scram[hash] = k
+	}
+	u.mu.Unlock()
+	return k, nil
+}
+
+// SetPassword changes a user's password.
+func (s *Store) SetPassword(username, password string) error {
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.password = password
+	u.scram = nil
+	u.mu.Unlock()
+	return nil
+}
+
+// SetQuota sets a user's limits: total storage in octets and number of
+// messages over all mailboxes; 0 means unlimited (RFC 9208 STORAGE and
+// MESSAGE). Appends, copies and deliveries that would exceed a limit
+// fail with imapserver.ErrOverQuota and change nothing.
+func (s *Store) SetQuota(username string, storage, messages int64) error {
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.quotaStorage, u.quotaMessages = storage, messages
+	u.mu.Unlock()
+	return nil
+}
+
+// HasUser reports whether the account exists (for RCPT TO checks).
+func (s *Store) HasUser(username string) bool {
+	_, err := s.user(username)
+	return err == nil
+}
+
+func (s *Store) user(username string) (*user, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.users[username]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoSuchUser, username)
+	}
+	return u, nil
+}
+
+// VerifyPassword checks a password. It implements
+// imapserver.Backend and sasl.PasswordVerifier; failures wrap
+// imapserver.ErrAuthFailed and say nothing about which part was wrong.
+func (s *Store) VerifyPassword(ctx context.Context, username, password string) error {
+	u, err := s.user(username)
+	if err != nil {
+		return imapserver.ErrAuthFailed
+	}
+	u.mu.Lock()
+	want := u.password
+	u.mu.Unlock()
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(password)) != 1 {
+		return imapserver.ErrAuthFailed
+	}
+	return nil
+}
+
+// LookupSecret returns a user's password, for mechanisms that need the
+// shared secret (CRAM-MD5, APOP). It implements sasl.SecretLookup.
+func (s *Store) LookupSecret(ctx context.Context, username string) (string, error) {
+	u, err := s.user(username)
+	if err != nil {
+		return "", imapserver.ErrAuthFailed
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.password == "" {
+		return "", imapserver.ErrAuthFailed
+	}
+	return u.password, nil
+}
+
+// User opens an authenticated user's mail. It implements imapserver.Backend.
+func (s *Store) User(ctx context.Context, username string) (imapserver.User, error) {
+	u, err := s.user(username)
+	if err != nil {
+		return nil, err
+	}
+	return &userSession{u: u}, nil
+}
+
+// quotaCheckLocked reports ErrOverQuota if adding n messages of size
+// octets would exceed the user's limits.
+func (u *user) quotaCheckLocked(n, size int64) error {
+	if u.quotaMessages > 0 && u.usedMessages+n > u.quotaMessages {
+		return fmt.Errorf("%w: message count limit %d", imapserver.ErrOverQuota, u.quotaMessages)
+	}
+	if u.quotaStorage > 0 && u.usedStorage+size > u.quotaStorage {
+		return fmt.Errorf("%w: storage limit %d octets", imapserver.ErrOverQuota, u.quotaStorage)
+	}
+	return nil
+}
+
+// canonicalName spells INBOX in upper case whatever the case given.
+func canonicalName(name string) string {
+	if strings.EqualFold(name, "INBOX") {
+		return "INBOX"
+	}
+	if len(name) > 6 && strings.EqualFold(name[:6], "INBOX/") {
+		return "INBOX" + name[5:]
+	}
+	return name
+}
