@@ -117,7 +117,7 @@ type base64Decoder struct {
 	wbuf   []byte // WriteTo's buffer
 	padded bool   // the last group ended with "="
 	bad    bool   // DefectBase64Characters reported
-	pad    bool // DefectBase64Padding reported
+	pad    bool   // DefectBase64Padding reported
 }
 
 func (d *base64Decoder) reset(src chunkSource, sink defectSink) {
@@ -331,4 +331,3 @@ func (d *base64Decoder) slow(dst, comp []byte) []byte {
 	}
 	return dst
 }
-

@@ -5,16 +5,13 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding"
-	"golang.org/x/text/encoding/htmlindex"
-	"golang.org/x/text/encoding/ianaindex"
 	"golang.org/x/text/transform"
 )
 
 // NewCharsetReader returns a reader that converts text in the named
 // charset to UTF-8. UTF-8 and US-ASCII (and an empty name) pass through;
 // ISO-8859-1 has a fast path; everything else goes through
-// golang.org/x/text (IANA names and the WHATWG aliases). ok is false for
+// CharsetEncoding. ok is false for
 // an unknown charset, and r is then returned unchanged.
 func NewCharsetReader(charset string, r io.Reader) (rr io.Reader, ok bool) {
 	switch charsetClass(charset) {
@@ -23,8 +20,8 @@ func NewCharsetReader(charset string, r io.Reader) (rr io.Reader, ok bool) {
 	case csLatin1:
 		return &latin1Reader{r: r}, true
 	}
-	enc := readerCharset(charset)
-	if enc == nil {
+	enc, err := CharsetEncoding(charset)
+	if err != nil {
 		return r, false
 	}
 	return transform.NewReader(r, enc.NewDecoder()), true
@@ -45,19 +42,6 @@ func charsetClass(cs string) int {
 		return csLatin1
 	}
 	return csOther
-}
-
-// readerCharset finds a charset by IANA name or alias, then by the WHATWG
-// label; nil when unknown.
-func readerCharset(name string) encoding.Encoding {
-	name = strings.Trim(strings.TrimSpace(name), `"'`)
-	if e, err := ianaindex.MIME.Encoding(name); err == nil && e != nil {
-		return e
-	}
-	if e, err := htmlindex.Get(name); err == nil && e != nil {
-		return e
-	}
-	return nil
 }
 
 // latin1Reader converts ISO-8859-1 to UTF-8: each byte ≥ 0x80 becomes two.

@@ -1,0 +1,148 @@
+package mime
+
+import (
+	"bufio"
+	"io"
+)
+
+// Reader walks the parts of a message read from an io.Reader, in the
+// order they appear, without holding more than one buffer of it in memory.
+//
+// NextPart returns every part: the message itself first, then multipart
+// containers, enclosed messages (message/rfc822, message/global) and the
+// leaves inside them, depth first. Body, Text and Raw read the body of the
+// part NextPart returned last; what is left unread is skipped by the next
+// call of NextPart.
+//
+// Reader tolerates broken mail and records what it tolerated in the
+// part's Defects: a missing final boundary (the part ends at the end of its
+// parent or of the message), LF-only or CR CR LF line ends, boundaries
+// followed by white space, parts without a header, preamble and
+// epilogue, bad base64 (padding, stray characters, line breaks anywhere),
+// bad quoted-printable escapes, unknown encodings and charsets. An outer
+// boundary also ends inner parts (RFC 2046 §5.1.2). It never fails the
+// whole message because of one part; only a read error or the MaxParts
+// limit stop it.
+type Reader struct {
+	w    walker
+	part *Part
+	raw  segReader
+	b64  base64Decoder
+	qp   qpDecoder
+	l1   latin1Reader
+	none eofReader
+}
+
+// NewReader returns a Reader for the message in r with the given limits.
+func NewReader(r io.Reader, lim Limits) *Reader {
+	rd := &Reader{}
+	rd.w.init(bufio.NewReaderSize(r, 64<<10), lim, false, false)
+	rd.raw.w = &rd.w
+	return rd
+}
+
+// NextPart returns the next part of the message. The first call returns
+// the message itself (its header is the message header). It returns
+// io.EOF after the last part, and a *LimitError when MaxParts is exceeded.
+//
+// The Part's EndOffset is only known once the next part has been reached;
+// Reader does not set BodyLines, Children or Message.
+func (r *Reader) NextPart() (*Part, error) {
+	p, err := r.w.next()
+	r.part = p
+	return p, err
+}
+
+// Raw returns a reader for the current part's body exactly as it appears
+// in the message. Containers (multipart, enclosed messages) have an empty
+// body here: their contents are returned as parts.
+func (r *Reader) Raw() io.Reader {
+	if r.part == nil || r.w.cur != r.part {
+		return r.none
+	}
+	return &r.raw
+}
+
+// Body returns a reader for the current part's body with its
+// Content-Transfer-Encoding undone (base64, quoted-printable; other
+// encodings pass through). Defects found while decoding are appended to
+// the part's Defects as they are found.
+func (r *Reader) Body() io.Reader {
+	raw := r.Raw()
+	if raw == io.Reader(r.none) {
+		return raw
+	}
+	p := r.part
+	sink := func(k DefectKind) { r.w.defect(p, k, nil) }
+	switch encodingOf(p.Encoding) {
+	case encBase64:
+		r.b64.reset(&r.raw, sink)
+		return &r.b64
+	case encQP:
+		r.qp.reset(&r.raw, sink)
+		return &r.qp
+	}
+	return raw
+}
+
+// Text is Body, and for text/* parts it also converts the charset named
+// in the charset parameter to UTF-8 (an unknown charset is passed through
+// and recorded as DefectUnknownCharset).
+func (r *Reader) Text() io.Reader {
+	b := r.Body()
+	p := r.part
+	if p == nil || p.MediaType != "text" || b == io.Reader(r.none) {
+		return b
+	}
+	cs := p.Params["charset"]
+	switch charsetClass(cs) {
+	case csUTF8:
+		return b
+	case csLatin1:
+		r.l1.r, r.l1.out = b, nil
+		return &r.l1
+	}
+	t, ok := NewCharsetReader(cs, b)
+	if !ok {
+		r.w.defect(p, DefectUnknownCharset, nil)
+	}
+	return t
+}
+
+// segReader reads the walker's current segment.
+type segReader struct{ w *walker }
+
+func (s *segReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	b, err := s.w.segChunk(len(p))
+	return copy(p, b), err
+}
+
+func (s *segReader) nextChunk(max int) ([]byte, error) { return s.w.segChunk(max) }
+
+// WriteTo writes the rest of the segment to w straight from the buffer.
+func (s *segReader) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for {
+		b, err := s.w.segChunk(1 << 30)
+		if len(b) > 0 {
+			m, werr := w.Write(b)
+			n += int64(m)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }

@@ -1,0 +1,405 @@
+package mime
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+)
+
+// walker turns the scanner's pieces into the part tree, in message order.
+// Reader and Index both drive it, so they always agree.
+type walker struct {
+	scanner
+	lim    Limits
+	link   bool // build the tree (Children, Message)
+	nparts int
+	root   *Part
+
+	cur        *Part // leaf whose body is the current segment, nil for preamble/epilogue
+	curLines   int64 // line count at cur.BodyOffset
+	pendingMsg bool  // the next part is the root of the enclosed message on top of the stack
+	started    bool
+	done       bool
+	err        error
+
+	hdr  []byte        // the header block being collected
+	hsrc bytes.Reader  // reads hdr
+	hbr  *bufio.Reader // ReadHeader's reader over hsrc
+}
+
+func (w *walker) init(br *bufio.Reader, lim Limits, link, count bool) {
+	w.br, w.lim, w.link, w.count = br, lim, link, count
+	w.dFrame = -1
+}
+
+// defect records a defect at the current offset.
+func (w *walker) defect(p *Part, k DefectKind, err error) {
+	p.Defects = append(p.Defects, &Defect{Kind: k, Offset: w.off, Err: err})
+}
+
+// next returns the next part in message order, io.EOF at the end.
+func (w *walker) next() (*Part, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	if w.done {
+		return nil, io.EOF
+	}
+	if !w.started {
+		w.started = true
+		return w.newPart(true)
+	}
+	if w.pendingMsg {
+		w.pendingMsg = false
+		return w.newPart(false)
+	}
+	for {
+		if w.inSeg {
+			if err := w.skipSegment(); err != nil {
+				w.err = err
+				return nil, err
+			}
+			if p, err := w.afterSegment(); p != nil || err != nil {
+				return p, err
+			}
+			continue
+		}
+		// Not in a segment and nothing pending: the walk is over.
+		w.done = true
+		return nil, io.EOF
+	}
+}
+
+// afterSegment handles the delimiter (or EOF) that ended a segment and
+// returns the part that starts after it, if any.
+func (w *walker) afterSegment() (*Part, error) {
+	w.inSeg = false
+	end, endLines, last := w.segEnd, w.segEndLines, w.segEndLast
+	if w.cur != nil {
+		w.setEnd(w.cur, w.curLines, end, endLines, last)
+		w.cur = nil
+	}
+	// Close every container above the matched one (all of them at EOF).
+	keep := w.dFrame + 1
+	for len(w.stack) > keep {
+		c := &w.stack[len(w.stack)-1]
+		if c.boundary != nil && !c.closed {
+			w.defect(c.part, DefectMissingFinalBoundary, nil)
+		}
+		w.setEnd(c.part, c.startLines, end, endLines, last)
+		w.stack = w.stack[:len(w.stack)-1]
+	}
+	if w.dFrame < 0 {
+		w.done = true
+		return nil, io.EOF
+	}
+	// Consume the line break and the delimiter line.
+	buf, _ := w.br.Peek(w.dLen)
+	w.consume(buf)
+	c := &w.stack[w.dFrame]
+	if w.dClose {
+		c.closed = true
+		w.cur = nil
+		w.startSegment() // the epilogue
+		return nil, nil
+	}
+	return w.newPart(false)
+}
+
+// setEnd sets p's end and, when counting, its line count.
+func (w *walker) setEnd(p *Part, startLines, end, endLines int64, last byte) {
+	p.EndOffset = end
+	if w.count {
+		p.BodyLines = endLines - startLines
+		if end > p.BodyOffset && last != '\n' {
+			p.BodyLines++
+		}
+	}
+}
+
+// newPart reads a header block at the current offset and sets up what
+// follows it.
+func (w *walker) newPart(root bool) (*Part, error) {
+	w.nparts++
+	if w.nparts > w.lim.parts() {
+		w.err = &LimitError{Kind: LimitParts, Limit: w.lim.parts(), Offset: w.off}
+		return nil, w.err
+	}
+	p := &Part{HeaderOffset: w.off, Depth: len(w.stack)}
+	if w.link {
+		if root {
+			w.root = p
+		} else if len(w.stack) > 0 {
+			parent := w.stack[len(w.stack)-1].part
+			if w.stack[len(w.stack)-1].boundary == nil {
+				parent.Message = p
+			} else {
+				parent.Children = append(parent.Children, p)
+			}
+		}
+	}
+	digest := false
+	if n := len(w.stack); n > 0 {
+		pp := w.stack[n-1].part
+		digest = w.stack[n-1].boundary != nil && pp.SubType == "digest"
+	}
+	if err := w.readHeader(p, root); err != nil {
+		w.err = err
+		return nil, err
+	}
+	p.BodyOffset = w.off
+	w.fields(p, digest)
+	startLines := w.lines
+
+	switch {
+	case p.MediaType == "multipart":
+		b := p.Params["boundary"]
+		switch {
+		case b == "":
+			w.defect(p, DefectMissingBoundary, nil)
+		case encodingOf(p.Encoding) != encIdentity:
+			w.defect(p, DefectEncodedContainer, nil)
+		case p.Depth+1 > w.lim.depth():
+			w.defect(p, DefectLimit, &LimitError{Kind: LimitDepth, Limit: w.lim.depth(), Offset: w.off})
+		default:
+			w.stack = append(w.stack, container{part: p, boundary: []byte(b), startLines: startLines})
+			w.cur = nil
+			w.startSegment() // the preamble
+			return p, nil
+		}
+	case p.IsMessage():
+		switch {
+		case encodingOf(p.Encoding) != encIdentity:
+			w.defect(p, DefectEncodedContainer, nil)
+		case p.Depth+1 > w.lim.depth():
+			w.defect(p, DefectLimit, &LimitError{Kind: LimitDepth, Limit: w.lim.depth(), Offset: w.off})
+		default:
+			w.stack = append(w.stack, container{part: p, startLines: startLines})
+			w.pendingMsg = true
+			return p, nil
+		}
+	}
+	// A leaf: its body is the next segment.
+	w.cur, w.curLines = p, startLines
+	w.startSegment()
+	return p, nil
+}
+
+// fields fills the parsed Content-* fields of p from its header.
+func (w *walker) fields(p *Part, digest bool) {
+	h := &p.Header
+	p.MediaType, p.SubType = "text", "plain"
+	if digest {
+		// RFC 2046 §5.1.5
+		p.MediaType, p.SubType = "message", "rfc822"
+	}
+	if v := h.Get("Content-Type"); strings.TrimSpace(v) != "" {
+		mt, params, err := ParseMediaType(v)
+		t, st, ok := strings.Cut(mt, "/")
+		if err != nil && mt == "" || !ok || t == "" || st == "" {
+			// RFC 2045 §5.2: an unparsable Content-Type means text/plain.
+			w.defectAt(p, DefectMalformedContentType, err)
+			p.MediaType, p.SubType = "text", "plain"
+		} else {
+			if err != nil {
+				w.defectAt(p, DefectMalformedContentType, err)
+			}
+			p.MediaType, p.SubType = strings.ToLower(t), strings.ToLower(st)
+			p.Params = params
+		}
+	}
+	p.ID = strings.TrimSpace(h.Get("Content-Id"))
+	p.Description = strings.TrimSpace(h.Get("Content-Description"))
+	p.Encoding = strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
+	if p.Encoding != "" && encodingOf(p.Encoding) == encUnknown {
+		w.defectAt(p, DefectUnknownEncoding, nil)
+	}
+	if v := h.Get("Content-Disposition"); strings.TrimSpace(v) != "" {
+		d, params, err := ParseMediaType(v)
+		if err != nil {
+			w.defectAt(p, DefectMalformedDisposition, err)
+		}
+		p.Disposition, p.DispositionParams = strings.ToLower(d), params
+	}
+	if v := h.Get("Content-Language"); v != "" {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				p.Language = append(p.Language, t)
+			}
+		}
+	}
+	p.Location = strings.TrimSpace(h.Get("Content-Location"))
+	p.MD5 = strings.TrimSpace(h.Get("Content-Md5"))
+}
+
+// defectAt records a header defect at the part's header offset.
+func (w *walker) defectAt(p *Part, k DefectKind, err error) {
+	p.Defects = append(p.Defects, &Defect{Kind: k, Offset: p.HeaderOffset, Err: err})
+}
+
+// isFieldStart reports whether line begins a header field: a name of
+// printable ASCII other than ":" followed by ":" (RFC 5322 §2.2, §3.6.8);
+// the same test Python's email parser applies.
+func isFieldStart(line []byte) bool {
+	for i, c := range line {
+		if c == ':' {
+			return i > 0
+		}
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return false
+}
+
+// isBlank reports whether line is CR* LF.
+func isBlank(line []byte) bool {
+	i := 0
+	for i < len(line) && line[i] == '\r' {
+		i++
+	}
+	return i == len(line)-1 && line[i] == '\n'
+}
+
+// peekLine returns the next line (with its LF) as a view; a line longer
+// than the buffer is returned in part (complete=false).
+func (w *walker) peekLine() (line []byte, complete bool) {
+	for {
+		buf, _ := w.br.Peek(w.br.Buffered())
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			return buf[:i+1], true
+		}
+		if !w.fill() {
+			buf, _ = w.br.Peek(w.br.Buffered())
+			return buf, len(buf) < w.br.Size()
+		}
+	}
+}
+
+// readHeader collects the header block at the current offset into p.Header.
+// It ends at a blank line (consumed), at a line that cannot belong to a
+// header (DefectMissingHeaderSeparator, not consumed), at a delimiter of an
+// open multipart, or at EOF.
+func (w *walker) readHeader(p *Part, root bool) error {
+	w.hdr = w.hdr[:0]
+	maxBytes, maxFields := w.lim.headerBytes(), w.lim.headerFields()
+	fields, over := 0, false
+	first := true
+	for {
+		line, complete := w.peekLine()
+		if len(line) == 0 {
+			break
+		}
+		if w.openBoundaries() && len(line) >= 2 && line[0] == '-' && line[1] == '-' {
+			if st, _, _, _ := w.matchDelim(line, !complete || line[len(line)-1] != '\n'); st == matchYes {
+				break
+			}
+		}
+		if isBlank(line) {
+			w.consume(line)
+			break
+		}
+		switch {
+		case line[0] == ' ' || line[0] == '\t':
+			if first {
+				// A continuation with nothing to continue: keep it
+				// with the header rather than start the body here.
+				fields++
+			}
+		case isFieldStart(line):
+			fields++
+		case first && root && bytes.HasPrefix(line, []byte("From ")):
+			// An mbox "From " line before the header: skip it.
+			w.skipLine(line, complete)
+			p.HeaderOffset = w.off
+			continue
+		default:
+			w.defect(p, DefectMissingHeaderSeparator, nil)
+			goto parse
+		}
+		first = false
+		if fields > maxFields && !over {
+			over = true
+			w.defect(p, DefectLimit, &LimitError{Kind: LimitHeaderFields, Limit: maxFields, Offset: w.off})
+		}
+		for {
+			if !over {
+				if len(w.hdr)+len(line) > maxBytes {
+					over = true
+					w.defect(p, DefectLimit, &LimitError{Kind: LimitHeaderBytes, Limit: maxBytes, Offset: w.off})
+				} else {
+					w.hdr = appendLine(w.hdr, line)
+				}
+			}
+			w.consume(line)
+			if complete {
+				break
+			}
+			line, complete = w.peekLine()
+			if len(line) == 0 {
+				break
+			}
+		}
+	}
+parse:
+	if w.err != nil {
+		return w.err
+	}
+	if w.s().err != nil {
+		return w.s().err
+	}
+	if len(w.hdr) == 0 {
+		return nil
+	}
+	if n := len(w.hdr); w.hdr[n-1] != '\n' {
+		// ReadHeader wants whole lines.
+		w.hdr = append(w.hdr, '\r', '\n')
+	}
+	w.hdr = append(w.hdr, '\r', '\n')
+	w.hsrc.Reset(w.hdr)
+	if w.hbr == nil {
+		w.hbr = bufio.NewReaderSize(&w.hsrc, 4096)
+	} else {
+		w.hbr.Reset(&w.hsrc)
+	}
+	lim := w.lim
+	lim.MaxHeaderBytes, lim.MaxHeaderFields = -1, -1
+	h, err := ReadHeader(w.hbr, lim)
+	if err != nil {
+		w.defectAt(p, DefectHeader, err)
+	}
+	p.Header = h
+	return nil
+}
+
+func (w *walker) s() *scanner { return &w.scanner }
+
+// skipLine consumes a line, also one longer than the buffer.
+func (w *walker) skipLine(line []byte, complete bool) {
+	for {
+		w.consume(line)
+		if complete {
+			return
+		}
+		line, complete = w.peekLine()
+		if len(line) == 0 {
+			return
+		}
+	}
+}
+
+// appendLine appends a header line, turning a CR CR LF ending (seen in
+// mail that was converted twice) into CR LF.
+func appendLine(dst, line []byte) []byte {
+	n := len(line)
+	if n >= 3 && line[n-1] == '\n' && line[n-2] == '\r' && line[n-3] == '\r' {
+		k := n - 2
+		for k > 0 && line[k-1] == '\r' {
+			k--
+		}
+		dst = append(dst, line[:k]...)
+		return append(dst, '\r', '\n')
+	}
+	return append(dst, line...)
+}
