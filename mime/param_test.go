@@ -2,6 +2,7 @@ package mime
 
 import (
 	"maps"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +49,35 @@ func TestParseMediaType(t *testing.T) {
 	}
 	if _, _, err := ParseMediaType("; charset=x"); err != ErrNoMediaType {
 		t.Errorf("no type: %v", err)
+	}
+}
+
+func TestFormatMediaTypeRoundTrip(t *testing.T) {
+	for _, params := range []map[string]string{
+		{"charset": "utf-8"},
+		{"filename": "report 2024.pdf"},
+		{"filename": `a "quoted" \ name.txt`},
+		{"filename": "Grüße.pdf"},
+		{"filename": "日本語のファイル名がとても長い場合には複数の節に分割されなければなりません.pdf"},
+		{"filename": "x%y*z'w.txt", "size": "100"},
+		{"title": strings.Repeat("long ascii value ", 10)},
+	} {
+		v := FormatMediaType("Attachment", params)
+		var h Header
+		if err := h.Add("Content-Disposition", v); err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		for _, l := range strings.Split(string(h.Fields()[0].Raw), "\r\n") {
+			if len(l) > 78 {
+				t.Errorf("line of %d: %q", len(l), l)
+			}
+		}
+		typ, got, err := ParseMediaType(h.Get("content-disposition"))
+		if err != nil || typ != "attachment" || !maps.Equal(got, params) {
+			t.Errorf("FormatMediaType(%q) = %q, parses to %q %q %v", params, v, typ, got, err)
+		}
+	}
+	if FormatMediaType("text/pl ain", nil) != "" || FormatMediaType("text/plain", map[string]string{"a b": "c"}) != "" {
+		t.Error("invalid input accepted")
 	}
 }

@@ -2,7 +2,9 @@ package mime
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestDecodeWords(t *testing.T) {
@@ -65,5 +67,35 @@ func TestCharsetDecoder(t *testing.T) {
 	}
 	if _, err := CharsetDecoder("x-nope"); err == nil {
 		t.Error("unknown charset accepted")
+	}
+}
+
+func TestEncodeWords(t *testing.T) {
+	for _, s := range []string{
+		"plain ascii",
+		"Grüße aus Köln",
+		"日本語のテキストがとても長い場合には複数の単語に分割されなければなりません。日本語のテキストがとても長い場合",
+		"ascii then ünïcödé then ascii",
+		"=?utf-8?q?looks_encoded?=",
+		"a_b=c?d",
+		strings.Repeat("é", 100),
+		"emoji 😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀😀 end",
+	} {
+		enc := EncodeWords(s)
+		for _, w := range strings.Fields(enc) {
+			if len(w) > 75 {
+				t.Errorf("word %q longer than 75", w)
+			}
+			if !utf8.ValidString(w) || strings.ContainsFunc(w, func(r rune) bool { return r >= 0x80 }) {
+				t.Errorf("non-ASCII in %q", enc)
+			}
+		}
+		dec, err := DecodeWords(enc)
+		if err != nil || dec != s {
+			t.Errorf("EncodeWords(%q) = %q, decodes to %q (%v)", s, enc, dec, err)
+		}
+	}
+	if got := EncodeWords("plain ascii"); got != "plain ascii" {
+		t.Errorf("ascii changed: %q", got)
 	}
 }
