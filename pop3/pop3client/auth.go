@@ -1,0 +1,214 @@
+package pop3client
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
+	"github.com/posthorn/posthorn/pop3"
+	"github.com/posthorn/posthorn/sasl"
+)
+
+// ErrInsecureAuth is returned when a password would be sent over a
+// connection without TLS and Options.AllowInsecureAuth is false.
+var ErrInsecureAuth = errors.New("pop3client: refusing to send a password without TLS")
+
+// ErrNotSupported is returned when the server does not advertise what a
+// method needs.
+var ErrNotSupported = errors.New("pop3client: not supported by the server")
+
+// Capa asks for the capabilities (RFC 2449 §5) and caches them. A server
+// without CAPA answers -ERR; Capa then returns empty capabilities and no
+// error, so callers can go on with RFC 1939 commands.
+func (c *Client) Capa(ctx context.Context) (pop3.Capabilities, error) {
+	caps := pop3.Capabilities{}
+	err := c.do(ctx, func() error {
+		if err := c.writeCmd("CAPA"); err != nil {
+			return err
+		}
+		if err := c.bw.Flush(); err != nil {
+			return err
+		}
+		if _, err := c.readOK(); err != nil {
+			return err
+		}
+		return c.readLines(func(line []byte) error {
+			tag, args, err := pop3.ParseCapability(line)
+			if err == nil {
+				caps[tag] = args
+			}
+			return nil
+		})
+	})
+	if _, isErr := pop3.AsError(err); isErr {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.caps = caps
+	return caps, nil
+}
+
+// caps returns the cached capabilities, asking for them once.
+func (c *Client) capabilities(ctx context.Context) (pop3.Capabilities, error) {
+	if c.caps != nil {
+		return c.caps, nil
+	}
+	return c.Capa(ctx)
+}
+
+// StartTLS upgrades the connection with STLS (RFC 2595 §4). The cached
+// capabilities are discarded, as §4 requires.
+func (c *Client) StartTLS(ctx context.Context) error {
+	if c.isTLS {
+		return errors.New("pop3client: already using TLS")
+	}
+	if _, err := c.simple(ctx, "STLS"); err != nil {
+		return err
+	}
+	return c.do(ctx, func() error {
+		if c.br.Buffered() > 0 {
+			// Bytes after "+OK" before the handshake: a man in the middle
+			// injecting plaintext (the CVE-2011-0411 class).
+			return errors.New("pop3client: server sent data after the STLS reply")
+		}
+		tc, err := tlsutil.ClientUpgrade(ctx, c.nc, tlsutil.ClientConfig(c.opts.TLSConfig, c.serverName, "pop3"))
+		if err != nil {
+			return err
+		}
+		c.setConn(tc)
+		c.isTLS = true
+		c.caps = nil
+		return nil
+	})
+}
+
+// User logs in with USER and PASS (RFC 1939 §7).
+func (c *Client) User(ctx context.Context, username, password string) error {
+	if !c.isTLS && !c.opts.AllowInsecureAuth {
+		return ErrInsecureAuth
+	}
+	if strings.ContainsAny(username, " \r\n") || strings.ContainsAny(password, "\r\n") {
+		return errors.New("pop3client: user name or password contains a line break or space")
+	}
+	if _, err := c.simple(ctx, "USER %s", username); err != nil {
+		return err
+	}
+	_, err := c.simple(ctx, "PASS %s", password)
+	return err
+}
+
+// APOP logs in with APOP (RFC 1939 §7) using the timestamp of the
+// greeting. APOP does not send the secret, but MD5 is weak; prefer TLS and
+// SASL.
+func (c *Client) APOP(ctx context.Context, username, secret string) error {
+	g := c.greeting.Text
+	i := strings.IndexByte(g, '<')
+	j := strings.LastIndexByte(g, '>')
+	if i < 0 || j < i {
+		return fmt.Errorf("%w: no APOP timestamp in the greeting", ErrNotSupported)
+	}
+	sum := md5.Sum([]byte(g[i:j+1] + secret))
+	_, err := c.simple(ctx, "APOP %s %s", username, hex.EncodeToString(sum[:]))
+	return err
+}
+
+// Login authenticates with a password, choosing from the capabilities:
+// SASL PLAIN when advertised, else USER/PASS.
+func (c *Client) Login(ctx context.Context, username, password string) error {
+	if !c.isTLS && !c.opts.AllowInsecureAuth {
+		return ErrInsecureAuth
+	}
+	caps, err := c.capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range caps.SASL() {
+		if m == sasl.Plain {
+			return c.Auth(ctx, sasl.NewPlainClient("", username, password))
+		}
+	}
+	return c.User(ctx, username, password)
+}
+
+// Auth runs a SASL exchange with AUTH (RFC 5034 §4). The initial response
+// goes on the AUTH line when it fits in 255 octets.
+func (c *Client) Auth(ctx context.Context, mech sasl.Client) error {
+	name, ir, err := mech.Start()
+	if err != nil {
+		return err
+	}
+	if (name == sasl.Plain || name == sasl.Login) && !c.isTLS && !c.opts.AllowInsecureAuth {
+		return ErrInsecureAuth
+	}
+	return c.do(ctx, func() error {
+		pending := ir
+		if ir != nil {
+			enc := "="
+			if len(ir) > 0 {
+				enc = base64.StdEncoding.EncodeToString(ir)
+			}
+			if len("AUTH "+name+" "+enc) <= 253 {
+				c.writeCmd("AUTH %s %s", name, enc)
+				pending = nil
+			} else {
+				c.writeCmd("AUTH %s", name)
+			}
+		} else if err := c.writeCmd("AUTH %s", name); err != nil {
+			return err
+		}
+		if err := c.bw.Flush(); err != nil {
+			return err
+		}
+		for {
+			r, err := c.readResponse()
+			if err != nil {
+				return err
+			}
+			switch r.Status {
+			case pop3.StatusOK:
+				return nil
+			case pop3.StatusErr:
+				return r.Err()
+			}
+			var resp []byte
+			if pending != nil {
+				resp, pending = pending, nil
+			} else {
+				challenge, derr := base64.StdEncoding.Strict().DecodeString(r.Text)
+				if derr == nil {
+					resp, derr = mech.Next(challenge)
+				}
+				if derr != nil {
+					// RFC 5034 §4: cancel with "*"; the server answers -ERR.
+					c.bw.WriteString("*\r\n")
+					if err := c.bw.Flush(); err != nil {
+						return err
+					}
+					if _, err := c.readResponse(); err != nil {
+						return err
+					}
+					return &pop3.Error{Text: "authentication cancelled: " + derr.Error()}
+				}
+			}
+			c.bw.WriteString(base64.StdEncoding.EncodeToString(resp))
+			c.bw.WriteString("\r\n")
+			if err := c.bw.Flush(); err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// UTF8 enables UTF-8 mode (RFC 6856 §2.1). Call it before logging in and
+// after StartTLS.
+func (c *Client) UTF8(ctx context.Context) error {
+	_, err := c.simple(ctx, "UTF8")
+	return err
+}

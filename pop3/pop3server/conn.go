@@ -1,0 +1,293 @@
+package pop3server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/lineio"
+	"github.com/posthorn/posthorn/pop3"
+	"github.com/posthorn/posthorn/sasl"
+)
+
+// state is the session state of RFC 1939 §3.
+type state int
+
+const (
+	stateAuthorization state = iota
+	stateTransaction
+	stateUpdate
+)
+
+// bufSize is the size of the read and write buffers. The write buffer is
+// large so that RETR moves big chunks per system call.
+const (
+	readBufSize  = 4096
+	writeBufSize = 64 * 1024
+)
+
+// conn is one client session. All fields except interrupted are used by
+// the session goroutine only.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	br     *bufio.Reader
+	lr     *lineio.Reader
+	bw     *bufio.Writer
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	remote netip.Addr
+
+	state     state
+	tls       bool
+	cb        *sasl.ChannelBinding
+	utf8      bool
+	user      string // after USER, and the logged-in user in TRANSACTION
+	mech      string
+	authFails int
+	badCmds   int
+	apopStamp string // greeting timestamp when APOP is offered
+	closing   bool   // the session must end after the current command
+
+	drop    Maildrop
+	msgs    []Message
+	deleted []bool
+	locked  bool // holds srv.locks[user]
+
+	// interrupted is set by Shutdown: the session ends at its next command
+	// boundary.
+	interrupted atomic.Bool
+}
+
+func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
+	c := &conn{srv: s, nc: nc, tls: implicitTLS}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.setReaders(nc)
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.remote = ap.Addr().Unmap()
+	}
+	c.log = s.logger.With("remote", nc.RemoteAddr().String())
+	return c
+}
+
+func (c *conn) setReaders(nc net.Conn) {
+	c.nc = nc
+	c.br = bufio.NewReaderSize(nc, readBufSize)
+	// Lines of a SASL exchange may be longer than commands (RFC 5034 §4);
+	// commands are checked against 255 octets by pop3.ParseCommand.
+	c.lr = lineio.NewReader(c.br, c.srv.Limits.MaxSASLResponse)
+	if c.bw == nil {
+		c.bw = bufio.NewWriterSize(nc, writeBufSize)
+	} else {
+		c.bw.Reset(nc)
+	}
+}
+
+// serve runs the session until QUIT, an error, or Shutdown.
+func (c *conn) serve() {
+	defer c.close()
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("pop3 session panic", "panic", r)
+		}
+	}()
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		if err := c.handshake(tc); err != nil {
+			c.log.Info("pop3 TLS handshake failed", "err", err)
+			return
+		}
+	}
+	c.log.Debug("pop3 connection")
+	c.greet()
+	for {
+		line, err := c.readLine()
+		if err != nil {
+			var tooLong *lineio.LineTooLongError
+			if errors.As(err, &tooLong) {
+				if !c.bad("-ERR line too long") {
+					return
+				}
+				continue
+			}
+			c.readFailed(err)
+			return
+		}
+		cmd, err := pop3.ParseCommand(line)
+		if err != nil {
+			if !c.bad("-ERR " + err.Error()) {
+				return
+			}
+			continue
+		}
+		done := c.dispatch(cmd)
+		if err := c.flushIfIdle(); err != nil || done {
+			return
+		}
+	}
+}
+
+// readLine flushes pending replies when no pipelined command is waiting
+// (RFC 2449 §6.6), then reads the next line under the idle timeout.
+func (c *conn) readLine() ([]byte, error) {
+	if err := c.flushIfIdle(); err != nil {
+		return nil, err
+	}
+	// Set the deadline before looking at the flag: interrupt sets the
+	// flag before its deadline, so one of the two is always seen.
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.Limits.IdleTimeout))
+	if c.interrupted.Load() {
+		return nil, errInterrupted
+	}
+	line, err := c.lr.ReadLine()
+	if err != nil && c.interrupted.Load() {
+		return nil, errInterrupted
+	}
+	return line, err
+}
+
+var errInterrupted = errors.New("pop3server: shutting down")
+
+func (c *conn) readFailed(err error) {
+	switch {
+	case errors.Is(err, errInterrupted):
+		c.reply("-ERR [SYS/TEMP] server shutting down")
+		c.flush()
+	case errors.Is(err, io.EOF):
+		c.log.Debug("pop3 client went away", "state", c.state)
+	default:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// RFC 1939 §3: the autologout timer ends the session without
+			// entering the UPDATE state.
+			c.reply("-ERR autologout timer expired")
+			c.flush()
+		}
+		c.log.Info("pop3 read failed", "err", err)
+	}
+}
+
+// bad answers an unknown or malformed command and reports whether the
+// session may go on.
+func (c *conn) bad(msg string) bool {
+	c.badCmds++
+	c.reply(msg)
+	if c.badCmds >= c.srv.Limits.MaxBadCommands {
+		c.reply("-ERR too many bad commands, closing")
+		c.flush()
+		return false
+	}
+	return true
+}
+
+func (c *conn) flushIfIdle() error {
+	if c.br.Buffered() > 0 || c.bw.Buffered() == 0 {
+		return nil
+	}
+	return c.flush()
+}
+
+func (c *conn) flush() error {
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.Limits.WriteTimeout))
+	return c.bw.Flush()
+}
+
+// reply queues one status line; write errors surface at the next flush.
+func (c *conn) reply(line string) {
+	c.bw.WriteString(line)
+	c.bw.WriteString("\r\n")
+}
+
+func (c *conn) replyf(format string, args ...any) {
+	fmt.Fprintf(c.bw, format, args...)
+	c.bw.WriteString("\r\n")
+}
+
+// replyErr answers a failed backend call. A *pop3.Error is passed on as
+// is; anything else is a temporary failure (RFC 3206 §4).
+func (c *conn) replyErr(what string, err error) {
+	if pe, ok := pop3.AsError(err); ok {
+		if pe.Code != "" {
+			c.replyf("-ERR [%s] %s", pe.Code, sanitize(pe.Text))
+		} else {
+			c.reply("-ERR " + sanitize(pe.Text))
+		}
+		return
+	}
+	c.log.Warn("pop3 backend error", "op", what, "user", c.user, "err", err)
+	c.reply("-ERR [SYS/TEMP] " + what + " failed, try again later")
+}
+
+// sanitize keeps backend text on one line.
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if ch < 0x20 || ch == 0x7f {
+			b[i] = ' '
+		}
+	}
+	if len(b) > 400 {
+		b = b[:400]
+	}
+	return string(b)
+}
+
+func (c *conn) greet() {
+	if c.srv.apopOffered() {
+		// RFC 1939 §7: the timestamp must be different each time.
+		c.apopStamp = fmt.Sprintf("<%d.%d@%s>", time.Now().UnixNano(), c.srv.nextConnID(), c.srv.hostname)
+		c.reply("+OK POP3 server ready " + c.apopStamp)
+	} else {
+		c.reply("+OK POP3 server ready")
+	}
+}
+
+func (c *conn) handshake(tc *tls.Conn) error {
+	ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	cs := tc.ConnectionState()
+	c.cb = sasl.ChannelBindingFromTLS(&cs)
+	c.tls = true
+	return nil
+}
+
+// close ends the session without entering UPDATE: nothing marked deleted
+// is removed (RFC 1939 §6).
+func (c *conn) close() {
+	c.releaseMaildrop()
+	c.nc.Close()
+	c.cancel()
+	c.srv.untrack(c)
+}
+
+func (c *conn) releaseMaildrop() {
+	if c.drop != nil {
+		if err := c.drop.Close(); err != nil {
+			c.log.Warn("pop3 maildrop close failed", "user", c.user, "err", err)
+		}
+		c.drop = nil
+	}
+	if c.locked {
+		c.srv.unlock(c.user)
+		c.locked = false
+	}
+}
+
+// interrupt makes the session stop at its next command boundary.
+func (c *conn) interrupt() {
+	c.interrupted.Store(true)
+	// Wake a blocked read; a session in the middle of a RETR sees the
+	// flag when it comes back for the next command.
+	c.nc.SetReadDeadline(time.Now())
+}

@@ -1,0 +1,171 @@
+package pop3server
+
+import (
+	"github.com/posthorn/posthorn/pop3"
+)
+
+// dispatch runs one command and reports whether the session is over.
+func (c *conn) dispatch(cmd pop3.Command) (done bool) {
+	if cmd.Name == "PASS" {
+		c.log.Debug("pop3 command", "cmd", "PASS") // never the argument
+	} else if cmd.Name != "AUTH" {
+		c.log.Debug("pop3 command", "cmd", cmd.Name, "args", cmd.Args)
+	}
+	// Commands valid in every state.
+	switch cmd.Name {
+	case "QUIT":
+		return c.cmdQuit(cmd)
+	case "CAPA":
+		// RFC 2449 §5: valid in AUTHORIZATION and TRANSACTION.
+		c.cmdCapa()
+		return false
+	case "NOOP":
+		if c.state == stateTransaction {
+			c.badCmds = 0
+			c.reply("+OK")
+			return false
+		}
+	}
+	var known bool
+	switch c.state {
+	case stateAuthorization:
+		known = c.dispatchAuthorization(cmd)
+	case stateTransaction:
+		known = c.dispatchTransaction(cmd)
+	}
+	if c.closing {
+		return true
+	}
+	if !known {
+		return !c.bad("-ERR unknown command or wrong state: " + cmd.Name)
+	}
+	c.badCmds = 0
+	return false
+}
+
+func (c *conn) dispatchAuthorization(cmd pop3.Command) bool {
+	switch cmd.Name {
+	case "USER":
+		c.cmdUser(cmd)
+	case "PASS":
+		c.cmdPass(cmd)
+	case "APOP":
+		if !c.srv.apopOffered() {
+			return false
+		}
+		c.cmdAPOP(cmd)
+	case "AUTH":
+		c.cmdAuth(cmd)
+	case "STLS":
+		c.cmdSTLS(cmd)
+	case "UTF8":
+		c.cmdUTF8(cmd)
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *conn) dispatchTransaction(cmd pop3.Command) bool {
+	switch cmd.Name {
+	case "STAT":
+		c.cmdStat(cmd)
+	case "LIST":
+		c.cmdList(cmd, false)
+	case "UIDL":
+		c.cmdList(cmd, true)
+	case "RETR":
+		c.cmdRetr(cmd)
+	case "TOP":
+		c.cmdTop(cmd)
+	case "DELE":
+		c.cmdDele(cmd)
+	case "RSET":
+		c.cmdRset(cmd)
+	default:
+		return false
+	}
+	return true
+}
+
+// cmdCapa answers CAPA (RFC 2449 §5) for the current state.
+func (c *conn) cmdCapa() {
+	s := c.srv
+	c.reply("+OK capability list follows")
+	c.reply("TOP")
+	c.reply("UIDL")
+	c.reply("RESP-CODES")
+	c.reply("AUTH-RESP-CODE") // RFC 3206 §5
+	c.reply("PIPELINING")
+	if c.state == stateAuthorization {
+		if c.plaintextOK() && s.passwords() != nil {
+			c.reply("USER")
+		}
+		if mechs := c.mechanisms(); len(mechs) > 0 {
+			line := "SASL"
+			for _, m := range mechs {
+				line += " " + m
+			}
+			c.reply(line)
+		}
+		if s.tlsConfig != nil && !c.tls && !c.utf8 {
+			c.reply("STLS")
+		}
+	}
+	if s.Expire != "" {
+		c.reply("EXPIRE " + s.Expire)
+	}
+	if s.LoginDelay > 0 {
+		c.replyf("LOGIN-DELAY %d", s.LoginDelay)
+	}
+	c.reply("UTF8") // RFC 6856 §2
+	if s.Implementation != "" {
+		c.reply("IMPLEMENTATION " + s.Implementation)
+	}
+	c.reply(".")
+}
+
+// cmdQuit ends the session; in TRANSACTION it enters UPDATE and removes
+// the messages marked deleted (RFC 1939 §6).
+func (c *conn) cmdQuit(cmd pop3.Command) bool {
+	if len(cmd.Args) != 0 {
+		c.reply("-ERR QUIT takes no argument")
+		return false
+	}
+	if c.state != stateTransaction {
+		c.reply("+OK bye")
+		c.flush()
+		return true
+	}
+	c.state = stateUpdate
+	if err := c.update(); err != nil {
+		// RFC 1939 §6: "-ERR some deleted messages not removed".
+		if pe, ok := pop3.AsError(err); ok && pe.Code != "" {
+			c.replyf("-ERR [%s] some deleted messages not removed: %s", pe.Code, sanitize(pe.Text))
+		} else {
+			c.log.Warn("pop3 update failed", "user", c.user, "err", err)
+			c.reply("-ERR [SYS/TEMP] some deleted messages not removed")
+		}
+	} else {
+		c.reply("+OK bye")
+	}
+	c.flush()
+	return true
+}
+
+func (c *conn) update() error {
+	var uids []string
+	for i, d := range c.deleted {
+		if d {
+			uids = append(uids, c.msgs[i].UID)
+		}
+	}
+	if len(uids) == 0 {
+		return nil
+	}
+	if err := c.drop.Delete(c.ctx, uids); err != nil {
+		return err
+	}
+	c.log.Info("pop3 messages deleted", "user", c.user, "count", len(uids))
+	return nil
+}

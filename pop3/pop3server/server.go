@@ -1,0 +1,130 @@
+package pop3server
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	limit "github.com/posthorn/posthorn/pop3/internal/shim"
+	"github.com/posthorn/posthorn/sasl"
+)
+
+// ErrServerClosed is returned by Serve, ServeTLS and ListenAndServe after
+// Shutdown.
+var ErrServerClosed = errors.New("pop3server: server closed")
+
+// Server is a POP3 server. Its exported fields are the configuration; set
+// them before calling Serve and do not change them afterwards. A Server
+// must not be copied after first use.
+type Server struct {
+	// Addr is the TCP address ListenAndServe listens on; "" means ":110"
+	// (ListenAndServeTLS: ":995").
+	Addr string
+	// Hostname is used in the greeting and in the APOP timestamp; ""
+	// means os.Hostname, or "localhost".
+	Hostname string
+	// TLSConfig enables STLS (RFC 2595) and is required by ServeTLS
+	// (RFC 8314 implicit TLS). It is cloned and restricted to TLS 1.2+
+	// with ALPN "pop3". nil disables STLS.
+	TLSConfig *tls.Config
+	// Backend opens maildrops. Required.
+	Backend Backend
+	// Auth offers SASL mechanisms to AUTH (RFC 5034). nil means a registry
+	// with the default mechanisms over the Backend's credential interfaces.
+	// Its Credentials (or, when nil, the Backend) also verify USER/PASS
+	// (sasl.PasswordVerifier) and APOP (sasl.SecretLookup).
+	Auth *sasl.Registry
+	// AllowInsecureAuth offers USER/PASS and plaintext SASL mechanisms on
+	// unencrypted connections. The default offers them only after TLS.
+	AllowInsecureAuth bool
+	// EnableAPOP offers APOP (RFC 1939 §7) when the credentials implement
+	// sasl.SecretLookup. APOP needs the password stored in the clear and
+	// uses MD5, so it is off by default.
+	EnableAPOP bool
+	// Expire is the EXPIRE capability argument (RFC 2449 §6.7): a number
+	// of days or "NEVER". "" leaves EXPIRE out.
+	Expire string
+	// LoginDelay is the LOGIN-DELAY capability argument in seconds
+	// (RFC 2449 §6.5); enforcing it is the Backend's job. 0 leaves it out.
+	LoginDelay int
+	// Implementation is the IMPLEMENTATION capability; "" leaves it out.
+	Implementation string
+	// Limits bounds connections and sessions; the zero value gives the
+	// defaults documented on Limits.
+	Limits Limits
+	// Logger receives one record per connection event and command, never
+	// with passwords, AUTH data or message contents. nil discards.
+	Logger *slog.Logger
+
+	initOnce  sync.Once
+	tlsConfig *tls.Config
+	auth      *sasl.Registry
+	connLim   *limit.ConnLimiter
+	authLim   *limit.AuthLimiter
+	logger    *slog.Logger
+	hostname  string
+	connID    atomic.Uint64 // feeds APOP timestamps
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	locks     map[string]struct{} // users with a session in TRANSACTION
+	closed    bool
+	connsDone chan struct{} // closed when conns becomes empty after closed
+}
+
+// Limits bounds what one server and one session may use. Zero fields take
+// the defaults given.
+type Limits struct {
+	// MaxConns is the number of concurrent connections (default 1000).
+	MaxConns int
+	// MaxConnsPerIP is the number of concurrent connections from one
+	// address or prefix (default 20).
+	MaxConnsPerIP int
+	// IdleTimeout ends a session that sends no command for this long.
+	// Default 10 minutes, the minimum RFC 1939 §3 allows for the
+	// autologout timer; shorter values are for tests.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write to the client (default 5 minutes).
+	WriteTimeout time.Duration
+	// MaxAuthFailures closes the connection after this many failed
+	// authentication attempts (default 3).
+	MaxAuthFailures int
+	// MaxBadCommands closes the connection after this many unknown or
+	// malformed commands in a row (default 10).
+	MaxBadCommands int
+	// MaxSASLResponse is the longest line of a SASL exchange, in octets
+	// (default 16 KiB).
+	MaxSASLResponse int
+	// AuthFailureDelay is the base delay after a failed authentication,
+	// doubled per failure from the same address or user (default 1s;
+	// negative disables).
+	AuthFailureDelay time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxConns, 1000)
+	def(&l.MaxConnsPerIP, 20)
+	def(&l.MaxAuthFailures, 3)
+	def(&l.MaxBadCommands, 10)
+	def(&l.MaxSASLResponse, 16*1024)
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = 10 * time.Minute
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = 5 * time.Minute
+	}
+	if l.AuthFailureDelay == 0 {
+		l.AuthFailureDelay = time.Second
+	}
+	return l
+}
