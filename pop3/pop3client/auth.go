@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"strings"
 
-	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
 	"github.com/posthorn/posthorn/pop3"
+	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
 	"github.com/posthorn/posthorn/sasl"
 )
 

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/lineio"
-	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
 	"github.com/posthorn/posthorn/pop3"
+	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
 )
 
 // Options configures a Client. The zero value works.

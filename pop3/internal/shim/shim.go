@@ -56,7 +56,9 @@ func ClientConfig(base *tls.Config, serverName, alpn string) *tls.Config {
 	return c
 }
 
-func NewListener(inner net.Listener, cfg *tls.Config) net.Listener { return tls.NewListener(inner, cfg) }
+func NewListener(inner net.Listener, cfg *tls.Config) net.Listener {
+	return tls.NewListener(inner, cfg)
+}
 
 type TestCert struct {
 	Certificate tls.Certificate
@@ -133,4 +135,8 @@ func (a *AuthLimiter) Wait(ctx context.Context, addr netip.Addr, user string) er
 	}
 }
 func (a *AuthLimiter) Failure(addr netip.Addr, user string) { a.mu.Lock(); a.f[addr]++; a.mu.Unlock() }
-func (a *AuthLimiter) Success(addr netip.Addr, user string) { a.mu.Lock(); delete(a.f, addr); a.mu.Unlock() }
+func (a *AuthLimiter) Success(addr netip.Addr, user string) {
+	a.mu.Lock()
+	delete(a.f, addr)
+	a.mu.Unlock()
+}
