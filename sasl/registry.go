@@ -103,9 +103,6 @@ func (r *Registry) hasPasswordCheck() bool {
 // offers reports whether mech (upper case) may be offered on cs, ignoring
 // whether it is listed.
 func (r *Registry) offers(mech string, cs ConnState) bool {
-	if stubbed(mech) {
-		return false
-	}
 	plainOK := cs.TLS || r.AllowPlaintext
 	switch mech {
 	case Plain, Login:
@@ -188,9 +185,9 @@ func (r *Registry) NewServer(mech string, cs ConnState) (Server, error) {
 	case SCRAMSHA1, SCRAMSHA256, SCRAMSHA1Plus, SCRAMSHA256Plus:
 		return newSCRAMServer(b)
 	case OAuthBearer:
-		return &oauthBearerServer{serverBase: b}, nil
+		return &oauthBearerServer{oauthServerBase{serverBase: b}}, nil
 	case XOAuth2:
-		return &xoauth2Server{serverBase: b}, nil
+		return &xoauth2Server{oauthServerBase{serverBase: b, xoauth2: true}}, nil
 	case External:
 		return &externalServer{serverBase: b}, nil
 	case Anonymous:
