@@ -83,7 +83,7 @@ func (c *Client) StartTLS(ctx context.Context) error {
 			return err
 		}
 		c.setConn(tc)
-		c.isTLS = true
+		c.setTLS(tc)
 		c.caps = nil
 		return nil
 	})
@@ -119,19 +119,28 @@ func (c *Client) APOP(ctx context.Context, username, secret string) error {
 	return err
 }
 
-// Login authenticates with a password, choosing from the capabilities:
-// SASL PLAIN when advertised, else USER/PASS.
+// Login authenticates with a password, choosing from the capabilities
+// (RFC 2449 §5): the strongest SASL mechanism the server offers and
+// sasl.Choose allows (SCRAM, -PLUS over TLS, then PLAIN), else USER/PASS.
+// A server without CAPA gets USER/PASS.
 func (c *Client) Login(ctx context.Context, username, password string) error {
-	if !c.isTLS && !c.opts.AllowInsecureAuth {
-		return ErrInsecureAuth
-	}
 	caps, err := c.capabilities(ctx)
 	if err != nil {
 		return err
 	}
-	for _, m := range caps.SASL() {
-		if m == sasl.Plain {
-			return c.Auth(ctx, sasl.NewPlainClient("", username, password))
+	if offered := caps.SASL(); len(offered) > 0 {
+		mech, err := sasl.Choose(offered, sasl.ClientOptions{
+			Username:       username,
+			Password:       password,
+			TLS:            c.isTLS,
+			ChannelBinding: c.cb,
+			AllowPlaintext: c.opts.AllowInsecureAuth,
+		})
+		if err == nil {
+			return c.Auth(ctx, mech)
+		}
+		if !caps.Has("USER") {
+			return err
 		}
 	}
 	return c.User(ctx, username, password)
@@ -173,6 +182,12 @@ func (c *Client) Auth(ctx context.Context, mech sasl.Client) error {
 			}
 			switch r.Status {
 			case pop3.StatusOK:
+				// SCRAM checks the server's signature here.
+				if cm, ok := mech.(sasl.Completer); ok {
+					if err := cm.Complete(); err != nil {
+						return &pop3.Error{Code: pop3.CodeAuth, Text: "server failed mutual authentication: " + err.Error()}
+					}
+				}
 				return nil
 			case pop3.StatusErr:
 				return r.Err()

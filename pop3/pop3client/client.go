@@ -14,6 +14,7 @@ import (
 	"github.com/posthorn/posthorn/internal/lineio"
 	"github.com/posthorn/posthorn/pop3"
 	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
+	"github.com/posthorn/posthorn/sasl"
 )
 
 // Options configures a Client. The zero value works.
@@ -56,6 +57,7 @@ type Client struct {
 	greeting   pop3.Response
 	caps       pop3.Capabilities // nil until Capa; reset by StartTLS
 	isTLS      bool
+	cb         *sasl.ChannelBinding
 	broken     error
 	busy       bool // a Retr/Top reader is open
 }
@@ -112,8 +114,15 @@ func hostOf(addr string) string {
 }
 
 func newClient(ctx context.Context, nc net.Conn, o Options, host string, isTLS bool) (*Client, error) {
-	c := &Client{opts: o, serverName: host, isTLS: isTLS}
+	c := &Client{opts: o, serverName: host}
 	c.setConn(nc)
+	if tc, ok := nc.(*tls.Conn); ok && isTLS {
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, err
+		}
+		c.setTLS(tc)
+	}
 	if o.TLSConfig != nil && o.TLSConfig.ServerName != "" {
 		c.serverName = o.TLSConfig.ServerName
 	}
@@ -139,6 +148,12 @@ func (c *Client) setConn(nc net.Conn) {
 	// SASL challenges may be longer (RFC 5034 §4).
 	c.lr = lineio.NewReader(c.br, 64*1024)
 	c.bw = bufio.NewWriterSize(nc, 4096)
+}
+
+func (c *Client) setTLS(tc *tls.Conn) {
+	cs := tc.ConnectionState()
+	c.isTLS = true
+	c.cb = sasl.ChannelBindingFromTLS(&cs)
 }
 
 // Greeting returns the server's greeting line.
