@@ -1,6 +1,7 @@
 package mime
 
 import (
+	"encoding/binary"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -87,14 +88,63 @@ func (l *latin1Reader) Read(p []byte) (int, error) {
 // the length written.
 func latin1To(dst, in []byte) int {
 	j := 0
-	for _, c := range in {
-		if c < utf8.RuneSelf {
-			dst[j] = c
-			j++
-		} else {
-			dst[j], dst[j+1] = 0xC0|c>>6, 0x80|c&0x3F
-			j += 2
+	for len(in) > 0 {
+		// Copy runs of ASCII eight bytes at a time.
+		for len(in) >= 8 && binary.LittleEndian.Uint64(in)&0x8080808080808080 == 0 {
+			copy(dst[j:j+8], in[:8])
+			j += 8
+			in = in[8:]
 		}
+		// Then up to 8 bytes one by one.
+		k := min(8, len(in))
+		for _, c := range in[:k] {
+			if c < utf8.RuneSelf {
+				dst[j] = c
+				j++
+			} else {
+				dst[j], dst[j+1] = 0xC0|c>>6, 0x80|c&0x3F
+				j += 2
+			}
+		}
+		in = in[k:]
 	}
 	return j
+}
+
+// WriteTo converts the rest of the input to w (used by io.Copy), with
+// buffers larger than io.Copy's.
+func (l *latin1Reader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	if len(l.out) > 0 {
+		n, err := w.Write(l.out)
+		total += int64(n)
+		l.out = nil
+		if err != nil {
+			return total, err
+		}
+	}
+	const chunk = 16 << 10
+	if cap(l.in) < chunk {
+		l.in = make([]byte, chunk)
+	}
+	if cap(l.buf) < 2*chunk {
+		l.buf = make([]byte, 2*chunk)
+	}
+	in, out := l.in[:chunk], l.buf[:2*chunk]
+	for {
+		n, err := l.r.Read(in)
+		if n > 0 {
+			m, werr := w.Write(out[:latin1To(out, in[:n])])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }

@@ -36,7 +36,7 @@ type Reader struct {
 // NewReader returns a Reader for the message in r with the given limits.
 func NewReader(r io.Reader, lim Limits) *Reader {
 	rd := &Reader{}
-	rd.w.init(bufio.NewReaderSize(r, 64<<10), lim, false, false)
+	rd.w.init(bufio.NewReaderSize(r, readBufferSize(r)), lim, false, false)
 	rd.raw.w = &rd.w
 	return rd
 }
@@ -146,3 +146,16 @@ func (s *segReader) WriteTo(w io.Writer) (int64, error) {
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// readBufferSize picks the read buffer: 64 KiB, or less when r says how
+// much it holds (bytes.Reader, strings.Reader, bytes.Buffer), so small
+// messages do not pay for a large buffer.
+func readBufferSize(r io.Reader) int {
+	const max = 64 << 10
+	if l, ok := r.(interface{ Len() int }); ok {
+		if n := l.Len() + 512; n < max {
+			return n
+		}
+	}
+	return max
+}

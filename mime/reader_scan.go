@@ -43,7 +43,7 @@ type scanner struct {
 	err         error // hard read error
 }
 
-var dashLF = []byte("\n--")
+var dashDash = []byte("--")
 
 // consume advances past n buffered bytes, counting lines.
 func (s *scanner) consume(b []byte) {
@@ -224,7 +224,11 @@ func (s *scanner) scan(buf []byte, final bool) (n int, ended bool) {
 		if pos == 0 && s.atLineStart {
 			ls, es = 0, 0
 		} else {
-			i := bytes.Index(buf[pos:], dashLF)
+			// Look for "--" and then check that a line break precedes
+			// it: base64 has no "-" at all and text has few, so this
+			// runs at IndexByte speed where "\n--" would stop at every
+			// line.
+			i := bytes.Index(buf[pos:], dashDash)
 			if i < 0 {
 				if final {
 					return len(buf), false
@@ -232,7 +236,15 @@ func (s *scanner) scan(buf []byte, final bool) (n int, ended bool) {
 				return holdBack(buf), false
 			}
 			i += pos
-			ls, es = i+1, i
+			if i == 0 || buf[i-1] != '\n' {
+				// Neither i nor i+1 can start a delimiter line.
+				pos = i + 2
+				if pos > len(buf) {
+					pos = len(buf)
+				}
+				continue
+			}
+			ls, es = i, i-1
 			for es > 0 && buf[es-1] == '\r' {
 				es--
 			}

@@ -359,7 +359,7 @@ parse:
 	w.hdr = append(w.hdr, '\r', '\n')
 	w.hsrc.Reset(w.hdr)
 	if w.hbr == nil {
-		w.hbr = bufio.NewReaderSize(&w.hsrc, 4096)
+		w.hbr = bufio.NewReaderSize(&w.hsrc, 1024)
 	} else {
 		w.hbr.Reset(&w.hsrc)
 	}
