@@ -164,12 +164,18 @@ func TestTLSAuthCombinations(t *testing.T) {
 		Auth: &sasl.Registry{Credentials: bePlain, Mechanisms: mechs, AllowPlaintext: true}})
 	type login func(ctx context.Context, c *pop3client.Client) error
 	logins := map[string]login{
-		"USER":     func(ctx context.Context, c *pop3client.Client) error { return c.User(ctx, "alice", "secret") },
-		"Login":    func(ctx context.Context, c *pop3client.Client) error { return c.Login(ctx, "alice", "secret") },
-		"APOP":     func(ctx context.Context, c *pop3client.Client) error { return c.APOP(ctx, "alice", "secret") },
-		"PLAIN":    func(ctx context.Context, c *pop3client.Client) error { return c.Auth(ctx, sasl.NewPlainClient("", "alice", "secret")) },
-		"LOGIN":    func(ctx context.Context, c *pop3client.Client) error { return c.Auth(ctx, sasl.NewLoginClient("alice", "secret")) },
-		"CRAM-MD5": func(ctx context.Context, c *pop3client.Client) error { return c.Auth(ctx, sasl.NewCRAMMD5Client("alice", "secret")) },
+		"USER":  func(ctx context.Context, c *pop3client.Client) error { return c.User(ctx, "alice", "secret") },
+		"Login": func(ctx context.Context, c *pop3client.Client) error { return c.Login(ctx, "alice", "secret") },
+		"APOP":  func(ctx context.Context, c *pop3client.Client) error { return c.APOP(ctx, "alice", "secret") },
+		"PLAIN": func(ctx context.Context, c *pop3client.Client) error {
+			return c.Auth(ctx, sasl.NewPlainClient("", "alice", "secret"))
+		},
+		"LOGIN": func(ctx context.Context, c *pop3client.Client) error {
+			return c.Auth(ctx, sasl.NewLoginClient("alice", "secret"))
+		},
+		"CRAM-MD5": func(ctx context.Context, c *pop3client.Client) error {
+			return c.Auth(ctx, sasl.NewCRAMMD5Client("alice", "secret"))
+		},
 	}
 	modes := map[string]func(t *testing.T) *pop3client.Client{
 		"implicit": func(t *testing.T) *pop3client.Client {
@@ -433,4 +439,3 @@ func TestNoCapaServer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-

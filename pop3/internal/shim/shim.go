@@ -11,10 +11,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -63,6 +66,12 @@ func NewListener(inner net.Listener, cfg *tls.Config) net.Listener {
 type TestCert struct {
 	Certificate tls.Certificate
 	Pool        *x509.CertPool
+	CertPEM     []byte
+}
+
+func (c *TestCert) WriteFiles(dir string) (string, string, error) {
+	f := filepath.Join(dir, "cert.pem")
+	return f, "", os.WriteFile(f, c.CertPEM, 0o644)
 }
 
 func NewTestCert(hosts ...string) (*TestCert, error) {
@@ -78,7 +87,8 @@ func NewTestCert(hosts ...string) (*TestCert, error) {
 	cert, _ := x509.ParseCertificate(der)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
-	return &TestCert{Certificate: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, Pool: pool}, nil
+	return &TestCert{Certificate: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, Pool: pool,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
 }
 
 func (c *TestCert) ServerConfig() *tls.Config {
