@@ -493,7 +493,7 @@ func chooseEncoding(peek []byte, complete, isText bool) string {
 			return EncodingBase64
 		}
 	}
-	if high*6 > len(peek) { // quoted-printable would grow more than base64
+	if high*4 > len(peek) { // mostly non-ASCII: base64 is much smaller
 		return EncodingBase64
 	}
 	return EncodingQuotedPrintable

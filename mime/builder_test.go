@@ -184,16 +184,23 @@ func TestBuilderInjection(t *testing.T) {
 		return &Builder{From: &Address{Mailbox: "a", Host: "example.com"}, Text: strings.NewReader("x")}
 	}
 	cases := map[string]func(b *Builder){
-		"subject":   func(b *Builder) { b.Subject = "hi\r\nBcc: victim@example.com" },
-		"name":      func(b *Builder) { b.To = []*Address{{Name: "x\nBcc: v@x", Mailbox: "a", Host: "b"}} },
-		"host":      func(b *Builder) { b.To = []*Address{{Mailbox: "a", Host: "b\r\nX: y"}} },
-		"filename":  func(b *Builder) { b.Attachments = []*Attachment{{Filename: "a\r\nX: y", Body: strings.NewReader("")}} },
-		"ctype":     func(b *Builder) { b.Attachments = []*Attachment{{ContentType: "text/plain\r\nX: y", Body: strings.NewReader("")}} },
-		"msgid":     func(b *Builder) { b.MessageID = "a@b>\r\nX: y" },
-		"owned":     func(b *Builder) { b.Header.AddRaw([]byte("Content-Type: text/html\r\n")) },
-		"no from":   func(b *Builder) { b.From = nil },
-		"cid":       func(b *Builder) { b.HTML = strings.NewReader("x"); b.Inline = []*Attachment{{ContentID: "a>b", Body: strings.NewReader("")}} },
-		"multipart": func(b *Builder) { b.Attachments = []*Attachment{{ContentType: "multipart/mixed", Body: strings.NewReader("")}} },
+		"subject":  func(b *Builder) { b.Subject = "hi\r\nBcc: victim@example.com" },
+		"name":     func(b *Builder) { b.To = []*Address{{Name: "x\nBcc: v@x", Mailbox: "a", Host: "b"}} },
+		"host":     func(b *Builder) { b.To = []*Address{{Mailbox: "a", Host: "b\r\nX: y"}} },
+		"filename": func(b *Builder) { b.Attachments = []*Attachment{{Filename: "a\r\nX: y", Body: strings.NewReader("")}} },
+		"ctype": func(b *Builder) {
+			b.Attachments = []*Attachment{{ContentType: "text/plain\r\nX: y", Body: strings.NewReader("")}}
+		},
+		"msgid":   func(b *Builder) { b.MessageID = "a@b>\r\nX: y" },
+		"owned":   func(b *Builder) { b.Header.AddRaw([]byte("Content-Type: text/html\r\n")) },
+		"no from": func(b *Builder) { b.From = nil },
+		"cid": func(b *Builder) {
+			b.HTML = strings.NewReader("x")
+			b.Inline = []*Attachment{{ContentID: "a>b", Body: strings.NewReader("")}}
+		},
+		"multipart": func(b *Builder) {
+			b.Attachments = []*Attachment{{ContentType: "multipart/mixed", Body: strings.NewReader("")}}
+		},
 	}
 	for name, mod := range cases {
 		b := base()
