@@ -1,0 +1,319 @@
+package lineio
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func encode(t testing.TB, chunks ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	w := NewDotWriter(&out)
+	for _, c := range chunks {
+		n, err := w.Write([]byte(c))
+		if err != nil || n != len(c) {
+			t.Fatalf("Write(%q) = %d, %v", c, n, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+func TestDotWriter(t *testing.T) {
+	tests := []struct {
+		name   string
+		chunks []string
+		want   string // C: what goes on the wire after DATA
+	}{
+		{"empty", nil, ".\r\n"},
+		{"empty write", []string{""}, ".\r\n"},
+		{"one line", []string{"hello\r\n"}, "hello\r\n.\r\n"},
+		{"no final CRLF", []string{"hello"}, "hello\r\n.\r\n"},
+		{"first line dot", []string{".hidden\r\n"}, "..hidden\r\n.\r\n"},
+		{"lone dot line", []string{"a\r\n.\r\nb\r\n"}, "a\r\n..\r\nb\r\n.\r\n"},
+		{"body is a dot", []string{"."}, "..\r\n.\r\n"},
+		{"bare LF", []string{"a\nb"}, "a\r\nb\r\n.\r\n"},
+		{"bare CR", []string{"a\rb"}, "a\r\nb\r\n.\r\n"},
+		{"CR CR LF", []string{"a\r\r\nb"}, "a\r\n\r\nb\r\n.\r\n"},
+		{"LF CR", []string{"a\n\rb"}, "a\r\n\r\nb\r\n.\r\n"},
+		{"smuggle LF.LF", []string{"a\n.\nb"}, "a\r\n..\r\nb\r\n.\r\n"},
+		{"smuggle LF.CRLF", []string{"a\n.\r\nb"}, "a\r\n..\r\nb\r\n.\r\n"},
+		{"smuggle CR.CR", []string{"a\r.\rb"}, "a\r\n..\r\nb\r\n.\r\n"},
+		{"CRLF split across writes", []string{"a\r", "\nb\r\n"}, "a\r\nb\r\n.\r\n"},
+		{"dot after split CRLF", []string{"a\r", "\n.b"}, "a\r\n..b\r\n.\r\n"},
+		{"dot in own write", []string{"a\r\n", ".", "\r\n"}, "a\r\n..\r\n.\r\n"},
+		{"CR at end", []string{"a\r"}, "a\r\n.\r\n"},
+		{"ends with CRLF", []string{"a\r\n"}, "a\r\n.\r\n"},
+		{"ends with LF", []string{"a\n"}, "a\r\n.\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := encode(t, tt.chunks...); got != tt.want {
+				t.Fatalf("wire = %q, want %q", got, tt.want)
+			}
+			// The same bytes written one at a time give the same wire.
+			whole := strings.Join(tt.chunks, "")
+			var bytewise []string
+			for i := range len(whole) {
+				bytewise = append(bytewise, whole[i:i+1])
+			}
+			if got := encode(t, bytewise...); got != tt.want {
+				t.Fatalf("byte by byte: wire = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+type failWriter struct{ n int }
+
+func (f *failWriter) Write(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("broken pipe")
+	}
+	f.n--
+	return len(p), nil
+}
+
+func TestDotWriterErrors(t *testing.T) {
+	w := NewDotWriter(&failWriter{n: 1})
+	if _, err := w.Write([]byte("a\r\n.b\r\n")); err == nil {
+		t.Fatal("Write succeeded on a broken writer")
+	}
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Fatal("Write after error succeeded")
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close succeeded after error")
+	}
+	w = NewDotWriter(io.Discard)
+	w.Close()
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Fatal("Write after Close succeeded")
+	}
+}
+
+// FuzzDotReader checks that any content survives DotWriter then DotReader
+// with bare CR and LF turned into CRLF, that the reader stops exactly at the
+// writer's terminator, and that raw input never makes the reader misbehave.
+func FuzzDotReader(f *testing.F) {
+	for _, s := range []string{
+		"", ".", "..", ".\r\n", "a\r\n.\r\nb", "\n.\n", "\n.\r\n", "\r.\r", "\r\n.\n", "\r.\r\n",
+		"\r\n.\r", "x\r\r\n", ".\rx", "line1\r\nline2\r\n", "\r\n\r\n.\r\n", "a\r",
+	} {
+		f.Add([]byte(s), uint16(16), uint16(3))
+	}
+	f.Fuzz(func(t *testing.T, content []byte, bufSize, chunk uint16) {
+		bs, cs := int(bufSize%512)+16, int(chunk%64)+1
+		// Round trip.
+		var wire bytes.Buffer
+		w := NewDotWriter(&wire)
+		w.Write(content)
+		w.Close()
+		wire.WriteString("NEXT")
+		want := normalise(content)
+		for _, policy := range []BareEOLPolicy{RejectBareEOL, NormalizeBareEOL} {
+			got, rest, err := decode(t, wire.String(), DotOptions{Policy: policy}, bs, cs, false)
+			if err != nil || got != want || rest != "NEXT" {
+				t.Fatalf("round trip of %q: got %q err %v rest %q, want %q", content, got, err, rest, want)
+			}
+		}
+		// Raw input against a byte-at-a-time model of RFC 5321 §4.5.2.
+		for _, policy := range []BareEOLPolicy{RejectBareEOL, NormalizeBareEOL} {
+			mOut, mBare, mRest, mEnd := model(content, policy)
+			got, rest, err := decode(t, string(content), DotOptions{Policy: policy}, bs, cs, false)
+			if !mEnd {
+				if err != io.ErrUnexpectedEOF {
+					t.Fatalf("%q: err %v, want io.ErrUnexpectedEOF", content, err)
+				}
+				continue
+			}
+			if rest != mRest {
+				t.Fatalf("%q policy %d: rest %q, model %q", content, policy, rest, mRest)
+			}
+			var be *BareEOLError
+			if mBare >= 0 && policy == RejectBareEOL {
+				if !errors.As(err, &be) || be.Offset != int64(mBare) {
+					t.Fatalf("%q: err %v, model bare at %d", content, err, mBare)
+				}
+				continue
+			}
+			if err != nil || got != mOut {
+				t.Fatalf("%q policy %d: got %q err %v, model %q", content, policy, got, err, mOut)
+			}
+		}
+	})
+}
+
+// normalise is what a DotWriter+DotReader round trip must give: every bare
+// CR or LF as CRLF, and a final CRLF if content did not end with one.
+func normalise(content []byte) string {
+	var b strings.Builder
+	for i := 0; i < len(content); i++ {
+		switch c := content[i]; c {
+		case '\r':
+			b.WriteString("\r\n")
+			if i+1 < len(content) && content[i+1] == '\n' {
+				i++
+			}
+		case '\n':
+			b.WriteString("\r\n")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	if s := b.String(); s != "" && !strings.HasSuffix(s, "\r\n") {
+		b.WriteString("\r\n")
+	}
+	return b.String()
+}
+
+// model decodes in byte by byte: the output, the offset of the first bare
+// CR/LF (-1 if none), the rest after the terminator, and whether the
+// terminator was found.
+func model(in []byte, policy BareEOLPolicy) (string, int, string, bool) {
+	var out strings.Builder
+	bare := -1
+	lineStart := true
+	for i := 0; i < len(in); {
+		if lineStart && in[i] == '.' {
+			if i+2 >= len(in) {
+				return "", bare, "", false
+			}
+			if in[i+1] == '\r' && in[i+2] == '\n' {
+				return out.String(), bare, string(in[i+3:]), true
+			}
+			i++
+		}
+		lineStart = false
+		switch c := in[i]; {
+		case c == '\r' && i+1 >= len(in):
+			return "", bare, "", false
+		case c == '\r' && in[i+1] == '\n':
+			out.WriteString("\r\n")
+			i += 2
+			lineStart = true
+		case c == '\r' || c == '\n':
+			if bare < 0 {
+				bare = i
+			}
+			out.WriteString("\r\n")
+			i++
+		default:
+			out.WriteByte(c)
+			i++
+		}
+	}
+	return "", bare, "", false
+}
+
+// body1MiB is a mail-like 1 MiB body: 76-character lines, some dot-led.
+func body1MiB() (content, wire []byte) {
+	var c bytes.Buffer
+	line := []byte(strings.Repeat("abcdefghij", 7) + "klmnop")
+	for i := 0; c.Len() < 1<<20; i++ {
+		if i%50 == 0 {
+			c.WriteByte('.')
+		}
+		c.Write(line)
+		c.WriteString("\r\n")
+	}
+	var w bytes.Buffer
+	dw := NewDotWriter(&w)
+	dw.Write(c.Bytes())
+	dw.Close()
+	return c.Bytes(), w.Bytes()
+}
+
+// BenchmarkDotDecode compares the DotReader with a plain
+// bufio.Reader.ReadSlice('\n') loop over the same 1 MiB wire body. Both
+// deliver the decoded bytes into a 32 KiB buffer, as a consumer would.
+func BenchmarkDotDecode(b *testing.B) {
+	_, wire := body1MiB()
+	b.Run("DotReader", func(b *testing.B) {
+		src := bytes.NewReader(wire)
+		br := bufio.NewReader(src)
+		buf := make([]byte, 32*1024)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(wire)))
+		for b.Loop() {
+			src.Reset(wire)
+			br.Reset(src)
+			d := NewDotReader(br, DotOptions{})
+			for {
+				_, err := d.Read(buf)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("ReadSlice", func(b *testing.B) {
+		src := bytes.NewReader(wire)
+		br := bufio.NewReader(src)
+		buf := make([]byte, 32*1024)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(wire)))
+		for b.Loop() {
+			src.Reset(wire)
+			br.Reset(src)
+			n := 0
+			for {
+				line, err := br.ReadSlice('\n')
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(line) > 0 && line[0] == '.' {
+					if len(line) == 3 && line[1] == '\r' {
+						break
+					}
+					line = line[1:]
+				}
+				if n+len(line) > len(buf) {
+					n = 0
+				}
+				n += copy(buf[n:], line)
+			}
+		}
+	})
+	b.Run("ReadSliceNoCopy", func(b *testing.B) {
+		src := bytes.NewReader(wire)
+		br := bufio.NewReader(src)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(wire)))
+		for b.Loop() {
+			src.Reset(wire)
+			br.Reset(src)
+			for {
+				line, err := br.ReadSlice('\n')
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(line) == 3 && line[0] == '.' && line[1] == '\r' {
+					break
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkDotWriter(b *testing.B) {
+	content, wire := body1MiB()
+	out := bytes.NewBuffer(make([]byte, 0, len(wire)))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(content)))
+	for b.Loop() {
+		out.Reset()
+		w := NewDotWriter(out)
+		w.Write(content)
+		w.Close()
+	}
+}
