@@ -8,9 +8,8 @@ import (
 
 // EnhancedCode is an RFC 3463 enhanced status code: class.subject.detail.
 // The zero value means "no enhanced code".
-type EnhancedCode struct {
-	Class, Subject, Detail int
-}
+// Index 0 is the class (2, 4 or 5), 1 the subject and 2 the detail.
+type EnhancedCode [3]int
 
 // IsZero reports whether c carries no code.
 func (c EnhancedCode) IsZero() bool { return c == EnhancedCode{} }
@@ -20,13 +19,13 @@ func (c EnhancedCode) String() string {
 	if c.IsZero() {
 		return ""
 	}
-	return strconv.Itoa(c.Class) + "." + strconv.Itoa(c.Subject) + "." + strconv.Itoa(c.Detail)
+	return strconv.Itoa(c[0]) + "." + strconv.Itoa(c[1]) + "." + strconv.Itoa(c[2])
 }
 
 func (c EnhancedCode) valid() bool {
 	// RFC 3463 §2: class is 2, 4 or 5; subject 1*3digit; detail 1*3digit.
-	return (c.Class == 2 || c.Class == 4 || c.Class == 5) &&
-		c.Subject >= 0 && c.Subject <= 999 && c.Detail >= 0 && c.Detail <= 999
+	return (c[0] == 2 || c[0] == 4 || c[0] == 5) &&
+		c[1] >= 0 && c[1] <= 999 && c[2] >= 0 && c[2] <= 999
 }
 
 // ParseEnhancedCode parses "class.subject.detail" (RFC 3463 §2).

@@ -1,0 +1,167 @@
+package smtpserver
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/posthorn/posthorn/smtp"
+)
+
+// bdatState is a message being received in BDAT chunks (RFC 3030). The
+// backend reads the chunks as one stream from a pipe on its own goroutine.
+type bdatState struct {
+	pw   *io.PipeWriter
+	done chan bdatResult
+	size int64
+	loop *loopReader
+}
+
+type bdatResult struct {
+	errs     []error
+	panicked any
+}
+
+var errBdatAborted = errors.New("smtpserver: transaction aborted")
+
+func (b *bdatState) abort() {
+	_ = b.pw.CloseWithError(errBdatAborted)
+	<-b.done
+}
+
+// cmdBdat handles BDAT <size> [LAST] (RFC 3030 §2). The chunk is always
+// consumed, whatever the reply, so a pipelining client stays in step.
+func (c *conn) cmdBdat(arg string) {
+	sizeStr, last, ok := parseBdatArg(arg)
+	size, err := strconv.ParseInt(sizeStr, 10, 64)
+	if !ok || err != nil || size < 0 {
+		// Without a size the chunk cannot be skipped: close (RFC 3030 §2
+		// leaves no way to resynchronise).
+		c.reply(501, smtp.CodeBadSyntax, "Syntax: BDAT size [LAST]; closing connection")
+		c.quit = true
+		return
+	}
+	c.startDataTimeouts()
+	defer c.endDataTimeouts()
+
+	if e := c.checkReadyForData(); e != nil {
+		if !c.discard(size) {
+			return
+		}
+		c.replyErr(e, e)
+		return
+	}
+	if c.bdat == nil {
+		c.startBdat()
+	}
+	b := c.bdat
+	b.size += size
+	if c.lim.MaxMessageSize > 0 && b.size > c.lim.MaxMessageSize {
+		if !c.discard(size) {
+			return
+		}
+		c.failBdat(errTooBig)
+		return
+	}
+	n, err := io.CopyN(b.pw, c.br, size)
+	if err != nil {
+		if !errors.Is(err, io.ErrClosedPipe) {
+			// The connection failed mid-chunk.
+			c.quit = true
+			c.resetTx()
+			return
+		}
+		if !c.discard(size - n) {
+			return
+		}
+		// The backend stopped reading early: its result is the reply.
+		_ = b.pw.Close()
+		res := <-b.done
+		c.bdat = nil
+		if res.panicked != nil {
+			panic(res.panicked)
+		}
+		c.finishBdat(res.errs)
+		return
+	}
+	if !last {
+		c.reply(250, smtp.CodeOK, strconv.FormatInt(size, 10)+" octets received")
+		return
+	}
+	_ = b.pw.Close()
+	res := <-b.done
+	c.bdat = nil
+	if res.panicked != nil {
+		panic(res.panicked)
+	}
+	if b.loop.count > b.loop.max && b.loop.max > 0 {
+		res.errs = c.uniform(errLoop)
+	}
+	c.finishBdat(res.errs)
+}
+
+func parseBdatArg(arg string) (size string, last bool, ok bool) {
+	size, rest, _ := strings.Cut(arg, " ")
+	if size == "" || len(size) > 18 {
+		return "", false, false
+	}
+	for i := 0; i < len(size); i++ {
+		if size[i] < '0' || size[i] > '9' {
+			return "", false, false
+		}
+	}
+	switch {
+	case rest == "":
+	case strings.EqualFold(rest, "LAST"):
+		last = true
+	default:
+		return "", false, false
+	}
+	return size, last, true
+}
+
+// discard reads and drops n octets of chunk data; false when the
+// connection failed.
+func (c *conn) discard(n int64) bool {
+	if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
+		c.quit = true
+		c.resetTx()
+		return false
+	}
+	return true
+}
+
+func (c *conn) startBdat() {
+	pr, pw := io.Pipe()
+	lr := &loopReader{r: pr, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
+	b := &bdatState{pw: pw, done: make(chan bdatResult, 1), loop: lr}
+	c.bdat = b
+	go func() {
+		var res bdatResult
+		defer func() {
+			if r := recover(); r != nil {
+				res.panicked = r
+			}
+			_ = pr.CloseWithError(io.ErrClosedPipe)
+			b.done <- res
+		}()
+		res.errs = c.deliver(lr)
+	}()
+}
+
+// failBdat ends a BDAT transaction with err for every recipient.
+func (c *conn) failBdat(err *smtp.Error) {
+	b := c.bdat
+	_ = b.pw.CloseWithError(errBdatAborted)
+	res := <-b.done
+	c.bdat = nil
+	if res.panicked != nil {
+		panic(res.panicked)
+	}
+	c.finishBdat(c.uniform(err))
+}
+
+func (c *conn) finishBdat(results []error) {
+	c.finishMessage(results)
+}

@@ -1,0 +1,348 @@
+package smtpserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/lineio"
+	"github.com/posthorn/posthorn/sasl"
+	"github.com/posthorn/posthorn/smtp"
+)
+
+// conn is one client connection. Everything but interruptIdle runs on the
+// connection's goroutine.
+type conn struct {
+	srv   *Server
+	lim   Limits
+	nc    net.Conn
+	ip    netip.Addr // client address (after XCLIENT)
+	limIP netip.Addr // address counted by the per-IP limit
+	fr    *flushReader
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	lr    *lineio.Reader
+	log   *slog.Logger
+	info  ConnInfo
+	sess  Session
+	ctx   context.Context
+
+	out []byte // reply scratch
+
+	// Session state.
+	helloKind string // "EHLO", "HELO", "LHLO"; "" before
+	tls       bool
+	authed    bool
+	errors    int
+	authFails int
+	messages  int
+	quit      bool
+
+	// Transaction state (RFC 5321 §4.1.4).
+	inTx     bool
+	from     smtp.Mailbox
+	mailOpts smtp.MailOptions
+	rcpts    []smtp.Mailbox
+	bdat     *bdatState
+
+	mu      sync.Mutex // guards idle and the read deadline while idle
+	idle    bool
+	stopped bool
+}
+
+func newConn(s *Server, nc net.Conn, lim Limits) *conn {
+	c := &conn{srv: s, lim: lim, nc: nc}
+	c.bw = bufio.NewWriterSize(nc, 4096)
+	c.fr = &flushReader{c: c}
+	c.br = bufio.NewReaderSize(c.fr, 32*1024)
+	c.lr = lineio.NewReader(c.br, lim.MaxLineLength)
+	c.info = ConnInfo{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Mode: s.Mode}
+	c.log = s.logger().With("remote", nc.RemoteAddr().String())
+	return c
+}
+
+// flushReader sits under the bufio.Reader. The bufio.Reader calls it only
+// when its buffer is empty, that is when the client has nothing more
+// pipelined, so this is exactly when queued replies must go out
+// (RFC 2920 §3.2: a group of replies is flushed together).
+type flushReader struct {
+	c *conn
+	// deadline handling during message data
+	dataMode bool
+	idle     time.Duration
+	hard     time.Time
+	lastSet  time.Time
+}
+
+func (f *flushReader) Read(p []byte) (int, error) {
+	c := f.c
+	if c.bw.Buffered() > 0 {
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+	}
+	if f.dataMode {
+		// Idle timeout refreshed as data arrives, capped by the hard limit.
+		now := time.Now()
+		if now.Sub(f.lastSet) > time.Second {
+			d := now.Add(f.idle)
+			if !f.hard.IsZero() && d.After(f.hard) {
+				d = f.hard
+			}
+			_ = c.nc.SetReadDeadline(d)
+			f.lastSet = now
+		}
+	}
+	return c.nc.Read(p)
+}
+
+func (c *conn) flush() error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.lim.CommandTimeout))
+	return c.bw.Flush()
+}
+
+// reply queues a reply; it is sent when the client has nothing more
+// pipelined or before the server blocks.
+func (c *conn) reply(code int, enh smtp.EnhancedCode, lines ...string) {
+	c.out = smtp.AppendReply(c.out[:0], code, enh, lines...)
+	_, _ = c.bw.Write(c.out)
+}
+
+// replyErr answers with err: its *smtp.Error if it carries one, else def.
+func (c *conn) replyErr(err error, def *smtp.Error) {
+	var se *smtp.Error
+	if !errors.As(err, &se) || se.Code < 400 || se.Code > 599 {
+		se = def
+	}
+	c.reply(se.Code, se.Enhanced, splitLines(se.Message)...)
+	if se.Code >= 400 {
+		c.errors++
+	}
+}
+
+func splitLines(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && s[i] != '\n' {
+			i++
+		}
+		out = append(out, s[:i])
+		if i < len(s) {
+			i++
+		}
+		s = s[i:]
+		if len(out) == 20 {
+			break
+		}
+	}
+	return out
+}
+
+func (c *conn) serve() {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.ctx = ctx
+	defer func() {
+		if r := recover(); r != nil {
+			// A backend panic ends this session only (DESIGN: never crash).
+			c.log.Error("panic in session", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			c.reply(421, smtp.CodeTempLocal, c.srv.hostname()+" internal error, closing connection")
+			_ = c.flush()
+		}
+		if c.sess != nil {
+			c.closeSession()
+		}
+		cancel()
+		_ = c.nc.Close()
+		c.srv.removeConn(c)
+	}()
+
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		// Implicit TLS (RFC 8314): handshake before the greeting.
+		_ = tc.SetDeadline(time.Now().Add(c.lim.CommandTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.log.Debug("TLS handshake failed", "err", err)
+			return
+		}
+		_ = tc.SetDeadline(time.Time{})
+		st := tc.ConnectionState()
+		c.info.TLS = &st
+		c.tls = true
+	}
+
+	sess, err := c.srv.Backend.NewSession(ctx, &c.info)
+	if err != nil {
+		c.replyErr(err, smtp.NewError(554, smtp.EnhancedCode{5, 3, 2}, c.srv.hostname()+" service not available"))
+		_ = c.flush()
+		return
+	}
+	c.sess = sess
+	c.log.Debug("connection accepted", "tls", c.tls)
+	c.greet()
+
+	for !c.quit {
+		line, err := c.readCommand()
+		if err != nil {
+			var tl *lineio.LineTooLongError
+			if errors.As(err, &tl) {
+				c.reply(500, smtp.EnhancedCode{5, 5, 6}, "Line too long")
+				if c.tooManyErrors() {
+					break
+				}
+				continue
+			}
+			if c.srv.shuttingDown() {
+				c.reply(421, smtp.CodeShutdown, c.srv.hostname()+" shutting down")
+				_ = c.flush()
+			} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				// RFC 5321 §4.5.3.2.7: 421 on timeout.
+				c.reply(421, smtp.CodeTimeout, c.srv.hostname()+" timeout, closing connection")
+				_ = c.flush()
+			}
+			return
+		}
+		c.dispatch(line)
+		if c.tooManyErrors() {
+			break
+		}
+	}
+	_ = c.flush()
+}
+
+func (c *conn) greet() {
+	proto := "ESMTP"
+	if c.srv.Mode == ModeLMTP {
+		proto = "LMTP"
+	}
+	c.reply(220, smtp.EnhancedCode{}, c.srv.hostname()+" "+proto+" ready")
+}
+
+func (c *conn) tooManyErrors() bool {
+	if c.lim.MaxErrors > 0 && c.errors >= c.lim.MaxErrors {
+		c.reply(421, smtp.EnhancedCode{4, 7, 0}, c.srv.hostname()+" too many errors, closing connection")
+		_ = c.flush()
+		c.log.Info("closing after too many errors", "errors", c.errors)
+		c.quit = true
+		return true
+	}
+	return false
+}
+
+// readCommand reads one command line with the command timeout.
+func (c *conn) readCommand() ([]byte, error) {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return nil, errShutdown
+	}
+	c.idle = true
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.lim.CommandTimeout))
+	c.mu.Unlock()
+	line, err := c.lr.ReadLine()
+	c.mu.Lock()
+	c.idle = false
+	c.mu.Unlock()
+	return line, err
+}
+
+var errShutdown = errors.New("smtpserver: shutting down")
+
+// interruptIdle makes a connection waiting for a command stop waiting;
+// called by Shutdown from another goroutine.
+func (c *conn) interruptIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	if c.idle {
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+func (c *conn) closeSession() {
+	if c.inTx {
+		c.resetTx()
+	}
+	_ = c.sess.Close(c.ctx)
+	c.sess = nil
+}
+
+// resetTx ends the transaction and tells the backend (RFC 5321 §4.1.1.5).
+func (c *conn) resetTx() {
+	if c.bdat != nil {
+		c.bdat.abort()
+		c.bdat = nil
+	}
+	if c.inTx {
+		c.sess.Reset(c.ctx)
+	}
+	c.inTx = false
+	c.from = smtp.Mailbox{}
+	c.mailOpts = smtp.MailOptions{}
+	c.rcpts = c.rcpts[:0]
+}
+
+func (c *conn) connState() sasl.ConnState {
+	cs := sasl.ConnState{TLS: c.tls, RemoteAddr: c.info.RemoteAddr, TLSState: c.info.TLS}
+	if c.info.TLS != nil {
+		cs.ChannelBinding = sasl.ChannelBindingFromTLS(c.info.TLS)
+	}
+	return cs
+}
+
+func (c *conn) dispatch(line []byte) {
+	verb, arg, err := smtp.ParseCommand(line)
+	if err != nil {
+		c.reply(500, smtp.CodeBadSyntax, "Syntax error, command unrecognized")
+		c.errors++
+		return
+	}
+	switch verb {
+	case "EHLO", "HELO", "LHLO":
+		c.cmdHello(verb, arg)
+	case "MAIL":
+		c.cmdMail(arg)
+	case "RCPT":
+		c.cmdRcpt(arg)
+	case "DATA":
+		c.cmdData(arg)
+	case "BDAT":
+		c.cmdBdat(arg)
+	case "RSET":
+		if arg != "" {
+			c.reply(501, smtp.CodeBadSyntax, "RSET takes no argument")
+			c.errors++
+			return
+		}
+		c.resetTx()
+		c.reply(250, smtp.CodeOK, "Reset OK")
+	case "NOOP":
+		c.reply(250, smtp.CodeOK, "OK")
+	case "QUIT":
+		c.reply(221, smtp.EnhancedCode{2, 0, 0}, c.srv.hostname()+" closing connection")
+		c.quit = true
+	case "VRFY":
+		// RFC 5321 §3.5.3: 252 when the server will not verify.
+		c.reply(252, smtp.EnhancedCode{2, 5, 2}, "Cannot VRFY user, but will accept message and attempt delivery")
+	case "EXPN":
+		c.reply(502, smtp.EnhancedCode{5, 5, 1}, "EXPN not available")
+	case "HELP":
+		c.reply(214, smtp.EnhancedCode{2, 0, 0}, "See RFC 5321 (https://www.rfc-editor.org/rfc/rfc5321)")
+	case "STARTTLS":
+		c.cmdStartTLS(arg)
+	case "AUTH":
+		c.cmdAuth(arg)
+	case "XCLIENT":
+		c.cmdXclient(arg)
+	default:
+		c.reply(500, smtp.CodeBadCommand, "Command not recognized")
+		c.errors++
+	}
+}

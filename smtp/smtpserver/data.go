@@ -1,0 +1,304 @@
+package smtpserver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/lineio"
+	"github.com/posthorn/posthorn/smtp"
+)
+
+var (
+	errTempData  = smtp.NewError(451, smtp.CodeTempLocal, "Temporary failure, try again later")
+	errBareEOL   = smtp.NewError(550, smtp.EnhancedCode{5, 6, 0}, "Message contains bare CR or LF (RFC 5321 section 2.3.8)")
+	errTooBig    = smtp.NewError(552, smtp.CodeTooBig, "Message size exceeds fixed maximum message size")
+	errLoop      = smtp.NewError(554, smtp.CodeLoop, "Too many Received header fields, mail loop?")
+	errLineLong  = smtp.NewError(550, smtp.EnhancedCode{5, 6, 0}, "Message line too long")
+	errNoRcpts   = smtp.NewError(554, smtp.EnhancedCode{5, 5, 1}, "No valid recipients")
+	errNeedMail  = smtp.NewError(503, smtp.CodeBadSequence, "Need MAIL command")
+	errBadSeqDat = smtp.NewError(503, smtp.CodeBadSequence, "BINARYMIME requires BDAT, not DATA")
+)
+
+// checkReadyForData returns why DATA/BDAT cannot start now, or nil.
+func (c *conn) checkReadyForData() *smtp.Error {
+	switch {
+	case !c.inTx:
+		return errNeedMail
+	case len(c.rcpts) == 0:
+		// RFC 5321 §3.3: 554 (or 503) when no recipient was accepted.
+		return errNoRcpts
+	}
+	return nil
+}
+
+// cmdData handles DATA (RFC 5321 §4.1.1.4).
+func (c *conn) cmdData(arg string) {
+	if arg != "" {
+		c.reply(501, smtp.CodeBadSyntax, "DATA takes no argument")
+		c.errors++
+		return
+	}
+	if c.bdat != nil {
+		c.reply(503, smtp.CodeBadSequence, "DATA not allowed during BDAT")
+		c.errors++
+		return
+	}
+	if e := c.checkReadyForData(); e != nil {
+		c.replyErr(e, e)
+		return
+	}
+	if c.mailOpts.Body == smtp.BodyBinaryMIME {
+		// RFC 3030 §3.
+		c.replyErr(errBadSeqDat, errBadSeqDat)
+		return
+	}
+	c.reply(354, smtp.EnhancedCode{}, "Start mail input; end with <CRLF>.<CRLF>")
+
+	c.startDataTimeouts()
+	policy := lineio.RejectBareEOL
+	if c.srv.BareEOL == NormalizeBareEOL {
+		policy = lineio.NormalizeBareEOL
+	}
+	dr := lineio.NewDotReader(c.br, lineio.DotOptions{Policy: policy, MaxSize: c.lim.MaxMessageSize})
+	lr := &loopReader{r: dr, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
+	results := c.deliver(lr)
+	// Whatever the backend did, read up to the real <CRLF>.<CRLF> before
+	// answering, so nothing of the body can run as a command.
+	bodyErr := dr.Close()
+	c.endDataTimeouts()
+	if bodyErr != nil {
+		var be *lineio.BareEOLError
+		var te *lineio.TooLargeError
+		var le *lineio.LineTooLongError
+		switch {
+		case errors.As(bodyErr, &be):
+			results = c.uniform(errBareEOL)
+		case errors.As(bodyErr, &te):
+			results = c.uniform(errTooBig)
+		case errors.As(bodyErr, &le):
+			results = c.uniform(errLineLong)
+		default:
+			// I/O error: the connection is gone or out of step.
+			c.log.Info("connection lost during DATA", "err", bodyErr)
+			c.quit = true
+			c.resetTx()
+			return
+		}
+	} else if lr.count > lr.max && lr.max > 0 {
+		results = c.uniform(errLoop)
+	}
+	c.finishMessage(results)
+}
+
+// uniform returns the same result for every recipient.
+func (c *conn) uniform(err error) []error {
+	n := 1
+	if c.srv.Mode == ModeLMTP {
+		n = len(c.rcpts)
+	}
+	out := make([]error, n)
+	for i := range out {
+		out[i] = err
+	}
+	return out
+}
+
+// deliver hands the message to the backend: one result, or one per
+// recipient in LMTP mode.
+func (c *conn) deliver(body io.Reader) []error {
+	var r io.Reader = body
+	if !c.srv.DisableReceived {
+		r = io.MultiReader(strings.NewReader(c.receivedField()), body)
+	}
+	if c.srv.Mode == ModeLMTP {
+		if ls, ok := c.sess.(LMTPSession); ok {
+			res := ls.LMTPData(c.ctx, r)
+			out := make([]error, len(c.rcpts))
+			for i := range out {
+				switch {
+				case i < len(res):
+					out[i] = res[i]
+				case len(res) > 0:
+					out[i] = res[len(res)-1]
+				default:
+					out[i] = errTempData
+				}
+			}
+			return out
+		}
+		return c.uniform(c.sess.Data(c.ctx, r))
+	}
+	return []error{c.sess.Data(c.ctx, r)}
+}
+
+// finishMessage answers the end of a message: one reply (SMTP) or one per
+// recipient (LMTP, RFC 2033 §4.2), and ends the transaction.
+func (c *conn) finishMessage(results []error) {
+	ok := 0
+	for i, err := range results {
+		if err == nil {
+			ok++
+			if c.srv.Mode == ModeLMTP {
+				c.reply(250, smtp.CodeDeliveredOK, "<"+c.rcpts[i].String()+"> delivered")
+			} else {
+				c.reply(250, smtp.CodeOK, "OK message accepted")
+			}
+			continue
+		}
+		c.replyErr(err, errTempData)
+	}
+	c.messages++
+	c.log.Info("message", "from", c.from.String(), "rcpts", len(c.rcpts), "accepted", ok, "of", len(results))
+	c.resetTx()
+}
+
+func (c *conn) startDataTimeouts() {
+	c.fr.dataMode = true
+	c.fr.idle = c.lim.DataIdleTimeout
+	c.fr.lastSet = time.Time{}
+	if c.lim.DataTimeout > 0 {
+		c.fr.hard = time.Now().Add(c.lim.DataTimeout)
+	} else {
+		c.fr.hard = time.Time{}
+	}
+}
+
+func (c *conn) endDataTimeouts() { c.fr.dataMode = false }
+
+// receivedField builds the trace field (RFC 5321 §4.4), with the
+// protocol names of RFC 3848 and RFC 6531 §4.3.
+func (c *conn) receivedField() string {
+	var b strings.Builder
+	b.Grow(256)
+	b.WriteString("Received: from ")
+	b.WriteString(sanitizeHelo(c.info.Hostname))
+	b.WriteString(" (")
+	if ip := c.ip; ip.IsValid() {
+		if ip.Is4() {
+			b.WriteString("[" + ip.String() + "]")
+		} else {
+			b.WriteString("[IPv6:" + ip.String() + "]")
+		}
+	} else {
+		b.WriteString("unknown")
+	}
+	b.WriteString(")\r\n\tby ")
+	b.WriteString(c.srv.hostname())
+	b.WriteString(" with ")
+	proto := "SMTP"
+	switch {
+	case c.srv.Mode == ModeLMTP:
+		proto = "LMTP"
+	case c.helloKind == "EHLO":
+		proto = "ESMTP"
+	}
+	if c.mailOpts.SMTPUTF8 {
+		proto = "UTF8" + strings.TrimPrefix(proto, "E")
+	}
+	if c.tls {
+		proto += "S"
+	}
+	if c.authed {
+		proto += "A"
+	}
+	b.WriteString(proto)
+	if c.info.TLS != nil {
+		fmt.Fprintf(&b, " (%s)", tlsVersionName(c.info.TLS.Version))
+	}
+	b.WriteString(" id ")
+	b.WriteString(strconv.FormatInt(time.Now().UnixNano(), 36))
+	if len(c.rcpts) == 1 {
+		b.WriteString("\r\n\tfor <")
+		b.WriteString(c.rcpts[0].String())
+		b.WriteString(">")
+	}
+	b.WriteString(";\r\n\t")
+	b.WriteString(time.Now().Format(time.RFC1123Z))
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+func tlsVersionName(v uint16) string {
+	switch v {
+	case 0x0304:
+		return "TLS1.3"
+	case 0x0303:
+		return "TLS1.2"
+	}
+	return "TLS"
+}
+
+// sanitizeHelo keeps the client's EHLO name from adding comments or
+// non-ASCII to the header.
+func sanitizeHelo(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || strings.IndexByte(".-:[]_", ch) >= 0) {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "unknown"
+	}
+	return string(b)
+}
+
+// loopReader counts Received: fields in the message header (RFC 5321
+// §6.3) and fails the read once there are more than max.
+type loopReader struct {
+	r         io.Reader
+	max       int
+	count     int
+	inHeader  bool
+	lineStart bool
+	match     int // position in "received:" matched on this line; -1 none
+	err       error
+}
+
+var errLoopDetected = errors.New("smtpserver: too many Received fields")
+
+const receivedPrefix = "received:"
+
+func (l *loopReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	if !l.inHeader || l.max <= 0 {
+		return n, err
+	}
+	for _, ch := range p[:n] {
+		if l.lineStart {
+			if ch == '\r' || ch == '\n' {
+				l.inHeader = false // empty line: end of header
+				break
+			}
+			l.lineStart = false
+			l.match = 0
+		}
+		if ch == '\n' {
+			l.lineStart = true
+			continue
+		}
+		if l.match >= 0 {
+			if ch|0x20 == receivedPrefix[l.match] || ch == receivedPrefix[l.match] {
+				l.match++
+				if l.match == len(receivedPrefix) {
+					l.match = -1
+					l.count++
+					if l.count > l.max {
+						l.err = errLoopDetected
+						return n, l.err
+					}
+				}
+			} else {
+				l.match = -1
+			}
+		}
+	}
+	return n, err
+}

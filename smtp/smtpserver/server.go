@@ -1,0 +1,380 @@
+package smtpserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+)
+
+// Mode selects what the server is for.
+type Mode int
+
+const (
+	// ModeMX receives mail from other servers (RFC 5321): AUTH optional.
+	ModeMX Mode = iota
+	// ModeSubmission receives mail from users (RFC 6409): MAIL requires a
+	// successful AUTH first.
+	ModeSubmission
+	// ModeLMTP speaks LMTP (RFC 2033): LHLO instead of EHLO/HELO and one
+	// reply per recipient after the message.
+	ModeLMTP
+)
+
+// String returns "mx", "submission" or "lmtp".
+func (m Mode) String() string {
+	switch m {
+	case ModeSubmission:
+		return "submission"
+	case ModeLMTP:
+		return "lmtp"
+	default:
+		return "mx"
+	}
+}
+
+// BareEOLPolicy says what happens to a message with a bare CR or LF
+// (RFC 5321 §2.3.8). Either way the message is read up to the real
+// <CRLF>.<CRLF> before the server answers, so SMTP smuggling is impossible.
+type BareEOLPolicy int
+
+const (
+	// RejectBareEOL refuses the message with 550 5.6.0 (the default).
+	RejectBareEOL BareEOLPolicy = iota
+	// NormalizeBareEOL turns each bare CR and LF into CRLF and accepts it.
+	NormalizeBareEOL
+)
+
+// Limits bounds what one client can make the server do. A zero field takes
+// its default; a negative one disables that limit.
+type Limits struct {
+	// MaxLineLength is the longest command line in octets including CRLF;
+	// default 2048 (RFC 5321 §4.5.3.1.4 sets 512, extensions add to it).
+	MaxLineLength int
+	// MaxMessageSize is the largest message in octets; default 32 MiB.
+	// Advertised with SIZE (RFC 1870).
+	MaxMessageSize int64
+	// MaxRecipients per transaction; default 100 (RFC 5321 §4.5.3.1.8's
+	// minimum). Advertised as LIMITS RCPTMAX (RFC 9422).
+	MaxRecipients int
+	// MaxMessages per connection; default 100. Advertised as LIMITS MAILMAX.
+	MaxMessages int
+	// MaxConnections in all; default 1000.
+	MaxConnections int
+	// MaxConnectionsPerIP; default 20.
+	MaxConnectionsPerIP int
+	// MaxErrors is how many failed commands a session may have before the
+	// server closes it with 421; default 20.
+	MaxErrors int
+	// MaxAuthFailures per connection before it is closed; default 3.
+	MaxAuthFailures int
+	// AuthFailureDelay is the delay before answering a failed AUTH,
+	// doubled with each further failure on the connection; default 1s.
+	AuthFailureDelay time.Duration
+	// MaxReceived is the most Received: fields an incoming message may
+	// carry before it is refused as a loop (RFC 5321 §6.3); default 100.
+	MaxReceived int
+	// CommandTimeout is how long the server waits for a command; default
+	// 5 minutes (RFC 5321 §4.5.3.2.7 sets at least 5).
+	CommandTimeout time.Duration
+	// DataIdleTimeout is how long the server waits for more message data
+	// (refreshed as data arrives); default 5 minutes.
+	DataIdleTimeout time.Duration
+	// DataTimeout caps the whole transfer of one message; default 30
+	// minutes.
+	DataTimeout time.Duration
+}
+
+func pick[T int | int64 | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+func (l Limits) withDefaults() Limits {
+	l.MaxLineLength = pick(l.MaxLineLength, 2048)
+	if l.MaxLineLength == 0 || l.MaxLineLength < 512 {
+		l.MaxLineLength = 512 // never below the RFC minimum
+	}
+	l.MaxMessageSize = pick(l.MaxMessageSize, 32<<20)
+	l.MaxRecipients = pick(l.MaxRecipients, 100)
+	l.MaxMessages = pick(l.MaxMessages, 100)
+	l.MaxConnections = pick(l.MaxConnections, 1000)
+	l.MaxConnectionsPerIP = pick(l.MaxConnectionsPerIP, 20)
+	l.MaxErrors = pick(l.MaxErrors, 20)
+	l.MaxAuthFailures = pick(l.MaxAuthFailures, 3)
+	l.AuthFailureDelay = pick(l.AuthFailureDelay, time.Second)
+	l.MaxReceived = pick(l.MaxReceived, 100)
+	l.CommandTimeout = pick(l.CommandTimeout, 5*time.Minute)
+	l.DataIdleTimeout = pick(l.DataIdleTimeout, 5*time.Minute)
+	l.DataTimeout = pick(l.DataTimeout, 30*time.Minute)
+	return l
+}
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
+var ErrServerClosed = errors.New("smtpserver: server closed")
+
+// Server is an SMTP, submission or LMTP server. Its exported fields are the
+// configuration; set them before Serve and do not change them afterwards.
+type Server struct {
+	// Addr is the address ListenAndServe listens on; "" means ":25"
+	// (":587" in ModeSubmission, ":24" in ModeLMTP).
+	Addr string
+	// Hostname is the server's name in the greeting, EHLO reply and
+	// Received: fields; "" means os.Hostname().
+	Hostname string
+	// TLSConfig enables STARTTLS (RFC 3207) and is required by ServeTLS.
+	// nil means plaintext only.
+	TLSConfig *tls.Config
+	// Backend receives the mail. Required.
+	Backend Backend
+	// Auth offers SASL authentication (RFC 4954). nil means no AUTH.
+	// Mechanisms that reveal a password are offered before TLS only when
+	// Auth.AllowPlaintext is set.
+	Auth AuthRegistry
+	// Mode is MX (default), submission or LMTP.
+	Mode Mode
+	// Limits bound what clients can do; the zero value has safe defaults.
+	Limits Limits
+	// BareEOL is the policy for bare CR and LF in DATA; default reject.
+	BareEOL BareEOLPolicy
+	// XCLIENTTrusted lists the networks whose clients may use XCLIENT
+	// (Postfix's proxy extension). Empty means XCLIENT is not offered.
+	XCLIENTTrusted []netip.Prefix
+	// DisableReceived stops the server from prepending a Received: field.
+	DisableReceived bool
+	// AllowMessageBeforeHello lets MAIL run without EHLO/HELO first.
+	// RFC 5321 §4.1.4 allows servers to demand it; the default is to.
+	AllowMessageBeforeHello bool
+	// Logger receives structured logs (never passwords or bodies); nil
+	// discards them.
+	Logger *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	perIP     map[netip.Addr]int
+	closing   bool
+	done      chan struct{}
+}
+
+func (s *Server) hostname() string {
+	if s.Hostname != "" {
+		return s.Hostname
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// ListenAndServe listens on s.Addr and serves plaintext (with STARTTLS
+// when TLSConfig is set).
+func (s *Server) ListenAndServe() error {
+	addr := s.Addr
+	if addr == "" {
+		switch s.Mode {
+		case ModeSubmission:
+			addr = ":587"
+		case ModeLMTP:
+			addr = ":24"
+		default:
+			addr = ":25"
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// ServeTLS serves implicit TLS (RFC 8314) on ln using s.TLSConfig.
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.TLSConfig == nil {
+		return errors.New("smtpserver: ServeTLS needs TLSConfig")
+	}
+	return s.Serve(tls.NewListener(ln, serverTLSConfig(s.TLSConfig)))
+}
+
+// Serve accepts connections on ln and serves each on its own goroutine.
+// It returns ErrServerClosed after Shutdown. A listener returned by
+// tls.NewListener (or the internal implicit TLS listener) is served as
+// implicit TLS.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.Backend == nil {
+		return errors.New("smtpserver: no Backend")
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	if s.listeners == nil {
+		s.listeners = map[net.Listener]struct{}{}
+		s.conns = map[*conn]struct{}{}
+		s.perIP = map[netip.Addr]int{}
+		s.done = make(chan struct{})
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+
+	lim := s.Limits.withDefaults()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := s.newConn(nc, lim)
+		if c == nil {
+			continue
+		}
+		go c.serve()
+	}
+}
+
+// newConn registers a connection, enforcing the connection limits. Over
+// a limit it answers 421 and closes (RFC 5321 §3.8).
+func (s *Server) newConn(nc net.Conn, lim Limits) *conn {
+	ip := remoteIP(nc.RemoteAddr())
+	s.mu.Lock()
+	over := ""
+	switch {
+	case s.closing:
+		over = "shutting down"
+	case lim.MaxConnections > 0 && len(s.conns) >= lim.MaxConnections:
+		over = "too many connections"
+	case lim.MaxConnectionsPerIP > 0 && s.perIP[ip] >= lim.MaxConnectionsPerIP:
+		over = "too many connections from your address"
+	}
+	if over != "" {
+		s.mu.Unlock()
+		s.logger().Warn("connection refused", "remote", nc.RemoteAddr().String(), "reason", over)
+		go refuse(nc, s.hostname(), over)
+		return nil
+	}
+	c := newConn(s, nc, lim)
+	s.conns[c] = struct{}{}
+	s.perIP[ip]++
+	c.ip, c.limIP = ip, ip
+	s.mu.Unlock()
+	return c
+}
+
+func refuse(nc net.Conn, host, why string) {
+	_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, _ = nc.Write([]byte("421 4.7.0 " + host + " " + why + "\r\n"))
+	_ = nc.Close()
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if n := s.perIP[c.limIP]; n <= 1 {
+		delete(s.perIP, c.limIP)
+	} else {
+		s.perIP[c.limIP] = n - 1
+	}
+	if s.closing && len(s.conns) == 0 && s.done != nil {
+		select {
+		case <-s.done:
+		default:
+			close(s.done)
+		}
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) shuttingDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// Shutdown stops accepting connections, answers "421 4.3.2" to every
+// session waiting for a command (a session in the middle of a message
+// finishes that transaction first), and waits for the sessions to end or
+// ctx to expire, when it closes the rest and returns ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	if s.done == nil {
+		s.done = make(chan struct{})
+	}
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	if len(s.conns) == 0 {
+		select {
+		case <-s.done:
+		default:
+			close(s.done)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.interruptIdle()
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.nc.Close()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func remoteIP(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(ta.IP)
+		return ip.Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
