@@ -1,0 +1,220 @@
+package imapserver
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/sasl"
+)
+
+// STARTTLS (RFC 9051 §6.2.1).
+func cmdStartTLS(s *session, tag string, uid bool) error {
+	if err := s.crlf(); err != nil {
+		return err
+	}
+	if s.tls || s.srv.TLSConfig == nil {
+		return bad("TLS not available")
+	}
+	// Plaintext pipelined behind STARTTLS would be read as if it came
+	// through TLS (the CVE-2011-0411 class): refuse and close.
+	if s.br.Buffered() > 0 {
+		return imap.ByeError("", "Data pipelined behind STARTTLS")
+	}
+	s.w.status(tag, imap.StatusOK, "", "", "Begin TLS negotiation now")
+	if err := s.flush(); err != nil {
+		return err
+	}
+	tc := tls.Server(s.conn, s.srv.TLSConfig)
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.limits.LoginTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		s.log.Info("STARTTLS handshake failed", "err", err)
+		return errClose
+	}
+	s.conn = tc
+	s.tls = true
+	s.br.Reset(tc)
+	s.w.Reset(tc)
+	s.dec.Reset(s.br)
+	// The tagged OK was sent already; nothing else is said (RFC 9051 §6.2.1:
+	// the client must issue CAPABILITY again).
+	return errHandled
+}
+
+// errHandled: the handler wrote its tagged response itself.
+var errHandled = errors.New("imapserver: handled")
+
+// authDelay slows down password guessing: the nth failure on a
+// connection waits n seconds (RFC 9051 §11.1 leaves the policy open).
+func (s *session) authFailed(user string) error {
+	s.authFails++
+	s.log.Info("authentication failed", "user", user, "failures", s.authFails)
+	if s.authFails >= s.srv.limits.MaxAuthFailures {
+		return imap.ByeError("", "Too many authentication failures")
+	}
+	t := time.NewTimer(time.Duration(s.authFails) * 500 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.ctx.Done():
+	}
+	return no(imap.CodeAuthenticationFailed, "Authentication failed")
+}
+
+// login opens the user's mail and enters the authenticated state.
+func (s *session) login(tag, username string) error {
+	u, err := s.srv.Backend.User(s.ctx, username)
+	if err != nil {
+		s.log.Warn("opening user failed", "user", username, "err", err)
+		return no(imap.CodeUnavailable, "Mailbox not available")
+	}
+	s.user, s.username, s.state = u, username, stateAuth
+	s.log = s.log.With("user", username)
+	s.log.Info("logged in")
+	s.w.WriteString(tag + " OK [CAPABILITY ")
+	s.writeCaps()
+	s.w.WriteString("] Logged in\r\n")
+	return errHandled
+}
+
+// LOGIN (RFC 9051 §6.2.3).
+func cmdLogin(s *session, tag string, uid bool) error {
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	user, err := s.dec.ReadAString()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	pass, err := s.dec.ReadAString()
+	if err != nil {
+		return err
+	}
+	if err := s.crlf(); err != nil {
+		return err
+	}
+	if !s.canLogin() {
+		return no(imap.CodePrivacyRequired, "LOGIN is disabled without TLS; use STARTTLS")
+	}
+	if err := s.srv.Backend.VerifyPassword(s.ctx, user, pass); err != nil {
+		if !errors.Is(err, ErrAuthFailed) {
+			s.log.Warn("password check failed", "user", user, "err", err)
+			return no(imap.CodeUnavailable, "Authentication temporarily unavailable")
+		}
+		return s.authFailed(user)
+	}
+	return s.login(tag, user)
+}
+
+// AUTHENTICATE (RFC 9051 §6.2.2) with SASL-IR (RFC 4959).
+func cmdAuthenticate(s *session, tag string, uid bool) error {
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	mech, err := s.dec.ReadAtomUpper()
+	if err != nil {
+		return err
+	}
+	var ir []byte
+	if ok, err := s.dec.AtEOL(); err != nil {
+		return err
+	} else if !ok {
+		if err := s.dec.SP(); err != nil {
+			return err
+		}
+		b, err := s.readSASLLine()
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			return bad("invalid initial response")
+		}
+		ir = b
+	}
+	if err := s.crlf(); err != nil {
+		return err
+	}
+	cs := s.saslConnState()
+	if !s.srv.registry.Offers(mech, cs) {
+		if !s.canLogin() {
+			return no(imap.CodePrivacyRequired, "Mechanism not available without TLS")
+		}
+		return no(imap.CodeCannot, "Unsupported authentication mechanism")
+	}
+	srv, err := s.srv.registry.NewServer(mech, cs)
+	if err != nil {
+		return no(imap.CodeCannot, "Unsupported authentication mechanism")
+	}
+	resp := ir
+	for {
+		chal, done, err := srv.Next(s.ctx, resp)
+		if err != nil {
+			var pe *sasl.ProtocolError
+			switch {
+			case errors.Is(err, sasl.ErrAborted):
+				return bad("Authentication aborted")
+			case errors.As(err, &pe):
+				return bad("Malformed SASL message")
+			case errors.Is(err, sasl.ErrAuthFailed):
+				return s.authFailed(srv.Identity().Username)
+			}
+			s.log.Warn("SASL failed", "mech", mech, "err", err)
+			return no(imap.CodeUnavailable, "Authentication temporarily unavailable")
+		}
+		if done {
+			return s.login(tag, srv.Identity().Username)
+		}
+		s.w.WriteString("+ ")
+		s.w.WriteString(base64.StdEncoding.EncodeToString(chal))
+		s.w.crlf()
+		if err := s.flush(); err != nil {
+			return err
+		}
+		line, err := s.readSASLLine()
+		if err != nil {
+			return err
+		}
+		if err := s.crlf(); err != nil {
+			return err
+		}
+		if line == nil {
+			return bad("Authentication aborted") // "*", RFC 9051 §6.2.2
+		}
+		resp = line
+	}
+}
+
+// readSASLLine reads a base64 SASL message: "=" or "" for an empty one,
+// "*" for a cancel (nil result); an invalid one is a BAD error.
+func (s *session) readSASLLine() ([]byte, error) {
+	if ok, err := s.dec.AtEOL(); err != nil {
+		return nil, err
+	} else if ok {
+		return []byte{}, nil
+	}
+	if ok, err := s.dec.Byte('*'); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, nil
+	}
+	b, err := s.dec.ReadAtomBytes()
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 1 && b[0] == '=' {
+		return []byte{}, nil
+	}
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(b)))
+	n, err := base64.StdEncoding.Decode(out, b)
+	if err != nil {
+		return nil, bad("Invalid base64")
+	}
+	return out[:n], nil
+}

@@ -1,0 +1,344 @@
+package imapserver
+
+import (
+	"bytes"
+	"io"
+	"strconv"
+
+	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/mime"
+)
+
+// fetchPlan is a FETCH command's item list, macros expanded.
+type fetchPlan struct {
+	atts      []imap.FetchAtt
+	needParse bool // ENVELOPE, BODY, BODYSTRUCTURE or a section
+	setSeen   bool // a non-PEEK body section (RFC 9051 §6.4.5)
+	hasFlags  bool
+}
+
+func newFetchPlan(atts []imap.FetchAtt, uid bool) fetchPlan {
+	var p fetchPlan
+	hasUID := false
+	for _, a := range atts {
+		if macro := a.Item.Macro(); len(macro) > 1 || (len(macro) == 1 && macro[0] != a.Item) {
+			for _, m := range macro {
+				p.add(imap.FetchAtt{Item: m}, &hasUID)
+			}
+			continue
+		}
+		p.add(a, &hasUID)
+	}
+	if uid && !hasUID {
+		// RFC 9051 §6.4.9: UID FETCH always returns UID.
+		p.atts = append([]imap.FetchAtt{{Item: imap.FetchUID}}, p.atts...)
+	}
+	return p
+}
+
+func (p *fetchPlan) add(a imap.FetchAtt, hasUID *bool) {
+	switch a.Item {
+	case imap.FetchUID:
+		*hasUID = true
+	case imap.FetchFlags:
+		p.hasFlags = true
+	case imap.FetchEnvelope, imap.FetchBody, imap.FetchBodyStructure:
+		p.needParse = true
+	case imap.FetchRFC822, imap.FetchRFC822Text:
+		p.needParse = true
+		p.setSeen = true
+	case imap.FetchRFC822Header:
+		p.needParse = true
+	case imap.FetchBodySection, imap.FetchBinarySection, imap.FetchBinarySize:
+		p.needParse = true
+		if a.Section != nil && !a.Section.Peek && !a.Section.Size {
+			p.setSeen = true
+		}
+	}
+	p.atts = append(p.atts, a)
+}
+
+// FETCH (RFC 9051 §6.4.5) and UID FETCH. Replies are written as they
+// are computed, message by message, so a long FETCH never sits in memory.
+func cmdFetch(s *session, tag string, uid bool) error {
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	set, err := s.dec.ReadNumSet()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	atts, err := s.dec.ReadFetchAtts()
+	if err != nil {
+		return err
+	}
+	if ok, err := s.dec.AtEOL(); err != nil {
+		return err
+	} else if !ok {
+		return bad("FETCH modifiers are not supported")
+	}
+	if err := s.crlf(); err != nil {
+		return err
+	}
+	uids, err := s.resolve(set, uid)
+	if err != nil {
+		return err
+	}
+	plan := newFetchPlan(atts, uid)
+	sel := s.sel
+	var seenNow map[uint32]bool
+	if plan.setSeen && !sel.readOnly && len(uids) > 0 {
+		res, err := sel.mb.SetFlags(s.ctx, uids, FlagsAdd, []string{string(imap.FlagSeen)}, 0)
+		if err != nil {
+			return err
+		}
+		seenNow = make(map[uint32]bool)
+		for _, c := range res.Changed {
+			seenNow[c.UID] = true
+		}
+	}
+	msgs, err := sel.mb.Messages(s.ctx, uids)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		seq := sel.seqOf(m.UID())
+		if seq == 0 {
+			continue
+		}
+		if err := s.fetchOne(seq, m, &plan, seenNow[m.UID()] && !plan.hasFlags); err != nil {
+			return err
+		}
+	}
+	if len(msgs) < len(uids) {
+		// RFC 9051 §7.1 EXPUNGEISSUED; the others were sent.
+		s.sendUpdates(s.allowExpunge)
+		return no(imap.CodeExpungeIssued, "Some messages were expunged")
+	}
+	return nil
+}
+
+// fetchOne writes one "* n FETCH (...)" response.
+func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool) error {
+	w := &s.w
+	var pm *parsedMsg
+	if plan.needParse {
+		var err error
+		if pm, err = s.parsed(m); err != nil {
+			return err
+		}
+	}
+	w.WriteString("* ")
+	w.num(seq)
+	w.WriteString(" FETCH (")
+	for i, a := range plan.atts {
+		if i > 0 {
+			w.sp()
+		}
+		switch a.Item {
+		case imap.FetchUID:
+			w.WriteString("UID ")
+			w.num(m.UID())
+		case imap.FetchFlags:
+			w.WriteString("FLAGS ")
+			w.flags(m.Flags())
+		case imap.FetchInternalDate:
+			w.WriteString("INTERNALDATE ")
+			w.dateTime(m.InternalDate())
+		case imap.FetchRFC822Size:
+			w.WriteString("RFC822.SIZE ")
+			w.Write(strconv.AppendInt(w.AvailableBuffer(), m.Size(), 10))
+		case imap.FetchModSeq:
+			w.WriteString("MODSEQ (")
+			w.num64(m.ModSeq())
+			w.WriteByte(')')
+		case imap.FetchEnvelope:
+			w.WriteString("ENVELOPE ")
+			w.Write(pm.envelope)
+		case imap.FetchBody:
+			w.WriteString("BODY ")
+			w.Write(pm.body)
+		case imap.FetchBodyStructure:
+			w.WriteString("BODYSTRUCTURE ")
+			w.Write(pm.bodyStructure)
+		case imap.FetchRFC822:
+			w.WriteString("RFC822 ")
+			if err := s.writeRange(m, 0, m.Size(), nil); err != nil {
+				return err
+			}
+		case imap.FetchRFC822Header:
+			w.WriteString("RFC822.HEADER ")
+			if err := s.writeRange(m, pm.root.HeaderOffset, pm.root.BodyOffset, nil); err != nil {
+				return err
+			}
+		case imap.FetchRFC822Text:
+			w.WriteString("RFC822.TEXT ")
+			if err := s.writeRange(m, pm.root.BodyOffset, m.Size(), nil); err != nil {
+				return err
+			}
+		case imap.FetchBodySection, imap.FetchBinarySection, imap.FetchBinarySize:
+			if err := s.writeSection(m, pm, a.Section); err != nil {
+				return err
+			}
+		}
+	}
+	if addFlags {
+		// RFC 9051 §6.4.5: the implicit \Seen is reported.
+		w.WriteString(" FLAGS ")
+		w.flags(m.Flags())
+	}
+	w.WriteString(")\r\n")
+	return nil
+}
+
+// writeRange writes octets [start, end) of the message as a literal,
+// restricted to the partial range p when given.
+func (s *session) writeRange(m Message, start, end int64, p *imap.Partial) error {
+	if p != nil {
+		start, end = partialRange(start, end, p)
+	}
+	ra, err := m.Open()
+	if err != nil {
+		return err
+	}
+	w := &s.w
+	w.WriteByte('{')
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), end-start, 10))
+	w.WriteString("}\r\n")
+	s.section = *io.NewSectionReader(ra, start, end-start)
+	_, err = io.Copy(w.Writer, &s.section)
+	return err
+}
+
+func partialRange(start, end int64, p *imap.Partial) (int64, int64) {
+	o := start + int64(p.Offset)
+	if o > end {
+		o = end
+	}
+	e := o + int64(p.Count)
+	if e > end {
+		e = end
+	}
+	return o, e
+}
+
+// writeSection writes a BODY[...], BINARY[...] or BINARY.SIZE[...] item.
+func (s *session) writeSection(m Message, pm *parsedMsg, sec *imap.FetchSection) error {
+	w := &s.w
+	name := sec.AppendSectionName(w.AvailableBuffer())
+	w.Write(name)
+	w.sp()
+	part := pm.root
+	if len(sec.Part) > 0 {
+		path := make([]int, len(sec.Part))
+		for i, n := range sec.Part {
+			path[i] = int(n)
+		}
+		part = pm.root.Lookup(path...)
+	}
+	if part == nil {
+		w.WriteString("NIL") // no such part: RFC 9051 leaves it open
+		return nil
+	}
+	if sec.Binary || sec.Size {
+		return s.writeBinary(m, part, sec)
+	}
+	// HEADER, HEADER.FIELDS and TEXT of a subpart refer to the message
+	// enclosed in a message/rfc822 part (RFC 9051 §6.4.5).
+	msgPart := part
+	if len(sec.Part) > 0 && sec.Specifier != imap.PartMIME && sec.Specifier != imap.PartEntire {
+		if part.Message == nil {
+			w.WriteString("NIL")
+			return nil
+		}
+		msgPart = part.Message
+	}
+	switch sec.Specifier {
+	case imap.PartEntire:
+		if len(sec.Part) == 0 {
+			return s.writeRange(m, 0, m.Size(), sec.Partial)
+		}
+		return s.writeRange(m, part.BodyOffset, part.EndOffset, sec.Partial)
+	case imap.PartMIME, imap.PartHeader:
+		return s.writeRange(m, msgPart.HeaderOffset, msgPart.BodyOffset, sec.Partial)
+	case imap.PartText:
+		return s.writeRange(m, msgPart.BodyOffset, msgPart.EndOffset, sec.Partial)
+	case imap.PartHeaderFields, imap.PartHeaderFieldsNot:
+		var buf bytes.Buffer
+		not := sec.Specifier == imap.PartHeaderFieldsNot
+		for _, f := range msgPart.Header.Fields() {
+			if f.Key == "" {
+				continue
+			}
+			if imap.HeaderFieldMatch(sec.Fields, f.Key) != not {
+				buf.Write(f.Raw)
+			}
+		}
+		buf.WriteString("\r\n")
+		b := buf.Bytes()
+		if sec.Partial != nil {
+			st, en := partialRange(0, int64(len(b)), sec.Partial)
+			b = b[st:en]
+		}
+		w.WriteByte('{')
+		w.num(uint32(len(b)))
+		w.WriteString("}\r\n")
+		w.Write(b)
+	}
+	return nil
+}
+
+// writeBinary writes BINARY[...] (decoded content, RFC 3516 §4.2) or
+// BINARY.SIZE[...].
+func (s *session) writeBinary(m Message, part *mime.Part, sec *imap.FetchSection) error {
+	if part.IsMultipart() || part.IsMessage() {
+		if sec.Specifier != imap.PartEntire || len(sec.Part) > 0 {
+			return no(imap.CodeUnknownCTE, "BINARY of a composite part")
+		}
+	}
+	switch part.Encoding {
+	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
+	default:
+		return no(imap.CodeUnknownCTE, "Unknown Content-Transfer-Encoding")
+	}
+	ra, err := m.Open()
+	if err != nil {
+		return err
+	}
+	start, end := part.BodyOffset, part.EndOffset
+	if len(sec.Part) == 0 {
+		start, end = 0, m.Size()
+	}
+	var data []byte
+	if len(sec.Part) == 0 || part.Encoding == "" || part.Encoding == "7bit" || part.Encoding == "8bit" || part.Encoding == "binary" {
+		data = make([]byte, end-start)
+		if _, err := ra.ReadAt(data, start); err != nil && err != io.EOF {
+			return err
+		}
+	} else {
+		data, err = io.ReadAll(mime.NewTransferDecoder(part.Encoding, io.NewSectionReader(ra, start, end-start)))
+		if err != nil {
+			return err
+		}
+	}
+	w := &s.w
+	if sec.Size {
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(len(data)), 10))
+		return nil
+	}
+	if sec.Partial != nil {
+		st, en := partialRange(0, int64(len(data)), sec.Partial)
+		data = data[st:en]
+	}
+	if bytes.IndexByte(data, 0) >= 0 {
+		w.WriteByte('~') // literal8 (RFC 3516 §4.2)
+	}
+	w.WriteByte('{')
+	w.num(uint32(len(data)))
+	w.WriteString("}\r\n")
+	w.Write(data)
+	return nil
+}

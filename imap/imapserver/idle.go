@@ -1,0 +1,72 @@
+package imapserver
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"time"
+
+	"github.com/posthorn/posthorn/imap"
+)
+
+// IDLE (RFC 2177, RFC 9051 §6.3.13). The session's one goroutine waits
+// on the socket; a change in the selected mailbox wakes it by moving the
+// read deadline to now (see Mailbox.SetNotify), so an idle connection
+// costs no second goroutine.
+func cmdIdle(s *session, tag string, uid bool) error {
+	if err := s.crlf(); err != nil {
+		return err
+	}
+	s.w.WriteString("+ idling\r\n")
+	s.sendUpdates(true)
+	if err := s.flush(); err != nil {
+		return err
+	}
+	if s.sel != nil {
+		s.sel.mb.SetNotify(func() {
+			s.woken.Store(true)
+			s.conn.SetReadDeadline(time.Now())
+		})
+		defer s.sel.mb.SetNotify(nil)
+	}
+	var line []byte
+	for {
+		if s.shuttingDown.Load() {
+			return errShutdown
+		}
+		if s.woken.Swap(false) {
+			s.sendUpdates(true)
+			if err := s.flush(); err != nil {
+				return err
+			}
+			if s.mailboxGone {
+				return errClose
+			}
+			continue
+		}
+		s.conn.SetReadDeadline(time.Now().Add(s.srv.limits.IdleTimeout))
+		if s.woken.Load() {
+			continue
+		}
+		chunk, err := s.br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if err == nil {
+			break
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			if len(line) > 1024 {
+				return imap.ByeError("", "Expected DONE")
+			}
+		case errors.Is(err, os.ErrDeadlineExceeded) && (s.woken.Load() || s.shuttingDown.Load()):
+		default:
+			return err
+		}
+	}
+	s.lineRead = true
+	if !bytes.EqualFold(bytes.TrimRight(line, "\r\n"), []byte("DONE")) {
+		return bad("expected DONE")
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+package imapserver
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/posthorn/posthorn/imap"
+)
+
+// selected is the session's view of its selected mailbox: the
+// sequence-number map (uids[i] has sequence number i+1) as last told to
+// the client, and the changes not yet told.
+type selected struct {
+	mb       Mailbox
+	name     string
+	readOnly bool
+	uids     []uint32
+	// expunged holds UIDs expunged in the store but still in uids,
+	// because an EXPUNGE could not be sent yet (RFC 9051 §7.5.1).
+	expunged map[uint32]bool
+	// searchRes is the result saved by SEARCH RETURN (SAVE) (RFC 5182), as UIDs.
+	searchRes []uint32
+}
+
+// seqOf returns the sequence number of uid, or 0.
+func (sel *selected) seqOf(uid uint32) uint32 {
+	i := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] >= uid })
+	if i < len(sel.uids) && sel.uids[i] == uid {
+		return uint32(i + 1)
+	}
+	return 0
+}
+
+func (s *session) closeMailbox() {
+	if s.sel != nil {
+		s.sel.mb.Close()
+		s.sel = nil
+	}
+	if s.state == stateSelected {
+		s.state = stateAuth
+	}
+}
+
+// sendUpdates tells the client about changes to the selected mailbox.
+// With expunges false (during FETCH, STORE and SEARCH by sequence
+// number, RFC 9051 §7.5.1) expunges are kept for later; the messages
+// stay in the sequence map until then.
+func (s *session) sendUpdates(expunges bool) {
+	sel := s.sel
+	if sel == nil {
+		return
+	}
+	ups := sel.mb.Poll()
+	exists := false
+	for _, u := range ups {
+		switch u.Kind {
+		case UpdateNew:
+			if n := len(sel.uids); n == 0 || sel.uids[n-1] < u.UID {
+				sel.uids = append(sel.uids, u.UID)
+				exists = true
+			}
+		case UpdateExpunge:
+			if sel.seqOf(u.UID) != 0 {
+				if sel.expunged == nil {
+					sel.expunged = make(map[uint32]bool)
+				}
+				sel.expunged[u.UID] = true
+			}
+		case UpdateFlags:
+			if u.Own {
+				continue // STORE answered it already
+			}
+			if seq := sel.seqOf(u.UID); seq != 0 && !sel.expunged[u.UID] {
+				s.w.WriteString("* ")
+				s.w.num(seq)
+				s.w.WriteString(" FETCH (UID ")
+				s.w.num(u.UID)
+				s.w.WriteString(" FLAGS ")
+				s.w.flags(u.Flags)
+				s.w.WriteString(")\r\n")
+			}
+		case UpdateDeleted:
+			// The mailbox went away under us; there is nothing sensible
+			// left to show (RFC 9051 leaves it open; Dovecot says BYE).
+			s.w.WriteString("* BYE [NONEXISTENT] Selected mailbox was deleted\r\n")
+			s.mailboxGone = true
+			return
+		}
+	}
+	if expunges && len(sel.expunged) > 0 {
+		// Highest sequence number first: each number stays valid when
+		// sent, and the map is compacted in one pass.
+		for i := len(sel.uids) - 1; i >= 0; i-- {
+			if sel.expunged[sel.uids[i]] {
+				s.w.WriteString("* ")
+				s.w.num(uint32(i + 1))
+				s.w.WriteString(" EXPUNGE\r\n")
+			}
+		}
+		kept := sel.uids[:0]
+		for _, uid := range sel.uids {
+			if !sel.expunged[uid] {
+				kept = append(kept, uid)
+			}
+		}
+		sel.uids = kept
+		sel.expunged = nil
+		exists = true // RFC 9051 §7.4.1 lets EXISTS follow; harmless and helps counting clients
+	}
+	if exists {
+		s.w.WriteString("* ")
+		s.w.num(uint32(len(sel.uids)))
+		s.w.WriteString(" EXISTS\r\n")
+	}
+}
+
+// SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3).
+func cmdSelect(s *session, tag string, uid bool) error {
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	name, err := s.readMailbox()
+	if err != nil {
+		return err
+	}
+	if err := s.crlf(); err != nil {
+		return err
+	}
+	readOnly := strings.HasPrefix(strings.ToUpper(s.cmdName), "EXAMINE")
+	if s.sel != nil {
+		// RFC 9051 §6.3.2: the previous mailbox is closed first, with a
+		// CLOSED response (RFC 7162 §3.2.11 made it general in rev2).
+		s.closeMailbox()
+		s.w.WriteString("* OK [CLOSED] Previous mailbox closed\r\n")
+	}
+	mb, err := s.user.OpenMailbox(s.ctx, name, readOnly)
+	if err != nil {
+		return err
+	}
+	snap := mb.Snapshot()
+	s.sel = &selected{mb: mb, name: name, readOnly: readOnly, uids: snap.UIDs}
+	s.state = stateSelected
+	w := &s.w
+	w.WriteString("* ")
+	w.num(uint32(len(snap.UIDs)))
+	w.WriteString(" EXISTS\r\n")
+	if !s.rev2 {
+		w.WriteString("* 0 RECENT\r\n")
+		if snap.FirstUnseen != 0 {
+			if seq := s.sel.seqOf(snap.FirstUnseen); seq != 0 {
+				w.WriteString("* OK [UNSEEN ")
+				w.num(seq)
+				w.WriteString("] First unseen\r\n")
+			}
+		}
+	}
+	flags := append([]string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}, snap.Keywords...)
+	w.WriteString("* FLAGS ")
+	w.flags(flags)
+	w.crlf()
+	w.WriteString("* OK [PERMANENTFLAGS ")
+	if readOnly {
+		w.WriteString("()")
+	} else {
+		w.flags(append(flags, `\*`))
+	}
+	w.WriteString("] Flags permitted\r\n")
+	w.WriteString("* OK [UIDVALIDITY ")
+	w.num(snap.UIDValidity)
+	w.WriteString("] UIDs valid\r\n* OK [UIDNEXT ")
+	w.num(snap.UIDNext)
+	w.WriteString("] Predicted next UID\r\n")
+	if rev2ListNeeded := s.rev2; rev2ListNeeded {
+		// RFC 9051 §6.3.2: a LIST response with the mailbox name.
+		w.WriteString(`* LIST () "/" `)
+		w.mailbox(name)
+		w.crlf()
+	}
+	code := "READ-WRITE"
+	if readOnly {
+		code = "READ-ONLY"
+	}
+	w.status(tag, imap.StatusOK, imap.ResponseCode(code), "", s.cmdName+" completed")
+	return errHandled
+}
+
+// CLOSE (RFC 9051 §6.4.1) and UNSELECT (RFC 3691).
+func cmdClose(s *session, tag string, uid bool) error {
+	if err := s.crlf(); err != nil {
+		return err
+	}
+	if s.cmdName == "CLOSE" && !s.sel.readOnly {
+		// Silent expunge: no EXPUNGE responses (RFC 9051 §6.4.1).
+		if err := s.sel.mb.Expunge(s.ctx, nil); err != nil {
+			s.log.Warn("CLOSE expunge failed", "err", err)
+		}
+	}
+	s.closeMailbox()
+	return nil
+}
+
+// readMailbox reads a mailbox name and decodes it: modified UTF-7
+// unless UTF-8 was enabled (RFC 6855 §3), then NFC (RFC 9051 §5.1).
+func (s *session) readMailbox() (string, error) {
+	name, err := s.dec.ReadMailbox()
+	if err != nil {
+		return "", err
+	}
+	return s.decodeMailbox(name)
+}
+
+func (s *session) decodeMailbox(name string) (string, error) {
+	if !s.utf8 {
+		dec, err := imap.DecodeMailboxName(name)
+		if err != nil {
+			return "", no(imap.CodeCannot, "Invalid modified UTF-7 mailbox name")
+		}
+		name = dec
+	}
+	n, ok := imap.NormalizeMailboxName(name)
+	if !ok {
+		return "", no(imap.CodeCannot, "Invalid mailbox name")
+	}
+	return imap.CanonicalMailboxName(n, Delimiter), nil
+}
+
+func appendUint(b []byte, n uint32) []byte { return strconv.AppendUint(b, uint64(n), 10) }

@@ -1,0 +1,320 @@
+package imapserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/posthorn/posthorn/sasl"
+)
+
+// ErrServerClosed is returned by Serve, ServeTLS and ListenAndServe after
+// Shutdown or Close.
+var ErrServerClosed = errors.New("imapserver: server closed")
+
+// Limits bound what one connection may send and how long it may wait.
+// A zero field takes the default named in its comment; a negative one
+// switches the limit off where that is allowed.
+type Limits struct {
+	// MaxLine is the longest command line in bytes between literals.
+	// Default 65536 (RFC 7162 §4 asks for at least 8192).
+	MaxLine int
+	// MaxLiteral is the largest literal of a command other than APPEND.
+	// Default 65536.
+	MaxLiteral int64
+	// MaxAppend is the largest message APPEND accepts, advertised as
+	// APPENDLIMIT (RFC 7889). Default 64 MiB.
+	MaxAppend int64
+	// MaxLiterals is the most literals in one command. Default 1000.
+	MaxLiterals int
+	// MaxDepth is the deepest parenthesis nesting. Default 64.
+	MaxDepth int
+	// MaxConns is the most connections served at once. Default 10000.
+	MaxConns int
+	// MaxConnsPerIP is the most connections from one address. Default 50.
+	MaxConnsPerIP int
+	// MaxAuthFailures is the number of failed logins after which the
+	// connection is closed. Default 3.
+	MaxAuthFailures int
+	// LoginTimeout is the idle timeout before authentication. Default 1 minute.
+	LoginTimeout time.Duration
+	// IdleTimeout is the idle timeout after authentication, IDLE included.
+	// Default 30 minutes, the least RFC 9051 §5.4 allows.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds each write of a response. Default 5 minutes.
+	WriteTimeout time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def64 := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxLine, 65536)
+	def64(&l.MaxLiteral, 65536)
+	def64(&l.MaxAppend, 64<<20)
+	def(&l.MaxLiterals, 1000)
+	def(&l.MaxDepth, 64)
+	def(&l.MaxConns, 10000)
+	def(&l.MaxConnsPerIP, 50)
+	def(&l.MaxAuthFailures, 3)
+	defDur(&l.LoginTimeout, time.Minute)
+	defDur(&l.IdleTimeout, 30*time.Minute)
+	defDur(&l.WriteTimeout, 5*time.Minute)
+	if l.IdleTimeout < 30*time.Minute && l.IdleTimeout > 0 {
+		// RFC 9051 §5.4: the autologout timer is at least 30 minutes.
+		l.IdleTimeout = 30 * time.Minute
+	}
+	return l
+}
+
+// Server is an IMAP server. Its exported fields are its configuration;
+// set them before calling Serve and do not change them afterwards.
+type Server struct {
+	// Addr is the address ListenAndServe listens on; "" means ":imap"
+	// (port 143).
+	Addr string
+	// TLSConfig enables STARTTLS (and is required by ServeTLS). nil means
+	// no TLS: then LOGIN and plaintext SASL mechanisms are refused unless
+	// AllowInsecureAuth is set.
+	TLSConfig *tls.Config
+	// Backend stores the mail. Required.
+	Backend Backend
+	// SASL offers AUTHENTICATE mechanisms. nil means a Registry whose
+	// Credentials is Backend and whose AllowPlaintext is AllowInsecureAuth.
+	SASL *sasl.Registry
+	// AllowInsecureAuth allows LOGIN and PLAIN on connections without TLS
+	// (RFC 9051 §11.1 forbids it by default; loopback tests may set it).
+	AllowInsecureAuth bool
+	// LiteralMinus advertises LITERAL- instead of LITERAL+ (RFC 7888):
+	// non-synchronising literals are then limited to 4096 octets.
+	LiteralMinus bool
+	// Limits bound each connection; the zero value holds the defaults.
+	Limits Limits
+	// Logger receives one record per connection event and per failed
+	// command; nil discards. Passwords, SASL data and message contents
+	// are never logged.
+	Logger *slog.Logger
+	// Hostname is named in the greeting; "" means "posthorn".
+	Hostname string
+
+	initOnce sync.Once
+	limits   Limits
+	registry *sasl.Registry
+	log      *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*session]struct{}
+	perIP     map[netip.Addr]int
+	closed    atomic.Bool
+	done      chan struct{}
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.limits = s.Limits.withDefaults()
+		s.registry = s.SASL
+		if s.registry == nil {
+			s.registry = &sasl.Registry{Credentials: s.Backend, AllowPlaintext: s.AllowInsecureAuth}
+		}
+		s.log = s.Logger
+		if s.log == nil {
+			s.log = slog.New(slog.DiscardHandler)
+		}
+		s.listeners = make(map[net.Listener]struct{})
+		s.conns = make(map[*session]struct{})
+		s.perIP = make(map[netip.Addr]int)
+		s.done = make(chan struct{})
+	})
+}
+
+// ListenAndServe listens on s.Addr (":imap" when empty) and serves.
+func (s *Server) ListenAndServe() error {
+	addr := s.Addr
+	if addr == "" {
+		addr = ":imap"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// ServeTLS serves implicit TLS (RFC 8314, port 993) on ln with TLSConfig.
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.TLSConfig == nil {
+		return errors.New("imapserver: ServeTLS needs TLSConfig")
+	}
+	return s.serve(ln, true)
+}
+
+// Serve accepts connections on ln and serves each in its own goroutine.
+// It returns ErrServerClosed after Shutdown or Close.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.serve(ln, false)
+}
+
+func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
+	if s.Backend == nil {
+		return errors.New("imapserver: Server.Backend is nil")
+	}
+	s.init()
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.closed.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		if implicitTLS {
+			c = tls.Server(c, s.TLSConfig)
+		}
+		s.startSession(c)
+	}
+}
+
+func remoteIP(c net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// startSession admits a connection within the connection limits.
+func (s *Server) startSession(c net.Conn) {
+	ip := remoteIP(c)
+	s.mu.Lock()
+	if s.closed.Load() || len(s.conns) >= s.limits.MaxConns || s.perIP[ip] >= s.limits.MaxConnsPerIP {
+		s.mu.Unlock()
+		s.log.Warn("connection refused: too many connections", "remote", c.RemoteAddr().String())
+		go func() {
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			// RFC 9051 §7.1.5: BYE with the reason, then close.
+			fmt.Fprintf(c, "* BYE [UNAVAILABLE] Too many connections\r\n")
+			c.Close()
+		}()
+		return
+	}
+	sess := newSession(s, c, ip)
+	s.conns[sess] = struct{}{}
+	s.perIP[ip]++
+	s.mu.Unlock()
+	go func() {
+		defer s.endSession(sess)
+		sess.serve()
+	}()
+}
+
+func (s *Server) endSession(sess *session) {
+	s.mu.Lock()
+	delete(s.conns, sess)
+	if s.perIP[sess.ip]--; s.perIP[sess.ip] <= 0 {
+		delete(s.perIP, sess.ip)
+	}
+	n := len(s.conns)
+	s.mu.Unlock()
+	if n == 0 && s.closed.Load() {
+		select {
+		case <-s.done:
+		default:
+			s.mu.Lock()
+			select {
+			case <-s.done:
+			default:
+				close(s.done)
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// Shutdown stops accepting connections, tells every session waiting for
+// a command (or in IDLE) "* BYE" and closes it; sessions running a
+// command finish it first. It returns when all sessions ended or ctx is
+// done, then closing whatever is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.closed.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	sessions := make([]*session, 0, len(s.conns))
+	for c := range s.conns {
+		sessions = append(sessions, c)
+	}
+	if len(s.conns) == 0 {
+		select {
+		case <-s.done:
+		default:
+			close(s.done)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range sessions {
+		c.shutdown()
+	}
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	s.closed.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.conn.Close()
+	}
+	s.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,489 @@
+package imapserver
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/sasl"
+)
+
+type connState uint8
+
+const (
+	stateNotAuth connState = iota
+	stateAuth
+	stateSelected
+	stateLogout
+)
+
+// errClose ends the session without another response.
+var errClose = errors.New("imapserver: close connection")
+
+var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+var wbufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8192) }}
+
+// session is one connection. All its fields are used by its own
+// goroutine only, except those marked otherwise.
+type session struct {
+	srv  *Server
+	conn net.Conn
+	ip   netip.Addr
+	log  *slog.Logger
+	ctx  context.Context
+
+	br      *bufio.Reader
+	w       respWriter
+	section io.SectionReader // reused by FETCH to avoid an allocation per message
+	dec     *imapwire.Decoder
+
+	state       connState
+	tls         bool
+	rev2        bool // ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
+	utf8        bool // UTF8=ACCEPT enabled (RFC 6855) or IMAP4rev2
+	condstore   bool // CONDSTORE enabled (RFC 7162 §3.1)
+	user        User
+	username    string
+	sel         *selected
+	authFails   int
+	lineRead    bool   // the current command's final CRLF was read
+	cmdName     string // the current command's name, upper case
+	mailboxGone bool   // BYE sent: the selected mailbox was deleted
+	// allowExpunge is false during FETCH, STORE and SEARCH by sequence
+	// number, when EXPUNGE must not be sent (RFC 9051 §7.5.1).
+	allowExpunge bool
+	commands     int
+
+	// Set from other goroutines.
+	shuttingDown atomic.Bool
+	woken        atomic.Bool
+}
+
+func newSession(srv *Server, c net.Conn, ip netip.Addr) *session {
+	s := &session{srv: srv, conn: c, ip: ip}
+	s.log = srv.log.With("remote", c.RemoteAddr().String())
+	_, s.tls = c.(*tls.Conn)
+	return s
+}
+
+// shutdown asks the session to say BYE as soon as it is waiting for input.
+func (s *session) shutdown() {
+	s.shuttingDown.Store(true)
+	s.conn.SetReadDeadline(time.Now())
+}
+
+func (s *session) limits() imapwire.Limits {
+	l := s.srv.limits
+	lim := imapwire.Limits{MaxLine: l.MaxLine, MaxLiteral: l.MaxLiteral, MaxLiterals: l.MaxLiterals, MaxDepth: l.MaxDepth}
+	if s.srv.LiteralMinus {
+		lim.MaxNonSyncLiteral = 4096 // RFC 7888 §5
+	}
+	return lim
+}
+
+func (s *session) serve() {
+	defer s.conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.ctx = ctx
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic in session", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if s.w.Writer != nil {
+				s.w.WriteString("* BYE [SERVERBUG] Internal error\r\n")
+				s.w.Flush()
+			}
+		}
+		s.closeMailbox()
+		if s.user != nil {
+			s.user.Close()
+		}
+		if s.br != nil {
+			s.br.Reset(nil)
+			bufPool.Put(s.br)
+		}
+		if s.w.Writer != nil {
+			s.w.Reset(nil)
+			wbufPool.Put(s.w.Writer)
+		}
+	}()
+	if tc, ok := s.conn.(*tls.Conn); ok {
+		hctx, hcancel := context.WithTimeout(ctx, s.srv.limits.LoginTimeout)
+		err := tc.HandshakeContext(hctx)
+		hcancel()
+		if err != nil {
+			s.log.Info("TLS handshake failed", "err", err)
+			return
+		}
+	}
+	s.br = bufPool.Get().(*bufio.Reader)
+	s.br.Reset(s.conn)
+	s.w.Writer = wbufPool.Get().(*bufio.Writer)
+	s.w.Reset(s.conn)
+	s.dec = imapwire.NewDecoder(s.br, s.limits())
+	s.dec.Continue = s.continueLiteral
+	s.log.Debug("connection opened")
+
+	host := s.srv.Hostname
+	if host == "" {
+		host = "posthorn"
+	}
+	s.w.WriteString("* OK [CAPABILITY ")
+	s.writeCaps()
+	s.w.WriteString("] " + sanitizeText(host) + " IMAP server ready\r\n")
+	if s.flush() != nil {
+		return
+	}
+	for s.state != stateLogout {
+		if err := s.waitInput(); err != nil {
+			s.endWith(err)
+			return
+		}
+		if err := s.command(); err != nil {
+			s.endWith(err)
+			return
+		}
+		if s.mailboxGone {
+			s.flush()
+			return
+		}
+		if s.shuttingDown.Load() && s.state != stateLogout {
+			s.endWith(errShutdown)
+			return
+		}
+	}
+}
+
+var errShutdown = errors.New("imapserver: shutting down")
+
+// endWith ends the session after err, with a BYE where one is due.
+func (s *session) endWith(err error) {
+	switch {
+	case errors.Is(err, errShutdown):
+		s.w.WriteString("* BYE Server shutting down\r\n")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// RFC 9051 §5.4: autologout.
+		s.w.WriteString("* BYE Autologout; idle for too long\r\n")
+	case errors.Is(err, errClose), errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	default:
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Type == imap.StatusBYE {
+			s.w.status("*", imap.StatusBYE, ie.Code, ie.CodeArg, ie.Text)
+		} else {
+			s.log.Debug("connection error", "err", err)
+		}
+	}
+	s.flush()
+	s.log.Debug("connection closed")
+}
+
+// waitInput blocks until a command starts arriving, with the idle
+// timeout of the session's state. Nothing is consumed.
+func (s *session) waitInput() error {
+	if s.br.Buffered() > 0 {
+		return nil
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	for {
+		if s.shuttingDown.Load() {
+			return errShutdown
+		}
+		s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+		_, err := s.br.Peek(1)
+		if err == nil {
+			// The rest of the command: generous, but bounded.
+			s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+			return nil
+		}
+		if s.shuttingDown.Load() {
+			return errShutdown
+		}
+		return err
+	}
+}
+
+func (s *session) idleTimeout() time.Duration {
+	if s.state == stateNotAuth {
+		return s.srv.limits.LoginTimeout
+	}
+	return s.srv.limits.IdleTimeout
+}
+
+func (s *session) flush() error {
+	s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout))
+	return s.w.Flush()
+}
+
+// continueLiteral answers a synchronising literal (RFC 9051 §7.5).
+func (s *session) continueLiteral(imapwire.LiteralInfo) error {
+	s.w.WriteString("+ Ready for literal data\r\n")
+	return s.flush()
+}
+
+// crlf reads the end of the command line.
+func (s *session) crlf() error {
+	if err := s.dec.ReadCRLF(); err != nil {
+		return err
+	}
+	s.lineRead = true
+	return nil
+}
+
+// handler runs one command after its name was read. It reads the
+// arguments and the CRLF itself, runs the command and writes untagged
+// responses; the tagged response follows from its error.
+type handler struct {
+	fn     func(s *session, tag string, uid bool) error
+	states uint8 // bit set of connState values
+}
+
+const (
+	inNotAuth  = 1 << stateNotAuth
+	inAuth     = 1 << stateAuth
+	inSelected = 1 << stateSelected
+	inAny      = inNotAuth | inAuth | inSelected
+)
+
+var handlers map[string]handler
+
+func init() {
+	handlers = map[string]handler{
+		"CAPABILITY":   {cmdCapability, inAny},
+		"NOOP":         {cmdNoop, inAny},
+		"LOGOUT":       {cmdLogout, inAny},
+		"ID":           {cmdID, inAny},
+		"STARTTLS":     {cmdStartTLS, inNotAuth},
+		"LOGIN":        {cmdLogin, inNotAuth},
+		"AUTHENTICATE": {cmdAuthenticate, inNotAuth},
+		"ENABLE":       {cmdEnable, inAuth | inSelected},
+		"SELECT":       {cmdSelect, inAuth | inSelected},
+		"EXAMINE":      {cmdSelect, inAuth | inSelected},
+		"CREATE":       {cmdCreate, inAuth | inSelected},
+		"DELETE":       {cmdDelete, inAuth | inSelected},
+		"RENAME":       {cmdRename, inAuth | inSelected},
+		"SUBSCRIBE":    {cmdSubscribe, inAuth | inSelected},
+		"UNSUBSCRIBE":  {cmdSubscribe, inAuth | inSelected},
+		"LIST":         {cmdList, inAuth | inSelected},
+		"LSUB":         {cmdList, inAuth | inSelected},
+		"NAMESPACE":    {cmdNamespace, inAuth | inSelected},
+		"STATUS":       {cmdStatus, inAuth | inSelected},
+		"APPEND":       {cmdAppend, inAuth | inSelected},
+		"IDLE":         {cmdIdle, inAuth | inSelected},
+		"CHECK":        {cmdCheck, inSelected},
+		"CLOSE":        {cmdClose, inSelected},
+		"UNSELECT":     {cmdClose, inSelected},
+		"EXPUNGE":      {cmdExpunge, inSelected},
+		"SEARCH":       {cmdSearch, inSelected},
+		"FETCH":        {cmdFetch, inSelected},
+		"STORE":        {cmdStore, inSelected},
+		"COPY":         {cmdCopy, inSelected},
+		"MOVE":         {cmdCopy, inSelected},
+	}
+}
+
+// uidCommands may follow "UID".
+var uidCommands = map[string]bool{"FETCH": true, "STORE": true, "COPY": true, "MOVE": true, "SEARCH": true, "EXPUNGE": true}
+
+// command reads and runs one command. A returned error ends the session.
+func (s *session) command() error {
+	s.commands++
+	s.lineRead = false
+	first := s.commands == 1
+	tag, err := s.dec.ReadTag()
+	if err != nil {
+		return s.syntaxError("*", err, first)
+	}
+	if err := s.dec.SP(); err != nil {
+		return s.syntaxError(tag, err, first)
+	}
+	name, err := s.dec.ReadAtomUpper()
+	if err != nil {
+		return s.syntaxError(tag, err, first)
+	}
+	uid := false
+	if name == "UID" {
+		uid = true
+		if err := s.dec.SP(); err != nil {
+			return s.syntaxError(tag, err, first)
+		}
+		if name, err = s.dec.ReadAtomUpper(); err != nil {
+			return s.syntaxError(tag, err, first)
+		}
+		if !uidCommands[name] {
+			return s.syntaxError(tag, &imapwire.Error{Kind: imapwire.ErrSyntax, Msg: "unknown UID command"}, first)
+		}
+	}
+	s.cmdName = name
+	s.allowExpunge = uid || !(name == "FETCH" || name == "STORE" || name == "SEARCH")
+	h, ok := handlers[name]
+	if !ok {
+		if first {
+			// Not an IMAP client (an HTTP request, say): do not chat.
+			return imap.ByeError("", "Not an IMAP command")
+		}
+		return s.syntaxError(tag, &imapwire.Error{Kind: imapwire.ErrSyntax, Msg: "unknown command " + name}, false)
+	}
+	if h.states&(1<<s.state) == 0 {
+		err := s.dec.Recover(s.srv.limits.MaxLiteral)
+		if err != nil {
+			return s.outOfStep(err)
+		}
+		s.w.status(tag, imap.StatusBAD, imap.CodeClientBug, "", name+" not allowed in this state")
+		return nil
+	}
+	start := time.Now()
+	err = h.fn(s, tag, uid)
+	return s.finish(tag, name, err, start)
+}
+
+// finish turns a handler's outcome into the tagged response.
+func (s *session) finish(tag, name string, err error, start time.Time) error {
+	if errors.Is(err, errHandled) {
+		return nil
+	}
+	if err != nil && !s.lineRead {
+		if _, ok := imapwire.IsError(err); !ok {
+			// A semantic error found before the end of the line: skip the rest.
+			if rerr := s.dec.Recover(s.srv.limits.MaxLiteral); rerr != nil {
+				return s.outOfStep(rerr)
+			}
+		}
+	}
+	if err == nil {
+		s.sendUpdates(s.allowExpunge)
+		s.w.status(tag, imap.StatusOK, "", "", name+" completed")
+		return nil
+	}
+	if de, ok := imapwire.IsError(err); ok {
+		return s.syntaxError(tag, de, false)
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		if ie.Type == imap.StatusBYE {
+			return ie
+		}
+		if ie.Type != imap.StatusBAD {
+			s.sendUpdates(s.allowExpunge)
+		}
+		s.w.status(tag, ie.Type, ie.Code, ie.CodeArg, ie.Text)
+		s.log.Debug("command failed", "cmd", name, "status", string(ie.Type), "code", string(ie.Code), "text", ie.Text)
+		return nil
+	}
+	if errors.Is(err, errClose) {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	// A backend error.
+	code, text := backendCode(err)
+	s.log.Info("command failed", "cmd", name, "err", err, "ms", time.Since(start).Milliseconds())
+	s.sendUpdates(s.allowExpunge)
+	s.w.status(tag, imap.StatusNO, code, "", text)
+	return nil
+}
+
+// backendCode maps a Backend error to a response code (RFC 9051 §7.1).
+func backendCode(err error) (imap.ResponseCode, string) {
+	switch {
+	case errors.Is(err, ErrNoSuchMailbox):
+		return imap.CodeNonExistent, "No such mailbox"
+	case errors.Is(err, ErrMailboxExists):
+		return imap.CodeAlreadyExists, "Mailbox already exists"
+	case errors.Is(err, ErrMailboxHasChildren):
+		return imap.CodeHasChildren, "Mailbox has children"
+	case errors.Is(err, ErrCannotDelete):
+		return imap.CodeCannot, "Operation not permitted on this mailbox"
+	case errors.Is(err, ErrOverQuota):
+		return imap.CodeOverQuota, "Over quota"
+	case errors.Is(err, ErrTooBig):
+		return imap.CodeTooBig, "Message too big"
+	case errors.Is(err, ErrReadOnly):
+		return imap.CodeReadOnly, "Mailbox is read-only"
+	case errors.Is(err, ErrNoSuchMessage):
+		return imap.CodeExpungeIssued, "Some messages were expunged"
+	case errors.Is(err, ErrMailboxDeleted):
+		return imap.CodeNonExistent, "Selected mailbox was deleted"
+	case errors.Is(err, ErrUnsupportedSpecialUse):
+		return imap.CodeUseAttr, "Special-use attribute not supported"
+	case errors.Is(err, ErrAuthFailed):
+		return imap.CodeAuthenticationFailed, "Authentication failed"
+	}
+	return imap.CodeServerBug, "Internal error"
+}
+
+// syntaxError answers a decoder error and puts the decoder back in step.
+func (s *session) syntaxError(tag string, err error, first bool) error {
+	de, ok := imapwire.IsError(err)
+	if !ok {
+		return err // I/O
+	}
+	if first && de.Kind == imapwire.ErrSyntax {
+		return imap.ByeError("", "Not an IMAP command")
+	}
+	if de.Kind == imapwire.ErrOutOfStep {
+		return imap.ByeError(imap.CodeTooBig, "Cannot recover from: "+de.Msg)
+	}
+	if !de.InStep {
+		if rerr := s.dec.Recover(s.srv.limits.MaxLiteral); rerr != nil {
+			return s.outOfStep(rerr)
+		}
+	}
+	code := de.Code()
+	typ := imap.StatusBAD
+	if de.Kind == imapwire.ErrBadCharset {
+		typ = imap.StatusNO
+	}
+	s.w.status(tag, typ, code, "", de.Msg)
+	return nil
+}
+
+// outOfStep ends a session whose input can no longer be parsed
+// (RFC 7888 §4: a literal too big to skip).
+func (s *session) outOfStep(err error) error {
+	if de, ok := imapwire.IsError(err); ok {
+		code := imap.ResponseCode("")
+		if de.Kind == imapwire.ErrOutOfStep || de.Kind == imapwire.ErrLiteralTooBig {
+			code = imap.CodeTooBig
+		}
+		return imap.ByeError(code, de.Msg)
+	}
+	return err
+}
+
+// bad builds a BAD error for semantic argument errors.
+func bad(format string, args ...any) error {
+	return imap.BadError("", fmt.Sprintf(format, args...))
+}
+
+// no builds a NO error.
+func no(code imap.ResponseCode, text string) error {
+	return imap.NoError(code, text)
+}
+
+// connState describes the connection for sasl.
+func (s *session) saslConnState() sasl.ConnState {
+	cs := sasl.ConnState{TLS: s.tls, RemoteAddr: s.conn.RemoteAddr()}
+	if tc, ok := s.conn.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		cs.TLSState = &st
+		cs.ChannelBinding = sasl.ChannelBindingFromTLS(&st)
+	}
+	return cs
+}

@@ -1,0 +1,131 @@
+package imapserver
+
+import (
+	"strings"
+
+	"github.com/posthorn/posthorn/imap"
+)
+
+// STORE (RFC 9051 §6.4.6) with UNCHANGEDSINCE (RFC 7162 §3.1.3).
+func cmdStore(s *session, tag string, uid bool) error {
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	set, err := s.dec.ReadNumSet()
+	if err != nil {
+		return err
+	}
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	var unchangedSince uint64
+	if ok, err := s.dec.Byte('('); err != nil {
+		return err
+	} else if ok {
+		m, err := s.dec.ReadAtomUpper()
+		if err != nil {
+			return err
+		}
+		if m != "UNCHANGEDSINCE" {
+			return bad("unknown STORE modifier %s", m)
+		}
+		if err := s.dec.SP(); err != nil {
+			return err
+		}
+		if unchangedSince, err = s.dec.ReadNumber64(); err != nil {
+			return err
+		}
+		if err := s.dec.Expect(')'); err != nil {
+			return err
+		}
+		if err := s.dec.SP(); err != nil {
+			return err
+		}
+	}
+	item, err := s.dec.ReadAtomUpper()
+	if err != nil {
+		return err
+	}
+	op := FlagsSet
+	switch {
+	case strings.HasPrefix(item, "+"):
+		op, item = FlagsAdd, item[1:]
+	case strings.HasPrefix(item, "-"):
+		op, item = FlagsRemove, item[1:]
+	}
+	silent := false
+	switch item {
+	case "FLAGS":
+	case "FLAGS.SILENT":
+		silent = true
+	default:
+		return bad("unknown STORE item")
+	}
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	flags, err := s.dec.ReadFlags()
+	if err != nil {
+		return err
+	}
+	if err := s.crlf(); err != nil {
+		return err
+	}
+	uids, err := s.resolve(set, uid)
+	if err != nil {
+		return err
+	}
+	if s.sel.readOnly {
+		return no(imap.CodeReadOnly, "Mailbox is read-only")
+	}
+	strs := make([]string, 0, len(flags))
+	for _, f := range flags {
+		if f.Equal(imap.FlagRecent) {
+			continue
+		}
+		strs = append(strs, string(f))
+	}
+	res, err := s.sel.mb.SetFlags(s.ctx, uids, op, strs, unchangedSince)
+	if err != nil {
+		return err
+	}
+	if !silent {
+		for _, c := range res.Changed {
+			seq := s.sel.seqOf(c.UID)
+			if seq == 0 {
+				continue
+			}
+			s.w.WriteString("* ")
+			s.w.num(seq)
+			s.w.WriteString(" FETCH (FLAGS ")
+			s.w.flags(c.Flags)
+			if uid {
+				s.w.WriteString(" UID ")
+				s.w.num(c.UID)
+			}
+			s.w.WriteString(")\r\n")
+		}
+	}
+	s.sendUpdates(s.allowExpunge)
+	if len(res.Modified) > 0 {
+		var arg []byte
+		if uid {
+			arg = imap.NumSetOf(res.Modified...).AppendTo(nil)
+		} else {
+			var seqs []uint32
+			for _, u := range res.Modified {
+				seqs = append(seqs, s.sel.seqOf(u))
+			}
+			arg = imap.NumSetOf(seqs...).AppendTo(nil)
+		}
+		s.w.status(tag, imap.StatusOK, imap.CodeModified, string(arg), "Conditional STORE failed for some messages")
+		return errHandled
+	}
+	if len(res.Changed) < len(uids) {
+		// RFC 9051 §7.1 EXPUNGEISSUED: some messages were expunged meanwhile.
+		s.w.status(tag, imap.StatusNO, imap.CodeExpungeIssued, "", "Some messages were expunged")
+		return errHandled
+	}
+	s.w.status(tag, imap.StatusOK, "", "", "STORE completed")
+	return errHandled
+}

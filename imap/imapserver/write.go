@@ -1,0 +1,158 @@
+package imapserver
+
+import (
+	"bufio"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/posthorn/posthorn/imap"
+)
+
+// respWriter writes response syntax to a bufio.Writer without
+// allocation. Errors are sticky in the bufio.Writer and surface at Flush.
+type respWriter struct {
+	*bufio.Writer
+	utf8 bool // the session may receive 8-bit UTF-8 in quoted strings
+}
+
+func (w *respWriter) sp() { w.WriteByte(' ') }
+
+func (w *respWriter) crlf() { w.WriteString("\r\n") }
+
+func (w *respWriter) num(n uint32) {
+	w.Write(strconv.AppendUint(w.AvailableBuffer(), uint64(n), 10))
+}
+
+func (w *respWriter) num64(n uint64) {
+	w.Write(strconv.AppendUint(w.AvailableBuffer(), n, 10))
+}
+
+// quotable reports whether s can be sent as a quoted string.
+func quotable(s string, utf8ok bool) bool {
+	if len(s) > 1024 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+		if c >= 0x80 && !utf8ok {
+			return false
+		}
+	}
+	return !utf8ok || utf8.ValidString(s)
+}
+
+// str writes s as a quoted string or, when it cannot be quoted, a literal.
+func (w *respWriter) str(s string) {
+	if quotable(s, w.utf8) {
+		w.WriteByte('"')
+		for i := 0; i < len(s); i++ {
+			if s[i] == '"' || s[i] == '\\' {
+				w.WriteByte('\\')
+			}
+			w.WriteByte(s[i])
+		}
+		w.WriteByte('"')
+		return
+	}
+	w.WriteByte('{')
+	w.num(uint32(len(s)))
+	w.WriteString("}\r\n")
+	w.WriteString(s)
+}
+
+// nstr writes NIL for "" and a string otherwise.
+func (w *respWriter) nstr(s string) {
+	if s == "" {
+		w.WriteString("NIL")
+		return
+	}
+	w.str(s)
+}
+
+// astr writes s as an atom when it is one, otherwise as a string.
+func (w *respWriter) astr(s string) {
+	if s != "" && len(s) < 256 {
+		ok := true
+		for i := 0; i < len(s); i++ {
+			if !imap.IsAStringChar(s[i]) {
+				ok = false
+				break
+			}
+		}
+		if ok && s != "NIL" {
+			w.WriteString(s)
+			return
+		}
+	}
+	w.str(s)
+}
+
+// mailbox writes a mailbox name: modified UTF-7 unless the session
+// accepts UTF-8 (RFC 9051 §5.1, RFC 6855 §3).
+func (w *respWriter) mailbox(name string) {
+	if !w.utf8 {
+		name = imap.EncodeMailboxName(name)
+	}
+	w.astr(name)
+}
+
+func (w *respWriter) flags(flags []string) {
+	w.WriteByte('(')
+	for i, f := range flags {
+		if i > 0 {
+			w.WriteByte(' ')
+		}
+		w.WriteString(f)
+	}
+	w.WriteByte(')')
+}
+
+// date writes an IMAP date-time (RFC 9051 §9).
+func (w *respWriter) dateTime(t time.Time) {
+	w.WriteByte('"')
+	w.Write(t.AppendFormat(w.AvailableBuffer(), "02-Jan-2006 15:04:05 -0700"))
+	w.WriteByte('"')
+}
+
+// status writes a complete status response line.
+func (w *respWriter) status(tag string, typ imap.StatusType, code imap.ResponseCode, arg, text string) {
+	w.WriteString(tag)
+	w.sp()
+	w.WriteString(string(typ))
+	w.sp()
+	if code != "" {
+		w.WriteByte('[')
+		w.WriteString(string(code))
+		if arg != "" {
+			w.sp()
+			w.WriteString(arg)
+		}
+		w.WriteString("] ")
+	}
+	if text == "" {
+		text = "done"
+	}
+	w.WriteString(sanitizeText(text))
+	w.crlf()
+}
+
+// sanitizeText keeps human-readable text on one line and away from
+// brackets that would look like a response code.
+func sanitizeText(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\r' || s[i] == '\n' || s[i] == 0 {
+			b := []byte(s)
+			for j := range b {
+				if b[j] == '\r' || b[j] == '\n' || b[j] == 0 {
+					b[j] = ' '
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}

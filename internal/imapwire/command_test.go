@@ -1,0 +1,176 @@
+package imapwire
+
+import (
+	"bufio"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/imap"
+)
+
+// searchString renders a search program compactly for comparisons.
+func searchString(keys []imap.SearchKey) string {
+	var parts []string
+	for _, k := range keys {
+		var s string
+		switch k.Op {
+		case imap.SearchSeqSet:
+			s = k.Set.String()
+		case imap.SearchAnd:
+			s = "(" + searchString(k.Sub) + ")"
+		case imap.SearchNot:
+			s = "NOT " + searchString(k.Sub)
+		case imap.SearchOr:
+			s = "OR " + searchString(k.Sub[:1]) + " " + searchString(k.Sub[1:])
+		case imap.SearchHeader:
+			s = fmt.Sprintf("HEADER %s %q", k.Field, k.Value)
+		case imap.SearchBcc, imap.SearchBody, imap.SearchCc, imap.SearchFrom, imap.SearchSubject, imap.SearchText, imap.SearchTo:
+			s = fmt.Sprintf("%s %q", k.Op, k.Value)
+		case imap.SearchBefore, imap.SearchOn, imap.SearchSince, imap.SearchSentBefore, imap.SearchSentOn, imap.SearchSentSince:
+			s = k.Op.String() + " " + k.Date.Format("2006-01-02")
+		case imap.SearchLarger, imap.SearchSmaller, imap.SearchOlder, imap.SearchYounger:
+			s = fmt.Sprintf("%s %d", k.Op, k.Num)
+		case imap.SearchModSeq:
+			s = fmt.Sprintf("MODSEQ %d", k.Num)
+			if k.ModSeqEntry != "" {
+				s = fmt.Sprintf("MODSEQ %q %s %d", k.ModSeqEntry, k.ModSeqType, k.Num)
+			}
+		case imap.SearchUID:
+			s = "UID " + k.Set.String()
+		case imap.SearchKeyword, imap.SearchUnkeyword:
+			s = k.Op.String() + " " + string(k.Flag)
+		default:
+			s = k.Op.String()
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ")
+}
+
+// RFC 9051 §6.4.4 examples and friends: the arguments after "SEARCH ".
+func TestReadSearchCriteria(t *testing.T) {
+	tests := []struct{ in, want, ret, charset string }{
+		{`FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"`, `FLAGGED SINCE 1994-02-01 NOT FROM "Smith"`, "", ""},
+		{`TEXT "string not in mailbox"`, `TEXT "string not in mailbox"`, "", ""},
+		{`CHARSET UTF-8 TEXT {12}` + "\r\nXXXXXXXXXXXX", `TEXT "XXXXXXXXXXXX"`, "", "UTF-8"},
+		{`RETURN (MIN COUNT) UNSEEN OR 1:5 UID 7,9:* (DELETED KEYWORD $Junk)`, `UNSEEN OR 1:5 UID 7,9:* (DELETED KEYWORD $Junk)`, "[MIN COUNT]", ""},
+		{`RETURN () ALL`, `ALL`, "[]", ""},
+		{`RETURN (SAVE) $`, `$`, "[SAVE]", ""},
+		{`header x-spam "yes" larger 1000 smaller 2000 sentbefore "5-Mar-2024" undraft`, `HEADER x-spam "yes" LARGER 1000 SMALLER 2000 SENTBEFORE 2024-03-05 UNDRAFT`, "", ""},
+		{`MODSEQ "/flags/\\draft" all 620162338`, `MODSEQ "/flags/\\draft" all 620162338`, "", ""},
+		{`MODSEQ 5 OLDER 3600 YOUNGER 60`, `MODSEQ 5 OLDER 3600 YOUNGER 60`, "", ""},
+		{"CHARSET ISO-8859-1 SUBJECT {4}\r\ncaf\xe9", `SUBJECT "café"`, "", "ISO-8859-1"},
+	}
+	for _, tt := range tests {
+		d, _ := newDec(tt.in+"\r\n", Limits{})
+		c, err := d.ReadSearchCriteria()
+		if err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+			continue
+		}
+		must(t, d.ReadCRLF())
+		got := searchString(c.Keys)
+		if got != tt.want {
+			t.Errorf("%q:\n got %s\nwant %s", tt.in, got, tt.want)
+		}
+		if tt.ret != "" && (!c.HasReturn || fmt.Sprint(c.Return) != tt.ret) {
+			t.Errorf("%q: return %v %v", tt.in, c.HasReturn, c.Return)
+		}
+		if c.Charset != tt.charset {
+			t.Errorf("%q: charset %q", tt.in, c.Charset)
+		}
+	}
+	bad := []string{`FOO`, `FROM`, `OR ALL`, `RETURN (BOGUS) ALL`, `BEFORE 30-Feb-2024`, `()`, `UID 0`, `CHARSET UTF-8 FROM "` + "\xff" + `"`}
+	for _, in := range bad {
+		d, _ := newDec(in+"\r\n", Limits{})
+		if _, err := d.ReadSearchCriteria(); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+	// RFC 9051 §6.4.4: unknown charset -> NO [BADCHARSET], decoder in step.
+	d, _ := newDec("CHARSET X-BOGUS TEXT foo\r\nb NOOP\r\n", Limits{})
+	_, err := d.ReadSearchCriteria()
+	if e, ok := IsError(err); !ok || e.Kind != ErrBadCharset || e.Code() != imap.CodeBadCharset {
+		t.Fatalf("err %v", err)
+	}
+	must(t, d.ReadCRLF())
+}
+
+func TestReadFetchAtts(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`ALL`, `ALL`},
+		{`(FLAGS UID)`, `FLAGS UID`},
+		{`(uid rfc822.size body.peek[header.fields (From To "Message-ID")]<0.100> BODY[1.2.MIME] BODY[] BINARY.PEEK[1]<5.10> BINARY.SIZE[2] body bodystructure)`,
+			`UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (From To Message-ID)]<0.100> BODY[1.2.MIME] BODY[] BINARY.PEEK[1]<5.10> BINARY.SIZE[2] BODY BODYSTRUCTURE`},
+		{`BODY[TEXT]`, `BODY[TEXT]`},
+		{`(BODY[3.HEADER.FIELDS.NOT (x)] MODSEQ)`, `BODY[3.HEADER.FIELDS.NOT (x)] MODSEQ`},
+	}
+	for _, tt := range tests {
+		d, _ := newDec(tt.in+"\r\n", Limits{})
+		atts, err := d.ReadFetchAtts()
+		if err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+			continue
+		}
+		must(t, d.ReadCRLF())
+		var parts []string
+		for _, a := range atts {
+			if a.Section != nil {
+				parts = append(parts, a.Section.String())
+			} else {
+				parts = append(parts, string(a.Item))
+			}
+		}
+		if got := strings.Join(parts, " "); got != tt.want {
+			t.Errorf("%q:\n got %s\nwant %s", tt.in, got, tt.want)
+		}
+	}
+	for _, in := range []string{`(ALL)`, `BODY[MIME]`, `BODY[0]`, `BINARY[HEADER]`, `BODY[1.]`, `BODY[]<0.0>`, `FOO`, `BODY[HEADER.FIELDS ()]`} {
+		d, _ := newDec(in+"\r\n", Limits{})
+		if atts, err := d.ReadFetchAtts(); err == nil {
+			t.Errorf("%q accepted: %+v", in, atts)
+		}
+	}
+}
+
+func TestEncoder(t *testing.T) {
+	var sb strings.Builder
+	bw := bufio.NewWriter(&sb)
+	e := NewEncoder(bw)
+	e.Star().Number(12).Raw(" FETCH (UID ").Number(4827313).Raw(" FLAGS ").Flags([]imap.Flag{imap.FlagSeen, "$Junk"}).
+		Raw(" INTERNALDATE ").DateTime(time.Date(1996, 7, 7, 2, 44, 25, 0, time.FixedZone("", -7*3600))).
+		Raw(" X ").String("a \"q\" \\").SP().String("line\r\nbreak").SP().String("naïve").SP().NString("").SP().AString("nil").SP().AString("INBOX").
+		Raw(")").CRLF()
+	e.StatusResponse("a1", imap.StatusOK, imap.CodeReadWrite, "", "SELECT completed")
+	e.Error("a2", imap.NoError(imap.CodeTryCreate, "no such mailbox"))
+	e.Error("a3", imap.ByeError(imap.CodeTooBig, "literal too big"))
+	e.Continuation("")
+	must(t, e.Flush())
+	want := "* 12 FETCH (UID 4827313 FLAGS (\\Seen $Junk) INTERNALDATE \" 7-Jul-1996 02:44:25 -0700\" X \"a \\\"q\\\" \\\\\" {11}\r\nline\r\nbreak {6}\r\nnaïve NIL \"nil\" INBOX)\r\n" +
+		"a1 OK [READ-WRITE] SELECT completed\r\n" +
+		"a2 NO [TRYCREATE] no such mailbox\r\n" +
+		"* BYE [TOOBIG] literal too big\r\n" +
+		"+ Ready\r\n"
+	if sb.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", sb.String(), want)
+	}
+	// The date-time round-trips through the decoder.
+	dt, ok := ParseDateTime([]byte(" 7-Jul-1996 02:44:25 -0700"))
+	if !ok || dt.Unix() != time.Date(1996, 7, 7, 9, 44, 25, 0, time.UTC).Unix() {
+		t.Errorf("ParseDateTime = %v %v", dt, ok)
+	}
+}
+
+func TestEncoderUTF8(t *testing.T) {
+	var sb strings.Builder
+	bw := bufio.NewWriter(&sb)
+	e := NewEncoder(bw)
+	e.UTF8 = true
+	e.String("naïve").SP().String("\xff")
+	_ = e.Flush()
+	if got := sb.String(); got != "\"naïve\" {1}\r\n\xff" {
+		t.Errorf("got %q", got)
+	}
+}
