@@ -85,7 +85,7 @@ func (c *oauthClient) Next(challenge []byte) ([]byte, error) {
 	if r, ok := c.firstChallenge(challenge); ok {
 		return r, nil
 	}
-	if c.err != nil {
+	if !c.started || c.err != nil {
 		return nil, ErrUnexpectedMessage
 	}
 	e := new(OAuthError)
