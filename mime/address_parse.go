@@ -54,7 +54,7 @@ func ParseAddressList(s string) ([]*Address, error) {
 					continue
 				}
 				elem := p.element(true)
-				if len(nonComments(elem)) == 0 {
+				if !hasNonComment(elem) {
 					continue
 				}
 				if m, reason := parseMailbox(elem); m != nil {
@@ -70,7 +70,7 @@ func ParseAddressList(s string) ([]*Address, error) {
 			continue
 		}
 		elem := p.element(false)
-		if len(nonComments(elem)) == 0 {
+		if !hasNonComment(elem) {
 			continue
 		}
 		m, reason := parseMailbox(elem)
@@ -307,7 +307,7 @@ func parseMailbox(toks []token) (*Address, string) {
 		}
 	}
 	var a *Address
-	if len(nonComments(inner)) == 0 {
+	if !hasNonComment(inner) {
 		a = &Address{} // "<>", the null reverse-path
 	} else {
 		var reason string
@@ -319,20 +319,18 @@ func parseMailbox(toks []token) (*Address, string) {
 	return a, ""
 }
 
-func nonComments(toks []token) []token {
-	var out []token
+func hasNonComment(toks []token) bool {
 	for _, t := range toks {
 		if t.kind != tComment {
-			out = append(out, t)
+			return true
 		}
 	}
-	return out
+	return false
 }
 
 // addrSpec parses local-part "@" domain, allowing CFWS around the dots of
 // either side (obs-local-part, obs-domain).
 func addrSpec(toks []token) (*Address, string) {
-	toks = nonComments(toks)
 	at := -1
 	for i, t := range toks {
 		if t.kind == tSpecial && t.text == "@" {
@@ -345,6 +343,7 @@ func addrSpec(toks []token) (*Address, string) {
 	var local, domain strings.Builder
 	for _, t := range toks[:at] {
 		switch {
+		case t.kind == tComment:
 		case t.kind == tAtom || t.kind == tQuoted:
 			local.WriteString(t.text)
 		case t.kind == tSpecial && (t.text == "." || t.text == "@"):
@@ -355,6 +354,7 @@ func addrSpec(toks []token) (*Address, string) {
 	}
 	for _, t := range toks[at+1:] {
 		switch {
+		case t.kind == tComment:
 		case t.kind == tAtom || t.kind == tLiteral:
 			domain.WriteString(t.text)
 		case t.kind == tSpecial && t.text == ".":

@@ -293,6 +293,9 @@ func splitMissingSemicolon(v string) (value, rest string, ok bool) {
 // and returns its content unescaped and the rest. ok is false if the
 // closing quote is missing; the content then runs to the end of s.
 func quotedString(s string) (value, rest string, ok bool) {
+	if end := strings.IndexAny(s[1:], "\"\\\r\n"); end >= 0 && s[1+end] == '"' {
+		return s[1 : 1+end], s[2+end:], true
+	}
 	var sb strings.Builder
 	for i := 1; i < len(s); i++ {
 		switch c := s[i]; c {

@@ -59,7 +59,9 @@ func DecodeWords(s string) (string, error) {
 			out.WriteString(lit)
 		}
 		s = s[i+len(w.raw):]
-		if _, err := CharsetEncoding(w.charset); err != nil {
+		if pendCS != "" && strings.EqualFold(pendCS, w.charset) {
+			// same charset as the run: known to be valid
+		} else if _, err := CharsetEncoding(w.charset); err != nil {
 			flush()
 			if soft == nil {
 				soft = err
