@@ -17,7 +17,8 @@ import (
 // header.
 //
 // On a *LimitError for MaxParts, or a read error, Index returns the tree
-// built so far together with the error.
+// built so far together with the error; parts still open then end where
+// the walk stopped.
 func Index(r io.ReaderAt, size int64, lim Limits) (*Part, error) {
 	bufSize := 64 << 10
 	if size < int64(bufSize) {
@@ -31,6 +32,13 @@ func Index(r io.ReaderAt, size int64, lim Limits) (*Part, error) {
 			return w.root, nil
 		}
 		if err != nil {
+			// Parts left open end where the walk stopped.
+			for _, c := range w.stack {
+				c.part.EndOffset = max(w.off, c.part.BodyOffset)
+			}
+			if w.cur != nil {
+				w.cur.EndOffset = max(w.off, w.cur.BodyOffset)
+			}
 			return w.root, err
 		}
 	}
