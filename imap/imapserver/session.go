@@ -54,7 +54,6 @@ type session struct {
 	tls         bool
 	rev2        bool // ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
 	utf8        bool // UTF8=ACCEPT enabled (RFC 6855) or IMAP4rev2
-	condstore   bool // CONDSTORE enabled (RFC 7162 §3.1)
 	user        User
 	username    string
 	sel         *selected
@@ -199,22 +198,22 @@ func (s *session) waitInput() error {
 	if err := s.flush(); err != nil {
 		return err
 	}
-	for {
-		if s.shuttingDown.Load() {
-			return errShutdown
-		}
-		s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
-		_, err := s.br.Peek(1)
-		if err == nil {
-			// The rest of the command: generous, but bounded.
-			s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
-			return nil
-		}
-		if s.shuttingDown.Load() {
-			return errShutdown
-		}
-		return err
+	// shutdown sets its flag before moving the deadline, so checking the
+	// flag after setting ours cannot miss it.
+	s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+	if s.shuttingDown.Load() {
+		return errShutdown
 	}
+	_, err := s.br.Peek(1)
+	if err == nil {
+		// The rest of the command: generous, but bounded.
+		s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+		return nil
+	}
+	if s.shuttingDown.Load() {
+		return errShutdown
+	}
+	return err
 }
 
 func (s *session) idleTimeout() time.Duration {
@@ -447,10 +446,25 @@ func (s *session) syntaxError(tag string, err error, first bool) error {
 	}
 	code := de.Code()
 	typ := imap.StatusBAD
-	if de.Kind == imapwire.ErrBadCharset {
+	text := de.Msg
+	switch de.Kind {
+	case imapwire.ErrBadCharset:
 		typ = imap.StatusNO
+	case imapwire.ErrLiteralTooBig:
+		// A synchronising literal refused before it was sent is a plain
+		// refusal (RFC 4469 §4, RFC 7889 §4); a non-synchronising one
+		// was read and gets BAD [TOOBIG] (RFC 7888 §4).
+		if !de.Literal.NonSync {
+			typ = imap.StatusNO
+		}
+		if text == "" {
+			text = "Literal too big"
+		}
 	}
-	s.w.status(tag, typ, code, "", de.Msg)
+	if text == "" {
+		text = "Syntax error"
+	}
+	s.w.status(tag, typ, code, "", text)
 	return nil
 }
 

@@ -64,15 +64,6 @@ func (w *respWriter) str(s string) {
 	w.WriteString(s)
 }
 
-// nstr writes NIL for "" and a string otherwise.
-func (w *respWriter) nstr(s string) {
-	if s == "" {
-		w.WriteString("NIL")
-		return
-	}
-	w.str(s)
-}
-
 // astr writes s as an atom when it is one, otherwise as a string.
 func (w *respWriter) astr(s string) {
 	if s != "" && len(s) < 256 {
