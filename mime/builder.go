@@ -136,17 +136,17 @@ func (b *Builder) Bytes() ([]byte, error) {
 // WriteTo writes the message to w. It reads the bodies once, streaming:
 // only the first 32 KiB of each body are held to choose its encoding.
 func (b *Builder) WriteTo(w io.Writer) (int64, error) {
-	cw := &countWriter{w: w}
+	cw := &builderCounter{w: w}
 	err := b.write(cw)
 	return cw.n, err
 }
 
-type countWriter struct {
+type builderCounter struct {
 	w io.Writer
 	n int64
 }
 
-func (c *countWriter) Write(p []byte) (int, error) {
+func (c *builderCounter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
