@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/pop3"
-	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
 	"github.com/posthorn/posthorn/sasl"
 )
 

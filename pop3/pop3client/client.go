@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/lineio"
+	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/pop3"
-	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
 	"github.com/posthorn/posthorn/sasl"
 )
 

@@ -439,3 +439,7 @@ func TestNoCapaServer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func dialPlain(ctx context.Context, addr string) (*pop3client.Client, error) {
+	return pop3client.Dial(ctx, addr, &pop3client.Options{AllowInsecureAuth: true})
+}

@@ -12,8 +12,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/tlsutil"
 	limit "github.com/posthorn/posthorn/pop3/internal/shim"
-	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
 	"github.com/posthorn/posthorn/sasl"
 )
 

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/pop3"
-	tlsutil "github.com/posthorn/posthorn/pop3/internal/shim"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 	"github.com/posthorn/posthorn/sasl"
 )
