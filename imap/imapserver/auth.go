@@ -2,12 +2,12 @@ package imapserver
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"time"
 
 	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/sasl"
 )
 
@@ -21,18 +21,22 @@ func cmdStartTLS(s *session, tag string, uid bool) error {
 	}
 	// Plaintext pipelined behind STARTTLS would be read as if it came
 	// through TLS (the CVE-2011-0411 class): refuse and close.
-	if s.br.Buffered() > 0 {
-		return imap.ByeError("", "Data pipelined behind STARTTLS")
+	if err := tlsutil.CheckPipelined(s.conn, s.br); err != nil {
+		if errors.Is(err, tlsutil.ErrPipelinedAfterSTARTTLS) {
+			s.log.Warn("plaintext pipelined after STARTTLS")
+			return imap.ByeError("", "Data pipelined behind STARTTLS")
+		}
+		return err
 	}
 	s.w.status(tag, imap.StatusOK, "", "", "Begin TLS negotiation now")
 	if err := s.flush(); err != nil {
 		return err
 	}
-	tc := tls.Server(s.conn, s.srv.TLSConfig)
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.limits.LoginTimeout)
 	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
-		s.log.Info("STARTTLS handshake failed", "err", err)
+	tc, err := tlsutil.ServerUpgrade(ctx, s.conn, s.br, s.srv.tlsConfig)
+	if err != nil {
+		s.log.Info("STARTTLS failed", "err", err)
 		return errClose
 	}
 	s.conn = tc

@@ -106,7 +106,7 @@ func (s *session) sendUpdates(expunges bool) {
 		}
 		sel.uids = kept
 		sel.expunged = nil
-		exists = true // RFC 9051 §7.4.1 lets EXISTS follow; harmless and helps counting clients
+		// No EXISTS needed: each EXPUNGE decrements the count (RFC 9051 §7.5.1).
 	}
 	if exists {
 		s.w.WriteString("* ")

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/sasl"
 )
 
@@ -116,10 +117,11 @@ type Server struct {
 	// Hostname is named in the greeting; "" means "posthorn".
 	Hostname string
 
-	initOnce sync.Once
-	limits   Limits
-	registry *sasl.Registry
-	log      *slog.Logger
+	initOnce  sync.Once
+	limits    Limits
+	registry  *sasl.Registry
+	tlsConfig *tls.Config
+	log       *slog.Logger
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -135,6 +137,10 @@ func (s *Server) init() {
 		s.registry = s.SASL
 		if s.registry == nil {
 			s.registry = &sasl.Registry{Credentials: s.Backend, AllowPlaintext: s.AllowInsecureAuth}
+		}
+		if s.TLSConfig != nil {
+			// TLS 1.2+, ALPN "imap", foreign ALPN refused (ALPACA).
+			s.tlsConfig = tlsutil.ServerConfig(s.TLSConfig, "imap")
 		}
 		s.log = s.Logger
 		if s.log == nil {
@@ -208,7 +214,7 @@ func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
 		}
 		delay = 0
 		if implicitTLS {
-			c = tls.Server(c, s.TLSConfig)
+			c = tls.Server(c, s.tlsConfig)
 		}
 		s.startSession(c)
 	}

@@ -332,11 +332,9 @@ S: * 2 FETCH (UID 2)
 S: a9 OK FETCH completed
 C: b1 UID EXPUNGE 2
 S: * 2 EXPUNGE
-S: * 2 EXISTS
 S: b1 OK EXPUNGE completed
 C: b2 EXPUNGE
 S: * 1 EXPUNGE
-S: * 1 EXISTS
 S: b2 OK EXPUNGE completed
 C: b3 UID FETCH 1:* UID
 S: * 1 FETCH (UID 3)
@@ -441,7 +439,6 @@ S: a5 OK [COPYUID %d 1:2 1:2] COPY completed
 C: a6 MOVE 1 Sent
 S: * OK [COPYUID %d 1 3] Moved
 S: * 1 EXPUNGE
-S: * 1 EXISTS
 S: a6 OK MOVE completed
 C: a7 COPY 1 Nowhere
 S: a7 NO [TRYCREATE] No such mailbox

@@ -345,6 +345,11 @@ func (s *session) command() error {
 		s.w.status(tag, imap.StatusBAD, imap.CodeClientBug, "", name+" not allowed in this state")
 		return nil
 	}
+	if uid && s.sel != nil {
+		// UID commands may carry EXPUNGE: bring the view up to date first,
+		// so that messages expunged elsewhere are not asked for.
+		s.sendUpdates(true)
+	}
 	start := time.Now()
 	err = h.fn(s, tag, uid)
 	return s.finish(tag, name, err, start)
@@ -383,7 +388,7 @@ func (s *session) finish(tag, name string, err error, start time.Time) error {
 		s.log.Debug("command failed", "cmd", name, "status", string(ie.Type), "code", string(ie.Code), "text", ie.Text)
 		return nil
 	}
-	if errors.Is(err, errClose) {
+	if errors.Is(err, errClose) || errors.Is(err, errShutdown) {
 		return err
 	}
 	var ne net.Error
