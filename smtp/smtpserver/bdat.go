@@ -44,6 +44,13 @@ func (c *conn) cmdBdat(arg string) {
 	}
 	c.startDataTimeouts()
 	defer c.endDataTimeouts()
+	if c.srv.disabled("CHUNKING") {
+		if c.discard(size) {
+			c.reply(502, smtp.EnhancedCode{5, 5, 1}, "BDAT not available")
+			c.errors++
+		}
+		return
+	}
 
 	if e := c.checkReadyForData(); e != nil {
 		if !c.discard(size) {

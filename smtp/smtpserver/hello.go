@@ -41,24 +41,23 @@ func (c *conn) cmdHello(verb, arg string) {
 
 // capabilities lists the EHLO keywords offered in the current state.
 func (c *conn) capabilities(first string) []string {
-	caps := []string{first,
-		"PIPELINING",
-		"8BITMIME",
-		"SMTPUTF8",
-		"ENHANCEDSTATUSCODES",
-		"CHUNKING",
-		"BINARYMIME",
-		"DSN",
+	caps := []string{first}
+	for _, ext := range []string{"PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING", "BINARYMIME", "DSN"} {
+		if !c.srv.disabled(ext) {
+			caps = append(caps, ext)
+		}
 	}
-	if c.lim.MaxMessageSize > 0 {
+	switch {
+	case c.srv.disabled("SIZE"):
+	case c.lim.MaxMessageSize > 0:
 		caps = append(caps, "SIZE "+strconv.FormatInt(c.lim.MaxMessageSize, 10))
-	} else {
+	default:
 		caps = append(caps, "SIZE")
 	}
 	if c.srv.TLSConfig != nil && !c.tls {
 		caps = append(caps, "STARTTLS")
 	}
-	if c.tls {
+	if c.tls && !c.srv.disabled("REQUIRETLS") {
 		// RFC 8689 §4.1: offered only on a TLS session.
 		caps = append(caps, "REQUIRETLS")
 	}
@@ -73,7 +72,7 @@ func (c *conn) capabilities(first string) []string {
 	if c.lim.MaxMessages > 0 {
 		lim = append(lim, "MAILMAX="+strconv.Itoa(c.lim.MaxMessages))
 	}
-	if len(lim) > 0 {
+	if len(lim) > 0 && !c.srv.disabled("LIMITS") {
 		caps = append(caps, "LIMITS "+strings.Join(lim, " "))
 	}
 	if c.xclientAllowed() {

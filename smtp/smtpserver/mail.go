@@ -43,6 +43,11 @@ func (c *conn) cmdMail(arg string) {
 		c.errors++
 		return
 	}
+	if e := c.checkDisabledParams(&opts); e != "" {
+		c.reply(555, smtp.CodeBadParams, e+" not supported")
+		c.errors++
+		return
+	}
 	switch {
 	case opts.Size > 0 && c.lim.MaxMessageSize > 0 && opts.Size > c.lim.MaxMessageSize:
 		// RFC 1870 §6.
@@ -130,4 +135,23 @@ func (c *conn) helloVerb() string {
 		return "LHLO"
 	}
 	return "EHLO/HELO"
+}
+
+// checkDisabledParams names a MAIL parameter of an extension not offered.
+func (c *conn) checkDisabledParams(o *smtp.MailOptions) string {
+	switch {
+	case o.Body == smtp.Body8BitMIME && c.srv.disabled("8BITMIME"):
+		return "BODY=8BITMIME"
+	case o.Body == smtp.BodyBinaryMIME && (c.srv.disabled("BINARYMIME") || c.srv.disabled("CHUNKING")):
+		return "BODY=BINARYMIME"
+	case o.SMTPUTF8 && c.srv.disabled("SMTPUTF8"):
+		return "SMTPUTF8"
+	case (o.Return != "" || o.EnvelopeID != "") && c.srv.disabled("DSN"):
+		return "RET/ENVID"
+	case o.Size > 0 && c.srv.disabled("SIZE"):
+		return "SIZE"
+	case o.RequireTLS && c.srv.disabled("REQUIRETLS"):
+		return "REQUIRETLS"
+	}
+	return ""
 }

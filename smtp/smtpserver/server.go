@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -150,6 +151,10 @@ type Server struct {
 	// XCLIENTTrusted lists the networks whose clients may use XCLIENT
 	// (Postfix's proxy extension). Empty means XCLIENT is not offered.
 	XCLIENTTrusted []netip.Prefix
+	// DisableExtensions lists EHLO keywords not to offer (and then not
+	// to accept): any of PIPELINING, 8BITMIME, SMTPUTF8, CHUNKING,
+	// BINARYMIME, DSN, SIZE, REQUIRETLS, LIMITS. Mostly for tests.
+	DisableExtensions []string
 	// DisableReceived stops the server from prepending a Received: field.
 	DisableReceived bool
 	// AllowMessageBeforeHello lets MAIL run without EHLO/HELO first.
@@ -165,6 +170,15 @@ type Server struct {
 	perIP     map[netip.Addr]int
 	closing   bool
 	done      chan struct{}
+}
+
+func (s *Server) disabled(ext string) bool {
+	for _, e := range s.DisableExtensions {
+		if strings.EqualFold(e, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) hostname() string {

@@ -1,0 +1,320 @@
+package smtpclient
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/sasl"
+	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/smtpserver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const plainMsg = "From: a@example.org\r\nTo: b@example.net\r\nSubject: test\r\n\r\nHello.\r\n.leading dot\r\n.\r\nend\r\n"
+
+func TestSendPipelinedBDAT(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, &Options{LocalName: "client.test"})
+	require.NoError(t, err)
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		res, err := c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net", "c@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
+		require.NoError(t, err)
+		require.Len(t, res, 2)
+		assert.NoError(t, res[0].Err)
+		assert.NoError(t, res[1].Err)
+	}
+	require.NoError(t, c.Quit(ctx))
+	msgs := rec.all()
+	require.Len(t, msgs, 3)
+	assert.Equal(t, []string{"b@example.net", "c@example.net"}, msgs[0].To)
+	assert.Equal(t, int64(len(plainMsg)), msgs[0].Opts.Size)
+	assert.True(t, strings.HasSuffix(msgs[0].Data, plainMsg), "BDAT carries the message unchanged")
+}
+
+func TestSendDATAWhenNoChunking(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec, DisableExtensions: []string{"CHUNKING"}}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	// Bare LF and a line that is a lone dot: sent as CRLF, dot-stuffed,
+	// never as a fake end of data.
+	msg := "Subject: x\n\nline\n.\nMAIL FROM:<evil@example.org>\r\nlast\r"
+	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(msg), int64(len(msg)))
+	require.NoError(t, err)
+	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
+	require.NoError(t, err)
+	msgs := rec.all()
+	require.Len(t, msgs, 2)
+	assert.True(t, strings.HasSuffix(msgs[0].Data, "Subject: x\r\n\r\nline\r\n.\r\nMAIL FROM:<evil@example.org>\r\nlast\r\n"), "%q", msgs[0].Data)
+	assert.True(t, strings.HasSuffix(msgs[1].Data, plainMsg))
+}
+
+func TestSendLockstep(t *testing.T) {
+	rec := &recorder{rcptErr: map[string]error{"bad@example.net": smtp.NewError(550, smtp.EnhancedCode{5, 1, 1}, "no such user")}}
+	for _, disabled := range [][]string{{"PIPELINING"}, {"PIPELINING", "CHUNKING"}, {}} {
+		addr := serve(t, &smtpserver.Server{Backend: rec, DisableExtensions: disabled}, false)
+		ctx := ctxT(t)
+		c, err := Dial(ctx, addr, nil)
+		require.NoError(t, err)
+		res, err := c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"bad@example.net", "b@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
+		require.NoError(t, err, "%v", disabled)
+		var se *smtp.Error
+		require.True(t, errors.As(res[0].Err, &se))
+		assert.Equal(t, 550, se.Code)
+		assert.True(t, res[0].Permanent())
+		assert.NoError(t, res[1].Err)
+		// All recipients refused: an error, and the next message works
+		// (RSET sent first).
+		_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"bad@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
+		require.Error(t, err)
+		assert.True(t, errors.As(err, &se))
+		_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
+		require.NoError(t, err, "%v", disabled)
+		require.NoError(t, c.Quit(ctx))
+	}
+	assert.Len(t, rec.all(), 6)
+}
+
+func TestSendBodyTypes(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	eight := "Subject: x\r\n\r\ncaf\xc3\xa9\r\n"
+	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(eight), int64(len(eight)))
+	require.NoError(t, err)
+	bin := "Subject: x\r\n\r\n\x00\x01\nbinary\r"
+	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(bin), int64(len(bin)))
+	require.NoError(t, err)
+	utf := "Subject: ünï\r\n\r\nx\r\n"
+	_, err = c.Send(ctx, &Envelope{From: "jürgen@example.org", To: []string{"b@example.net"}}, strings.NewReader(utf), int64(len(utf)))
+	require.NoError(t, err)
+	msgs := rec.all()
+	require.Len(t, msgs, 3)
+	assert.Equal(t, smtp.Body8BitMIME, msgs[0].Opts.Body)
+	assert.Equal(t, smtp.BodyBinaryMIME, msgs[1].Opts.Body)
+	assert.True(t, strings.HasSuffix(msgs[1].Data, bin), "binary sent unchanged with BDAT")
+	assert.True(t, msgs[2].Opts.SMTPUTF8)
+
+	// RFC 6152 §3 and RFC 6531 §3.2: fail when the hop lacks the extension.
+	addr = serve(t, &smtpserver.Server{Backend: rec, DisableExtensions: []string{"8BITMIME", "SMTPUTF8"}}, false)
+	c, err = Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	res, err := c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(eight), int64(len(eight)))
+	assert.ErrorIs(t, err, ErrNeeds8BitMIME)
+	assert.True(t, res[0].Permanent())
+	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"bü@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
+	assert.ErrorIs(t, err, ErrNeedsSMTPUTF8)
+	require.NoError(t, c.Noop(ctx), "still usable")
+}
+
+func TestSendSizeChecked(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec, Limits: smtpserver.Limits{MaxMessageSize: 50}}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
+	assert.ErrorIs(t, err, ErrTooLarge)
+	assert.Empty(t, rec.all())
+}
+
+func TestInjectionRefused(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	msg := strings.NewReader(plainMsg)
+	for _, env := range []*Envelope{
+		{From: "a@example.org>\r\nRCPT TO:<x@example.org", To: []string{"b@example.net"}},
+		{From: "a@example.org> SIZE=1", To: []string{"b@example.net"}},
+		{From: "a@example.org", To: []string{"b@example.net>\r\nDATA"}},
+		{From: "a@example.org", To: []string{"b@example.net> NOTIFY=NEVER"}},
+		{From: "a@example.org", To: []string{"b@example.net"}, RcptOptions: []smtp.RcptOptions{{OriginalRecipientType: "rfc822\r\n"}}},
+	} {
+		env.RcptOptions = fixRcptOpts(env)
+		_, err := c.Send(ctx, env, msg, msg.Size())
+		assert.Error(t, err, "%+v", env)
+	}
+	assert.Error(t, c.Mail(ctx, "a@example.org>\r\nQUIT", nil))
+	assert.Error(t, c.Mail(ctx, "a@example.org", &smtp.MailOptions{Body: "8BITMIME\r\nRSET"}))
+	assert.Error(t, c.Rcpt(ctx, "x\r\n@example.org", nil))
+	_, err = Dial(ctx, addr, &Options{LocalName: "x\r\nMAIL FROM:<a@b>"})
+	require.NoError(t, err) // the name is checked at EHLO
+	bad, _ := Dial(ctx, addr, &Options{LocalName: "x\r\nMAIL FROM:<a@b>"})
+	assert.Error(t, bad.Hello(ctx))
+	// ENVID with spaces and '=' is xtext-encoded, not split.
+	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}, MailOptions: smtp.MailOptions{EnvelopeID: "id SIZE=1 x"}}, msg, msg.Size())
+	require.NoError(t, err)
+	msgs := rec.all()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, "id SIZE=1 x", msgs[0].Opts.EnvelopeID)
+	assert.Equal(t, int64(len(plainMsg)), msgs[0].Opts.Size)
+}
+
+func fixRcptOpts(env *Envelope) []smtp.RcptOptions {
+	if env.RcptOptions == nil {
+		return nil
+	}
+	env.RcptOptions[0].OriginalRecipient = "x@example.org"
+	return env.RcptOptions
+}
+
+func TestDSNParams(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	env := &Envelope{From: "a@example.org", To: []string{"b@example.net"},
+		MailOptions: smtp.MailOptions{Return: smtp.ReturnHeaders, EnvelopeID: "abc"},
+		RcptOptions: []smtp.RcptOptions{{Notify: smtp.NotifyFailure | smtp.NotifyDelay, OriginalRecipient: "b@example.net"}}}
+	_, err = c.Send(ctx, env, strings.NewReader(plainMsg), int64(len(plainMsg)))
+	require.NoError(t, err)
+	m := rec.all()[0]
+	assert.Equal(t, smtp.ReturnHeaders, m.Opts.Return)
+	assert.Equal(t, "abc", m.Opts.EnvelopeID)
+	assert.Equal(t, smtp.RcptOptions{Notify: smtp.NotifyFailure | smtp.NotifyDelay, OriginalRecipientType: "rfc822", OriginalRecipient: "b@example.net"}, m.RcptOpts[0])
+}
+
+func TestLMTPClient(t *testing.T) {
+	rec := &recorder{lmtpErr: map[string]error{"full@example.org": smtp.NewError(452, smtp.EnhancedCode{4, 2, 2}, "Mailbox full")},
+		rcptErr: map[string]error{"nobody@example.org": smtp.NewError(550, smtp.EnhancedCode{5, 1, 1}, "No such user")}}
+	for _, disabled := range [][]string{nil, {"CHUNKING"}, {"PIPELINING", "CHUNKING"}} {
+		addr := serve(t, &smtpserver.Server{Backend: rec, Mode: smtpserver.ModeLMTP, DisableExtensions: disabled}, false)
+		ctx := ctxT(t)
+		c, err := Dial(ctx, addr, &Options{LMTP: true})
+		require.NoError(t, err)
+		res, err := c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"ok@example.org", "nobody@example.org", "full@example.org"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
+		require.NoError(t, err)
+		assert.NoError(t, res[0].Err)
+		assert.True(t, res[1].Permanent())
+		assert.True(t, res[2].Temporary(), "%v", res[2].Err)
+		require.NoError(t, c.Quit(ctx))
+	}
+}
+
+func TestStartTLSAuthSubmit(t *testing.T) {
+	tc := testCert(t)
+	rec := &recorder{}
+	reg := &sasl.Registry{Credentials: creds{"alice": "secret"}, Mechanisms: []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "LOGIN", "CRAM-MD5"}}
+	srv := &smtpserver.Server{Backend: rec, Mode: smtpserver.ModeSubmission, TLSConfig: tc.ServerConfig(), Auth: reg}
+	addr := serve(t, srv, false)
+	ctx := ctxT(t)
+
+	// The default for Submit is required STARTTLS with a verified
+	// certificate: our test CA is not trusted by default, so it fails.
+	_, err := Submit(ctx, addr, &sasl.ClientOptions{Username: "alice", Password: "secret"}, "alice@example.org", []string{"bob@example.org"}, strings.NewReader(plainMsg))
+	require.Error(t, err)
+
+	for _, mech := range []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "LOGIN", "CRAM-MD5"} {
+		s := &Submitter{Addr: addr, Options: Options{TLSConfig: tc.ClientConfig()},
+			Auth: &sasl.ClientOptions{Username: "alice", Password: "secret", Mechanisms: []string{mech}}}
+		_, err := s.Submit(ctx, &Envelope{From: "alice@example.org", To: []string{"bob@example.org"}}, strings.NewReader(plainMsg))
+		require.NoError(t, err, mech)
+		require.NoError(t, s.Close(ctx))
+	}
+	msgs := rec.all()
+	require.Len(t, msgs, 6)
+	assert.Equal(t, "alice", msgs[0].User)
+	assert.Contains(t, msgs[0].Data, "with ESMTPSA")
+
+	// Wrong password.
+	s := &Submitter{Addr: addr, Options: Options{TLSConfig: tc.ClientConfig()}, Auth: &sasl.ClientOptions{Username: "alice", Password: "wrong"}}
+	_, err = s.Submit(ctx, &Envelope{From: "alice@example.org", To: []string{"bob@example.org"}}, strings.NewReader(plainMsg))
+	var se *smtp.Error
+	require.True(t, errors.As(err, &se), "%v", err)
+	assert.Equal(t, 535, se.Code)
+}
+
+func TestNoPlaintextPasswords(t *testing.T) {
+	rec := &recorder{}
+	reg := &sasl.Registry{Credentials: creds{"alice": "secret"}, AllowPlaintext: true, Mechanisms: []string{"PLAIN", "LOGIN"}}
+	addr := serve(t, &smtpserver.Server{Backend: rec, Auth: reg}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	// The server offers PLAIN in the clear; the client refuses by default.
+	err = c.Login(ctx, sasl.ClientOptions{Username: "alice", Password: "secret"})
+	require.ErrorIs(t, err, sasl.ErrUnsupportedMechanism)
+	require.NoError(t, c.Login(ctx, sasl.ClientOptions{Username: "alice", Password: "secret", AllowPlaintext: true}))
+}
+
+func TestImplicitTLSAndRequireTLS(t *testing.T) {
+	tc := testCert(t)
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec, TLSConfig: tc.ServerConfig()}, true)
+	ctx := ctxT(t)
+	c, err := DialTLS(ctx, addr, &Options{TLSConfig: tc.ClientConfig()})
+	require.NoError(t, err)
+	env := &Envelope{From: "a@example.org", To: []string{"b@example.net"}, MailOptions: smtp.MailOptions{RequireTLS: true}}
+	_, err = c.Send(ctx, env, strings.NewReader(plainMsg), int64(len(plainMsg)))
+	require.NoError(t, err)
+	assert.True(t, rec.all()[0].Opts.RequireTLS)
+
+	// RFC 8689 §4.2.1: never over plaintext, never unverified.
+	addr = serve(t, &smtpserver.Server{Backend: rec, TLSConfig: tc.ServerConfig()}, false)
+	c, err = Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	_, err = c.Send(ctx, env, strings.NewReader(plainMsg), int64(len(plainMsg)))
+	assert.ErrorIs(t, err, ErrRequireTLS)
+	insecure := tc.ClientConfig()
+	insecure.InsecureSkipVerify = true
+	insecure.RootCAs = nil
+	require.NoError(t, c.StartTLS(ctx, insecure))
+	_, err = c.Send(ctx, env, strings.NewReader(plainMsg), int64(len(plainMsg)))
+	assert.ErrorIs(t, err, ErrRequireTLS)
+	assert.Len(t, rec.all(), 1)
+}
+
+func TestContextCancelsBlockedCall(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte("220 silent\r\n"))
+		time.Sleep(3 * time.Second)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	c, err := Dial(context.Background(), ln.Addr().String(), nil)
+	require.NoError(t, err)
+	start := time.Now()
+	err = c.Hello(ctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second)
+	assert.ErrorIs(t, c.Noop(context.Background()), ErrClosed)
+}
+
+func TestPerCommandTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		time.Sleep(3 * time.Second)
+	}()
+	_, err = Dial(context.Background(), ln.Addr().String(), &Options{Timeouts: Timeouts{Greeting: 100 * time.Millisecond}})
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout(), "%v", err)
+}
