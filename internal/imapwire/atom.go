@@ -215,8 +215,11 @@ func (d *Decoder) ReadQuotedBytes() ([]byte, error) {
 			if err := d.consume(1); err != nil {
 				return nil, err
 			}
-			if eight && (!d.UTF8 || !utf8.Valid(d.scratch)) {
-				return nil, syntaxErr("8-bit data in quoted string")
+			// RFC 9051 §9 allows UTF-8 in quoted strings; IMAP4rev1 does
+			// not, but real clients send it (SEARCH CHARSET), so 8-bit data
+			// is accepted and, with UTF8 set, must be valid UTF-8.
+			if eight && d.UTF8 && !utf8.Valid(d.scratch) {
+				return nil, syntaxErr("invalid UTF-8 in quoted string")
 			}
 			return d.scratch, nil
 		case '\\':

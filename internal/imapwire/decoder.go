@@ -55,7 +55,10 @@ type Decoder struct {
 	// decoder, which never needs to answer literals. An error from Continue
 	// is returned as is.
 	Continue func(LiteralInfo) error
-	// UTF8 allows 8-bit UTF-8 in quoted strings (IMAP4rev2, UTF8=ACCEPT).
+	// UTF8 requires 8-bit data in quoted strings to be valid UTF-8
+	// (IMAP4rev2, UTF8=ACCEPT). Without it 8-bit bytes in quoted strings are
+	// passed through as found (IMAP4rev1 forbids them, clients send them);
+	// callers validate mailbox names and other text themselves.
 	// Literals may always carry 8-bit data.
 	UTF8 bool
 

@@ -1,0 +1,28 @@
+// Package imapmsg computes IMAP FETCH data and evaluates SEARCH keys from a
+// stored message: ENVELOPE and BODYSTRUCTURE/BODY (RFC 9051 §7.5.2),
+// BODY[section]<partial> with HEADER, HEADER.FIELDS (NOT), TEXT and MIME,
+// BINARY[section] and BINARY.SIZE (RFC 3516), RFC822.* items, and the
+// header, body, text, size and date keys of SEARCH (RFC 9051 §6.4.4).
+//
+// A Message wraps the raw message (an io.ReaderAt with its size, CRLF line
+// ends, as the server serves it) and its part index from mime.Index. Nothing
+// is held in memory but the index: sections are io.Readers over the stored
+// bytes, and BINARY decodes on the fly.
+//
+// # Implementation notes
+//
+//   - ENVELOPE strings are the header values as written (unfolded), encoded
+//     words included: RFC 9051 §7.5.2 does not decode them, and clients do.
+//     Address display names lose their RFC 5322 quoting and comments but
+//     keep encoded words. An address without a domain gets the host
+//     "MISSING_DOMAIN" so it cannot be mistaken for a group marker.
+//   - BODYSTRUCTURE type, subtype, parameter names and encodings are sent in
+//     upper case as in the RFC's examples; parameter values as decoded by the
+//     mime package (RFC 2231 joined), sorted by name for a stable output.
+//   - Encode pre-encodes ENVELOPE, BODY and BODYSTRUCTURE once; the server
+//     caches the bytes per message and writes them with one copy. The bytes
+//     are valid in every session (8-bit strings become literals).
+//   - Flag, UID, sequence-number and mod-sequence keys are evaluated with
+//     the metadata the server passes in (Meta); content keys open the
+//     message only when the cheaper keys have not decided the result.
+package imapmsg

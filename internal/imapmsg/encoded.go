@@ -1,0 +1,40 @@
+package imapmsg
+
+import (
+	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/mime"
+)
+
+// Encoded holds the wire form of a message's ENVELOPE, BODY and
+// BODYSTRUCTURE, ready to be written after the item name with one copy
+// (RFC 9051 §7.5.2). The three slices share one backing array. A server
+// computes it once per message and caches it; it is immutable.
+type Encoded struct {
+	Envelope      []byte
+	Body          []byte
+	BodyStructure []byte
+}
+
+// Size returns the bytes held, for cache accounting.
+func (e *Encoded) Size() int { return len(e.Envelope) + len(e.Body) + len(e.BodyStructure) }
+
+// Encode computes and encodes ENVELOPE, BODY and BODYSTRUCTURE of the
+// message whose root part is root.
+func Encode(root *mime.Part) *Encoded {
+	env := Envelope(root)
+	bs := BodyStructure(root)
+	return EncodeStructures(env, bs)
+}
+
+// EncodeStructures encodes already computed structures.
+func EncodeStructures(env *imap.Envelope, bs *imap.BodyStructure) *Encoded {
+	buf := make([]byte, 0, 1024)
+	buf = imapwire.AppendEnvelope(buf, env)
+	ne := len(buf)
+	buf = imapwire.AppendBodyStructure(buf, bs, false)
+	nb := len(buf)
+	buf = imapwire.AppendBodyStructure(buf, bs, true)
+	buf = buf[:len(buf):len(buf)]
+	return &Encoded{Envelope: buf[:ne:ne], Body: buf[ne:nb:nb], BodyStructure: buf[nb:]}
+}

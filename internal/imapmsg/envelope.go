@@ -1,0 +1,133 @@
+package imapmsg
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/mime"
+)
+
+// Envelope computes the ENVELOPE of a message from its header (the root
+// part's, or an enclosed message's root for MESSAGE/RFC822 parts)
+// (RFC 9051 §7.5.2).
+func Envelope(p *mime.Part) *imap.Envelope {
+	h := &p.Header
+	env := &imap.Envelope{
+		Date:      h.Get("Date"),
+		Subject:   h.Get("Subject"),
+		From:      parseAddressList(h.Get("From")),
+		Sender:    parseAddressList(h.Get("Sender")),
+		ReplyTo:   parseAddressList(h.Get("Reply-To")),
+		To:        parseAddressList(h.Get("To")),
+		Cc:        parseAddressList(h.Get("Cc")),
+		Bcc:       parseAddressList(h.Get("Bcc")),
+		InReplyTo: h.Get("In-Reply-To"),
+		MessageID: h.Get("Message-ID"),
+	}
+	// RFC 9051 §7.5.2: the server sets Sender and Reply-To to From when
+	// they are absent (or empty).
+	if len(env.Sender) == 0 {
+		env.Sender = env.From
+	}
+	if len(env.ReplyTo) == 0 {
+		env.ReplyTo = env.From
+	}
+	return env
+}
+
+// BodyStructure computes the body structure of part p with extension data
+// (RFC 9051 §7.5.2). Write it with imapwire.AppendBodyStructure, extended
+// for BODYSTRUCTURE and not for BODY.
+func BodyStructure(p *mime.Part) *imap.BodyStructure {
+	bs := &imap.BodyStructure{
+		MediaType: strings.ToUpper(p.MediaType),
+		SubType:   strings.ToUpper(p.SubType),
+		Params:    params(p.Params),
+	}
+	if bs.MediaType == "" {
+		bs.MediaType, bs.SubType = "TEXT", "PLAIN"
+	}
+	bs.Disposition = strings.ToUpper(p.Disposition)
+	bs.DispositionParams = params(p.DispositionParams)
+	bs.Language = p.Language
+	bs.Location = p.Location
+	if p.IsMultipart() && len(p.Children) > 0 {
+		bs.Children = make([]*imap.BodyStructure, len(p.Children))
+		for i, c := range p.Children {
+			bs.Children[i] = BodyStructure(c)
+		}
+		return bs
+	}
+	if bs.MediaType == "TEXT" && bs.SubType == "PLAIN" && p.Params["charset"] == "" {
+		// RFC 2045 §5.2, RFC 2046 §4.1.2: text/plain without a charset
+		// is US-ASCII; say so, as clients expect.
+		bs.Params = append(bs.Params, imap.Param{Name: "CHARSET", Value: "US-ASCII"})
+		sort.Slice(bs.Params, func(i, j int) bool { return bs.Params[i].Name < bs.Params[j].Name })
+	}
+	bs.ID = p.ID
+	bs.Description = p.Description
+	bs.Encoding = strings.ToUpper(p.Encoding)
+	if bs.Encoding == "" {
+		bs.Encoding = "7BIT"
+	}
+	bs.Size = p.Size()
+	bs.MD5 = p.MD5
+	switch {
+	case p.IsMessage() && p.Message != nil:
+		bs.Envelope = Envelope(p.Message)
+		bs.Body = BodyStructure(p.Message)
+		bs.Lines = p.BodyLines
+	case bs.MediaType == "TEXT":
+		bs.Lines = p.BodyLines
+	}
+	return bs
+}
+
+// params returns the map as a list sorted by name, names upper-cased.
+// Values with 8-bit or control characters are sent in RFC 2231 extended
+// form (NAME* "utf-8”...") as the message would have carried them, which
+// keeps the structure 7-bit and is what RFC 2231-aware clients decode.
+func params(m map[string]string) []imap.Param {
+	if len(m) == 0 {
+		return nil
+	}
+	ps := make([]imap.Param, 0, len(m))
+	for k, v := range m {
+		name := strings.ToUpper(k)
+		if needs2231(v) {
+			name, v = name+"*", encode2231(v)
+		}
+		ps = append(ps, imap.Param{Name: name, Value: v})
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	return ps
+}
+
+func needs2231(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= 0x80 || v[i] < 0x20 || v[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// encode2231 writes v as an RFC 2231 §4 extended value in UTF-8:
+// charset "'" language "'" with non-attribute-chars percent-encoded.
+func encode2231(v string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.WriteString("utf-8''")
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c > 0x20 && c < 0x7f && !strings.ContainsRune("*'%()<>@,;:\\\"/[]?=", rune(c)) {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}

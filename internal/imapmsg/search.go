@@ -1,0 +1,387 @@
+package imapmsg
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/mime"
+)
+
+// Meta is what the server knows about a message without reading it: the
+// data that flag, UID, sequence-number, size, date and mod-sequence keys
+// test.
+type Meta struct {
+	SeqNum       uint32
+	UID          uint32
+	Flags        []imap.Flag
+	Recent       bool // IMAP4rev1 \Recent (may also be among Flags)
+	InternalDate time.Time
+	Size         int64  // RFC822.SIZE
+	ModSeq       uint64 // 0 when the store keeps none
+}
+
+// SearchContext holds the per-search data that sets and relative dates
+// need.
+type SearchContext struct {
+	// MaxSeq and MaxUID give "*" its value: the number of messages and the
+	// highest UID in the mailbox (RFC 9051 §9, seq-number).
+	MaxSeq, MaxUID uint32
+	// SavedUIDs is the result saved by SEARCH RETURN (SAVE), resolved to
+	// UIDs, which "$" stands for (RFC 5182 §2.1).
+	SavedUIDs imap.NumSet
+	// Now is the reference for OLDER and YOUNGER (RFC 5032); zero means
+	// time.Now at NewMatcher.
+	Now time.Time
+}
+
+// Matcher evaluates a search program against messages. Build one per
+// SEARCH command with NewMatcher; it is not safe for concurrent use.
+type Matcher struct {
+	keys  []imap.SearchKey
+	ctx   SearchContext
+	needs bool
+	// lowered needles, by key pointer position
+	needles map[*imap.SearchKey]string
+}
+
+// NewMatcher compiles the keys (which must all match, as in
+// SearchCriteria.Keys) for evaluation.
+func NewMatcher(keys []imap.SearchKey, ctx SearchContext) *Matcher {
+	if ctx.Now.IsZero() {
+		ctx.Now = time.Now()
+	}
+	m := &Matcher{keys: keys, ctx: ctx, needles: map[*imap.SearchKey]string{}}
+	var walk func(ks []imap.SearchKey)
+	walk = func(ks []imap.SearchKey) {
+		for i := range ks {
+			k := &ks[i]
+			if contentKey(k.Op) {
+				m.needs = true
+				m.needles[k] = strings.ToLower(k.Value)
+			}
+			walk(k.Sub)
+		}
+	}
+	walk(keys)
+	return m
+}
+
+func contentKey(op imap.SearchOp) bool {
+	switch op {
+	case imap.SearchBcc, imap.SearchBody, imap.SearchCc, imap.SearchFrom, imap.SearchHeader,
+		imap.SearchSubject, imap.SearchText, imap.SearchTo,
+		imap.SearchSentBefore, imap.SearchSentOn, imap.SearchSentSince:
+		return true
+	}
+	return false
+}
+
+// NeedsMessage reports whether some key reads the message's content (a
+// server may then prefer an index).
+func (m *Matcher) NeedsMessage() bool { return m.needs }
+
+// tri is a three-valued truth: content keys are unknown until the message
+// is opened.
+type tri uint8
+
+const (
+	triFalse tri = iota
+	triTrue
+	triUnknown
+)
+
+func triOf(b bool) tri {
+	if b {
+		return triTrue
+	}
+	return triFalse
+}
+
+// Match reports whether the message matches. open is called at most once,
+// and only when metadata alone cannot decide.
+func (m *Matcher) Match(meta *Meta, open func() (*Message, error)) (bool, error) {
+	if r := m.evalAll(m.keys, meta, nil); r != triUnknown {
+		return r == triTrue, nil
+	}
+	msg, err := open()
+	if err != nil {
+		return false, err
+	}
+	c := &content{msg: msg}
+	r := m.evalAll(m.keys, meta, c)
+	return r == triTrue, c.err
+}
+
+func (m *Matcher) evalAll(keys []imap.SearchKey, meta *Meta, c *content) tri {
+	res := triTrue
+	for i := range keys {
+		switch m.eval(&keys[i], meta, c) {
+		case triFalse:
+			return triFalse
+		case triUnknown:
+			res = triUnknown
+		}
+	}
+	return res
+}
+
+func (m *Matcher) eval(k *imap.SearchKey, meta *Meta, c *content) tri {
+	flag := func(f imap.Flag) bool { return imap.HasFlag(meta.Flags, f) }
+	recent := meta.Recent || flag(imap.FlagRecent)
+	switch k.Op {
+	case imap.SearchAll:
+		return triTrue
+	case imap.SearchAnswered:
+		return triOf(flag(imap.FlagAnswered))
+	case imap.SearchDeleted:
+		return triOf(flag(imap.FlagDeleted))
+	case imap.SearchDraft:
+		return triOf(flag(imap.FlagDraft))
+	case imap.SearchFlagged:
+		return triOf(flag(imap.FlagFlagged))
+	case imap.SearchSeen:
+		return triOf(flag(imap.FlagSeen))
+	case imap.SearchRecent:
+		return triOf(recent)
+	case imap.SearchNew:
+		return triOf(recent && !flag(imap.FlagSeen))
+	case imap.SearchOld:
+		return triOf(!recent)
+	case imap.SearchUnanswered:
+		return triOf(!flag(imap.FlagAnswered))
+	case imap.SearchUndeleted:
+		return triOf(!flag(imap.FlagDeleted))
+	case imap.SearchUndraft:
+		return triOf(!flag(imap.FlagDraft))
+	case imap.SearchUnflagged:
+		return triOf(!flag(imap.FlagFlagged))
+	case imap.SearchUnseen:
+		return triOf(!flag(imap.FlagSeen))
+	case imap.SearchKeyword:
+		return triOf(flag(k.Flag))
+	case imap.SearchUnkeyword:
+		return triOf(!flag(k.Flag))
+	case imap.SearchLarger:
+		return triOf(uint64(meta.Size) > k.Num)
+	case imap.SearchSmaller:
+		return triOf(uint64(meta.Size) < k.Num)
+	case imap.SearchBefore, imap.SearchOn, imap.SearchSince:
+		return triOf(compareDay(k.Op, meta.InternalDate, k.Date))
+	case imap.SearchOlder:
+		// RFC 5032 §3: older than the interval.
+		return triOf(m.ctx.Now.Sub(meta.InternalDate) > time.Duration(k.Num)*time.Second)
+	case imap.SearchYounger:
+		// RFC 5032 §3: younger than or equal to the interval.
+		return triOf(m.ctx.Now.Sub(meta.InternalDate) <= time.Duration(k.Num)*time.Second)
+	case imap.SearchUID:
+		if k.Set.SearchRes {
+			return triOf(m.ctx.SavedUIDs.Contains(meta.UID, m.ctx.MaxUID))
+		}
+		return triOf(k.Set.Contains(meta.UID, m.ctx.MaxUID))
+	case imap.SearchSeqSet:
+		if k.Set.SearchRes {
+			return triOf(m.ctx.SavedUIDs.Contains(meta.UID, m.ctx.MaxUID))
+		}
+		return triOf(k.Set.Contains(meta.SeqNum, m.ctx.MaxSeq))
+	case imap.SearchModSeq:
+		// RFC 7162 §3.1.5: mod-sequence equal to or greater than the value.
+		// Per-flag entries are not tracked separately: the message's
+		// mod-sequence stands for all of them.
+		return triOf(meta.ModSeq >= k.Num)
+	case imap.SearchNot:
+		switch m.eval(&k.Sub[0], meta, c) {
+		case triTrue:
+			return triFalse
+		case triFalse:
+			return triTrue
+		}
+		return triUnknown
+	case imap.SearchOr:
+		a := m.eval(&k.Sub[0], meta, c)
+		if a == triTrue {
+			return triTrue
+		}
+		b := m.eval(&k.Sub[1], meta, c)
+		if b == triTrue {
+			return triTrue
+		}
+		if a == triFalse && b == triFalse {
+			return triFalse
+		}
+		return triUnknown
+	case imap.SearchAnd:
+		return m.evalAll(k.Sub, meta, c)
+	}
+	if c == nil {
+		return triUnknown
+	}
+	return triOf(m.evalContent(k, meta, c))
+}
+
+// compareDay compares the calendar dates of t (in its own time zone) and
+// day, disregarding time and time zone (RFC 9051 §6.4.4).
+func compareDay(op imap.SearchOp, t, day time.Time) bool {
+	y, mo, d := t.Date()
+	td := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
+	y, mo, d = day.Date()
+	dd := time.Date(y, mo, d, 0, 0, 0, 0, time.UTC)
+	switch op {
+	case imap.SearchBefore, imap.SearchSentBefore:
+		return td.Before(dd)
+	case imap.SearchOn, imap.SearchSentOn:
+		return td.Equal(dd)
+	default:
+		return !td.Before(dd)
+	}
+}
+
+// content caches what content keys read from one message.
+type content struct {
+	msg *Message
+	err error
+}
+
+func (m *Matcher) evalContent(k *imap.SearchKey, meta *Meta, c *content) bool {
+	h := &c.msg.root.Header
+	needle := m.needles[k]
+	switch k.Op {
+	case imap.SearchSentBefore, imap.SearchSentOn, imap.SearchSentSince:
+		// The Date header's date; without a usable one, the internal date.
+		d, err := mime.ParseDate(h.Get("Date"))
+		if err != nil {
+			d = meta.InternalDate
+		}
+		return compareDay(k.Op, d, k.Date)
+	case imap.SearchFrom:
+		return headerContains(h, "From", needle)
+	case imap.SearchTo:
+		return headerContains(h, "To", needle)
+	case imap.SearchCc:
+		return headerContains(h, "Cc", needle)
+	case imap.SearchBcc:
+		return headerContains(h, "Bcc", needle)
+	case imap.SearchSubject:
+		return headerContains(h, "Subject", needle)
+	case imap.SearchHeader:
+		return headerContains(h, k.Field, needle)
+	case imap.SearchBody:
+		ok, err := c.msg.bodyContains(c.msg.root, needle)
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+		return ok
+	case imap.SearchText:
+		if headerContains(h, "", needle) {
+			return true
+		}
+		ok, err := c.msg.bodyContains(c.msg.root, needle)
+		if err != nil && c.err == nil {
+			c.err = err
+		}
+		return ok
+	}
+	return false
+}
+
+// headerContains reports whether a field named name (every field when
+// name is "") contains needle (lower case) after decoding encoded words,
+// case-insensitively. An empty needle matches when the field exists
+// (RFC 9051 §6.4.4, HEADER).
+func headerContains(h *mime.Header, name, needle string) bool {
+	for _, f := range h.Fields() {
+		if f.Key == "" || (name != "" && !strings.EqualFold(f.Key, name)) {
+			continue
+		}
+		if needle == "" {
+			return true
+		}
+		v := f.Value()
+		if strings.Contains(v, "=?") {
+			v, _ = mime.DecodeWords(v)
+		}
+		if name == "" {
+			v = f.Key + ": " + v
+		}
+		if strings.Contains(strings.ToLower(v), needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyContains searches the text parts below p (decoded from their
+// transfer encoding and charset) for needle, case-insensitively, streaming.
+func (m *Message) bodyContains(p *mime.Part, needle string) (bool, error) {
+	if needle == "" {
+		return true, nil
+	}
+	found := false
+	var err error
+	p.Walk(func(q *mime.Part) bool {
+		if q.IsMultipart() {
+			return true
+		}
+		if q.IsMessage() && q.Message != nil {
+			if headerContains(&q.Message.Header, "", needle) {
+				found = true
+				return false
+			}
+			return true
+		}
+		if q.MediaType != "text" && q.MediaType != "" {
+			return true
+		}
+		raw := io.NewSectionReader(m.r, q.BodyOffset, q.EndOffset-q.BodyOffset)
+		r := mime.NewTransferDecoder(q.Encoding, raw)
+		if cr, ok := mime.NewCharsetReader(q.Charset(), r); ok {
+			r = cr
+		}
+		found, err = streamContains(r, needle)
+		return !found && err == nil
+	})
+	return found, err
+}
+
+// streamContains reports whether the lower-cased text of r contains
+// needle. Memory stays bounded: chunks are lowered and searched with an
+// overlap of len(needle)-1 bytes.
+func streamContains(r io.Reader, needle string) (bool, error) {
+	buf := make([]byte, 32<<10)
+	var window []byte
+	carry := 0 // bytes of an incomplete rune at the end of buf
+	nb := []byte(needle)
+	for {
+		n, err := r.Read(buf[carry:])
+		n += carry
+		end := n
+		if err == nil {
+			// keep an incomplete trailing rune for the next round
+			for i := 1; i <= 3 && i <= end; i++ {
+				if utf8.RuneStart(buf[end-i]) {
+					if !utf8.FullRune(buf[end-i : end]) {
+						end -= i
+					}
+					break
+				}
+			}
+		}
+		window = append(window, bytes.ToLower(buf[:end])...)
+		if bytes.Contains(window, nb) {
+			return true, nil
+		}
+		if keep := len(nb) - 1; len(window) > keep {
+			window = append(window[:0], window[len(window)-keep:]...)
+		}
+		carry = copy(buf, buf[end:n])
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
