@@ -1,0 +1,250 @@
+package limit
+
+import (
+	"container/list"
+	"context"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Defaults for [AuthLimits].
+const (
+	DefaultFreeFailures  = 3
+	DefaultBaseDelay     = time.Second
+	DefaultMaxDelay      = time.Minute
+	DefaultUserMaxDelay  = 2 * time.Second
+	DefaultDecayInterval = time.Minute
+	DefaultMaxEntries    = 100_000
+)
+
+// maxUserKey bounds the bytes of a user name kept as a key.
+const maxUserKey = 256
+
+// AuthLimits configures an [AuthLimiter]. The zero value gives the
+// defaults.
+type AuthLimits struct {
+	// FreeFailures is the number of failures per network, and per user,
+	// that cost no delay. Zero means DefaultFreeFailures; a negative
+	// value means none are free.
+	FreeFailures int
+	// BaseDelay is the first delay after the free failures; each further
+	// failure doubles it. Zero means DefaultBaseDelay.
+	BaseDelay time.Duration
+	// MaxDelay caps the delay per network. Zero means DefaultMaxDelay.
+	MaxDelay time.Duration
+	// UserMaxDelay caps the delay per user name, kept small so that no one
+	// can lock a user out. Zero means DefaultUserMaxDelay; a negative
+	// value disables per-user delays.
+	UserMaxDelay time.Duration
+	// DecayInterval is the time after which one failure is forgotten.
+	// Zero means DefaultDecayInterval.
+	DecayInterval time.Duration
+	// MaxEntries caps the counters kept (networks and users together);
+	// the least recently touched is dropped first. Zero means
+	// DefaultMaxEntries.
+	MaxEntries int
+	// IPv4Prefix and IPv6Prefix are the sizes of a client network in
+	// bits. Zero means DefaultIPv4Prefix (32) and DefaultIPv6Prefix (64).
+	IPv4Prefix, IPv6Prefix int
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+type authKey struct {
+	net  netip.Prefix // valid for a network counter
+	user string       // set for a user counter
+}
+
+type authEntry struct {
+	key      authKey
+	failures int
+	last     time.Time // decay is counted from here
+}
+
+// AuthLimiter computes the delay before an authentication attempt from the
+// failures so far. It is safe for concurrent use.
+type AuthLimiter struct {
+	lim AuthLimits
+
+	mu      sync.Mutex
+	entries map[authKey]*list.Element // of *authEntry
+	lru     list.List                 // front: most recently touched
+}
+
+// NewAuthLimiter returns an AuthLimiter with the given limits.
+func NewAuthLimiter(l AuthLimits) *AuthLimiter {
+	switch {
+	case l.FreeFailures == 0:
+		l.FreeFailures = DefaultFreeFailures
+	case l.FreeFailures < 0:
+		l.FreeFailures = 0
+	}
+	if l.BaseDelay <= 0 {
+		l.BaseDelay = DefaultBaseDelay
+	}
+	if l.MaxDelay <= 0 {
+		l.MaxDelay = DefaultMaxDelay
+	}
+	if l.UserMaxDelay == 0 {
+		l.UserMaxDelay = DefaultUserMaxDelay
+	}
+	if l.DecayInterval <= 0 {
+		l.DecayInterval = DefaultDecayInterval
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultMaxEntries
+	}
+	l.IPv4Prefix = prefixLen(l.IPv4Prefix, DefaultIPv4Prefix, 32)
+	l.IPv6Prefix = prefixLen(l.IPv6Prefix, DefaultIPv6Prefix, 128)
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	return &AuthLimiter{lim: l, entries: make(map[authKey]*list.Element)}
+}
+
+func (a *AuthLimiter) keys(addr netip.Addr, user string) (netKey, userKey authKey, hasNet, hasUser bool) {
+	if p, ok := network(addr, a.lim.IPv4Prefix, a.lim.IPv6Prefix); ok {
+		netKey, hasNet = authKey{net: p}, true
+	}
+	if user != "" && a.lim.UserMaxDelay > 0 {
+		if len(user) > maxUserKey {
+			user = user[:maxUserKey]
+		}
+		userKey, hasUser = authKey{user: strings.ToLower(user)}, true
+	}
+	return
+}
+
+// Delay returns how long the next attempt from addr for user should wait.
+// An empty user (not yet known, as before SASL) counts the network only.
+func (a *AuthLimiter) Delay(addr netip.Addr, user string) time.Duration {
+	nk, uk, hasNet, hasUser := a.keys(addr, user)
+	now := a.lim.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var d time.Duration
+	if hasNet {
+		d = a.delay(a.failures(nk, now), a.lim.MaxDelay)
+	}
+	if hasUser {
+		d = max(d, a.delay(a.failures(uk, now), a.lim.UserMaxDelay))
+	}
+	return d
+}
+
+// Wait sleeps for [AuthLimiter.Delay]. It returns ctx.Err() if ctx ends
+// first.
+func (a *AuthLimiter) Wait(ctx context.Context, addr netip.Addr, user string) error {
+	d := a.Delay(addr, user)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Failure records a failed attempt from addr for user.
+func (a *AuthLimiter) Failure(addr netip.Addr, user string) {
+	nk, uk, hasNet, hasUser := a.keys(addr, user)
+	now := a.lim.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if hasNet {
+		a.add(nk, now)
+	}
+	if hasUser {
+		a.add(uk, now)
+	}
+}
+
+// Success records a successful login: it clears the user's counter. The
+// network's counter stays, decaying as usual.
+func (a *AuthLimiter) Success(addr netip.Addr, user string) {
+	_, uk, _, hasUser := a.keys(addr, user)
+	if !hasUser {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e, ok := a.entries[uk]; ok {
+		a.lru.Remove(e)
+		delete(a.entries, uk)
+	}
+}
+
+// Len returns the number of counters kept.
+func (a *AuthLimiter) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.entries)
+}
+
+// delay is zero for up to FreeFailures failures, then BaseDelay doubling
+// per failure, capped at limit.
+func (a *AuthLimiter) delay(failures int, limit time.Duration) time.Duration {
+	n := failures - a.lim.FreeFailures
+	if n <= 0 {
+		return 0
+	}
+	d := a.lim.BaseDelay
+	for i := 1; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// failures returns the decayed failure count of k, dropping a counter that
+// decayed to zero. a.mu is held.
+func (a *AuthLimiter) failures(k authKey, now time.Time) int {
+	el, ok := a.entries[k]
+	if !ok {
+		return 0
+	}
+	e := el.Value.(*authEntry)
+	a.decay(e, now)
+	if e.failures <= 0 {
+		a.lru.Remove(el)
+		delete(a.entries, k)
+		return 0
+	}
+	return e.failures
+}
+
+func (a *AuthLimiter) decay(e *authEntry, now time.Time) {
+	if gone := int(now.Sub(e.last) / a.lim.DecayInterval); gone > 0 {
+		e.failures -= gone
+		e.last = e.last.Add(time.Duration(gone) * a.lim.DecayInterval)
+	}
+}
+
+// add counts one failure for k. a.mu is held.
+func (a *AuthLimiter) add(k authKey, now time.Time) {
+	if el, ok := a.entries[k]; ok {
+		e := el.Value.(*authEntry)
+		a.decay(e, now)
+		if e.failures <= 0 {
+			e.failures, e.last = 0, now
+		}
+		// Stop counting far past the cap, so decay brings it back in a
+		// bounded time.
+		if e.failures < a.lim.FreeFailures+64 {
+			e.failures++
+		}
+		a.lru.MoveToFront(el)
+		return
+	}
+	for len(a.entries) >= a.lim.MaxEntries {
+		old := a.lru.Back()
+		a.lru.Remove(old)
+		delete(a.entries, old.Value.(*authEntry).key)
+	}
+	a.entries[k] = a.lru.PushFront(&authEntry{key: k, failures: 1, last: now})
+}

@@ -1,0 +1,33 @@
+// Package limit holds the connection and authentication-failure limits
+// that the SMTP, IMAP and POP3 servers share.
+//
+// [ConnLimiter] caps open connections globally and per client network (an
+// IPv4 /32 and an IPv6 /64 by default: one IPv6 host usually owns a whole
+// /64). [ConnLimiter.Acquire] returns a release function or a *[Error].
+//
+// [AuthLimiter] slows password guessing without locking anyone out. Each
+// failed authentication raises two counters, one for the client network
+// and one for the user name. The delay before the next attempt is the
+// larger of the two:
+//
+//   - per network it is zero for the first few failures, then doubles from
+//     BaseDelay up to MaxDelay: an attacker spends minutes per guess;
+//   - per user it doubles the same way but stops at the small
+//     UserMaxDelay: an attacker guessing one user's password from many
+//     addresses is slowed, yet the real user, from their own address, never
+//     waits more than UserMaxDelay. There is no lock-out.
+//
+// Counters decay: one failure is forgotten per DecayInterval. A success
+// clears the user's counter but not the network's, so an attacker who owns
+// one account cannot reset its own address's counter by logging in.
+//
+// Implementation notes: both limiters are safe for concurrent use and
+// guard their state with one mutex each; nothing blocks while holding it
+// (AuthLimiter.Wait computes the delay under the lock and sleeps without
+// it). Memory is bounded: the ConnLimiter holds one map entry per network
+// with open connections (at most the global limit); the AuthLimiter keeps
+// at most MaxEntries counters in an LRU list and evicts the least recently
+// touched first. Time comes from an injectable clock so tests need not
+// sleep. Parallel attempts from one network each wait the same delay; the
+// per-network connection limit bounds that parallelism.
+package limit

@@ -1,0 +1,301 @@
+package limit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var (
+	ip1  = netip.MustParseAddr("192.0.2.1")
+	ip2  = netip.MustParseAddr("192.0.2.2")
+	ip6a = netip.MustParseAddr("2001:db8:1:2::1")
+	ip6b = netip.MustParseAddr("2001:db8:1:2:ffff::9") // same /64
+	ip6c = netip.MustParseAddr("2001:db8:1:3::1")      // another /64
+)
+
+func TestConnLimiter(t *testing.T) {
+	l := NewConnLimiter(ConnLimits{Max: 4, PerIP: 2})
+	var rels []func()
+	acquire := func(a netip.Addr) error {
+		rel, err := l.Acquire(a)
+		if err == nil {
+			rels = append(rels, rel)
+		}
+		return err
+	}
+	var le *Error
+	if err := acquire(ip1); err != nil {
+		t.Fatal(err)
+	}
+	if err := acquire(netip.AddrFrom16(ip1.As16())); err != nil { // ::ffff:192.0.2.1
+		t.Fatal(err)
+	}
+	if err := acquire(ip1); !errors.As(err, &le) || le.Scope != PerNetwork || le.Limit != 2 || le.Network.String() != "192.0.2.1/32" {
+		t.Fatalf("third from ip1: %v", err)
+	}
+	if err := acquire(ip6a); err != nil {
+		t.Fatal(err)
+	}
+	if err := acquire(ip6b); err != nil {
+		t.Fatal(err)
+	}
+	if total, n := l.Open(ip6b); total != 4 || n != 2 {
+		t.Fatalf("Open = %d, %d", total, n)
+	}
+	if err := acquire(ip6c); !errors.As(err, &le) || le.Scope != Global || le.Limit != 4 {
+		t.Fatalf("fifth: %v", err)
+	}
+	rels[0]()
+	rels[0]() // twice: no effect
+	if total, n := l.Open(ip1); total != 3 || n != 1 {
+		t.Fatalf("after release Open = %d, %d", total, n)
+	}
+	if err := acquire(ip6a); !errors.As(err, &le) || le.Scope != PerNetwork || le.Network.String() != "2001:db8:1:2::/64" {
+		t.Fatalf("third from the /64: %v", err)
+	}
+	if err := acquire(netip.Addr{}); err != nil { // a Unix socket
+		t.Fatal(err)
+	}
+	if le.Error() == "" {
+		t.Fatal("empty message")
+	}
+	for _, r := range rels {
+		r()
+	}
+	if total, _ := l.Open(ip1); total != 0 || len(l.per) != 0 {
+		t.Fatalf("after releasing all: total %d, %d networks kept", total, len(l.per))
+	}
+}
+
+func TestConnLimiterDefaultsAndUnlimited(t *testing.T) {
+	l := NewConnLimiter(ConnLimits{})
+	if l.max != DefaultMaxConns || l.perIP != DefaultConnPerIP || l.v4 != 32 || l.v6 != 64 {
+		t.Fatalf("defaults: %+v", l)
+	}
+	l = NewConnLimiter(ConnLimits{Max: -1, PerIP: -1, IPv4Prefix: 24, IPv6Prefix: 48})
+	for range 5000 {
+		if _, err := l.Acquire(ip1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, n := l.Open(ip2); n != 5000 { // same /24
+		t.Fatalf("/24 count %d", n)
+	}
+}
+
+func TestConnLimiterConcurrent(t *testing.T) {
+	l := NewConnLimiter(ConnLimits{Max: 50, PerIP: 10})
+	var open, peak, refused atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addr := netip.AddrFrom4([4]byte{10, 0, 0, byte(g % 8)})
+			for range 500 {
+				rel, err := l.Acquire(addr)
+				if err != nil {
+					refused.Add(1)
+					continue
+				}
+				n := open.Add(1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				open.Add(-1)
+				rel()
+			}
+		}()
+	}
+	wg.Wait()
+	if peak.Load() > 50 {
+		t.Fatalf("peak %d over the limit", peak.Load())
+	}
+	if total, _ := l.Open(ip1); total != 0 {
+		t.Fatalf("leaked %d", total)
+	}
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newAuth(lim AuthLimits) (*AuthLimiter, *clock) {
+	c := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	lim.Now = c.Now
+	return NewAuthLimiter(lim), c
+}
+
+func TestAuthLimiterNetworkDelay(t *testing.T) {
+	a, _ := newAuth(AuthLimits{})
+	want := []time.Duration{0, 0, 0, 0, 1 * time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
+		16 * time.Second, 32 * time.Second, time.Minute, time.Minute, time.Minute}
+	for i, w := range want {
+		// Each attempt uses a new user name: only the network counts.
+		if got := a.Delay(ip1, ""); got != w {
+			t.Fatalf("after %d failures: delay %v, want %v", i, got, w)
+		}
+		a.Failure(ip1, fmt.Sprintf("user%d", i))
+	}
+	if got := a.Delay(ip2, ""); got != 0 {
+		t.Fatalf("other address delayed %v", got)
+	}
+	if got := a.Delay(ip1, "newuser"); got != time.Minute {
+		t.Fatalf("delay %v", got)
+	}
+}
+
+// TestAuthLimiterNoLockout: an attacker guesses alice's password from many
+// addresses. She, from her own address, never waits more than
+// UserMaxDelay.
+func TestAuthLimiterNoLockout(t *testing.T) {
+	a, _ := newAuth(AuthLimits{})
+	for i := range 1000 {
+		a.Failure(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), "alice")
+	}
+	if got := a.Delay(ip1, "alice"); got != DefaultUserMaxDelay {
+		t.Fatalf("alice waits %v, want %v", got, DefaultUserMaxDelay)
+	}
+	if got := a.Delay(ip1, "ALICE"); got != DefaultUserMaxDelay {
+		t.Fatalf("case variant waits %v", got)
+	}
+	a.Success(ip1, "alice")
+	if got := a.Delay(ip1, "alice"); got != 0 {
+		t.Fatalf("after success alice waits %v", got)
+	}
+}
+
+func TestAuthLimiterDecay(t *testing.T) {
+	a, c := newAuth(AuthLimits{FreeFailures: -1, BaseDelay: time.Second, MaxDelay: time.Hour, DecayInterval: time.Minute, UserMaxDelay: -1})
+	for range 5 {
+		a.Failure(ip6a, "bob")
+	}
+	if got := a.Delay(ip6b, ""); got != 16*time.Second { // same /64; no free failures
+		t.Fatalf("delay %v", got)
+	}
+	if got := a.Delay(ip6c, ""); got != 0 {
+		t.Fatalf("other /64 delayed %v", got)
+	}
+	c.Add(2*time.Minute + 30*time.Second)
+	if got := a.Delay(ip6a, ""); got != 4*time.Second {
+		t.Fatalf("after 2.5 intervals: %v", got)
+	}
+	c.Add(30 * time.Second) // the half interval counts on
+	if got := a.Delay(ip6a, ""); got != 2*time.Second {
+		t.Fatalf("after 3 intervals: %v", got)
+	}
+	c.Add(time.Hour)
+	if got := a.Delay(ip6a, ""); got != 0 || a.Len() != 0 {
+		t.Fatalf("after an hour: %v, %d entries", got, a.Len())
+	}
+	// Success does not clear the network.
+	for range 5 {
+		a.Failure(ip1, "mallory")
+	}
+	a.Success(ip1, "mallory")
+	if got := a.Delay(ip1, ""); got == 0 {
+		t.Fatal("success cleared the network counter")
+	}
+}
+
+func TestAuthLimiterBounded(t *testing.T) {
+	a, _ := newAuth(AuthLimits{MaxEntries: 100})
+	for i := range 10000 {
+		a.Failure(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), fmt.Sprint("u", i))
+	}
+	if a.Len() > 100 {
+		t.Fatalf("%d entries, cap 100", a.Len())
+	}
+	// The most recent survive.
+	a.Failure(ip1, "")
+	a.Failure(ip1, "")
+	a.Failure(ip1, "")
+	a.Failure(ip1, "")
+	if a.Delay(ip1, "") == 0 {
+		t.Fatal("recent entry evicted")
+	}
+	long := string(make([]byte, 10000))
+	a.Failure(ip1, long)
+	for _, el := range a.entries {
+		if len(el.Value.(*authEntry).key.user) > maxUserKey {
+			t.Fatal("user key not bounded")
+		}
+	}
+}
+
+func TestAuthLimiterWait(t *testing.T) {
+	a := NewAuthLimiter(AuthLimits{FreeFailures: -1, BaseDelay: 20 * time.Millisecond, MaxDelay: time.Hour})
+	if err := a.Wait(context.Background(), ip1, "x"); err != nil {
+		t.Fatal(err)
+	}
+	a.Failure(ip1, "")
+	start := time.Now()
+	if err := a.Wait(context.Background(), ip1, ""); err != nil || time.Since(start) < 20*time.Millisecond {
+		t.Fatalf("Wait = %v after %v", err, time.Since(start))
+	}
+	for range 20 {
+		a.Failure(ip1, "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := a.Wait(ctx, ip1, ""); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait = %v, want deadline exceeded", err)
+	}
+}
+
+func TestAuthLimiterConcurrent(t *testing.T) {
+	a := NewAuthLimiter(AuthLimits{MaxEntries: 64})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				addr := netip.AddrFrom4([4]byte{10, byte(g), byte(i >> 8), byte(i % 16)})
+				user := fmt.Sprint("u", i%50)
+				a.Delay(addr, user)
+				if i%7 == 0 {
+					a.Success(addr, user)
+				} else {
+					a.Failure(addr, user)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if a.Len() > 64 {
+		t.Fatalf("%d entries", a.Len())
+	}
+}
+
+func TestAddrOf(t *testing.T) {
+	for _, tt := range []struct {
+		a    net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 25}, "192.0.2.1"},
+		{&net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.1"), Port: 25}, "192.0.2.1"},
+		{&net.UDPAddr{IP: net.ParseIP("2001:db8::1"), Port: 53}, "2001:db8::1"},
+		{&net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0"}, "fe80::1"},
+		{&net.IPAddr{IP: net.ParseIP("192.0.2.7")}, "192.0.2.7"},
+		{&net.UnixAddr{Name: "/run/x"}, "invalid IP"},
+	} {
+		if got := AddrOf(tt.a).String(); got != tt.want {
+			t.Errorf("AddrOf(%v) = %s, want %s", tt.a, got, tt.want)
+		}
+	}
+}
