@@ -151,11 +151,19 @@ func lexAddress(s string) []token {
 			toks = append(toks, token{kind: tQuoted, ws: ws, text: text})
 			i = len(s) - len(rest)
 		case c == '[':
-			j := strings.IndexByte(s[i:], ']')
-			if j < 0 {
-				j = len(s) - i - 1
+			j := strings.IndexAny(s[i+1:], "[]<>")
+			if j < 0 || s[i+1+j] != ']' {
+				// Unterminated: a stray special.
+				toks = append(toks, token{kind: tSpecial, ws: ws, text: "["})
+				i++
+				break
 			}
-			toks = append(toks, token{kind: tLiteral, ws: ws, text: s[i : i+j+1]})
+			j++
+			lit := s[i : i+j+1]
+			if strings.ContainsAny(lit, "\r\n") {
+				lit = strings.NewReplacer("\r", "", "\n", "").Replace(lit)
+			}
+			toks = append(toks, token{kind: tLiteral, ws: ws, text: lit})
 			i += j + 1
 		case c == '=' && strings.HasPrefix(s[i:], "=?"):
 			if w, ok := parseWord(s[i:]); ok {

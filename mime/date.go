@@ -226,7 +226,7 @@ func numericZone(s string) (int, bool) {
 	case 4:
 		h, _ := strconv.Atoi(s[:2])
 		m, _ := strconv.Atoi(s[2:])
-		if m > 59 || h > 23 {
+		if m > 59 {
 			return 0, false
 		}
 		return h*3600 + m*60, true

@@ -304,7 +304,9 @@ func quotedString(s string) (value, rest string, ok bool) {
 		case '\\':
 			if i+1 < len(s) {
 				i++
-				sb.WriteByte(s[i])
+				if s[i] != '\r' && s[i] != '\n' {
+					sb.WriteByte(s[i])
+				}
 			}
 		case '\r', '\n':
 			// folded line inside the quotes: unfold
