@@ -35,8 +35,14 @@ type Reader struct {
 
 // NewReader returns a Reader for the message in r with the given limits.
 func NewReader(r io.Reader, lim Limits) *Reader {
+	return newReaderSize(r, lim, readBufferSize(r))
+}
+
+// newReaderSize is NewReader with a given buffer size (tests use tiny
+// buffers to exercise delimiters split across reads).
+func newReaderSize(r io.Reader, lim Limits, size int) *Reader {
 	rd := &Reader{}
-	rd.w.init(bufio.NewReaderSize(r, readBufferSize(r)), lim, false, false)
+	rd.w.init(bufio.NewReaderSize(r, size), lim, false, false)
 	rd.raw.w = &rd.w
 	return rd
 }

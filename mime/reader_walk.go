@@ -96,14 +96,26 @@ func (w *walker) afterSegment() (*Part, error) {
 	}
 	// Consume the line break and the delimiter line.
 	buf, _ := w.br.Peek(w.dLen)
-	w.consume(buf)
 	c := &w.stack[w.dFrame]
 	if w.dClose {
+		// The line break after a close delimiter stays: it is the one
+		// before the next (outer) delimiter, if that follows at once
+		// (RFC 2046 §5.1.1: the CRLF before a boundary belongs to it).
+		k := len(buf)
+		if k > 0 && buf[k-1] == '\n' {
+			k--
+			for k > 0 && buf[k-1] == '\r' {
+				k--
+			}
+		}
+		w.consume(buf[:k])
 		c.closed = true
 		w.cur = nil
 		w.startSegment() // the epilogue
+		w.atLineStart = false
 		return nil, nil
 	}
+	w.consume(buf)
 	return w.newPart(false)
 }
 
