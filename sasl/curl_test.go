@@ -1,0 +1,148 @@
+package sasl
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/internal/testpeer"
+)
+
+// pop3Once serves one POP3 connection (RFC 1939, SASL per RFC 5034) with
+// just enough of the protocol for curl: CAPA, AUTH, LIST, QUIT. It reports
+// the authenticated identity or the error.
+func pop3Once(t *testing.T, ln net.Listener, reg *Registry, result chan<- error, id *Identity) {
+	conn, err := ln.Accept()
+	if err != nil {
+		result <- err
+		return
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(conn)
+	cs := ConnState{RemoteAddr: conn.RemoteAddr()}
+	say := func(s string) { fmt.Fprintf(conn, "%s\r\n", s) }
+	say("+OK posthorn test")
+	var authErr error = fmt.Errorf("no AUTH")
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			result <- authErr
+			return
+		}
+		f := strings.Fields(strings.TrimSpace(line))
+		if len(f) == 0 {
+			continue
+		}
+		switch strings.ToUpper(f[0]) {
+		case "CAPA":
+			say("+OK")
+			say("SASL " + strings.Join(reg.Offer(cs), " "))
+			say(".")
+		case "AUTH":
+			srv, err := reg.NewServer(f[1], cs)
+			if err != nil {
+				say("-ERR unsupported")
+				authErr = err
+				continue
+			}
+			var resp []byte
+			if len(f) > 2 {
+				if f[2] == "=" {
+					resp = []byte{}
+				} else if resp, err = base64.StdEncoding.DecodeString(f[2]); err != nil {
+					say("-ERR bad base64")
+					continue
+				}
+			}
+			for {
+				ch, done, err := srv.Next(context.Background(), resp)
+				if err != nil {
+					say("-ERR [AUTH] failed")
+					authErr = err
+					break
+				}
+				if done {
+					say("+OK logged in")
+					authErr, *id = nil, srv.Identity()
+					break
+				}
+				say("+ " + base64.StdEncoding.EncodeToString(ch))
+				l, _ := br.ReadString('\n')
+				l = strings.TrimSpace(l)
+				if l == "*" {
+					say("-ERR aborted")
+					authErr = ErrAborted
+					break
+				}
+				resp, _ = base64.StdEncoding.DecodeString(l)
+			}
+		case "LIST":
+			say("+OK")
+			say(".")
+		case "QUIT":
+			say("+OK bye")
+			result <- authErr
+			return
+		default:
+			say("-ERR unknown")
+		}
+	}
+}
+
+// curl's SASL clients against our servers: PLAIN, LOGIN, CRAM-MD5,
+// OAUTHBEARER and XOAUTH2, with and without initial responses.
+func TestCurlInterop(t *testing.T) {
+	curl := testpeer.Need(t, "curl", "curl")
+	creds := newTestCreds(t, map[string]string{"tim": "tanstaaftanstaaf"})
+	creds.tokens["vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg"] = "tim"
+	reg := &Registry{Credentials: creds, AllowPlaintext: true, // loopback only
+		Mechanisms: []string{Plain, Login, CRAMMD5, OAuthBearer, XOAuth2}}
+	tests := []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"PLAIN", []string{"--user", "tim:tanstaaftanstaaf", "--login-options", "AUTH=PLAIN"}, true},
+		{"PLAIN sasl-ir", []string{"--sasl-ir", "--user", "tim:tanstaaftanstaaf", "--login-options", "AUTH=PLAIN"}, true},
+		{"LOGIN", []string{"--user", "tim:tanstaaftanstaaf", "--login-options", "AUTH=LOGIN"}, true},
+		{"CRAM-MD5", []string{"--user", "tim:tanstaaftanstaaf", "--login-options", "AUTH=CRAM-MD5"}, true},
+		{"CRAM-MD5 wrong", []string{"--user", "tim:wrong", "--login-options", "AUTH=CRAM-MD5"}, false},
+		{"OAUTHBEARER", []string{"--sasl-ir", "--user", "tim:", "--oauth2-bearer", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg", "--login-options", "AUTH=OAUTHBEARER"}, true},
+		{"OAUTHBEARER bad token", []string{"--sasl-ir", "--user", "tim:", "--oauth2-bearer", "nope", "--login-options", "AUTH=OAUTHBEARER"}, false},
+		{"XOAUTH2", []string{"--user", "tim:", "--oauth2-bearer", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg", "--login-options", "AUTH=XOAUTH2"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			result := make(chan error, 1)
+			var id Identity
+			go pop3Once(t, ln, reg, result, &id)
+			args := append([]string{"-sS", "--max-time", "15", "pop3://" + ln.Addr().String() + "/"}, tt.args...)
+			out, cerr := exec.Command(curl, args...).CombinedOutput()
+			var serr error
+			select {
+			case serr = <-result:
+			case <-time.After(20 * time.Second):
+				t.Fatal("server did not finish")
+			}
+			if tt.ok {
+				if cerr != nil || serr != nil || id.Username != "tim" {
+					t.Fatalf("curl: %v %s\nserver: %v %+v", cerr, out, serr, id)
+				}
+			} else if cerr == nil || serr == nil {
+				t.Fatalf("accepted: curl %v, server %v", cerr, serr)
+			}
+		})
+	}
+}
