@@ -42,13 +42,13 @@ func TestBase64Decoder(t *testing.T) {
 	}{
 		{"aGVsbG8gd29ybGQ=\r\n", "hello world", nil},
 		{"aGVs\r\nbG8g\r\nd29y\r\nbGQ=\r\n", "hello world", nil},
-		{"aGVsbG8\r\ngd29ybGQ=", "hello world", nil},                        // groups across lines
+		{"aGVsbG8\r\ngd29ybGQ=", "hello world", nil},                          // groups across lines
 		{"aGVsbG8gd29ybGQ", "hello world", []DefectKind{DefectBase64Padding}}, // no padding
 		{"aGVs bG8g\td29y*bGQ=", "hello world", []DefectKind{DefectBase64Characters}},
-		{"YQ==YmM=ZGVm", "abcdef", nil},                                 // decoding goes on after padding
-		{"YQ===\r\n", "a", nil},                                          // excess padding after a group end
-		{"=YQ==", "a", []DefectKind{DefectBase64Padding}},                // stray leading "="
-		{"YWJj\r\nZ", "abc", []DefectKind{DefectBase64Length}},           // a lone final character
+		{"YQ==YmM=ZGVm", "abcdef", nil},                        // decoding goes on after padding
+		{"YQ===\r\n", "a", nil},                                // excess padding after a group end
+		{"=YQ==", "a", []DefectKind{DefectBase64Padding}},      // stray leading "="
+		{"YWJj\r\nZ", "abc", []DefectKind{DefectBase64Length}}, // a lone final character
 		{"", "", nil},
 		{"\r\n\r\n", "", nil},
 		{"!!!", "", []DefectKind{DefectBase64Characters}},
@@ -69,9 +69,9 @@ func TestQPDecoder(t *testing.T) {
 		defects  []DefectKind
 	}{
 		{"caf=C3=A9\r\n", "café\r\n", nil},
-		{"caf=c3=a9", "café", nil},                              // lower-case hex tolerated
-		{"soft=\r\nbreak\r\n", "softbreak\r\n", nil},           // rule 5
-		{"soft=  \r\nbreak", "softbreak", nil},                 // white space after "="
+		{"caf=c3=a9", "café", nil},                               // lower-case hex tolerated
+		{"soft=\r\nbreak\r\n", "softbreak\r\n", nil},             // rule 5
+		{"soft=  \r\nbreak", "softbreak", nil},                   // white space after "="
 		{"trailing   \r\nspace\t\n", "trailing\r\nspace\n", nil}, // rule 3
 		{"a=ZZb", "a=ZZb", []DefectKind{DefectQPEscape}},
 		{"a=4", "a=4", []DefectKind{DefectQPEscape}},
