@@ -3,6 +3,7 @@ package sasl
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -17,7 +18,7 @@ import (
 // pop3Once serves one POP3 connection (RFC 1939, SASL per RFC 5034) with
 // just enough of the protocol for curl: CAPA, AUTH, LIST, QUIT. It reports
 // the authenticated identity or the error.
-func pop3Once(t *testing.T, ln net.Listener, reg *Registry, result chan<- error, id *Identity) {
+func pop3Once(ln net.Listener, reg *Registry, result chan<- error, id *Identity) {
 	conn, err := ln.Accept()
 	if err != nil {
 		result <- err
@@ -27,6 +28,14 @@ func pop3Once(t *testing.T, ln net.Listener, reg *Registry, result chan<- error,
 	conn.SetDeadline(time.Now().Add(20 * time.Second))
 	br := bufio.NewReader(conn)
 	cs := ConnState{RemoteAddr: conn.RemoteAddr()}
+	if tc, ok := conn.(*tls.Conn); ok {
+		if err := tc.Handshake(); err != nil {
+			result <- err
+			return
+		}
+		st := tc.ConnectionState()
+		cs.TLS, cs.TLSState, cs.ChannelBinding = true, &st, ChannelBindingFromTLS(&st)
+	}
 	say := func(s string) { fmt.Fprintf(conn, "%s\r\n", s) }
 	say("+OK posthorn test")
 	var authErr error = fmt.Errorf("no AUTH")
@@ -127,7 +136,7 @@ func TestCurlInterop(t *testing.T) {
 			defer ln.Close()
 			result := make(chan error, 1)
 			var id Identity
-			go pop3Once(t, ln, reg, result, &id)
+			go pop3Once(ln, reg, result, &id)
 			args := append([]string{"-sS", "--max-time", "15", "pop3://" + ln.Addr().String() + "/"}, tt.args...)
 			out, cerr := exec.Command(curl, args...).CombinedOutput()
 			var serr error
@@ -142,6 +151,95 @@ func TestCurlInterop(t *testing.T) {
 				}
 			} else if cerr == nil || serr == nil {
 				t.Fatalf("accepted: curl %v, server %v", cerr, serr)
+			}
+		})
+	}
+}
+
+// pop3Auth is a minimal POP3 SASL client (RFC 5034 §4): CAPA, then AUTH
+// with the mechanism Choose picks, then QUIT.
+func pop3Auth(t *testing.T, conn net.Conn, opts ClientOptions) (Client, error) {
+	t.Helper()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(conn)
+	readLine := func() string {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimRight(l, "\r\n")
+	}
+	readLine()
+	fmt.Fprintf(conn, "CAPA\r\n")
+	var offered []string
+	for l := readLine(); l != "."; l = readLine() {
+		if m, ok := strings.CutPrefix(l, "SASL "); ok {
+			offered = strings.Fields(m)
+		}
+	}
+	c, err := Choose(offered, opts)
+	if err != nil {
+		return nil, err
+	}
+	mech, ir, _ := c.Start()
+	fmt.Fprintf(conn, "AUTH %s %s\r\n", mech, base64.StdEncoding.EncodeToString(ir))
+	for {
+		l := readLine()
+		if ch, ok := strings.CutPrefix(l, "+ "); ok {
+			dec, _ := base64.StdEncoding.DecodeString(ch)
+			resp, err := c.Next(dec)
+			if err != nil {
+				fmt.Fprintf(conn, "*\r\n")
+				readLine()
+				return c, err
+			}
+			fmt.Fprintf(conn, "%s\r\n", base64.StdEncoding.EncodeToString(resp))
+			continue
+		}
+		fmt.Fprintf(conn, "QUIT\r\n")
+		readLine()
+		if strings.HasPrefix(l, "+OK") {
+			return c, c.(Completer).Complete()
+		}
+		return c, fmt.Errorf("%w: %s", ErrAuthFailed, l)
+	}
+}
+
+// SCRAM-SHA-256-PLUS end to end over real TLS 1.2 (tls-unique) and TLS 1.3
+// (tls-exporter) connections on 127.0.0.1.
+func TestSCRAMPlusOverTLS(t *testing.T) {
+	reg, _ := scramRegistry(t)
+	cert, pool := testCert(t, "localhost")
+	for _, v := range []struct {
+		name    string
+		version uint16
+		cbType  string
+	}{{"TLS 1.2", tls.VersionTLS12, TLSUnique}, {"TLS 1.3", tls.VersionTLS13, TLSExporter}} {
+		t.Run(v.name, func(t *testing.T) {
+			inner, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln := tls.NewListener(inner, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: v.version, MaxVersion: v.version})
+			defer ln.Close()
+			result := make(chan error, 1)
+			var id Identity
+			go pop3Once(ln, reg, result, &id)
+			conn, err := tls.Dial("tcp", inner.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: v.version, MaxVersion: v.version})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			st := conn.ConnectionState()
+			cb := ChannelBindingFromTLS(&st)
+			if cb == nil || cb.Type != v.cbType {
+				t.Fatalf("channel binding %+v, want %s", cb, v.cbType)
+			}
+			if _, err := pop3Auth(t, conn, ClientOptions{Username: "user", Password: "pencil", TLS: true, ChannelBinding: cb}); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-result; err != nil || id.Mechanism != SCRAMSHA256Plus || id.Username != "user" {
+				t.Fatalf("server: %v %+v", err, id)
 			}
 		})
 	}
