@@ -2,6 +2,8 @@ package sasl
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -53,6 +55,9 @@ func (s *serverBase) verifyPassword(ctx context.Context, username, password stri
 			}
 			return user, nil
 		}
+		// Unknown user: spend the time a known one costs, so that the
+		// answer's delay does not tell (RFC 5802 §5.1 reasoning).
+		saltedPassword(SHA256, pass, s.reg.fakeSaltKey()[:DefaultSaltLen], DefaultSCRAMIterations)
 		return "", authFailed(lastErr)
 	case SecretLookup:
 		secret, err := c.LookupSecret(ctx, user)
@@ -69,4 +74,62 @@ func (s *serverBase) verifyPassword(ctx context.Context, username, password stri
 		return user, nil
 	}
 	return "", ErrAuthFailed
+}
+
+// PasswordAllowed reports whether a plaintext password may be accepted on a
+// connection in state cs outside SASL (IMAP LOGIN, POP3 USER/PASS): the
+// backend can check passwords, and the connection is protected by TLS or
+// AllowPlaintext is set. IMAP servers advertise LOGINDISABLED (RFC 9051
+// §6.2.3) when it is false.
+func (r *Registry) PasswordAllowed(cs ConnState) bool {
+	return (cs.TLS || r.AllowPlaintext) && r.hasPasswordCheck()
+}
+
+// CheckPassword verifies a user name and password received outside SASL
+// (IMAP LOGIN, POP3 USER/PASS) exactly as the PLAIN server does: SASLprep,
+// then the backend's PasswordVerifier, stored SCRAM keys or shared secret.
+// It fails with ErrUnsupportedMechanism (wrapped) when !PasswordAllowed(cs),
+// and otherwise returns errors of the classes described in the package
+// documentation. The Identity's Mechanism is "".
+func (r *Registry) CheckPassword(ctx context.Context, cs ConnState, username, password string) (Identity, error) {
+	if !r.PasswordAllowed(cs) {
+		return Identity{}, fmt.Errorf("%w: password login not allowed on this connection", ErrUnsupportedMechanism)
+	}
+	s := serverBase{reg: r, cs: cs}
+	user, err := s.verifyPassword(withConnState(ctx, cs), username, password)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Username: user, AuthcID: user}, nil
+}
+
+// APOPAllowed reports whether the backend can serve POP3 APOP (it implements
+// SecretLookup).
+func (r *Registry) APOPAllowed() bool {
+	_, ok := r.Credentials.(SecretLookup)
+	return ok
+}
+
+// CheckAPOP verifies a POP3 APOP command (RFC 1939 §7): digest must be the
+// lower-case hex MD5 of the server's greeting timestamp (including the angle
+// brackets) followed by the user's shared secret. Like CRAM-MD5 it needs the
+// plaintext secret (SecretLookup); ErrUnsupportedMechanism when there is none.
+func (r *Registry) CheckAPOP(ctx context.Context, cs ConnState, username, timestamp, digest string) (Identity, error) {
+	sl, ok := r.Credentials.(SecretLookup)
+	if !ok {
+		return Identity{}, fmt.Errorf("%w: APOP needs SecretLookup", ErrUnsupportedMechanism)
+	}
+	want, err := hex.DecodeString(digest)
+	if err != nil || len(want) != md5.Size {
+		return Identity{}, &ProtocolError{Mechanism: "APOP", Reason: "digest is not 32 hex digits"}
+	}
+	secret, err := sl.LookupSecret(withConnState(ctx, cs), username)
+	if err != nil {
+		return Identity{}, authFailed(err)
+	}
+	sum := md5.Sum([]byte(timestamp + secret))
+	if subtle.ConstantTimeCompare(sum[:], want) != 1 {
+		return Identity{}, ErrAuthFailed
+	}
+	return Identity{Username: username, AuthcID: username, Mechanism: "APOP"}, nil
 }

@@ -95,3 +95,59 @@ func TestPlainPasswordVerifierOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// IMAP LOGIN and POP3 USER/PASS go through CheckPassword.
+func TestCheckPassword(t *testing.T) {
+	reg := &Registry{Credentials: newTestCreds(t, map[string]string{"tim": "pässwörd"})}
+	ctx := context.Background()
+	if reg.PasswordAllowed(ConnState{}) {
+		t.Fatal("password allowed before TLS")
+	}
+	if _, err := reg.CheckPassword(ctx, ConnState{}, "tim", "pässwörd"); !errors.Is(err, ErrUnsupportedMechanism) {
+		t.Fatalf("before TLS: %v", err)
+	}
+	id, err := reg.CheckPassword(ctx, ConnState{TLS: true}, "tim", "pa\u0308sswo\u0308rd")
+	if err != nil || id.Username != "tim" {
+		t.Fatalf("%+v %v", id, err)
+	}
+	if _, err := reg.CheckPassword(ctx, ConnState{TLS: true}, "tim", "x"); !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	// SCRAM keys only: the password is checked against StoredKey.
+	scramOnly := &Registry{Credentials: scramOnlyCreds{newTestCreds(t, map[string]string{"tim": "pw"})}}
+	if _, err := scramOnly.CheckPassword(ctx, ConnState{TLS: true}, "tim", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][2]string{{"tim", "px"}, {"bob", "pw"}} {
+		if _, err := scramOnly.CheckPassword(ctx, ConnState{TLS: true}, bad[0], bad[1]); !errors.Is(err, ErrAuthFailed) {
+			t.Fatalf("%v: %v", bad, err)
+		}
+	}
+}
+
+// RFC 1939 §7 APOP example.
+func TestCheckAPOP(t *testing.T) {
+	reg := &Registry{Credentials: newTestCreds(t, map[string]string{"mrose": "tanstaaf"})}
+	ctx := context.Background()
+	const ts = "<1896.697170952@dbc.mtview.ca.us>"
+	id, err := reg.CheckAPOP(ctx, ConnState{}, "mrose", ts, "c4c9334bac560ecc979e58001b3e22fb")
+	if err != nil || id.Username != "mrose" {
+		t.Fatalf("%+v %v", id, err)
+	}
+	if _, err := reg.CheckAPOP(ctx, ConnState{}, "mrose", ts, "c4c9334bac560ecc979e58001b3e22fc"); !errors.Is(err, ErrAuthFailed) {
+		t.Fatalf("wrong digest: %v", err)
+	}
+	var pe *ProtocolError
+	if _, err := reg.CheckAPOP(ctx, ConnState{}, "mrose", ts, "xyz"); !errors.As(err, &pe) {
+		t.Fatalf("bad digest: %v", err)
+	}
+	if (&Registry{Credentials: scramOnlyCreds{}}).APOPAllowed() {
+		t.Fatal("APOP without secrets")
+	}
+}
+
+type scramOnlyCreds struct{ c *testCreds }
+
+func (s scramOnlyCreds) LookupSCRAM(ctx context.Context, u string, h SCRAMHash) (SCRAMKeys, error) {
+	return s.c.LookupSCRAM(ctx, u, h)
+}

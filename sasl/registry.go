@@ -218,6 +218,9 @@ func (s *serverBase) begin(ctx context.Context, resp []byte) (context.Context, e
 	if s.done {
 		return ctx, s.failWith(ErrUnexpectedMessage)
 	}
+	if err := ctx.Err(); err != nil {
+		return ctx, s.failWith(err)
+	}
 	s.step++
 	if len(resp) > s.reg.maxMessage() {
 		return ctx, s.failWith(protoErr(s.mech, "message too long"))
