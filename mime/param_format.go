@@ -47,6 +47,9 @@ func appendParam(b *strings.Builder, name, value string) {
 			break
 		}
 	}
+	if strings.Contains(value, "=?") {
+		printable = false // would be read back as encoded words
+	}
 	if printable && len(name)+len(value) < 70 {
 		b.WriteString("; " + name + "=")
 		quote(b, value)

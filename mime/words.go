@@ -117,6 +117,9 @@ func parseWord(s string) (encodedWord, bool) {
 	if star := strings.IndexByte(cs, '*'); star >= 0 { // RFC 2231 §5
 		cs = cs[:star]
 	}
+	if cs == "" {
+		return w, false
+	}
 	rest = rest[q+1:]
 	if len(rest) < 2 || rest[1] != '?' {
 		return w, false
