@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"time"
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/internal/tlsutil"
@@ -52,19 +51,15 @@ func cmdStartTLS(s *session, tag string, uid bool) error {
 // errHandled: the handler wrote its tagged response itself.
 var errHandled = errors.New("imapserver: handled")
 
-// authDelay slows down password guessing: the nth failure on a
-// connection waits n seconds (RFC 9051 §11.1 leaves the policy open).
+// authFailed records a failed login with the shared limiter (which
+// delays the next attempts from the network and for the user) and ends
+// the connection after Limits.MaxAuthFailures failures.
 func (s *session) authFailed(user string) error {
 	s.authFails++
+	s.srv.authLimit.Failure(s.ip, user)
 	s.log.Info("authentication failed", "user", user, "failures", s.authFails)
 	if s.authFails >= s.srv.limits.MaxAuthFailures {
 		return imap.ByeError("", "Too many authentication failures")
-	}
-	t := time.NewTimer(time.Duration(s.authFails) * 500 * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-s.ctx.Done():
 	}
 	return no(imap.CodeAuthenticationFailed, "Authentication failed")
 }
@@ -107,6 +102,9 @@ func cmdLogin(s *session, tag string, uid bool) error {
 	if !s.canLogin() {
 		return no(imap.CodePrivacyRequired, "LOGIN is disabled without TLS; use STARTTLS")
 	}
+	if err := s.srv.authLimit.Wait(s.ctx, s.ip, user); err != nil {
+		return err
+	}
 	if err := s.srv.Backend.VerifyPassword(s.ctx, user, pass); err != nil {
 		if !errors.Is(err, ErrAuthFailed) {
 			s.log.Warn("password check failed", "user", user, "err", err)
@@ -114,6 +112,7 @@ func cmdLogin(s *session, tag string, uid bool) error {
 		}
 		return s.authFailed(user)
 	}
+	s.srv.authLimit.Success(s.ip, user)
 	return s.login(tag, user)
 }
 
@@ -152,6 +151,9 @@ func cmdAuthenticate(s *session, tag string, uid bool) error {
 		}
 		return no(imap.CodeCannot, "Unsupported authentication mechanism")
 	}
+	if err := s.srv.authLimit.Wait(s.ctx, s.ip, ""); err != nil {
+		return err
+	}
 	srv, err := s.srv.registry.NewServer(mech, cs)
 	if err != nil {
 		return no(imap.CodeCannot, "Unsupported authentication mechanism")
@@ -173,6 +175,7 @@ func cmdAuthenticate(s *session, tag string, uid bool) error {
 			return no(imap.CodeUnavailable, "Authentication temporarily unavailable")
 		}
 		if done {
+			s.srv.authLimit.Success(s.ip, srv.Identity().Username)
 			return s.login(tag, srv.Identity().Username)
 		}
 		s.w.WriteString("+ ")

@@ -2,11 +2,12 @@ package imapserver
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strconv"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/mime"
+	"github.com/posthorn/posthorn/internal/imapmsg"
 )
 
 // fetchPlan is a FETCH command's item list, macros expanded.
@@ -157,13 +158,13 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 			w.WriteByte(')')
 		case imap.FetchEnvelope:
 			w.WriteString("ENVELOPE ")
-			w.Write(pm.envelope)
+			w.Write(pm.enc.Envelope)
 		case imap.FetchBody:
 			w.WriteString("BODY ")
-			w.Write(pm.body)
+			w.Write(pm.enc.Body)
 		case imap.FetchBodyStructure:
 			w.WriteString("BODYSTRUCTURE ")
-			w.Write(pm.bodyStructure)
+			w.Write(pm.enc.BodyStructure)
 		case imap.FetchRFC822:
 			w.WriteString("RFC822 ")
 			if err := s.writeRange(m, 0, m.Size(), nil); err != nil {
@@ -225,120 +226,54 @@ func partialRange(start, end int64, p *imap.Partial) (int64, int64) {
 	return o, e
 }
 
-// writeSection writes a BODY[...], BINARY[...] or BINARY.SIZE[...] item.
+// writeSection writes a BODY[...], BINARY[...] or BINARY.SIZE[...] item
+// (RFC 9051 §6.4.5, RFC 3516 §4.2), streaming the section.
 func (s *session) writeSection(m Message, pm *parsedMsg, sec *imap.FetchSection) error {
 	w := &s.w
-	name := sec.AppendSectionName(w.AvailableBuffer())
-	w.Write(name)
-	w.sp()
-	part := pm.root
-	if len(sec.Part) > 0 {
-		path := make([]int, len(sec.Part))
-		for i, n := range sec.Part {
-			path[i] = int(n)
-		}
-		part = pm.root.Lookup(path...)
-	}
-	if part == nil {
-		w.WriteString("NIL") // no such part: RFC 9051 leaves it open
-		return nil
-	}
-	if sec.Binary || sec.Size {
-		return s.writeBinary(m, part, sec)
-	}
-	// HEADER, HEADER.FIELDS and TEXT of a subpart refer to the message
-	// enclosed in a message/rfc822 part (RFC 9051 §6.4.5).
-	msgPart := part
-	if len(sec.Part) > 0 && sec.Specifier != imap.PartMIME && sec.Specifier != imap.PartEntire {
-		if part.Message == nil {
-			w.WriteString("NIL")
-			return nil
-		}
-		msgPart = part.Message
-	}
-	switch sec.Specifier {
-	case imap.PartEntire:
-		if len(sec.Part) == 0 {
-			return s.writeRange(m, 0, m.Size(), sec.Partial)
-		}
-		return s.writeRange(m, part.BodyOffset, part.EndOffset, sec.Partial)
-	case imap.PartMIME, imap.PartHeader:
-		return s.writeRange(m, msgPart.HeaderOffset, msgPart.BodyOffset, sec.Partial)
-	case imap.PartText:
-		return s.writeRange(m, msgPart.BodyOffset, msgPart.EndOffset, sec.Partial)
-	case imap.PartHeaderFields, imap.PartHeaderFieldsNot:
-		var buf bytes.Buffer
-		not := sec.Specifier == imap.PartHeaderFieldsNot
-		for _, f := range msgPart.Header.Fields() {
-			if f.Key == "" {
-				continue
-			}
-			if imap.HeaderFieldMatch(sec.Fields, f.Key) != not {
-				buf.Write(f.Raw)
-			}
-		}
-		buf.WriteString("\r\n")
-		b := buf.Bytes()
-		if sec.Partial != nil {
-			st, en := partialRange(0, int64(len(b)), sec.Partial)
-			b = b[st:en]
-		}
-		w.WriteByte('{')
-		w.num(uint32(len(b)))
-		w.WriteString("}\r\n")
-		w.Write(b)
-	}
-	return nil
-}
-
-// writeBinary writes BINARY[...] (decoded content, RFC 3516 §4.2) or
-// BINARY.SIZE[...].
-func (s *session) writeBinary(m Message, part *mime.Part, sec *imap.FetchSection) error {
-	if part.IsMultipart() || part.IsMessage() {
-		if sec.Specifier != imap.PartEntire || len(sec.Part) > 0 {
-			return no(imap.CodeUnknownCTE, "BINARY of a composite part")
-		}
-	}
-	switch part.Encoding {
-	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
-	default:
-		return no(imap.CodeUnknownCTE, "Unknown Content-Transfer-Encoding")
-	}
 	ra, err := m.Open()
 	if err != nil {
 		return err
 	}
-	start, end := part.BodyOffset, part.EndOffset
-	if len(sec.Part) == 0 {
-		start, end = 0, m.Size()
-	}
-	var data []byte
-	if len(sec.Part) == 0 || part.Encoding == "" || part.Encoding == "7bit" || part.Encoding == "8bit" || part.Encoding == "binary" {
-		data = make([]byte, end-start)
-		if _, err := ra.ReadAt(data, start); err != nil && err != io.EOF {
-			return err
-		}
-	} else {
-		data, err = io.ReadAll(mime.NewTransferDecoder(part.Encoding, io.NewSectionReader(ra, start, end-start)))
-		if err != nil {
-			return err
-		}
-	}
-	w := &s.w
+	msg := imapmsg.New(ra, m.Size(), pm.root)
 	if sec.Size {
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(len(data)), 10))
+		n, err := msg.BinarySize(sec.Part)
+		if err != nil && !errors.Is(err, imapmsg.ErrNoSection) {
+			return err
+		}
+		w.Write(sec.AppendSectionName(w.AvailableBuffer()))
+		w.sp()
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), n, 10))
 		return nil
 	}
-	if sec.Partial != nil {
-		st, en := partialRange(0, int64(len(data)), sec.Partial)
-		data = data[st:en]
+	r, n, err := msg.Section(sec)
+	w.Write(sec.AppendSectionName(w.AvailableBuffer()))
+	w.sp()
+	if errors.Is(err, imapmsg.ErrNoSection) {
+		w.WriteString("NIL") // RFC 9051 leaves it open; Dovecot says NIL too
+		return nil
 	}
-	if bytes.IndexByte(data, 0) >= 0 {
-		w.WriteByte('~') // literal8 (RFC 3516 §4.2)
+	if err != nil {
+		return err
+	}
+	if sec.Binary {
+		// RFC 3516 §4.3: literal8 when the data holds NUL. Small sections
+		// are checked; large ones are announced as literal8 unseen.
+		if n <= 64<<10 {
+			b := make([]byte, n)
+			if _, err := io.ReadFull(r, b); err != nil {
+				return err
+			}
+			if bytes.IndexByte(b, 0) >= 0 {
+				w.WriteByte('~')
+			}
+			r = bytes.NewReader(b)
+		} else {
+			w.WriteByte('~')
+		}
 	}
 	w.WriteByte('{')
-	w.num(uint32(len(data)))
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), n, 10))
 	w.WriteString("}\r\n")
-	w.Write(data)
-	return nil
+	_, err = io.Copy(w.Writer, r)
+	return err
 }

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -120,13 +120,14 @@ type Server struct {
 	initOnce  sync.Once
 	limits    Limits
 	registry  *sasl.Registry
+	connLimit *limit.ConnLimiter
+	authLimit *limit.AuthLimiter
 	tlsConfig *tls.Config
 	log       *slog.Logger
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*session]struct{}
-	perIP     map[netip.Addr]int
 	closed    atomic.Bool
 	done      chan struct{}
 }
@@ -146,9 +147,10 @@ func (s *Server) init() {
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
 		}
+		s.connLimit = limit.NewConnLimiter(limit.ConnLimits{Max: s.limits.MaxConns, PerIP: s.limits.MaxConnsPerIP})
+		s.authLimit = limit.NewAuthLimiter(limit.AuthLimits{})
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*session]struct{})
-		s.perIP = make(map[netip.Addr]int)
 		s.done = make(chan struct{})
 	})
 }
@@ -220,34 +222,30 @@ func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
 	}
 }
 
-func remoteIP(c net.Conn) netip.Addr {
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
-}
-
 // startSession admits a connection within the connection limits.
 func (s *Server) startSession(c net.Conn) {
-	ip := remoteIP(c)
-	s.mu.Lock()
-	if s.closed.Load() || len(s.conns) >= s.limits.MaxConns || s.perIP[ip] >= s.limits.MaxConnsPerIP {
-		s.mu.Unlock()
-		s.log.Warn("connection refused: too many connections", "remote", c.RemoteAddr().String())
+	ip := limit.AddrOf(c.RemoteAddr())
+	release, err := s.connLimit.Acquire(ip)
+	if err != nil || s.closed.Load() {
+		s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "err", err)
 		go func() {
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			// RFC 9051 §7.1.5: BYE with the reason, then close.
 			fmt.Fprintf(c, "* BYE [UNAVAILABLE] Too many connections\r\n")
 			c.Close()
 		}()
+		if release != nil {
+			release()
+		}
 		return
 	}
 	sess := newSession(s, c, ip)
+	s.mu.Lock()
 	s.conns[sess] = struct{}{}
-	s.perIP[ip]++
 	s.mu.Unlock()
 	go func() {
 		defer s.endSession(sess)
+		defer release()
 		sess.serve()
 	}()
 }
@@ -255,24 +253,14 @@ func (s *Server) startSession(c net.Conn) {
 func (s *Server) endSession(sess *session) {
 	s.mu.Lock()
 	delete(s.conns, sess)
-	if s.perIP[sess.ip]--; s.perIP[sess.ip] <= 0 {
-		delete(s.perIP, sess.ip)
-	}
-	n := len(s.conns)
-	s.mu.Unlock()
-	if n == 0 && s.closed.Load() {
+	if len(s.conns) == 0 && s.closed.Load() {
 		select {
 		case <-s.done:
 		default:
-			s.mu.Lock()
-			select {
-			case <-s.done:
-			default:
-				close(s.done)
-			}
-			s.mu.Unlock()
+			close(s.done)
 		}
 	}
+	s.mu.Unlock()
 }
 
 // Shutdown stops accepting connections, tells every session waiting for
