@@ -3,8 +3,8 @@ package sasl
 import (
 	"context"
 	"crypto/md5"
-	"encoding/hex"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 )
