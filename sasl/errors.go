@@ -47,6 +47,7 @@ type ProtocolError struct {
 	Reason    string // what was wrong, without any secret
 }
 
+// Error returns the mechanism and the reason.
 func (e *ProtocolError) Error() string {
 	return "sasl: " + e.Mechanism + ": malformed message: " + e.Reason
 }
@@ -77,6 +78,7 @@ const (
 	SCRAMOtherError                    = "other-error"
 )
 
+// Error returns the server-error-value.
 func (e *SCRAMError) Error() string { return "sasl: SCRAM server error: " + e.Code }
 
 // OAuthError is the error JSON of an OAUTHBEARER (RFC 7628 §3.2.2) or
@@ -89,6 +91,7 @@ type OAuthError struct {
 	OpenIDConfiguration string // "openid-configuration" URL, optional
 }
 
+// Error returns the status and scope.
 func (e *OAuthError) Error() string {
 	var b strings.Builder
 	b.WriteString("sasl: OAuth error: status ")

@@ -28,6 +28,7 @@ type IterationCountError struct {
 	Iterations, Min, Max int
 }
 
+// Error returns the count and the bounds.
 func (e *IterationCountError) Error() string {
 	return fmt.Sprintf("sasl: SCRAM iteration count %d outside [%d, %d]", e.Iterations, e.Min, e.Max)
 }
