@@ -58,9 +58,18 @@ type Part struct {
 	// one more for the root of an enclosed message than for its container.
 	Depth int
 	// Defects lists what was wrong with this part and was tolerated. A
-	// Reader appends decoding defects while the body is read.
+	// Reader appends decoding defects while the body is read, and a
+	// container's defects (such as a missing final boundary) when it ends.
 	Defects []*Defect
+
+	container bool // parsed as a multipart or enclosed message (not a leaf)
 }
+
+// IsContainer reports whether the part was parsed as a container: a
+// multipart whose parts are in Children, or a message/rfc822 or
+// message/global part whose message is in Message. A multipart/* part
+// without a usable boundary, or beyond MaxDepth, is a leaf.
+func (p *Part) IsContainer() bool { return p.container }
 
 // Size returns the body size in bytes (IMAP's body size, RFC 9051 §7.5.2).
 func (p *Part) Size() int64 { return p.EndOffset - p.BodyOffset }

@@ -17,6 +17,7 @@ type container struct {
 	part       *Part
 	boundary   []byte // nil for an enclosed message
 	closed     bool   // close delimiter seen: in the epilogue
+	kids       int    // delimiters seen (multipart)
 	startLines int64  // line count at part.BodyOffset (Index)
 }
 

@@ -74,14 +74,14 @@ func checkIndex(t testing.TB, data []byte, lim Limits) {
 	}
 	for i, ip := range iparts {
 		rp := rparts[i]
-		if ip.ContentType() != rp.ContentType() || ip.HeaderOffset != rp.HeaderOffset || ip.BodyOffset != rp.BodyOffset || ip.Depth != rp.Depth {
+		if ip.IsContainer() != rp.IsContainer() || ip.ContentType() != rp.ContentType() || ip.HeaderOffset != rp.HeaderOffset || ip.BodyOffset != rp.BodyOffset || ip.Depth != rp.Depth {
 			t.Errorf("part %d: Index %s %d/%d depth %d, Reader %s %d/%d depth %d", i,
 				ip.ContentType(), ip.HeaderOffset, ip.BodyOffset, ip.Depth, rp.ContentType(), rp.HeaderOffset, rp.BodyOffset, rp.Depth)
 		}
 		if ierr == nil && ip.EndOffset != rp.EndOffset {
 			t.Errorf("part %d (%s): Index ends at %d, Reader at %d", i, ip.ContentType(), ip.EndOffset, rp.EndOffset)
 		}
-		if ierr == nil && len(ip.Children) == 0 && ip.Message == nil && !bytes.Equal(data[ip.BodyOffset:ip.EndOffset], raws[i]) {
+		if ierr == nil && !ip.IsContainer() && !bytes.Equal(data[ip.BodyOffset:ip.EndOffset], raws[i]) {
 			t.Errorf("part %d (%s): body at offsets differs from Reader.Raw", i, ip.ContentType())
 		}
 		if ierr == nil && (ip.BodyLines < 0 || ip.BodyLines > ip.Size()+1) {

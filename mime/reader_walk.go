@@ -84,6 +84,9 @@ func (w *walker) afterSegment() (*Part, error) {
 	keep := w.dFrame + 1
 	for len(w.stack) > keep {
 		c := &w.stack[len(w.stack)-1]
+		if c.boundary != nil && c.kids == 0 {
+			w.defect(c.part, DefectNoParts, nil)
+		}
 		if c.boundary != nil && !c.closed {
 			w.defect(c.part, DefectMissingFinalBoundary, nil)
 		}
@@ -116,6 +119,7 @@ func (w *walker) afterSegment() (*Part, error) {
 		return nil, nil
 	}
 	w.consume(buf)
+	c.kids++
 	return w.newPart(false)
 }
 
@@ -176,6 +180,7 @@ func (w *walker) newPart(root bool) (*Part, error) {
 			w.defect(p, DefectLimit, &LimitError{Kind: LimitDepth, Limit: w.lim.depth(), Offset: w.off})
 		default:
 			w.stack = append(w.stack, container{part: p, boundary: []byte(b), startLines: startLines})
+			p.container = true
 			w.cur = nil
 			w.startSegment() // the preamble
 			return p, nil
@@ -188,6 +193,7 @@ func (w *walker) newPart(root bool) (*Part, error) {
 			w.defect(p, DefectLimit, &LimitError{Kind: LimitDepth, Limit: w.lim.depth(), Offset: w.off})
 		default:
 			w.stack = append(w.stack, container{part: p, startLines: startLines})
+			p.container = true
 			w.pendingMsg = true
 			return p, nil
 		}
