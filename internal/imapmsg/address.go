@@ -104,6 +104,11 @@ func (l *lexer) skipComment() {
 
 func (l *lexer) quoted() string {
 	l.i++ // opening quote
+	if j := strings.IndexAny(l.s[l.i:], "\"\\\r\n"); j >= 0 && l.s[l.i+j] == '"' {
+		q := l.s[l.i : l.i+j] // no escapes or folds: a substring
+		l.i += j + 1
+		return q
+	}
 	var b strings.Builder
 	for l.i < len(l.s) {
 		c := l.s[l.i]
@@ -190,7 +195,16 @@ func parseAddressList(s string) []imap.Address {
 // phrase reads words and quoted strings. It returns them joined with
 // spaces (a display name) and joined without spaces (a local part).
 func (l *lexer) phrase() (phrase, local string) {
+	if l.tok.kind != tokWord && l.tok.kind != tokQuoted {
+		return "", ""
+	}
+	first := l.tok.text
+	if l.next(); l.tok.kind != tokWord && l.tok.kind != tokQuoted {
+		return first, first // the common case: no allocation
+	}
 	var p, w strings.Builder
+	p.WriteString(first)
+	w.WriteString(first)
 	for l.tok.kind == tokWord || l.tok.kind == tokQuoted {
 		if p.Len() > 0 {
 			p.WriteByte(' ')
@@ -237,7 +251,15 @@ func (l *lexer) angleAddr() imap.Address {
 
 // domain reads a dot-atom or a domain-literal.
 func (l *lexer) domain() string {
+	if l.tok.kind != tokWord && l.tok.kind != tokLiteral {
+		return missingDomain
+	}
+	first := l.tok.text
+	if l.next(); l.tok.kind != tokWord && l.tok.kind != tokLiteral {
+		return first
+	}
 	var b strings.Builder
+	b.WriteString(first)
 	for l.tok.kind == tokWord || l.tok.kind == tokLiteral {
 		b.WriteString(l.tok.text)
 		l.next()
