@@ -10,9 +10,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"github.com/posthorn/posthorn/internal/testpeer"
 	"io"
 	"math/big"
 	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -281,3 +284,17 @@ func newTLSWire(t testing.TB, c net.Conn, cfg *tls.Config) *wire {
 }
 
 func dialRaw(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }
+
+// runWithStdin runs a peer program with stdin from a file.
+func runWithStdin(t testing.TB, stdinFile, program string, args ...string) ([]byte, error) {
+	t.Helper()
+	path := testpeer.Need(t, program, program)
+	f, err := os.Open(stdinFile)
+	require.NoError(t, err)
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin = f
+	return cmd.CombinedOutput()
+}

@@ -2,21 +2,20 @@ package smtpserver
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/lineio"
+	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/smtp"
 )
 
-// serverTLSConfig is the configuration used on the wire: a clone with TLS
-// 1.2 as the floor.
+// serverTLSConfig is the configuration used on the wire: TLS 1.2 as the
+// floor and ALPN "smtp", refusing clients that offer only foreign
+// protocols (ALPACA).
 func serverTLSConfig(base *tls.Config) *tls.Config {
-	cfg := base.Clone()
-	if cfg.MinVersion < tls.VersionTLS12 {
-		cfg.MinVersion = tls.VersionTLS12
-	}
-	return cfg
+	return tlsutil.ServerConfig(base, tlsutil.ALPNSMTP)
 }
 
 // cmdStartTLS handles STARTTLS (RFC 3207 §4).
@@ -35,7 +34,7 @@ func (c *conn) cmdStartTLS(arg string) {
 		c.errors++
 		return
 	}
-	if c.br.Buffered() > 0 {
+	if err := tlsutil.CheckPipelined(c.nc, c.br); err != nil {
 		// Plaintext pipelined behind STARTTLS would be taken as if it had
 		// come over TLS (CVE-2011-0411): refuse and close.
 		c.log.Warn("plaintext pipelined after STARTTLS, closing")
@@ -48,10 +47,11 @@ func (c *conn) cmdStartTLS(arg string) {
 		c.quit = true
 		return
 	}
-	tc := tls.Server(c.nc, serverTLSConfig(c.srv.TLSConfig))
-	_ = tc.SetDeadline(time.Now().Add(c.lim.CommandTimeout))
-	if err := tc.HandshakeContext(c.ctx); err != nil {
-		c.log.Debug("STARTTLS handshake failed", "err", err)
+	ctx, cancel := context.WithTimeout(c.ctx, c.lim.CommandTimeout)
+	tc, err := tlsutil.ServerUpgrade(ctx, c.nc, c.br, serverTLSConfig(c.srv.TLSConfig))
+	cancel()
+	if err != nil {
+		c.log.Info("STARTTLS failed", "err", err)
 		c.quit = true
 		return
 	}
