@@ -36,7 +36,7 @@ func readHeader(br *bufio.Reader, lim Limits, stopAtNonField bool) (h Header, n 
 		key        string
 		start, end int
 	}
-	var spans []span
+	spans := make([]span, 0, 32)
 	var buf []byte
 	lineNo := 0
 	finish := func() {
@@ -66,7 +66,9 @@ func readHeader(br *bufio.Reader, lim Limits, stopAtNonField bool) (h Header, n 
 			var frag []byte
 			frag, rerr = br.ReadSlice('\n')
 			if buf == nil {
-				buf = make([]byte, 0, max(512, 2*len(frag)))
+				// Size the buffer for what is already buffered: often the
+				// whole header.
+				buf = make([]byte, 0, min(max(512, len(frag)+br.Buffered()), maxBytes+1))
 			}
 			n += int64(len(frag))
 			if len(buf)+len(frag) > maxBytes {
@@ -96,7 +98,7 @@ func readHeader(br *bufio.Reader, lim Limits, stopAtNonField bool) (h Header, n 
 			return h, n, nil
 		}
 		lineNo++
-		content := bytes.TrimRight(line, "\r\n")
+		content := trimEOL(line)
 		if len(content) == 0 {
 			// The blank line ends the header.
 			h.end = line
@@ -114,7 +116,7 @@ func readHeader(br *bufio.Reader, lim Limits, stopAtNonField bool) (h Header, n 
 		} else {
 			key := ""
 			if i := bytes.IndexByte(content, ':'); i > 0 {
-				name := bytes.TrimRight(content[:i], " \t")
+				name := trimRightWSP(content[:i])
 				if validFieldNameBytes(name) {
 					key = internKey(name)
 				}
@@ -150,7 +152,7 @@ func nextLineContinuesHeader(br *bufio.Reader) bool {
 		for i, c := range b {
 			switch {
 			case c == ':':
-				return i > 0 && validFieldNameBytes(bytes.TrimRight(b[:i], " \t"))
+				return i > 0 && validFieldNameBytes(trimRightWSP(b[:i]))
 			case c == '\n':
 				return false
 			}
@@ -193,6 +195,22 @@ func skipHeader(br *bufio.Reader) (int64, []byte) {
 			return n, []byte{}
 		}
 	}
+}
+
+// trimRightWSP removes trailing spaces and tabs.
+func trimRightWSP(b []byte) []byte {
+	for len(b) > 0 && isWSP(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// trimEOL removes trailing CR and LF bytes.
+func trimEOL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 func malformed(line int, text []byte) error {
