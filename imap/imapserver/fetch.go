@@ -210,8 +210,7 @@ func (s *session) writeRange(m Message, start, end int64, p *imap.Partial) error
 	w.Write(strconv.AppendInt(w.AvailableBuffer(), end-start, 10))
 	w.WriteString("}\r\n")
 	s.section = *io.NewSectionReader(ra, start, end-start)
-	_, err = io.Copy(w.Writer, &s.section)
-	return err
+	return w.copyFrom(&s.section)
 }
 
 func partialRange(start, end int64, p *imap.Partial) (int64, int64) {
@@ -230,6 +229,24 @@ func partialRange(start, end int64, p *imap.Partial) (int64, int64) {
 // (RFC 9051 §6.4.5, RFC 3516 §4.2), streaming the section.
 func (s *session) writeSection(m Message, pm *parsedMsg, sec *imap.FetchSection) error {
 	w := &s.w
+	if !sec.Binary && !sec.Size && len(sec.Part) == 0 {
+		// Fast path for the common whole-message sections: a byte range
+		// of the stored message, no allocation.
+		start, end := int64(-1), int64(0)
+		switch sec.Specifier {
+		case imap.PartEntire:
+			start, end = 0, m.Size()
+		case imap.PartHeader:
+			start, end = pm.root.HeaderOffset, pm.root.BodyOffset
+		case imap.PartText:
+			start, end = pm.root.BodyOffset, m.Size()
+		}
+		if start >= 0 {
+			w.Write(sec.AppendSectionName(w.AvailableBuffer()))
+			w.sp()
+			return s.writeRange(m, start, end, sec.Partial)
+		}
+	}
 	ra, err := m.Open()
 	if err != nil {
 		return err
@@ -274,6 +291,5 @@ func (s *session) writeSection(m Message, pm *parsedMsg, sec *imap.FetchSection)
 	w.WriteByte('{')
 	w.Write(strconv.AppendInt(w.AvailableBuffer(), n, 10))
 	w.WriteString("}\r\n")
-	_, err = io.Copy(w.Writer, r)
-	return err
+	return w.copyFrom(r)
 }

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"bufio"
+	"io"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -146,4 +147,26 @@ func sanitizeText(s string) string {
 		}
 	}
 	return s
+}
+
+// copyFrom copies r to the writer through its own buffer. io.Copy would
+// hand the reader to the socket's ReadFrom once the buffer is empty,
+// which allocates a 32 KiB buffer per call for readers it cannot splice.
+func (w *respWriter) copyFrom(r io.Reader) error {
+	for {
+		if w.Available() == 0 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+		buf := w.AvailableBuffer()[:w.Available()]
+		n, err := r.Read(buf)
+		w.Write(buf[:n])
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }

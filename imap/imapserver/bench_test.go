@@ -1,0 +1,95 @@
+package imapserver_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/posthorn/posthorn/imap/imapserver"
+	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
+)
+
+// benchServer serves n messages (msg1 and msg2 alternately) and returns
+// a logged-in connection with INBOX selected.
+func benchServer(b *testing.B, n int) (net.Conn, *bufio.Reader) {
+	store := imapmem.New()
+	store.AddUser("alice", "secret")
+	for i := range n {
+		m := msg1
+		if i%2 == 1 {
+			m = msg2
+		}
+		store.Deliver(context.Background(), "alice", strings.NewReader(m))
+	}
+	srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	br := bufio.NewReaderSize(c, 64<<10)
+	br.ReadString('\n')
+	fmt.Fprintf(c, "a LOGIN alice secret\r\nb SELECT INBOX\r\n")
+	readUntil(b, br, "b ")
+	return c, br
+}
+
+func readUntil(b *testing.B, br *bufio.Reader, prefix string) int {
+	n := 0
+	for {
+		l, err := br.ReadSlice('\n')
+		if err != nil && err != bufio.ErrBufferFull {
+			b.Fatal(err)
+		}
+		n += len(l)
+		if len(l) > len(prefix) && string(l[:len(prefix)]) == prefix {
+			if string(l[len(prefix):len(prefix)+2]) != "OK" {
+				b.Fatalf("%s", l)
+			}
+			return n
+		}
+	}
+}
+
+// BenchmarkFetch measures whole-mailbox FETCH commands over loopback,
+// per message (-benchmem allocations are per command of 1,000 messages).
+func BenchmarkFetch(b *testing.B) {
+	const n = 1000
+	for _, items := range []string{"(UID FLAGS)", "ENVELOPE", "BODYSTRUCTURE", "BODY.PEEK[HEADER.FIELDS (From Subject)]", "BODY.PEEK[]"} {
+		b.Run(strings.Fields(strings.Trim(items, "()"))[0], func(b *testing.B) {
+			c, br := benchServer(b, n)
+			fmt.Fprintf(c, "w UID FETCH 1:* %s\r\n", items) // warm the parse cache
+			readUntil(b, br, "w ")
+			b.ReportAllocs()
+			b.ResetTimer()
+			var bytes int
+			for range b.N {
+				fmt.Fprintf(c, "f UID FETCH 1:* %s\r\n", items)
+				bytes += readUntil(b, br, "f ")
+			}
+			b.SetBytes(int64(bytes / b.N))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/msg")
+		})
+	}
+}
+
+func BenchmarkSearch(b *testing.B) {
+	c, br := benchServer(b, 1000)
+	for _, q := range []string{"UNSEEN", "SUBJECT report", "BODY marzipan"} {
+		b.Run(strings.Fields(q)[0], func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				fmt.Fprintf(c, "s UID SEARCH %s\r\n", q)
+				readUntil(b, br, "s ")
+			}
+		})
+	}
+}
