@@ -35,7 +35,8 @@ func pick(v, def int) int {
 	case v == 0:
 		return def
 	case v < 0:
-		return int(^uint(0) >> 1)
+		// "No limit", kept far from overflow so that callers may add to it.
+		return 1<<31 - 1
 	}
 	return v
 }

@@ -382,7 +382,7 @@ parse:
 		w.hbr.Reset(&w.hsrc)
 	}
 	lim := w.lim
-	lim.MaxHeaderBytes, lim.MaxHeaderFields = -1, -1
+	lim.MaxHeaderBytes, lim.MaxHeaderFields = len(w.hdr)+1, maxFields+1
 	h, err := ReadHeader(w.hbr, lim)
 	if err != nil {
 		w.defectAt(p, DefectHeader, err)
