@@ -2,6 +2,8 @@ package sasl
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -219,6 +221,47 @@ func FuzzOAuthClient(f *testing.F) {
 		r, err := c.Next([]byte(msg))
 		if err == nil && string(r) != "\x01" && len(msg) != 0 {
 			t.Fatalf("answer %q to %q", r, msg)
+		}
+	})
+}
+
+func FuzzExternalServer(f *testing.F) {
+	for _, s := range []string{"", "tim", "root", "a\x00b", "\xff"} {
+		f.Add([]byte(s))
+	}
+	reg := fuzzRegistry(f)
+	cert, _ := testCert(f, "tim")
+	cs := ConnState{TLS: true, TLSState: &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Leaf}}}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		srv, err := reg.NewServer(External, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, done, err := srv.Next(context.Background(), msg)
+		if done && (err != nil || srv.Identity().Username != "tim") {
+			t.Fatalf("EXTERNAL %q: %+v %v", msg, srv.Identity(), err)
+		}
+		if done && len(msg) > 0 && string(msg) != "tim" {
+			t.Fatalf("authzid %q accepted for tim", msg)
+		}
+	})
+}
+
+func FuzzParseSCRAMKeys(f *testing.F) {
+	k, _ := NewSCRAMKeys(SHA1, "pencil", []byte("salt"), 4096)
+	for _, s := range []string{k.String(), "4096:c2FsdA==$AA==:AA==", "1:$:", "$", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseSCRAMKeys(s)
+		if err != nil {
+			return
+		}
+		if k.Iterations < 1 || len(k.Salt) == 0 || len(k.StoredKey) != len(k.ServerKey) {
+			t.Fatalf("accepted invalid keys %q: %+v", s, k)
+		}
+		if _, err := ParseSCRAMKeys(k.String()); err != nil {
+			t.Fatalf("round trip of %q: %v", s, err)
 		}
 	})
 }
