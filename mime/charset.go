@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
 	"golang.org/x/text/encoding/ianaindex"
 	"golang.org/x/text/encoding/unicode"
@@ -28,7 +29,17 @@ func (e *UnknownCharsetError) Error() string {
 // Case, surrounding white space and quotes are ignored. An unknown or
 // unsupported name gives *UnknownCharsetError.
 func CharsetEncoding(name string) (encoding.Encoding, error) {
-	n := strings.ToLower(strings.Trim(name, " \t\"'"))
+	n := strings.Trim(name, " \t\"'")
+	// The labels of most mail, without allocating.
+	switch {
+	case strings.EqualFold(n, "utf-8"):
+		return unicode.UTF8, nil
+	case strings.EqualFold(n, "us-ascii"):
+		return asciiCompat, nil
+	case strings.EqualFold(n, "iso-8859-1"):
+		return charmap.Windows1252, nil
+	}
+	n = strings.ToLower(n)
 	switch n {
 	case "utf-8", "utf8", "unicode-1-1-utf-8", "":
 		return unicode.UTF8, nil

@@ -2,6 +2,7 @@ package mime
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // DecodeWords decodes the RFC 2047 encoded words in s and returns the text
@@ -28,6 +29,11 @@ func DecodeWords(s string) (string, error) {
 	out.Grow(len(s))
 	flush := func() {
 		if pendCS == "" && pending == nil {
+			return
+		}
+		if isUTF8Label(pendCS) && utf8.Valid(pending) {
+			out.Write(pending)
+			pending, pendCS = pending[:0], ""
 			return
 		}
 		txt, err := decodeCharset(pendCS, pending)
