@@ -22,17 +22,26 @@ func decode(t testing.TB, in string, opts DotOptions, bufSize, chunk int, oneByt
 	br := bufio.NewReaderSize(src, bufSize)
 	d := NewDotReader(br, opts)
 	var got bytes.Buffer
-	buf := make([]byte, chunk)
-	for {
-		var n int
-		n, err = d.Read(buf)
-		got.Write(buf[:n])
-		if err != nil {
-			break
+	if chunk == 0 {
+		// io.Copy through WriteTo.
+		var n int64
+		n, err = io.Copy(&got, d)
+		if n != int64(got.Len()) {
+			t.Errorf("WriteTo returned %d, wrote %d", n, got.Len())
 		}
-	}
-	if err == io.EOF {
-		err = nil
+	} else {
+		buf := make([]byte, chunk)
+		for {
+			var n int
+			n, err = d.Read(buf)
+			got.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		if err == io.EOF {
+			err = nil
+		}
 	}
 	if cerr := d.Close(); cerr != err {
 		t.Errorf("Close = %v, Read ended with %v", cerr, err)
@@ -46,7 +55,8 @@ func variants(t *testing.T, f func(t *testing.T, bufSize, chunk int, oneByte boo
 	for _, v := range []struct {
 		bufSize, chunk int
 		oneByte        bool
-	}{{4096, 32 * 1024, false}, {16, 32 * 1024, false}, {16, 1, false}, {16, 2, true}, {16, 3, false}, {4096, 7, true}} {
+	}{{4096, 32 * 1024, false}, {16, 32 * 1024, false}, {16, 1, false}, {16, 2, true}, {16, 3, false}, {4096, 7, true},
+		{4096, 0, false}, {16, 0, true}} {
 		f(t, v.bufSize, v.chunk, v.oneByte)
 	}
 }
@@ -310,5 +320,46 @@ func TestDotReaderBareEOLsCounted(t *testing.T) {
 	}
 	if d.BareEOLs() != 2 {
 		t.Fatalf("BareEOLs = %d, want 2", d.BareEOLs())
+	}
+}
+
+type errWriter struct{ after int }
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.after <= 0 {
+		return 0, errors.New("disk full")
+	}
+	e.after--
+	return len(p), nil
+}
+
+// TestDotReaderWriteToError: the backend fails; Close still consumes the
+// body so the server can reply and read the next command.
+func TestDotReaderWriteToError(t *testing.T) {
+	body := strings.Repeat("line\r\n", 5000)
+	br := bufio.NewReaderSize(strings.NewReader(body+".\r\nQUIT\r\n"), 64)
+	d := NewDotReader(br, DotOptions{})
+	if _, err := io.Copy(&errWriter{after: 3}, d); err == nil || err.Error() != "disk full" {
+		t.Fatalf("io.Copy = %v", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if rest, _ := io.ReadAll(br); string(rest) != "QUIT\r\n" {
+		t.Fatalf("left unread %q", rest)
+	}
+}
+
+// TestDotReaderPendingLFThenWriteTo mixes a one-byte Read that leaves an LF
+// pending with WriteTo.
+func TestDotReaderPendingLFThenWriteTo(t *testing.T) {
+	d := NewDotReader(bufio.NewReader(strings.NewReader("\r\nab\r\n.\r\n")), DotOptions{})
+	p := make([]byte, 1)
+	if n, err := d.Read(p); n != 1 || err != nil || p[0] != '\r' {
+		t.Fatalf("Read = %d %v %q", n, err, p)
+	}
+	var out bytes.Buffer
+	if _, err := d.WriteTo(&out); err != nil || out.String() != "\nab\r\n" {
+		t.Fatalf("WriteTo = %q, %v", out.String(), err)
 	}
 }

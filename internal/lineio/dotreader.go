@@ -63,6 +63,9 @@ type DotReader struct {
 	bare      int   // bare CR/LF normalised
 	slowUntil int64 // raw offset before which the fast path is not tried
 
+	sink    io.Writer // WriteTo's destination while it runs
+	sinkErr error     // first error from sink
+
 	draining bool  // consuming to the terminator after a body error
 	done     bool  // terminator consumed
 	closed   bool  // Close called
@@ -116,6 +119,48 @@ func (d *DotReader) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
+}
+
+// WriteTo writes the decoded body to w until the terminator. It implements
+// io.WriterTo, so io.Copy hands w runs of whole lines straight from the
+// bufio.Reader's buffer, without an intermediate copy. It returns nil at a
+// clean end, the body error after consuming the body to its end (as Read),
+// a read error, or the first error from w; after a write error the body is
+// not consumed further, so call Close to stay in step.
+func (d *DotReader) WriteTo(w io.Writer) (int64, error) {
+	if d.closed {
+		return 0, errClosed
+	}
+	if d.ioErr != nil {
+		return 0, d.ioErr
+	}
+	var total int64
+	if d.pendLF {
+		d.pendLF = false
+		if _, err := w.Write(crlf[1:]); err != nil {
+			return 0, err
+		}
+		total = 1
+	}
+	d.sink, d.sinkErr = w, nil
+	defer func() { d.sink, d.sinkErr = nil, nil }()
+	for !d.done && !d.draining {
+		n, err := d.step(nil)
+		total += int64(n)
+		if err != nil {
+			d.ioErr = err
+			return total, err
+		}
+		if d.sinkErr != nil {
+			return total, d.sinkErr
+		}
+	}
+	if d.draining {
+		if err := d.drain(); err != nil {
+			return total, err
+		}
+	}
+	return total, d.err
 }
 
 // Close consumes the rest of the body up to and including the terminator,
@@ -183,11 +228,15 @@ func (d *DotReader) consume(k int) {
 	d.raw += int64(k)
 }
 
-// step decodes from the buffered bytes into dst and returns how many bytes
-// it wrote. With dst == nil it is draining: it consumes and discards.
-// Only I/O errors are returned; body errors go through fail.
+// step decodes from the buffered bytes into dst, or into d.sink during
+// WriteTo, and returns how many bytes it delivered. While draining it
+// consumes and discards. Only read errors are returned; body errors go
+// through fail, write errors into d.sinkErr.
 func (d *DotReader) step(dst []byte) (int, error) {
-	discard := dst == nil
+	discard := d.draining
+	if n, err := d.fast(dst); n > 0 || err != nil || d.done || d.draining != discard {
+		return n, err
+	}
 	if d.lineStart {
 		w, err := d.window(1)
 		if err != nil {
@@ -217,26 +266,8 @@ func (d *DotReader) step(dst []byte) (int, error) {
 		return 0, err
 	}
 	room := len(dst)
-	if discard {
+	if discard || d.sink != nil {
 		room = math.MaxInt
-	}
-
-	if d.lineLen == 0 && d.raw >= d.slowUntil {
-		// The fast path: a run of whole, good CRLF lines.
-		pos, scanned := fastRun(w, room, d.opts.MaxLine)
-		if pos == 0 && scanned > 0 {
-			// A bare CR somewhere in there: take these bytes the careful
-			// way, so a hostile body cannot make us rescan the window
-			// once per line.
-			d.slowUntil = d.raw + int64(scanned)
-		}
-		if pos > 0 {
-			d.lineStart = true
-			if !d.takeRun(dst, w, pos) {
-				return 0, nil
-			}
-			return pos, nil
-		}
 	}
 
 	// The careful path, one line or part of a line.
@@ -260,6 +291,86 @@ func (d *DotReader) step(dst []byte) (int, error) {
 		return 0, nil
 	}
 	return d.eol(dst, w[0], room)
+}
+
+// fast delivers runs of whole, good CRLF lines straight from the
+// bufio.Reader's buffer, removing stuffing dots and recognising the
+// terminator on the way. When the buffer ends inside a line it reads more
+// (the line must go on, so that cannot stall) rather than leave the piece
+// to the careful path. It returns when the careful path must decide: a
+// bare CR or LF, a line longer than the buffer or MaxLine, a line that does
+// not fit in dst, or the continuation of a line begun by the careful path.
+func (d *DotReader) fast(dst []byte) (n int, err error) {
+	room := len(dst)
+	maxLine := d.opts.MaxLine
+	if d.draining || d.sink != nil {
+		room = math.MaxInt
+	}
+	if d.draining {
+		maxLine = 0
+	}
+	for d.lineLen == 0 && d.raw >= d.slowUntil && n < room {
+		w, _ := d.br.Peek(d.br.Buffered())
+		if d.lineStart {
+			if len(w) < 3 {
+				// Every line start has three more bytes coming, if only
+				// the terminator.
+				if _, err := d.br.Peek(3); err != nil {
+					return n, eof(err)
+				}
+				w, _ = d.br.Peek(d.br.Buffered())
+			}
+			if w[0] == '.' {
+				if w[1] == '\r' && w[2] == '\n' {
+					// RFC 5321 §4.5.2: <CRLF>.<CRLF> ends the data.
+					d.consume(3)
+					d.done = true
+					return n, nil
+				}
+				// RFC 5321 §4.5.2: drop the stuffing dot.
+				d.consume(1)
+				w = w[1:]
+			}
+			d.lineStart = false
+		}
+		pos, scanned, partial := fastRun(w, room-n, maxLine)
+		switch {
+		case pos > 0:
+			d.lineStart = true
+			var out []byte
+			if dst != nil {
+				out = dst[n:]
+			}
+			if !d.takeRun(out, w, pos) {
+				return n, nil
+			}
+			if !d.draining {
+				n += pos
+			}
+		case scanned > 0:
+			// A bare CR somewhere in there: take these bytes the careful
+			// way, so a hostile body cannot make us rescan the window
+			// once per line.
+			d.slowUntil = d.raw + int64(scanned)
+			return n, nil
+		case partial && len(w) < d.br.Size():
+			// The buffer ends inside the line: read more of it.
+			if _, err := d.br.Peek(len(w) + 1); err != nil {
+				return n, eof(err)
+			}
+		default:
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// eof turns io.EOF inside the body into io.ErrUnexpectedEOF.
+func eof(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // carefulRun handles what the fast path leaves: a line that continues one
@@ -306,16 +417,29 @@ func (d *DotReader) carefulRun(w []byte, room int) (pos int, special, ended bool
 // takeRun delivers w[:n] verbatim, honouring MaxSize. It reports false when
 // the size limit was hit (nothing delivered, draining started).
 func (d *DotReader) takeRun(dst, w []byte, n int) bool {
-	if dst != nil {
+	if !d.draining {
 		if d.opts.MaxSize > 0 && d.size+int64(n) > d.opts.MaxSize {
 			d.fail(&TooLargeError{Limit: d.opts.MaxSize})
 			return false
 		}
-		copy(dst, w[:n])
 		d.size += int64(n)
+		if d.sink != nil {
+			d.write(w[:n])
+		} else {
+			copy(dst, w[:n])
+		}
 	}
 	d.consume(n)
 	return true
+}
+
+// write passes b to the WriteTo sink, keeping the first error.
+func (d *DotReader) write(b []byte) {
+	if d.sinkErr == nil {
+		if _, err := d.sink.Write(b); err != nil {
+			d.sinkErr = err
+		}
+	}
 }
 
 // eol decides on the CR or LF c at the head of the buffer.
@@ -330,7 +454,7 @@ func (d *DotReader) eol(dst []byte, c byte, room int) (int, error) {
 			// fit whole.
 			d.consume(2)
 			d.lineStart = true
-			if dst == nil {
+			if d.draining {
 				return 0, nil
 			}
 			if d.opts.MaxLine > 0 && d.lineLen > d.opts.MaxLine {
@@ -345,7 +469,7 @@ func (d *DotReader) eol(dst []byte, c byte, room int) (int, error) {
 	// it is content (the SMTP smuggling variants).
 	off := d.raw
 	d.consume(1)
-	if dst == nil {
+	if d.draining {
 		return 0, nil
 	}
 	if d.opts.Policy != NormalizeBareEOL {
@@ -369,6 +493,10 @@ func (d *DotReader) emitCRLF(dst []byte, room int) int {
 		return 0
 	}
 	d.size += 2
+	if d.sink != nil {
+		d.write(crlf)
+		return 2
+	}
 	dst[0] = '\r'
 	if room < 2 {
 		d.pendLF = true
@@ -388,19 +516,19 @@ var cr = []byte{'\r'}
 // since each good line holds exactly one CR. It returns 0 when the careful
 // path must decide, with scanned > 0 if that is because of a bare CR in the
 // first scanned bytes.
-func fastRun(w []byte, limit, maxLine int) (pos, scanned int) {
+func fastRun(w []byte, limit, maxLine int) (pos, scanned int, partial bool) {
 	if maxLine <= 0 {
 		maxLine = math.MaxInt
 	}
-	buf := w[:min(limit, len(w))]
 	lines := 0
 	for {
-		i := bytes.IndexByte(buf[pos:], '\n')
-		if i < 1 || i-1 > maxLine {
+		i := bytes.IndexByte(w[pos:], '\n')
+		if i < 0 {
+			partial = lines == 0
 			break
 		}
 		lf := pos + i
-		if buf[lf-1] != '\r' {
+		if i < 1 || i-1 > maxLine || lf >= limit || w[lf-1] != '\r' {
 			break
 		}
 		pos = lf + 1
@@ -410,10 +538,10 @@ func fastRun(w []byte, limit, maxLine int) (pos, scanned int) {
 		}
 	}
 	if lines == 0 {
-		return 0, 0
+		return 0, 0, partial
 	}
-	if bytes.Count(buf[:pos], cr) != lines {
-		return 0, pos
+	if bytes.Count(w[:pos], cr) != lines {
+		return 0, pos, false
 	}
-	return pos, pos
+	return pos, pos, false
 }

@@ -109,7 +109,7 @@ func FuzzDotReader(f *testing.F) {
 		f.Add([]byte(s), uint16(16), uint16(3))
 	}
 	f.Fuzz(func(t *testing.T, content []byte, bufSize, chunk uint16) {
-		bs, cs := int(bufSize%512)+16, int(chunk%64)+1
+		bs, cs := int(bufSize%512)+16, int(chunk%65) // cs 0: WriteTo
 		// Round trip.
 		var wire bytes.Buffer
 		w := NewDotWriter(&wire)
@@ -253,6 +253,42 @@ func BenchmarkDotDecode(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+			}
+		}
+	})
+	b.Run("DotReaderWriteTo", func(b *testing.B) {
+		src := bytes.NewReader(wire)
+		br := bufio.NewReader(src)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(wire)))
+		for b.Loop() {
+			src.Reset(wire)
+			br.Reset(src)
+			if _, err := NewDotReader(br, DotOptions{}).WriteTo(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ReadSliceWrite", func(b *testing.B) {
+		src := bytes.NewReader(wire)
+		br := bufio.NewReader(src)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(wire)))
+		for b.Loop() {
+			src.Reset(wire)
+			br.Reset(src)
+			for {
+				line, err := br.ReadSlice('\n')
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(line) > 0 && line[0] == '.' {
+					if len(line) == 3 && line[1] == '\r' {
+						break
+					}
+					line = line[1:]
+				}
+				io.Discard.Write(line)
 			}
 		}
 	})
