@@ -40,7 +40,8 @@ func cmdStartTLS(s *session, tag string, uid bool) error {
 	}
 	s.conn = tc
 	s.tls = true
-	s.br.Reset(tc)
+	s.pc.Conn = tc
+	s.br.Reset(&s.pc)
 	s.w.Reset(tc)
 	s.dec.Reset(s.br)
 	// The tagged OK was sent already; nothing else is said (RFC 9051 §6.2.1:

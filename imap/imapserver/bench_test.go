@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -92,4 +93,57 @@ func BenchmarkSearch(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIdleConnections reports the server's memory per connection
+// in IDLE (heap and goroutine stacks, measured in-process; the client
+// side holds only its sockets).
+func BenchmarkIdleConnections(b *testing.B) {
+	const conns = 500
+	store := imapmem.New()
+	store.AddUser("alice", "secret")
+	for range 100 {
+		store.Deliver(context.Background(), "alice", strings.NewReader(msg1))
+	}
+	srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true, Limits: imapserver.Limits{MaxConnsPerIP: -1}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	for range b.N {
+		before := memInUse()
+		cs := make([]net.Conn, 0, conns)
+		buf := make([]byte, 4096)
+		for range conns {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			cs = append(cs, c)
+			fmt.Fprintf(c, "a LOGIN alice secret\r\nb SELECT INBOX\r\nc IDLE\r\n")
+			got := ""
+			for !strings.Contains(got, "+ idling") {
+				n, err := c.Read(buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += string(buf[:n])
+			}
+		}
+		after := memInUse()
+		b.ReportMetric(float64(after-before)/conns/1024, "KiB/conn")
+		for _, c := range cs {
+			c.Close()
+		}
+	}
+}
+
+func memInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
 }

@@ -49,6 +49,18 @@ func cmdIdle(s *session, tag string, uid bool) error {
 		if s.woken.Load() {
 			continue
 		}
+		// Wait with the buffers parked: an idling connection holds none.
+		if err := s.park(); err != nil {
+			return err
+		}
+		err := s.waitByte()
+		s.unpark()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && (s.woken.Load() || s.shuttingDown.Load()) {
+				continue
+			}
+			return err
+		}
 		chunk, err := s.br.ReadSlice('\n')
 		line = append(line, chunk...)
 		if err == nil {

@@ -120,6 +120,8 @@ type Server struct {
 	initOnce  sync.Once
 	limits    Limits
 	registry  *sasl.Registry
+	readers   sync.Pool // *bufio.Reader of idle-capable sessions
+	writers   sync.Pool // *bufio.Writer
 	connLimit *limit.ConnLimiter
 	authLimit *limit.AuthLimiter
 	tlsConfig *tls.Config

@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,9 +32,6 @@ const (
 // errClose ends the session without another response.
 var errClose = errors.New("imapserver: close connection")
 
-var bufPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
-var wbufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8192) }}
-
 // session is one connection. All its fields are used by its own
 // goroutine only, except those marked otherwise.
 type session struct {
@@ -45,6 +41,7 @@ type session struct {
 	log  *slog.Logger
 	ctx  context.Context
 
+	pc      prefixConn
 	br      *bufio.Reader
 	w       respWriter
 	section io.SectionReader // reused by FETCH to avoid an allocation per message
@@ -110,14 +107,7 @@ func (s *session) serve() {
 		if s.user != nil {
 			s.user.Close()
 		}
-		if s.br != nil {
-			s.br.Reset(nil)
-			bufPool.Put(s.br)
-		}
-		if s.w.Writer != nil {
-			s.w.Reset(nil)
-			wbufPool.Put(s.w.Writer)
-		}
+		s.releaseBuffers()
 	}()
 	if tc, ok := s.conn.(*tls.Conn); ok {
 		hctx, hcancel := context.WithTimeout(ctx, s.srv.limits.LoginTimeout)
@@ -128,9 +118,10 @@ func (s *session) serve() {
 			return
 		}
 	}
-	s.br = bufPool.Get().(*bufio.Reader)
-	s.br.Reset(s.conn)
-	s.w.Writer = wbufPool.Get().(*bufio.Writer)
+	s.pc.Conn = s.conn
+	s.br = s.srv.getReader()
+	s.br.Reset(&s.pc)
+	s.w.Writer = s.srv.getWriter()
 	s.w.Reset(s.conn)
 	s.dec = imapwire.NewDecoder(s.br, s.limits())
 	s.dec.Continue = s.continueLiteral
@@ -195,16 +186,17 @@ func (s *session) waitInput() error {
 	if s.br.Buffered() > 0 {
 		return nil
 	}
-	if err := s.flush(); err != nil {
+	if err := s.park(); err != nil {
 		return err
 	}
+	defer s.unpark()
 	// shutdown sets its flag before moving the deadline, so checking the
 	// flag after setting ours cannot miss it.
 	s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
 	if s.shuttingDown.Load() {
 		return errShutdown
 	}
-	_, err := s.br.Peek(1)
+	err := s.waitByte()
 	if err == nil {
 		// The rest of the command: generous, but bounded.
 		s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
@@ -224,6 +216,9 @@ func (s *session) idleTimeout() time.Duration {
 }
 
 func (s *session) flush() error {
+	if s.w.Writer == nil {
+		return nil
+	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout))
 	return s.w.Flush()
 }
