@@ -1,10 +1,80 @@
 // Package imapserver is an IMAP4rev2 (RFC 9051) and IMAP4rev1 (RFC 3501)
 // server: the protocol engine over a pluggable Backend.
 //
-// The Backend stores bytes: raw messages with CRLF line ends, flags,
-// UIDs, per-mailbox mod-sequences and an expunge history, mailbox
-// metadata and subscriptions, and publishes every change to the open
-// Mailbox handles. The server does the protocol: it keeps each session's
-// sequence-number map, computes FETCH items from the raw message and
-// runs SEARCH itself. Package imapmem is an in-memory Backend.
+// # Map
+//
+// A [Server] accepts connections (Serve, ServeTLS, ListenAndServe,
+// Shutdown, the same shape as net/http and the posthorn SMTP and POP3
+// servers) and runs one session per connection. The [Backend] stores
+// bytes: it authenticates (VerifyPassword, or the sasl credential
+// interfaces through [Server.SASL]) and opens a [User], whose mailboxes
+// are opened as [Mailbox] handles. A backend keeps raw messages with CRLF
+// line ends, flags, UIDs, per-mailbox mod-sequences and an expunge
+// history, mailbox metadata and subscriptions, and publishes every change
+// to the open handles. The server does the protocol: it keeps each
+// session's sequence-number map, computes FETCH items from the raw
+// message (internal/imapmsg over the mime part index) and runs SEARCH.
+// Package imapmem is a complete in-memory Backend that also serves SMTP
+// delivery and POP3.
+//
+// One file per command: select.go (SELECT, EXAMINE, CLOSE, UNSELECT),
+// fetch.go, store.go, search.go, copy.go (COPY, MOVE), expunge.go,
+// append.go, list.go (LIST, LSUB), status.go, mailbox.go (CREATE,
+// DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, NAMESPACE), idle.go, auth.go
+// (STARTTLS, LOGIN, AUTHENTICATE), capability.go (CAPABILITY, NOOP,
+// LOGOUT, ID, ENABLE, CHECK).
+//
+// # Implemented
+//
+// IMAP4rev2 and IMAP4rev1 per session (ENABLE IMAP4rev2), STARTTLS with
+// LOGINDISABLED until TLS (RFC 9051 §6.2), AUTHENTICATE with SASL-IR (RFC
+// 4959), LITERAL+ or LITERAL- (RFC 7888, Server.LiteralMinus), ENABLE (RFC
+// 5161), IDLE (RFC 2177), UIDPLUS (RFC 4315), MOVE (RFC 6851), NAMESPACE
+// (RFC 2342), ID (RFC 2971), UNSELECT (RFC 3691), CHILDREN (RFC 3348),
+// SPECIAL-USE and CREATE-SPECIAL-USE (RFC 6154), LIST-EXTENDED (RFC 5258),
+// LIST-STATUS (RFC 5819), STATUS=SIZE (RFC 8438), ESEARCH (RFC 4731),
+// SEARCHRES (RFC 5182), APPENDLIMIT (RFC 7889), BINARY (RFC 3516),
+// UTF8=ACCEPT (RFC 6855).
+//
+// Deliberate deviations: \Recent is not kept (RECENT is always 0, the
+// RECENT search key matches nothing), as IMAP4rev2 removed it. CHECK is
+// a NOOP.
+//
+// # Implementation notes
+//
+// Invariants a maintainer must keep:
+//
+//   - A session has one goroutine. It reads commands ahead through its
+//     bufio.Reader (pipelining) and answers them in order. Nothing else
+//     writes to its connection; other goroutines only set flags
+//     (shuttingDown, woken) and move the read deadline to wake it.
+//   - The sequence-number map (selected.uids) changes only when the
+//     client is told: EXISTS appends, EXPUNGE removes. Expunges reported
+//     by the backend during FETCH, STORE or SEARCH by sequence number are
+//     held in selected.expunged and sent at the end of a later command
+//     that allows them (RFC 9051 §7.5.1, RFC 2180 §4); until then the
+//     messages keep their numbers, and asking for their data yields NO
+//     [EXPUNGEISSUED] after the rest was sent. UID commands first bring
+//     the view up to date.
+//   - EXPUNGE responses of one batch are sent from the highest sequence
+//     number down, so every number is valid when sent, and the map is
+//     compacted once.
+//   - Flag changes the session made itself (Update.Own) are not echoed:
+//     STORE already answered them (and .SILENT asked for nothing).
+//   - Updates are only written between commands or inside IDLE, never
+//     while a backend lock is held: Mailbox.Poll hands them over and the
+//     session writes them afterwards. A backend's SetNotify callback only
+//     sets a flag and the read deadline.
+//   - FETCH streams message by message into the write buffer; sections
+//     are copied from the backend's io.ReaderAt through the buffer. The
+//     parse of a message (part index, encoded ENVELOPE, BODY and
+//     BODYSTRUCTURE) is computed once and kept in the Message's
+//     ParseCache, shared by all sessions and copies of the message.
+//   - While waiting for a client (between commands and in IDLE) with
+//     nothing buffered, a session returns its read and write buffers to
+//     the Server's pools and waits on a one-byte read.
+//   - A panic in a session (a backend bug) ends that session with BYE
+//     [SERVERBUG] and is logged; the process goes on.
+//   - Logs carry the remote address, user, command and status, never
+//     passwords, SASL data, ID parameters or message contents.
 package imapserver
