@@ -453,3 +453,5 @@ func TestTestCert(t *testing.T) {
 		}
 	}
 }
+
+func waitABit() { time.Sleep(50 * time.Millisecond) }
