@@ -299,3 +299,30 @@ func TestAddrOf(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkConnLimiterAcquire(b *testing.B) {
+	l := NewConnLimiter(ConnLimits{})
+	b.ReportAllocs()
+	for b.Loop() {
+		rel, err := l.Acquire(ip6a)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rel()
+	}
+}
+
+func BenchmarkAuthLimiterFailure(b *testing.B) {
+	a := NewAuthLimiter(AuthLimits{MaxEntries: 10000})
+	addrs := make([]netip.Addr, 50000)
+	for i := range addrs {
+		addrs[i] = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		a.Failure(addrs[i%len(addrs)], "")
+		a.Delay(addrs[i%len(addrs)], "")
+		i++
+	}
+}

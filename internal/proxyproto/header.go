@@ -203,7 +203,15 @@ func readV2(br *bufio.Reader) (*Header, error) {
 	if fam > famUnix || trans > transDgram {
 		return nil, herr("unknown version 2 address family %#x", famTrans)
 	}
-	need := map[byte]int{famUnspec: 0, famInet: lenInet, famInet6: lenInet6, famUnix: lenUnix}[fam]
+	need := 0
+	switch fam {
+	case famInet:
+		need = lenInet
+	case famInet6:
+		need = lenInet6
+	case famUnix:
+		need = lenUnix
+	}
 	if h.Command == Proxy && n < need {
 		return nil, herr("version 2 address block of %d bytes, family needs %d", n, need)
 	}

@@ -235,3 +235,27 @@ func FuzzReadHeader(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkReadHeader(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		in   []byte
+	}{
+		{"v1", []byte("PROXY TCP4 192.0.2.1 198.51.100.7 56324 25\r\n")},
+		{"v2", v2(0x21, 0x11, inet4Block(0x01, 0, 2, 'h', '2'))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := bytes.NewReader(bc.in)
+			br := bufio.NewReaderSize(r, 256)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.in)))
+			for b.Loop() {
+				r.Reset(bc.in)
+				br.Reset(r)
+				if _, err := ReadHeader(br); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
