@@ -35,11 +35,21 @@
 //     of the data, where the rest would be read as commands. Only an I/O
 //     error (including io.ErrUnexpectedEOF) returns early; the connection
 //     is unusable then anyway.
-//   - The DotReader never reads past the terminator: it asks the
-//     bufio.Reader only for bytes it needs (at most three bytes of
-//     look-ahead), so the next command stays in the bufio.Reader.
-//   - The DotReader scans with bytes.IndexByte and copies runs of whole
-//     lines at once; it never loops byte by byte over content.
+//   - The DotReader never waits for bytes past the terminator: it asks the
+//     bufio.Reader for more only when the body must go on (inside a line,
+//     or three bytes at the start of a line, which a conforming peer always
+//     sends, if only ".\r\n"). Whatever the bufio.Reader has buffered
+//     beyond the terminator stays there for the next command.
+//   - The DotReader's fast path finds line ends with one bytes.IndexByte
+//     per line, proves a run of lines free of bare CRs with one
+//     bytes.Count, removes stuffing dots and spots the terminator inline,
+//     and delivers the run with one copy (or, through WriteTo, one Write
+//     straight from the bufio.Reader's buffer). It never loops byte by
+//     byte over content. Everything unusual (bare CR or LF, lines longer
+//     than the buffer or MaxLine, a line that does not fit the caller's
+//     buffer) goes to a careful path that handles one line at a time; a
+//     run that failed the bare-CR check is then not scanned again, so a
+//     hostile body cannot make the reader quadratic.
 //   - The DotWriter stuffs every "." at the start of a line, the first
 //     line included, and turns every bare CR and bare LF into CRLF, so its
 //     output can never contain the terminator before Close writes it.
