@@ -76,13 +76,14 @@ func paramErr(p Param, reason string) error {
 // repeated ones are errors (RFC 5321 §4.1.1.11: 555).
 func ParseMailOptions(ps Params) (MailOptions, error) {
 	var o MailOptions
-	seen := map[string]bool{}
+	var seen uint16
 	for _, p := range ps {
 		key := strings.ToUpper(p.Key)
-		if seen[key] {
+		if bit := mailParamBit(key); seen&bit != 0 {
 			return o, paramErr(p, "repeated")
+		} else {
+			seen |= bit
 		}
-		seen[key] = true
 		switch key {
 		case "SIZE":
 			n, err := strconv.ParseInt(p.Value, 10, 64)
@@ -174,13 +175,14 @@ func (o *MailOptions) Params() (Params, error) {
 // ParseRcptOptions interprets RCPT parameters (NOTIFY, ORCPT).
 func ParseRcptOptions(ps Params) (RcptOptions, error) {
 	var o RcptOptions
-	seen := map[string]bool{}
+	var seen uint16
 	for _, p := range ps {
 		key := strings.ToUpper(p.Key)
-		if seen[key] {
+		if bit := mailParamBit(key); seen&bit != 0 {
 			return o, paramErr(p, "repeated")
+		} else {
+			seen |= bit
 		}
-		seen[key] = true
 		switch key {
 		case "NOTIFY":
 			for v := range strings.SplitSeq(strings.ToUpper(p.Value), ",") {
@@ -251,4 +253,30 @@ func (o *RcptOptions) Params() (Params, error) {
 		ps = append(ps, Param{Key: "ORCPT", Value: typ + ";" + EncodeXtext(o.OriginalRecipient), HasValue: true})
 	}
 	return ps, nil
+}
+
+// mailParamBit gives each known parameter a bit for duplicate detection;
+// unknown ones get 0 and are rejected by the caller's switch.
+func mailParamBit(key string) uint16 {
+	switch key {
+	case "SIZE":
+		return 1 << 0
+	case "BODY":
+		return 1 << 1
+	case "SMTPUTF8":
+		return 1 << 2
+	case "REQUIRETLS":
+		return 1 << 3
+	case "RET":
+		return 1 << 4
+	case "ENVID":
+		return 1 << 5
+	case "AUTH":
+		return 1 << 6
+	case "NOTIFY":
+		return 1 << 7
+	case "ORCPT":
+		return 1 << 8
+	}
+	return 0
 }

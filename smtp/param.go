@@ -50,6 +50,9 @@ func ParseParams(s string, max int) (Params, error) {
 		max = 16
 	}
 	var ps Params
+	if s != "" {
+		ps = make(Params, 0, min(strings.Count(s, " ")+1, max))
+	}
 	for s != "" {
 		var word string
 		word, s, _ = strings.Cut(s, " ")

@@ -35,7 +35,10 @@ type conn struct {
 	sess  Session
 	ctx   context.Context
 
-	out []byte // reply scratch
+	out     []byte       // reply scratch
+	recvBuf []byte       // Received: field scratch
+	prefix  prefixReader // reused per message
+	loop    loopReader   // reused per message (DATA)
 
 	// Session state.
 	helloKind string // "EHLO", "HELO", "LHLO"; "" before

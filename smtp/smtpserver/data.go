@@ -2,8 +2,8 @@ package smtpserver
 
 import (
 	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +64,8 @@ func (c *conn) cmdData(arg string) {
 		policy = lineio.NormalizeBareEOL
 	}
 	dr := lineio.NewDotReader(c.br, lineio.DotOptions{Policy: policy, MaxSize: c.lim.MaxMessageSize})
-	lr := &loopReader{r: dr, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
+	c.loop = loopReader{r: dr, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
+	lr := &c.loop
 	results := c.deliver(lr)
 	// Whatever the backend did, read up to the real <CRLF>.<CRLF> before
 	// answering, so nothing of the body can run as a command.
@@ -112,7 +113,9 @@ func (c *conn) uniform(err error) []error {
 func (c *conn) deliver(body io.Reader) []error {
 	var r io.Reader = body
 	if !c.srv.DisableReceived {
-		r = io.MultiReader(strings.NewReader(c.receivedField()), body)
+		// Not io.MultiReader: its WriteTo allocates 32 KiB per message.
+		c.prefix = prefixReader{prefix: c.receivedField(), r: body}
+		r = &c.prefix
 	}
 	if c.srv.Mode == ModeLMTP {
 		if ls, ok := c.sess.(LMTPSession); ok {
@@ -152,7 +155,9 @@ func (c *conn) finishMessage(results []error) {
 		c.replyErr(err, errTempData)
 	}
 	c.messages++
-	c.log.Info("message", "from", c.from.String(), "rcpts", len(c.rcpts), "accepted", ok, "of", len(results))
+	if c.log.Enabled(c.ctx, slog.LevelInfo) {
+		c.log.Info("message", "from", c.from.String(), "rcpts", len(c.rcpts), "accepted", ok, "of", len(results))
+	}
 	c.resetTx()
 }
 
@@ -170,25 +175,26 @@ func (c *conn) startDataTimeouts() {
 func (c *conn) endDataTimeouts() { c.fr.dataMode = false }
 
 // receivedField builds the trace field (RFC 5321 §4.4), with the
-// protocol names of RFC 3848 and RFC 6531 §4.3.
-func (c *conn) receivedField() string {
-	var b strings.Builder
-	b.Grow(256)
-	b.WriteString("Received: from ")
-	b.WriteString(sanitizeHelo(c.info.Hostname))
-	b.WriteString(" (")
+// protocol names of RFC 3848 and RFC 6531 §4.3, into c.recvBuf (reused:
+// the previous message is done with it).
+func (c *conn) receivedField() []byte {
+	b := c.recvBuf[:0]
+	b = append(b, "Received: from "...)
+	b = appendSanitizedHelo(b, c.info.Hostname)
+	b = append(b, " ("...)
 	if ip := c.ip; ip.IsValid() {
-		if ip.Is4() {
-			b.WriteString("[" + ip.String() + "]")
-		} else {
-			b.WriteString("[IPv6:" + ip.String() + "]")
+		b = append(b, '[')
+		if !ip.Is4() {
+			b = append(b, "IPv6:"...)
 		}
+		b = ip.AppendTo(b)
+		b = append(b, ']')
 	} else {
-		b.WriteString("unknown")
+		b = append(b, "unknown"...)
 	}
-	b.WriteString(")\r\n\tby ")
-	b.WriteString(c.srv.hostname())
-	b.WriteString(" with ")
+	b = append(b, ")\r\n\tby "...)
+	b = append(b, c.srv.hostname()...)
+	b = append(b, " with "...)
 	proto := "SMTP"
 	switch {
 	case c.srv.Mode == ModeLMTP:
@@ -197,29 +203,34 @@ func (c *conn) receivedField() string {
 		proto = "ESMTP"
 	}
 	if c.mailOpts.SMTPUTF8 {
-		proto = "UTF8" + strings.TrimPrefix(proto, "E")
+		b = append(b, "UTF8"...)
+		proto = strings.TrimPrefix(proto, "E")
 	}
+	b = append(b, proto...)
 	if c.tls {
-		proto += "S"
+		b = append(b, 'S')
 	}
 	if c.authed {
-		proto += "A"
+		b = append(b, 'A')
 	}
-	b.WriteString(proto)
 	if c.info.TLS != nil {
-		fmt.Fprintf(&b, " (%s)", tlsVersionName(c.info.TLS.Version))
+		b = append(b, " ("...)
+		b = append(b, tlsVersionName(c.info.TLS.Version)...)
+		b = append(b, ')')
 	}
-	b.WriteString(" id ")
-	b.WriteString(strconv.FormatInt(time.Now().UnixNano(), 36))
+	now := time.Now()
+	b = append(b, " id "...)
+	b = strconv.AppendInt(b, now.UnixNano(), 36)
 	if len(c.rcpts) == 1 {
-		b.WriteString("\r\n\tfor <")
-		b.WriteString(c.rcpts[0].String())
-		b.WriteString(">")
+		b = append(b, "\r\n\tfor <"...)
+		b = append(b, c.rcpts[0].String()...)
+		b = append(b, '>')
 	}
-	b.WriteString(";\r\n\t")
-	b.WriteString(time.Now().Format(time.RFC1123Z))
-	b.WriteString("\r\n")
-	return b.String()
+	b = append(b, ";\r\n\t"...)
+	b = now.AppendFormat(b, time.RFC1123Z)
+	b = append(b, "\r\n"...)
+	c.recvBuf = b
+	return b
 }
 
 func tlsVersionName(v uint16) string {
@@ -232,19 +243,20 @@ func tlsVersionName(v uint16) string {
 	return "TLS"
 }
 
-// sanitizeHelo keeps the client's EHLO name from adding comments or
-// non-ASCII to the header.
-func sanitizeHelo(s string) string {
-	b := []byte(s)
-	for i, ch := range b {
+// appendSanitizedHelo keeps the client's EHLO name from adding comments
+// or non-ASCII to the header.
+func appendSanitizedHelo(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "unknown"...)
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
 		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || strings.IndexByte(".-:[]_", ch) >= 0) {
-			b[i] = '_'
+			ch = '_'
 		}
+		b = append(b, ch)
 	}
-	if len(b) == 0 {
-		return "unknown"
-	}
-	return string(b)
+	return b
 }
 
 // loopReader counts Received: fields in the message header (RFC 5321
@@ -301,4 +313,20 @@ func (l *loopReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// prefixReader returns prefix, then what r returns.
+type prefixReader struct {
+	prefix []byte
+	off    int
+	r      io.Reader
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if p.off < len(p.prefix) {
+		n := copy(b, p.prefix[p.off:])
+		p.off += n
+		return n, nil
+	}
+	return p.r.Read(b)
 }
