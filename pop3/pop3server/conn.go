@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/internal/lineio"
 	"github.com/posthorn/posthorn/pop3"
 	"github.com/posthorn/posthorn/sasl"
@@ -72,9 +73,7 @@ func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
 	c := &conn{srv: s, nc: nc, tls: implicitTLS}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.setReaders(nc)
-	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
-		c.remote = ap.Addr().Unmap()
-	}
+	c.remote = limit.AddrOf(nc.RemoteAddr())
 	c.log = s.logger.With("remote", nc.RemoteAddr().String())
 	return c
 }

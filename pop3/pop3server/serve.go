@@ -8,12 +8,11 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/internal/tlsutil"
-	limit "github.com/posthorn/posthorn/pop3/internal/shim"
 	"github.com/posthorn/posthorn/sasl"
 )
 
@@ -40,7 +39,7 @@ func (s *Server) init() {
 			s.auth = &sasl.Registry{Credentials: s.Backend, AllowPlaintext: s.AllowInsecureAuth, Hostname: s.hostname}
 		}
 		s.connLim = limit.NewConnLimiter(limit.ConnLimits{Max: s.Limits.MaxConns, PerIP: s.Limits.MaxConnsPerIP})
-		if s.Limits.AuthFailureDelay > 0 {
+		if s.Limits.AuthFailureDelay >= 0 {
 			s.authLim = limit.NewAuthLimiter(limit.AuthLimits{BaseDelay: s.Limits.AuthFailureDelay})
 		}
 		s.listeners = make(map[net.Listener]struct{})
@@ -132,11 +131,7 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 }
 
 func (s *Server) accept(nc net.Conn, implicitTLS bool) {
-	var addr netip.Addr
-	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
-		addr = ap.Addr().Unmap()
-	}
-	release, err := s.connLim.Acquire(addr)
+	release, err := s.connLim.Acquire(limit.AddrOf(nc.RemoteAddr()))
 	if err != nil {
 		// RFC 2449 §8.1: [SYS/TEMP] tells the client to try later. On an
 		// implicit-TLS listener the line would be garbage before the

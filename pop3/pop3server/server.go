@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	limit "github.com/posthorn/posthorn/pop3/internal/shim"
+	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/sasl"
 )
 
@@ -100,9 +100,10 @@ type Limits struct {
 	// MaxSASLResponse is the longest line of a SASL exchange, in octets
 	// (default 16 KiB).
 	MaxSASLResponse int
-	// AuthFailureDelay is the base delay after a failed authentication,
-	// doubled per failure from the same address or user (default 1s;
-	// negative disables).
+	// AuthFailureDelay is the delay before the next attempt after three
+	// failed authentications from one network, doubled per further
+	// failure up to a minute (per user name: up to 2 seconds); failures
+	// are forgotten at one per minute. Default 1s; negative disables.
 	AuthFailureDelay time.Duration
 }
 
@@ -122,9 +123,6 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.WriteTimeout <= 0 {
 		l.WriteTimeout = 5 * time.Minute
-	}
-	if l.AuthFailureDelay == 0 {
-		l.AuthFailureDelay = time.Second
 	}
 	return l
 }
