@@ -31,7 +31,7 @@ func (s *session) parsed(m Message) (*parsedMsg, error) {
 		return nil, err
 	}
 	// A message over the part limit is served with the tree built so far.
-	pm := &parsedMsg{root: root, enc: imapmsg.Encode(root)}
+	pm := &parsedMsg{root: root, enc: imapmsg.Encode(ra, root)}
 	if pc != nil {
 		pc.StoreParsed(pm)
 	}

@@ -19,6 +19,9 @@ type selected struct {
 	// expunged holds UIDs expunged in the store but still in uids,
 	// because an EXPUNGE could not be sent yet (RFC 9051 §7.5.1).
 	expunged map[uint32]bool
+	// announced is the message count the client was told (EXISTS minus
+	// EXPUNGEs); uids may be longer until the next EXISTS.
+	announced int
 	// searchRes is the result saved by SEARCH RETURN (SAVE) (RFC 5182), as UIDs.
 	searchRes []uint32
 }
@@ -51,14 +54,21 @@ func (s *session) sendUpdates(expunges bool) {
 	if sel == nil {
 		return
 	}
-	ups := sel.mb.Poll()
-	exists := false
-	for _, u := range ups {
+	// announce sends EXISTS for messages the client has not heard of,
+	// before any response that names their sequence numbers.
+	announce := func() {
+		if len(sel.uids) > sel.announced {
+			s.w.WriteString("* ")
+			s.w.num(uint32(len(sel.uids)))
+			s.w.WriteString(" EXISTS\r\n")
+			sel.announced = len(sel.uids)
+		}
+	}
+	for _, u := range sel.mb.Poll() {
 		switch u.Kind {
 		case UpdateNew:
 			if n := len(sel.uids); n == 0 || sel.uids[n-1] < u.UID {
 				sel.uids = append(sel.uids, u.UID)
-				exists = true
 			}
 		case UpdateExpunge:
 			if sel.seqOf(u.UID) != 0 {
@@ -71,15 +81,20 @@ func (s *session) sendUpdates(expunges bool) {
 			if u.Own {
 				continue // STORE answered it already
 			}
-			if seq := sel.seqOf(u.UID); seq != 0 && !sel.expunged[u.UID] {
-				s.w.WriteString("* ")
-				s.w.num(seq)
-				s.w.WriteString(" FETCH (UID ")
-				s.w.num(u.UID)
-				s.w.WriteString(" FLAGS ")
-				s.w.flags(u.Flags)
-				s.w.WriteString(")\r\n")
+			seq := sel.seqOf(u.UID)
+			if seq == 0 || sel.expunged[u.UID] {
+				continue
 			}
+			if int(seq) > sel.announced {
+				announce()
+			}
+			s.w.WriteString("* ")
+			s.w.num(seq)
+			s.w.WriteString(" FETCH (UID ")
+			s.w.num(u.UID)
+			s.w.WriteString(" FLAGS ")
+			s.w.flags(u.Flags)
+			s.w.WriteString(")\r\n")
 		case UpdateDeleted:
 			// The mailbox went away under us; there is nothing sensible
 			// left to show (RFC 9051 leaves it open; Dovecot says BYE).
@@ -89,8 +104,10 @@ func (s *session) sendUpdates(expunges bool) {
 		}
 	}
 	if expunges && len(sel.expunged) > 0 {
+		announce()
 		// Highest sequence number first: each number stays valid when
-		// sent, and the map is compacted in one pass.
+		// sent, and the map is compacted in one pass. No EXISTS is
+		// needed: each EXPUNGE decrements the count (RFC 9051 §7.5.1).
 		for i := len(sel.uids) - 1; i >= 0; i-- {
 			if sel.expunged[sel.uids[i]] {
 				s.w.WriteString("* ")
@@ -105,14 +122,10 @@ func (s *session) sendUpdates(expunges bool) {
 			}
 		}
 		sel.uids = kept
+		sel.announced = len(kept)
 		sel.expunged = nil
-		// No EXISTS needed: each EXPUNGE decrements the count (RFC 9051 §7.5.1).
 	}
-	if exists {
-		s.w.WriteString("* ")
-		s.w.num(uint32(len(sel.uids)))
-		s.w.WriteString(" EXISTS\r\n")
-	}
+	announce()
 }
 
 // SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3).
@@ -139,7 +152,7 @@ func cmdSelect(s *session, tag string, uid bool) error {
 		return err
 	}
 	snap := mb.Snapshot()
-	s.sel = &selected{mb: mb, name: name, readOnly: readOnly, uids: snap.UIDs}
+	s.sel = &selected{mb: mb, name: name, readOnly: readOnly, uids: snap.UIDs, announced: len(snap.UIDs)}
 	s.state = stateSelected
 	w := &s.w
 	w.WriteString("* ")
