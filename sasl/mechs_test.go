@@ -368,3 +368,32 @@ func TestConnStateInContext(t *testing.T) {
 type verifierFunc func(ctx context.Context, u, p string) error
 
 func (f verifierFunc) VerifyPassword(ctx context.Context, u, p string) error { return f(ctx, u, p) }
+
+// A cancelled context ends the exchange before the backend is asked.
+func TestServerContextCancelled(t *testing.T) {
+	reg := &Registry{Credentials: newTestCreds(t, map[string]string{"tim": "pw"})}
+	srv, _ := reg.NewServer(Plain, ConnState{TLS: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, done, err := srv.Next(ctx, []byte("\x00tim\x00pw")); done || !errors.Is(err, context.Canceled) {
+		t.Fatalf("done=%v err=%v", done, err)
+	}
+}
+
+// OAuth clients report no error after success.
+func TestOAuthCompleteAfterSuccess(t *testing.T) {
+	creds := newTestCreds(t, nil)
+	creds.tokens["tok"] = "tim"
+	reg := &Registry{Credentials: creds}
+	for _, c := range []Client{NewOAuthBearerClient(OAuthOptions{Token: "tok"}), NewXOAuth2Client(OAuthOptions{Username: "tim", Token: "tok"})} {
+		mech, _, _ := c.Start()
+		c.(*oauthClient).started = false
+		srv, _ := reg.NewServer(mech, ConnState{TLS: true})
+		if _, err := run(t, c, srv, true); err != nil {
+			t.Fatalf("%s: %v", mech, err)
+		}
+		if err := c.(Completer).Complete(); err != nil {
+			t.Fatalf("%s: Complete = %v", mech, err)
+		}
+	}
+}

@@ -51,6 +51,12 @@ type Registry struct {
 	// Rand is the source of nonces and challenges; nil means crypto/rand.
 	Rand io.Reader
 
+	// SCRAMIterations is the iteration count a SCRAM server announces for
+	// an unknown user, whose exchange it simulates (RFC 5802 §5.1); 0
+	// means DefaultSCRAMIterations. Set it to the count real users' keys
+	// have, so that the answer does not tell them apart.
+	SCRAMIterations int
+
 	once    sync.Once
 	fakeKey []byte // key for simulated SCRAM salts of unknown users
 }

@@ -131,7 +131,11 @@ func (s *scramServer) clientFirst(ctx context.Context, msg string) ([]byte, bool
 		// answer with a salt that is stable per user name.
 		s.simulate = true
 		salt := hmacSum(SHA256, s.reg.fakeSaltKey(), []byte(s.hash.String()), []byte{0}, []byte(user))
-		s.keys = SCRAMKeys{Salt: salt[:DefaultSaltLen], Iterations: DefaultSCRAMIterations}
+		iter := s.reg.SCRAMIterations
+		if iter <= 0 {
+			iter = DefaultSCRAMIterations
+		}
+		s.keys = SCRAMKeys{Salt: salt[:DefaultSaltLen], Iterations: iter}
 	default:
 		return nil, false, s.failWith(err) // temporary backend failure
 	}

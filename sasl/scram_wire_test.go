@@ -395,6 +395,13 @@ func TestSCRAMUnknownUserSimulated(t *testing.T) {
 	if a, b := salt("ghost"), salt("phantom"); a == b {
 		t.Fatal("same fake salt for two unknown users")
 	}
+	if got := salt("ghost"); !strings.HasSuffix(got, ",i=4096") {
+		t.Fatalf("simulated iterations: %q", got)
+	}
+	reg.SCRAMIterations = 10000
+	if got := salt("ghost"); !strings.HasSuffix(got, ",i=10000") {
+		t.Fatalf("simulated iterations: %q", got)
+	}
 }
 
 // A backend failure that is not about the credentials is passed through, so
