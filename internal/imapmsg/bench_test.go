@@ -66,7 +66,7 @@ func BenchmarkIndexAndEncode(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				_ = Encode(root)
+				_ = Encode(bytes.NewReader(raw), root)
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package imapmsg
 
 import (
+	"io"
+
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/internal/imapwire"
 	"github.com/posthorn/posthorn/mime"
@@ -20,10 +22,10 @@ type Encoded struct {
 func (e *Encoded) Size() int { return len(e.Envelope) + len(e.Body) + len(e.BodyStructure) }
 
 // Encode computes and encodes ENVELOPE, BODY and BODYSTRUCTURE of the
-// message whose root part is root.
-func Encode(root *mime.Part) *Encoded {
+// message r whose part index is root (see BodyStructure for r).
+func Encode(r io.ReaderAt, root *mime.Part) *Encoded {
 	env := Envelope(root)
-	bs := BodyStructure(root)
+	bs := BodyStructure(r, root)
 	return EncodeStructures(env, bs)
 }
 

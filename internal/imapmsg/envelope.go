@@ -1,6 +1,7 @@
 package imapmsg
 
 import (
+	"io"
 	"sort"
 	"strings"
 
@@ -39,7 +40,13 @@ func Envelope(p *mime.Part) *imap.Envelope {
 // BodyStructure computes the body structure of part p with extension data
 // (RFC 9051 §7.5.2). Write it with imapwire.AppendBodyStructure, extended
 // for BODYSTRUCTURE and not for BODY.
-func BodyStructure(p *mime.Part) *imap.BodyStructure {
+//
+// r is the message the part index was computed from. Line counts are the
+// number of line breaks in the body, as Dovecot and other servers report
+// them; the last line before a boundary delimiter has none (its CRLF
+// belongs to the delimiter, RFC 2046 §5.1.1). With a nil r the count of
+// the mime index is used, which includes an unterminated last line.
+func BodyStructure(r io.ReaderAt, p *mime.Part) *imap.BodyStructure {
 	bs := &imap.BodyStructure{
 		MediaType: strings.ToUpper(p.MediaType),
 		SubType:   strings.ToUpper(p.SubType),
@@ -55,7 +62,7 @@ func BodyStructure(p *mime.Part) *imap.BodyStructure {
 	if p.IsMultipart() && len(p.Children) > 0 {
 		bs.Children = make([]*imap.BodyStructure, len(p.Children))
 		for i, c := range p.Children {
-			bs.Children[i] = BodyStructure(c)
+			bs.Children[i] = BodyStructure(r, c)
 		}
 		return bs
 	}
@@ -76,12 +83,25 @@ func BodyStructure(p *mime.Part) *imap.BodyStructure {
 	switch {
 	case p.IsMessage() && p.Message != nil:
 		bs.Envelope = Envelope(p.Message)
-		bs.Body = BodyStructure(p.Message)
-		bs.Lines = p.BodyLines
+		bs.Body = BodyStructure(r, p.Message)
+		bs.Lines = bodyLines(r, p)
 	case bs.MediaType == "TEXT":
-		bs.Lines = p.BodyLines
+		bs.Lines = bodyLines(r, p)
 	}
 	return bs
+}
+
+// bodyLines counts the line breaks of p's body (see BodyStructure).
+func bodyLines(r io.ReaderAt, p *mime.Part) int64 {
+	n := p.BodyLines
+	if r == nil || p.EndOffset <= p.BodyOffset || n == 0 {
+		return n
+	}
+	var last [1]byte
+	if _, err := r.ReadAt(last[:], p.EndOffset-1); err == nil && last[0] != '\n' {
+		n--
+	}
+	return n
 }
 
 // params returns the map as a list sorted by name, names upper-cased.

@@ -51,10 +51,10 @@ func (m *Message) Size() int64 { return m.size }
 func (m *Message) Envelope() *imap.Envelope { return Envelope(m.root) }
 
 // BodyStructure computes the message's BODYSTRUCTURE.
-func (m *Message) BodyStructure() *imap.BodyStructure { return BodyStructure(m.root) }
+func (m *Message) BodyStructure() *imap.BodyStructure { return BodyStructure(m.r, m.root) }
 
 // Encode pre-encodes ENVELOPE, BODY and BODYSTRUCTURE (see Encoded).
-func (m *Message) Encode() *Encoded { return Encode(m.root) }
+func (m *Message) Encode() *Encoded { return Encode(m.r, m.root) }
 
 // part finds the part for a section path.
 func (m *Message) part(path []uint32) *mime.Part {

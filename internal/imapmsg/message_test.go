@@ -48,17 +48,17 @@ var wantStructures = []struct {
 		envelope: `("Tue, 05 Mar 2024 10:00:00 +0100" "Report with attachment" ` +
 			`(("=?UTF-8?B?SsO8cmdlbg==?=" NIL "juergen" "example.de")) (("=?UTF-8?B?SsO8cmdlbg==?=" NIL "juergen" "example.de")) ` +
 			`(("=?UTF-8?B?SsO8cmdlbg==?=" NIL "juergen" "example.de")) ((NIL NIL "list" "example.org")) NIL NIL NIL "<m1@example.de>")`,
-		body: `((("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 69 1)("TEXT" "HTML" ("CHARSET" "utf-8") NIL NIL "8BIT" 14 1) "ALTERNATIVE")` +
+		body: `((("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 69 0)("TEXT" "HTML" ("CHARSET" "utf-8") NIL NIL "8BIT" 14 0) "ALTERNATIVE")` +
 			`("APPLICATION" "PDF" ("NAME*" "utf-8''Bericht%20M%C3%A4rz.pdf") "<att1@example.de>" "Quarterly report" "BASE64" 20)` +
 			`("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 149 ("Mon, 04 Mar 2024 09:00:00 +0000" "Forwarded" (("Carol" NIL "carol" "example.com")) ` +
 			`(("Carol" NIL "carol" "example.com")) (("Carol" NIL "carol" "example.com")) NIL NIL NIL NIL NIL) ` +
-			`("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 29 2) 7) "MIXED")`,
-		bst: `((("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 69 1 NIL NIL NIL NIL)("TEXT" "HTML" ("CHARSET" "utf-8") NIL NIL "8BIT" 14 1 NIL NIL NIL NIL) "ALTERNATIVE" ("BOUNDARY" "inner") NIL NIL NIL)` +
+			`("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 29 1) 6) "MIXED")`,
+		bst: `((("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "QUOTED-PRINTABLE" 69 0 NIL NIL NIL NIL)("TEXT" "HTML" ("CHARSET" "utf-8") NIL NIL "8BIT" 14 0 NIL NIL NIL NIL) "ALTERNATIVE" ("BOUNDARY" "inner") NIL NIL NIL)` +
 			`("APPLICATION" "PDF" ("NAME*" "utf-8''Bericht%20M%C3%A4rz.pdf") "<att1@example.de>" "Quarterly report" "BASE64" 20 ` +
 			`"Q2hlY2sgSW50ZWdyaXR5IQ==" ("ATTACHMENT" ("FILENAME*" "utf-8''Bericht%20M%C3%A4rz.pdf" "SIZE" "12")) ("de" "en") "http://example.de/r.pdf")` +
 			`("MESSAGE" "RFC822" NIL NIL NIL "7BIT" 149 ("Mon, 04 Mar 2024 09:00:00 +0000" "Forwarded" (("Carol" NIL "carol" "example.com")) ` +
 			`(("Carol" NIL "carol" "example.com")) (("Carol" NIL "carol" "example.com")) NIL NIL NIL NIL NIL) ` +
-			`("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 29 2 NIL NIL NIL NIL) 7 NIL NIL NIL NIL) ` +
+			`("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 29 1 NIL NIL NIL NIL) 6 NIL NIL NIL NIL) ` +
 			`"MIXED" ("BOUNDARY" "outer") NIL "de" NIL)`,
 	},
 }

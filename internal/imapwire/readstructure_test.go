@@ -83,3 +83,23 @@ func FuzzReadBodyStructure(f *testing.F) {
 		}
 	})
 }
+
+func TestReadRespText(t *testing.T) {
+	tests := []struct{ in, code, arg, text string }{
+		{"[APPENDUID 38505 3955] APPEND completed", "APPENDUID", "38505 3955", "APPEND completed"},
+		{"[READ-WRITE] SELECT completed", "READ-WRITE", "", "SELECT completed"},
+		{`[BADCHARSET ("UTF-8" "x]y")] bad`, "BADCHARSET", `("UTF-8" "x]y")`, "bad"},
+		{"[ALERT]", "ALERT", "", ""},
+		{"just text [not a code]", "", "", "just text [not a code]"},
+		{"", "", "", ""},
+	}
+	for _, tt := range tests {
+		d, _ := newDec(tt.in+"\r\n", Limits{})
+		code, arg, text, err := d.ReadRespText()
+		must(t, err)
+		must(t, d.ReadCRLF())
+		if string(code) != tt.code || arg != tt.arg || text != tt.text {
+			t.Errorf("%q = %q %q %q", tt.in, code, arg, text)
+		}
+	}
+}
