@@ -6,13 +6,17 @@ import (
 	"strings"
 )
 
-// ClientPreference is the order in which Choose considers mechanisms,
-// strongest first: SCRAM with channel binding, SCRAM, bearer tokens,
-// EXTERNAL, then the plaintext-password mechanisms, CRAM-MD5 and ANONYMOUS.
-var ClientPreference = []string{
+// clientPreference is the order in which Choose considers mechanisms.
+var clientPreference = [...]string{
 	SCRAMSHA256Plus, SCRAMSHA256, SCRAMSHA1Plus, SCRAMSHA1,
 	OAuthBearer, XOAuth2, External, Plain, Login, CRAMMD5, Anonymous,
 }
+
+// ClientPreference lists the order in which Choose considers mechanisms,
+// strongest first: SCRAM with channel binding, SCRAM, bearer tokens,
+// EXTERNAL, then the plaintext-password mechanisms, CRAM-MD5 and ANONYMOUS.
+// It is a copy for reference: changing it has no effect.
+var ClientPreference = slices.Clone(clientPreference[:])
 
 // ClientOptions describes what a client may use; Choose picks a mechanism
 // from it.
@@ -75,7 +79,7 @@ func Choose(offered []string, opts ClientOptions) (Client, error) {
 	})
 	pw := opts.Username != "" && opts.Password != ""
 	clearOK := opts.TLS || opts.AllowPlaintext
-	for _, m := range ClientPreference {
+	for _, m := range clientPreference {
 		if !has(m) || !opts.allowed(m) {
 			continue
 		}

@@ -6,17 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 )
 
-// DefaultMechanisms is the server-side mechanism list used when
-// Registry.Mechanisms is nil, strongest first. CRAM-MD5 and ANONYMOUS are
-// not in it: a Registry offers them only when they are listed explicitly.
-var DefaultMechanisms = []string{
+// defaultMechanisms is the server-side list used when Registry.Mechanisms
+// is nil. It is an array so that nothing can change it.
+var defaultMechanisms = [...]string{
 	SCRAMSHA256Plus, SCRAMSHA256, SCRAMSHA1Plus, SCRAMSHA1,
 	OAuthBearer, XOAuth2, External, Plain, Login,
 }
+
+// DefaultMechanisms lists the server-side mechanisms used when
+// Registry.Mechanisms is nil, strongest first. CRAM-MD5 and ANONYMOUS are
+// not in it: a Registry offers them only when they are listed explicitly.
+// It is a copy for reference: changing it has no effect (set
+// Registry.Mechanisms instead).
+var DefaultMechanisms = slices.Clone(defaultMechanisms[:])
 
 // Registry decides which mechanisms a protocol server offers on a
 // connection and starts server exchanges. The zero value offers nothing
@@ -63,7 +70,7 @@ type Registry struct {
 
 func (r *Registry) mechanisms() []string {
 	if r.Mechanisms == nil {
-		return DefaultMechanisms
+		return defaultMechanisms[:]
 	}
 	return r.Mechanisms
 }

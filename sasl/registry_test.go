@@ -108,3 +108,19 @@ func TestChoose(t *testing.T) {
 		t.Fatal("ClientPreference order changed")
 	}
 }
+
+// The exported lists are copies: changing them changes nothing.
+func TestExportedListsAreCopies(t *testing.T) {
+	saved := DefaultMechanisms[0]
+	DefaultMechanisms[0] = "PLAIN"
+	defer func() { DefaultMechanisms[0] = saved }()
+	if (&Registry{}).mechanisms()[0] != SCRAMSHA256Plus {
+		t.Fatal("DefaultMechanisms aliases the internal list")
+	}
+	savedC := ClientPreference[0]
+	ClientPreference[0] = "PLAIN"
+	defer func() { ClientPreference[0] = savedC }()
+	if clientPreference[0] != SCRAMSHA256Plus {
+		t.Fatal("ClientPreference aliases the internal list")
+	}
+}
