@@ -51,11 +51,34 @@ func cmdAppend(s *session, tag string, uid bool) error {
 			return err
 		}
 	}
+	// RFC 6855 §4: APPEND ... UTF8 (literal8) once UTF8=ACCEPT is enabled.
+	utf8Form := false
+	if c == 'U' || c == 'u' {
+		a, err := s.dec.ReadAtomUpper()
+		if err != nil {
+			return err
+		}
+		if a != "UTF8" || !s.utf8 {
+			return bad("unexpected %s", a)
+		}
+		if err := s.dec.SP(); err != nil {
+			return err
+		}
+		if err := s.dec.Expect('('); err != nil {
+			return err
+		}
+		utf8Form = true
+	}
 	r, info, err := s.dec.ReadLiteralReader(s.srv.limits.MaxAppend, true)
 	if err != nil {
 		return err
 	}
 	res, aerr := s.user.Append(s.ctx, name, r, info.Size, opts)
+	if utf8Form {
+		if err := s.dec.Expect(')'); err != nil {
+			return err
+		}
+	}
 	if err := s.crlf(); err != nil {
 		return err
 	}
