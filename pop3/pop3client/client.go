@@ -156,6 +156,10 @@ func (c *Client) setTLS(tc *tls.Conn) {
 	c.cb = sasl.ChannelBindingFromTLS(&cs)
 }
 
+// ChannelBinding returns the TLS channel binding of the connection for
+// SCRAM -PLUS clients built by hand (Login uses it itself), or nil.
+func (c *Client) ChannelBinding() *sasl.ChannelBinding { return c.cb }
+
 // Greeting returns the server's greeting line.
 func (c *Client) Greeting() string { return c.greeting.Text }
 

@@ -164,6 +164,13 @@ func TestTLSAuthCombinations(t *testing.T) {
 		Auth: &sasl.Registry{Credentials: bePlain, Mechanisms: mechs, AllowPlaintext: true}})
 	type login func(ctx context.Context, c *pop3client.Client) error
 	logins := map[string]login{
+		"SCRAM-SHA-256": func(ctx context.Context, c *pop3client.Client) error {
+			m, err := sasl.NewSCRAMClient(sasl.SCRAMOptions{Hash: sasl.SHA256, Username: "alice", Password: "secret"})
+			if err != nil {
+				return err
+			}
+			return c.Auth(ctx, m)
+		},
 		"USER":  func(ctx context.Context, c *pop3client.Client) error { return c.User(ctx, "alice", "secret") },
 		"Login": func(ctx context.Context, c *pop3client.Client) error { return c.Login(ctx, "alice", "secret") },
 		"APOP":  func(ctx context.Context, c *pop3client.Client) error { return c.APOP(ctx, "alice", "secret") },
@@ -205,6 +212,20 @@ func TestTLSAuthCombinations(t *testing.T) {
 				}
 				if _, _, err := c.Stat(ctx); err != nil {
 					t.Fatal(err)
+				}
+				mech := be.LastMechanism()
+				if mode == "plaintext-allowed" {
+					mech = bePlain.LastMechanism()
+				}
+				want := map[string]string{"USER": "USER", "APOP": "APOP", "Login": "SCRAM-SHA-256-PLUS"}[name]
+				if name == "Login" && mode == "plaintext-allowed" {
+					want = "SCRAM-SHA-256"
+				}
+				if want == "" {
+					want = name
+				}
+				if mech != want {
+					t.Errorf("server saw mechanism %q, want %q", mech, want)
 				}
 				if err := c.Quit(ctx); err != nil {
 					t.Fatal(err)

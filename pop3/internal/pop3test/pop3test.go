@@ -27,6 +27,7 @@ type Backend struct {
 	mu     sync.Mutex
 	users  map[string]*user
 	refuse error // returned by OpenMaildrop while set
+	mech   string
 }
 
 type user struct {
@@ -114,11 +115,14 @@ func (b *Backend) VerifyPassword(ctx context.Context, name, password string) err
 }
 
 // OpenMaildrop implements pop3server.Backend.
-func (b *Backend) OpenMaildrop(ctx context.Context, name string, _ *pop3server.ConnInfo) (pop3server.Maildrop, error) {
+func (b *Backend) OpenMaildrop(ctx context.Context, name string, info *pop3server.ConnInfo) (pop3server.Maildrop, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.refuse != nil {
 		return nil, b.refuse
+	}
+	if info != nil {
+		b.mech = info.Mechanism
 	}
 	u, ok := b.users[name]
 	if !ok {
@@ -129,6 +133,14 @@ func (b *Backend) OpenMaildrop(ctx context.Context, name string, _ *pop3server.C
 		d.snap = append(d.snap, pop3server.Message{UID: m.uid, Size: wireSize(m.data), UTF8: m.utf8})
 	}
 	return d, nil
+}
+
+// LastMechanism returns how the last session that opened a maildrop
+// authenticated ("USER", "APOP" or a SASL mechanism).
+func (b *Backend) LastMechanism() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mech
 }
 
 // wireSize counts octets with every line end as CRLF.
@@ -195,6 +207,16 @@ func (b SecretBackend) LookupSecret(ctx context.Context, name string) (string, e
 		return "", sasl.ErrUnknownUser
 	}
 	return u.password, nil
+}
+
+// LookupSCRAM implements sasl.SCRAMLookup, deriving the keys from the
+// password (a real store keeps only the keys).
+func (b SecretBackend) LookupSCRAM(ctx context.Context, name string, h sasl.SCRAMHash) (sasl.SCRAMKeys, error) {
+	pw, err := b.LookupSecret(ctx, name)
+	if err != nil {
+		return sasl.SCRAMKeys{}, err
+	}
+	return sasl.NewSCRAMKeys(h, pw, []byte("posthorn-test-salt"), 4096)
 }
 
 // Env is a running server for tests.
