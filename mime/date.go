@@ -36,6 +36,9 @@ func (e *DateError) Error() string {
 // time, common named zones (CET, CEST, BST, JST, …), and ISO 8601 /
 // RFC 3339 dates. A wrong day of the week is ignored.
 func ParseDate(v string) (time.Time, error) {
+	if len(v) > 500 {
+		return time.Time{}, &DateError{Value: clip(v), Reason: "too long"}
+	}
 	s := stripComments(v)
 	s = strings.TrimSpace(s)
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {

@@ -270,21 +270,20 @@ func hexDigit(c byte) int {
 // splitMissingSemicolon finds "value name=..." where a ';' was left out:
 // the value ends at white space followed by a token and '='.
 func splitMissingSemicolon(v string) (value, rest string, ok bool) {
-	for i := 0; i < len(v); i++ {
-		if !isWSP(v[i]) {
-			continue
-		}
-		j := i
-		for j < len(v) && isWSP(v[j]) {
-			j++
-		}
-		k := j
-		for k < len(v) && isTokenChar(v[k]) {
-			k++
-		}
-		if k > j && k < len(v) && v[k] == '=' && isToken(v[:i]) {
-			return v[:i], v[j:], true
-		}
+	i := strings.IndexAny(v, " \t")
+	if i <= 0 || !isToken(v[:i]) {
+		return "", "", false
+	}
+	j := i
+	for j < len(v) && isWSP(v[j]) {
+		j++
+	}
+	k := j
+	for k < len(v) && isTokenChar(v[k]) {
+		k++
+	}
+	if k > j && k < len(v) && v[k] == '=' {
+		return v[:i], v[j:], true
 	}
 	return "", "", false
 }

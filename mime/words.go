@@ -27,6 +27,8 @@ func DecodeWords(s string) (string, error) {
 		lastWord bool // the previous token was an encoded word
 	)
 	out.Grow(len(s))
+	// Past the last "?=" no word can end.
+	total, lastEnd := len(s), strings.LastIndex(s, "?=")
 	flush := func() {
 		if pendCS == "" && pending == nil {
 			return
@@ -52,6 +54,13 @@ func DecodeWords(s string) (string, error) {
 		}
 		lit := s[:i]
 		w, ok := parseWord(s[i:])
+		if !ok && total-len(s)+i+2 > lastEnd {
+			// No word can end after this point: the rest is text. This
+			// also keeps hostile input ("=?" repeated) linear.
+			flush()
+			out.WriteString(s)
+			break
+		}
 		if !ok {
 			// Not an encoded word: keep "=?" as text.
 			flush()
@@ -100,6 +109,9 @@ func isAllWSP(s string) bool {
 	return true
 }
 
+// maxWordScan bounds the length of an encoded word we look for.
+const maxWordScan = 2048
+
 type encodedWord struct {
 	raw     string // the whole word, "=?" to "?="
 	charset string // without any RFC 2231 language
@@ -138,7 +150,9 @@ func parseWord(s string) (encodedWord, bool) {
 		return w, false
 	}
 	rest = rest[2:]
-	end := strings.Index(rest, "?=")
+	// Look for the end within maxWordScan bytes: real words are short
+	// (75), broken ones a little longer; this keeps scanning linear.
+	end := strings.Index(rest[:min(len(rest), maxWordScan)], "?=")
 	if end < 0 {
 		return w, false
 	}
