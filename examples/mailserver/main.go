@@ -1,0 +1,244 @@
+// Command mailserver is a complete mail server on one in-memory store: SMTP
+// (an MX listener and submission with STARTTLS and implicit TLS), IMAP and
+// POP3, all on 127.0.0.1, with no configuration needed.
+//
+//	go run ./examples/mailserver
+//
+// At start it creates a demo account, makes a self-signed certificate for
+// localhost and 127.0.0.1, writes it to a temporary file so that clients
+// can trust it, and prints the account, the certificate path and every
+// listener. Mail sent to the MX port for an account of the local domain
+// lands in that account's INBOX, where IMAP and POP3 see it; a message
+// deleted over POP3 is gone from IMAP too, because the three servers share
+// one store (imapmem), as Dovecot serves IMAP and POP3 from one maildir.
+//
+// The program has no outbound queue: submission accepts only recipients of
+// the local domain and answers others 550 5.7.1 (relaying is not
+// available), so it can never be an open relay. The MX listener likewise
+// accepts only local recipients.
+//
+// Flags change the addresses, the domain and the demo account; -h lists
+// them.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/posthorn/posthorn/imap/imapserver"
+	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
+	"github.com/posthorn/posthorn/internal/tlsutil"
+	"github.com/posthorn/posthorn/pop3/pop3server"
+	"github.com/posthorn/posthorn/sasl"
+	"github.com/posthorn/posthorn/smtp/smtpserver"
+)
+
+// config is what the flags set.
+type config struct {
+	Hostname string
+	Domain   string
+	User     string
+	Password string
+
+	SMTP, Submission, SubmissionTLS string
+	IMAP, IMAPTLS                   string
+	POP3, POP3TLS                   string
+}
+
+func defaultConfig() config {
+	return config{
+		Hostname:      "localhost",
+		Domain:        "localhost",
+		User:          "demo",
+		SMTP:          "127.0.0.1:2525",
+		Submission:    "127.0.0.1:2587",
+		SubmissionTLS: "127.0.0.1:2465",
+		IMAP:          "127.0.0.1:1143",
+		IMAPTLS:       "127.0.0.1:1993",
+		POP3:          "127.0.0.1:1110",
+		POP3TLS:       "127.0.0.1:1995",
+	}
+}
+
+func main() {
+	cfg := defaultConfig()
+	flag.StringVar(&cfg.Hostname, "hostname", cfg.Hostname, "server name in greetings and Received: fields")
+	flag.StringVar(&cfg.Domain, "domain", cfg.Domain, "the local mail domain: mail to USER@DOMAIN is delivered")
+	flag.StringVar(&cfg.User, "user", cfg.User, "demo account name")
+	flag.StringVar(&cfg.Password, "password", "", "demo account password (default: random, printed at start)")
+	flag.StringVar(&cfg.SMTP, "smtp", cfg.SMTP, "SMTP (MX) listen address, STARTTLS offered")
+	flag.StringVar(&cfg.Submission, "submission", cfg.Submission, "submission listen address (STARTTLS, AUTH required)")
+	flag.StringVar(&cfg.SubmissionTLS, "submissions", cfg.SubmissionTLS, "submission listen address with implicit TLS")
+	flag.StringVar(&cfg.IMAP, "imap", cfg.IMAP, "IMAP listen address (STARTTLS)")
+	flag.StringVar(&cfg.IMAPTLS, "imaps", cfg.IMAPTLS, "IMAP listen address with implicit TLS")
+	flag.StringVar(&cfg.POP3, "pop3", cfg.POP3, "POP3 listen address (STLS)")
+	flag.StringVar(&cfg.POP3TLS, "pop3s", cfg.POP3TLS, "POP3 listen address with implicit TLS")
+	flag.Parse()
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, logger, os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "mailserver:", err)
+		os.Exit(1)
+	}
+}
+
+// listeners are the bound sockets, by name; tests read the addresses.
+type listeners map[string]net.Listener
+
+// run starts every server and blocks until ctx is done, then shuts them
+// down gracefully. ready, when not nil, is called with the listeners once
+// all are bound.
+func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, ready func(listeners, *imapmem.Store)) error {
+	if cfg.Password == "" {
+		cfg.Password = randomPassword()
+	}
+	store := imapmem.New()
+	if err := store.AddUser(cfg.User, cfg.Password); err != nil {
+		return fmt.Errorf("demo account: %w", err)
+	}
+
+	cert, err := tlsutil.NewTestCert("localhost", "127.0.0.1", "::1", cfg.Hostname)
+	if err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	certDir, err := os.MkdirTemp("", "posthorn-mailserver-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(certDir)
+	certFile, _, err := cert.WriteFiles(certDir)
+	if err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	tlsConfig := cert.ServerConfig()
+
+	// One SASL registry per protocol would work as well; the store
+	// implements every credential interface sasl knows of that it can
+	// serve (password, SCRAM keys derived at AddUser).
+	auth := &sasl.Registry{Credentials: store, Hostname: cfg.Hostname}
+
+	mx := &smtpserver.Server{
+		Hostname:  cfg.Hostname,
+		TLSConfig: tlsConfig,
+		Backend:   &smtpBackend{store: store, domain: cfg.Domain, postmaster: cfg.User, logger: logger},
+		Mode:      smtpserver.ModeMX,
+		Logger:    logger.With("server", "smtp"),
+	}
+	submission := &smtpserver.Server{
+		Hostname:  cfg.Hostname,
+		TLSConfig: tlsConfig,
+		Backend:   &smtpBackend{store: store, domain: cfg.Domain, postmaster: cfg.User, submission: true, logger: logger},
+		Auth:      auth,
+		Mode:      smtpserver.ModeSubmission,
+		Logger:    logger.With("server", "submission"),
+	}
+	imapSrv := &imapserver.Server{
+		Hostname:  cfg.Hostname,
+		TLSConfig: tlsConfig,
+		Backend:   store,
+		SASL:      auth,
+		Logger:    logger.With("server", "imap"),
+	}
+	pop3Srv := &pop3server.Server{
+		Hostname:  cfg.Hostname,
+		TLSConfig: tlsConfig,
+		Backend:   pop3Backend{store: store},
+		Auth:      auth,
+		Logger:    logger.With("server", "pop3"),
+	}
+
+	type service struct {
+		name  string
+		addr  string
+		serve func(net.Listener) error
+		what  string
+	}
+	services := []service{
+		{"smtp", cfg.SMTP, mx.Serve, "SMTP (MX, STARTTLS)"},
+		{"submission", cfg.Submission, submission.Serve, "submission (STARTTLS, AUTH required)"},
+		{"submissions", cfg.SubmissionTLS, submission.ServeTLS, "submission (implicit TLS, AUTH required)"},
+		{"imap", cfg.IMAP, imapSrv.Serve, "IMAP (STARTTLS)"},
+		{"imaps", cfg.IMAPTLS, imapSrv.ServeTLS, "IMAP (implicit TLS)"},
+		{"pop3", cfg.POP3, pop3Srv.Serve, "POP3 (STLS)"},
+		{"pop3s", cfg.POP3TLS, pop3Srv.ServeTLS, "POP3 (implicit TLS)"},
+	}
+	ls := listeners{}
+	closeAll := func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}
+	for _, s := range services {
+		l, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		ls[s.name] = l
+	}
+
+	fmt.Fprintf(out, "posthorn mailserver for @%s (in-memory store: mail is lost at exit)\n", cfg.Domain)
+	fmt.Fprintf(out, "  account   %s@%s  password %s\n", cfg.User, cfg.Domain, cfg.Password)
+	fmt.Fprintf(out, "  cert      %s (self-signed; trust it in your client)\n", certFile)
+	for _, s := range services {
+		fmt.Fprintf(out, "  %-11s %-22s %s\n", s.name, ls[s.name].Addr(), s.what)
+	}
+	fmt.Fprintf(out, "  try:      swaks --server %s --to %s@%s\n", ls["smtp"].Addr(), cfg.User, cfg.Domain)
+
+	errc := make(chan error, len(services))
+	for _, s := range services {
+		go func() {
+			if err := s.serve(ls[s.name]); err != nil && !isClosed(err) {
+				errc <- fmt.Errorf("%s: %w", s.name, err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	if ready != nil {
+		ready(ls, store)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, shut := range []func(context.Context) error{mx.Shutdown, submission.Shutdown, imapSrv.Shutdown, pop3Srv.Shutdown} {
+		if err := shut(shutCtx); err != nil && !isClosed(err) {
+			logger.Warn("shutdown", "err", err)
+		}
+	}
+	return runErr
+}
+
+// isClosed reports whether err is one of the servers' "closed" errors.
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, smtpserver.ErrServerClosed) ||
+		errors.Is(err, imapserver.ErrServerClosed) ||
+		errors.Is(err, pop3server.ErrServerClosed)
+}
+
+func randomPassword() string {
+	var b [12]byte
+	rand.Read(b[:]) //nolint:errcheck // crypto/rand.Read never fails (Go 1.24+)
+	return strings.TrimRight(base64.RawURLEncoding.EncodeToString(b[:]), "=")
+}
