@@ -159,8 +159,10 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 func readBufferSize(r io.Reader) int {
 	const max = 64 << 10
 	if l, ok := r.(interface{ Len() int }); ok {
-		if n := l.Len() + 512; n < max {
-			return n
+		if n := l.Len(); n < max {
+			// Small input: a buffer of a few KiB is refilled a few
+			// times, cheaper than allocating the whole size.
+			return min(max, 4096+n/4)
 		}
 	}
 	return max

@@ -204,16 +204,68 @@ func (w *walker) newPart(root bool) (*Part, error) {
 	return p, nil
 }
 
-// fields fills the parsed Content-* fields of p from its header.
+// fields fills the parsed Content-* fields of p from its header, in one
+// pass over the fields (the first of each name counts).
 func (w *walker) fields(p *Part, digest bool) {
-	h := &p.Header
 	p.MediaType, p.SubType = "text", "plain"
 	if digest {
 		// RFC 2046 §5.1.5
 		p.MediaType, p.SubType = "message", "rfc822"
 	}
-	if v := h.Get("Content-Type"); strings.TrimSpace(v) != "" {
-		mt, params, err := ParseMediaType(v)
+	var ct, cte, cd, lang string
+	var seen uint8
+	for _, f := range p.Header.Fields() {
+		k := f.Key
+		if len(k) < 10 || !strings.EqualFold(k[:8], "content-") {
+			continue
+		}
+		var bit uint8
+		switch k = k[8:]; {
+		case strings.EqualFold(k, "type"):
+			bit = 1
+		case strings.EqualFold(k, "transfer-encoding"):
+			bit = 2
+		case strings.EqualFold(k, "disposition"):
+			bit = 4
+		case strings.EqualFold(k, "id"):
+			bit = 8
+		case strings.EqualFold(k, "description"):
+			bit = 16
+		case strings.EqualFold(k, "language"):
+			bit = 32
+		case strings.EqualFold(k, "location"):
+			bit = 64
+		case strings.EqualFold(k, "md5"):
+			bit = 128
+		default:
+			continue
+		}
+		if seen&bit != 0 {
+			continue
+		}
+		seen |= bit
+		v := strings.TrimSpace(f.Value())
+		switch bit {
+		case 1:
+			ct = v
+		case 2:
+			cte = v
+		case 4:
+			cd = v
+		case 8:
+			p.ID = v
+		case 16:
+			p.Description = v
+		case 32:
+			lang = v
+		case 64:
+			p.Location = v
+		case 128:
+			p.MD5 = v
+		}
+	}
+	if ct != "" {
+		mt, params, err := ParseMediaType(ct)
 		t, st, ok := strings.Cut(mt, "/")
 		if err != nil && mt == "" || !ok || t == "" || st == "" {
 			// RFC 2045 §5.2: an unparsable Content-Type means text/plain.
@@ -227,28 +279,24 @@ func (w *walker) fields(p *Part, digest bool) {
 			p.Params = params
 		}
 	}
-	p.ID = strings.TrimSpace(h.Get("Content-Id"))
-	p.Description = strings.TrimSpace(h.Get("Content-Description"))
-	p.Encoding = strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
+	p.Encoding = strings.ToLower(cte)
 	if p.Encoding != "" && encodingOf(p.Encoding) == encUnknown {
 		w.defectAt(p, DefectUnknownEncoding, nil)
 	}
-	if v := h.Get("Content-Disposition"); strings.TrimSpace(v) != "" {
-		d, params, err := ParseMediaType(v)
+	if cd != "" {
+		d, params, err := ParseMediaType(cd)
 		if err != nil {
 			w.defectAt(p, DefectMalformedDisposition, err)
 		}
 		p.Disposition, p.DispositionParams = strings.ToLower(d), params
 	}
-	if v := h.Get("Content-Language"); v != "" {
-		for _, t := range strings.Split(v, ",") {
+	if lang != "" {
+		for _, t := range strings.Split(lang, ",") {
 			if t = strings.TrimSpace(t); t != "" {
 				p.Language = append(p.Language, t)
 			}
 		}
 	}
-	p.Location = strings.TrimSpace(h.Get("Content-Location"))
-	p.MD5 = strings.TrimSpace(h.Get("Content-Md5"))
 }
 
 // defectAt records a header defect at the part's header offset.
@@ -300,6 +348,9 @@ func (w *walker) peekLine() (line []byte, complete bool) {
 // header (DefectMissingHeaderSeparator, not consumed), at a delimiter of an
 // open multipart, or at EOF.
 func (w *walker) readHeader(p *Part, root bool) error {
+	if ok, err := w.readBufferedHeader(p); ok || err != nil {
+		return err
+	}
 	w.hdr = w.hdr[:0]
 	maxBytes, maxFields := w.lim.headerBytes(), w.lim.headerFields()
 	fields, over := 0, false
@@ -375,20 +426,74 @@ parse:
 		w.hdr = append(w.hdr, '\r', '\n')
 	}
 	w.hdr = append(w.hdr, '\r', '\n')
-	w.hsrc.Reset(w.hdr)
+	w.parseHeader(p, w.hdr, maxFields)
+	return nil
+}
+
+// parseHeader parses the header block b (whole lines) into p.Header.
+func (w *walker) parseHeader(p *Part, b []byte, maxFields int) {
+	w.hsrc.Reset(b)
 	if w.hbr == nil {
-		w.hbr = bufio.NewReaderSize(&w.hsrc, 1024)
+		w.hbr = bufio.NewReaderSize(&w.hsrc, 512)
 	} else {
 		w.hbr.Reset(&w.hsrc)
 	}
 	lim := w.lim
-	lim.MaxHeaderBytes, lim.MaxHeaderFields = len(w.hdr)+1, maxFields+1
+	lim.MaxHeaderBytes, lim.MaxHeaderFields = len(b)+1, maxFields+1
 	h, err := ReadHeader(w.hbr, lim)
-	if err != nil {
+	if err != nil && !(err == io.EOF && len(b) == 0) {
 		w.defectAt(p, DefectHeader, err)
 	}
 	p.Header = h
-	return nil
+}
+
+// readBufferedHeader is the fast path of readHeader for a header that is
+// already in the read buffer, within the limits and ends in a blank line:
+// it is parsed straight from the buffer, without a copy. ok is false when
+// the general path must run (nothing has been consumed then).
+func (w *walker) readBufferedHeader(p *Part) (ok bool, err error) {
+	maxBytes, maxFields := w.lim.headerBytes(), w.lim.headerFields()
+	pos, fields := 0, 0
+	for {
+		buf, _ := w.br.Peek(w.br.Buffered())
+		i := bytes.IndexByte(buf[pos:], '\n')
+		if i < 0 {
+			if !w.fill() {
+				return false, w.err
+			}
+			continue
+		}
+		line := buf[pos : pos+i+1]
+		if pos+len(line) > maxBytes || len(line) > 1 && line[0] == '-' && line[1] == '-' && w.openBoundaries() {
+			return false, nil
+		}
+		switch {
+		case isBlank(line):
+			if pos == 0 {
+				// An empty header.
+				w.consume(line)
+				return true, nil
+			}
+			pos += len(line)
+			w.parseHeader(p, buf[:pos], maxFields)
+			w.consume(buf[:pos])
+			return true, nil
+		case line[0] == ' ' || line[0] == '\t':
+			if pos == 0 {
+				return false, nil
+			}
+		case isFieldStart(line):
+			fields++
+			if fields > maxFields {
+				return false, nil
+			}
+		default:
+			// The end of the header without a blank line, or an mbox
+			// "From " line: the general path handles these.
+			return false, nil
+		}
+		pos += len(line)
+	}
 }
 
 func (w *walker) s() *scanner { return &w.scanner }
