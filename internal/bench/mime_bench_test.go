@@ -240,7 +240,7 @@ func BenchmarkMIMEIndex(b *testing.B) {
 // posthornHeaderWork decodes the same header fields as the other parsers.
 func posthornHeaderWork(h *mime.Header) {
 	mime.DecodeWords(h.Get("Subject"))
-	h.Get("From")
-	h.Get("To")
-	h.Get("Date")
+	mime.ParseAddressList(h.Get("From"))
+	mime.ParseAddressList(h.Get("To"))
+	mime.ParseDate(h.Get("Date"))
 }
