@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +39,8 @@ func pop3Once(ln net.Listener, reg *Registry, result chan<- error, id *Identity)
 		cs.TLS, cs.TLSState, cs.ChannelBinding = true, &st, ChannelBindingFromTLS(&st)
 	}
 	say := func(s string) { fmt.Fprintf(conn, "%s\r\n", s) }
-	say("+OK posthorn test")
+	const timestamp = "<1896.697170952@posthorn.test>"
+	say("+OK posthorn test " + timestamp)
 	var authErr error = fmt.Errorf("no AUTH")
 	for {
 		line, err := br.ReadString('\n')
@@ -92,9 +95,24 @@ func pop3Once(ln net.Listener, reg *Registry, result chan<- error, id *Identity)
 				}
 				resp, _ = base64.StdEncoding.DecodeString(l)
 			}
-		case "LIST":
+		case "APOP":
+			if len(f) != 3 {
+				say("-ERR syntax")
+				continue
+			}
+			got, err := reg.CheckAPOP(context.Background(), cs, f[1], timestamp, f[2])
+			if err != nil {
+				say("-ERR [AUTH] failed")
+				authErr = err
+				continue
+			}
+			say("+OK logged in")
+			authErr, *id = nil, got
+		case "LIST", "UIDL":
 			say("+OK")
 			say(".")
+		case "STAT":
+			say("+OK 0 0")
 		case "QUIT":
 			say("+OK bye")
 			result <- authErr
@@ -240,6 +258,63 @@ func TestSCRAMPlusOverTLS(t *testing.T) {
 			}
 			if err := <-result; err != nil || id.Mechanism != SCRAMSHA256Plus || id.Username != "user" {
 				t.Fatalf("server: %v %+v", err, id)
+			}
+		})
+	}
+}
+
+// mpop (GNU SASL) against our servers: SCRAM-SHA-1, SCRAM-SHA-256 (with a
+// non-ASCII password, SASLprep on both sides), CRAM-MD5, PLAIN and APOP.
+func TestMpopInterop(t *testing.T) {
+	mpop := testpeer.Need(t, "mpop", "mpop")
+	const pw = "p\u00e4ssw\u00f6rd"
+	creds := newTestCreds(t, map[string]string{"tim": pw})
+	for _, tt := range []struct {
+		auth, mech, password string
+		ok                   bool
+	}{
+		{"scram-sha-256", SCRAMSHA256, pw, true},
+		{"scram-sha-1", SCRAMSHA1, pw, true},
+		{"scram-sha-256", SCRAMSHA256, "pa\u0308sswo\u0308rd", true}, // NFD: equal after SASLprep
+		{"scram-sha-256", SCRAMSHA256, "wrong", false},
+		{"cram-md5", CRAMMD5, pw, true},
+		{"plain", Plain, pw, true},
+		{"apop", "APOP", pw, true},
+		{"apop", "APOP", "wrong", false},
+	} {
+		t.Run(tt.auth+"/"+map[bool]string{true: "ok", false: "wrong"}[tt.ok], func(t *testing.T) {
+			reg := &Registry{Credentials: creds, AllowPlaintext: true, Mechanisms: []string{SCRAMSHA256, SCRAMSHA1, CRAMMD5, Plain}}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			dir := t.TempDir()
+			rc := filepath.Join(dir, "mpoprc")
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			conf := fmt.Sprintf("account test\nhost 127.0.0.1\nport %s\ntls off\nauth %s\nuser tim\npassword %s\ndelivery mbox %s\n",
+				port, tt.auth, tt.password, filepath.Join(dir, "mbox"))
+			if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			result := make(chan error, 1)
+			var id Identity
+			go pop3Once(ln, reg, result, &id)
+			cmd := exec.Command(mpop, "-C", rc, "-q", "test")
+			cmd.Dir = dir
+			out, cerr := cmd.CombinedOutput()
+			var serr error
+			select {
+			case serr = <-result:
+			case <-time.After(20 * time.Second):
+				t.Fatal("server did not finish")
+			}
+			if tt.ok {
+				if cerr != nil || serr != nil || id.Username != "tim" || id.Mechanism != tt.mech {
+					t.Fatalf("mpop: %v %s\nserver: %v %+v", cerr, out, serr, id)
+				}
+			} else if cerr == nil || serr == nil {
+				t.Fatalf("accepted: mpop %v %s, server %v", cerr, out, serr)
 			}
 		})
 	}
