@@ -73,7 +73,7 @@ func (r *Reader) readLong(first []byte) ([]byte, error) {
 	if len(first) > r.max+1 {
 		return nil, r.discardLine()
 	}
-	r.buf = append(r.buf[:0], first...)
+	r.buf = r.appendBounded(r.buf[:0], first)
 	for {
 		chunk, err := r.br.ReadSlice('\n')
 		switch err {
@@ -87,7 +87,7 @@ func (r *Reader) readLong(first []byte) ([]byte, error) {
 			if n > r.max {
 				return nil, &LineTooLongError{Limit: r.max}
 			}
-			r.buf = append(r.buf, chunk...)
+			r.buf = r.appendBounded(r.buf, chunk)
 			return trimEOL(r.buf), nil
 		case bufio.ErrBufferFull:
 			// Without an LF in sight, at most one trailing CR belongs to
@@ -95,11 +95,23 @@ func (r *Reader) readLong(first []byte) ([]byte, error) {
 			if len(r.buf)+len(chunk) > r.max+1 {
 				return nil, r.discardLine()
 			}
-			r.buf = append(r.buf, chunk...)
+			r.buf = r.appendBounded(r.buf, chunk)
 		default:
 			return nil, eofErr(1, err)
 		}
 	}
+}
+
+// appendBounded appends chunk to buf, growing it at most to the limit plus
+// CRLF so that the scratch buffer never holds more than one line's worth.
+func (r *Reader) appendBounded(buf, chunk []byte) []byte {
+	if n := len(buf) + len(chunk); n > cap(buf) {
+		c := min(max(2*cap(buf), n, 64), r.max+2)
+		nb := make([]byte, len(buf), max(c, n))
+		copy(nb, buf)
+		buf = nb
+	}
+	return append(buf, chunk...)
 }
 
 // eolCR reports whether the byte before the final LF of buf+chunk is CR.

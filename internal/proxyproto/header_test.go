@@ -155,6 +155,9 @@ func TestMarshalRoundTrip(t *testing.T) {
 		{Version: 2, Command: Proxy, Source: &net.UnixAddr{Name: "/a", Net: "unix"}, Destination: &net.UnixAddr{Name: "/b", Net: "unix"}},
 		{Version: 2, Command: Local},
 		{Version: 2, Command: Proxy},
+		// Mixed families go out as IPv6 with the IPv4 one mapped.
+		{Version: 2, Command: Proxy, Source: tcp("192.0.2.1:1"), Destination: tcp("[2001:db8::2]:25")},
+		{Version: 1, Command: Proxy, Source: tcp("[2001:db8::1]:1"), Destination: tcp("192.0.2.2:25")},
 	} {
 		b, err := h.Marshal()
 		if err != nil {
@@ -172,7 +175,6 @@ func TestMarshalRoundTrip(t *testing.T) {
 		{Version: 3},
 		{Version: 1, Command: Local},
 		{Version: 1, Command: Proxy, Source: &net.UnixAddr{Name: "/a"}, Destination: &net.UnixAddr{Name: "/b"}},
-		{Version: 2, Command: Proxy, Source: tcp("192.0.2.1:1"), Destination: tcp("[2001:db8::2]:25")},
 	} {
 		if _, err := h.Marshal(); err == nil {
 			t.Errorf("Marshal(%+v) succeeded", h)

@@ -34,11 +34,7 @@ func (h *Header) marshalV1() ([]byte, error) {
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("proxyproto: version 1 carries TCP addresses only")
 	}
-	s, d := src.AddrPort(), dst.AddrPort()
-	s, d = netip.AddrPortFrom(s.Addr().Unmap(), s.Port()), netip.AddrPortFrom(d.Addr().Unmap(), d.Port())
-	if s.Addr().Is4() != d.Addr().Is4() {
-		return nil, fmt.Errorf("proxyproto: mixed address families")
-	}
+	s, d := sameFamily(src.AddrPort(), dst.AddrPort())
 	proto := "TCP6"
 	if s.Addr().Is4() {
 		proto = "TCP4"
@@ -119,10 +115,17 @@ func addrPorts(src, dst net.Addr) (s, d netip.AddrPort, err error) {
 	if !ok1 || !ok2 {
 		return s, d, fmt.Errorf("proxyproto: source and destination must both be IP addresses")
 	}
-	s = netip.AddrPortFrom(s.Addr().Unmap(), s.Port())
-	d = netip.AddrPortFrom(d.Addr().Unmap(), d.Port())
-	if s.Addr().Is4() != d.Addr().Is4() {
-		return s, d, fmt.Errorf("proxyproto: mixed address families")
-	}
+	s, d = sameFamily(s, d)
 	return s, d, nil
+}
+
+// sameFamily returns s and d both as IPv4 if both are IPv4 or IPv4-mapped,
+// and both as IPv6 otherwise (mapping an IPv4 one), since a header carries
+// one family.
+func sameFamily(s, d netip.AddrPort) (netip.AddrPort, netip.AddrPort) {
+	sa, da := s.Addr().Unmap().WithZone(""), d.Addr().Unmap().WithZone("")
+	if !sa.Is4() || !da.Is4() {
+		sa, da = netip.AddrFrom16(sa.As16()), netip.AddrFrom16(da.As16())
+	}
+	return netip.AddrPortFrom(sa, s.Port()), netip.AddrPortFrom(da, d.Port())
 }
