@@ -56,6 +56,28 @@ func (a *Address) Addr() string {
 	return local + "@" + a.Host
 }
 
+// HostUnicode returns Host with IDNA A-labels ("xn--...") converted to
+// Unicode for display (RFC 5891), or Host unchanged if it is not a valid
+// IDN.
+func (a *Address) HostUnicode() string {
+	if !strings.Contains(strings.ToLower(a.Host), "xn--") {
+		return a.Host
+	}
+	if u, err := idna.Display.ToUnicode(a.Host); err == nil {
+		return u
+	}
+	return a.Host
+}
+
+// HostASCII returns Host with Unicode labels converted to IDNA A-labels,
+// as needed in SMTP without SMTPUTF8 and in DNS look-ups.
+func (a *Address) HostASCII() (string, error) {
+	if isASCII(a.Host) {
+		return a.Host, nil
+	}
+	return idna.Lookup.ToASCII(a.Host)
+}
+
 // String formats the address for a header field: the display name as an
 // atom phrase, a quoted string, or RFC 2047 encoded words when it is not
 // ASCII; the local part quoted when needed; a Unicode domain converted to

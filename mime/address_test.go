@@ -114,3 +114,18 @@ func TestAddressString(t *testing.T) {
 		}
 	}
 }
+
+func TestAddressHost(t *testing.T) {
+	a := &Address{Mailbox: "a", Host: "xn--bcher-kva.example"}
+	if got := a.HostUnicode(); got != "bücher.example" {
+		t.Errorf("HostUnicode = %q", got)
+	}
+	a.Host = "bücher.example"
+	if got, err := a.HostASCII(); err != nil || got != "xn--bcher-kva.example" {
+		t.Errorf("HostASCII = %q %v", got, err)
+	}
+	a.Host = "[192.0.2.1]"
+	if a.HostUnicode() != a.Host {
+		t.Error("literal changed")
+	}
+}

@@ -154,6 +154,20 @@ func (h *Header) Add(key, value string) error {
 	return nil
 }
 
+// Prepend inserts a field before all others, as a mail server adds trace
+// fields (Received, RFC 5321 §4.4) and a signer adds DKIM-Signature.
+// Errors are as for Add.
+func (h *Header) Prepend(key, value string) error {
+	raw, err := formatField(key, value)
+	if err != nil {
+		return err
+	}
+	h.fields = append(h.fields, Field{})
+	copy(h.fields[1:], h.fields)
+	h.fields[0] = Field{Key: key, Raw: raw}
+	return nil
+}
+
 // Set replaces the first field named key with one holding value, in place,
 // and deletes any other fields of that name; without such a field it
 // appends one. Errors are as for Add.

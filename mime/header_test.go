@@ -175,3 +175,18 @@ func TestReadHeaderStop(t *testing.T) {
 		t.Errorf("mbox: %v", h.Fields())
 	}
 }
+
+func TestHeaderPrepend(t *testing.T) {
+	h, _ := readHeaderString(t, "Subject: x\r\n\r\n", Limits{})
+	if err := h.Prepend("Received", "from a by b; Mon, 4 Mar 2024 10:12:12 +0100"); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	h.WriteTo(&b)
+	if want := "Received: from a by b; Mon, 4 Mar 2024 10:12:12 +0100\r\nSubject: x\r\n\r\n"; b.String() != want {
+		t.Errorf("got %q", b.String())
+	}
+	if err := h.Prepend("X", "a\nb"); err == nil {
+		t.Error("Prepend accepted LF")
+	}
+}
