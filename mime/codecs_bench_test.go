@@ -3,6 +3,10 @@ package mime
 import (
 	"bufio"
 	"bytes"
+	"io"
+	stdmime "mime"
+	"net/mail"
+	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -130,3 +134,82 @@ func BenchmarkBuilder(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// The standard library on the same inputs, for comparison.
+
+func BenchmarkStdlibReadMIMEHeader(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchHeader)))
+	r := strings.NewReader(benchHeader)
+	br := bufio.NewReader(r)
+	for b.Loop() {
+		r.Reset(benchHeader)
+		br.Reset(r)
+		if _, err := textproto.NewReader(br).ReadMIMEHeader(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStdlibDecodeHeader(b *testing.B) {
+	inputs := []string{
+		"=?UTF-8?B?UXVhcnRhbHNiZXJpY2h0IMO8YmVyIGRpZSBFbnR3aWNrbHVuZw==?= =?UTF-8?B?IGRlciBWZXJrw6R1ZmU=?=",
+		"=?ISO-8859-1?Q?Andr=E9?= Pirard",
+		"Plain ASCII subject without any encoded words",
+		"=?gb2312?B?1tDOxA==?= mixed =?shift_jis?B?k/qWe4zq?=",
+	}
+	n := 0
+	for _, s := range inputs {
+		n += len(s)
+	}
+	dec := &stdmime.WordDecoder{CharsetReader: func(charset string, r io.Reader) (io.Reader, error) {
+		d, err := CharsetDecoder(charset)
+		if err != nil {
+			return nil, err
+		}
+		return d.Reader(r), nil
+	}}
+	b.ReportAllocs()
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		for _, s := range inputs {
+			if _, err := dec.DecodeHeader(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkStdlibParseAddressList(b *testing.B) {
+	const list = `"Joe Q. Public" <john.q.public@example.com>, Mary Smith <mary@x.test>, jdoe@example.org, ` +
+		`=?UTF-8?Q?J=C3=B6rg_M=C3=BCller?= <joerg@example.com>, A Group:Ed Jones <c@a.test>,joe@where.test;, ` +
+		`"Smith, Bob" <bob@example.org>`
+	b.ReportAllocs()
+	b.SetBytes(int64(len(list)))
+	for b.Loop() {
+		if _, err := mail.ParseAddressList(list); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStdlibParseMediaType(b *testing.B) {
+	const v = `attachment; filename*0*=UTF-8''Bericht%20%C3%BCber; filename*1*=%202024.pdf; size=12345; creation-date="Mon, 4 Mar 2024 10:12:12 +0100"`
+	b.ReportAllocs()
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		if _, _, err := stdmime.ParseMediaType(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStdlibParseDate(b *testing.B) {
+	const v = "Mon, 4 Mar 2024 10:12:12 +0100 (CET)"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := mail.ParseDate(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
