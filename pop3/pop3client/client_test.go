@@ -464,3 +464,35 @@ func TestNoCapaServer(t *testing.T) {
 func dialPlain(ctx context.Context, addr string) (*pop3client.Client, error) {
 	return pop3client.Dial(ctx, addr, &pop3client.Options{AllowInsecureAuth: true})
 }
+
+// RFC 6856: a message with UTF-8 headers needs UTF8 mode; the refusal is
+// typed.
+func TestUTF8Mode(t *testing.T) {
+	e := env(t, nil)
+	utf := "Subject: Grüße\r\n\r\nHallo\r\n"
+	e.Backend.Deliver("alice", []byte(utf))
+	ctx := ctxT(t)
+	c := dialSTLS(t, e)
+	if err := c.Login(ctx, "alice", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Retr(ctx, len(dotty)+1); !errors.Is(err, pop3.ErrUTF8) {
+		t.Fatalf("RETR without UTF8: %v", err)
+	}
+	c.Quit(ctx)
+	c = dialSTLS(t, e)
+	if err := c.UTF8(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(ctx, "alice", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Retr(ctx, len(dotty)+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(r); string(got) != utf {
+		t.Fatalf("RETR = %q", got)
+	}
+	c.Quit(ctx)
+}

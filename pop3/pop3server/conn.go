@@ -127,8 +127,9 @@ func (c *conn) serve() {
 			}
 			continue
 		}
-		done := c.dispatch(cmd)
-		if err := c.flushIfIdle(); err != nil || done {
+		if c.dispatch(cmd) {
+			// The last reply goes out even with commands still queued.
+			c.flush()
 			return
 		}
 	}

@@ -406,3 +406,20 @@ func TestBackendResponseCode(t *testing.T) {
 		C: QUIT
 		S: +OK bye`)
 }
+
+// The reply that ends a session is sent even when more commands were
+// pipelined behind it.
+func TestClosingReplyFlushedWithPipelinedInput(t *testing.T) {
+	env := start(t, &pop3server.Server{AllowInsecureAuth: true, Limits: pop3server.Limits{MaxAuthFailures: 1}})
+	c := pop3test.Dial(t, env.Addr)
+	c.Script(`
+		S: +OK*
+		C: USER alice
+		C: PASS wrong
+		C: NOOP
+		C: NOOP
+		S: +OK send PASS
+		S: -ERR [AUTH] authentication failed
+		S: -ERR too many authentication failures, closing`)
+	c.ExpectClosed()
+}
