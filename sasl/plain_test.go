@@ -3,6 +3,7 @@ package sasl
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -150,4 +151,57 @@ type scramOnlyCreds struct{ c *testCreds }
 
 func (s scramOnlyCreds) LookupSCRAM(ctx context.Context, u string, h SCRAMHash) (SCRAMKeys, error) {
 	return s.c.LookupSCRAM(ctx, u, h)
+}
+
+type secretOnly struct{ c *testCreds }
+
+func (s secretOnly) LookupSecret(ctx context.Context, u string) (string, error) {
+	return s.c.LookupSecret(ctx, u)
+}
+
+// PLAIN against each kind of backend, and how backend errors are classed.
+func TestPlainBackends(t *testing.T) {
+	base := newTestCreds(t, map[string]string{"tim": "pw"})
+	ctx := context.Background()
+	for name, creds := range map[string]any{"secret": secretOnly{base}, "scram": scramOnlyCreds{base}, "verifier": passwordOnly{base}} {
+		reg := &Registry{Credentials: creds}
+		for msg, ok := range map[string]bool{"\x00tim\x00pw": true, "\x00tim\x00px": false, "\x00bob\x00pw": false} {
+			srv, err := reg.NewServer(Plain, ConnState{TLS: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, done, err := srv.Next(ctx, []byte(msg))
+			if done != ok || (!ok && !errors.Is(err, ErrAuthFailed)) {
+				t.Errorf("%s %q: done=%v err=%v", name, msg, done, err)
+			}
+		}
+	}
+	// A failing backend is not an authentication failure.
+	down := errors.New("backend down")
+	failing := newTestCreds(t, nil)
+	failing.fail = down
+	for name, creds := range map[string]any{"secret": secretOnly{failing}, "scram": scramOnlyCreds{failing}, "verifier": passwordOnly{failing}} {
+		srv, _ := (&Registry{Credentials: creds}).NewServer(Plain, ConnState{TLS: true})
+		if _, _, err := srv.Next(ctx, []byte("\x00tim\x00pw")); !errors.Is(err, down) || errors.Is(err, ErrAuthFailed) {
+			t.Errorf("%s: err = %v, want the backend error alone", name, err)
+		}
+	}
+	// Preparation failures fail verification (RFC 4616 §2).
+	srv, _ := (&Registry{Credentials: base}).NewServer(Plain, ConnState{TLS: true})
+	if _, _, err := srv.Next(ctx, []byte("\x00tim\x00\u0627a")); !errors.Is(err, ErrAuthFailed) {
+		t.Errorf("prohibited password: %v", err)
+	}
+}
+
+func TestErrorStrings(t *testing.T) {
+	for _, e := range []error{
+		&ProtocolError{Mechanism: "PLAIN", Reason: "x"},
+		&SCRAMError{Code: SCRAMInvalidProof},
+		&OAuthError{Status: "invalid_token", Scope: "mail"},
+		&IterationCountError{Iterations: 1, Min: 4096, Max: 1000000},
+	} {
+		if s := e.Error(); !strings.HasPrefix(s, "sasl: ") {
+			t.Errorf("%T: %q", e, s)
+		}
+	}
 }
