@@ -392,6 +392,11 @@ func attachmentNode(a *Attachment, disposition string) (*node, error) {
 	if err != nil || !strings.Contains(typ, "/") || strings.HasPrefix(typ, "multipart/") {
 		return nil, &BuildError{Field: "ContentType", Reason: fmt.Sprintf("invalid media type %q", ct)}
 	}
+	for k := range params {
+		if !isToken(k) || strings.ContainsAny(k, "*'%") {
+			delete(params, k) // a broken parameter name in ContentType
+		}
+	}
 	if strings.HasPrefix(typ, "text/") && params["charset"] == "" {
 		params["charset"] = "utf-8"
 	}
@@ -442,7 +447,11 @@ func (n *node) write(w io.Writer, h *Header) error {
 		return err
 	}
 	enc := chooseEncoding(peek, complete, isText)
-	if err := h.Add("Content-Type", FormatMediaType(n.contentType, n.params)); err != nil {
+	ct := FormatMediaType(n.contentType, n.params)
+	if ct == "" {
+		return &BuildError{Field: "ContentType", Reason: fmt.Sprintf("invalid media type %q", n.contentType)}
+	}
+	if err := h.Add("Content-Type", ct); err != nil {
 		return err
 	}
 	if n.disposition != "" {
