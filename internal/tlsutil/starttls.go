@@ -24,6 +24,9 @@ const pipelineProbe = time.Millisecond
 // invites the handshake; see the package documentation for why not later.
 // A byte read from conn stays in br. Other read errors than a timeout are
 // returned as they are.
+//
+// CheckPipelined uses conn's read deadline and clears it when done: a
+// caller with its own read deadline sets it again afterwards.
 func CheckPipelined(conn net.Conn, br *bufio.Reader) error {
 	if br.Buffered() > 0 {
 		return ErrPipelinedAfterSTARTTLS
