@@ -80,10 +80,12 @@ type Server struct {
 // Limits bounds what one server and one session may use. Zero fields take
 // the defaults given.
 type Limits struct {
-	// MaxConns is the number of concurrent connections (default 1000).
+	// MaxConns is the number of concurrent connections (default 1000;
+	// negative: no limit).
 	MaxConns int
 	// MaxConnsPerIP is the number of concurrent connections from one
-	// address or prefix (default 20).
+	// client network, an IPv4 address or an IPv6 /64 (default 20;
+	// negative: no limit).
 	MaxConnsPerIP int
 	// IdleTimeout ends a session that sends no command for this long.
 	// Default 10 minutes, the minimum RFC 1939 §3 allows for the
@@ -113,8 +115,12 @@ func (l Limits) withDefaults() Limits {
 			*v = d
 		}
 	}
-	def(&l.MaxConns, 1000)
-	def(&l.MaxConnsPerIP, 20)
+	if l.MaxConns == 0 {
+		l.MaxConns = 1000
+	}
+	if l.MaxConnsPerIP == 0 {
+		l.MaxConnsPerIP = 20
+	}
 	def(&l.MaxAuthFailures, 3)
 	def(&l.MaxBadCommands, 10)
 	def(&l.MaxSASLResponse, 16*1024)
