@@ -96,7 +96,7 @@
 //   - RFC 7628 OAUTHBEARER; XOAUTH2 as documented by Google
 //   - RFC 4505 ANONYMOUS
 //   - RFC 4013 SASLprep (RFC 3454 stringprep), RFC 8265 PRECIS OpaqueString
-//   - RFC 5803 style text form of stored SCRAM keys (SCRAMKeys.String)
+//   - RFC 5803 text form of stored SCRAM keys (SCRAMKeys.String)
 //   - LOGIN: draft-murchison-sasl-login
 //
 // Deliberate deviations: the OAUTHBEARER server rejects the "n,user=...,"

@@ -249,7 +249,7 @@ func FuzzExternalServer(f *testing.F) {
 
 func FuzzParseSCRAMKeys(f *testing.F) {
 	k, _ := NewSCRAMKeys(SHA1, "pencil", []byte("salt"), 4096)
-	for _, s := range []string{k.String(), "4096:c2FsdA==$AA==:AA==", "1:$:", "$", ""} {
+	for _, s := range []string{k.String(), "SCRAM-SHA-1$4096:c2FsdA==$AA==:AA==", "SCRAM-SHA-256$1:$:", "$", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

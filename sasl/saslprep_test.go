@@ -2,6 +2,7 @@ package sasl
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"golang.org/x/text/secure/precis"
@@ -116,7 +117,18 @@ func TestSCRAMKeysString(t *testing.T) {
 	if err != nil || p.String() != k.String() {
 		t.Fatalf("round trip: %v %v", p, err)
 	}
-	for _, bad := range []string{"", "4096:c2FsdA==", "x:c2FsdA==$AA==:AA==", "4096:!!$AA==:AA==", "4096:c2FsdA==$AAAA:AA==", "0:c2FsdA==$" + b64.EncodeToString(make([]byte, 32)) + ":" + b64.EncodeToString(make([]byte, 32))} {
+	if !strings.HasPrefix(k.String(), "SCRAM-SHA-256$4096:") {
+		t.Fatalf("String = %q", k)
+	}
+	// The example of RFC 5803 (SCRAM-SHA-1, password "pencil", the salt of RFC 5802 §5).
+	salt, _ := b64.DecodeString("QSXCR+Q6sek8bf92")
+	k1, _ := NewSCRAMKeys(SHA1, "pencil", salt, 4096)
+	if got, want := k1.String(), "SCRAM-SHA-1$4096:QSXCR+Q6sek8bf92$6dlGYMOdZcOPutkcNY8U2g7vK9Y=:D+CSWLOshSulAsxiupA+qs2/fTE="; got != want {
+		t.Fatalf("String = %q\n    want %q", got, want)
+	}
+	k32 := b64.EncodeToString(make([]byte, 32))
+	for _, bad := range []string{"", "SCRAM-SHA-256$4096:c2FsdA==", "SCRAM-SHA-256$x:c2FsdA==$AA==:AA==", "SCRAM-SHA-256$4096:!!$AA==:AA==",
+		"SCRAM-SHA-256$4096:c2FsdA==$AAAA:AA==", "SCRAM-SHA-256$0:c2FsdA==$" + k32 + ":" + k32, "SCRAM-SHA-1$4096:c2FsdA==$" + k32 + ":" + k32, "4096:c2FsdA==$" + k32 + ":" + k32} {
 		if _, err := ParseSCRAMKeys(bad); err == nil {
 			t.Errorf("ParseSCRAMKeys(%q) succeeded", bad)
 		}

@@ -139,17 +139,35 @@ func keysFromSalted(h SCRAMHash, salted []byte) (storedKey, serverKey []byte) {
 	return hashSum(h, clientKey), hmacSum(h, salted, []byte("Server Key"))
 }
 
-// String encodes k in the RFC 5803 style used by LDAP and Dovecot:
-// "<iter>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>".
+// Hash returns the hash the keys were made with, judged by their length;
+// 0 when the keys are malformed.
+func (k SCRAMKeys) Hash() SCRAMHash {
+	switch {
+	case len(k.StoredKey) == sha1.Size && len(k.ServerKey) == sha1.Size:
+		return SHA1
+	case len(k.StoredKey) == sha256.Size && len(k.ServerKey) == sha256.Size:
+		return SHA256
+	}
+	return 0
+}
+
+// String encodes k in the RFC 5803 form (the LDAP userPassword scheme),
+// "SCRAM-SHA-256$<iter>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>",
+// which is safe to store: it does not reveal the password.
 func (k SCRAMKeys) String() string {
 	e := base64.StdEncoding
-	return strconv.Itoa(k.Iterations) + ":" + e.EncodeToString(k.Salt) + "$" +
+	return "SCRAM-" + k.Hash().String() + "$" + strconv.Itoa(k.Iterations) + ":" + e.EncodeToString(k.Salt) + "$" +
 		e.EncodeToString(k.StoredKey) + ":" + e.EncodeToString(k.ServerKey)
 }
 
-// ParseSCRAMKeys parses the encoding of SCRAMKeys.String.
+// ParseSCRAMKeys parses the RFC 5803 form written by SCRAMKeys.String. The
+// "SCRAM-SHA-1$" or "SCRAM-SHA-256$" prefix must match the key length.
 func ParseSCRAMKeys(s string) (SCRAMKeys, error) {
 	bad := errors.New("sasl: malformed SCRAM keys")
+	scheme, s, ok := strings.Cut(s, "$")
+	if !ok {
+		return SCRAMKeys{}, bad
+	}
 	left, right, ok := strings.Cut(s, "$")
 	if !ok {
 		return SCRAMKeys{}, bad
@@ -171,10 +189,10 @@ func ParseSCRAMKeys(s string) (SCRAMKeys, error) {
 	if k.StoredKey, err = e.DecodeString(sk); err != nil {
 		return SCRAMKeys{}, bad
 	}
-	if k.ServerKey, err = e.DecodeString(svk); err != nil || len(k.ServerKey) != len(k.StoredKey) {
+	if k.ServerKey, err = e.DecodeString(svk); err != nil {
 		return SCRAMKeys{}, bad
 	}
-	if len(k.StoredKey) != sha1.Size && len(k.StoredKey) != sha256.Size {
+	if h := k.Hash(); h == 0 || !strings.EqualFold(scheme, "SCRAM-"+h.String()) {
 		return SCRAMKeys{}, bad
 	}
 	return k, nil
