@@ -196,6 +196,9 @@ func TestOAuthServerErrors(t *testing.T) {
 		{OAuthBearer, "n,,\x01auth=Bearer g\x00od\x01\x01", ""},
 		{XOAuth2, "user=tim\x01auth=Bearer bad\x01\x01", "401"},
 		{XOAuth2, "auth=Bearer good\x01\x01", ""},
+		{XOAuth2, "user=j\xc3\xb6rg@example.org\x01auth=Bearer bad\x01\x01", "401"},
+		{XOAuth2, "user=j\xf6rg\x01auth=Bearer good\x01\x01", ""},
+		{OAuthBearer, "n,,\x01auth=Bearer g\xc3\xb6od\x01\x01", ""},
 		{XOAuth2, "user=tim\x01auth=Bearer good\x01", ""},
 	}
 	for _, tt := range tests {

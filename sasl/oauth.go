@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // OAUTHBEARER (RFC 7628) and XOAUTH2 (Google's pre-standard form).
@@ -138,8 +139,9 @@ type oauthMsg struct {
 }
 
 // parseKVPairs parses *(key "=" value kvsep) kvsep, which must be all of s
-// (RFC 7628 §3.1).
-func parseKVPairs(s string, f func(k, v string)) error {
+// (RFC 7628 §3.1). utf8 allows UTF-8 in values (XOAUTH2 user names may be
+// internationalised addresses, RFC 6531).
+func parseKVPairs(s string, utf8ok bool, f func(k, v string)) error {
 	for {
 		kv, rest, ok := strings.Cut(s, kvsep)
 		if !ok {
@@ -161,9 +163,12 @@ func parseKVPairs(s string, f func(k, v string)) error {
 			}
 		}
 		for i := 0; i < len(v); i++ {
-			if c := v[i]; c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c > 0x7e {
+			if c := v[i]; c < 0x20 && c != '\t' && c != '\r' && c != '\n' || c == 0x7f || c > 0x7f && !utf8ok {
 				return errors.New("bad value")
 			}
+		}
+		if utf8ok && !utf8.ValidString(v) {
+			return errors.New("bad UTF-8 in value")
 		}
 		f(k, v)
 		s = rest
@@ -185,7 +190,7 @@ func parseOAuthBearer(msg []byte) (oauthMsg, error) {
 		return m, errors.New("missing kvsep after gs2-header")
 	}
 	var auth string
-	err = parseKVPairs(rest[1:], func(k, v string) {
+	err = parseKVPairs(rest[1:], false, func(k, v string) {
 		switch k {
 		case "auth":
 			auth = v
@@ -216,7 +221,7 @@ func parseXOAuth2(msg []byte) (oauthMsg, error) {
 	var m oauthMsg
 	var auth string
 	seen := false
-	err := parseKVPairs(string(msg), func(k, v string) {
+	err := parseKVPairs(string(msg), true, func(k, v string) {
 		switch k {
 		case "user":
 			m.authzid, seen = v, true
