@@ -241,6 +241,9 @@ func checkAddress(a *Address) error {
 		if strings.ContainsAny(s, "\r\n\x00") {
 			return errors.New("CR, LF or NUL in address")
 		}
+		if !utf8.ValidString(s) {
+			return errors.New("address is not valid UTF-8")
+		}
 	}
 	if !a.Group && (a.Mailbox == "" || a.Host == "") {
 		return errors.New("address without local part or domain")

@@ -3,6 +3,7 @@ package mime
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -198,6 +199,65 @@ func FuzzParseDate(f *testing.F) {
 		back, err := ParseDate(FormatDate(tm))
 		if err != nil || !back.Equal(tm.Truncate(time.Second)) {
 			t.Fatalf("%q -> %v -> %q -> %v %v", s, tm, FormatDate(tm), back, err)
+		}
+	})
+}
+
+// FuzzBuilder builds messages from arbitrary header text, names and
+// bodies: the result is either a *BuildError or 7-bit CRLF text with
+// lines of at most 998 characters whose Subject, From and file name read
+// back as given.
+func FuzzBuilder(f *testing.F) {
+	f.Add("Grüße", "Jöran Bäcker", "Bericht über.pdf", "body\n", []byte{0, 1, 2})
+	f.Add("hi\r\nBcc: x@y", "a\nb", "a\rb", "", []byte(nil))
+	f.Add(strings.Repeat("long subject ", 30), `"quoted" \ name`, strings.Repeat("ü", 100), strings.Repeat("x", 2000), []byte("=?utf-8?q?x?="))
+	f.Fuzz(func(t *testing.T, subject, name, filename, text string, data []byte) {
+		b := &Builder{
+			From:        &Address{Name: name, Mailbox: "a", Host: "example.com"},
+			To:          []*Address{{Mailbox: "b", Host: "example.org"}},
+			Subject:     subject,
+			Text:        strings.NewReader(text),
+			Attachments: []*Attachment{{Filename: filename, Body: bytes.NewReader(data)}},
+		}
+		raw, err := b.Bytes()
+		if err != nil {
+			var be *BuildError
+			if !errors.As(err, &be) {
+				t.Fatalf("error %v is not a *BuildError", err)
+			}
+			return
+		}
+		for i, l := range bytes.Split(raw, []byte("\r\n")) {
+			if len(l) > 998 {
+				t.Fatalf("line %d has %d characters", i, len(l))
+			}
+			for _, c := range l {
+				if c >= 0x80 || c == '\r' || c == '\n' || c == 0 {
+					t.Fatalf("line %d: byte %#x: %q", i, c, l)
+				}
+			}
+		}
+		r := NewReader(bytes.NewReader(raw), Limits{})
+		p, err := r.NextPart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+		if got, _ := DecodeWords(p.Header.Get("Subject")); norm(got) != norm(subject) {
+			t.Fatalf("Subject %q read back as %q", subject, got)
+		}
+		from, err := ParseAddress(p.Header.Get("From"))
+		if err != nil || norm(from.Name) != norm(name) {
+			t.Fatalf("From name %q read back as %+v (%v) from %q", name, from, err, p.Header.Get("From"))
+		}
+		for {
+			q, err := r.NextPart()
+			if err != nil {
+				break
+			}
+			if q.Disposition == "attachment" && q.Filename() != filename {
+				t.Fatalf("filename %q read back as %q", filename, q.Filename())
+			}
 		}
 	})
 }
