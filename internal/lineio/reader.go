@@ -16,9 +16,10 @@ const DefaultMaxLine = 8192
 //
 // A Reader is not safe for concurrent use.
 type Reader struct {
-	br  *bufio.Reader
-	max int
-	buf []byte // assembles lines longer than br's buffer; reused
+	br      *bufio.Reader
+	max     int
+	buf     []byte            // assembles lines longer than br's buffer; reused
+	tooLong *LineTooLongError // immutable, so shared by every report
 }
 
 // NewReader returns a Reader that reads lines of at most maxLine bytes (not
@@ -32,7 +33,7 @@ func NewReader(br *bufio.Reader, maxLine int) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	return &Reader{br: br, max: maxLine}
+	return &Reader{br: br, max: maxLine, tooLong: &LineTooLongError{Limit: maxLine}}
 }
 
 // Bufio returns the underlying bufio.Reader.
@@ -58,7 +59,7 @@ func (r *Reader) ReadLine() ([]byte, error) {
 	case nil:
 		line = trimEOL(line)
 		if len(line) > r.max {
-			return nil, &LineTooLongError{Limit: r.max}
+			return nil, r.tooLong
 		}
 		return line, nil
 	case bufio.ErrBufferFull:
@@ -85,7 +86,7 @@ func (r *Reader) readLong(first []byte) ([]byte, error) {
 				n--
 			}
 			if n > r.max {
-				return nil, &LineTooLongError{Limit: r.max}
+				return nil, r.tooLong
 			}
 			r.buf = r.appendBounded(r.buf, chunk)
 			return trimEOL(r.buf), nil
@@ -128,7 +129,7 @@ func (r *Reader) discardLine() error {
 		_, err := r.br.ReadSlice('\n')
 		switch err {
 		case nil:
-			return &LineTooLongError{Limit: r.max}
+			return r.tooLong
 		case bufio.ErrBufferFull:
 		default:
 			return eofErr(1, err)
