@@ -48,10 +48,9 @@ func (b *BodyStructure) IsMultipart() bool { return len(b.Children) > 0 }
 
 // Walk calls fn for b and every part inside it, depth first, with the
 // part's section path (nil for b itself; 1-based numbers as in BODY[1.2]).
-// A MESSAGE/RFC822 part's enclosed body is visited with the same path as the
-// part when it is a single part, and its children below that path when it is
-// multipart, following RFC 9051 §6.4.5 section numbering. Walking stops
-// when fn returns false.
+// The enclosed body of a MESSAGE/RFC822 part is visited right after the
+// part, with the same path: its children continue the numbering below it
+// (RFC 9051 §6.4.5). Walking stops when fn returns false.
 func (b *BodyStructure) Walk(fn func(path []int, part *BodyStructure) bool) {
 	b.walk(nil, fn)
 }

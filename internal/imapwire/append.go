@@ -2,6 +2,7 @@ package imapwire
 
 import (
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -29,7 +30,14 @@ func quotable(s string, utf8ok bool) bool {
 // AppendString appends s as a string: quoted when quotable (escaping "\"
 // and DQUOTE), otherwise as a literal "{n}" CRLF s. Servers send literals
 // without waiting; a client must not use this for synchronising literals.
+//
+// NUL cannot be sent in a string at all (RFC 9051 §9: CHAR8 excludes it);
+// it is replaced by U+FFFD, which is what a message with a NUL in a header
+// gets in ENVELOPE and BODYSTRUCTURE.
 func AppendString(b []byte, s string, utf8ok bool) []byte {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
 	if !quotable(s, utf8ok) {
 		b = append(b, '{')
 		b = strconv.AppendInt(b, int64(len(s)), 10)
