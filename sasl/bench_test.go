@@ -98,3 +98,33 @@ func BenchmarkSASLprep(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSCRAMSHA256Server is the server's share of an exchange (stored
+// keys, no PBKDF2), replaying the RFC 7677 §3 messages with its fixed
+// nonces: what a server pays per SCRAM login.
+func BenchmarkSCRAMSHA256Server(b *testing.B) {
+	salt, _ := b64.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
+	keys, err := NewSCRAMKeys(SHA256, "pencil", salt, 4096)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := &Registry{Credentials: &testCreds{scram: map[string]map[SCRAMHash]SCRAMKeys{"user": {SHA256: keys}}}}
+	first := []byte("n,,n=user,r=rOprNGfwEbeRWgbNEkqO")
+	final := []byte("c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(first) + len(final)))
+	for b.Loop() {
+		srv, _ := reg.NewServer(SCRAMSHA256, ConnState{})
+		srv.(*scramServer).fixedSNonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+		if _, _, err := srv.Next(ctx, first); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := srv.Next(ctx, final); err != nil {
+			b.Fatal(err)
+		}
+		if _, done, err := srv.Next(ctx, []byte{}); !done || err != nil {
+			b.Fatal(err)
+		}
+	}
+}
