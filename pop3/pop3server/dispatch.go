@@ -138,7 +138,11 @@ func (c *conn) cmdQuit(cmd pop3.Command) bool {
 		return true
 	}
 	c.state = stateUpdate
-	if err := c.update(); err != nil {
+	err := c.update()
+	// Release the lock before the reply, so that a client reconnecting as
+	// soon as it reads "+OK" is not told [IN-USE].
+	c.releaseMaildrop()
+	if err != nil {
 		// RFC 1939 §6: "-ERR some deleted messages not removed".
 		if pe, ok := pop3.AsError(err); ok && pe.Code != "" {
 			c.replyf("-ERR [%s] some deleted messages not removed: %s", pe.Code, sanitize(pe.Text))
