@@ -96,6 +96,9 @@ type Header struct {
 	// "\n"), or empty when the input ended without one. nil means CRLF.
 	end  []byte
 	errs []error
+	// raw holds all fields as read, contiguous, while the header is
+	// unchanged; nil after any change.
+	raw []byte
 }
 
 // Len returns the number of fields, malformed lines included.
@@ -150,6 +153,7 @@ func (h *Header) Add(key, value string) error {
 	if err != nil {
 		return err
 	}
+	h.raw = nil
 	h.fields = append(h.fields, Field{Key: key, Raw: raw})
 	return nil
 }
@@ -162,6 +166,7 @@ func (h *Header) Prepend(key, value string) error {
 	if err != nil {
 		return err
 	}
+	h.raw = nil
 	h.fields = append(h.fields, Field{})
 	copy(h.fields[1:], h.fields)
 	h.fields[0] = Field{Key: key, Raw: raw}
@@ -176,6 +181,7 @@ func (h *Header) Set(key, value string) error {
 	if err != nil {
 		return err
 	}
+	h.raw = nil
 	set := false
 	out := h.fields[:0]
 	for _, f := range h.fields {
@@ -198,6 +204,7 @@ func (h *Header) Set(key, value string) error {
 
 // Del deletes all fields named key.
 func (h *Header) Del(key string) {
+	h.raw = nil
 	out := h.fields[:0]
 	for _, f := range h.fields {
 		if !strings.EqualFold(f.Key, key) {
@@ -238,13 +245,14 @@ func (h *Header) AddRaw(raw []byte) error {
 	}
 	b := make([]byte, 0, len(body)+2)
 	b = append(append(b, body...), '\r', '\n')
+	h.raw = nil
 	h.fields = append(h.fields, Field{Key: key, Raw: b})
 	return nil
 }
 
 // Clone returns a deep copy of h.
 func (h *Header) Clone() Header {
-	c := Header{fields: make([]Field, len(h.fields)), end: h.end, errs: h.errs}
+	c := Header{fields: make([]Field, len(h.fields)), end: bytes.Clone(h.end), errs: h.errs}
 	for i, f := range h.fields {
 		c.fields[i] = Field{Key: f.Key, Raw: bytes.Clone(f.Raw)}
 	}
@@ -256,20 +264,21 @@ func (h *Header) Clone() Header {
 // CRLF for a header built with Add and Set.
 func (h *Header) WriteTo(w io.Writer) (int64, error) {
 	var n int64
-	// Write in chunks of contiguous raw bytes when fields share a buffer.
-	for i := 0; i < len(h.fields); {
-		b := h.fields[i].Raw
-		j := i + 1
-		for j < len(h.fields) && adjacent(b, h.fields[j].Raw) {
-			b = b[:len(b)+len(h.fields[j].Raw)]
-			j++
-		}
-		m, err := w.Write(b)
+	if h.raw != nil {
+		// Unchanged since ReadHeader: one write.
+		m, err := w.Write(h.raw)
 		n += int64(m)
 		if err != nil {
 			return n, err
 		}
-		i = j
+	} else {
+		for i := range h.fields {
+			m, err := w.Write(h.fields[i].Raw)
+			n += int64(m)
+			if err != nil {
+				return n, err
+			}
+		}
 	}
 	end := h.end
 	if end == nil {
@@ -280,14 +289,6 @@ func (h *Header) WriteTo(w io.Writer) (int64, error) {
 }
 
 var crlf = []byte("\r\n")
-
-// adjacent reports whether b is directly followed by c in the same array.
-func adjacent(b, c []byte) bool {
-	if len(c) == 0 || cap(b) < len(b)+len(c) {
-		return false
-	}
-	return &b[:len(b)+1][len(b)] == &c[0]
-}
 
 // FieldError reports an invalid field name or value given to Add or Set.
 type FieldError struct {

@@ -44,6 +44,9 @@ func readHeader(br *bufio.Reader, lim Limits, stopAtNonField bool) (h Header, n 
 		for i, s := range spans {
 			h.fields[i] = Field{Key: s.key, Raw: buf[s.start:s.end:s.end]}
 		}
+		if len(spans) > 0 {
+			h.raw = buf[:spans[len(spans)-1].end:spans[len(spans)-1].end]
+		}
 	}
 	// overLimit keeps what fits, skips to the end of the header and
 	// returns the limit error.
