@@ -9,6 +9,6 @@ import (
 	_ "github.com/emersion/go-message/mail"
 	_ "github.com/emersion/go-sasl"
 	_ "github.com/emersion/go-smtp"
-	_ "golang.org/x/text/encoding"
 	_ "github.com/stretchr/testify/require"
+	_ "golang.org/x/text/encoding"
 )
