@@ -82,7 +82,7 @@ func DecodeWords(s string) (string, error) {
 				soft = err
 			}
 			out.WriteString(w.raw)
-			lastWord = true
+			lastWord = false // kept as text, so is the space after it
 			continue
 		}
 		if pendCS != "" && !strings.EqualFold(pendCS, w.charset) {

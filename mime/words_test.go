@@ -49,7 +49,11 @@ func TestDecodeWords(t *testing.T) {
 			t.Errorf("DecodeWords(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
-	got, err := DecodeWords("a =?x-klingon?q?b?= c")
+	got, err := DecodeWords("=?x-klingon?q?a?= =?x-klingon?q?b?= =?utf-8?q?c?=")
+	if got != "=?x-klingon?q?a?= =?x-klingon?q?b?= c" || err == nil {
+		t.Errorf("unknown charsets: %q %v", got, err)
+	}
+	got, err = DecodeWords("a =?x-klingon?q?b?= c")
 	var uc *UnknownCharsetError
 	if !errors.As(err, &uc) || uc.Charset != "x-klingon" || got != "a =?x-klingon?q?b?= c" {
 		t.Errorf("unknown charset: %q %v", got, err)
