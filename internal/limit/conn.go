@@ -46,6 +46,7 @@ type Error struct {
 	Network netip.Prefix
 }
 
+// Error describes the error.
 func (e *Error) Error() string {
 	if e.Scope == PerNetwork {
 		return fmt.Sprintf("limit: too many connections from %s (limit %d)", e.Network, e.Limit)

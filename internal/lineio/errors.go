@@ -14,6 +14,7 @@ type LineTooLongError struct {
 	Limit int
 }
 
+// Error describes the error.
 func (e *LineTooLongError) Error() string {
 	return fmt.Sprintf("lineio: line longer than %d bytes", e.Limit)
 }
@@ -29,6 +30,7 @@ type BareEOLError struct {
 	Offset int64
 }
 
+// Error describes the error.
 func (e *BareEOLError) Error() string {
 	name := "LF"
 	if e.Char == '\r' {
@@ -44,6 +46,7 @@ type TooLargeError struct {
 	Limit int64
 }
 
+// Error describes the error.
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("lineio: data larger than %d bytes", e.Limit)
 }

@@ -43,6 +43,7 @@ type HeaderError struct {
 	Reason string
 }
 
+// Error describes the error.
 func (e *HeaderError) Error() string { return "proxyproto: " + e.Reason }
 
 func herr(format string, args ...any) error {

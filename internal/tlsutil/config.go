@@ -62,6 +62,7 @@ type SNIError struct {
 	ServerName string
 }
 
+// Error describes the error.
 func (e *SNIError) Error() string {
 	return fmt.Sprintf("tlsutil: client asked for unknown server name %q", e.ServerName)
 }
