@@ -185,7 +185,7 @@ func (d *base64Decoder) Read(p []byte) (int, error) {
 // the caller's buffer (io.Copy uses it).
 func (d *base64Decoder) WriteTo(w io.Writer) (int64, error) {
 	if d.wbuf == nil {
-		d.wbuf = make([]byte, 48<<10)
+		d.wbuf = make([]byte, 16<<10)
 	}
 	buf := d.wbuf
 	var total int64

@@ -123,14 +123,14 @@ func (l *latin1Reader) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 	}
-	const chunk = 16 << 10
-	if cap(l.in) < chunk {
-		l.in = make([]byte, chunk)
+	if len(l.in) < 512 {
+		l.in = make([]byte, 16<<10)
 	}
-	if cap(l.buf) < 2*chunk {
-		l.buf = make([]byte, 2*chunk)
+	in := l.in[:len(l.in)]
+	if cap(l.buf) < 2*len(in) {
+		l.buf = make([]byte, 2*len(in))
 	}
-	in, out := l.in[:chunk], l.buf[:2*chunk]
+	out := l.buf[:2*len(in)]
 	for {
 		n, err := l.r.Read(in)
 		if n > 0 {

@@ -79,7 +79,7 @@ func (d *qpDecoder) Read(p []byte) (int, error) {
 // WriteTo decodes everything to w (used by io.Copy).
 func (d *qpDecoder) WriteTo(w io.Writer) (int64, error) {
 	if d.wbuf == nil {
-		d.wbuf = make([]byte, 32<<10)
+		d.wbuf = make([]byte, 16<<10)
 	}
 	var total int64
 	for {

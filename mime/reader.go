@@ -31,6 +31,16 @@ type Reader struct {
 	qp   qpDecoder
 	l1   latin1Reader
 	none eofReader
+	// scratch is shared by the decoders' WriteTo and the latin-1
+	// converter: only one of them drives a copy at a time.
+	scratch []byte
+}
+
+func (r *Reader) scratchBuf() []byte {
+	if r.scratch == nil {
+		r.scratch = make([]byte, 16<<10)
+	}
+	return r.scratch
 }
 
 // NewReader returns a Reader for the message in r with the given limits.
@@ -83,9 +93,11 @@ func (r *Reader) Body() io.Reader {
 	switch encodingOf(p.Encoding) {
 	case encBase64:
 		r.b64.reset(&r.raw, sink)
+		r.b64.wbuf = r.scratchBuf()
 		return &r.b64
 	case encQP:
 		r.qp.reset(&r.raw, sink)
+		r.qp.wbuf = r.scratchBuf()
 		return &r.qp
 	}
 	return raw
@@ -105,7 +117,7 @@ func (r *Reader) Text() io.Reader {
 	case csUTF8:
 		return b
 	case csLatin1:
-		r.l1.r, r.l1.out = b, nil
+		r.l1.r, r.l1.out, r.l1.in = b, nil, r.scratchBuf()
 		return &r.l1
 	}
 	t, ok := NewCharsetReader(cs, b)
