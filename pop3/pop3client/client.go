@@ -193,10 +193,26 @@ func (c *Client) do(ctx context.Context, f func() error) error {
 	} else {
 		c.nc.SetDeadline(time.Time{})
 	}
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	stop := c.watch(ctx)
 	err := f()
 	stop()
 	return c.fail(ctx, err)
+}
+
+// watch makes cancellation of ctx interrupt the socket by setting a past
+// deadline. The returned stop waits for a cancellation already under way,
+// so that it cannot clobber the deadline of the next command.
+func (c *Client) watch(ctx context.Context) (stop func()) {
+	done := make(chan struct{})
+	stopAfter := context.AfterFunc(ctx, func() {
+		c.nc.SetDeadline(time.Unix(1, 0))
+		close(done)
+	})
+	return func() {
+		if !stopAfter() {
+			<-done
+		}
+	}
 }
 
 // fail classifies err: protocol replies leave the Client usable, anything

@@ -8,7 +8,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/posthorn/posthorn/internal/lineio"
 	"github.com/posthorn/posthorn/pop3"
@@ -163,7 +162,7 @@ func (c *Client) body(ctx context.Context, cmd string) (io.ReadCloser, error) {
 	c.busy = true
 	m := &msgReader{c: c, ctx: ctx}
 	m.dr = lineio.NewDotReader(c.br, lineio.DotOptions{Policy: lineio.NormalizeBareEOL, MaxSize: c.opts.MaxMessageSize})
-	m.stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	m.stop = c.watch(ctx)
 	return m, nil
 }
 
@@ -172,7 +171,7 @@ type msgReader struct {
 	c    *Client
 	ctx  context.Context
 	dr   *lineio.DotReader
-	stop func() bool
+	stop func()
 	done bool
 	err  error
 }
