@@ -244,3 +244,47 @@ func sha(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
+
+// TestBuilderPythonSimple checks single-part messages with each transfer
+// encoding through Python's email package.
+func TestBuilderPythonSimple(t *testing.T) {
+	testpeer.Python(t)
+	bodies := map[string]string{
+		"7bit":             "Short ASCII lines.\nSecond line.\n",
+		"quoted-printable": "Grüße aus Köln, " + strings.Repeat("a long line that goes past 78 characters ", 5) + "\n. lone dot\nFrom the start\n",
+		"base64":           strings.Repeat("日本語のテキストです。", 30) + "\n",
+	}
+	for enc, body := range bodies {
+		b := &Builder{
+			From:    &Address{Name: "山田太郎", Mailbox: "taro", Host: "example.jp"},
+			To:      []*Address{{Mailbox: "hanako", Host: "example.jp"}},
+			Subject: "日本語の件名がとても長い場合でも正しく折り返されることを確認します。" + enc,
+			Text:    strings.NewReader(body),
+		}
+		raw, err := b.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkWireForm(t, raw)
+		if !strings.Contains(string(raw), "Content-Transfer-Encoding: "+enc+"\r\n") {
+			t.Errorf("%s not chosen:\n%s", enc, raw)
+		}
+		file := filepath.Join(t.TempDir(), "msg.eml")
+		os.WriteFile(file, raw, 0o600)
+		var res pyResult
+		if err := json.Unmarshal(testpeer.RunPython(t, pyParse, "MSG="+file), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Headers["Subject"] != b.Subject || res.Headers["From"] != "山田太郎 <taro@example.jp>" {
+			t.Errorf("%s: headers %q", enc, res.Headers)
+		}
+		// Base64 text is in canonical form, CRLF line ends (RFC 2045
+		// §6.8), which Python's get_content() keeps.
+		if len(res.Parts) != 1 || strings.ReplaceAll(deref(res.Parts[0].Text), "\r\n", "\n") != body {
+			t.Errorf("%s: Python reads %+v", enc, res.Parts)
+		}
+		if len(res.Defects) > 0 {
+			t.Errorf("%s: defects %v", enc, res.Defects)
+		}
+	}
+}
