@@ -3,8 +3,10 @@ package sasl
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -122,5 +124,54 @@ func TestExportedListsAreCopies(t *testing.T) {
 	defer func() { ClientPreference[0] = savedC }()
 	if clientPreference[0] != SCRAMSHA256Plus {
 		t.Fatal("ClientPreference aliases the internal list")
+	}
+}
+
+// One Registry serves many connections at once (run with -race).
+func TestRegistryConcurrent(t *testing.T) {
+	reg, _ := scramRegistry(t)
+	reg.AllowPlaintext = true
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cs := ConnState{ChannelBinding: &ChannelBinding{Type: TLSExporter, Data: []byte{byte(i), 1, 2, 3}}, TLS: true}
+			var c Client
+			var err error
+			if i%2 == 0 {
+				c, err = Choose(reg.Offer(cs), ClientOptions{Username: "user", Password: "pencil", TLS: true,
+					ChannelBinding: &ChannelBinding{Type: TLSExporter, Data: []byte{byte(i), 1, 2, 3}}})
+			} else {
+				c = NewPlainClient("", "ghost", "x")
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			mech, _, _ := c.Start()
+			srv, err := reg.NewServer(mech, cs)
+			if err != nil {
+				errs <- err
+				return
+			}
+			// Restart the client state for run.
+			switch cc := c.(type) {
+			case *scramClient:
+				cc.started = false
+			case *plainClient:
+				cc.started = false
+			}
+			_, err = run(t, c, srv, true)
+			if (i%2 == 0) != (err == nil) {
+				errs <- fmt.Errorf("exchange %d (%s): %v", i, mech, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
