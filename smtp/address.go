@@ -45,25 +45,35 @@ func (m Mailbox) String() string {
 	if m.IsNull() {
 		return ""
 	}
-	var b strings.Builder
+	if m.Domain != "" && isDotString(m.Local) {
+		return m.Local + "@" + m.Domain
+	}
+	return string(m.AppendTo(nil))
+}
+
+// AppendTo appends the form [Mailbox.String] returns to b.
+func (m Mailbox) AppendTo(b []byte) []byte {
+	if m.IsNull() {
+		return b
+	}
 	if isDotString(m.Local) {
-		b.WriteString(m.Local)
+		b = append(b, m.Local...)
 	} else {
-		b.WriteByte('"')
+		b = append(b, '"')
 		for i := 0; i < len(m.Local); i++ {
 			c := m.Local[i]
 			if c == '"' || c == '\\' {
-				b.WriteByte('\\')
+				b = append(b, '\\')
 			}
-			b.WriteByte(c)
+			b = append(b, c)
 		}
-		b.WriteByte('"')
+		b = append(b, '"')
 	}
 	if m.Domain != "" {
-		b.WriteByte('@')
-		b.WriteString(m.Domain)
+		b = append(b, '@')
+		b = append(b, m.Domain...)
 	}
-	return b.String()
+	return b
 }
 
 // Check reports whether m is a valid Mailbox: the null path, <Postmaster>,

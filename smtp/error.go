@@ -22,6 +22,18 @@ func (c EnhancedCode) String() string {
 	return strconv.Itoa(c[0]) + "." + strconv.Itoa(c[1]) + "." + strconv.Itoa(c[2])
 }
 
+// AppendTo appends "class.subject.detail" to b (nothing for the zero value).
+func (c EnhancedCode) AppendTo(b []byte) []byte {
+	if c.IsZero() {
+		return b
+	}
+	b = strconv.AppendInt(b, int64(c[0]), 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(c[1]), 10)
+	b = append(b, '.')
+	return strconv.AppendInt(b, int64(c[2]), 10)
+}
+
 func (c EnhancedCode) valid() bool {
 	// RFC 3463 §2: class is 2, 4 or 5; subject 1*3digit; detail 1*3digit.
 	return (c[0] == 2 || c[0] == 4 || c[0] == 5) &&
@@ -30,25 +42,29 @@ func (c EnhancedCode) valid() bool {
 
 // ParseEnhancedCode parses "class.subject.detail" (RFC 3463 §2).
 func ParseEnhancedCode(s string) (EnhancedCode, error) {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 {
-		return EnhancedCode{}, errors.New("smtp: malformed enhanced status code")
-	}
-	var n [3]int
-	for i, p := range parts {
-		if len(p) == 0 || len(p) > 3 || (i == 0 && len(p) != 1) {
-			return EnhancedCode{}, errors.New("smtp: malformed enhanced status code")
-		}
-		for j := 0; j < len(p); j++ {
-			if p[j] < '0' || p[j] > '9' {
+	var c EnhancedCode
+	part, digits := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if digits == 0 || (part == 0 && digits != 1) || digits > 3 {
 				return EnhancedCode{}, errors.New("smtp: malformed enhanced status code")
 			}
-			n[i] = n[i]*10 + int(p[j]-'0')
+			part++
+			digits = 0
+			if i < len(s) && part > 2 {
+				return EnhancedCode{}, errors.New("smtp: malformed enhanced status code")
+			}
+			continue
 		}
+		ch := s[i]
+		if ch < '0' || ch > '9' {
+			return EnhancedCode{}, errors.New("smtp: malformed enhanced status code")
+		}
+		c[part] = c[part]*10 + int(ch-'0')
+		digits++
 	}
-	c := EnhancedCode{n[0], n[1], n[2]}
-	if !c.valid() {
-		return EnhancedCode{}, errors.New("smtp: enhanced status code class must be 2, 4 or 5")
+	if part != 3 || !c.valid() {
+		return EnhancedCode{}, errors.New("smtp: malformed enhanced status code")
 	}
 	return c, nil
 }

@@ -280,3 +280,46 @@ func mailParamBit(key string) uint16 {
 	}
 	return 0
 }
+
+// AppendParams appends the wire parameters for o (" KEY=VALUE" each) to b,
+// checking every value as Params does, without building a Params.
+func (o *MailOptions) AppendParams(b []byte) ([]byte, error) {
+	if o.Size > 0 {
+		b = append(b, " SIZE="...)
+		b = strconv.AppendInt(b, o.Size, 10)
+	}
+	switch o.Body {
+	case "":
+	case Body7Bit, Body8BitMIME, BodyBinaryMIME:
+		b = append(b, " BODY="...)
+		b = append(b, o.Body...)
+	default:
+		return b, &ParamError{Param: "BODY=" + string(o.Body), Reason: "unknown body type"}
+	}
+	if o.SMTPUTF8 {
+		b = append(b, " SMTPUTF8"...)
+	}
+	if o.RequireTLS {
+		b = append(b, " REQUIRETLS"...)
+	}
+	if o.Return == "" && o.EnvelopeID == "" && o.Auth == "" {
+		return b, nil
+	}
+	ps, err := (&MailOptions{Return: o.Return, EnvelopeID: o.EnvelopeID, Auth: o.Auth}).Params()
+	if err != nil {
+		return b, err
+	}
+	return ps.Append(b)
+}
+
+// AppendParams appends the wire parameters for o to b.
+func (o *RcptOptions) AppendParams(b []byte) ([]byte, error) {
+	if o.Notify == 0 && o.OriginalRecipient == "" {
+		return b, nil
+	}
+	ps, err := o.Params()
+	if err != nil {
+		return b, err
+	}
+	return ps.Append(b)
+}

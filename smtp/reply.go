@@ -20,6 +20,8 @@ type Reply struct {
 	// Lines holds the text of each line without code, separator and
 	// enhanced code.
 	Lines []string
+
+	one [1]string // storage for the common one-line reply
 }
 
 // Text returns the lines joined with "\n".
@@ -141,7 +143,12 @@ func ReadReply(br *bufio.Reader, lim ReplyLimits) (*Reply, error) {
 				s = rest
 			}
 		}
-		r.Lines = append(r.Lines, s)
+		if n == 0 {
+			r.one[0] = s
+			r.Lines = r.one[:1:1]
+		} else {
+			r.Lines = append(r.Lines, s)
+		}
 		if last {
 			return r, nil
 		}
@@ -215,7 +222,7 @@ func AppendReply(buf []byte, code int, enh EnhancedCode, lines ...string) []byte
 			buf = append(buf, '-')
 		}
 		if !enh.IsZero() {
-			buf = append(buf, enh.String()...)
+			buf = enh.AppendTo(buf)
 			if l != "" {
 				buf = append(buf, ' ')
 			}

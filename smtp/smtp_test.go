@@ -255,3 +255,21 @@ func TestEnhancedCode(t *testing.T) {
 	e := &Error{Code: 554, Enhanced: CodeLoop, Message: "loop"}
 	assert.Equal(t, "smtp: 554 5.4.6 loop", e.Error())
 }
+
+func TestAppendParamsMatchesParams(t *testing.T) {
+	for _, o := range []MailOptions{
+		{},
+		{Size: 42, Body: Body8BitMIME, SMTPUTF8: true, RequireTLS: true},
+		{Size: 1, Body: BodyBinaryMIME, Return: ReturnFull, EnvelopeID: "a b", Auth: "<>"},
+	} {
+		ps, err := o.Params()
+		require.NoError(t, err)
+		want, err := ps.Append(nil)
+		require.NoError(t, err)
+		got, err := o.AppendParams(nil)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got))
+	}
+	_, err := (&MailOptions{Body: "X"}).AppendParams(nil)
+	assert.Error(t, err)
+}

@@ -84,7 +84,12 @@ type Client struct {
 	buf        []byte
 	lim        smtp.ReplyLimits
 	accepted   []string // recipients accepted in the current transaction
-	needReset  bool     // a failed Send left a transaction open
+	needReset  bool
+	scratch    []byte            // message I/O buffer, reused
+	lineBuf    []byte            // command line scratch
+	group      []byte            // MAIL and RCPT lines of a Send
+	ends       []int             // end offset of each line in group
+	final      []RecipientResult // a failed Send left a transaction open
 }
 
 // Dial connects to addr ("host:port") in plaintext and reads the greeting.

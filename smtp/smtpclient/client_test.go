@@ -318,3 +318,29 @@ func TestPerCommandTimeout(t *testing.T) {
 	var ne net.Error
 	require.True(t, errors.As(err, &ne) && ne.Timeout(), "%v", err)
 }
+
+func TestScanMessage(t *testing.T) {
+	long := strings.Repeat("x", 999)
+	tests := []struct {
+		msg                     string
+		eight, binary, utf8Head bool
+	}{
+		{"Subject: a\r\n\r\nbody\r\n", false, false, false},
+		{"Subject: a\r\n\r\ncafé\r\n", true, false, false},
+		{"Subject: café\r\n\r\nbody\r\n", true, false, true},
+		{"Subject: a\r\n\r\nbare\nLF\r\n", false, true, false},
+		{"Subject: a\r\n\r\nbare\rCR\r\n", false, true, false},
+		{"Subject: a\r\n\r\nends in CR\r", false, true, false},
+		{"Subject: a\r\n\r\nNUL\x00\r\n", false, true, false},
+		{"Subject: a\r\n\r\n" + long + "\r\n", false, true, false},
+		{"Subject: a\r\n\r\n" + long[:998] + "\r\n", false, false, false},
+		{"Subject: a\r\n\r\nno final CRLF", false, false, false},
+	}
+	for _, tt := range tests {
+		for _, bufSize := range []int{3, 7, 4096} {
+			info, err := scanMessage(strings.NewReader(tt.msg), int64(len(tt.msg)), make([]byte, bufSize))
+			require.NoError(t, err)
+			assert.Equal(t, msgInfo{eightBit: tt.eight, binary: tt.binary, utf8Header: tt.utf8Head}, info, "%q buf %d", tt.msg, bufSize)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package smtpclient
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"strconv"
@@ -72,14 +74,8 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.ReaderAt, size 
 	if err := c.ensureHello(ctx); err != nil {
 		return nil, err
 	}
-	fail := func(err error) ([]RecipientResult, error) {
-		rs := make([]RecipientResult, len(env.To))
-		for i, to := range env.To {
-			rs[i] = RecipientResult{Recipient: to, Err: err}
-		}
-		return rs, err
-	}
-	info, err := scanMessage(msg, size)
+	fail := func(err error) ([]RecipientResult, error) { return failAll(env.To, err) }
+	info, err := scanMessage(msg, size, c.scratchBuf(size))
 	if err != nil {
 		return nil, err
 	}
@@ -135,20 +131,22 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.ReaderAt, size 
 	if _, ok := c.ext["AUTH"]; !ok {
 		mo.Auth = ""
 	}
-	mailLine, err := c.mailLine(env.From, &mo)
+	g, err := appendMail(c.group[:0], env.From, &mo)
 	if err != nil {
 		return fail(err)
 	}
-	rcptLines := make([]string, len(env.To))
+	ends := append(c.ends[:0], len(g))
 	for i, to := range env.To {
 		var ro *smtp.RcptOptions
 		if env.RcptOptions != nil && dsn {
 			ro = &env.RcptOptions[i]
 		}
-		if rcptLines[i], err = c.rcptLine(to, ro); err != nil {
+		if g, err = appendRcpt(g, to, ro); err != nil {
 			return fail(err)
 		}
+		ends = append(ends, len(g))
 	}
+	c.group, c.ends = g, ends
 	if c.needReset {
 		if err := c.Reset(ctx); err != nil {
 			return fail(err)
@@ -156,7 +154,7 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.ReaderAt, size 
 		c.needReset = false
 	}
 	_, pipelining := c.ext["PIPELINING"]
-	t := &txn{c: c, ctx: ctx, env: env, msg: msg, size: size, useBdat: useBdat, mailLine: mailLine, rcptLines: rcptLines}
+	t := txn{c: c, ctx: ctx, env: env, msg: msg, size: size, useBdat: useBdat, group: g, ends: ends}
 	if pipelining {
 		return t.runPipelined()
 	}
@@ -165,15 +163,32 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.ReaderAt, size 
 
 // txn is one Send in progress.
 type txn struct {
-	c         *Client
-	ctx       context.Context
-	env       *Envelope
-	msg       io.ReaderAt
-	size      int64
-	useBdat   bool
-	mailLine  string
-	rcptLines []string
-	results   []RecipientResult
+	c       *Client
+	ctx     context.Context
+	env     *Envelope
+	msg     io.ReaderAt
+	size    int64
+	useBdat bool
+	group   []byte // MAIL line then RCPT lines, CRLF-terminated
+	ends    []int  // end of each line in group
+	results []RecipientResult
+}
+
+// line returns line i of the group (0 = MAIL).
+func (t *txn) line(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = t.ends[i-1]
+	}
+	return t.group[start:t.ends[i]]
+}
+
+func failAll(to []string, err error) ([]RecipientResult, error) {
+	rs := make([]RecipientResult, len(to))
+	for i, r := range to {
+		rs[i] = RecipientResult{Recipient: r, Err: err}
+	}
+	return rs, err
 }
 
 func (t *txn) init() {
@@ -239,10 +254,7 @@ func (t *txn) runPipelined() (res []RecipientResult, err error) {
 		}
 		stop()
 	}()
-	_ = c.writeLine(t.mailLine)
-	for _, l := range t.rcptLines {
-		_ = c.writeLine(l)
-	}
+	_, _ = c.bw.Write(t.group)
 	inline := t.useBdat && t.size <= inlineBDAT
 	switch {
 	case inline:
@@ -265,7 +277,7 @@ func (t *txn) runPipelined() (res []RecipientResult, err error) {
 		c.needReset = true
 	}
 	var rcptOK []int
-	for i := range t.rcptLines {
+	for i := range t.env.To {
 		r, err := c.readReply(ctx, c.to.Rcpt)
 		if err != nil {
 			return nil, err
@@ -347,7 +359,7 @@ func (t *txn) runPipelined() (res []RecipientResult, err error) {
 func (t *txn) runLockstep() ([]RecipientResult, error) {
 	c, ctx := t.c, t.ctx
 	t.init()
-	if _, err := c.cmd(ctx, c.to.Mail, t.mailLine); err != nil {
+	if _, err := c.cmdLine(ctx, c.to.Mail, t.line(0)); err != nil {
 		for i := range t.results {
 			t.results[i].Err = err
 		}
@@ -355,8 +367,8 @@ func (t *txn) runLockstep() ([]RecipientResult, error) {
 	}
 	c.needReset = true
 	var rcptOK []int
-	for i, l := range t.rcptLines {
-		if _, err := c.cmd(ctx, c.to.Rcpt, l); err != nil {
+	for i := range t.env.To {
+		if _, err := c.cmdLine(ctx, c.to.Rcpt, t.line(i+1)); err != nil {
 			t.results[i].Err = err
 			if c.broken != nil {
 				return nil, err
@@ -401,16 +413,45 @@ func (t *txn) runLockstep() ([]RecipientResult, error) {
 	return t.finish(final, rcptOK)
 }
 
-// copyRaw copies msg[off:off+n] into the write buffer.
+// copyRaw sends msg[off:off+n] as it is (BDAT). Small pieces go through
+// the write buffer; large ones are written to the socket in big writes.
 func (t *txn) copyRaw(off, n int64) error {
-	_, err := io.Copy(&blockWriter{c: t.c, ctx: t.ctx}, io.NewSectionReader(t.msg, off, n))
-	return err
+	c := t.c
+	buf := c.scratchBuf(n)
+	direct := n > int64(c.bw.Available())
+	if direct {
+		if err := c.flush(t.ctx, c.to.DataBlock); err != nil {
+			return err
+		}
+	}
+	for end := off + n; off < end; {
+		k := int(min(int64(len(buf)), end-off))
+		m, err := t.msg.ReadAt(buf[:k], off)
+		if m < k {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		off += int64(k)
+		if direct {
+			_ = c.conn.SetWriteDeadline(c.deadline(t.ctx, c.to.DataBlock))
+			_, err = c.conn.Write(buf[:k])
+		} else {
+			_, err = c.bw.Write(buf[:k])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeDotBody sends the message dot-stuffed, then the end of data.
 func (t *txn) writeDotBody() error {
 	dw := lineio.NewDotWriter(&blockWriter{c: t.c, ctx: t.ctx})
-	if _, err := io.Copy(dw, io.NewSectionReader(t.msg, 0, t.size)); err != nil {
+	buf := t.c.scratchBuf(t.size)
+	if _, err := io.CopyBuffer(onlyWriter{dw}, io.NewSectionReader(t.msg, 0, t.size), buf); err != nil {
 		return err
 	}
 	if err := dw.Close(); err != nil {
@@ -490,12 +531,22 @@ type msgInfo struct {
 	utf8Header bool // non-ASCII in the header (an RFC 6532 message needs SMTPUTF8)
 }
 
-// scanMessage reads msg once to classify it.
-func scanMessage(msg io.ReaderAt, size int64) (msgInfo, error) {
-	var info msgInfo
-	var buf [32 * 1024]byte
-	inHeader, lineStart, prevCR := true, true, false
-	lineLen := 0
+// onlyWriter hides ReadFrom, so io.CopyBuffer uses the buffer given.
+type onlyWriter struct{ io.Writer }
+
+// scratchBuf returns the client's reusable buffer for a message of size
+// octets: at least 4 KiB, at most 256 KiB.
+func (c *Client) scratchBuf(size int64) []byte {
+	want := int(min(max(size, 4096), 256*1024))
+	if len(c.scratch) < want {
+		c.scratch = make([]byte, want)
+	}
+	return c.scratch
+}
+
+// scanMessage reads msg once to classify it, using buf.
+func scanMessage(msg io.ReaderAt, size int64, buf []byte) (msgInfo, error) {
+	sc := msgScanner{inHeader: true}
 	for off := int64(0); off < size; {
 		n := int(min(int64(len(buf)), size-off))
 		m, err := msg.ReadAt(buf[:n], off)
@@ -503,45 +554,90 @@ func scanMessage(msg io.ReaderAt, size int64) (msgInfo, error) {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return info, err
+			return sc.info, err
 		}
 		off += int64(n)
-		for _, b := range buf[:n] {
-			if prevCR && b != '\n' {
-				info.binary = true
-			}
-			switch {
-			case b == '\n':
-				if !prevCR {
-					info.binary = true
-				}
-				if lineStart && inHeader {
-					inHeader = false
-				}
-				lineStart, lineLen = true, 0
-				prevCR = false
-				continue
-			case b == '\r':
-				prevCR = true
-				continue
-			case b == 0:
-				info.binary = true
-			case b >= 0x80:
-				info.eightBit = true
-				if inHeader {
-					info.utf8Header = true
-				}
-			}
-			prevCR = false
-			lineStart = false
-			lineLen++
-			if lineLen > 998 {
-				info.binary = true
-			}
+		sc.feed(buf[:n])
+		if sc.info.binary && sc.info.eightBit && !sc.inHeader {
+			return sc.info, nil // nothing more to learn
 		}
 	}
-	if prevCR {
-		info.binary = true
+	if sc.prevCR {
+		sc.info.binary = true // ends in a bare CR
 	}
-	return info, nil
+	return sc.info, nil
+}
+
+// msgScanner classifies a message fed in pieces, a line at a time with
+// bytes.IndexByte and a word-wise 8-bit test, never byte by byte.
+type msgScanner struct {
+	info     msgInfo
+	inHeader bool
+	prevCR   bool // the last byte fed was CR
+	lineLen  int  // octets of the current line so far, CR included
+}
+
+func (s *msgScanner) feed(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		seg := p
+		if i >= 0 {
+			seg = p[:i]
+		}
+		if len(seg) > 0 {
+			if s.prevCR {
+				s.info.binary = true // CR not followed by LF
+			}
+			body := seg
+			if seg[len(seg)-1] == '\r' {
+				body = seg[:len(seg)-1]
+			}
+			if !s.info.binary && (bytes.IndexByte(body, '\r') >= 0 || bytes.IndexByte(seg, 0) >= 0) {
+				s.info.binary = true
+			}
+			if (!s.info.eightBit || s.inHeader && !s.info.utf8Header) && hasHighBit(seg) {
+				s.info.eightBit = true
+				if s.inHeader {
+					s.info.utf8Header = true
+				}
+			}
+			s.lineLen += len(seg)
+			s.prevCR = seg[len(seg)-1] == '\r'
+		}
+		if i < 0 {
+			return
+		}
+		// Line end.
+		if !s.prevCR {
+			s.info.binary = true // bare LF
+		}
+		content := s.lineLen
+		if s.prevCR {
+			content--
+		}
+		if content > 998 {
+			s.info.binary = true // RFC 5322 §2.1.1
+		}
+		if content == 0 && s.inHeader {
+			s.inHeader = false
+		}
+		s.lineLen, s.prevCR = 0, false
+		p = p[i+1:]
+	}
+}
+
+// hasHighBit reports whether any octet of p is 0x80 or above.
+func hasHighBit(p []byte) bool {
+	for len(p) >= 8 {
+		if binary.LittleEndian.Uint64(p)&0x8080808080808080 != 0 {
+			return true
+		}
+		p = p[8:]
+	}
+	for _, b := range p {
+		if b >= 0x80 {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/posthorn/posthorn/internal/lineio"
 	"github.com/posthorn/posthorn/smtp"
@@ -14,6 +15,8 @@ import (
 
 // parseAddr parses an address given by the caller; "" is the null path
 // (allowed only for a sender) and "Postmaster" the special recipient.
+// What ParseMailbox accepts always formats back into a valid path (the
+// package smtp fuzz tests check it), so nothing else can reach the wire.
 func parseAddr(s string, sender bool) (smtp.Mailbox, error) {
 	if s == "" {
 		if sender {
@@ -24,50 +27,62 @@ func parseAddr(s string, sender bool) (smtp.Mailbox, error) {
 	if !sender && strings.EqualFold(s, "postmaster") {
 		return smtp.Mailbox{Local: s}, nil
 	}
-	m, err := smtp.ParseMailbox(s)
-	if err != nil {
-		return smtp.Mailbox{}, err
-	}
-	return m, m.Check()
+	return smtp.ParseMailbox(s)
 }
 
-// mailLine builds "MAIL FROM:<from> params" after validating everything.
-func (c *Client) mailLine(from string, opts *smtp.MailOptions) (string, error) {
+// appendMail appends "MAIL FROM:<from> params CRLF" to b after
+// validating everything.
+func appendMail(b []byte, from string, opts *smtp.MailOptions) ([]byte, error) {
 	m, err := parseAddr(from, true)
 	if err != nil {
-		return "", err
+		return b, err
 	}
-	var ps smtp.Params
+	b = append(b, "MAIL FROM:<"...)
+	b = m.AppendTo(b)
+	b = append(b, '>')
 	if opts != nil {
-		if ps, err = opts.Params(); err != nil {
-			return "", err
+		if b, err = opts.AppendParams(b); err != nil {
+			return b, err
 		}
 	}
-	b := append([]byte("MAIL FROM:<"), m.String()...)
-	b = append(b, '>')
-	if b, err = ps.Append(b); err != nil {
-		return "", err
-	}
-	return string(b), nil
+	return append(b, '\r', '\n'), nil
 }
 
-func (c *Client) rcptLine(to string, opts *smtp.RcptOptions) (string, error) {
+// appendRcpt appends "RCPT TO:<to> params CRLF" to b.
+func appendRcpt(b []byte, to string, opts *smtp.RcptOptions) ([]byte, error) {
 	m, err := parseAddr(to, false)
 	if err != nil {
-		return "", err
+		return b, err
 	}
-	var ps smtp.Params
+	b = append(b, "RCPT TO:<"...)
+	b = m.AppendTo(b)
+	b = append(b, '>')
 	if opts != nil {
-		if ps, err = opts.Params(); err != nil {
-			return "", err
+		if b, err = opts.AppendParams(b); err != nil {
+			return b, err
 		}
 	}
-	b := append([]byte("RCPT TO:<"), m.String()...)
-	b = append(b, '>')
-	if b, err = ps.Append(b); err != nil {
-		return "", err
+	return append(b, '\r', '\n'), nil
+}
+
+// cmdLine sends a ready line (with CRLF) and reads the reply.
+func (c *Client) cmdLine(ctx context.Context, timeout time.Duration, line []byte) (*smtp.Reply, error) {
+	if c.broken != nil {
+		return nil, ErrClosed
 	}
-	return string(b), nil
+	stop := c.watch(ctx)
+	_, err := c.bw.Write(line)
+	if err == nil {
+		err = c.flush(ctx, timeout)
+	}
+	var r *smtp.Reply
+	if err == nil {
+		r, err = c.readReply(ctx, timeout)
+	}
+	if err == nil {
+		err = r.Err()
+	}
+	return r, c.done(ctx, stop, err)
 }
 
 // Mail sends MAIL FROM (RFC 5321 §4.1.1.2). from "" is the null
@@ -76,22 +91,24 @@ func (c *Client) Mail(ctx context.Context, from string, opts *smtp.MailOptions) 
 	if err := c.ensureHello(ctx); err != nil {
 		return err
 	}
-	line, err := c.mailLine(from, opts)
+	line, err := appendMail(c.lineBuf[:0], from, opts)
 	if err != nil {
 		return err
 	}
+	c.lineBuf = line
 	c.accepted = c.accepted[:0]
-	_, err = c.cmd(ctx, c.to.Mail, line)
+	_, err = c.cmdLine(ctx, c.to.Mail, line)
 	return err
 }
 
 // Rcpt sends RCPT TO (RFC 5321 §4.1.1.3).
 func (c *Client) Rcpt(ctx context.Context, to string, opts *smtp.RcptOptions) error {
-	line, err := c.rcptLine(to, opts)
+	line, err := appendRcpt(c.lineBuf[:0], to, opts)
 	if err != nil {
 		return err
 	}
-	if _, err = c.cmd(ctx, c.to.Rcpt, line); err != nil {
+	c.lineBuf = line
+	if _, err = c.cmdLine(ctx, c.to.Rcpt, line); err != nil {
 		return err
 	}
 	c.accepted = append(c.accepted, to)
@@ -175,7 +192,8 @@ func (c *Client) readFinal(ctx context.Context) ([]RecipientResult, error) {
 	if c.opts.LMTP {
 		n = len(c.accepted)
 	}
-	out := make([]RecipientResult, 0, max(n, 1))
+	// The slice is reused by the next message; callers copy what they keep.
+	out := c.final[:0]
 	for i := 0; i < n; i++ {
 		r, err := c.readReply(ctx, c.to.DataTerm)
 		if err != nil {
@@ -187,6 +205,7 @@ func (c *Client) readFinal(ctx context.Context) ([]RecipientResult, error) {
 		}
 		out = append(out, rr)
 	}
+	c.final = out
 	c.accepted = c.accepted[:0]
 	return out, nil
 }
@@ -239,7 +258,7 @@ func resultsErr(rs []RecipientResult) error {
 	}
 	for _, r := range rs {
 		if r.Err != nil {
-			return RecipientErrors(rs)
+			return RecipientErrors(append([]RecipientResult(nil), rs...))
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package smtpserver
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"strconv"
@@ -59,6 +60,12 @@ func (c *conn) cmdBdat(arg string) {
 		c.replyErr(e, e)
 		return
 	}
+	if c.bdat == nil && last {
+		// The whole message in one chunk (what smtpclient sends for small
+		// messages): hand it to the backend directly, no pipe.
+		c.bdatSingle(size)
+		return
+	}
 	if c.bdat == nil {
 		c.startBdat()
 	}
@@ -71,7 +78,7 @@ func (c *conn) cmdBdat(arg string) {
 		c.failBdat(errTooBig)
 		return
 	}
-	n, err := io.CopyN(b.pw, c.br, size)
+	n, err := c.copyChunk(b.pw, size)
 	if err != nil {
 		if !errors.Is(err, io.ErrClosedPipe) {
 			// The connection failed mid-chunk.
@@ -131,7 +138,7 @@ func parseBdatArg(arg string) (size string, last bool, ok bool) {
 // discard reads and drops n octets of chunk data; false when the
 // connection failed.
 func (c *conn) discard(n int64) bool {
-	if _, err := io.CopyN(io.Discard, c.br, n); err != nil {
+	if _, err := c.br.Discard(int(min(n, 1<<62))); err != nil {
 		c.quit = true
 		c.resetTx()
 		return false
@@ -171,4 +178,77 @@ func (c *conn) failBdat(err *smtp.Error) {
 
 func (c *conn) finishBdat(results []error) {
 	c.finishMessage(results)
+}
+
+// copyChunk copies n octets of chunk data from the connection to w
+// straight out of the bufio.Reader's buffer, without a copy buffer.
+func (c *conn) copyChunk(w io.Writer, n int64) (int64, error) {
+	var done int64
+	for done < n {
+		if c.br.Buffered() == 0 {
+			if _, err := c.br.Peek(1); err != nil {
+				return done, err
+			}
+		}
+		k := int(min(n-done, int64(c.br.Buffered())))
+		buf, _ := c.br.Peek(k)
+		m, err := w.Write(buf)
+		_, _ = c.br.Discard(m)
+		done += int64(m)
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// bdatSingle delivers a message sent as one BDAT LAST chunk, reading it
+// straight from the connection.
+func (c *conn) bdatSingle(size int64) {
+	if c.lim.MaxMessageSize > 0 && size > c.lim.MaxMessageSize {
+		if c.discard(size) {
+			c.finishMessage(c.uniform(errTooBig))
+		}
+		return
+	}
+	c.chunk = chunkReader{br: c.br, left: size}
+	c.loop = loopReader{r: &c.chunk, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
+	results := c.deliver(&c.loop)
+	if c.chunk.err != nil || !c.discard(c.chunk.left) {
+		c.quit = true
+		c.resetTx()
+		return
+	}
+	if c.loop.count > c.loop.max && c.loop.max > 0 {
+		results = c.uniform(errLoop)
+	}
+	c.finishMessage(results)
+}
+
+// chunkReader reads the next left octets from br.
+type chunkReader struct {
+	br   *bufio.Reader
+	left int64
+	err  error
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.br.Read(p)
+	r.left -= int64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		r.err = err
+	}
+	return n, err
 }

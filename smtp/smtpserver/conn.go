@@ -38,7 +38,8 @@ type conn struct {
 	out     []byte       // reply scratch
 	recvBuf []byte       // Received: field scratch
 	prefix  prefixReader // reused per message
-	loop    loopReader   // reused per message (DATA)
+	loop    loopReader   // reused per message (DATA, single BDAT)
+	chunk   chunkReader  // reused per single-chunk BDAT message
 
 	// Session state.
 	helloKind string // "EHLO", "HELO", "LHLO"; "" before
