@@ -25,9 +25,11 @@ import (
 // Methods receive the context given to Server.Next, which carries the
 // ConnState (ConnStateFromContext). They must not log secrets.
 
-// PasswordVerifier checks a user name and password. The password has been
-// prepared with SASLprep (RFC 4013, as a query string) when that succeeded;
-// the username likewise.
+// PasswordVerifier checks a user name and password (PLAIN, LOGIN,
+// Registry.CheckPassword). Both have been prepared with SASLprep (RFC 4013,
+// as query strings); input that SASLprep prohibits or that prepares to the
+// empty string fails before the backend is asked (RFC 4616 §2). A backend
+// that stores password hashes must hash the prepared form.
 type PasswordVerifier interface {
 	VerifyPassword(ctx context.Context, username, password string) error
 }
