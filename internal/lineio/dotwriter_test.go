@@ -106,9 +106,11 @@ func FuzzDotReader(f *testing.F) {
 		"", ".", "..", ".\r\n", "a\r\n.\r\nb", "\n.\n", "\n.\r\n", "\r.\r", "\r\n.\n", "\r.\r\n",
 		"\r\n.\r", "x\r\r\n", ".\rx", "line1\r\nline2\r\n", "\r\n\r\n.\r\n", "a\r",
 	} {
-		f.Add([]byte(s), uint16(16), uint16(3))
+		f.Add([]byte(s), uint16(16), uint16(3), uint16(0), uint16(0))
 	}
-	f.Fuzz(func(t *testing.T, content []byte, bufSize, chunk uint16) {
+	f.Add([]byte("abc\r\ndefgh\r\n.\r\n"), uint16(20), uint16(0), uint16(8), uint16(4))
+	f.Add([]byte("abcdefgh\r\nx\r\n.\r\n"), uint16(20), uint16(5), uint16(100), uint16(4))
+	f.Fuzz(func(t *testing.T, content []byte, bufSize, chunk, maxSize, maxLine uint16) {
 		bs, cs := int(bufSize%512)+16, int(chunk%65) // cs 0: WriteTo
 		// Round trip.
 		var wire bytes.Buffer
@@ -146,6 +148,34 @@ func FuzzDotReader(f *testing.F) {
 			if err != nil || got != mOut {
 				t.Fatalf("%q policy %d: got %q err %v, model %q", content, policy, got, err, mOut)
 			}
+		}
+		// With limits: any violation is reported, always after consuming
+		// up to the real terminator; no violation, no error.
+		if maxSize == 0 && maxLine == 0 {
+			return
+		}
+		opts := DotOptions{Policy: NormalizeBareEOL, MaxSize: int64(maxSize), MaxLine: int(maxLine)}
+		mOut, _, mRest, mEnd := model(content, NormalizeBareEOL)
+		if !mEnd {
+			return
+		}
+		over := opts.MaxSize > 0 && int64(len(mOut)) > opts.MaxSize
+		for _, l := range strings.Split(mOut, "\r\n") {
+			over = over || (opts.MaxLine > 0 && len(l) > opts.MaxLine)
+		}
+		got, rest, err := decode(t, string(content), opts, bs, cs, false)
+		if rest != mRest {
+			t.Fatalf("%q limits %+v: rest %q, model %q", content, opts, rest, mRest)
+		}
+		var tl *TooLargeError
+		var ll *LineTooLongError
+		switch {
+		case !over && (err != nil || got != mOut):
+			t.Fatalf("%q limits %+v: got %q err %v, model %q", content, opts, got, err, mOut)
+		case over && !errors.As(err, &tl) && !errors.As(err, &ll):
+			t.Fatalf("%q limits %+v: err %v, want a limit error", content, opts, err)
+		case over && !strings.HasPrefix(mOut, got):
+			t.Fatalf("%q limits %+v: delivered %q, not a prefix of %q", content, opts, got, mOut)
 		}
 	})
 }
