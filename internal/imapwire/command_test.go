@@ -174,3 +174,57 @@ func TestEncoderUTF8(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// What the client writes, the server reads back unchanged.
+func TestSearchRoundTrip(t *testing.T) {
+	for _, in := range []string{
+		`RETURN (MIN COUNT) CHARSET UTF-8 UNSEEN OR 1:5 UID 7,9:* (DELETED KEYWORD $Junk) NOT FROM "a b"`,
+		`HEADER X-Spam yes LARGER 1000 SMALLER 2000 SENTBEFORE 5-Mar-2024 UNDRAFT ON 1-Jan-2000`,
+		`MODSEQ "/flags/\\draft" all 620162338 OLDER 3600 YOUNGER 60 $`,
+		`SUBJECT {4}` + "\r\nab\r\n",
+	} {
+		d, _ := newDec(in+"\r\n", Limits{})
+		c, err := d.ReadSearchCriteria()
+		must(t, err)
+		out := string(AppendSearchCriteria(nil, c, false))
+		want := in
+		if strings.HasPrefix(in, "SUBJECT") {
+			want = "SUBJECT {4}\r\nab\r\n"
+		}
+		if out != want {
+			t.Errorf("round trip\n got %q\nwant %q", out, want)
+		}
+	}
+}
+
+func TestFetchAttsRoundTrip(t *testing.T) {
+	for _, in := range []string{"ALL", "(UID FLAGS BODY.PEEK[1.HEADER.FIELDS (From To)]<0.10> BINARY.SIZE[2] BODY[])"} {
+		d, _ := newDec(in+"\r\n", Limits{})
+		atts, err := d.ReadFetchAtts()
+		must(t, err)
+		if out := string(AppendFetchAtts(nil, atts)); out != in {
+			t.Errorf("got %q want %q", out, in)
+		}
+	}
+}
+
+func FuzzSearchRoundTrip(f *testing.F) {
+	f.Add(`OR FROM a (SEEN UID 1:*) NOT HEADER x ""`)
+	f.Add(`RETURN (SAVE) CHARSET UTF-8 SUBJECT {3}` + "\r\nabc")
+	f.Fuzz(func(t *testing.T, s string) {
+		d, _ := newDec(s+"\r\n", Limits{MaxDepth: 20})
+		c, err := d.ReadSearchCriteria()
+		if err != nil || d.ReadCRLF() != nil {
+			return
+		}
+		out := AppendSearchCriteria(nil, c, true)
+		d2, _ := newDec(string(out)+"\r\n", Limits{MaxDepth: 100})
+		c2, err := d2.ReadSearchCriteria()
+		if err != nil {
+			t.Fatalf("re-read %q: %v", out, err)
+		}
+		if out2 := AppendSearchCriteria(nil, c2, true); string(out2) != string(out) {
+			t.Fatalf("unstable %q -> %q", out, out2)
+		}
+	})
+}
