@@ -455,3 +455,24 @@ func TestTestCert(t *testing.T) {
 }
 
 func waitABit() { time.Sleep(50 * time.Millisecond) }
+
+// TestUpgradeHonoursContext: a client that never starts the handshake
+// cannot hold the server (or a server the client) past the context.
+func TestUpgradeHonoursContext(t *testing.T) {
+	tc := cert(t)
+	client, server := pair(t)
+	c, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := ServerUpgrade(c, server, bufio.NewReader(server), ServerConfig(tc.ServerConfig(), ALPNSMTP)); err == nil {
+		t.Fatal("handshake with a silent client succeeded")
+	}
+	c2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	if _, err := ClientUpgrade(c2, client, ClientConfig(tc.ClientConfig(), "", ALPNSMTP)); err == nil {
+		t.Fatal("handshake with a silent server succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
