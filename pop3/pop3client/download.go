@@ -36,8 +36,8 @@ type DownloadReport struct {
 	Downloaded []string
 	// Skipped is the number of messages already in Seen.
 	Skipped int
-	// Deleted lists the UIDs marked deleted. The server removes them only
-	// when Quit succeeds.
+	// Deleted lists the UIDs marked deleted, once the server acknowledged
+	// every DELE. The server removes them only when Quit succeeds.
 	Deleted []string
 	// Failed maps the UIDs whose Save failed to its error; they are
 	// neither recorded nor deleted and will be tried again next time.
@@ -78,13 +78,14 @@ func (c *Client) Download(ctx context.Context, opts DownloadOptions) (*DownloadR
 	}
 	onServer := make(map[string]bool, len(list))
 	var toDelete []int
+	var delUIDs []string
 	for _, m := range list {
 		onServer[m.UID] = true
 		if first, ok := opts.Seen[m.UID]; ok {
 			rep.Skipped++
 			if opts.DeleteAfter > 0 && now().Sub(first) >= opts.DeleteAfter {
 				toDelete = append(toDelete, m.Num)
-				rep.Deleted = append(rep.Deleted, m.UID)
+				delUIDs = append(delUIDs, m.UID)
 			}
 			continue
 		}
@@ -115,7 +116,7 @@ func (c *Client) Download(ctx context.Context, opts DownloadOptions) (*DownloadR
 		rep.Downloaded = append(rep.Downloaded, m.UID)
 		if opts.DeleteAfterSave {
 			toDelete = append(toDelete, m.Num)
-			rep.Deleted = append(rep.Deleted, m.UID)
+			delUIDs = append(delUIDs, m.UID)
 		}
 	}
 	for uid := range opts.Seen {
@@ -128,6 +129,7 @@ func (c *Client) Download(ctx context.Context, opts DownloadOptions) (*DownloadR
 		if err := c.DeleMany(ctx, toDelete); err != nil {
 			return rep, err
 		}
+		rep.Deleted = delUIDs
 	}
 	return rep, nil
 }

@@ -6,9 +6,14 @@ import (
 
 // dispatch runs one command and reports whether the session is over.
 func (c *conn) dispatch(cmd pop3.Command) (done bool) {
-	if cmd.Name == "PASS" {
-		c.log.Debug("pop3 command", "cmd", "PASS") // never the argument
-	} else if cmd.Name != "AUTH" {
+	switch cmd.Name {
+	case "PASS", "APOP", "USER":
+		// Never the password or digest; the user name is logged with the
+		// outcome of the login.
+		c.log.Debug("pop3 command", "cmd", cmd.Name)
+	case "AUTH":
+		// Logged by cmdAuth with the mechanism only.
+	default:
 		c.log.Debug("pop3 command", "cmd", cmd.Name, "args", cmd.Args)
 	}
 	// Commands valid in every state.
