@@ -126,7 +126,9 @@ func writePhrase(b *strings.Builder, name string) {
 		return r
 	}, name)
 	if !isASCII(name) || strings.Contains(name, "=?") {
-		appendEncodedWords(b, name, maxWordLength)
+		// The first word shares its line with the field name
+		// ("Reply-To: " is the longest common one).
+		appendEncodedWords(b, name, foldLength-len("Reply-To: "))
 		return
 	}
 	atoms := name != ""

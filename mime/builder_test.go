@@ -288,3 +288,23 @@ func TestBuilderPythonSimple(t *testing.T) {
 		}
 	}
 }
+
+// TestBuilderLineLengths checks that long names, subjects and file names
+// still give lines of at most 78 characters (RFC 5322 §2.1.1).
+func TestBuilderLineLengths(t *testing.T) {
+	long := strings.Repeat("Ünïcödé ", 12)
+	b := &Builder{
+		From:        &Address{Name: long, Mailbox: "a", Host: "example.com"},
+		ReplyTo:     []*Address{{Name: long, Mailbox: "r", Host: "example.com"}},
+		To:          []*Address{{Name: long, Mailbox: "b", Host: "example.org"}, {Name: "x", Mailbox: "c", Host: "example.org"}},
+		Subject:     long + long,
+		Text:        strings.NewReader(strings.Repeat("word ", 400)),
+		Attachments: []*Attachment{{Filename: long + ".pdf", Body: strings.NewReader("%PDF")}},
+	}
+	b.Header.Add("X-Long", long)
+	raw, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWireForm(t, raw)
+}
