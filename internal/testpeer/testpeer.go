@@ -34,7 +34,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -177,27 +176,6 @@ func runScript(t testing.TB, name string, env []string, args ...string) ([]byte,
 	cmd := exec.CommandContext(ctx, filepath.Join(dir, name), args...)
 	cmd.Env = append(os.Environ(), env...)
 	return cmd.CombinedOutput()
-}
-
-// readEnv reads a KEY=value file written by a script.
-func readEnv(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		m[k] = strings.Trim(v, `"`)
-	}
-	return m, nil
 }
 
 // loadRoots reads a PEM certificate file into a pool.
