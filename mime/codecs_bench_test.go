@@ -213,3 +213,25 @@ func BenchmarkStdlibParseDate(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkParseMediaTypeSimple(b *testing.B) {
+	const v = `text/plain; charset="utf-8"`
+	b.ReportAllocs()
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		if _, _, err := ParseMediaType(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkStdlibParseMediaTypeSimple(b *testing.B) {
+	const v = `text/plain; charset="utf-8"`
+	b.ReportAllocs()
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		if _, _, err := stdmime.ParseMediaType(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

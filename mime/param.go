@@ -58,7 +58,9 @@ func ParseMediaType(v string) (mediatype string, params map[string]string, err e
 		i = len(s)
 	}
 	mediatype = strings.ToLower(strings.TrimSpace(stripComments(s[:i])))
-	mediatype = strings.Join(strings.FieldsFunc(mediatype, func(r rune) bool { return r == ' ' || r == '\t' }), "")
+	if strings.ContainsAny(mediatype, " \t") { // "text / plain"
+		mediatype = strings.Join(strings.FieldsFunc(mediatype, func(r rune) bool { return r == ' ' || r == '\t' }), "")
+	}
 	s = s[i:]
 
 	type segment struct {
@@ -66,7 +68,7 @@ func ParseMediaType(v string) (mediatype string, params map[string]string, err e
 		encoded bool
 		value   string
 	}
-	var plain map[string]string
+	params = make(map[string]string)
 	var ext map[string][]segment
 	for {
 		s = skipCFWS(s)
@@ -162,23 +164,16 @@ func ParseMediaType(v string) (mediatype string, params map[string]string, err e
 			ext[base] = append(ext[base], seg)
 			continue
 		}
-		if plain == nil {
-			plain = make(map[string]string)
-		}
-		if _, dup := plain[name]; dup {
+		if _, dup := params[name]; dup {
 			note("duplicate parameter")
 			continue
 		}
-		plain[name] = value
-	}
-	params = make(map[string]string, len(plain)+len(ext))
-	for k, v := range plain {
-		if strings.Contains(v, "=?") {
-			if d, err := DecodeWords(v); err == nil {
-				v = d
+		if strings.Contains(value, "=?") {
+			if d, err := DecodeWords(value); err == nil {
+				value = d
 			}
 		}
-		params[k] = v
+		params[name] = value
 	}
 	for base, segs := range ext {
 		sort.Slice(segs, func(a, b int) bool { return segs[a].n < segs[b].n })
