@@ -40,6 +40,7 @@ type TypedValue struct {
 // IsZero reports whether the field was absent.
 func (v TypedValue) IsZero() bool { return v.Type == "" && v.Value == "" }
 
+// String returns the field value as written: "type; value".
 func (v TypedValue) String() string { return v.Type + "; " + v.Value }
 
 // RecipientStatus is one per-recipient group of a delivery status
@@ -124,6 +125,7 @@ type DSNFieldError struct {
 	Err   string
 }
 
+// Error names the group and field and says what is wrong.
 func (e *DSNFieldError) Error() string {
 	return fmt.Sprintf("mime: DSN group %d: %s: %s", e.Group, e.Field, e.Err)
 }

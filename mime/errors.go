@@ -71,6 +71,7 @@ var defectNames = [...]string{
 	DefectHeader:                 "unparsable header",
 }
 
+// String returns a short description of the defect kind.
 func (k DefectKind) String() string {
 	if k > 0 && int(k) < len(defectNames) {
 		return defectNames[k]
@@ -90,6 +91,7 @@ type Defect struct {
 	Err error
 }
 
+// Error describes the defect and where it was seen.
 func (d *Defect) Error() string {
 	s := "mime: " + d.Kind.String()
 	if d.Offset >= 0 {

@@ -64,6 +64,7 @@ const (
 	LimitDepth
 )
 
+// String names the limit ("header bytes", "parts", ...).
 func (k LimitKind) String() string {
 	switch k {
 	case LimitHeaderBytes:
@@ -88,6 +89,7 @@ type LimitError struct {
 	Offset int64
 }
 
+// Error says which limit was exceeded, and where if known.
 func (e *LimitError) Error() string {
 	if e.Offset >= 0 {
 		return fmt.Sprintf("mime: %s limit %d exceeded at offset %d", e.Kind, e.Limit, e.Offset)

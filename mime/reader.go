@@ -1,5 +1,29 @@
 package mime
 
+// Implementation notes for Reader and Index (reader*.go, index.go):
+//
+//   - One scanner (reader_scan.go) reads the message once through a
+//     *bufio.Reader and keeps the absolute offset of the next unread byte.
+//     It splits the input into header blocks, delimiter lines and
+//     segments (a leaf body, a preamble, an epilogue). Segment bytes are
+//     handed out as views of the bufio buffer, never copied by the scanner;
+//     the decoders copy once, into the caller's buffer where they can.
+//   - A delimiter is searched for as "--" and then checked to start a line
+//     and to name the boundary of any open multipart (innermost first), so
+//     an outer boundary also ends inner parts (RFC 2046 §5.1.2) and a
+//     missing close delimiter costs nothing but a Defect. The line break
+//     before a delimiter belongs to it (RFC 2046 §5.1.1), so it is not part
+//     of the body before it; the one after a close delimiter is left for
+//     the next delimiter.
+//   - The walker (reader_walk.go) keeps a stack of open containers
+//     (multiparts and enclosed messages) and sets each part's EndOffset
+//     when the segment that ends it ends. Reader and Index drive the same
+//     walker, so they agree on the tree by construction; the fuzz target
+//     FuzzIndex checks it.
+//   - Memory: one read buffer (64 KiB, less for small inputs), the
+//     decoders' buffers, and per part its Header and fields. Nothing grows
+//     with the size of a body.
+
 import (
 	"bufio"
 	"io"

@@ -170,7 +170,9 @@ func (w *walker) newPart(root bool) (*Part, error) {
 
 	switch {
 	case p.MediaType == "multipart":
-		b := p.Params["boundary"]
+		// A boundary never ends in white space (RFC 2046 §5.1.1); some
+		// mailers add it to the parameter but not to the delimiters.
+		b := strings.TrimRight(p.Params["boundary"], " \t")
 		switch {
 		case b == "":
 			w.defect(p, DefectMissingBoundary, nil)
@@ -475,8 +477,22 @@ func (w *walker) readBufferedHeader(p *Part) (ok bool, err error) {
 				return true, nil
 			}
 			pos += len(line)
-			w.parseHeader(p, buf[:pos], maxFields)
-			w.consume(buf[:pos])
+			// Let ReadHeader read the block straight from the buffer:
+			// it stops after the blank line, which is in the buffer, so
+			// it neither refills nor reads further.
+			if w.count {
+				w.lines += int64(bytes.Count(buf[:pos], []byte{'\n'}))
+			}
+			w.last = '\n'
+			before := w.br.Buffered()
+			lim := w.lim
+			lim.MaxHeaderBytes, lim.MaxHeaderFields = pos+1, maxFields+1
+			h, err := ReadHeader(w.br, lim)
+			if err != nil {
+				w.defectAt(p, DefectHeader, err)
+			}
+			p.Header = h
+			w.off += int64(before - w.br.Buffered())
 			return true, nil
 		case line[0] == ' ' || line[0] == '\t':
 			if pos == 0 {
