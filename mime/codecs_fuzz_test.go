@@ -50,6 +50,18 @@ func FuzzReadHeader(f *testing.F) {
 			}
 			_ = h.Get(fl.Key)
 		}
+		// The internal form that stops at a non-field line reports the
+		// bytes it consumed, and those are what it writes back.
+		br = bufio.NewReaderSize(bytes.NewReader(in), 16)
+		h2, n, err := readHeader(br, Limits{}, true)
+		if err != nil {
+			return
+		}
+		out.Reset()
+		h2.WriteTo(&out)
+		if int64(out.Len()) != n || !bytes.Equal(out.Bytes(), in[:n]) {
+			t.Fatalf("stop mode: consumed %d, writes %q", n, out.Bytes())
+		}
 	})
 }
 
