@@ -161,3 +161,24 @@ func (c *SearchCriteria) Walk(fn func(*SearchKey) bool) {
 	}
 	walk(c.Keys)
 }
+
+// SearchData is the result of a SEARCH as an ESEARCH response carries it
+// (RFC 4731 §3.1, RFC 9051 §7.3.4): only the fields asked for with RETURN
+// are meaningful.
+type SearchData struct {
+	// Tag is the tag of the command that produced the result (the
+	// search-correlator), empty when none.
+	Tag string
+	// UID is true when the numbers are UIDs (UID SEARCH).
+	UID bool
+	// Min and Max are the lowest and highest matching numbers, 0 when none
+	// matched.
+	Min, Max uint32
+	// All holds every matching number, compactly (RETURN (ALL)).
+	All NumSet
+	// Count is the number of matches.
+	Count uint32
+	// ModSeq is the highest mod-sequence of the matches when the search
+	// used MODSEQ (RFC 7162 §3.1.5), else 0.
+	ModSeq uint64
+}

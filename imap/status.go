@@ -26,3 +26,19 @@ func (s StatusItem) Known() bool {
 	}
 	return false
 }
+
+// StatusData is the answer to STATUS (RFC 9051 §7.3.5): a value per
+// requested item. Fields for items that were not requested are nil.
+type StatusData struct {
+	Mailbox        string
+	Messages       *uint32
+	UIDNext        *uint32
+	UIDValidity    *uint32
+	Unseen         *uint32
+	Deleted        *uint32
+	Size           *int64
+	Recent         *uint32
+	HighestModSeq  *uint64
+	AppendLimit    *uint64 // nil also when NIL (no limit) was sent
+	DeletedStorage *int64
+}

@@ -19,6 +19,13 @@
 //   - BODYSTRUCTURE type, subtype, parameter names and encodings are sent in
 //     upper case as in the RFC's examples; parameter values as decoded by the
 //     mime package (RFC 2231 joined), sorted by name for a stable output.
+//   - Body line counts are the number of line breaks in the body, as Dovecot
+//     reports them (the CRLF before a boundary belongs to the delimiter).
+//     The tests compare ENVELOPE, BODYSTRUCTURE and sections with a live
+//     Dovecot, which agrees byte for byte apart from the case of tokens and
+//     the order of parameters.
+//   - BINARY decodes base64 and quoted-printable; BINARY.SIZE decodes once
+//     to count (a server may cache it). Other encodings are NO [UNKNOWN-CTE].
 //   - Encode pre-encodes ENVELOPE, BODY and BODYSTRUCTURE once; the server
 //     caches the bytes per message and writes them with one copy. The bytes
 //     are valid in every session (8-bit strings become literals).
