@@ -42,33 +42,44 @@ func TestPythonClient(t *testing.T) {
 			}()
 		}
 	}()
+	// One Python process tries every case, one output line each.
 	const script = `
 import os, socket, ssl
-ctx = ssl.create_default_context(cafile=os.environ["CERT"])
-alpn = os.environ["ALPN"]
-if alpn:
-    ctx.set_alpn_protocols(alpn.split(","))
-try:
-    with socket.create_connection(("127.0.0.1", int(os.environ["PORT"]))) as s:
-        with ctx.wrap_socket(s, server_hostname=os.environ["HOST"]) as t:
-            line = t.recv(100).decode()
-            print("ok", t.version(), t.selected_alpn_protocol(), line.strip())
-            t.sendall(b"a LOGOUT\r\n")
-except ssl.SSLError as e:
-    print("sslerror", e.reason or str(e))
+for case in os.environ["CASES"].split(";"):
+    alpn, host = case.split(" ")
+    ctx = ssl.create_default_context(cafile=os.environ["CERT"])
+    if alpn != "-":
+        ctx.set_alpn_protocols(alpn.split(","))
+    try:
+        with socket.create_connection(("127.0.0.1", int(os.environ["PORT"]))) as s:
+            with ctx.wrap_socket(s, server_hostname=host) as t:
+                line = t.recv(100).decode()
+                print("ok", t.version(), t.selected_alpn_protocol(), line.strip())
+                t.sendall(b"a LOGOUT\r\n")
+    except ssl.SSLError as e:
+        print("sslerror", e.reason or str(e))
 `
 	port := ln.Addr().(*net.TCPAddr).Port
-	for _, tt := range []struct {
+	tests := []struct {
 		alpn, host, want string
 	}{
-		{"", "localhost", "ok TLSv1.3 None * OK ready"},
+		{"-", "localhost", "ok TLSv1.3 None * OK ready"},
 		{"imap", "localhost", "ok TLSv1.3 imap * OK ready"},
 		{"http/1.1,imap", "127.0.0.1", "ok TLSv1.3 imap * OK ready"},
 		{"http/1.1", "localhost", "sslerror"},
 		{"h2,http/1.1", "localhost", "sslerror"},
-	} {
-		out := testpeer.RunPython(t, script, "CERT="+certFile, "ALPN="+tt.alpn, "HOST="+tt.host, fmt.Sprint("PORT=", port))
-		got := strings.TrimSpace(string(out))
+	}
+	var cases []string
+	for _, tt := range tests {
+		cases = append(cases, tt.alpn+" "+tt.host)
+	}
+	out := testpeer.RunPython(t, script, "CERT="+certFile, "CASES="+strings.Join(cases, ";"), fmt.Sprint("PORT=", port))
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(tests) {
+		t.Fatalf("Python printed %q", out)
+	}
+	for i, tt := range tests {
+		got := strings.TrimSpace(lines[i])
 		if tt.want == "sslerror" {
 			// OpenSSL names the alert: tlsv1 alert no application protocol.
 			if !strings.HasPrefix(got, "sslerror") || !strings.Contains(strings.ToLower(got), "no application protocol") {
