@@ -7,9 +7,10 @@ package mime
 //     followed by the blank line that ended the header.
 //   - ReadHeader(br, lim) reads a header bounded by lim.MaxHeaderBytes and
 //     lim.MaxHeaderFields (a *LimitError; the rest of the header is then
-//     skipped up to its blank line, so the reader stays in step). Lines that
-//     are not fields are kept (Key "") with a *MalformedFieldError in
-//     Header.Errors.
+//     skipped up to its blank line, so the reader stays in step). A single
+//     line is bounded by MaxHeaderBytes too (Limits has no line limit).
+//     Lines that are not fields are kept (Key "") with a
+//     *MalformedFieldError in Header.Errors.
 //   - readHeader(br, lim, stopAtNonField) is the package-internal form: it
 //     also returns the bytes consumed, and with stopAtNonField it stops
 //     before the first line that is neither a field, a continuation nor
