@@ -191,3 +191,47 @@ func TestMailserverSubmissionsWithSwaks(t *testing.T) {
 		t.Fatalf("relay through MX not refused with 550 5.7.1 (err %v):\n%s", err, out)
 	}
 }
+
+// One store, three protocols: while a POP3 session holds the maildrop a
+// second POP3 login gets [IN-USE] (RFC 2449 §8.1.1), and a message expunged
+// over IMAP meanwhile answers RETR with -ERR while the rest stay readable.
+func TestMailserverPOP3SnapshotAndLockAcrossProtocols(t *testing.T) {
+	addrs, cert := startServer(t)
+	script := `
+import imaplib, poplib, smtplib, ssl, os
+def hp(name):
+    h, p = os.environ[name].rsplit(":", 1)
+    return h, int(p)
+ctx = ssl.create_default_context(cafile=os.environ["CERT"])
+with smtplib.SMTP(*hp("SMTP")) as s:
+    for i in (1, 2):
+        s.sendmail("a@example.org", ["demo@localhost"], "Subject: m%d\r\n\r\nbody %d\r\n" % (i, i))
+p = poplib.POP3_SSL(*hp("POP3S"), context=ctx)
+p.user("demo"); p.pass_("demo-pw")
+assert p.stat()[0] == 2
+q = poplib.POP3_SSL(*hp("POP3S"), context=ctx)
+q.user("demo")
+try:
+    q.pass_("demo-pw")
+    raise SystemExit("second POP3 session was let in")
+except poplib.error_proto as e:
+    assert b"[IN-USE]" in e.args[0], e
+m = imaplib.IMAP4_SSL(*hp("IMAPS"), ssl_context=ctx)
+m.login("demo", "demo-pw"); m.select("INBOX")
+m.store("1", "+FLAGS", "(\\Deleted)"); m.expunge(); m.logout()
+try:
+    p.retr(1)
+    raise SystemExit("RETR of an expunged message succeeded")
+except poplib.error_proto as e:
+    assert e.args[0].startswith(b"-ERR"), e
+resp, lines, _ = p.retr(2)
+assert b"body 2" in lines, lines
+p.dele(1)
+p.quit()
+print("ok")
+`
+	out := testpeer.RunPython(t, script, "CERT="+cert, "SMTP="+addrs["smtp"], "POP3S="+addrs["pop3s"], "IMAPS="+addrs["imaps"])
+	if string(out) != "ok\n" {
+		t.Fatalf("python said %q", out)
+	}
+}

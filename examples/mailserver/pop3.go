@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 
+	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
+	"github.com/posthorn/posthorn/pop3"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
@@ -15,6 +20,10 @@ type pop3Backend struct{ store *imapmem.Store }
 
 func (b pop3Backend) OpenMaildrop(ctx context.Context, username string, conn *pop3server.ConnInfo) (pop3server.Maildrop, error) {
 	md, err := b.store.OpenMaildrop(ctx, username)
+	if errors.Is(err, imapmem.ErrMaildropLocked) {
+		// RFC 2449 §8.1.1: another POP3 session holds the maildrop.
+		return nil, &pop3.Error{Code: pop3.CodeInUse, Text: "maildrop already in use"}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +50,11 @@ func (m *pop3Maildrop) Messages(ctx context.Context) ([]pop3server.Message, erro
 
 func (m *pop3Maildrop) Open(ctx context.Context, uidl string) (io.Reader, error) {
 	ra, size, err := m.md.Open(ctx, m.uid(uidl))
+	if errors.Is(err, imapserver.ErrNoSuchMessage) {
+		// Expunged over IMAP since the snapshot: the server answers
+		// "-ERR message is gone" for this error class.
+		return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
+	}
 	if err != nil {
 		return nil, err
 	}
