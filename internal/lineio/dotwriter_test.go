@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/textproto"
 	"strings"
 	"testing"
 )
@@ -347,6 +348,27 @@ func BenchmarkDotDecode(b *testing.B) {
 					n = 0
 				}
 				n += copy(buf[n:], line)
+			}
+		}
+	})
+	b.Run("TextprotoDotReader", func(b *testing.B) {
+		src := bytes.NewReader(wire)
+		br := bufio.NewReader(src)
+		buf := make([]byte, 32*1024)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(wire)))
+		for b.Loop() {
+			src.Reset(wire)
+			br.Reset(src)
+			d := textproto.NewReader(br).DotReader()
+			for {
+				_, err := d.Read(buf)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
 			}
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net/textproto"
 	"os"
 	"runtime"
 	"syscall"
@@ -66,6 +67,15 @@ func TestDotReaderSpeed(t *testing.T) {
 				n += copy(buf[n:], line)
 			}
 		}},
+		{"textproto.DotReader into 32 KiB", func() {
+			reset()
+			d := textproto.NewReader(br).DotReader()
+			for {
+				if _, err := d.Read(buf); err != nil {
+					return
+				}
+			}
+		}},
 		{"DotReader.WriteTo io.Discard", func() {
 			reset()
 			NewDotReader(br, DotOptions{}).WriteTo(io.Discard)
@@ -97,8 +107,8 @@ func TestDotReaderSpeed(t *testing.T) {
 	}
 	for i, c := range cases {
 		op := spent[i] / (rounds * per)
-		t.Logf("%-30s %8v/op %7.0f MB/s", c.name, op, float64(len(wire))/op.Seconds()/1e6)
+		t.Logf("%-32s %10v/op %7.0f MB/s", c.name, op, float64(len(wire))/op.Seconds()/1e6)
 	}
-	t.Logf("Read/ReadSlice %.3f, WriteTo/ReadSlice+Write %.3f",
-		float64(spent[0])/float64(spent[1]), float64(spent[2])/float64(spent[3]))
+	t.Logf("Read/ReadSlice %.3f, Read/textproto %.3f, WriteTo/ReadSlice+Write %.3f",
+		float64(spent[0])/float64(spent[1]), float64(spent[0])/float64(spent[2]), float64(spent[3])/float64(spent[4]))
 }
