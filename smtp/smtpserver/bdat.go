@@ -82,6 +82,7 @@ func (c *conn) cmdBdat(arg string) {
 	if err != nil {
 		if !errors.Is(err, io.ErrClosedPipe) {
 			// The connection failed mid-chunk.
+			c.dataTimeoutReply(err)
 			c.quit = true
 			c.resetTx()
 			return
@@ -139,6 +140,7 @@ func parseBdatArg(arg string) (size string, last bool, ok bool) {
 // connection failed.
 func (c *conn) discard(n int64) bool {
 	if _, err := c.br.Discard(int(min(n, 1<<62))); err != nil {
+		c.dataTimeoutReply(err)
 		c.quit = true
 		c.resetTx()
 		return false
@@ -215,6 +217,7 @@ func (c *conn) bdatSingle(size int64) {
 	c.loop = loopReader{r: &c.chunk, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
 	results := c.deliver(&c.loop)
 	if c.chunk.err != nil || !c.discard(c.chunk.left) {
+		c.dataTimeoutReply(c.chunk.err)
 		c.quit = true
 		c.resetTx()
 		return

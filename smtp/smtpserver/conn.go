@@ -96,7 +96,7 @@ func (f *flushReader) Read(p []byte) (int, error) {
 	if f.dataMode {
 		// Idle timeout refreshed as data arrives, capped by the hard limit.
 		now := time.Now()
-		if now.Sub(f.lastSet) > time.Second {
+		if now.Sub(f.lastSet) > min(time.Second, f.idle/4) {
 			d := now.Add(f.idle)
 			if !f.hard.IsZero() && d.After(f.hard) {
 				d = f.hard

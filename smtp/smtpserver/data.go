@@ -3,6 +3,7 @@ package smtpserver
 import (
 	"errors"
 	"io"
+	"net"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -85,6 +86,7 @@ func (c *conn) cmdData(arg string) {
 		default:
 			// I/O error: the connection is gone or out of step.
 			c.log.Info("connection lost during DATA", "err", bodyErr)
+			c.dataTimeoutReply(bodyErr)
 			c.quit = true
 			c.resetTx()
 			return
@@ -173,6 +175,16 @@ func (c *conn) startDataTimeouts() {
 }
 
 func (c *conn) endDataTimeouts() { c.fr.dataMode = false }
+
+// dataTimeoutReply answers 421 when message data stopped arriving (RFC
+// 5321 §4.5.3.2.5) before the connection is closed.
+func (c *conn) dataTimeoutReply(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.reply(421, smtp.CodeTimeout, c.srv.hostname()+" timeout during message transfer, closing connection")
+		_ = c.flush()
+	}
+}
 
 // receivedField builds the trace field (RFC 5321 §4.4), with the
 // protocol names of RFC 3848 and RFC 6531 §4.3, into c.recvBuf (reused:

@@ -3,6 +3,7 @@ package smtpserver
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/stretchr/testify/assert"
@@ -181,4 +182,59 @@ func TestConnectionsPerIP(t *testing.T) {
 	w1.cmd("QUIT", 221)
 	w1.expectClosed()
 	w2.cmd("NOOP", 250)
+}
+
+func TestDataIdleTimeout(t *testing.T) {
+	b := &testBackend{}
+	addr := startServer(t, &Server{Backend: b, Limits: Limits{DataIdleTimeout: 300 * time.Millisecond}})
+	w := dialWire(t, addr)
+	w.cmd("EHLO client.test", 250)
+	w.cmd("MAIL FROM:<a@example.org>", 250)
+	w.cmd("RCPT TO:<b@example.org>", 250)
+	w.cmd("DATA", 354)
+	w.send("Subject: slow\r\n\r\npart")
+	// RFC 5321 §4.5.3.2: 421 after the data timeout, nothing delivered.
+	w.expect(421)
+	w.expectClosed()
+	assert.Empty(t, b.messages())
+
+	w = dialWire(t, addr)
+	w.cmd("EHLO client.test", 250)
+	w.send("MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 100\r\nonly some")
+	w.expect(250)
+	w.expect(250)
+	w.expect(421)
+	w.expectClosed()
+}
+
+func TestDataHardTimeout(t *testing.T) {
+	b := &testBackend{}
+	addr := startServer(t, &Server{Backend: b, Limits: Limits{DataTimeout: 1500 * time.Millisecond}})
+	w := dialWire(t, addr)
+	w.cmd("EHLO client.test", 250)
+	w.cmd("MAIL FROM:<a@example.org>", 250)
+	w.cmd("RCPT TO:<b@example.org>", 250)
+	w.cmd("DATA", 354)
+	// A trickle that never goes idle still hits the cap.
+	start := time.Now()
+	for i := 0; i < 40; i++ {
+		if _, err := w.c.Write([]byte("x\r\n")); err != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	w.expect(421)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Empty(t, b.messages())
+}
+
+func TestMaxConnections(t *testing.T) {
+	addr := startServer(t, &Server{Backend: &testBackend{}, Limits: Limits{MaxConnections: 1}})
+	w1 := dialWire(t, addr)
+	c, err := dialRaw(addr)
+	require.NoError(t, err)
+	defer c.Close()
+	w2 := &wire{t: t, c: c, br: newBR(c)}
+	w2.expect(421)
+	w1.cmd("NOOP", 250)
 }
