@@ -3,8 +3,8 @@ package smtpserver
 import (
 	"errors"
 	"io"
-	"net"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
