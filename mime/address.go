@@ -45,7 +45,7 @@ func (a *Address) Addr() string {
 		return ""
 	}
 	local := a.Mailbox
-	if !isDotAtom(local) {
+	if !isDotAtom(local) || strings.Contains(local, "=?") {
 		var b strings.Builder
 		quote(&b, local)
 		local = b.String()

@@ -157,6 +157,9 @@ func parseWord(s string) (encodedWord, bool) {
 		return w, false
 	}
 	text := rest[:end]
+	if strings.Contains(text, "=?") {
+		return w, false // the "?=" ends a later word
+	}
 	// Encoded text has no white space (RFC 2047 §5); a run with white
 	// space is probably not a word at all, unless a mailer emitted Q text
 	// with raw spaces, which we accept when short.

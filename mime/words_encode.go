@@ -61,8 +61,8 @@ func encodeWords(s string, first int) string {
 }
 
 func wordNeedsEncoding(w string) bool {
-	if len(w) > 2 && strings.HasPrefix(w, "=?") || strings.Contains(w, "=?") && strings.Contains(w, "?=") {
-		return true
+	if strings.Contains(w, "=?") {
+		return true // could start an encoded word when read back
 	}
 	for i := 0; i < len(w); i++ {
 		if c := w[i]; c < 0x20 || c >= 0x7f {
