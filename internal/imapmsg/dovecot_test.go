@@ -13,37 +13,51 @@ import (
 	"github.com/posthorn/posthorn/internal/testpeer"
 )
 
-// dovecotFetch appends the file to a private Dovecot and returns the raw
-// FETCH response data for items.
-func dovecotFetch(t *testing.T, dc *testpeer.Dovecot, file, items string, env ...string) []byte {
+// fetchReq is one message appended to Dovecot and the items fetched.
+type fetchReq struct {
+	File  string `json:"file"`
+	Items string `json:"items"`
+}
+
+// fetchResp is Dovecot's answer: the response with literals inlined, and
+// the literals themselves (prefix, data), as Latin-1 strings.
+type fetchResp struct {
+	Raw  string      `json:"raw"`
+	Lits [][2]string `json:"lits"`
+}
+
+// dovecotFetch appends each file to a private Dovecot in one session and
+// returns the FETCH responses for the items.
+func dovecotFetch(t *testing.T, dc *testpeer.Dovecot, reqs []fetchReq) []fetchResp {
 	t.Helper()
 	script := `
-import imaplib, os, sys
+import imaplib, json, os, sys
 host, port = os.environ["ADDR"].rsplit(":", 1)
 c = imaplib.IMAP4(host, int(port))
 c.login("alice", "alicepw")
-c.select("INBOX")
-c.store("1:*", "+FLAGS.SILENT", "(\\Deleted)") if int(c.select("INBOX")[1][0]) else None
-c.expunge()
-data = open(os.environ["FILE"], "rb").read()
-c.append("INBOX", None, None, data)
-c.select("INBOX")
-typ, resp = c.fetch("1", os.environ["ITEMS"])
-out = b""
-if os.environ.get("JSON"):
-    import json
-    lits = [[p[0].decode("latin-1"), p[1].decode("latin-1")] for p in resp if isinstance(p, tuple)]
-    out = json.dumps(lits).encode()
-else:
+out = []
+for i, req in enumerate(json.loads(os.environ["REQS"])):
+    c.append("INBOX", None, None, open(req["file"], "rb").read())
+    c.select("INBOX")
+    typ, resp = c.fetch(str(i + 1), req["items"])
+    raw, lits = b"", []
     for part in resp:
         if isinstance(part, tuple):
-            out += part[0] + b"\r\n" + part[1]
+            raw += part[0] + b"\r\n" + part[1]
+            lits.append([part[0].decode("latin-1"), part[1].decode("latin-1")])
         else:
-            out += part
-sys.stdout.buffer.write(out)
+            raw += part
+    out.append({"raw": raw.decode("latin-1"), "lits": lits})
 c.logout()
+sys.stdout.write(json.dumps(out))
 `
-	return testpeer.RunPython(t, script, append([]string{"ADDR=" + dc.IMAP, "FILE=" + file, "ITEMS=" + items}, env...)...)
+	js, _ := json.Marshal(reqs)
+	out := testpeer.RunPython(t, script, "ADDR="+dc.IMAP, "REQS="+string(js))
+	var resps []fetchResp
+	if err := json.Unmarshal(out, &resps); err != nil || len(resps) != len(reqs) {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return resps
 }
 
 // TestAgainstDovecot compares ENVELOPE, BODYSTRUCTURE and sections with
@@ -53,12 +67,21 @@ func TestAgainstDovecot(t *testing.T) {
 	testpeer.Need(t, "dovecot", "dovecot-imapd")
 	testpeer.Python(t)
 	dc := testpeer.StartDovecot(t, testpeer.DovecotOptions{})
-	for _, name := range []string{"simple.eml", "multipart.eml"} {
-		file := "testdata/" + name
-		raw := dovecotFetch(t, dc, file, "(ENVELOPE BODYSTRUCTURE)")
-		t.Logf("%s: dovecot: %s", name, raw)
+	// Sections: each literal Dovecot returns must equal ours byte for byte.
+	specs := []string{"BODY.PEEK[1.1]", "BODY.PEEK[1.2.MIME]", "BINARY.PEEK[1.1]", "BINARY.PEEK[2]",
+		"BODY.PEEK[3.HEADER]", "BODY.PEEK[3.TEXT]", "BODY.PEEK[3.1]", "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM X-NONE)]",
+		"BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT FROM)]", "BODY.PEEK[TEXT]<10.20>", "BODY.PEEK[2]<1000.10>"}
+	files := []string{"simple.eml", "multipart.eml"}
+	reqs := []fetchReq{
+		{"testdata/simple.eml", "(ENVELOPE BODYSTRUCTURE)"},
+		{"testdata/multipart.eml", "(ENVELOPE BODYSTRUCTURE)"},
+		{"testdata/multipart.eml", "(" + strings.Join(specs, " ") + ")"},
+	}
+	resps := dovecotFetch(t, dc, reqs)
+	for k, name := range files {
+		raw := []byte(resps[k].Raw)
 		m := load(t, name)
-		// Parse Dovecot's reply: "1 (ENVELOPE (...) BODYSTRUCTURE (...))"
+		// Parse Dovecot's reply: "n (ENVELOPE (...) BODYSTRUCTURE (...))"
 		i := bytes.Index(raw, []byte("ENVELOPE "))
 		j := bytes.Index(raw, []byte(" BODYSTRUCTURE "))
 		if i < 0 || j < 0 {
@@ -81,16 +104,7 @@ func TestAgainstDovecot(t *testing.T) {
 			t.Errorf("%s BODYSTRUCTURE\n ours    %s\n dovecot %s", name, got, want)
 		}
 	}
-
-	// Sections: each literal Dovecot returns equals ours byte for byte.
-	specs := []string{"BODY.PEEK[1.1]", "BODY.PEEK[1.2.MIME]", "BINARY.PEEK[1.1]", "BINARY.PEEK[2]",
-		"BODY.PEEK[3.HEADER]", "BODY.PEEK[3.TEXT]", "BODY.PEEK[3.1]", "BODY.PEEK[HEADER.FIELDS (SUBJECT FROM X-NONE)]",
-		"BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT FROM)]", "BODY.PEEK[TEXT]<10.20>", "BODY.PEEK[2]<1000.10>"}
-	out := dovecotFetch(t, dc, "testdata/multipart.eml", "("+strings.Join(specs, " ")+")", "JSON=1")
-	var lits [][2]string
-	if err := json.Unmarshal(out, &lits); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	lits := resps[2].Lits
 	m := load(t, "multipart.eml")
 	for _, lit := range lits {
 		// "... BODY[1.1] {69}": the last item name before the literal.
@@ -112,18 +126,6 @@ func TestAgainstDovecot(t *testing.T) {
 	if len(lits) < len(specs)-1 {
 		t.Errorf("dovecot returned %d literals for %d items: %q", len(lits), len(specs), lits)
 	}
-}
-
-var sectionName = regexp.MustCompile(`(BODY|BINARY)\[[^\]]*\]\S*`)
-
-var partialOffset = regexp.MustCompile(`<(\d+)>`)
-
-func latin1(s string) string {
-	b := make([]byte, 0, len(s))
-	for _, r := range s {
-		b = append(b, byte(r))
-	}
-	return string(b)
 }
 
 func normEnvelope(e *imap.Envelope) string {
@@ -167,4 +169,17 @@ func normParams(ps []imap.Param) []imap.Param {
 		}
 	}
 	return out
+}
+
+var (
+	sectionName   = regexp.MustCompile(`(BODY|BINARY)\[[^\]]*\]\S*`)
+	partialOffset = regexp.MustCompile(`<(\d+)>`)
+)
+
+func latin1(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		b = append(b, byte(r))
+	}
+	return string(b)
 }
