@@ -27,7 +27,7 @@ func TestHeaderCorpus(t *testing.T) {
 		"obs-fold.txt": {fields: 2, values: map[string]string{"Subject": "obsolete    folding"},
 			addrs: map[string]string{"To": "Mary Smith <mary@example.net>"}},
 		"no-colon.txt": {fields: 5, soft: 3, values: map[string]string{"Subject": "ok", "From": "e@example.com"}},
-		"8bit.txt": {fields: 3, values: map[string]string{"Subject": "Gr\xfc\xdfe latin-1 raw", "X-UTF8": "日本"}},
+		"8bit.txt":     {fields: 3, values: map[string]string{"Subject": "Gr\xfc\xdfe latin-1 raw", "X-UTF8": "日本"}},
 		"euc-kr.txt": {fields: 2, params: map[string]string{
 			"Content-Type:name": "한글.hwp", "Content-Disposition:filename": "한글.hwp"}},
 		"bad-ctype.txt": {fields: 3, params: map[string]string{
