@@ -164,3 +164,24 @@ func ExampleCharsetDecoder() {
 	fmt.Println(s)
 	// Output: 한글
 }
+
+// A mail server adds its trace field on top of a received header without
+// touching the rest, so DKIM signatures over it stay valid.
+func ExampleHeader_Prepend() {
+	in := "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel;\r\n\tbh=...; b=...\r\nSubject: hi\r\n\r\n"
+	h, err := mime.ReadHeader(bufio.NewReader(strings.NewReader(in)), mime.Limits{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	date := mime.FormatDate(time.Date(2024, 3, 4, 10, 12, 13, 0, time.UTC))
+	h.Prepend("Received", "from client.example (client.example [192.0.2.1]) by mx.example.org with ESMTPS; "+date)
+	var out strings.Builder
+	h.WriteTo(&out)
+	fmt.Print(strings.ReplaceAll(out.String(), "\r\n", "\n"))
+	// Output:
+	// Received: from client.example (client.example [192.0.2.1]) by mx.example.org
+	//  with ESMTPS; Mon, 04 Mar 2024 10:12:13 +0000
+	// DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=sel;
+	// 	bh=...; b=...
+	// Subject: hi
+}
