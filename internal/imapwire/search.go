@@ -16,7 +16,7 @@ import (
 // kind ErrBadCharset (answer NO [BADCHARSET]), reported after the rest of
 // the command has been read so the decoder stays in step.
 func (d *Decoder) ReadSearchCriteria() (*imap.SearchCriteria, error) {
-	c := &imap.SearchCriteria{}
+	c := &imap.SearchCriteria{Keys: make([]imap.SearchKey, 0, 4)}
 	name, err := d.searchKeyName()
 	if err != nil {
 		return nil, err
