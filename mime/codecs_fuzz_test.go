@@ -170,7 +170,7 @@ func FuzzParseAddressList(f *testing.F) {
 			if strings.ContainsAny(out, "\r\n") {
 				t.Fatalf("formatted address has CR/LF: %q", out)
 			}
-			if a.Group || !utf8.ValidString(a.Name+a.Mailbox+a.Host) || !isASCII(a.Host) {
+			if a.Group || !utf8.ValidString(a.Name) || !utf8.ValidString(a.Mailbox) || !isASCII(a.Host) {
 				continue
 			}
 			// A mailbox we format parses back to the same mailbox.
