@@ -46,6 +46,13 @@ func (c *conn) cmdAuth(arg string) {
 		c.errors++
 		return
 	}
+	if al := c.srv.authLimiter(c.lim); al != nil {
+		// Failures from this network on other connections slow it too.
+		if err := al.Wait(c.ctx, c.ip, ""); err != nil {
+			c.quit = true
+			return
+		}
+	}
 	mech, ir, hasIR := strings.Cut(arg, " ")
 	mech = strings.ToUpper(mech)
 	cs := c.connState()
@@ -116,6 +123,9 @@ func (c *conn) cmdAuth(arg string) {
 			return
 		}
 	}
+	if al := c.srv.authLimiter(c.lim); al != nil {
+		al.Success(c.ip, id.AuthcID)
+	}
 	c.authed = true
 	c.info.Identity = &id
 	c.log = c.log.With("user", id.Username)
@@ -147,6 +157,9 @@ func (c *conn) authFailed(mech string, err error) {
 		return
 	}
 	c.authFails++
+	if al := c.srv.authLimiter(c.lim); al != nil {
+		al.Failure(c.ip, "")
+	}
 	c.log.Info("authentication failed", "mechanism", mech, "failures", c.authFails)
 	if d := c.lim.AuthFailureDelay; d > 0 {
 		d <<= min(c.authFails-1, 4)

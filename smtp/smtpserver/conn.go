@@ -21,19 +21,19 @@ import (
 // conn is one client connection. Everything but interruptIdle runs on the
 // connection's goroutine.
 type conn struct {
-	srv   *Server
-	lim   Limits
-	nc    net.Conn
-	ip    netip.Addr // client address (after XCLIENT)
-	limIP netip.Addr // address counted by the per-IP limit
-	fr    *flushReader
-	br    *bufio.Reader
-	bw    *bufio.Writer
-	lr    *lineio.Reader
-	log   *slog.Logger
-	info  ConnInfo
-	sess  Session
-	ctx   context.Context
+	srv     *Server
+	lim     Limits
+	nc      net.Conn
+	ip      netip.Addr // client address (after XCLIENT)
+	release func()     // gives the connection-limit slot back
+	fr      *flushReader
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	lr      *lineio.Reader
+	log     *slog.Logger
+	info    ConnInfo
+	sess    Session
+	ctx     context.Context
 
 	out     []byte       // reply scratch
 	recvBuf []byte       // Received: field scratch

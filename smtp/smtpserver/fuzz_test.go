@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -68,7 +67,6 @@ func FuzzSession(f *testing.F) {
 		}
 		c := newConn(s, srv, s.Limits.withDefaults())
 		s.conns = map[*conn]struct{}{c: {}}
-		s.perIP = map[netip.Addr]int{}
 		done := make(chan struct{})
 		go func() { c.serve(); close(done) }()
 		out := make(chan []byte, 1)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/limit"
 )
 
 // Mode selects what the server is for.
@@ -67,7 +69,8 @@ type Limits struct {
 	MaxMessages int
 	// MaxConnections in all; default 1000.
 	MaxConnections int
-	// MaxConnectionsPerIP; default 20.
+	// MaxConnectionsPerIP is counted per client network (IPv4 /32, IPv6
+	// /64); default 20.
 	MaxConnectionsPerIP int
 	// MaxErrors is how many failed commands a session may have before the
 	// server closes it with 421; default 20.
@@ -76,6 +79,9 @@ type Limits struct {
 	MaxAuthFailures int
 	// AuthFailureDelay is the delay before answering a failed AUTH,
 	// doubled with each further failure on the connection; default 1s.
+	// It is also the base delay of the server-wide limiter that slows
+	// AUTH from a client network (IPv4 /32, IPv6 /64) after 3 failures
+	// from it, on any connection. Negative disables both.
 	AuthFailureDelay time.Duration
 	// MaxReceived is the most Received: fields an incoming message may
 	// carry before it is refused as a loop (RFC 5321 §6.3); default 100.
@@ -167,9 +173,25 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	perIP     map[netip.Addr]int
+	connLim   *limit.ConnLimiter
 	closing   bool
 	done      chan struct{}
+	authLim   *limit.AuthLimiter
+}
+
+// authLimiter returns the server-wide auth-failure limiter, or nil when
+// auth delays are disabled (Limits.AuthFailureDelay < 0). It slows
+// guessing across connections from one network (internal/limit).
+func (s *Server) authLimiter(lim Limits) *limit.AuthLimiter {
+	if lim.AuthFailureDelay <= 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.authLim == nil {
+		s.authLim = limit.NewAuthLimiter(limit.AuthLimits{BaseDelay: lim.AuthFailureDelay})
+	}
+	return s.authLim
 }
 
 func (s *Server) disabled(ext string) bool {
@@ -236,6 +258,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.Backend == nil {
 		return errors.New("smtpserver: no Backend")
 	}
+	lim := s.Limits.withDefaults()
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -244,7 +267,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.listeners == nil {
 		s.listeners = map[net.Listener]struct{}{}
 		s.conns = map[*conn]struct{}{}
-		s.perIP = map[netip.Addr]int{}
+		s.connLim = limit.NewConnLimiter(limit.ConnLimits{Max: noLimit(lim.MaxConnections), PerIP: noLimit(lim.MaxConnectionsPerIP)})
 		s.done = make(chan struct{})
 	}
 	s.listeners[ln] = struct{}{}
@@ -255,7 +278,6 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 	}()
 
-	lim := s.Limits.withDefaults()
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -289,13 +311,14 @@ func (s *Server) newConn(nc net.Conn, lim Limits) *conn {
 	ip := remoteIP(nc.RemoteAddr())
 	s.mu.Lock()
 	over := ""
-	switch {
-	case s.closing:
+	var release func()
+	if s.closing {
 		over = "shutting down"
-	case lim.MaxConnections > 0 && len(s.conns) >= lim.MaxConnections:
-		over = "too many connections"
-	case lim.MaxConnectionsPerIP > 0 && s.perIP[ip] >= lim.MaxConnectionsPerIP:
-		over = "too many connections from your address"
+	} else {
+		var err error
+		if release, err = s.connLim.Acquire(ip); err != nil {
+			over = "too many connections"
+		}
 	}
 	if over != "" {
 		s.mu.Unlock()
@@ -305,8 +328,7 @@ func (s *Server) newConn(nc net.Conn, lim Limits) *conn {
 	}
 	c := newConn(s, nc, lim)
 	s.conns[c] = struct{}{}
-	s.perIP[ip]++
-	c.ip, c.limIP = ip, ip
+	c.ip, c.release = ip, release
 	s.mu.Unlock()
 	return c
 }
@@ -320,10 +342,8 @@ func refuse(nc net.Conn, host, why string) {
 func (s *Server) removeConn(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	if n := s.perIP[c.limIP]; n <= 1 {
-		delete(s.perIP, c.limIP)
-	} else {
-		s.perIP[c.limIP] = n - 1
+	if c.release != nil {
+		c.release()
 	}
 	if s.closing && len(s.conns) == 0 && s.done != nil {
 		select {
@@ -382,13 +402,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-func remoteIP(a net.Addr) netip.Addr {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		ip, _ := netip.AddrFromSlice(ta.IP)
-		return ip.Unmap()
+func remoteIP(a net.Addr) netip.Addr { return limit.AddrOf(a) }
+
+// noLimit maps this package's "0 after defaults = disabled" to the
+// limiter's "negative = no limit".
+func noLimit(n int) int {
+	if n == 0 {
+		return -1
 	}
-	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
+	return n
 }
