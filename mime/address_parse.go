@@ -31,7 +31,21 @@ func ParseAddress(s string) (*Address, error) {
 // Elements that cannot be parsed are skipped; the first is reported as an
 // *AddressError, returned together with the addresses that could be parsed.
 func ParseAddressList(s string) ([]*Address, error) {
+	return parseAddressList(s, true)
+}
+
+// ParseAddressListRaw is ParseAddressList without decoding: display names
+// keep their RFC 2047 encoded words as written (quotes and comments
+// removed, white space collapsed). An IMAP server needs this form for the
+// ENVELOPE address structure (RFC 9051 §7.5.2), which carries names as
+// they appear in the header.
+func ParseAddressListRaw(s string) ([]*Address, error) {
+	return parseAddressList(s, false)
+}
+
+func parseAddressList(s string, decode bool) ([]*Address, error) {
 	p := addrParser{toks: lexAddress(s)}
+	phrase := func(toks []token) string { return phraseText(toks, decode) }
 	var list []*Address
 	var first error
 	fail := func(toks []token, reason string) {
@@ -57,7 +71,7 @@ func ParseAddressList(s string) ([]*Address, error) {
 				if !hasNonComment(elem) {
 					continue
 				}
-				if m, reason := parseMailbox(elem); m != nil {
+				if m, reason := parseMailbox(elem, decode); m != nil {
 					g.Members = append(g.Members, m)
 				} else {
 					fail(elem, reason)
@@ -73,7 +87,7 @@ func ParseAddressList(s string) ([]*Address, error) {
 		if !hasNonComment(elem) {
 			continue
 		}
-		m, reason := parseMailbox(elem)
+		m, reason := parseMailbox(elem, decode)
 		if m == nil {
 			if onlyPhrase(elem) && pendingName == nil {
 				pendingName = elem
@@ -274,7 +288,7 @@ func onlyPhrase(toks []token) bool {
 }
 
 // parseMailbox parses name-addr or addr-spec (RFC 5322 §3.4).
-func parseMailbox(toks []token) (*Address, string) {
+func parseMailbox(toks []token, decode bool) (*Address, string) {
 	lt := -1
 	for i, t := range toks {
 		if t.kind == tSpecial && t.text == "<" {
@@ -290,7 +304,11 @@ func parseMailbox(toks []token) (*Address, string) {
 		// "jane@example.com (Jane Doe)": the comment names the mailbox.
 		for i := len(toks) - 1; i >= 0; i-- {
 			if toks[i].kind == tComment {
-				if name, _ := DecodeWords(strings.TrimSpace(toks[i].text)); name != "" {
+				name := strings.TrimSpace(toks[i].text)
+				if decode {
+					name, _ = DecodeWords(name)
+				}
+				if name != "" {
 					a.Name = name
 				}
 				break
@@ -323,7 +341,7 @@ func parseMailbox(toks []token) (*Address, string) {
 			return nil, reason
 		}
 	}
-	a.Name = phrase(toks[:lt])
+	a.Name = phraseText(toks[:lt], decode)
 	return a, ""
 }
 
@@ -380,9 +398,9 @@ func addrSpec(toks []token) (*Address, string) {
 	return &Address{Mailbox: local.String(), Host: domain.String()}, ""
 }
 
-// phrase joins display-name words (atoms, quoted strings and the dots of
-// obs-phrase) and decodes encoded words in them.
-func phrase(toks []token) string {
+// phraseText joins display-name words (atoms, quoted strings and the dots
+// of obs-phrase) and, if decode, decodes the encoded words in them.
+func phraseText(toks []token, decode bool) string {
 	var b strings.Builder
 	for _, t := range toks {
 		if t.kind == tComment {
@@ -394,6 +412,9 @@ func phrase(toks []token) string {
 		b.WriteString(t.text)
 	}
 	s := b.String()
+	if !decode {
+		return s
+	}
 	if d, err := DecodeWords(s); err == nil || d != "" {
 		s = d
 	}

@@ -129,3 +129,13 @@ func TestAddressHost(t *testing.T) {
 		t.Error("literal changed")
 	}
 }
+
+func TestParseAddressListRaw(t *testing.T) {
+	list, err := ParseAddressListRaw(`=?ISO-8859-1?Q?Andr=E9?= Pirard <a@b.test>, "=?utf-8?q?x?=" <c@d.test>, e@f.test (=?utf-8?q?y?=), G =?utf-8?q?z?=: h@i.test;`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmtList(list); got != "=?ISO-8859-1?Q?Andr=E9?= Pirard<a@b.test> | =?utf-8?q?x?=<c@d.test> | =?utf-8?q?y?=<e@f.test> | G =?utf-8?q?z?=:[<h@i.test>]" {
+		t.Errorf("got %s", got)
+	}
+}
