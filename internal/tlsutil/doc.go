@@ -8,8 +8,15 @@
 // the client sent bytes after the STARTTLS command that the server has
 // already buffered: they were sent in plaintext and must not be taken as
 // commands of the TLS session (CVE-2011-0411 and its relatives; RFC 3207
-// §4.2, RFC 2595 §3.1, RFC 9051 §6.2.1: the client must wait for the
-// server's response before starting TLS). The caller closes the connection.
+// §4, RFC 2595 §3.1, RFC 9051 §6.2.1: the client must not send commands
+// until TLS is established). The caller closes the connection.
+//
+// Buffered bytes that begin like a TLS handshake record (byte 22, then 3)
+// are not plaintext: some clients send the ClientHello right behind the
+// command, and ServerUpgrade feeds them to the handshake, which RFC 9051
+// §6.2.1 allows (its option 1) and which TLS authenticates. RFC 3207 §4
+// lets a pipelining SMTP client (RFC 2920) send STARTTLS only as the last
+// command of a group, so nothing but TLS may follow it.
 //
 // The check has limits, written down here so no one relies on more:
 //

@@ -19,7 +19,10 @@ var ErrPipelinedAfterSTARTTLS = errors.New("tlsutil: client sent data after STAR
 const pipelineProbe = time.Millisecond
 
 // CheckPipelined reports [ErrPipelinedAfterSTARTTLS] if br holds buffered
-// bytes, or if a byte can be read from conn within a millisecond. Call it
+// bytes, or if a byte can be read from conn within a millisecond, unless
+// those bytes are the start of a TLS handshake record (a client may send
+// its ClientHello right behind STARTTLS; RFC 9051 §6.2.1 lets the server
+// take it as the start of the handshake, and ServerUpgrade does). Call it
 // after reading the STARTTLS command and before writing the reply that
 // invites the handshake; see the package documentation for why not later.
 // A byte read from conn stays in br. Other read errors than a timeout are
@@ -29,7 +32,7 @@ const pipelineProbe = time.Millisecond
 // caller with its own read deadline sets it again afterwards.
 func CheckPipelined(conn net.Conn, br *bufio.Reader) error {
 	if br.Buffered() > 0 {
-		return ErrPipelinedAfterSTARTTLS
+		return pipelined(br)
 	}
 	if err := conn.SetReadDeadline(time.Now().Add(pipelineProbe)); err != nil {
 		return err
@@ -41,7 +44,7 @@ func CheckPipelined(conn net.Conn, br *bufio.Reader) error {
 	var ne net.Error
 	switch {
 	case err == nil:
-		return ErrPipelinedAfterSTARTTLS
+		return pipelined(br)
 	case errors.As(err, &ne) && ne.Timeout():
 		return nil
 	default:
@@ -52,14 +55,22 @@ func CheckPipelined(conn net.Conn, br *bufio.Reader) error {
 // ServerUpgrade runs the server side of a STARTTLS handshake on conn after
 // the caller has read the STARTTLS command through br and written its
 // positive reply. It fails with [ErrPipelinedAfterSTARTTLS], before any TLS
-// byte is read, when br still holds bytes the client sent after the
-// command; the caller must then close conn. The handshake honours ctx.
+// byte is read, when br still holds plaintext the client sent after the
+// command; the caller must then close conn. Buffered bytes that begin a
+// TLS handshake record are fed to the handshake instead (RFC 9051 §6.2.1,
+// option 1). The handshake honours ctx.
 //
 // On success, read and write through the returned *tls.Conn only, with a
 // new bufio.Reader; br must not be used again.
 func ServerUpgrade(ctx context.Context, conn net.Conn, br *bufio.Reader, cfg *tls.Config) (*tls.Conn, error) {
 	if br != nil && br.Buffered() > 0 {
-		return nil, ErrPipelinedAfterSTARTTLS
+		if err := pipelined(br); err != nil {
+			return nil, err
+		}
+		// The start of the client's handshake: hand it to TLS (RFC 9051
+		// §6.2.1, option 1). The handshake authenticates it.
+		head, _ := br.Peek(br.Buffered())
+		conn = &prefixConn{Conn: conn, head: append([]byte(nil), head...)}
 	}
 	tc := tls.Server(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -80,6 +91,34 @@ func ClientUpgrade(ctx context.Context, conn net.Conn, cfg *tls.Config) (*tls.Co
 		return nil, err
 	}
 	return tc, nil
+}
+
+// pipelined returns ErrPipelinedAfterSTARTTLS unless the bytes in br
+// begin like a TLS handshake record (content type 22, version 3.x, RFC 8446
+// §5.1), which a client may send right behind STARTTLS without waiting: it
+// is not plaintext, and TLS verifies it. No command of a text protocol
+// starts with byte 22.
+func pipelined(br *bufio.Reader) error {
+	b, _ := br.Peek(min(br.Buffered(), 2))
+	if len(b) > 0 && b[0] == 0x16 && (len(b) < 2 || b[1] == 0x03) {
+		return nil
+	}
+	return ErrPipelinedAfterSTARTTLS
+}
+
+// prefixConn returns head before reading from Conn.
+type prefixConn struct {
+	net.Conn
+	head []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.head) > 0 {
+		n := copy(p, c.head)
+		c.head = c.head[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }
 
 // DiscardBuffered drops whatever br holds and returns how many bytes that

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -474,5 +475,74 @@ func TestUpgradeHonoursContext(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %v", d)
+	}
+}
+
+// replyThenTLS is a client's view of a connection on which it pipelined
+// its ClientHello behind STARTTLS: the first Read consumes the plaintext
+// reply line, then TLS records follow.
+type replyThenTLS struct {
+	net.Conn
+	br    *bufio.Reader
+	reply string
+	got   bool
+}
+
+func (c *replyThenTLS) Read(p []byte) (int, error) {
+	if !c.got {
+		line, err := c.br.ReadString('\n')
+		if err != nil {
+			return 0, err
+		}
+		c.reply, c.got = line, true
+	}
+	return c.br.Read(p)
+}
+
+// TestSTARTTLSPipelinedClientHello: RFC 9051 §6.2.1 option 1. The client
+// sends its ClientHello right behind the command; the server feeds the
+// buffered bytes to the handshake:
+//
+//	C: a STARTTLS\r\n<ClientHello>
+//	S: a OK Begin TLS negotiation now
+//	(handshake completes)
+func TestSTARTTLSPipelinedClientHello(t *testing.T) {
+	tc := cert(t)
+	client, server := pair(t)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- func() error {
+			br := bufio.NewReader(server)
+			if line, err := br.ReadString('\n'); err != nil || line != "a STARTTLS\r\n" {
+				return fmt.Errorf("command %q, %v", line, err)
+			}
+			// Make sure the ClientHello is in the buffer.
+			if _, err := br.Peek(5); err != nil {
+				return err
+			}
+			if err := CheckPipelined(server, br); err != nil {
+				return fmt.Errorf("CheckPipelined: %w", err)
+			}
+			io.WriteString(server, "a OK Begin TLS negotiation now\r\n")
+			conn, err := ServerUpgrade(ctx(t), server, br, ServerConfig(tc.ServerConfig(), ALPNIMAP))
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(conn, "* OK over TLS\r\n")
+			return err
+		}()
+	}()
+	io.WriteString(client, "a STARTTLS\r\n")
+	rc := &replyThenTLS{Conn: client, br: bufio.NewReader(client)}
+	conn := tls.Client(rc, ClientConfig(tc.ClientConfig(), "", ALPNIMAP))
+	if err := conn.HandshakeContext(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || line != "* OK over TLS\r\n" || rc.reply != "a OK Begin TLS negotiation now\r\n" {
+		t.Fatalf("reply %q, over TLS %q, %v", rc.reply, line, err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }
