@@ -12,7 +12,8 @@
 //   - Header and ReadHeader: an ordered header that keeps the raw bytes of
 //     every field (Field.Raw), so an unchanged header writes back byte for
 //     byte (DKIM signatures survive); case-insensitive Get and Values,
-//     unfolded values, Add, Set, Del that fold at 78 characters.
+//     unfolded values, Add, Set, Del and Prepend (for trace fields) that
+//     fold at 78 characters.
 //   - Reader (NewReader): a streaming walk over the part tree of a message
 //     of any size, each part with its header, a transfer-decoded body and,
 //     on request, a body converted to UTF-8; defects it tolerated are
@@ -22,7 +23,8 @@
 //     BINARY[] and partial fetches (Part).
 //   - Codecs for header values: DecodeWords (RFC 2047), ParseMediaType
 //     (RFC 2045, RFC 2231), ParseAddressList and ParseAddress (RFC 5322
-//     §3.4, RFC 6532), ParseDate (RFC 5322 §3.3), CharsetDecoder and
+//     §3.4, RFC 6532; ParseAddressListRaw keeps encoded display names for
+//     IMAP ENVELOPE), ParseDate (RFC 5322 §3.3), CharsetDecoder and
 //     CharsetEncoding (every IANA and WHATWG charset label, the aliases seen
 //     in mail, UTF-7); NewTransferDecoder and NewCharsetReader for bodies.
 //   - Delivery reports: ReadReport and ParseDeliveryStatus (RFC 6522,
