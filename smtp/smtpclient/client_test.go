@@ -208,7 +208,7 @@ func TestLMTPClient(t *testing.T) {
 func TestStartTLSAuthSubmit(t *testing.T) {
 	tc := testCert(t)
 	rec := &recorder{}
-	reg := &sasl.Registry{Credentials: creds{"alice": "secret"}, Mechanisms: []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "LOGIN", "CRAM-MD5"}}
+	reg := &sasl.Registry{Credentials: creds{"alice": "secret"}, Mechanisms: []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "OAUTHBEARER", "XOAUTH2", "PLAIN", "LOGIN", "CRAM-MD5"}}
 	srv := &smtpserver.Server{Backend: rec, Mode: smtpserver.ModeSubmission, TLSConfig: tc.ServerConfig(), Auth: reg}
 	addr := serve(t, srv, false)
 	ctx := ctxT(t)
@@ -225,8 +225,15 @@ func TestStartTLSAuthSubmit(t *testing.T) {
 		require.NoError(t, err, mech)
 		require.NoError(t, s.Close(ctx))
 	}
+	for _, mech := range []string{"OAUTHBEARER", "XOAUTH2"} {
+		s := &Submitter{Addr: addr, Options: Options{TLSConfig: tc.ClientConfig()},
+			Auth: &sasl.ClientOptions{Username: "alice", Token: "token-alice", Mechanisms: []string{mech}}}
+		_, err := s.Submit(ctx, &Envelope{From: "alice@example.org", To: []string{"bob@example.org"}}, strings.NewReader(plainMsg))
+		require.NoError(t, err, mech)
+		require.NoError(t, s.Close(ctx))
+	}
 	msgs := rec.all()
-	require.Len(t, msgs, 6)
+	require.Len(t, msgs, 8)
 	assert.Equal(t, "alice", msgs[0].User)
 	assert.Contains(t, msgs[0].Data, "with ESMTPSA")
 
@@ -343,4 +350,49 @@ func TestScanMessage(t *testing.T) {
 			assert.Equal(t, msgInfo{eightBit: tt.eight, binary: tt.binary, utf8Header: tt.utf8Head}, info, "%q buf %d", tt.msg, bufSize)
 		}
 	}
+}
+
+func TestPrimitivesAndPool(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Hello(ctx))
+	_, ok := c.Extension("chunking")
+	assert.True(t, ok)
+	assert.Equal(t, int64(32<<20), c.MaxMessageSize())
+	require.NoError(t, c.Mail(ctx, "a@example.org", &smtp.MailOptions{Body: smtp.Body8BitMIME}))
+	require.NoError(t, c.Rcpt(ctx, "b@example.org", nil))
+	w, err := c.Data(ctx)
+	require.NoError(t, err)
+	_, _ = w.Write([]byte("Subject: x\r\n\r\n.dot\n"))
+	_, _ = w.Write([]byte(".\r"))
+	require.NoError(t, w.Close())
+	require.NoError(t, c.Mail(ctx, "a@example.org", nil))
+	require.NoError(t, c.Rcpt(ctx, "b@example.org", nil))
+	require.NoError(t, c.Bdat(ctx, []byte("Subject: y\r\n\r\n"), false))
+	require.NoError(t, c.Bdat(ctx, []byte("chunked\r\n"), true))
+	require.NoError(t, c.Mail(ctx, "a@example.org", nil))
+	require.NoError(t, c.Reset(ctx))
+	require.NoError(t, c.Noop(ctx))
+	require.NoError(t, c.Quit(ctx))
+	msgs := rec.all()
+	require.Len(t, msgs, 2)
+	assert.True(t, strings.HasSuffix(msgs[0].Data, "Subject: x\r\n\r\n.dot\r\n.\r\n"), "%q", msgs[0].Data)
+	assert.True(t, strings.HasSuffix(msgs[1].Data, "Subject: y\r\n\r\nchunked\r\n"))
+
+	// The Submitter keeps a connection for the next message.
+	rec.mu.Lock()
+	before := rec.sessions
+	rec.mu.Unlock()
+	s := &Submitter{Addr: addr, TLS: TLSNone}
+	for i := 0; i < 5; i++ {
+		_, err := s.Submit(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.org"}}, strings.NewReader(plainMsg))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Close(ctx))
+	rec.mu.Lock()
+	assert.Equal(t, 1, rec.sessions-before)
+	rec.mu.Unlock()
 }

@@ -159,3 +159,10 @@ func ctxT(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func (c creds) VerifyToken(ctx context.Context, authzid, token string) (string, error) {
+	if _, ok := c[authzid]; ok && token == "token-"+authzid {
+		return authzid, nil
+	}
+	return "", sasl.ErrAuthFailed
+}
