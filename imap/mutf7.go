@@ -20,6 +20,7 @@ type MailboxNameError struct {
 	Reason string
 }
 
+// Error returns the reason the name failed to decode.
 func (e *MailboxNameError) Error() string {
 	return "imap: bad modified UTF-7 mailbox name: " + e.Reason
 }

@@ -3,6 +3,7 @@ package imap
 import (
 	"errors"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestMailboxNameRoundTrip(t *testing.T) {
@@ -83,6 +84,26 @@ func FuzzDecodeMailboxName(f *testing.F) {
 		}
 		if e := EncodeMailboxName(d); e != s {
 			t.Fatalf("non-canonical input accepted: %q -> %q -> %q", s, d, e)
+		}
+	})
+}
+
+func FuzzEncodeMailboxName(f *testing.F) {
+	for _, s := range []string{"INBOX", "台北", "a&b", "😀x€"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		for _, r := range s {
+			if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+				return // control characters are refused by the decoder
+			}
+		}
+		d, err := DecodeMailboxName(EncodeMailboxName(s))
+		if err != nil || d != s {
+			t.Fatalf("%q -> %q -> %q, %v", s, EncodeMailboxName(s), d, err)
 		}
 	})
 }

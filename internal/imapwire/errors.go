@@ -61,6 +61,7 @@ type Error struct {
 	InStep bool
 }
 
+// Error returns "imapwire: " followed by the kind and detail.
 func (e *Error) Error() string {
 	s := "imapwire: " + e.Kind.String()
 	if e.Msg != "" {
