@@ -40,6 +40,12 @@
 //   - ConnInfo is owned by the connection goroutine; backends read it from
 //     Session methods.
 //
+// Limits are on by default ([Limits]): line length, message size,
+// recipients, messages per connection, connections in all and per client
+// network (internal/limit, IPv6 counted per /64), errors per session, and
+// authentication failures, which are delayed per connection and, through a
+// limiter shared by all connections, per client network.
+//
 // Deliberate choices: VRFY answers 252 and EXPN 502 (RFC 5321 §3.5.3,
 // §7.3); MAIL requires EHLO/HELO first unless AllowMessageBeforeHello;
 // a bad BDAT size closes the connection since the chunk cannot be skipped.

@@ -242,6 +242,23 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
+// ListenAndServeTLS listens on s.Addr (":465" when empty) and serves
+// implicit TLS (RFC 8314) with s.TLSConfig.
+func (s *Server) ListenAndServeTLS() error {
+	if s.TLSConfig == nil {
+		return errors.New("smtpserver: ListenAndServeTLS needs TLSConfig")
+	}
+	addr := s.Addr
+	if addr == "" {
+		addr = ":465"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.ServeTLS(ln)
+}
+
 // ServeTLS serves implicit TLS (RFC 8314) on ln using s.TLSConfig.
 func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.TLSConfig == nil {
