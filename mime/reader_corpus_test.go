@@ -209,6 +209,18 @@ var corpusCases = []struct {
 	{"qp-broken.eml", Limits{}, []string{
 		"text/plain [quoted-printable] {invalid quoted-printable escape} \"bad =ZZ escape and =4 short one\\r\\nsoftbre…(63)\"",
 	}},
+	// RFC 2046 §5.1.1: a boundary does not end in white space; the
+	// parameter's trailing space is not part of it.
+	{"boundary-param-space.eml", Limits{}, []string{
+		"multipart/mixed",
+		".text/plain \"found\"",
+	}},
+	// Content-Length means nothing in MIME: the boundaries decide.
+	{"wrong-length.eml", Limits{}, []string{
+		"multipart/mixed",
+		".text/plain \"short body\"",
+		".text/plain \"longer body than stated\"",
+	}},
 	// Limits turn into defects, never into a failed message...
 	{"huge-header.eml", Limits{MaxHeaderBytes: 8192}, []string{
 		"text/plain {limit exceeded} \"body after a huge header\\r\\n\"",
