@@ -412,7 +412,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for c := range s.conns {
+			c.mu.Lock()
 			_ = c.nc.Close()
+			c.mu.Unlock()
 		}
 		s.mu.Unlock()
 		return ctx.Err()
