@@ -267,7 +267,8 @@ type Mailbox interface {
 	// Snapshot returns the state recorded when the handle was opened.
 	Snapshot() Snapshot
 	// Poll returns the changes recorded since the last Poll (or since
-	// the snapshot) and forgets them.
+	// the snapshot) and forgets them. A backend may leave out flag
+	// changes made through this same handle, which SetFlags reported.
 	Poll() []Update
 	// SetNotify sets a function called whenever Poll has something new
 	// (for IDLE); nil stops the calls. fn may be called from any

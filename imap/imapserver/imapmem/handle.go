@@ -78,7 +78,7 @@ func (h *handle) Messages(ctx context.Context, uids []uint32) ([]imapserver.Mess
 
 // selectLocked returns the indexes of the messages with the given UIDs.
 func selectLocked(mb *mailbox, uids []uint32) []int {
-	var idx []int
+	idx := make([]int, 0, len(uids))
 	for _, uid := range uids {
 		if i := mb.find(uid); i >= 0 {
 			idx = append(idx, i)
@@ -100,14 +100,21 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 	}
 	var res imapserver.StoreResult
 	var modSeq uint64
-	for _, i := range selectLocked(mb, uids) {
+	idx := selectLocked(mb, uids)
+	// New records and flag lists come from two arenas: a STORE on a whole
+	// mailbox costs a few allocations, not two per message.
+	recs := make([]message, 0, len(idx))
+	var arena, scratch []string
+	res.Changed = make([]imapserver.FlagChange, 0, len(idx))
+	for _, i := range idx {
 		m := mb.msgs[i]
 		// RFC 7162 §3.1.3: refuse messages changed after UNCHANGEDSINCE.
 		if unchangedSince != 0 && m.modSeq > unchangedSince {
 			res.Modified = append(res.Modified, m.uid)
 			continue
 		}
-		nf, changed := applyFlags(m.flags, uint8(op), flags)
+		var changed bool
+		scratch, changed = applyFlags(scratch, m.flags, uint8(op), flags)
 		if !changed {
 			res.Changed = append(res.Changed, imapserver.FlagChange{UID: m.uid, Flags: m.flags, ModSeq: m.modSeq})
 			continue
@@ -116,9 +123,15 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 			mb.modSeq++
 			modSeq = mb.modSeq
 		}
-		nm := *m
+		if cap(arena)-len(arena) < len(scratch) {
+			arena = make([]string, 0, max(256, 4*len(scratch), len(idx)*len(scratch)/4))
+		}
+		arena = append(arena, scratch...)
+		nf := arena[len(arena)-len(scratch) : len(arena) : len(arena)]
+		recs = append(recs, *m)
+		nm := &recs[len(recs)-1]
 		nm.flags, nm.modSeq = nf, modSeq
-		mb.msgs[i] = &nm
+		mb.msgs[i] = nm
 		res.Changed = append(res.Changed, imapserver.FlagChange{UID: m.uid, Flags: nf, ModSeq: modSeq})
 		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateFlags, UID: m.uid, Flags: nf, ModSeq: modSeq}, h)
 	}

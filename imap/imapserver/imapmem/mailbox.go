@@ -45,6 +45,9 @@ func (mb *mailbox) publishLocked(upd imapserver.Update, origin *handle) {
 	for h := range mb.handles {
 		u := upd
 		u.Own = h == origin
+		if u.Own && u.Kind == imapserver.UpdateFlags {
+			continue // SetFlags's result told the caller (see Mailbox.Poll)
+		}
 		h.pending = append(h.pending, u)
 		if h.notify != nil {
 			h.notify()

@@ -101,55 +101,36 @@ func normFlags(flags []string) []string {
 	return out
 }
 
-// applyFlags returns the new flag list and whether it differs.
-func applyFlags(cur []string, op uint8, flags []string) ([]string, bool) {
+// applyFlags computes the flags after a STORE into dst[:0] and reports
+// whether they differ from cur. op: 0 set, 1 add, 2 remove.
+func applyFlags(dst, cur []string, op uint8, flags []string) ([]string, bool) {
+	out := dst[:0]
 	switch op {
 	case 0: // set
-		changed := len(cur) != len(flags)
-		if !changed {
-			for _, f := range flags {
-				if !hasFlag(cur, f) {
-					changed = true
-					break
-				}
-			}
-		}
-		if !changed {
-			return cur, false
-		}
-		return flags, true
+		out = append(out, flags...)
 	case 1: // add
-		var out []string
+		out = append(out, cur...)
 		for _, f := range flags {
 			if !hasFlag(cur, f) {
-				if out == nil {
-					out = append(make([]string, 0, len(cur)+len(flags)), cur...)
-				}
 				out = append(out, f)
 			}
 		}
-		if out == nil {
-			return cur, false
-		}
-		return out, true
 	default: // remove
-		var out []string
-		for i, f := range cur {
-			if hasFlag(flags, f) {
-				if out == nil {
-					out = append(make([]string, 0, len(cur)), cur[:i]...)
-				}
-				continue
-			}
-			if out != nil {
+		for _, f := range cur {
+			if !hasFlag(flags, f) {
 				out = append(out, f)
 			}
 		}
-		if out == nil {
-			return cur, false
-		}
+	}
+	if len(out) != len(cur) {
 		return out, true
 	}
+	for _, f := range out {
+		if !hasFlag(cur, f) {
+			return out, true
+		}
+	}
+	return out, false
 }
 
 // toCRLF returns data with every bare LF (and bare CR) turned into CRLF.
