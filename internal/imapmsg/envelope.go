@@ -2,7 +2,7 @@ package imapmsg
 
 import (
 	"io"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
@@ -48,14 +48,14 @@ func Envelope(p *mime.Part) *imap.Envelope {
 // the mime index is used, which includes an unterminated last line.
 func BodyStructure(r io.ReaderAt, p *mime.Part) *imap.BodyStructure {
 	bs := &imap.BodyStructure{
-		MediaType: strings.ToUpper(p.MediaType),
-		SubType:   strings.ToUpper(p.SubType),
+		MediaType: upper(p.MediaType),
+		SubType:   upper(p.SubType),
 		Params:    params(p.Params),
 	}
 	if bs.MediaType == "" {
 		bs.MediaType, bs.SubType = "TEXT", "PLAIN"
 	}
-	bs.Disposition = strings.ToUpper(p.Disposition)
+	bs.Disposition = upper(p.Disposition)
 	bs.DispositionParams = params(p.DispositionParams)
 	bs.Language = p.Language
 	bs.Location = p.Location
@@ -70,11 +70,11 @@ func BodyStructure(r io.ReaderAt, p *mime.Part) *imap.BodyStructure {
 		// RFC 2045 §5.2, RFC 2046 §4.1.2: text/plain without a charset
 		// is US-ASCII; say so, as clients expect.
 		bs.Params = append(bs.Params, imap.Param{Name: "CHARSET", Value: "US-ASCII"})
-		sort.Slice(bs.Params, func(i, j int) bool { return bs.Params[i].Name < bs.Params[j].Name })
+		slices.SortFunc(bs.Params, func(a, b imap.Param) int { return strings.Compare(a.Name, b.Name) })
 	}
 	bs.ID = p.ID
 	bs.Description = p.Description
-	bs.Encoding = strings.ToUpper(p.Encoding)
+	bs.Encoding = upper(p.Encoding)
 	if bs.Encoding == "" {
 		bs.Encoding = "7BIT"
 	}
@@ -114,13 +114,13 @@ func params(m map[string]string) []imap.Param {
 	}
 	ps := make([]imap.Param, 0, len(m))
 	for k, v := range m {
-		name := strings.ToUpper(k)
+		name := upper(k)
 		if needs2231(v) {
 			name, v = name+"*", encode2231(v)
 		}
 		ps = append(ps, imap.Param{Name: name, Value: v})
 	}
-	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	slices.SortFunc(ps, func(a, b imap.Param) int { return strings.Compare(a.Name, b.Name) })
 	return ps
 }
 
@@ -150,4 +150,28 @@ func encode2231(v string) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+// upperNames holds the upper-case form of common tokens, so that computing
+// a body structure does not allocate for them.
+var upperNames = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range strings.Fields(`text plain html enriched calendar csv xml multipart mixed alternative
+		related digest signed encrypted report parallel message rfc822 global delivery-status
+		disposition-notification partial external-body application octet-stream pdf json zip gzip
+		pgp-signature pgp-encrypted pkcs7-signature pkcs7-mime x-pkcs7-signature ms-tnef msword
+		vnd.openxmlformats-officedocument.wordprocessingml.document image jpeg png gif webp svg+xml
+		audio video mpeg mp4 base64 quoted-printable 7bit 8bit binary charset boundary name filename
+		format delsp protocol micalg type size creation-date modification-date attachment inline`) {
+		m[s] = strings.ToUpper(s)
+	}
+	return m
+}()
+
+// upper returns s in upper case, without allocating for common tokens.
+func upper(s string) string {
+	if u, ok := upperNames[s]; ok {
+		return u
+	}
+	return strings.ToUpper(s)
 }
