@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/internal/imapmsg"
@@ -105,7 +106,12 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range msgs {
+	for i, m := range msgs {
+		if i%64 == 0 {
+			// A long FETCH keeps its write deadline fresh; each chunk has
+			// WriteTimeout to leave.
+			s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout))
+		}
 		seq := sel.seqOf(m.UID())
 		if seq == 0 {
 			continue

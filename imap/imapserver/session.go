@@ -118,6 +118,7 @@ func (s *session) serve() {
 			return
 		}
 	}
+	s.w.refresh = func() { s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout)) }
 	s.pc.Conn = s.conn
 	s.br = s.srv.getReader()
 	s.br.Reset(&s.pc)
@@ -217,6 +218,9 @@ func (s *session) idleTimeout() time.Duration {
 
 func (s *session) flush() error {
 	if s.w.Writer == nil {
+		return nil
+	}
+	if s.w.Buffered() == 0 {
 		return nil
 	}
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout))

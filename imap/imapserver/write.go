@@ -15,6 +15,8 @@ import (
 type respWriter struct {
 	*bufio.Writer
 	utf8 bool // the session may receive 8-bit UTF-8 in quoted strings
+	// refresh, if set, renews the write deadline before a large copy.
+	refresh func()
 }
 
 func (w *respWriter) sp() { w.WriteByte(' ') }
@@ -155,6 +157,9 @@ func sanitizeText(s string) string {
 func (w *respWriter) copyFrom(r io.Reader) error {
 	for {
 		if w.Available() == 0 {
+			if w.refresh != nil {
+				w.refresh()
+			}
 			if err := w.Flush(); err != nil {
 				return err
 			}
