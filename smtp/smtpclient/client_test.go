@@ -110,7 +110,15 @@ func TestSendBodyTypes(t *testing.T) {
 	addr = serve(t, &smtpserver.Server{Backend: rec, DisableExtensions: []string{"8BITMIME", "SMTPUTF8"}}, false)
 	c, err = Dial(ctx, addr, nil)
 	require.NoError(t, err)
-	res, err := c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(eight), int64(len(eight)))
+	// An 8-bit body is converted to quoted-printable (RFC 6152 §3)...
+	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(eight), int64(len(eight)))
+	require.NoError(t, err)
+	got := rec.all()[3]
+	assert.Equal(t, smtp.BodyType(""), got.Opts.Body)
+	assert.True(t, strings.HasSuffix(got.Data, "Subject: x\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9\r\n"), "%q", got.Data)
+	// ...but 8-bit in the header cannot be converted.
+	bad := "Subject: caf\xc3\xa9\r\n\r\nx\r\n"
+	res, err := c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(bad), int64(len(bad)))
 	assert.ErrorIs(t, err, ErrNeeds8BitMIME)
 	assert.True(t, res[0].Permanent())
 	_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"bü@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
@@ -395,4 +403,19 @@ func TestPrimitivesAndPool(t *testing.T) {
 	rec.mu.Lock()
 	assert.Equal(t, 1, rec.sessions-before)
 	rec.mu.Unlock()
+}
+
+func TestDowngrade8bit(t *testing.T) {
+	msg := "From: a@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\npreamble\r\n--XX\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9fe\r\n--XX\r\n" +
+		"Content-Type: application/octet-stream\r\n\r\n\xff\xfe\r\n--XX\r\n" +
+		"Content-Type: text/plain\r\n\r\nplain ascii\r\n--XX--\r\n"
+	out, err := downgrade8bit(strings.NewReader(msg), int64(len(msg)))
+	require.NoError(t, err)
+	assert.False(t, hasHighBit(out))
+	s := string(out)
+	assert.Contains(t, s, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe")
+	assert.Contains(t, s, "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n//4=")
+	assert.Contains(t, s, "preamble\r\n--XX\r\n")
+	assert.True(t, strings.HasSuffix(s, "Content-Type: text/plain\r\n\r\nplain ascii\r\n--XX--\r\n"), "%q", s)
 }

@@ -26,10 +26,11 @@
 //     which dot-stuffs and turns every bare CR or LF into CRLF: the client
 //     never sends a bare line ending or a premature end of data. Binary
 //     content is sent unchanged only with BDAT and BINARYMIME.
-//   - A message with 8-bit data for a server without 8BITMIME fails with
-//     ErrNeeds8BitMIME instead of being converted (RFC 6152 §3 allows
-//     either); encode such messages with package mime's Builder, which
-//     picks quoted-printable or base64.
+//   - A message with 8-bit data for a server without 8BITMIME is converted
+//     (RFC 6152 §3): each 8-bit leaf part is re-encoded, text as
+//     quoted-printable and the rest as base64, using package mime's part
+//     index; everything else is copied byte for byte. A message that cannot
+//     be converted (8-bit header, binary part) fails with ErrNeeds8BitMIME.
 //   - After STARTTLS the old bufio.Reader is dropped, so nothing the server
 //     (or an attacker) sent in plaintext before the handshake is read as a
 //     TLS-protected reply; EHLO is sent again (RFC 3207 §4.2).

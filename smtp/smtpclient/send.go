@@ -31,8 +31,9 @@ type Envelope struct {
 // Local failures of Send, reported per recipient and as the error. They
 // are permanent: the message cannot go to this server as it is.
 var (
-	// ErrNeeds8BitMIME: the message has 8-bit data and the server lacks
-	// 8BITMIME (RFC 6152 §3). Encode it as quoted-printable or base64.
+	// ErrNeeds8BitMIME: the message has 8-bit data, the server lacks
+	// 8BITMIME, and the message cannot be converted to 7bit (8-bit octets
+	// in a header or outside a MIME part; RFC 6152 §3).
 	ErrNeeds8BitMIME = errors.New("smtpclient: message has 8-bit data and the server does not offer 8BITMIME")
 	// ErrNeedsSMTPUTF8: the envelope or header has UTF-8 and the server
 	// lacks SMTPUTF8 (RFC 6531 §3.2).
@@ -95,9 +96,21 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.ReaderAt, size 
 	}
 	if info.eightBit && mo.Body == "" {
 		if !eightbit {
-			return fail(ErrNeeds8BitMIME)
+			// RFC 6152 §3: convert to 7bit, or fail when that is impossible.
+			if info.utf8Header || info.binary {
+				return fail(ErrNeeds8BitMIME)
+			}
+			b, err := downgrade8bit(msg, size)
+			if err != nil {
+				return fail(ErrNeeds8BitMIME)
+			}
+			msg, size = bytes.NewReader(b), int64(len(b))
+			if info, err = scanMessage(msg, size, c.scratchBuf(size)); err != nil || info.eightBit {
+				return fail(ErrNeeds8BitMIME)
+			}
+		} else {
+			mo.Body = smtp.Body8BitMIME
 		}
-		mo.Body = smtp.Body8BitMIME
 	}
 	needUTF8 := mo.SMTPUTF8 || info.utf8Header || !isASCII(env.From)
 	for _, to := range env.To {
