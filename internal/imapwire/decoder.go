@@ -23,6 +23,10 @@ type Limits struct {
 	MaxNonSyncLiteral int64
 	// MaxLiterals is the most literals one command may hold. Default 1000.
 	MaxLiterals int
+	// MaxCommandBytes bounds a whole command: its lines plus the literals
+	// read as strings (streamed literals are not counted), so that many
+	// lines and literals cannot add up to a large allocation. Default 4 MiB.
+	MaxCommandBytes int64
 	// MaxDepth is the deepest list nesting (search programs, fetch items,
 	// body structures). Default 64.
 	MaxDepth int
@@ -40,6 +44,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = 64
+	}
+	if l.MaxCommandBytes <= 0 {
+		l.MaxCommandBytes = 4 << 20
 	}
 	return l
 }
@@ -65,6 +72,7 @@ type Decoder struct {
 	scratch  []byte
 	lineLen  int
 	literals int
+	cmdBytes int64 // line and string literal bytes read in this command
 	depth    int
 	inLine   bool  // bytes of the current line have been consumed
 	pending  int64 // unread bytes of a streamed literal
@@ -99,7 +107,7 @@ func (d *Decoder) SetLimits(lim Limits) { d.lim = lim.withDefaults() }
 func (d *Decoder) Buffered() int { return d.br.Buffered() }
 
 func (d *Decoder) endCommand() {
-	d.lineLen, d.literals, d.depth = 0, 0, 0
+	d.lineLen, d.literals, d.depth, d.cmdBytes = 0, 0, 0, 0
 	d.inLine = false
 	d.refused = nil
 }
@@ -148,10 +156,14 @@ func (d *Decoder) peek() (byte, error) {
 // consume accounts for and discards n bytes already peeked.
 func (d *Decoder) consume(n int) error {
 	d.lineLen += n
+	d.cmdBytes += int64(n)
 	d.inLine = true
 	_, _ = d.br.Discard(n)
 	if d.lineLen > d.lim.MaxLine {
 		return &Error{Kind: ErrLineTooLong}
+	}
+	if d.cmdBytes > d.lim.MaxCommandBytes {
+		return &Error{Kind: ErrLineTooLong, Msg: "command too long"}
 	}
 	return nil
 }

@@ -237,6 +237,24 @@ func TestLimits(t *testing.T) {
 	if len(kinds) != 1 || kinds[0] != ErrTooManyLiterals {
 		t.Fatalf("kinds %v", kinds)
 	}
+	// Total bytes per command.
+	d, _ = newDec("{60}\r\n"+strings.Repeat("a", 60)+" {60}\r\n", Limits{MaxCommandBytes: 100})
+	_, err = d.ReadString()
+	must(t, err)
+	_ = d.SP()
+	if _, err := d.ReadString(); err == nil {
+		t.Fatal("literal bytes over the command budget accepted")
+	}
+	d, _ = newDec("a "+strings.Repeat("x", 50)+" {0}\r\n "+strings.Repeat("y", 50)+"\r\n", Limits{MaxCommandBytes: 80})
+	_, _ = d.ReadTag()
+	_ = d.SP()
+	_, _ = d.ReadAtom()
+	_ = d.SP()
+	_, _ = d.ReadString()
+	_ = d.SP()
+	if _, err := d.ReadAtom(); err == nil {
+		t.Fatal("lines over the command budget accepted")
+	}
 }
 
 func TestReadFlagsAndSets(t *testing.T) {

@@ -27,9 +27,8 @@
 // Implementation notes: the decoder keeps one scratch buffer and returns
 // byte slices from it in the *Bytes methods (valid until the next call);
 // string-returning methods allocate. After a literal the line limit starts
-// again from zero, so a command is bounded by
-// (MaxLiterals+1)*MaxLine + MaxLiterals*MaxLiteral bytes plus any
-// streamed message literals, which the caller bounds itself.
+// again from zero; the whole command (lines and string literals) is bounded
+// by MaxCommandBytes, and streamed message literals by the caller's limit.
 //
 // # Encoder
 //

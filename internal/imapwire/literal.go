@@ -103,10 +103,11 @@ func (d *Decoder) ReadLiteralReader(limit int64, allowBinary bool) (io.Reader, L
 
 // readLiteralBytes reads a literal's data into the scratch buffer.
 func (d *Decoder) readLiteralBytes(allowBinary bool) ([]byte, error) {
-	info, err := d.readLiteralHeader(d.lim.MaxLiteral, allowBinary)
+	info, err := d.readLiteralHeader(min(d.lim.MaxLiteral, d.lim.MaxCommandBytes-d.cmdBytes), allowBinary)
 	if err != nil {
 		return nil, err
 	}
+	d.cmdBytes += info.Size
 	if cap(d.scratch) < int(info.Size) {
 		d.scratch = make([]byte, info.Size)
 	}
