@@ -61,6 +61,7 @@ type authEntry struct {
 	key      authKey
 	failures int
 	last     time.Time // decay is counted from here
+	nextFree time.Time // network: when the last reserved attempt may go
 }
 
 // AuthLimiter computes the delay before an authentication attempt from the
@@ -134,10 +135,14 @@ func (a *AuthLimiter) Delay(addr netip.Addr, user string) time.Duration {
 	return d
 }
 
-// Wait sleeps for [AuthLimiter.Delay]. It returns ctx.Err() if ctx ends
-// first.
+// Wait sleeps before an attempt from addr for user, and returns ctx.Err()
+// if ctx ends first. Attempts from one network queue behind each other:
+// each waits its delay after the previous one's turn, so opening parallel
+// connections does not multiply an attacker's guessing rate. Attempts for
+// one user do not queue (that would let anyone hold a user's attempts
+// back); they wait at most UserMaxDelay.
 func (a *AuthLimiter) Wait(ctx context.Context, addr netip.Addr, user string) error {
-	d := a.Delay(addr, user)
+	d := a.reserve(addr, user)
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -149,6 +154,34 @@ func (a *AuthLimiter) Wait(ctx context.Context, addr netip.Addr, user string) er
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// reserve returns how long an attempt must wait and books its turn in the
+// network's queue.
+func (a *AuthLimiter) reserve(addr netip.Addr, user string) time.Duration {
+	nk, uk, hasNet, hasUser := a.keys(addr, user)
+	now := a.lim.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var d time.Duration
+	if hasNet {
+		if nd := a.delay(a.failures(nk, now), a.lim.MaxDelay); nd > 0 {
+			// failures > 0, so the entry exists.
+			e := a.entries[nk].Value.(*authEntry)
+			turn := e.nextFree
+			if turn.Before(now) {
+				turn = now
+			}
+			e.nextFree = turn.Add(nd)
+			// A queue longer than the limiter's own cap is not waited
+			// out: bound the wait so a connection is not held forever.
+			d = min(e.nextFree.Sub(now), 2*a.lim.MaxDelay)
+		}
+	}
+	if hasUser {
+		d = max(d, a.delay(a.failures(uk, now), a.lim.UserMaxDelay))
+	}
+	return d
 }
 
 // Failure records a failed attempt from addr for user.

@@ -28,6 +28,8 @@
 // with open connections (at most the global limit); the AuthLimiter keeps
 // at most MaxEntries counters in an LRU list and evicts the least recently
 // touched first. Time comes from an injectable clock so tests need not
-// sleep. Parallel attempts from one network each wait the same delay; the
-// per-network connection limit bounds that parallelism.
+// sleep. Parallel attempts from one network queue: each waits its delay
+// after the previous attempt's turn (at most twice MaxDelay), so parallel
+// connections do not multiply the guessing rate; attempts for one user
+// never queue, so no one can hold a user's logins back.
 package limit

@@ -326,3 +326,37 @@ func BenchmarkAuthLimiterFailure(b *testing.B) {
 		i++
 	}
 }
+
+// TestAuthLimiterQueuesNetwork: parallel attempts from one network wait in
+// turn, while a user's own attempts from elsewhere do not queue.
+func TestAuthLimiterQueuesNetwork(t *testing.T) {
+	a, c := newAuth(AuthLimits{FreeFailures: -1, BaseDelay: time.Second, MaxDelay: 10 * time.Second})
+	a.Failure(ip1, "")
+	// Four connections from ip1 try at once.
+	for i, want := range []time.Duration{1, 2, 3, 4} {
+		if got := a.reserve(ip1, ""); got != want*time.Second {
+			t.Fatalf("attempt %d waits %v, want %v", i, got, want*time.Second)
+		}
+	}
+	// The queue drains with time.
+	c.Add(4 * time.Second)
+	if got := a.reserve(ip1, ""); got != time.Second {
+		t.Fatalf("after the queue drained: %v", got)
+	}
+	// A long queue is not waited out beyond twice MaxDelay.
+	for range 50 {
+		a.reserve(ip1, "")
+	}
+	if got := a.reserve(ip1, ""); got != 20*time.Second {
+		t.Fatalf("capped wait %v", got)
+	}
+	// Attacks on alice from many addresses do not queue her.
+	for i := range 20 {
+		a.Failure(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), "alice")
+	}
+	for range 10 {
+		if got := a.reserve(ip2, "alice"); got != DefaultUserMaxDelay {
+			t.Fatalf("alice waits %v", got)
+		}
+	}
+}
