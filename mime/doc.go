@@ -91,7 +91,8 @@
 //     strings, inside parameter values and without white space around them
 //     (RFC 2047 §5 forbids all three); adjacent words in one charset are
 //     joined as bytes before charset decoding, which repairs multibyte
-//     characters split across words.
+//     characters split across words. CR and LF decoded from a word become
+//     spaces.
 //   - Text labelled US-ASCII or UTF-8 that is not valid UTF-8 is read as
 //     Windows-1252; ISO-8859-1 is read as Windows-1252 and GB2312 as GBK,
 //     as browsers do (WHATWG Encoding).

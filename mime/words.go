@@ -12,7 +12,9 @@ import (
 // base64 padding, and multibyte characters split across words (the bytes
 // of adjacent words in one charset are joined before they are decoded).
 //
-// The error is soft: DecodeWords always returns the best text it could. A
+// CR and LF inside encoded words decode to spaces, so a decoded value can
+// never break a header line. The error is soft: DecodeWords always returns
+// the best text it could. A
 // word in a charset it does not know is kept as written and reported as
 // *UnknownCharsetError; malformed words are kept as written.
 func DecodeWords(s string) (string, error) {
@@ -34,7 +36,7 @@ func DecodeWords(s string) (string, error) {
 			return
 		}
 		if isUTF8Label(pendCS) && utf8.Valid(pending) {
-			out.Write(pending)
+			writeNoEOL(&out, pending)
 			pending, pendCS = pending[:0], ""
 			return
 		}
@@ -42,7 +44,7 @@ func DecodeWords(s string) (string, error) {
 		if err != nil && soft == nil {
 			soft = err
 		}
-		out.WriteString(txt)
+		writeNoEOL(&out, []byte(txt))
 		pending, pendCS = pending[:0], ""
 	}
 	for len(s) > 0 {
@@ -98,6 +100,24 @@ func DecodeWords(s string) (string, error) {
 	}
 	flush()
 	return out.String(), soft
+}
+
+// writeNoEOL writes decoded text with CR and LF turned into spaces: an
+// encoded word may not hold them (RFC 2047 §5), and a decoded value must
+// never carry a line break into a header someone writes later.
+func writeNoEOL(out *strings.Builder, b []byte) {
+	for len(b) > 0 {
+		i := 0
+		for i < len(b) && b[i] != '\r' && b[i] != '\n' {
+			i++
+		}
+		out.Write(b[:i])
+		if i < len(b) {
+			out.WriteByte(' ')
+			i++
+		}
+		b = b[i:]
+	}
 }
 
 func isAllWSP(s string) bool {

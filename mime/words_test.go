@@ -42,6 +42,8 @@ func TestDecodeWords(t *testing.T) {
 		{"=?utf-8?x?abc?=", "=?utf-8?x?abc?="},
 		{"a =?utf-8?q?b?= c", "a b c"},
 		{"=?utf-8?q?caf=E9?=", "café"}, // latin-1 labelled utf-8
+		{"=?utf-8?q?a=0D=0ABcc:_x?=", "a  Bcc: x"},
+		{"=?iso-8859-1?q?a=0Ab?=", "a b"},
 	}
 	for _, tt := range tests {
 		got, err := DecodeWords(tt.in)
