@@ -34,7 +34,7 @@ var (
 	// ErrNeeds8BitMIME: the message has 8-bit data, the server lacks
 	// 8BITMIME, and the message cannot be converted to 7bit (8-bit octets
 	// in a header or outside a MIME part; RFC 6152 §3).
-	ErrNeeds8BitMIME = errors.New("smtpclient: message has 8-bit data and the server does not offer 8BITMIME")
+	ErrNeeds8BitMIME = errors.New("smtpclient: message has 8-bit data that cannot be converted, and the server does not offer 8BITMIME")
 	// ErrNeedsSMTPUTF8: the envelope or header has UTF-8 and the server
 	// lacks SMTPUTF8 (RFC 6531 §3.2).
 	ErrNeedsSMTPUTF8 = errors.New("smtpclient: message needs SMTPUTF8, which the server does not offer")

@@ -33,10 +33,11 @@
 //   - STARTTLS is refused, and the connection closed, when any byte is
 //     buffered behind the command (CVE-2011-0411); after the handshake all
 //     session state is forgotten (RFC 3207 §4.2).
-//   - Backend methods run on the connection's goroutine, except Data
-//     during BDAT, which runs on a helper goroutine while the connection
-//     goroutine feeds it through a pipe and does nothing else until the
-//     helper is done. A panic in a backend ends that session with 421.
+//   - Backend methods run on the connection's goroutine, except Data for a
+//     message sent in several BDAT chunks, which runs on a helper goroutine
+//     while the connection goroutine feeds it through a pipe and does
+//     nothing else until the helper is done. (A message in one BDAT LAST
+//     chunk is read synchronously, without the pipe.) A panic in a backend ends that session with 421.
 //   - ConnInfo is owned by the connection goroutine; backends read it from
 //     Session methods.
 //
