@@ -141,7 +141,9 @@ func parseAddressList(s string) []imap.Address {
 	}
 	l := &lexer{s: s}
 	l.next()
-	var out []imap.Address
+	// One allocation in the common case: a capacity from the commas (an
+	// upper bound for plain lists, groups add their two markers).
+	out := make([]imap.Address, 0, min(strings.Count(s, ",")+1, 64))
 	inGroup := false
 	for l.tok.kind != tokEnd && len(out) < maxAddresses {
 		if l.tok.kind == tokSpecial && l.tok.c == ',' {
@@ -188,6 +190,9 @@ func parseAddressList(s string) []imap.Address {
 	}
 	if inGroup {
 		out = append(out, imap.Address{})
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

@@ -64,6 +64,9 @@ sys.stdout.write(json.dumps(out))
 // what Dovecot computes for the same messages. Case of tokens and parameter
 // order differ between servers; the structures must otherwise agree.
 func TestAgainstDovecot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Dovecot; skipped with -short")
+	}
 	testpeer.Need(t, "dovecot", "dovecot-imapd")
 	testpeer.Python(t)
 	dc := testpeer.StartDovecot(t, testpeer.DovecotOptions{})
