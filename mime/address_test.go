@@ -139,3 +139,28 @@ func TestParseAddressListRaw(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestParseMessageIDs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		// RFC 5322 Appendix A.2 and A.6.3
+		{"<1234@local.machine.example>", "1234@local.machine.example"},
+		{"<1234@local.machine.example> <3456@example.net>", "1234@local.machine.example 3456@example.net"},
+		{"<1234   @   local(blah)  .machine .example>", "1234@local.machine.example"},
+		{"\r\n <a@b>\r\n\t<c@d>", "a@b c@d"},
+		// old In-Reply-To with a phrase
+		{`Your message of "Mon, 4 Mar" <a@b>`, "a@b"},
+		{"bare-id@example.com", "bare-id@example.com"},
+		{"not an id", ""},
+		{"<>", ""},
+		{"<a@b", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(ParseMessageIDs(tt.in), " "); got != tt.want {
+			t.Errorf("ParseMessageIDs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -273,3 +273,16 @@ func FuzzBuilder(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseMessageIDs(f *testing.F) {
+	for _, s := range []string{"<1234@local.machine.example> <3456@example.net>", "<1234   @   local(blah)  .machine .example>", "bare@x", "<(<)>>", "<"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, id := range ParseMessageIDs(s) {
+			if id == "" || strings.ContainsAny(id, "<> \t\r\n") {
+				t.Fatalf("ParseMessageIDs(%q) gave %q", s, id)
+			}
+		}
+	})
+}

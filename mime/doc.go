@@ -24,7 +24,7 @@
 //   - Codecs for header values: DecodeWords (RFC 2047), ParseMediaType
 //     (RFC 2045, RFC 2231), ParseAddressList and ParseAddress (RFC 5322
 //     §3.4, RFC 6532; ParseAddressListRaw keeps encoded display names for
-//     IMAP ENVELOPE), ParseDate (RFC 5322 §3.3), CharsetDecoder and
+//     IMAP ENVELOPE), ParseMessageIDs (RFC 5322 §3.6.4), ParseDate (RFC 5322 §3.3), CharsetDecoder and
 //     CharsetEncoding (every IANA and WHATWG charset label, the aliases seen
 //     in mail, UTF-7); NewTransferDecoder and NewCharsetReader for bodies.
 //   - Delivery reports: ReadReport and ParseDeliveryStatus (RFC 6522,
