@@ -33,7 +33,14 @@ func (s *readerSource) nextChunk(max int) ([]byte, error) {
 }
 
 // defectSink receives the defects a decoder tolerates; nil drops them.
-type defectSink func(DefectKind)
+// (An interface rather than a func, so that Reader passes itself without
+// allocating a closure per part.)
+type defectSink interface{ defect(DefectKind) }
+
+// funcSink adapts a function to defectSink.
+type funcSink func(DefectKind)
+
+func (f funcSink) defect(k DefectKind) { f(k) }
 
 // NewTransferDecoder returns a reader that undoes the Content-Transfer-Encoding
 // cte (RFC 2045 §6) of the bytes read from r: base64 and quoted-printable
@@ -139,7 +146,7 @@ func (d *base64Decoder) defect(k DefectKind) {
 		d.pad = true
 	}
 	if d.sink != nil {
-		d.sink(k)
+		d.sink.defect(k)
 	}
 }
 

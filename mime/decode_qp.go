@@ -182,7 +182,7 @@ func (d *qpDecoder) line(dst, l []byte) []byte {
 		if !d.bad {
 			d.bad = true
 			if d.sink != nil {
-				d.sink(DefectQPEscape)
+				d.sink.defect(DefectQPEscape)
 			}
 		}
 		dst = append(dst, '=')

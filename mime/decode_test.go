@@ -15,7 +15,7 @@ func decodeAll(t *testing.T, cte, in string, oneByte bool) (string, []DefectKind
 		src = iotest.OneByteReader(src)
 	}
 	var kinds []DefectKind
-	sink := func(k DefectKind) { kinds = append(kinds, k) }
+	sink := funcSink(func(k DefectKind) { kinds = append(kinds, k) })
 	var r io.Reader
 	switch cte {
 	case "base64":

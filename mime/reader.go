@@ -113,14 +113,13 @@ func (r *Reader) Body() io.Reader {
 		return raw
 	}
 	p := r.part
-	sink := func(k DefectKind) { r.w.defect(p, k, nil) }
 	switch encodingOf(p.Encoding) {
 	case encBase64:
-		r.b64.reset(&r.raw, sink)
+		r.b64.reset(&r.raw, r)
 		r.b64.wbuf = r.scratchBuf()
 		return &r.b64
 	case encQP:
-		r.qp.reset(&r.raw, sink)
+		r.qp.reset(&r.raw, r)
 		r.qp.wbuf = r.scratchBuf()
 		return &r.qp
 	}
@@ -149,6 +148,13 @@ func (r *Reader) Text() io.Reader {
 		r.w.defect(p, DefectUnknownCharset, nil)
 	}
 	return t
+}
+
+// defect records a decoding defect on the current part.
+func (r *Reader) defect(k DefectKind) {
+	if r.part != nil {
+		r.w.defect(r.part, k, nil)
+	}
 }
 
 // segReader reads the walker's current segment.
