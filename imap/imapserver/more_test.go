@@ -153,3 +153,36 @@ S: ~ a3 OK`)
 		t.Errorf("log lacks the user:\n%s", log)
 	}
 }
+
+// TestListRecursiveMatch: RFC 5258 §3.5 CHILDINFO.
+func TestListRecursiveMatch(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login()
+	c.run(`
+C: a1 CREATE Lists/go-nuts
+S: a1 OK CREATE completed
+C: a2 SUBSCRIBE Lists/go-nuts
+S: a2 OK SUBSCRIBE completed
+C: a3 LIST (SUBSCRIBED RECURSIVEMATCH) "" L%
+S: * LIST (\HasChildren) "/" Lists ("CHILDINFO" ("SUBSCRIBED"))
+S: a3 OK LIST completed
+C: a4 LIST (RECURSIVEMATCH) "" %
+S: a4 BAD RECURSIVEMATCH needs another selection option
+C: a5 LIST "" Lists/%
+S: * LIST (\HasNoChildren) "/" Lists/go-nuts
+S: a5 OK LIST completed`)
+}
+
+// TestSelectedMailboxDeleted: another session deletes the selected
+// mailbox; the session is told and closed.
+func TestSelectedMailboxDeleted(t *testing.T) {
+	ts := newTestServer(t)
+	c1, c2 := ts.login(), ts.login()
+	c1.run(`C: a1 SELECT Junk
+S: ~ a1 OK`)
+	c2.run(`C: b1 DELETE Junk
+S: b1 OK DELETE completed`)
+	c1.run(`C: a2 NOOP
+S: * BYE [NONEXISTENT] Selected mailbox was deleted`)
+	c1.expectClosed()
+}

@@ -21,8 +21,8 @@ import (
 var ErrServerClosed = errors.New("imapserver: server closed")
 
 // Limits bound what one connection may send and how long it may wait.
-// A zero field takes the default named in its comment; a negative one
-// switches the limit off where that is allowed.
+// A zero field takes the default named in its comment. MaxConns and
+// MaxConnsPerIP may be negative for no limit; other limits are always on.
 type Limits struct {
 	// MaxLine is the longest command line in bytes between literals.
 	// Default 65536 (RFC 7162 §4 asks for at least 8192).
@@ -69,6 +69,16 @@ func (l Limits) withDefaults() Limits {
 			*v = d
 		}
 	}
+	// Negative values (other than the connection limits) mean the default.
+	for _, v := range []*int{&l.MaxLine, &l.MaxLiterals, &l.MaxDepth, &l.MaxAuthFailures} {
+		*v = max(*v, 0)
+	}
+	for _, v := range []*int64{&l.MaxLiteral, &l.MaxAppend} {
+		*v = max(*v, 0)
+	}
+	for _, v := range []*time.Duration{&l.LoginTimeout, &l.WriteTimeout} {
+		*v = max(*v, 0)
+	}
 	def(&l.MaxLine, 65536)
 	def64(&l.MaxLiteral, 65536)
 	def64(&l.MaxAppend, 64<<20)
@@ -80,10 +90,11 @@ func (l Limits) withDefaults() Limits {
 	defDur(&l.LoginTimeout, time.Minute)
 	defDur(&l.IdleTimeout, 30*time.Minute)
 	defDur(&l.WriteTimeout, 5*time.Minute)
-	if l.IdleTimeout < 30*time.Minute && l.IdleTimeout > 0 {
+	if l.IdleTimeout < 30*time.Minute {
 		// RFC 9051 §5.4: the autologout timer is at least 30 minutes.
 		l.IdleTimeout = 30 * time.Minute
 	}
+
 	return l
 }
 

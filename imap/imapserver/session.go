@@ -369,6 +369,9 @@ func (s *session) finish(tag, name string, err error, start time.Time) error {
 	}
 	if err == nil {
 		s.sendUpdates(s.allowExpunge)
+		if s.mailboxGone {
+			return errClose // BYE sent
+		}
 		s.w.status(tag, imap.StatusOK, "", "", name+" completed")
 		return nil
 	}
