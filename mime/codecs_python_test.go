@@ -2,6 +2,7 @@ package mime
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,6 +135,49 @@ func TestCodecsAgreeWithPython(t *testing.T) {
 		}
 		if strings.Join(ours, "; ") != strings.Join(theirs, "; ") {
 			t.Errorf("ParseAddressList(%q)\n ours   %q\n Python %q", s, ours, theirs)
+		}
+	}
+}
+
+// TestMediaTypeAgreesWithPython compares ParseMediaType with the
+// parameters Python's header registry reports. One deliberate difference
+// is not listed: for an unquoted value with spaces ("filename=my
+// file.pdf") Python keeps the first word and we keep all of it.
+func TestMediaTypeAgreesWithPython(t *testing.T) {
+	testpeer.Python(t)
+	values := []string{
+		"attachment; filename*=euc-kr''%C7%D1%B1%DB.txt",
+		`application/x-stuff; title*2="isn't it!"; title*1*=%2A%2A%2Afun%2A%2A%2A%20; title*0*=us-ascii'en'This%20is%20even%20more%20`,
+		`attachment; filename*=UTF-8''%E2%82%AC.pdf; filename="fallback.pdf"`,
+		`attachment; filename="=?UTF-8?B?4oKsLnBkZg==?="`,
+		`text/plain; charset="utf-8`,
+		`message/external-body; access-type=URL; URL*0="ftp://"; URL*1="cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar"`,
+		`text/plain; charset=us-ascii (Plain text)`,
+		`multipart/mixed; boundary="----=_Part_0_12345.6789"`,
+		FormatMediaType("attachment", map[string]string{"filename": strings.Repeat("日本語のファイル名", 5) + ".pdf", "size": "42"}),
+	}
+	file := filepath.Join(t.TempDir(), "values.json")
+	data, _ := json.Marshal(values)
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const script = `
+import email.policy, json, os
+f = email.policy.default.header_factory
+out = []
+for v in json.load(open(os.environ["VALUES"])):
+    name = "Content-Type" if "/" in v.split(";")[0] else "Content-Disposition"
+    out.append(dict(f(name, v).params))
+print(json.dumps(out))
+`
+	var py []map[string]string
+	if err := json.Unmarshal(testpeer.RunPython(t, script, "VALUES="+file), &py); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range values {
+		_, params, _ := ParseMediaType(v)
+		if !maps.Equal(params, py[i]) {
+			t.Errorf("ParseMediaType(%q)\n ours   %q\n Python %q", v, params, py[i])
 		}
 	}
 }
