@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posthorn/posthorn/internal/testpeer"
 )
@@ -178,6 +179,54 @@ print(json.dumps(out))
 		_, params, _ := ParseMediaType(v)
 		if !maps.Equal(params, py[i]) {
 			t.Errorf("ParseMediaType(%q)\n ours   %q\n Python %q", v, params, py[i])
+		}
+	}
+}
+
+// TestParseDateAgreesWithPython compares ParseDate with Python's
+// email.utils.parsedate_to_datetime on RFC 5322 and obsolete forms. One
+// deliberate difference is left out: two-digit years 50 to 68 are 1950 to
+// 1968 for us, as RFC 5322 §4.3 says, and 2050 to 2068 for Python.
+func TestParseDateAgreesWithPython(t *testing.T) {
+	testpeer.Python(t)
+	dates := []string{
+		"Fri, 21 Nov 1997 09:55:06 -0600",
+		"Tue, 1 Jul 2003 10:52:37 +0200",
+		"Thu, 13 Feb 1969 23:32:54 -0330",
+		"21 Nov 97 09:55:06 GMT",
+		"Mon, 2 Jan 2006 15:04:05 EST",
+		"Mon, 2 Jan 2006 15:04:05 PDT",
+		"Mon, 2 Jan 2006 15:04 +0100",
+		"2 Jan 2006 15:04:05 +0000 (UTC)",
+		"Mon, 02 Jan 49 15:04:05 +0100",
+		"Mon, 2 Jan 2006 15:04:05 UT",
+		FormatDate(time.Date(2024, 2, 29, 23, 59, 59, 0, time.FixedZone("", -(9*3600+30*60)))),
+	}
+	file := filepath.Join(t.TempDir(), "dates.json")
+	data, _ := json.Marshal(dates)
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const script = `
+import email.utils, json, os
+print(json.dumps([email.utils.parsedate_to_datetime(d).isoformat() for d in json.load(open(os.environ["DATES"]))]))
+`
+	var py []string
+	if err := json.Unmarshal(testpeer.RunPython(t, script, "DATES="+file), &py); err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range dates {
+		ours, err := ParseDate(d)
+		if err != nil {
+			t.Errorf("ParseDate(%q): %v", d, err)
+			continue
+		}
+		theirs, err := time.Parse("2006-01-02T15:04:05-07:00", py[i])
+		if err != nil {
+			theirs, err = time.Parse("2006-01-02T15:04:05", py[i]) // naive: -0000
+		}
+		if err != nil || !ours.Equal(theirs) {
+			t.Errorf("ParseDate(%q) = %v, Python %s", d, ours, py[i])
 		}
 	}
 }
