@@ -26,7 +26,7 @@ func cmdIdle(s *session, tag string, uid bool) error {
 	if s.sel != nil {
 		s.sel.mb.SetNotify(func() {
 			s.woken.Store(true)
-			s.conn.SetReadDeadline(time.Now())
+			s.raw.SetReadDeadline(time.Now())
 		})
 		defer s.sel.mb.SetNotify(nil)
 	}

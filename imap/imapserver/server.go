@@ -320,7 +320,7 @@ func (s *Server) Close() error {
 		ln.Close()
 	}
 	for c := range s.conns {
-		c.conn.Close()
+		c.raw.Close()
 	}
 	s.mu.Unlock()
 	return nil

@@ -36,7 +36,8 @@ var errClose = errors.New("imapserver: close connection")
 // goroutine only, except those marked otherwise.
 type session struct {
 	srv  *Server
-	conn net.Conn
+	conn net.Conn // the connection, *tls.Conn after STARTTLS
+	raw  net.Conn // the accepted connection, never changed: for other goroutines
 	ip   netip.Addr
 	log  *slog.Logger
 	ctx  context.Context
@@ -69,7 +70,7 @@ type session struct {
 }
 
 func newSession(srv *Server, c net.Conn, ip netip.Addr) *session {
-	s := &session{srv: srv, conn: c, ip: ip}
+	s := &session{srv: srv, conn: c, raw: c, ip: ip}
 	s.log = srv.log.With("remote", c.RemoteAddr().String())
 	_, s.tls = c.(*tls.Conn)
 	return s
@@ -78,7 +79,7 @@ func newSession(srv *Server, c net.Conn, ip netip.Addr) *session {
 // shutdown asks the session to say BYE as soon as it is waiting for input.
 func (s *session) shutdown() {
 	s.shuttingDown.Store(true)
-	s.conn.SetReadDeadline(time.Now())
+	s.raw.SetReadDeadline(time.Now())
 }
 
 func (s *session) limits() imapwire.Limits {
