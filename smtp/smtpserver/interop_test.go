@@ -3,7 +3,9 @@ package smtpserver
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -187,4 +189,36 @@ func TestPostfixSmtpSource(t *testing.T) {
 	out, err = testpeer.Run(t, "smtp-source", "-L", "-s", "2", "-m", "20", "-f", "a@example.org", "-t", "b@example.org", l.addr)
 	require.NoError(t, err, "%s", out)
 	assert.Len(t, l.b.messages(), 20)
+}
+
+// TestImplicitTLSPeers: Python's SMTP_SSL and swaks --tls-on-connect
+// against ServeTLS (RFC 8314).
+func TestImplicitTLSPeers(t *testing.T) {
+	testpeer.Python(t)
+	cert, err := tlsutil.NewTestCert()
+	require.NoError(t, err)
+	caFile, _, err := cert.WriteFiles(t.TempDir())
+	require.NoError(t, err)
+	b := &testBackend{}
+	s := &Server{Backend: b, TLSConfig: cert.ServerConfig(), Hostname: "mx.test"}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = s.ServeTLS(ln) }()
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	script := `
+import os, smtplib, ssl
+ctx = ssl.create_default_context(cafile=os.environ["CA"])
+s = smtplib.SMTP_SSL("127.0.0.1", int(os.environ["PORT"]), context=ctx)
+s.sendmail("a@example.org", ["b@example.org"], b"Subject: tls\r\n\r\nimplicit\r\n")
+s.quit()
+`
+	testpeer.RunPython(t, script, "CA="+caFile, "PORT="+port)
+	if _, err := exec.LookPath("swaks"); err == nil {
+		out, err := testpeer.Run(t, "swaks", "--server", ln.Addr().String(), "--tls-on-connect", "--from", "a@example.org", "--to", "b@example.org")
+		require.NoError(t, err, "%s", out)
+	}
+	msgs := b.messages()
+	require.NotEmpty(t, msgs)
+	assert.Contains(t, msgs[0].Data, "with ESMTPS (TLS1.3)")
 }
