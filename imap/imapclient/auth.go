@@ -1,0 +1,213 @@
+package imapclient
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/posthorn/posthorn/internal/tlsutil"
+	"github.com/posthorn/posthorn/sasl"
+)
+
+// StartTLS upgrades the connection with STARTTLS (RFC 9051 §6.2.1). A nil
+// cfg verifies the certificate against the host dialled. Anything the
+// server sent after its OK and before the handshake is discarded, and the
+// capabilities are forgotten (RFC 9051 §6.2.1: they must be asked again).
+// It is refused after a PREAUTH greeting (ErrPreauthStartTLS).
+func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
+	c.mu.Lock()
+	preauth, st := c.preauth, c.state
+	conn := c.conn
+	c.mu.Unlock()
+	if preauth {
+		return ErrPreauthStartTLS
+	}
+	if st != StateNotAuthenticated {
+		return errors.New("imapclient: STARTTLS is only possible before authentication")
+	}
+	if _, ok := conn.(*tls.Conn); ok {
+		return errors.New("imapclient: connection already uses TLS")
+	}
+	if cfg == nil {
+		cfg = tlsConfigFor(&c.opts, conn.RemoteAddr().String())
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	cmd, err := c.newCommand("STARTTLS", nil)
+	if err != nil {
+		return err
+	}
+	cmd.pause = make(chan *bufio.Reader)
+	undo := c.writeCtx(ctx)
+	err = c.sendLine(ctx, cmd, []byte("STARTTLS"))
+	undo()
+	if err != nil {
+		return c.writeFailed(ctx, err)
+	}
+	select {
+	case <-cmd.done:
+	case <-ctx.Done():
+		c.fail(ctx.Err())
+		close(cmd.pause)
+		return ctx.Err()
+	}
+	if err := cmd.result(); err != nil {
+		return err
+	}
+	// The reader goroutine now waits on cmd.pause. What it buffered beyond
+	// the OK arrived in plaintext and is dropped with the old reader
+	// (the CVE-2011-0411 class of injection).
+	if n := c.dec.Buffered(); n > 0 {
+		c.log.Debug("imapclient: discarding plaintext sent before the TLS handshake", "bytes", n)
+	}
+	tc, err := tlsutil.ClientUpgrade(ctx, conn, cfg)
+	if err != nil {
+		c.fail(err)
+		close(cmd.pause)
+		return err
+	}
+	c.mu.Lock()
+	c.conn = tc
+	c.caps = nil
+	c.mu.Unlock()
+	c.bw.Reset(tc)
+	cmd.pause <- bufio.NewReaderSize(tc, 32<<10)
+	return nil
+}
+
+// Authenticate runs AUTHENTICATE with a SASL client (RFC 9051 §6.2.2),
+// sending the initial response inline when the server offers SASL-IR
+// (RFC 4959).
+func (c *Client) Authenticate(ctx context.Context, sc sasl.Client) error {
+	c.Has(ctx, "SASL-IR") // learn the capabilities before taking the write lock
+	mech, ir, err := sc.Start()
+	if err != nil {
+		return err
+	}
+	line := "AUTHENTICATE " + mech
+	if ir != nil && c.hasCap("SASL-IR") {
+		if len(ir) == 0 {
+			line += " ="
+		} else {
+			line += " " + base64.StdEncoding.EncodeToString(ir)
+		}
+		ir = nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	cmd, err := c.newCommand("AUTHENTICATE", nil)
+	if err != nil {
+		return err
+	}
+	undo := c.writeCtx(ctx)
+	defer undo()
+	w := c.bw
+	w.WriteString(cmd.tag)
+	w.WriteByte(' ')
+	w.WriteString(line)
+	w.WriteString("\r\n")
+	var saslErr error
+	for {
+		ch := make(chan string, 1)
+		c.mu.Lock()
+		c.contWaiter = ch
+		c.mu.Unlock()
+		if err := w.Flush(); err != nil {
+			return c.writeFailed(ctx, err)
+		}
+		var text string
+		select {
+		case text = <-ch:
+		case <-cmd.done:
+			c.mu.Lock()
+			c.contWaiter = nil
+			c.mu.Unlock()
+			return c.finishAuth(cmd, sc, saslErr)
+		case <-ctx.Done():
+			// An exchange cut short leaves the server waiting for a
+			// line; closing is the clean way out.
+			c.fail(ctx.Err())
+			return ctx.Err()
+		}
+		var resp []byte
+		chal, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+		switch {
+		case derr != nil:
+			saslErr = fmt.Errorf("imapclient: bad SASL challenge: %w", derr)
+		case ir != nil:
+			// No SASL-IR: the initial response answers the first, empty
+			// challenge (RFC 4422 §5).
+			resp, ir = ir, nil
+		default:
+			resp, saslErr = sc.Next(chal)
+		}
+		if saslErr != nil {
+			w.WriteString("*\r\n") // cancel the exchange (RFC 9051 §6.2.2)
+			continue
+		}
+		w.WriteString(base64.StdEncoding.EncodeToString(resp))
+		w.WriteString("\r\n")
+	}
+}
+
+func (c *Client) finishAuth(cmd *command, sc sasl.Client, saslErr error) error {
+	err := cmd.result()
+	if cm, ok := sc.(sasl.Completer); ok {
+		if cerr := cm.Complete(); cerr != nil {
+			if err == nil {
+				// The server did not prove itself (SCRAM): do not use the
+				// session.
+				c.fail(cerr)
+				return cerr
+			}
+			return errors.Join(err, cerr)
+		}
+	}
+	if saslErr != nil {
+		if err != nil {
+			return errors.Join(saslErr, err)
+		}
+		return saslErr
+	}
+	if err != nil {
+		return err
+	}
+	c.afterAuth(cmd)
+	return nil
+}
+
+// Auth authenticates with the strongest SASL mechanism the server offers
+// and opts allow (sasl.Choose); TLS and channel binding are filled in from
+// the connection.
+func (c *Client) Auth(ctx context.Context, opts sasl.ClientOptions) error {
+	caps, err := c.Capability(ctx)
+	if err != nil {
+		return err
+	}
+	var mechs []string
+	for _, s := range caps {
+		if m, ok := strings.CutPrefix(s, "AUTH="); ok {
+			mechs = append(mechs, m)
+		}
+	}
+	if tc, ok := c.currentConn().(*tls.Conn); ok {
+		opts.TLS = true
+		cs := tc.ConnectionState()
+		opts.ChannelBinding = sasl.ChannelBindingFromTLS(&cs)
+	}
+	sc, err := sasl.Choose(mechs, opts)
+	if err != nil {
+		return err
+	}
+	return c.Authenticate(ctx, sc)
+}

@@ -1,0 +1,75 @@
+// Package imapclient is an IMAP4rev2/IMAP4rev1 client (RFC 9051, RFC 3501)
+// with context support on every call, pipelining from several goroutines,
+// streamed FETCH results and tracking of the selected mailbox.
+//
+// # Use
+//
+// Dial, DialTLS (implicit TLS, port 993) or DialStartTLS connect and read the
+// greeting; NewClient starts a client on any net.Conn. Each command is a
+// method whose first argument is a context.Context: Login, Authenticate and
+// Auth (SASL, strongest mechanism offered), Select, List, Status, Append,
+// Fetch and UIDFetch, Search, Store, Copy, Move, Expunge, Idle and
+// IdleLoop, and so on. NO and BAD completions come back as *imap.Error;
+// use errors.As or errors.Is with a template *imap.Error.
+//
+// Fetch returns a *FetchCommand whose messages and items stream off the
+// socket in the order the server sends them; body sections are io.Readers
+// reading the literal directly. Collect gathers everything into
+// FetchMessageBuffer values instead.
+//
+// Unsolicited data (EXISTS, EXPUNGE, VANISHED, FETCH flag changes, ALERT,
+// BYE) goes to the Handler in Options and updates the MailboxState
+// returned by Client.Mailbox.
+//
+// # Implementation notes
+//
+// One reader goroutine per connection parses every response (tagged,
+// untagged, continuation) with internal/imapwire, bounded by Limits.
+// Commands take the write mutex (wmu) to get a tag and write their line, so
+// commands are written whole and in order; each then waits on its own done
+// channel, closed by the reader goroutine when the tagged completion
+// arrives. Untagged data is routed to the oldest pending command that asked
+// for that response name (command.wants); a command's collected data is
+// written only by the reader goroutine and read by the issuer only after
+// done is closed, so it needs no lock.
+//
+// A command holds wmu while it waits for continuation requests (synchronising
+// literals, AUTHENTICATE, IDLE): the server answers "+" to the one command
+// in that state, so there is only ever one waiter (contWaiter). IDLE keeps
+// wmu until DONE is written; other goroutines' commands wait meanwhile.
+//
+// Streamed FETCH data is handed from the reader goroutine to the consumer
+// over unbuffered channels; a body section's literal is read by the
+// consumer while the reader goroutine waits for an acknowledgement (the
+// consumer's next call). When the command is abandoned (its context ended
+// or it was closed early), the reader goroutine stops delivering, takes the
+// literal back (sectionReader.kill) and reads the rest of the response
+// itself, so the connection remains usable.
+//
+// Cancellation: a context that ends while a command line is being written
+// interrupts the write through the socket's write deadline and closes the
+// connection, since a half-written command cannot be taken back (likewise
+// an APPEND literal or an AUTHENTICATE exchange). A context that ends while
+// waiting for the completion abandons the command: its responses are read
+// and dropped and the connection stays usable. IdleLoop ends IDLE with
+// DONE when its context ends.
+//
+// STARTTLS (and COMPRESS when added) pause the reader goroutine after the
+// tagged OK (command.pause); the issuer performs the handshake and hands it
+// a new bufio.Reader, so bytes the server sent in plaintext after its OK are
+// dropped with the old reader (RFC 9051 §6.2.1, CVE-2011-0411 class).
+// PREAUTH on a connection meant for STARTTLS is refused (ErrPreauthStartTLS).
+//
+// Mailbox names are passed and returned in UTF-8 and converted to modified
+// UTF-7 on the wire unless UTF8=ACCEPT or IMAP4rev2 was enabled (RFC 9051
+// §5.1.3, RFC 6855).
+//
+// # Specifications
+//
+// RFC 9051 and RFC 3501 (core), RFC 2177 IDLE, RFC 2971 ID, RFC 3516
+// BINARY fetch items and literal8, RFC 3691 UNSELECT, RFC 4315 UIDPLUS,
+// RFC 4731 ESEARCH, RFC 4959 SASL-IR, RFC 5161 ENABLE, RFC 5256 SORT,
+// RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE,
+// RFC 6851 MOVE, RFC 7162 CONDSTORE/QRESYNC (SELECT parameters,
+// CHANGEDSINCE, UNCHANGEDSINCE, VANISHED), RFC 7888 LITERAL+/LITERAL-.
+package imapclient

@@ -1,0 +1,380 @@
+package imapclient
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/internal/imapwire"
+)
+
+// FetchItemData is one data item of a FETCH response, in the order the
+// server sent it. The concrete types are the FetchItem* types below.
+type FetchItemData interface{ fetchItemData() }
+
+// FetchItemUID is the UID item.
+type FetchItemUID struct{ UID uint32 }
+
+// FetchItemFlags is the FLAGS item.
+type FetchItemFlags struct{ Flags []imap.Flag }
+
+// FetchItemRFC822Size is the RFC822.SIZE item.
+type FetchItemRFC822Size struct{ Size int64 }
+
+// FetchItemInternalDate is the INTERNALDATE item.
+type FetchItemInternalDate struct{ Time time.Time }
+
+// FetchItemEnvelope is the ENVELOPE item.
+type FetchItemEnvelope struct{ Envelope *imap.Envelope }
+
+// FetchItemBodyStructure is the BODYSTRUCTURE item, or BODY (without
+// extension data) when Extended is false.
+type FetchItemBodyStructure struct {
+	BodyStructure *imap.BodyStructure
+	Extended      bool
+}
+
+// FetchItemModSeq is the MODSEQ item (RFC 7162 §3.1.4).
+type FetchItemModSeq struct{ ModSeq uint64 }
+
+// FetchItemBodySection is a BODY[...] or BINARY[...] item (and RFC822,
+// RFC822.HEADER, RFC822.TEXT). Literal streams the data straight off the
+// connection: it is valid until the next call of FetchMessage.Next, and
+// what the caller leaves unread is discarded then. Nil is set (and
+// Literal empty) when the server sent NIL.
+type FetchItemBodySection struct {
+	Section *imap.FetchSection
+	Literal io.Reader
+	Size    int64
+	Nil     bool
+}
+
+// FetchItemBinarySize is a BINARY.SIZE[...] item (RFC 3516 §4.2).
+type FetchItemBinarySize struct {
+	Section *imap.FetchSection
+	Size    int64
+}
+
+// FetchItemOther is an item this package does not model, such as Gmail's
+// X-GM-LABELS or X-GM-MSGID, with its value read generically.
+type FetchItemOther struct {
+	Name  string
+	Value Value
+}
+
+func (FetchItemUID) fetchItemData()           {}
+func (FetchItemFlags) fetchItemData()         {}
+func (FetchItemRFC822Size) fetchItemData()    {}
+func (FetchItemInternalDate) fetchItemData()  {}
+func (FetchItemEnvelope) fetchItemData()      {}
+func (FetchItemBodyStructure) fetchItemData() {}
+func (FetchItemModSeq) fetchItemData()        {}
+func (FetchItemBodySection) fetchItemData()   {}
+func (FetchItemBinarySize) fetchItemData()    {}
+func (FetchItemOther) fetchItemData()         {}
+
+// FetchOptions are the FETCH modifiers of RFC 7162.
+type FetchOptions struct {
+	// ChangedSince asks only for messages whose mod-sequence is higher
+	// (CHANGEDSINCE, RFC 7162 §3.1.4.1).
+	ChangedSince uint64
+	// Vanished, with ChangedSince on a UID FETCH, also reports expunged
+	// UIDs as VANISHED (EARLIER) (RFC 7162 §3.2.6).
+	Vanished bool
+}
+
+// FetchCommand is a FETCH in progress. Call Next until it returns nil,
+// then Close for the command's result; or Collect.
+type FetchCommand struct {
+	c    *Client
+	ctx  context.Context
+	cmd  *command
+	err  error // error starting the command
+	msgs chan *FetchMessage
+	prev *FetchMessage
+	stop func() bool
+}
+
+// FetchMessage is one message's FETCH response. Call Next for its items.
+type FetchMessage struct {
+	SeqNum uint32
+
+	items   chan FetchItemData
+	ack     chan struct{}
+	cmd     *command
+	needAck bool
+}
+
+// Fetch sends FETCH for message sequence numbers (RFC 9051 §6.4.5) and
+// returns at once; results stream through the returned command. The
+// context covers the whole command: when it ends, Next returns nil, Close
+// returns the context's error, and the rest of the server's response is
+// read and dropped so the connection stays usable.
+func (c *Client) Fetch(ctx context.Context, seqs imap.NumSet, items []imap.FetchAtt, opts *FetchOptions) *FetchCommand {
+	return c.fetch(ctx, false, seqs, items, opts)
+}
+
+// UIDFetch is Fetch with UIDs (RFC 9051 §6.4.9).
+func (c *Client) UIDFetch(ctx context.Context, uids imap.NumSet, items []imap.FetchAtt, opts *FetchOptions) *FetchCommand {
+	return c.fetch(ctx, true, uids, items, opts)
+}
+
+func (c *Client) fetch(ctx context.Context, uid bool, set imap.NumSet, items []imap.FetchAtt, opts *FetchOptions) *FetchCommand {
+	name := "FETCH"
+	if uid {
+		name = "UID FETCH"
+	}
+	b := make([]byte, 0, 64)
+	b = append(b, name...)
+	b = append(b, ' ')
+	b = set.AppendTo(b)
+	b = append(b, ' ')
+	b = imapwire.AppendFetchAtts(b, items)
+	if opts != nil && opts.ChangedSince > 0 {
+		b = append(b, " (CHANGEDSINCE "...)
+		b = strconv.AppendUint(b, opts.ChangedSince, 10)
+		if opts.Vanished {
+			b = append(b, " VANISHED"...)
+		}
+		b = append(b, ')')
+	}
+	f := &FetchCommand{c: c, ctx: ctx, msgs: make(chan *FetchMessage)}
+	if err := ctx.Err(); err != nil {
+		f.err = err
+		return f
+	}
+	release, err := c.acquire(ctx, name)
+	if err != nil {
+		f.err = err
+		return f
+	}
+	c.wmu.Lock()
+	cmd, err := c.newCommand(name, release, "FETCH", "VANISHED")
+	if err != nil {
+		c.wmu.Unlock()
+		f.err = err
+		return f
+	}
+	cmd.fetch = f
+	f.cmd = cmd
+	undo := c.writeCtx(ctx)
+	err = c.sendLine(ctx, cmd, b)
+	undo()
+	c.wmu.Unlock()
+	if err != nil {
+		if !isImapError(err) {
+			err = c.writeFailed(ctx, err)
+		}
+		cmd.abandon()
+		f.err = err
+		return f
+	}
+	f.stop = context.AfterFunc(ctx, cmd.abandon)
+	return f
+}
+
+// Next returns the next message, or nil when there are no more (or the
+// context ended). Unread items of the previous message are discarded.
+func (f *FetchCommand) Next() *FetchMessage {
+	if f.err != nil {
+		return nil
+	}
+	if f.prev != nil {
+		for f.prev.Next() != nil {
+		}
+		f.prev = nil
+	}
+	select {
+	case m := <-f.msgs:
+		f.prev = m
+		return m
+	case <-f.cmd.done:
+		return nil
+	case <-f.cmd.abandoned:
+		return nil
+	}
+}
+
+// Close discards what is left of the response and returns the command's
+// result: nil, an *imap.Error, a connection error or the context's error.
+func (f *FetchCommand) Close() error {
+	if f.err != nil {
+		return f.err
+	}
+	if f.stop != nil {
+		f.stop()
+	}
+	select {
+	case <-f.cmd.done:
+		return f.cmd.result()
+	default:
+	}
+	// Stop delivering; the reader drops the rest.
+	f.cmd.abandon()
+	select {
+	case <-f.cmd.done:
+		if err := f.ctx.Err(); err != nil {
+			return err
+		}
+		return f.cmd.result()
+	case <-f.ctx.Done():
+		return f.ctx.Err()
+	}
+}
+
+// Collect reads every message into memory and closes the command.
+func (f *FetchCommand) Collect() ([]*FetchMessageBuffer, error) {
+	var out []*FetchMessageBuffer
+	for m := f.Next(); m != nil; m = f.Next() {
+		b, err := m.Collect()
+		if err != nil {
+			f.Close()
+			return out, err
+		}
+		out = append(out, b)
+	}
+	return out, f.Close()
+}
+
+// Next returns the message's next item, or nil after the last.
+func (m *FetchMessage) Next() FetchItemData {
+	if m.needAck {
+		m.needAck = false
+		m.ack <- struct{}{}
+	}
+	select {
+	case it, ok := <-m.items:
+		if !ok {
+			return nil
+		}
+		if _, lit := it.(FetchItemBodySection); lit {
+			m.needAck = true
+		}
+		return it
+	case <-m.cmd.abandoned:
+		return nil
+	}
+}
+
+// Collect reads the message's remaining items into a buffer.
+func (m *FetchMessage) Collect() (*FetchMessageBuffer, error) {
+	b := &FetchMessageBuffer{SeqNum: m.SeqNum}
+	for it := m.Next(); it != nil; it = m.Next() {
+		if err := b.add(it); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// FetchMessageBuffer is one message's FETCH data held in memory.
+type FetchMessageBuffer struct {
+	SeqNum        uint32
+	UID           uint32
+	Flags         []imap.Flag
+	HasFlags      bool // FLAGS was sent (Flags may be empty)
+	RFC822Size    int64
+	InternalDate  time.Time
+	Envelope      *imap.Envelope
+	BodyStructure *imap.BodyStructure
+	ModSeq        uint64
+	BodySections  []BodySectionBuffer
+	BinarySizes   []FetchItemBinarySize
+	Other         []FetchItemOther
+}
+
+// BodySectionBuffer is a body section held in memory.
+type BodySectionBuffer struct {
+	Section *imap.FetchSection
+	Bytes   []byte
+	Nil     bool
+}
+
+func (b *FetchMessageBuffer) add(it FetchItemData) error {
+	switch x := it.(type) {
+	case FetchItemUID:
+		b.UID = x.UID
+	case FetchItemFlags:
+		b.Flags, b.HasFlags = x.Flags, true
+	case FetchItemRFC822Size:
+		b.RFC822Size = x.Size
+	case FetchItemInternalDate:
+		b.InternalDate = x.Time
+	case FetchItemEnvelope:
+		b.Envelope = x.Envelope
+	case FetchItemBodyStructure:
+		b.BodyStructure = x.BodyStructure
+	case FetchItemModSeq:
+		b.ModSeq = x.ModSeq
+	case FetchItemBodySection:
+		var data []byte
+		if !x.Nil {
+			data = make([]byte, 0, x.Size)
+			for {
+				if len(data) == cap(data) {
+					data = append(data, 0)[:len(data)]
+				}
+				n, err := x.Literal.Read(data[len(data):cap(data)])
+				data = data[:len(data)+n]
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		b.BodySections = append(b.BodySections, BodySectionBuffer{Section: x.Section, Bytes: data, Nil: x.Nil})
+	case FetchItemBinarySize:
+		b.BinarySizes = append(b.BinarySizes, x)
+	case FetchItemOther:
+		b.Other = append(b.Other, x)
+	}
+	return nil
+}
+
+// Section returns the data of the section that answers the requested
+// one (.PEEK and the partial's length are ignored, as in the response
+// name), or nil.
+func (b *FetchMessageBuffer) Section(sec *imap.FetchSection) []byte {
+	want := strings.ToUpper(string(sec.AppendSectionName(nil)))
+	for _, s := range b.BodySections {
+		if strings.ToUpper(string(s.Section.AppendSectionName(nil))) == want {
+			return s.Bytes
+		}
+	}
+	return nil
+}
+
+// errSectionGone is returned by a body section reader used after its
+// message moved on.
+var errSectionGone = errors.New("imapclient: body section read after the message moved on")
+
+// sectionReader guards a literal shared between the reader goroutine and
+// the consumer: after kill the consumer gets errSectionGone, and the reader
+// goroutine may drain the literal itself.
+type sectionReader struct {
+	mu   sync.Mutex
+	r    io.Reader
+	dead bool
+}
+
+func (s *sectionReader) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead {
+		return 0, errSectionGone
+	}
+	return s.r.Read(p)
+}
+
+func (s *sectionReader) kill() {
+	s.mu.Lock()
+	s.dead = true
+	s.mu.Unlock()
+}
