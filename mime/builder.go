@@ -248,6 +248,10 @@ func checkAddress(a *Address) error {
 	if !a.Group && (a.Mailbox == "" || a.Host == "") {
 		return errors.New("address without local part or domain")
 	}
+	if !a.Group && !validHost(a.Host) {
+		// A host like "x>, other@example.com" would add a recipient.
+		return fmt.Errorf("invalid domain %q", a.Host)
+	}
 	if a.Group {
 		for _, m := range a.Members {
 			if err := checkAddress(m); err != nil {
@@ -256,6 +260,16 @@ func checkAddress(a *Address) error {
 		}
 	}
 	return nil
+}
+
+// validHost reports whether h is a dot-atom domain (UTF-8 allowed,
+// RFC 6532) or a domain literal (RFC 5322 §3.4.1).
+func validHost(h string) bool {
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		inner := h[1 : len(h)-1]
+		return !strings.ContainsAny(inner, "[]\\ \t")
+	}
+	return isDotAtom(h)
 }
 
 func checkText(field, s string) error {

@@ -191,9 +191,10 @@ func TestBuilderInjection(t *testing.T) {
 		"ctype": func(b *Builder) {
 			b.Attachments = []*Attachment{{ContentType: "text/plain\r\nX: y", Body: strings.NewReader("")}}
 		},
-		"msgid":   func(b *Builder) { b.MessageID = "a@b>\r\nX: y" },
-		"owned":   func(b *Builder) { b.Header.AddRaw([]byte("Content-Type: text/html\r\n")) },
-		"no from": func(b *Builder) { b.From = nil },
+		"msgid":     func(b *Builder) { b.MessageID = "a@b>\r\nX: y" },
+		"owned":     func(b *Builder) { b.Header.AddRaw([]byte("Content-Type: text/html\r\n")) },
+		"no from":   func(b *Builder) { b.From = nil },
+		"host list": func(b *Builder) { b.To = []*Address{{Mailbox: "a", Host: "x.test>, victim@example.com"}} },
 		"cid": func(b *Builder) {
 			b.HTML = strings.NewReader("x")
 			b.Inline = []*Attachment{{ContentID: "a>b", Body: strings.NewReader("")}}
