@@ -192,11 +192,15 @@ func (m *Message) BinarySize(path []uint32) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(path) > 0 && !p.IsMultipart() && !p.IsMessage() {
-		switch strings.ToLower(p.Encoding) {
-		case "", "7bit", "8bit", "binary":
-			return p.Size(), nil
-		}
+	if len(path) == 0 {
+		return m.size, nil // BINARY[] is the message as stored
+	}
+	if p.IsMultipart() || p.IsMessage() {
+		return p.Size(), nil // not decoded (see decoded)
+	}
+	switch strings.ToLower(p.Encoding) {
+	case "", "7bit", "8bit", "binary":
+		return p.Size(), nil
 	}
 	return io.Copy(io.Discard, m.decoded(p, len(path) == 0))
 }
