@@ -153,8 +153,9 @@ func (c *builderCounter) Write(p []byte) (int, error) {
 }
 
 // builderOwned are the fields the Builder writes itself.
+// A trailing "-" matches every field name with that prefix.
 var builderOwned = []string{"Date", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Subject",
-	"Message-ID", "In-Reply-To", "References", "MIME-Version"}
+	"Message-ID", "In-Reply-To", "References", "MIME-Version", "Content-"}
 
 func (b *Builder) write(w io.Writer) error {
 	var h Header
@@ -218,7 +219,7 @@ func (b *Builder) write(w io.Writer) error {
 		func() error { return addIDs(add, "In-Reply-To", b.InReplyTo) },
 		func() error { return addIDs(add, "References", b.References) },
 		func() error { return add("MIME-Version", "1.0") },
-		func() error { return addExtra(&h, &b.Header, append(builderOwned, "Content-")) },
+		func() error { return addExtra(&h, &b.Header, builderOwned) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

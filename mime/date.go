@@ -243,17 +243,18 @@ func numericZone(s string) (int, bool) {
 	return 0, false
 }
 
-var weekdays = [...]string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+var weekdays = [...]string{"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
+// isWeekday reports whether s (lower case) is a day name or an
+// abbreviation of at least three letters ("thu", "thurs").
 func isWeekday(s string) bool {
 	s = strings.TrimSuffix(s, ".")
 	if len(s) < 3 {
 		return false
 	}
 	for _, d := range weekdays {
-		if strings.HasPrefix(s, d) {
-			full := map[string]string{"mon": "monday", "tue": "tuesday", "wed": "wednesday", "thu": "thursday", "fri": "friday", "sat": "saturday", "sun": "sunday"}[d]
-			return strings.HasPrefix(full, s) || s == "tues" || s == "thur" || s == "thurs"
+		if strings.HasPrefix(d, s) {
+			return true
 		}
 	}
 	return false
