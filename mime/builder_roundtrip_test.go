@@ -152,3 +152,21 @@ func TestBuilderShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestBuilderConcurrent builds messages from several goroutines: the
+// package holds no mutable state (run with -race).
+func TestBuilderConcurrent(t *testing.T) {
+	done := make(chan error)
+	for range 8 {
+		go func() {
+			b, _ := exampleBuilder()
+			_, err := b.Bytes()
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
