@@ -90,7 +90,8 @@ func trimWSP(b []byte) []byte {
 // for byte (DKIM signatures depend on it); Add, Set and Del change only the
 // fields they touch. Lookups are case-insensitive (RFC 5322 §1.2.2).
 //
-// The zero Header is empty and ready to use.
+// The zero Header is empty and ready to use. A copy of a Header shares its
+// fields with the original: use Clone before changing a copy.
 type Header struct {
 	fields []Field
 	// end is the blank line that ended the header as read ("\r\n" or
