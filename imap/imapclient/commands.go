@@ -49,9 +49,12 @@ func (c *Client) Login(ctx context.Context, username, password string) error {
 		return errors.New("imapclient: server disabled LOGIN (LOGINDISABLED)")
 	}
 	b := []byte("LOGIN ")
-	b = imapwire.AppendAString(b, username, true)
+	// 8-bit credentials go as literals unless UTF-8 was enabled
+	// (RFC 9051 §9: quoted strings are 7-bit in IMAP4rev1).
+	u := c.utf8()
+	b = imapwire.AppendAString(b, username, u)
 	b = append(b, ' ')
-	b = imapwire.AppendAString(b, password, true)
+	b = imapwire.AppendAString(b, password, u)
 	cmd, err := c.do(ctx, "LOGIN", b)
 	if err != nil {
 		return err
