@@ -258,45 +258,82 @@ const (
 	inAny      = inNotAuth | inAuth | inSelected
 )
 
-var handlers map[string]handler
-
-func init() {
-	handlers = map[string]handler{
-		"CAPABILITY":   {cmdCapability, inAny},
-		"NOOP":         {cmdNoop, inAny},
-		"LOGOUT":       {cmdLogout, inAny},
-		"ID":           {cmdID, inAny},
-		"STARTTLS":     {cmdStartTLS, inNotAuth},
-		"LOGIN":        {cmdLogin, inNotAuth},
-		"AUTHENTICATE": {cmdAuthenticate, inNotAuth},
-		"ENABLE":       {cmdEnable, inAuth | inSelected},
-		"SELECT":       {cmdSelect, inAuth | inSelected},
-		"EXAMINE":      {cmdSelect, inAuth | inSelected},
-		"CREATE":       {cmdCreate, inAuth | inSelected},
-		"DELETE":       {cmdDelete, inAuth | inSelected},
-		"RENAME":       {cmdRename, inAuth | inSelected},
-		"SUBSCRIBE":    {cmdSubscribe, inAuth | inSelected},
-		"UNSUBSCRIBE":  {cmdSubscribe, inAuth | inSelected},
-		"LIST":         {cmdList, inAuth | inSelected},
-		"LSUB":         {cmdList, inAuth | inSelected},
-		"NAMESPACE":    {cmdNamespace, inAuth | inSelected},
-		"STATUS":       {cmdStatus, inAuth | inSelected},
-		"APPEND":       {cmdAppend, inAuth | inSelected},
-		"IDLE":         {cmdIdle, inAuth | inSelected},
-		"CHECK":        {cmdCheck, inSelected},
-		"CLOSE":        {cmdClose, inSelected},
-		"UNSELECT":     {cmdClose, inSelected},
-		"EXPUNGE":      {cmdExpunge, inSelected},
-		"SEARCH":       {cmdSearch, inSelected},
-		"FETCH":        {cmdFetch, inSelected},
-		"STORE":        {cmdStore, inSelected},
-		"COPY":         {cmdCopy, inSelected},
-		"MOVE":         {cmdCopy, inSelected},
+// lookup returns the handler of a command (a switch, not a map: no
+// package-level state).
+func lookup(name string) (handler, bool) {
+	switch name {
+	case "CAPABILITY":
+		return handler{cmdCapability, inAny}, true
+	case "NOOP":
+		return handler{cmdNoop, inAny}, true
+	case "LOGOUT":
+		return handler{cmdLogout, inAny}, true
+	case "ID":
+		return handler{cmdID, inAny}, true
+	case "STARTTLS":
+		return handler{cmdStartTLS, inNotAuth}, true
+	case "LOGIN":
+		return handler{cmdLogin, inNotAuth}, true
+	case "AUTHENTICATE":
+		return handler{cmdAuthenticate, inNotAuth}, true
+	case "ENABLE":
+		return handler{cmdEnable, inAuth | inSelected}, true
+	case "SELECT":
+		return handler{cmdSelect, inAuth | inSelected}, true
+	case "EXAMINE":
+		return handler{cmdSelect, inAuth | inSelected}, true
+	case "CREATE":
+		return handler{cmdCreate, inAuth | inSelected}, true
+	case "DELETE":
+		return handler{cmdDelete, inAuth | inSelected}, true
+	case "RENAME":
+		return handler{cmdRename, inAuth | inSelected}, true
+	case "SUBSCRIBE":
+		return handler{cmdSubscribe, inAuth | inSelected}, true
+	case "UNSUBSCRIBE":
+		return handler{cmdSubscribe, inAuth | inSelected}, true
+	case "LIST":
+		return handler{cmdList, inAuth | inSelected}, true
+	case "LSUB":
+		return handler{cmdList, inAuth | inSelected}, true
+	case "NAMESPACE":
+		return handler{cmdNamespace, inAuth | inSelected}, true
+	case "STATUS":
+		return handler{cmdStatus, inAuth | inSelected}, true
+	case "APPEND":
+		return handler{cmdAppend, inAuth | inSelected}, true
+	case "IDLE":
+		return handler{cmdIdle, inAuth | inSelected}, true
+	case "CHECK":
+		return handler{cmdCheck, inSelected}, true
+	case "CLOSE":
+		return handler{cmdClose, inSelected}, true
+	case "UNSELECT":
+		return handler{cmdClose, inSelected}, true
+	case "EXPUNGE":
+		return handler{cmdExpunge, inSelected}, true
+	case "SEARCH":
+		return handler{cmdSearch, inSelected}, true
+	case "FETCH":
+		return handler{cmdFetch, inSelected}, true
+	case "STORE":
+		return handler{cmdStore, inSelected}, true
+	case "COPY":
+		return handler{cmdCopy, inSelected}, true
+	case "MOVE":
+		return handler{cmdCopy, inSelected}, true
 	}
+	return handler{}, false
 }
 
-// uidCommands may follow "UID".
-var uidCommands = map[string]bool{"FETCH": true, "STORE": true, "COPY": true, "MOVE": true, "SEARCH": true, "EXPUNGE": true}
+// uidCommand reports whether name may follow "UID".
+func uidCommand(name string) bool {
+	switch name {
+	case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
+		return true
+	}
+	return false
+}
 
 // command reads and runs one command. A returned error ends the session.
 func (s *session) command() error {
@@ -323,13 +360,13 @@ func (s *session) command() error {
 		if name, err = s.dec.ReadAtomUpper(); err != nil {
 			return s.syntaxError(tag, err, first)
 		}
-		if !uidCommands[name] {
+		if !uidCommand(name) {
 			return s.syntaxError(tag, &imapwire.Error{Kind: imapwire.ErrSyntax, Msg: "unknown UID command"}, first)
 		}
 	}
 	s.cmdName = name
 	s.allowExpunge = uid || !(name == "FETCH" || name == "STORE" || name == "SEARCH")
-	h, ok := handlers[name]
+	h, ok := lookup(name)
 	if !ok {
 		if first {
 			// Not an IMAP client (an HTTP request, say): do not chat.
