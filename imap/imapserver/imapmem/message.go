@@ -1,6 +1,7 @@
 package imapmem
 
 import (
+	"bytes"
 	"io"
 	"sort"
 	"strings"
@@ -136,6 +137,11 @@ func applyFlags(dst, cur []string, op uint8, flags []string) ([]string, bool) {
 // toCRLF returns data with every bare LF (and bare CR) turned into CRLF.
 // It returns data itself when nothing needs changing.
 func toCRLF(data []byte) []byte {
+	// Fast path (vectorised counts): every CR and every LF is in a CRLF.
+	crlf := bytes.Count(data, []byte("\r\n"))
+	if crlf == bytes.Count(data, []byte("\n")) && crlf == bytes.Count(data, []byte("\r")) {
+		return data
+	}
 	bare := 0
 	for i, b := range data {
 		switch b {
