@@ -104,10 +104,19 @@ type FetchCommand struct {
 type FetchMessage struct {
 	SeqNum uint32
 
-	items   chan FetchItemData
+	// Items travel in batches: everything up to and including the next
+	// body section, so a message without sections costs one hand-off.
+	queue   []FetchItemData
+	final   bool // queue holds the last batch
+	batches chan itemBatch
 	ack     chan struct{}
 	cmd     *command
 	needAck bool
+}
+
+type itemBatch struct {
+	items []FetchItemData
+	final bool
 }
 
 // Fetch sends FETCH for message sequence numbers (RFC 9051 §6.4.5) and
@@ -247,18 +256,33 @@ func (m *FetchMessage) Next() FetchItemData {
 		m.needAck = false
 		m.ack <- struct{}{}
 	}
-	select {
-	case it, ok := <-m.items:
-		if !ok {
+	if len(m.queue) == 0 {
+		if m.final {
 			return nil
 		}
-		if _, lit := it.(FetchItemBodySection); lit {
-			m.needAck = true
+		select {
+		case b := <-m.batches:
+			m.queue, m.final = b.items, b.final
+		case <-m.cmd.abandoned:
+			m.final = true
+			return nil
+		case <-m.cmd.done:
+			// The connection ended in the middle of the message.
+			m.final = true
+			return nil
 		}
-		return it
-	case <-m.cmd.abandoned:
-		return nil
+		if len(m.queue) == 0 {
+			return nil
+		}
 	}
+	it := m.queue[0]
+	m.queue = m.queue[1:]
+	if len(m.queue) == 0 && !m.final {
+		// The batch ended with a body section: the reader goroutine
+		// waits until we move on.
+		m.needAck = true
+	}
+	return it
 }
 
 // Collect reads the message's remaining items into a buffer.

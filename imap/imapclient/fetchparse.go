@@ -58,12 +58,27 @@ func (e *LimitError) Error() string {
 // abandoned the rest is read and dropped.
 func (c *Client) streamFetch(seq uint32, cmd *command) error {
 	f := cmd.fetch
-	msg := &FetchMessage{SeqNum: seq, items: make(chan FetchItemData), ack: make(chan struct{}, 1), cmd: cmd}
+	msg := &FetchMessage{SeqNum: seq, cmd: cmd}
 	live := true
-	select {
-	case f.msgs <- msg:
-	case <-cmd.abandoned:
-		live = false
+	sent := false // msg itself handed over
+	batch := make([]FetchItemData, 0, 8)
+	// send hands over the batch: with the message on the first send.
+	send := func(final bool) {
+		if !sent {
+			sent = true
+			msg.queue, msg.final = batch, final
+			select {
+			case f.msgs <- msg:
+			case <-cmd.abandoned:
+				live = false
+			}
+			return
+		}
+		select {
+		case msg.batches <- itemBatch{batch, final}:
+		case <-cmd.abandoned:
+			live = false
+		}
 	}
 	err := c.readFetchItems(func(it FetchItemData) error {
 		s, isSection := it.(FetchItemBodySection)
@@ -73,20 +88,19 @@ func (c *Client) streamFetch(seq uint32, cmd *command) error {
 			}
 			return nil
 		}
-		var sr *sectionReader
-		if isSection {
-			sr = &sectionReader{r: s.Literal}
-			s.Literal = sr
-			it = s
-		}
-		select {
-		case msg.items <- it:
-		case <-cmd.abandoned:
-			live = false
-		}
-		if sr == nil {
+		if !isSection {
+			batch = append(batch, it)
 			return nil
 		}
+		if msg.batches == nil {
+			msg.batches = make(chan itemBatch)
+			msg.ack = make(chan struct{}, 1)
+		}
+		sr := &sectionReader{r: s.Literal}
+		s.Literal = sr
+		batch = append(batch, s)
+		send(false)
+		batch = make([]FetchItemData, 0, 4)
 		if live {
 			select {
 			case <-msg.ack:
@@ -97,8 +111,13 @@ func (c *Client) streamFetch(seq uint32, cmd *command) error {
 		sr.kill()
 		return discard(sr.r)
 	})
-	close(msg.items)
-	return err
+	if err != nil {
+		return err
+	}
+	if live {
+		send(true)
+	}
+	return nil
 }
 
 // readFetchItems reads the parenthesised item list and its CRLF, calling
