@@ -13,6 +13,8 @@
 // AUTH (through package sasl), STARTTLS, implicit TLS ([Server.ServeTLS]),
 // CHUNKING, BINARYMIME, DSN (parameters passed to the backend), REQUIRETLS
 // (only under TLS), LIMITS, XCLIENT (only for [Server.XCLIENTTrusted]).
+// Behind a load balancer, the PROXY protocol (HAProxy's proxy-protocol.txt,
+// versions 1 and 2) from [Server.ProxyTrusted] carries the client address.
 //
 // # Implementation notes
 //
@@ -40,6 +42,10 @@
 //     chunk is read synchronously, without the pipe.) A panic in a backend ends that session with 421.
 //   - ConnInfo is owned by the connection goroutine; backends read it from
 //     Session methods.
+//   - The accept loop never touches a connection's addresses: behind a
+//     PROXY-protocol load balancer, RemoteAddr reads the header, so the
+//     limits, ConnInfo and logger are set up in the connection's own
+//     goroutine, after the header and before the greeting.
 //
 // Limits are on by default ([Limits]): line length, message size,
 // recipients, messages per connection, connections in all and per client

@@ -157,6 +157,21 @@ type Server struct {
 	// XCLIENTTrusted lists the networks whose clients may use XCLIENT
 	// (Postfix's proxy extension). Empty means XCLIENT is not offered.
 	XCLIENTTrusted []netip.Prefix
+	// ProxyTrusted lists the networks of load balancers that announce
+	// each connection with a PROXY protocol header (HAProxy's
+	// proxy-protocol.txt, version 1 or 2). A connection from one of them
+	// must start with the header; the client address it carries is then
+	// used wherever the peer address would be: connection and per-IP
+	// limits, the auth-failure limiter, logs, ConnInfo and the Received:
+	// field. A missing or malformed header closes the connection without
+	// a greeting. Connections from other addresses are served as they
+	// are, so a PROXY line from them is just an unknown command. With
+	// ServeTLS the header comes before the TLS handshake. Empty (the
+	// default) disables the PROXY protocol.
+	ProxyTrusted []netip.Prefix
+	// ProxyHeaderTimeout bounds the time a trusted proxy may take to send
+	// the PROXY header; 0 means 5 seconds.
+	ProxyHeaderTimeout time.Duration
 	// DisableExtensions lists EHLO keywords not to offer (and then not
 	// to accept): any of PIPELINING, 8BITMIME, SMTPUTF8, CHUNKING,
 	// BINARYMIME, DSN, SIZE, REQUIRETLS, LIMITS. Mostly for tests.
@@ -264,14 +279,19 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.TLSConfig == nil {
 		return errors.New("smtpserver: ServeTLS needs TLSConfig")
 	}
-	return s.Serve(tls.NewListener(ln, serverTLSConfig(s.TLSConfig)))
+	return s.serve(tls.NewListener(s.proxyListener(ln), serverTLSConfig(s.TLSConfig)))
 }
 
 // Serve accepts connections on ln and serves each on its own goroutine.
 // It returns ErrServerClosed after Shutdown. A listener returned by
 // tls.NewListener (or the internal implicit TLS listener) is served as
-// implicit TLS.
+// implicit TLS; with ProxyTrusted set, use ServeTLS instead, so that the
+// PROXY header is read before the TLS handshake.
 func (s *Server) Serve(ln net.Listener) error {
+	return s.serve(s.proxyListener(ln))
+}
+
+func (s *Server) serve(ln net.Listener) error {
 	if s.Backend == nil {
 		return errors.New("smtpserver: no Backend")
 	}
@@ -314,11 +334,19 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		c := s.newConn(nc, lim)
-		if c == nil {
-			continue
-		}
-		go c.serve()
+		// Everything that needs the peer address runs in the
+		// connection's goroutine: behind a proxy, the address is known
+		// only once the PROXY header has been read.
+		go func() {
+			if err := proxyHeaderErr(nc); err != nil {
+				s.logger().Info("bad PROXY header", "proxy", proxyPeer(nc), "err", err)
+				_ = nc.Close()
+				return
+			}
+			if c := s.newConn(nc, lim); c != nil {
+				c.serve()
+			}
+		}()
 	}
 }
 
