@@ -78,7 +78,8 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	c.caps = nil
 	c.mu.Unlock()
 	c.bw.Reset(tc)
-	cmd.pause <- bufio.NewReaderSize(tc, 32<<10)
+	c.br = bufio.NewReaderSize(tc, 32<<10)
+	cmd.pause <- c.br
 	return nil
 }
 

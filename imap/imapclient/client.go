@@ -115,6 +115,7 @@ type Client struct {
 	// Owned by the reader goroutine (swapped under wmu with the reader
 	// paused, for STARTTLS and COMPRESS).
 	conn net.Conn
+	br   *bufio.Reader
 	dec  *imapwire.Decoder
 
 	wmu sync.Mutex // held while writing a command (and its continuations)
@@ -226,7 +227,8 @@ func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, erro
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	c.dec = imapwire.NewDecoder(bufio.NewReaderSize(conn, 32<<10), c.decLimits())
+	c.br = bufio.NewReaderSize(conn, 32<<10)
+	c.dec = imapwire.NewDecoder(c.br, c.decLimits())
 	go c.readLoop()
 	select {
 	case err := <-c.greetCh:

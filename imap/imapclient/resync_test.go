@@ -85,3 +85,30 @@ func TestResyncOurServer(t *testing.T) {
 	s := startServer(t)
 	testResync(t, peer{addr: s.addr, user: "alice", pass: "alicepw"}, "", ResyncFull)
 }
+
+// RFC 4978: after COMPRESS DEFLATE every command still works, including
+// literals both ways.
+func TestDovecotCompress(t *testing.T) {
+	d := sharedDovecot(t)
+	c := login(t, d.IMAP, "bob", "bobpw", nil)
+	ctx := testCtx(t)
+	if err := c.Compress(ctx); err != nil {
+		t.Fatal(err)
+	}
+	name := newMailbox(t, c, 3)
+	body := strings.Repeat("compressible line\r\n", 5000)
+	m := msg("big", body)
+	if _, err := c.Append(ctx, name, int64(len(m)), strings.NewReader(m), nil); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(ctx, imap.NumSetOf(4), []imap.FetchAtt{{Item: imap.FetchBodySection, Section: &imap.FetchSection{Peek: true}}}, nil).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 1 || string(msgs[0].BodySections[0].Bytes) != m {
+		t.Fatal("body differs after COMPRESS")
+	}
+	if err := c.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
