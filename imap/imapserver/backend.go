@@ -96,6 +96,10 @@ type MailboxStatus struct {
 	Deleted       uint32 // messages with \Deleted (RFC 9051 STATUS DELETED)
 	Size          int64  // total size in octets (RFC 8438 STATUS SIZE)
 	HighestModSeq uint64 // RFC 7162 HIGHESTMODSEQ; 0 = the store keeps none
+	// Recent counts the messages no session has claimed as \Recent yet
+	// (IMAP4rev1 STATUS RECENT, RFC 3501 §6.3.10); 0 from a store that
+	// does not keep \Recent. See Snapshot.RecentFrom.
+	Recent uint32
 }
 
 // AppendOptions are the message attributes given with APPEND.
@@ -172,6 +176,15 @@ type Snapshot struct {
 	FirstUnseen uint32
 	// Keywords in use in the mailbox, for the FLAGS response.
 	Keywords []string
+	// RecentFrom supports IMAP4rev1's \Recent (RFC 3501 §2.3.2): the
+	// messages of the snapshot with a UID >= RecentFrom are recent in
+	// this session; 0 means none (a store that does not keep \Recent
+	// leaves it 0). A message is recent in exactly one session, the
+	// first to learn of it, so a store keeps per mailbox the first UID
+	// not claimed yet: a read-write open (SELECT) reports it here and,
+	// atomically with the snapshot, moves it to UIDNext; a read-only
+	// open (EXAMINE) reports it and claims nothing (RFC 3501 §6.3.2).
+	RecentFrom uint32
 }
 
 // UpdateKind says what an Update reports.
@@ -202,6 +215,12 @@ type Update struct {
 	// Own is set when the change was made through the handle that
 	// receives the update (the session that ran the command).
 	Own bool
+	// Recent marks an UpdateNew message as \Recent in this session
+	// (RFC 3501 §2.3.2): the store sets it on the first Poll of a
+	// read-write handle that returns the message, unless another session
+	// claimed it first (see Snapshot.RecentFrom); a read-only handle
+	// sees it set for messages not claimed yet, without claiming them.
+	Recent bool
 }
 
 // Message is read access to one message. Its UID, dates and size never

@@ -36,9 +36,12 @@
 // SEARCHRES (RFC 5182), APPENDLIMIT (RFC 7889), BINARY (RFC 3516),
 // UTF8=ACCEPT (RFC 6855).
 //
-// Deliberate deviations: \Recent is not kept (RECENT is always 0, the
-// RECENT search key matches nothing), as IMAP4rev2 removed it. CHECK is
-// a NOOP.
+// \Recent (IMAP4rev1 only, RFC 3501 §2.3.2) is recent in exactly one
+// session, the first told of the message; the store arbitrates through
+// Snapshot.RecentFrom and Update.Recent (imapmem keeps a per-mailbox
+// watermark), EXAMINE claims nothing, and after ENABLE IMAP4rev2 neither
+// the flag nor RECENT responses are sent (RFC 9051 Appendix E).
+// Deliberate deviation: CHECK is a NOOP.
 //
 // # Implementation notes
 //

@@ -51,7 +51,7 @@ func Example() {
 	}
 	// Output:
 	// * 1 EXISTS
-	// * 0 RECENT
+	// * 1 RECENT
 	// * OK [UNSEEN 1] First unseen
 	// * FLAGS (\Answered \Flagged \Deleted \Seen \Draft)
 	// * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)] Flags permitted

@@ -151,7 +151,7 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 			w.num(m.UID())
 		case imap.FetchFlags:
 			w.WriteString("FLAGS ")
-			w.flags(m.Flags())
+			w.flagsRecent(m.Flags(), s.isRecent(m.UID()))
 		case imap.FetchInternalDate:
 			w.WriteString("INTERNALDATE ")
 			w.dateTime(m.InternalDate())
@@ -195,7 +195,7 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 	if addFlags {
 		// RFC 9051 §6.4.5: the implicit \Seen is reported.
 		w.WriteString(" FLAGS ")
-		w.flags(m.Flags())
+		w.flagsRecent(m.Flags(), s.isRecent(m.UID()))
 	}
 	w.WriteString(")\r\n")
 	return nil

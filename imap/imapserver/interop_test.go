@@ -75,7 +75,7 @@ search [b'1']
 uidsearch [b'3']
 fetch 1 (UID 1 RFC822.SIZE %d BODY[HEADER.FIELDS (SUBJECT)] {18} b'Subject: Hello\r\n\r\n'
 body b'See attached marzipan.'
-store [b'1 (FLAGS (\\Deleted))']
+store [b'1 (FLAGS (\\Deleted \\Recent))']
 expunge [b'1']
 list 6 b'(\\HasNoChildren \\Archive) "/" Archive'
 status [b'INBOX (MESSAGES 2 UNSEEN 1)']

@@ -45,6 +45,7 @@ func cmdSearch(s *session, tag string, uid bool) error {
 			InternalDate: m.InternalDate(),
 			Size:         m.Size(),
 			ModSeq:       m.ModSeq(),
+			Recent:       s.isRecent(m.UID()),
 		}
 		ok, err := matcher.Match(&meta, func() (*imapmsg.Message, error) { return s.message(m) })
 		if err != nil {

@@ -24,6 +24,8 @@ type selected struct {
 	announced int
 	// searchRes is the result saved by SEARCH RETURN (SAVE) (RFC 5182), as UIDs.
 	searchRes []uint32
+	// recent holds the messages recent in this session (recent.go).
+	recent recentSet
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -62,6 +64,12 @@ func (s *session) sendUpdates(expunges bool) {
 			s.w.num(uint32(len(sel.uids)))
 			s.w.WriteString(" EXISTS\r\n")
 			sel.announced = len(sel.uids)
+			if !s.rev2 {
+				// RFC 3501 §7.3.2: the RECENT count changes with new mail.
+				s.w.WriteString("* ")
+				s.w.num(sel.recentCount())
+				s.w.WriteString(" RECENT\r\n")
+			}
 		}
 	}
 	for _, u := range sel.mb.Poll() {
@@ -69,6 +77,9 @@ func (s *session) sendUpdates(expunges bool) {
 		case UpdateNew:
 			if n := len(sel.uids); n == 0 || sel.uids[n-1] < u.UID {
 				sel.uids = append(sel.uids, u.UID)
+				if u.Recent {
+					sel.recent.added = append(sel.recent.added, u.UID)
+				}
 			}
 		case UpdateExpunge:
 			if sel.seqOf(u.UID) != 0 {
@@ -93,7 +104,7 @@ func (s *session) sendUpdates(expunges bool) {
 			s.w.WriteString(" FETCH (UID ")
 			s.w.num(u.UID)
 			s.w.WriteString(" FLAGS ")
-			s.w.flags(u.Flags)
+			s.w.flagsRecent(u.Flags, s.isRecent(u.UID))
 			s.w.WriteString(")\r\n")
 		case UpdateDeleted:
 			// The mailbox went away under us; there is nothing sensible
@@ -152,14 +163,18 @@ func cmdSelect(s *session, tag string, uid bool) error {
 		return err
 	}
 	snap := mb.Snapshot()
-	s.sel = &selected{mb: mb, name: name, readOnly: readOnly, uids: snap.UIDs, announced: len(snap.UIDs)}
+	s.sel = &selected{mb: mb, name: name, readOnly: readOnly, uids: snap.UIDs, announced: len(snap.UIDs),
+		recent: recentSet{from: snap.RecentFrom, to: snap.UIDNext}}
 	s.state = stateSelected
 	w := &s.w
 	w.WriteString("* ")
 	w.num(uint32(len(snap.UIDs)))
 	w.WriteString(" EXISTS\r\n")
 	if !s.rev2 {
-		w.WriteString("* 0 RECENT\r\n")
+		// RFC 3501 §7.3.2.
+		w.WriteString("* ")
+		w.num(s.sel.recentCount())
+		w.WriteString(" RECENT\r\n")
 		if snap.FirstUnseen != 0 {
 			if seq := s.sel.seqOf(snap.FirstUnseen); seq != 0 {
 				w.WriteString("* OK [UNSEEN ")

@@ -258,7 +258,7 @@ func TestSelectFetch(t *testing.T) {
 	c.run(fmt.Sprintf(`
 C: a1 SELECT inbox
 S: * 2 EXISTS
-S: * 0 RECENT
+S: * 2 RECENT
 S: * OK [UNSEEN 1] First unseen
 S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft)
 S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)] Flags permitted
@@ -266,8 +266,8 @@ S: * OK [UIDVALIDITY %d] UIDs valid
 S: * OK [UIDNEXT 3] Predicted next UID
 S: a1 OK [READ-WRITE] SELECT completed
 C: a2 FETCH 1:* (UID FLAGS RFC822.SIZE)
-S: * 1 FETCH (UID 1 FLAGS () RFC822.SIZE %d)
-S: * 2 FETCH (UID 2 FLAGS () RFC822.SIZE %d)
+S: * 1 FETCH (UID 1 FLAGS (\Recent) RFC822.SIZE %d)
+S: * 2 FETCH (UID 2 FLAGS (\Recent) RFC822.SIZE %d)
 S: a2 OK FETCH completed
 C: a3 FETCH 1 ENVELOPE
 S: * 1 FETCH (ENVELOPE ("Mon, 7 Feb 1994 21:52:25 -0800" "Hello" (("Bob" NIL "bob" "example.org")) (("Bob" NIL "bob" "example.org")) (("Bob" NIL "bob" "example.org")) ((NIL NIL "alice" "example.org")) NIL NIL NIL "<1@example.org>"))
@@ -286,10 +286,10 @@ S: * 1 FETCH (UID 1 BODY[HEADER.FIELDS (Subject)] {18}
 S: Subject: Hello
 S:
 S:  BODY[TEXT]<0> {5}
-S: Hello FLAGS (\Seen))
+S: Hello FLAGS (\Seen \Recent))
 S: a6 OK FETCH completed
 C: a7 FETCH 1 FLAGS
-S: * 1 FETCH (FLAGS (\Seen))
+S: * 1 FETCH (FLAGS (\Seen \Recent))
 S: a7 OK FETCH completed
 C: a8 FETCH 3 FLAGS
 S: a8 BAD Invalid sequence number
@@ -308,8 +308,8 @@ C: a1 SELECT INBOX
 S: * 3 EXISTS...
 S: ~ a1 OK [READ-WRITE]
 C: a2 STORE 1:2 +FLAGS (\Deleted $Work)
-S: * 1 FETCH (FLAGS (\Deleted $Work))
-S: * 2 FETCH (FLAGS (\Deleted $Work))
+S: * 1 FETCH (FLAGS (\Deleted $Work \Recent))
+S: * 2 FETCH (FLAGS (\Deleted $Work \Recent))
 S: a2 OK STORE completed
 C: a3 UID STORE 2 -FLAGS.SILENT ($Work)
 S: a3 OK STORE completed
@@ -426,14 +426,16 @@ S: + Ready for literal data
 C: Subject: x
 C:
 S: * 1 EXISTS
+S: * 1 RECENT
 S: a2 OK [APPENDUID %d 1] APPEND completed
 C: a3 APPEND INBOX {13+}
 C: Subject: y
 C:
 S: * 2 EXISTS
+S: * 2 RECENT
 S: a3 OK [APPENDUID %d 2] APPEND completed
 C: a4 FETCH 1 (FLAGS INTERNALDATE)
-S: * 1 FETCH (FLAGS (\Seen) INTERNALDATE "14-Jul-2024 02:44:25 +0200")
+S: * 1 FETCH (FLAGS (\Seen \Recent) INTERNALDATE "14-Jul-2024 02:44:25 +0200")
 S: a4 OK FETCH completed
 C: a5 COPY 1:2 Sent
 S: a5 OK [COPYUID %d 1:2 1:2] COPY completed

@@ -37,10 +37,10 @@ S: b3 OK EXPUNGE completed`)
 C: a2 FETCH 1:3 (UID)
 S: * 1 FETCH (UID 1)
 S: * 3 FETCH (UID 3)
-S: * 2 FETCH (UID 2 FLAGS (\Deleted))
+S: * 2 FETCH (UID 2 FLAGS (\Deleted \Recent))
 S: a2 NO [EXPUNGEISSUED] Some messages were expunged
 C: a3 STORE 3 +FLAGS (\Flagged)
-S: * 3 FETCH (FLAGS (\Flagged))
+S: * 3 FETCH (FLAGS (\Flagged \Recent))
 S: a3 OK STORE completed
 C: a4 SEARCH ALL
 S: * SEARCH 1 3
@@ -60,7 +60,7 @@ S: * 1 EXPUNGE
 S: b5 OK EXPUNGE completed`)
 	c1.run(`
 C: a7 UID FETCH 1:* UID
-S: * 1 FETCH (UID 1 FLAGS (\Deleted))
+S: * 1 FETCH (UID 1 FLAGS (\Deleted \Recent))
 S: * 1 EXPUNGE
 S: * 1 FETCH (UID 3)
 S: a7 OK FETCH completed`)
@@ -79,19 +79,23 @@ S: + idling`)
 	c2.run(`C: b1 SELECT INBOX
 S: ~ b1 OK`)
 	ts.deliver(msg2)
-	c1.run(`S: * 3 EXISTS`)
+	// RFC 3501 §2.3.2: c1 selected first and heard of message 3 first,
+	// so all three are recent in c1's session and none in c2's.
+	c1.run(`S: * 3 EXISTS
+S: * 3 RECENT`)
 	c2.run(`C: b2 STORE 1 +FLAGS (\Flagged)
 S: * 1 FETCH (FLAGS (\Flagged))
 S: * 3 EXISTS
+S: * 0 RECENT
 S: b2 OK STORE completed`)
-	c1.run(`S: * 1 FETCH (UID 1 FLAGS (\Flagged))`)
+	c1.run(`S: * 1 FETCH (UID 1 FLAGS (\Flagged \Recent))`)
 	c2.run(`C: b3 STORE 2 +FLAGS.SILENT (\Deleted)
 S: b3 OK STORE completed
 C: b4 EXPUNGE
 S: * 2 EXPUNGE
 S: b4 OK EXPUNGE completed`)
 	c1.run(`
-S: * 2 FETCH (UID 2 FLAGS (\Deleted))
+S: * 2 FETCH (UID 2 FLAGS (\Deleted \Recent))
 S: * 2 EXPUNGE
 C: DONE
 S: a2 OK IDLE completed

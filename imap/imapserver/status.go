@@ -76,7 +76,7 @@ func (s *session) writeStatus(name string, st MailboxStatus, items []imap.Status
 		case imap.StatusSize:
 			w.Write(strconv.AppendInt(w.AvailableBuffer(), st.Size, 10))
 		case imap.StatusRecent:
-			w.WriteByte('0') // \Recent is not kept (see package notes)
+			w.num(st.Recent) // RFC 3501 §6.3.10
 		case imap.StatusHighestModSeq:
 			w.num64(st.HighestModSeq)
 		case imap.StatusAppendLimit:

@@ -98,7 +98,7 @@ func cmdStore(s *session, tag string, uid bool) error {
 			s.w.WriteString("* ")
 			s.w.num(seq)
 			s.w.WriteString(" FETCH (FLAGS ")
-			s.w.flags(c.Flags)
+			s.w.flagsRecent(c.Flags, s.isRecent(c.UID))
 			if uid {
 				s.w.WriteString(" UID ")
 				s.w.num(c.UID)

@@ -43,6 +43,17 @@ func (h *handle) Poll() []imapserver.Update {
 	defer h.u.mu.Unlock()
 	p := h.pending
 	h.pending = nil
+	// RFC 3501 §2.3.2: a new message is recent in the first session
+	// told of it; claiming under u.mu keeps that to exactly one.
+	mb := h.mb
+	for i := range p {
+		if p[i].Kind == imapserver.UpdateNew && p[i].UID >= mb.recentUID {
+			p[i].Recent = true
+			if !h.readOnly {
+				mb.recentUID = p[i].UID + 1
+			}
+		}
+	}
 	return p
 }
 

@@ -25,10 +25,13 @@ type mailbox struct {
 	uidValidity uint32
 	uidNext     uint32
 	modSeq      uint64
-	msgs        []*message // ascending UID
-	size        int64
-	expunged    []expungeRec // ascending modSeq
-	handles     map[*handle]struct{}
+	// recentUID is the first UID no session has claimed as \Recent
+	// (RFC 3501 §2.3.2); 0 counts as 1.
+	recentUID uint32
+	msgs      []*message // ascending UID
+	size      int64
+	expunged  []expungeRec // ascending modSeq
+	handles   map[*handle]struct{}
 }
 
 // find returns the index of uid in mb.msgs, or -1.
@@ -135,6 +138,9 @@ func statusLocked(mb *mailbox) imapserver.MailboxStatus {
 		HighestModSeq: mb.modSeq,
 	}
 	for _, m := range mb.msgs {
+		if m.uid >= mb.recentUID {
+			st.Recent++
+		}
 		if !m.hasFlag(`\Seen`) {
 			st.Unseen++
 		}
@@ -306,7 +312,7 @@ func (s *userSession) RenameMailbox(ctx context.Context, oldName, newName string
 		// RFC 9051 §6.3.6: INBOX's messages move to the new name, INBOX
 		// stays, empty; its inferiors are not renamed.
 		nb := u.createLocked(newName, nil)
-		nb.msgs, nb.size, nb.uidNext, nb.modSeq = mb.msgs, mb.size, mb.uidNext, mb.modSeq
+		nb.msgs, nb.size, nb.uidNext, nb.modSeq, nb.recentUID = mb.msgs, mb.size, mb.uidNext, mb.modSeq, mb.recentUID
 		mb.msgs, mb.size = nil, 0 // moved, not dropped: usage unchanged
 		u.dropLocked(mb)
 		delete(u.mailboxes, "INBOX")
@@ -450,6 +456,12 @@ func (s *userSession) OpenMailbox(ctx context.Context, name string, readOnly boo
 				snap.FirstUnseen = m.uid
 			}
 		}
+	}
+	// RFC 3501 §2.3.2: SELECT claims the messages no session has seen
+	// yet; EXAMINE reports them and leaves them to the next SELECT.
+	snap.RecentFrom = max(mb.recentUID, 1)
+	if !readOnly {
+		mb.recentUID = mb.uidNext
 	}
 	h.snap = snap
 	mb.handles[h] = struct{}{}
