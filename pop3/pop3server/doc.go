@@ -19,6 +19,8 @@
 //   - RFC 5034: AUTH with initial response and "*" cancel; AUTH without
 //     arguments lists the mechanisms as RFC 1734 clients expect.
 //   - RFC 6856: UTF8 (the USER argument is not advertised).
+//   - The PROXY protocol (HAProxy's proxy-protocol.txt, versions 1 and 2)
+//     from load balancers in Server.ProxyTrusted.
 //
 // # Implementation notes
 //
@@ -45,6 +47,10 @@
 //   - Replies are buffered and flushed only when no further command is
 //     buffered (RFC 2449 §6.6 PIPELINING), or before the server blocks
 //     (auth-failure delay, SASL challenge).
+//   - The accept loop never touches a connection's addresses: behind a
+//     PROXY-protocol load balancer RemoteAddr reads the header, so the
+//     limits, ConnInfo and logger are set up in the connection's own
+//     goroutine, after the header and before the greeting.
 //   - Passwords, AUTH payloads and message contents are never logged.
 //   - USER/PASS and plaintext SASL mechanisms are offered only over TLS
 //     unless AllowInsecureAuth is set (RFC 8314 §3, RFC 2595 §2.2).

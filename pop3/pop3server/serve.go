@@ -49,9 +49,10 @@ func (s *Server) init() {
 }
 
 // Serve accepts connections on l and serves each in its own goroutine. It
-// returns ErrServerClosed after Shutdown.
+// returns ErrServerClosed after Shutdown. With ProxyTrusted set, l must be
+// a plain TCP listener (use ServeTLS for implicit TLS).
 func (s *Server) Serve(l net.Listener) error {
-	return s.serve(l, false)
+	return s.serve(s.proxyListener(l), false)
 }
 
 // ServeTLS serves implicit TLS (RFC 8314 §3.3, port 995) on l using
@@ -61,7 +62,8 @@ func (s *Server) ServeTLS(l net.Listener) error {
 	if s.tlsConfig == nil {
 		return errors.New("pop3server: ServeTLS needs TLSConfig")
 	}
-	return s.serve(tlsutil.NewListener(l, s.tlsConfig), true)
+	// The PROXY header comes before the TLS handshake.
+	return s.serve(tlsutil.NewListener(s.proxyListener(l), s.tlsConfig), true)
 }
 
 // ListenAndServe listens on Addr (default ":110") and calls Serve.
@@ -126,11 +128,19 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 			return err
 		}
 		backoff = 0
-		s.accept(nc, implicitTLS)
+		// Everything that needs the peer address runs in the
+		// connection's goroutine: behind a proxy, the address is known
+		// only once the PROXY header has been read.
+		go s.accept(nc, implicitTLS)
 	}
 }
 
 func (s *Server) accept(nc net.Conn, implicitTLS bool) {
+	if err := proxyHeaderErr(nc); err != nil {
+		s.logger.Info("pop3 bad PROXY header", "proxy", proxyPeer(nc), "err", err)
+		nc.Close()
+		return
+	}
 	release, err := s.connLim.Acquire(limit.AddrOf(nc.RemoteAddr()))
 	if err != nil {
 		// RFC 2449 §8.1: [SYS/TEMP] tells the client to try later. On an
@@ -150,10 +160,8 @@ func (s *Server) accept(nc net.Conn, implicitTLS bool) {
 		nc.Close()
 		return
 	}
-	go func() {
-		defer release()
-		c.serve()
-	}()
+	defer release()
+	c.serve()
 }
 
 func (s *Server) isClosed() bool {

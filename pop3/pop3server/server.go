@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,21 @@ type Server struct {
 	LoginDelay int
 	// Implementation is the IMPLEMENTATION capability; "" leaves it out.
 	Implementation string
+	// ProxyTrusted lists the networks of load balancers that announce
+	// each connection with a PROXY protocol header (HAProxy's
+	// proxy-protocol.txt, version 1 or 2). A connection from one of them
+	// must start with the header; the client address it carries is then
+	// used wherever the peer address would be: connection and per-IP
+	// limits, the auth-failure limiter, logs and ConnInfo. A missing or
+	// malformed header closes the connection without a greeting.
+	// Connections from other addresses are served as they are, so a PROXY
+	// line from them is just an unknown command. With ServeTLS the header
+	// comes before the TLS handshake. Empty (the default) disables the
+	// PROXY protocol.
+	ProxyTrusted []netip.Prefix
+	// ProxyHeaderTimeout bounds the time a trusted proxy may take to send
+	// the PROXY header; 0 means 5 seconds.
+	ProxyHeaderTimeout time.Duration
 	// Limits bounds connections and sessions; the zero value gives the
 	// defaults documented on Limits.
 	Limits Limits

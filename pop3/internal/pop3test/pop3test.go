@@ -28,6 +28,7 @@ type Backend struct {
 	users  map[string]*user
 	refuse error // returned by OpenMaildrop while set
 	mech   string
+	remote string
 }
 
 type user struct {
@@ -123,6 +124,9 @@ func (b *Backend) OpenMaildrop(ctx context.Context, name string, info *pop3serve
 	}
 	if info != nil {
 		b.mech = info.Mechanism
+		if info.RemoteAddr != nil {
+			b.remote = info.RemoteAddr.String()
+		}
 	}
 	u, ok := b.users[name]
 	if !ok {
@@ -133,6 +137,14 @@ func (b *Backend) OpenMaildrop(ctx context.Context, name string, info *pop3serve
 		d.snap = append(d.snap, pop3server.Message{UID: m.uid, Size: wireSize(m.data), UTF8: m.utf8})
 	}
 	return d, nil
+}
+
+// LastRemote returns the ConnInfo.RemoteAddr of the last session that
+// opened a maildrop.
+func (b *Backend) LastRemote() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.remote
 }
 
 // LastMechanism returns how the last session that opened a maildrop
