@@ -40,6 +40,7 @@ func cmdStartTLS(s *session, tag string, uid bool) error {
 	}
 	s.conn = tc
 	s.tls = true
+	s.setTLSState(tc)
 	s.pc.Conn = tc
 	s.br.Reset(&s.pc)
 	s.w.Reset(tc)

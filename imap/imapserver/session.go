@@ -50,6 +50,11 @@ type session struct {
 
 	state       connState
 	tls         bool
+	// tlsState and chanBind are computed once, after the TLS handshake
+	// (implicit TLS or STARTTLS): a -PLUS exchange consumes chanBind,
+	// and RFC 9266 §4.1 allows one per connection (sasl.ChannelBinding).
+	tlsState *tls.ConnectionState
+	chanBind *sasl.ChannelBinding
 	rev2        bool // ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
 	utf8        bool // UTF8=ACCEPT enabled (RFC 6855) or IMAP4rev2
 	user        User
@@ -118,6 +123,7 @@ func (s *session) serve() {
 			s.log.Info("TLS handshake failed", "err", err)
 			return
 		}
+		s.setTLSState(tc)
 	}
 	s.w.refresh = func() { s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout)) }
 	s.pc.Conn = s.conn
@@ -536,13 +542,17 @@ func no(code imap.ResponseCode, text string) error {
 	return imap.NoError(code, text)
 }
 
-// connState describes the connection for sasl.
+// setTLSState records the state of a completed TLS handshake and the
+// connection's one channel binding.
+func (s *session) setTLSState(tc *tls.Conn) {
+	st := tc.ConnectionState()
+	s.tlsState = &st
+	s.chanBind = sasl.ChannelBindingFromTLS(&st)
+}
+
+// saslConnState describes the connection for sasl. It always carries the
+// same *sasl.ChannelBinding, so that once a -PLUS exchange used it,
+// -PLUS is neither offered nor accepted again (RFC 9266 §4.1).
 func (s *session) saslConnState() sasl.ConnState {
-	cs := sasl.ConnState{TLS: s.tls, RemoteAddr: s.conn.RemoteAddr()}
-	if tc, ok := s.conn.(*tls.Conn); ok {
-		st := tc.ConnectionState()
-		cs.TLSState = &st
-		cs.ChannelBinding = sasl.ChannelBindingFromTLS(&st)
-	}
-	return cs
+	return sasl.ConnState{TLS: s.tls, RemoteAddr: s.conn.RemoteAddr(), TLSState: s.tlsState, ChannelBinding: s.chanBind}
 }
