@@ -48,13 +48,13 @@ type session struct {
 	section io.SectionReader // reused by FETCH to avoid an allocation per message
 	dec     *imapwire.Decoder
 
-	state       connState
-	tls         bool
+	state connState
+	tls   bool
 	// tlsState and chanBind are computed once, after the TLS handshake
 	// (implicit TLS or STARTTLS): a -PLUS exchange consumes chanBind,
 	// and RFC 9266 §4.1 allows one per connection (sasl.ChannelBinding).
-	tlsState *tls.ConnectionState
-	chanBind *sasl.ChannelBinding
+	tlsState    *tls.ConnectionState
+	chanBind    *sasl.ChannelBinding
 	rev2        bool // ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
 	utf8        bool // UTF8=ACCEPT enabled (RFC 6855) or IMAP4rev2
 	user        User
