@@ -44,6 +44,10 @@ func (c *conn) cmdUser(cmd pop3.Command) {
 		c.reply("-ERR USER takes one user name")
 		return
 	}
+	// RFC 6856 §2.2 (UTF8 USER): the name is prepared with SASLprep as a
+	// query string, so that every spelling SASLprep maps to one name
+	// reaches the same maildrop and the same lock. A name it prohibits
+	// is refused at PASS, like a wrong password, so USER reveals nothing.
 	c.user = cmd.Args[0]
 	c.reply("+OK send PASS")
 }
@@ -60,7 +64,10 @@ func (c *conn) cmdPass(cmd pop3.Command) {
 		c.reply("-ERR PASS takes one password")
 		return
 	}
-	err := c.authWait(user)
+	user, err := prepareName(user)
+	if err == nil {
+		err = c.authWait(user)
+	}
 	if err == nil {
 		err = c.srv.verifyPassword(c.ctx, user, cmd.Args[0])
 	}
@@ -75,12 +82,20 @@ func (c *conn) cmdAPOP(cmd pop3.Command) {
 		c.reply("-ERR APOP takes a name and a 32-digit MD5 digest")
 		return
 	}
-	user, digest := cmd.Args[0], strings.ToLower(cmd.Args[1])
-	err := c.authWait(user)
+	digest := strings.ToLower(cmd.Args[1])
+	// RFC 6856 §2.2: the APOP name is a SASLprep query string, the
+	// password in the digest a stored string.
+	user, err := prepareName(cmd.Args[0])
+	if err == nil {
+		err = c.authWait(user)
+	}
 	if err == nil {
 		lookup, _ := c.srv.credentials().(sasl.SecretLookup)
 		var secret string
 		secret, err = lookup.LookupSecret(c.ctx, user)
+		if err == nil {
+			secret, err = apopSecret(secret)
+		}
 		if err == nil {
 			sum := md5.Sum([]byte(c.apopStamp + secret))
 			if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(digest)) != 1 {
@@ -179,6 +194,28 @@ func decodeB64(s string) ([]byte, error) {
 	return base64.StdEncoding.Strict().DecodeString(s)
 }
 
+// prepareName prepares a USER or APOP name with SASLprep as a query
+// string (RFC 6856 §2.2, RFC 4013). A prohibited name fails like a wrong
+// password.
+func prepareName(name string) (string, error) {
+	u, err := sasl.SASLprepQuery(name)
+	if err != nil || u == "" {
+		return name, sasl.ErrAuthFailed
+	}
+	return u, nil
+}
+
+// apopSecret prepares the shared secret of APOP with SASLprep as a stored
+// string (RFC 6856 §2.2). ASCII secrets without controls are unchanged,
+// so digests computed by RFC 1939 clients still match.
+func apopSecret(secret string) (string, error) {
+	p, err := sasl.SASLprep(secret)
+	if err != nil {
+		return "", sasl.ErrAuthFailed
+	}
+	return p, nil
+}
+
 // validName accepts user names without controls, in valid UTF-8.
 func validName(s string) bool {
 	if s == "" || !utf8.ValidString(s) {
@@ -247,7 +284,7 @@ func (c *conn) finishAuth(user, mech string, err error) {
 	for _, m := range c.msgs {
 		total += m.Size
 	}
-	c.replyf("+OK %s has %d messages (%d octets)", user, len(c.msgs), total)
+	c.replyf("+OK %s has %d messages (%d octets)", c.textOut(user), len(c.msgs), total)
 }
 
 // authWait sleeps the auth-failure delay for this address and user.
@@ -304,6 +341,6 @@ func (c *conn) cmdUTF8(cmd pop3.Command) {
 		c.reply("-ERR UTF8 takes no argument")
 		return
 	}
-	c.utf8 = true
+	c.utf8, c.utf8Text = true, true
 	c.reply("+OK UTF8 enabled")
 }

@@ -52,7 +52,10 @@ type conn struct {
 	tls       bool
 	cb        *sasl.ChannelBinding
 	utf8      bool
-	user      string // after USER, and the logged-in user in TRANSACTION
+	utf8Text  bool              // UTF-8 allowed in response text (after UTF8 or LANG)
+	lang      string            // tag of the response language (RFC 6856 §3); "" until LANG
+	texts     map[string]string // its translations; nil for English
+	user      string            // after USER, and the logged-in user in TRANSACTION
 	mech      string
 	authFails int
 	badCmds   int
@@ -122,7 +125,7 @@ func (c *conn) serve() {
 		}
 		cmd, err := pop3.ParseCommand(line)
 		if err != nil {
-			if !c.bad("-ERR " + err.Error()) {
+			if !c.bad("-ERR %s", err.Error()) {
 				return
 			}
 			continue
@@ -177,9 +180,9 @@ func (c *conn) readFailed(err error) {
 
 // bad answers an unknown or malformed command and reports whether the
 // session may go on.
-func (c *conn) bad(msg string) bool {
+func (c *conn) bad(format string, args ...any) bool {
 	c.badCmds++
-	c.reply(msg)
+	c.replyf(format, args...)
 	if c.badCmds >= c.srv.Limits.MaxBadCommands {
 		c.reply("-ERR too many bad commands, closing")
 		c.flush()
@@ -200,14 +203,16 @@ func (c *conn) flush() error {
 	return c.bw.Flush()
 }
 
-// reply queues one status line; write errors surface at the next flush.
+// reply queues one line, its text in the session's language (RFC 6856
+// §3); write errors surface at the next flush.
 func (c *conn) reply(line string) {
-	c.bw.WriteString(line)
+	c.bw.WriteString(c.localize(line))
 	c.bw.WriteString("\r\n")
 }
 
+// replyf is reply with a format string; the format is what is translated.
 func (c *conn) replyf(format string, args ...any) {
-	fmt.Fprintf(c.bw, format, args...)
+	fmt.Fprintf(c.bw, c.localize(format), args...)
 	c.bw.WriteString("\r\n")
 }
 
@@ -216,18 +221,24 @@ func (c *conn) replyf(format string, args ...any) {
 func (c *conn) replyErr(what string, err error) {
 	if pe, ok := pop3.AsError(err); ok {
 		if pe.Code != "" {
-			c.replyf("-ERR [%s] %s", pe.Code, sanitize(pe.Text))
+			c.bw.WriteString("-ERR [" + pe.Code + "] " + c.sanitize(pe.Text) + "\r\n")
 		} else {
-			c.reply("-ERR " + sanitize(pe.Text))
+			c.bw.WriteString("-ERR " + c.sanitize(pe.Text) + "\r\n")
 		}
 		return
 	}
 	c.log.Warn("pop3 backend error", "op", what, "user", c.user, "err", err)
-	c.reply("-ERR [SYS/TEMP] " + what + " failed, try again later")
+	c.replyf("-ERR [SYS/TEMP] %s failed, try again later", c.translate(what))
 }
 
-// sanitize keeps backend text on one line.
-func sanitize(s string) string {
+// sanitize keeps backend text on one line, and in ASCII unless the
+// client accepts UTF-8 (RFC 6856 §2.1).
+func (c *conn) sanitize(s string) string {
+	return c.textOut(sanitizeLine(s))
+}
+
+// sanitizeLine keeps backend text on one line.
+func sanitizeLine(s string) string {
 	b := []byte(s)
 	for i, ch := range b {
 		if ch < 0x20 || ch == 0x7f {

@@ -24,6 +24,11 @@ func (c *conn) dispatch(cmd pop3.Command) (done bool) {
 		// RFC 2449 §5: valid in AUTHORIZATION and TRANSACTION.
 		c.cmdCapa()
 		return false
+	case "LANG":
+		// RFC 6856 §3.1: valid in AUTHORIZATION and TRANSACTION.
+		c.cmdLang(cmd)
+		c.badCmds = 0
+		return false
 	case "NOOP":
 		if c.state == stateTransaction {
 			c.badCmds = 0
@@ -42,7 +47,7 @@ func (c *conn) dispatch(cmd pop3.Command) (done bool) {
 		return true
 	}
 	if !known {
-		return !c.bad("-ERR unknown command or wrong state: " + cmd.Name)
+		return !c.bad("-ERR unknown command or wrong state: %s", c.textOut(cmd.Name))
 	}
 	c.badCmds = 0
 	return false
@@ -123,7 +128,10 @@ func (c *conn) cmdCapa() {
 	if s.LoginDelay > 0 {
 		c.replyf("LOGIN-DELAY %d", s.LoginDelay)
 	}
-	c.reply("UTF8") // RFC 6856 §2
+	// RFC 6856 §2.2: USER/PASS and APOP take UTF-8 names and passwords,
+	// prepared with SASLprep.
+	c.reply("UTF8 USER")
+	c.reply("LANG") // RFC 6856 §3
 	if s.Implementation != "" {
 		c.reply("IMPLEMENTATION " + s.Implementation)
 	}
@@ -150,7 +158,7 @@ func (c *conn) cmdQuit(cmd pop3.Command) bool {
 	if err != nil {
 		// RFC 1939 §6: "-ERR some deleted messages not removed".
 		if pe, ok := pop3.AsError(err); ok && pe.Code != "" {
-			c.replyf("-ERR [%s] some deleted messages not removed: %s", pe.Code, sanitize(pe.Text))
+			c.bw.WriteString("-ERR [" + pe.Code + "] " + c.translate("some deleted messages not removed") + ": " + c.sanitize(pe.Text) + "\r\n")
 		} else {
 			c.log.Warn("pop3 update failed", "user", c.user, "err", err)
 			c.reply("-ERR [SYS/TEMP] some deleted messages not removed")

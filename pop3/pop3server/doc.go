@@ -18,7 +18,13 @@
 //   - RFC 2595 §4: STLS. RFC 8314: implicit TLS (ServeTLS, port 995).
 //   - RFC 5034: AUTH with initial response and "*" cancel; AUTH without
 //     arguments lists the mechanisms as RFC 1734 clients expect.
-//   - RFC 6856: UTF8 (the USER argument is not advertised).
+//   - RFC 6856: the UTF8 command and capability with its USER argument
+//     (USER, PASS and APOP names prepared with SASLprep as query strings,
+//     the APOP secret as a stored string; prohibited characters fail like
+//     a wrong password); the [UTF8] response code; STLS refused after
+//     UTF8; LANG (listing, basic-filtering match of RFC 4647 §3.3.1, "*"
+//     for Server.DefaultLanguage) with English built in and translations
+//     from Server.Languages.
 //   - The PROXY protocol (HAProxy's proxy-protocol.txt, versions 1 and 2)
 //     from load balancers in Server.ProxyTrusted.
 //
@@ -51,6 +57,12 @@
 //     PROXY-protocol load balancer RemoteAddr reads the header, so the
 //     limits, ConnInfo and logger are set up in the connection's own
 //     goroutine, after the header and before the greeting.
+//   - Response texts go through conn.reply/replyf, which translate only
+//     the text after "+OK "/"-ERR " and a response code, keyed by the
+//     English text or format string; status, codes, numbers and
+//     multi-line data are never translated. Text that can hold non-ASCII
+//     (backend error texts, user names) goes through conn.textOut, which
+//     turns it into "?" until UTF8 or LANG (RFC 6856 §2.1).
 //   - Passwords, AUTH payloads and message contents are never logged.
 //   - USER/PASS and plaintext SASL mechanisms are offered only over TLS
 //     unless AllowInsecureAuth is set (RFC 8314 §3, RFC 2595 §2.2).
@@ -58,5 +70,8 @@
 // Deliberate choices: the idle timeout defaults to the 10 minutes RFC 1939
 // §3 sets as the minimum; a message with non-ASCII headers that the Backend
 // marks Message.UTF8 is refused with -ERR [UTF8] unless the client sent
-// UTF8 (RFC 6856 §2.1 allows refusing instead of a surrogate message).
+// UTF8 (RFC 6856 §2.1 allows refusing instead of a surrogate message);
+// LANG is accepted without UTF8, since RFC 6856 §3.2 makes its response
+// and what follows UTF-8 text; sessions always start in English, whatever
+// DefaultLanguage says, because nothing but ASCII may precede UTF8 or LANG.
 package pop3server

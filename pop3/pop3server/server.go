@@ -52,6 +52,16 @@ type Server struct {
 	// LoginDelay is the LOGIN-DELAY capability argument in seconds
 	// (RFC 2449 §6.5); enforcing it is the Backend's job. 0 leaves it out.
 	LoginDelay int
+	// Languages are the languages, besides the built-in English ("en"),
+	// that LANG (RFC 6856 §3) offers for response texts. An entry tagged
+	// "en" replaces the built-in one. nil offers English only.
+	Languages []Language
+	// DefaultLanguage is the tag of the language "LANG *" selects, the
+	// administrator's preferred one (RFC 6856 §3.2); "" means "en". It is
+	// the same for every user, so "LANG *" reveals nothing about a user
+	// (RFC 6856 §7). Sessions start in English whatever it is, since
+	// nothing but ASCII may be sent before UTF8 or LANG (RFC 6856 §2.1).
+	DefaultLanguage string
 	// Implementation is the IMPLEMENTATION capability; "" leaves it out.
 	Implementation string
 	// ProxyTrusted lists the networks of load balancers that announce

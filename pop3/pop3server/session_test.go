@@ -288,7 +288,8 @@ func TestCapaAndPlaintextPolicy(t *testing.T) {
 		S: STLS
 		S: EXPIRE NEVER
 		S: LOGIN-DELAY 60
-		S: UTF8
+		S: UTF8 USER
+		S: LANG
 		S: IMPLEMENTATION posthorn
 		S: .
 		C: USER alice
@@ -317,7 +318,8 @@ func TestCapaAndPlaintextPolicy(t *testing.T) {
 		S: SASL PLAIN*
 		S: EXPIRE NEVER
 		S: LOGIN-DELAY 60
-		S: UTF8
+		S: UTF8 USER
+		S: LANG
 		S: IMPLEMENTATION posthorn
 		S: .
 		C: STLS
@@ -335,7 +337,8 @@ func TestCapaAndPlaintextPolicy(t *testing.T) {
 		S: PIPELINING
 		S: EXPIRE NEVER
 		S: LOGIN-DELAY 60
-		S: UTF8
+		S: UTF8 USER
+		S: LANG
 		S: IMPLEMENTATION posthorn
 		S: .
 		C: QUIT
