@@ -44,6 +44,13 @@ func ParseAddressListRaw(s string) ([]*Address, error) {
 }
 
 func parseAddressList(s string, decode bool) ([]*Address, error) {
+	if list, ok := parseAddressListFast(s, decode); ok {
+		return list, nil
+	}
+	return parseAddressListGeneral(s, decode)
+}
+
+func parseAddressListGeneral(s string, decode bool) ([]*Address, error) {
 	p := addrParser{toks: lexAddress(s)}
 	phrase := func(toks []token) string { return phraseText(toks, decode) }
 	var list []*Address

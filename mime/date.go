@@ -39,6 +39,16 @@ func ParseDate(v string) (time.Time, error) {
 	if len(v) > 500 {
 		return time.Time{}, &DateError{Value: clip(v), Reason: "too long"}
 	}
+	if t, ok := parseDateFast(strings.TrimSpace(v)); ok {
+		return t, nil
+	}
+	return parseDateGeneral(v)
+}
+
+func parseDateGeneral(v string) (time.Time, error) {
+	if len(v) > 500 {
+		return time.Time{}, &DateError{Value: clip(v), Reason: "too long"}
+	}
 	s := stripComments(v)
 	s = strings.TrimSpace(s)
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
