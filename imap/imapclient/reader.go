@@ -286,7 +286,7 @@ func (c *Client) readUntagged() error {
 		if err != nil {
 			return err
 		}
-		c.deliver(name, v)
+		c.deliver(name, taggedValues{name, v})
 		return nil
 	}
 	c.log.Debug("imapclient: skipping unknown response", "name", name)
@@ -521,6 +521,43 @@ func (c *Client) readValuesToEOL() ([]Value, error) {
 	}
 }
 
+// readValueList reads "(" values ")" with nesting bounded by MaxDepth.
+func (c *Client) readValueList(depth int) (Value, error) {
+	if depth >= c.lim.MaxDepth {
+		return nil, &LimitError{What: "list nesting", Limit: int64(c.lim.MaxDepth)}
+	}
+	if err := c.dec.Expect('('); err != nil {
+		return nil, err
+	}
+	l := []Value{}
+	for {
+		b, err := c.dec.PeekByte()
+		if err != nil {
+			return nil, err
+		}
+		switch b {
+		case ')':
+			c.dec.Byte(')')
+			return l, nil
+		case ' ':
+			c.dec.Byte(' ')
+			continue
+		case '\r', '\n':
+			return nil, &syntaxError{"unterminated list"}
+		}
+		var v Value
+		if b == '(' {
+			v, err = c.readValueList(depth + 1)
+		} else {
+			v, err = c.readValue()
+		}
+		if err != nil {
+			return nil, err
+		}
+		l = append(l, v)
+	}
+}
+
 // readValue reads one generic value. Bytes that fit no rule (stray
 // brackets, backslashes) are returned as one-byte strings, so unknown
 // responses from real servers are skipped rather than fatal.
@@ -531,19 +568,10 @@ func (c *Client) readValue() (Value, error) {
 	}
 	switch {
 	case b == '(':
-		l := []Value{}
-		err := c.dec.ReadList(true, func() error {
-			for {
-				// Tolerate doubled spaces.
-				if ok, err := c.dec.Byte(' '); err != nil || !ok {
-					break
-				}
-			}
-			v, err := c.readValue()
-			l = append(l, v)
-			return err
-		})
-		return l, err
+		// Lists are read here rather than with Decoder.ReadList so that
+		// adjacent lists without a space, as THREAD sends them
+		// ("(4 23)(44 7 96)"), and doubled spaces are accepted.
+		return c.readValueList(0)
 	case b == '"':
 		q, err := c.dec.ReadQuotedBytes()
 		return string(q), err
