@@ -70,6 +70,18 @@ func (c Capabilities) intArg(tag, never string) (int, bool) {
 	return n, true
 }
 
+// UTF8User reports whether the UTF8 capability carries the USER argument
+// (RFC 6856 §2.2): the server accepts UTF-8 user names and passwords in
+// USER, PASS and APOP.
+func (c Capabilities) UTF8User() bool {
+	for _, a := range c["UTF8"] {
+		if strings.EqualFold(a, "USER") {
+			return true
+		}
+	}
+	return false
+}
+
 // Implementation returns the IMPLEMENTATION argument (RFC 2449 §6.9).
 func (c Capabilities) Implementation() string {
 	return strings.Join(c["IMPLEMENTATION"], " ")

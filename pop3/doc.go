@@ -10,7 +10,9 @@
 //     length limits of §4 (commands up to 255 octets including CRLF, first
 //     response line up to 512 octets including CRLF).
 //   - RFC 5034 (SASL): the "+ " continuation line.
-//   - RFC 6856 (UTF8): the UTF8 response code.
+//   - RFC 6856 (UTF8): the UTF8 response code, the USER argument of the
+//     UTF8 capability (Capabilities.UTF8User) and LANG listings
+//     (ParseLanguage).
 //
 // # Implementation notes
 //

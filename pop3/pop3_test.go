@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseResponse(t *testing.T) {
@@ -192,5 +193,56 @@ func FuzzParseResponse(f *testing.F) {
 			}
 		}
 		ParseCapability(line)
+	})
+}
+
+// RFC 6856 §3.3: language listings.
+func TestParseLanguage(t *testing.T) {
+	tests := []struct {
+		line string
+		want Language
+		bad  bool
+	}{
+		{"en English", Language{Tag: "en", Description: "English"}, false},
+		{"en-boont English Boontling dialect", Language{Tag: "en-boont", Description: "English Boontling dialect"}, false},
+		{"es Español", Language{Tag: "es", Description: "Español"}, false},
+		{"sv", Language{Tag: "sv"}, false},
+		{"", Language{}, true},
+		{" English", Language{}, true},
+		{"e_n English", Language{}, true},
+		{"de Deutsch\xff", Language{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseLanguage([]byte(tt.line))
+		if (err != nil) != tt.bad || got != tt.want {
+			t.Errorf("ParseLanguage(%q) = %+v, %v", tt.line, got, err)
+		}
+	}
+}
+
+func TestCapabilitiesUTF8User(t *testing.T) {
+	for caps, want := range map[string]bool{"UTF8 USER": true, "UTF8 user": true, "UTF8": false, "LANG": false} {
+		tag, args, err := ParseCapability([]byte(caps))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (Capabilities{tag: args}).UTF8User(); got != want {
+			t.Errorf("%q: UTF8User = %v", caps, got)
+		}
+	}
+}
+
+func FuzzParseLanguage(f *testing.F) {
+	for _, s := range []string{"en English", "en-boont English Boontling dialect", "es Espa\xc3\xb1ol", "sv", "", " x", "de \xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		l, err := ParseLanguage(line)
+		if err != nil {
+			return
+		}
+		if l.Tag == "" || strings.ContainsAny(l.Tag, " \r\n") || !utf8.ValidString(l.Description) {
+			t.Fatalf("bad result %+v", l)
+		}
 	})
 }

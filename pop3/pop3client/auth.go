@@ -97,6 +97,9 @@ func (c *Client) User(ctx context.Context, username, password string) error {
 	if strings.ContainsAny(username, " \r\n") || strings.ContainsAny(password, "\r\n") {
 		return errors.New("pop3client: user name or password contains a line break or space")
 	}
+	if err := c.checkUTF8User(ctx, username, password); err != nil {
+		return err
+	}
 	if _, err := c.simple(ctx, "USER %s", username); err != nil {
 		return err
 	}
@@ -113,6 +116,23 @@ func (c *Client) APOP(ctx context.Context, username, secret string) error {
 	j := strings.LastIndexByte(g, '>')
 	if i < 0 || j < i {
 		return fmt.Errorf("%w: no APOP timestamp in the greeting", ErrNotSupported)
+	}
+	if strings.ContainsAny(username, " \r\n") {
+		return errors.New("pop3client: user name contains a line break or space")
+	}
+	if err := c.checkUTF8User(ctx, username, secret); err != nil {
+		return err
+	}
+	if !isASCII(username) || !isASCII(secret) {
+		// RFC 6856 §2.2: with UTF-8 credentials the APOP name is
+		// prepared as a query string and the secret as a stored string.
+		var err error
+		if username, err = sasl.SASLprepQuery(username); err != nil {
+			return err
+		}
+		if secret, err = sasl.SASLprep(secret); err != nil {
+			return err
+		}
 	}
 	sum := md5.Sum([]byte(g[i:j+1] + secret))
 	_, err := c.simple(ctx, "APOP %s %s", username, hex.EncodeToString(sum[:]))
@@ -219,6 +239,31 @@ func (c *Client) Auth(ctx context.Context, mech sasl.Client) error {
 			}
 		}
 	})
+}
+
+// checkUTF8User refuses UTF-8 credentials unless the server advertises
+// "UTF8 USER": RFC 6856 §2.2 forbids sending them otherwise.
+func (c *Client) checkUTF8User(ctx context.Context, username, password string) error {
+	if isASCII(username) && isASCII(password) {
+		return nil
+	}
+	caps, err := c.capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	if !caps.UTF8User() {
+		return fmt.Errorf("%w: UTF-8 user names and passwords need the UTF8 USER capability", ErrNotSupported)
+	}
+	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // UTF8 enables UTF-8 mode (RFC 6856 §2.1). Call it before logging in and

@@ -1,7 +1,7 @@
 // Package pop3client is a POP3 client (RFC 1939) with the extensions
 // modern servers offer: CAPA (RFC 2449), STLS (RFC 2595), implicit TLS
-// (RFC 8314), SASL (RFC 5034), APOP, PIPELINING, RESP-CODES and UTF8
-// (RFC 6856).
+// (RFC 8314), SASL (RFC 5034), APOP, PIPELINING, RESP-CODES, and UTF8
+// and LANG (RFC 6856).
 //
 // Dial, DialTLS or NewClient return a *Client after reading the greeting.
 // Every method takes a context.Context first; its deadline and
@@ -28,6 +28,13 @@
 //     session marked deleted is removed then (RFC 1939 §6).
 //   - Passwords are not sent over a connection without TLS unless
 //     Options.AllowInsecureAuth is set (ErrInsecureAuth).
+//   - RFC 6856 §2.2: User and APOP send UTF-8 names or passwords only to a
+//     server that advertises "UTF8 USER" (else ErrNotSupported, nothing
+//     sent); APOP then prepares the name (query string) and the secret
+//     (stored string) with SASLprep before computing the digest. ASCII
+//     credentials are sent as given. Lang lists the server's languages
+//     and SetLang selects one; response codes are unaffected, only the
+//     text of *pop3.Error changes language.
 //   - StartTLS refuses a server that sends bytes between its "+OK" and the
 //     handshake, and forgets the capabilities learnt before (RFC 2595 §4).
 //   - Commands are pipelined (DeleMany, hence Download) only when the server

@@ -91,14 +91,15 @@ func (c *conn) cmdLang(cmd pop3.Command) {
 	switch len(cmd.Args) {
 	case 0:
 		// RFC 6856 §3.2: a language listing, one "tag description" line
-		// per language.
+		// per language, the description in UTF-8 even before UTF8 (the
+		// client asked for this format by sending LANG).
 		c.reply("+OK language listing follows")
 		for _, l := range c.srv.languages() {
 			line := l.Tag
 			if l.Description != "" {
 				line += " " + l.Description
 			}
-			c.reply(c.textOut(line))
+			c.reply(line)
 		}
 		c.reply(".")
 		return
