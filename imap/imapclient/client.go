@@ -91,6 +91,7 @@ const (
 	StateLogout
 )
 
+// String names the state as RFC 9051 §3 does.
 func (s ConnState) String() string {
 	switch s {
 	case StateNotAuthenticated:

@@ -248,7 +248,7 @@ func (c *Client) ID(ctx context.Context, params map[string]string) (map[string]s
 	return map[string]string{}, nil
 }
 
-// Close closes the selected mailbox, expunging messages marked \Deleted
+// CloseMailbox sends CLOSE: it closes the selected mailbox, expunging messages marked \Deleted
 // (RFC 9051 §6.4.1). See Unselect for closing without expunging.
 func (c *Client) CloseMailbox(ctx context.Context) error {
 	_, err := c.do(ctx, "CLOSE", []byte("CLOSE"))

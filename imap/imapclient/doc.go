@@ -54,11 +54,22 @@
 // and dropped and the connection stays usable. IdleLoop ends IDLE with
 // DONE when its context ends.
 //
-// STARTTLS (and COMPRESS when added) pause the reader goroutine after the
+// STARTTLS and COMPRESS pause the reader goroutine after the
 // tagged OK (command.pause); the issuer performs the handshake and hands it
 // a new bufio.Reader, so bytes the server sent in plaintext after its OK are
 // dropped with the old reader (RFC 9051 §6.2.1, CVE-2011-0411 class).
 // PREAUTH on a connection meant for STARTTLS is refused (ErrPreauthStartTLS).
+//
+// Commands whose untagged data cannot be told apart when a server runs
+// them concurrently (RFC 9051 §5.5: Dovecot does run pipelined FETCHes in
+// parallel) are serialised per group (FETCH/STORE/SELECT, SEARCH/SORT/
+// THREAD, LIST) by a token taken before the write lock and returned by the
+// reader goroutine at completion; other commands pipeline freely. STATUS
+// responses are matched to their command by mailbox name.
+//
+// Resync brings a remembered mailbox state (UIDVALIDITY, HIGHESTMODSEQ,
+// known UIDs) up to date with QRESYNC, CONDSTORE or a full UID FETCH of
+// flags, whichever the server allows.
 //
 // Mailbox names are passed and returned in UTF-8 and converted to modified
 // UTF-7 on the wire unless UTF8=ACCEPT or IMAP4rev2 was enabled (RFC 9051
@@ -71,5 +82,7 @@
 // RFC 4731 ESEARCH, RFC 4959 SASL-IR, RFC 5161 ENABLE, RFC 5256 SORT,
 // RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154 SPECIAL-USE,
 // RFC 6851 MOVE, RFC 7162 CONDSTORE/QRESYNC (SELECT parameters,
-// CHANGEDSINCE, UNCHANGEDSINCE, VANISHED), RFC 7888 LITERAL+/LITERAL-.
+// CHANGEDSINCE, UNCHANGEDSINCE, VANISHED), RFC 7888 LITERAL+/LITERAL-,
+// RFC 4978 COMPRESS=DEFLATE, RFC 5256 THREAD, RFC 5464 METADATA,
+// RFC 9208 QUOTA, RFC 6154 CREATE-SPECIAL-USE.
 package imapclient

@@ -49,6 +49,7 @@ type LimitError struct {
 	Limit int64
 }
 
+// Error describes the limit that was exceeded.
 func (e *LimitError) Error() string {
 	return "imapclient: " + e.What + " exceeds the limit of " + strconv.FormatInt(e.Limit, 10) + " bytes"
 }
