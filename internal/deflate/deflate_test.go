@@ -333,7 +333,7 @@ print(n, "lines", "eof" if d.eof else "open")
 			t.Fatalf("got %q, want %q", got, want)
 		}
 	}
-	big := bytes.ReplaceAll(payload(3<<20, 3), []byte("\n"), []byte("_"))
+	big := bytes.ReplaceAll(payload(1<<20, 3), []byte("\n"), []byte("_"))
 	bw.WriteString("BIG ")
 	bw.Write(big)
 	bw.WriteString("\n")
