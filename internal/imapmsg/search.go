@@ -1,11 +1,8 @@
 package imapmsg
 
 import (
-	"bytes"
-	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/mime"
@@ -46,6 +43,7 @@ type Matcher struct {
 	needs bool
 	// lowered needles, by key pointer position
 	needles map[*imap.SearchKey]string
+	scratch searchScratch // BODY and TEXT buffers (bodysearch.go)
 }
 
 // NewMatcher compiles the keys (which must all match, as in
@@ -269,7 +267,7 @@ func (m *Matcher) evalContent(k *imap.SearchKey, meta *Meta, c *content) bool {
 	case imap.SearchHeader:
 		return headerContains(h, k.Field, needle)
 	case imap.SearchBody:
-		ok, err := c.msg.bodyContains(c.msg.root, needle)
+		ok, err := c.msg.bodyContains(c.msg.root, needle, &m.scratch)
 		if err != nil && c.err == nil {
 			c.err = err
 		}
@@ -278,7 +276,7 @@ func (m *Matcher) evalContent(k *imap.SearchKey, meta *Meta, c *content) bool {
 		if headerContains(h, "", needle) {
 			return true
 		}
-		ok, err := c.msg.bodyContains(c.msg.root, needle)
+		ok, err := c.msg.bodyContains(c.msg.root, needle, &m.scratch)
 		if err != nil && c.err == nil {
 			c.err = err
 		}
@@ -311,77 +309,4 @@ func headerContains(h *mime.Header, name, needle string) bool {
 		}
 	}
 	return false
-}
-
-// bodyContains searches the text parts below p (decoded from their
-// transfer encoding and charset) for needle, case-insensitively, streaming.
-func (m *Message) bodyContains(p *mime.Part, needle string) (bool, error) {
-	if needle == "" {
-		return true, nil
-	}
-	found := false
-	var err error
-	p.Walk(func(q *mime.Part) bool {
-		if q.IsMultipart() {
-			return true
-		}
-		if q.IsMessage() && q.Message != nil {
-			if headerContains(&q.Message.Header, "", needle) {
-				found = true
-				return false
-			}
-			return true
-		}
-		if q.MediaType != "text" && q.MediaType != "" {
-			return true
-		}
-		raw := io.NewSectionReader(m.r, q.BodyOffset, q.EndOffset-q.BodyOffset)
-		r := mime.NewTransferDecoder(q.Encoding, raw)
-		if cr, ok := mime.NewCharsetReader(q.Charset(), r); ok {
-			r = cr
-		}
-		found, err = streamContains(r, needle)
-		return !found && err == nil
-	})
-	return found, err
-}
-
-// streamContains reports whether the lower-cased text of r contains
-// needle. Memory stays bounded: chunks are lowered and searched with an
-// overlap of len(needle)-1 bytes.
-func streamContains(r io.Reader, needle string) (bool, error) {
-	buf := make([]byte, 32<<10)
-	var window []byte
-	carry := 0 // bytes of an incomplete rune at the end of buf
-	nb := []byte(needle)
-	for {
-		n, err := r.Read(buf[carry:])
-		n += carry
-		end := n
-		if err == nil {
-			// keep an incomplete trailing rune for the next round
-			for i := 1; i <= 3 && i <= end; i++ {
-				if utf8.RuneStart(buf[end-i]) {
-					if !utf8.FullRune(buf[end-i : end]) {
-						end -= i
-					}
-					break
-				}
-			}
-		}
-		window = append(window, bytes.ToLower(buf[:end])...)
-		if bytes.Contains(window, nb) {
-			return true, nil
-		}
-		if keep := len(nb) - 1; len(window) > keep {
-			window = append(window[:0], window[len(window)-keep:]...)
-		}
-		carry = copy(buf, buf[end:n])
-		if err == io.EOF {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-	}
 }

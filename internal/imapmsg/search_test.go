@@ -97,18 +97,18 @@ func TestSearch(t *testing.T) {
 func TestStreamContains(t *testing.T) {
 	text := strings.Repeat("abcdefgh", 10000) + "NEEDLE Ünïcode" + strings.Repeat("x", 40000)
 	for _, needle := range []string{"needle ünïcode", "hne", "ünï"} {
-		ok, err := streamContains(strings.NewReader(text), needle)
+		ok, err := streamContains(strings.NewReader(text), needle, &searchScratch{})
 		if !ok || err != nil {
 			t.Errorf("%q not found", needle)
 		}
 	}
-	if ok, _ := streamContains(strings.NewReader(text), "needlex"); ok {
+	if ok, _ := streamContains(strings.NewReader(text), "needlex", &searchScratch{}); ok {
 		t.Error("false match")
 	}
 	// A rune split across read boundaries is still matched.
 	for i := 32760; i < 32770; i++ {
 		s := strings.Repeat("a", i) + "ÜBER"
-		if ok, _ := streamContains(&oneByteTail{s: s}, "über"); !ok {
+		if ok, _ := streamContains(&oneByteTail{s: s}, "über", &searchScratch{}); !ok {
 			t.Errorf("split at %d", i)
 		}
 	}

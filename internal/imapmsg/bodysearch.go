@@ -1,0 +1,301 @@
+package imapmsg
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/posthorn/posthorn/mime"
+)
+
+// BODY and TEXT search (RFC 9051 §6.4.4): a case-insensitive substring
+// match against the text parts, decoded from their transfer encoding and
+// charset. Non-text leaves (attachments, images) are not searched.
+//
+// Fast path: for an ASCII needle and a part in an ASCII-compatible
+// charset whose non-ASCII characters never lower-case to ASCII
+// (us-ascii, utf-8, iso-8859-1), the part's bytes are read into a
+// reused buffer, transfer-decoded there (7bit, 8bit, binary,
+// quoted-printable, base64), lower-cased in place for ASCII only and
+// searched with bytes.Index. Lower-casing non-ASCII characters cannot
+// create or destroy an ASCII match, with two exceptions in Unicode's
+// simple case mapping, U+212A KELVIN SIGN → 'k' and U+0130 → 'i': a UTF-8
+// part holding either (and a needle with that letter) takes the slow
+// path, which decodes the charset and lower-cases all of Unicode,
+// streaming with bounded memory.
+
+// maxFastPart bounds the part size the fast path reads whole.
+const maxFastPart = 4 << 20
+
+// searchScratch holds the buffers one Matcher reuses across messages.
+type searchScratch struct {
+	raw, dec []byte
+	stream   []byte // slow path read buffer
+	window   []byte // slow path lowered window
+	b64      bytes.Buffer
+}
+
+// bodyContains searches the text parts below p for needle (lower case).
+func (m *Message) bodyContains(p *mime.Part, needle string, sc *searchScratch) (bool, error) {
+	if needle == "" {
+		return true, nil
+	}
+	found := false
+	var err error
+	p.Walk(func(q *mime.Part) bool {
+		if q.IsMultipart() {
+			return true
+		}
+		if q.IsMessage() && q.Message != nil {
+			if headerContains(&q.Message.Header, "", needle) {
+				found = true
+				return false
+			}
+			return true
+		}
+		if q.MediaType != "text" && q.MediaType != "" {
+			return true // not text: skipped (attachments, images)
+		}
+		found, err = m.partContains(q, needle, sc)
+		return !found && err == nil
+	})
+	return found, err
+}
+
+// partContains searches one text leaf.
+func (m *Message) partContains(q *mime.Part, needle string, sc *searchScratch) (bool, error) {
+	n := q.EndOffset - q.BodyOffset
+	if n <= 0 {
+		return false, nil
+	}
+	if n <= maxFastPart && isASCII(needle) {
+		if ok, decided, err := m.fastContains(q, n, needle, sc); decided || err != nil {
+			return ok, err
+		}
+	}
+	raw := io.NewSectionReader(m.r, q.BodyOffset, n)
+	r := mime.NewTransferDecoder(q.Encoding, raw)
+	if cr, ok := mime.NewCharsetReader(q.Charset(), r); ok {
+		r = cr
+	}
+	return streamContains(r, needle, sc)
+}
+
+// fastContains is the fast path; decided is false when the slow path
+// must answer.
+func (m *Message) fastContains(q *mime.Part, n int64, needle string, sc *searchScratch) (found, decided bool, err error) {
+	utf8cs := false
+	switch cs := q.Charset(); cs {
+	case "", "us-ascii", "utf-8", "utf8", "ascii":
+		utf8cs = true
+	case "iso-8859-1", "latin1", "iso_8859-1", "latin-1", "l1":
+	default:
+		return false, false, nil
+	}
+	enc := q.Encoding
+	var kind int
+	switch {
+	case enc == "" || strings.EqualFold(enc, "7bit") || strings.EqualFold(enc, "8bit") || strings.EqualFold(enc, "binary"):
+	case strings.EqualFold(enc, "quoted-printable"):
+		kind = 1
+	case strings.EqualFold(enc, "base64"):
+		kind = 2
+	default:
+		return false, false, nil
+	}
+	if int64(cap(sc.raw)) < n {
+		sc.raw = make([]byte, n)
+	}
+	raw := sc.raw[:n]
+	if k, err := m.r.ReadAt(raw, q.BodyOffset); k < len(raw) {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return false, true, err
+	}
+	text := raw
+	switch kind {
+	case 1:
+		sc.dec = qpDecode(sc.dec[:0], raw)
+		text = sc.dec
+	case 2:
+		sc.b64.Reset()
+		if _, err := sc.b64.ReadFrom(mime.NewTransferDecoder(enc, bytes.NewReader(raw))); err != nil {
+			return false, false, nil
+		}
+		text = sc.b64.Bytes()
+	}
+	lowerASCII(text)
+	if bytes.Contains(text, []byte(needle)) {
+		return true, true, nil
+	}
+	if utf8cs && (strings.IndexByte(needle, 'k') >= 0 && bytes.Contains(text, []byte("\u212a")) ||
+		strings.IndexByte(needle, 'i') >= 0 && bytes.Contains(text, []byte("\u0130"))) {
+		return false, false, nil
+	}
+	return false, true, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII lower-cases the ASCII letters of b in place, eight bytes at
+// a time; other bytes are left alone.
+func lowerASCII(b []byte) {
+	const (
+		lo7  = 0x7f7f7f7f7f7f7f7f
+		hi   = 0x8080808080808080
+		gtZ  = 0x2525252525252525 // 0x7f-'Z': sets bit 7 of bytes > 'Z'
+		geA  = 0x3f3f3f3f3f3f3f3f // 0x80-'A': sets bit 7 of bytes >= 'A'
+		bit5 = 2                  // 0x80 >> 2 == 0x20
+	)
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		h := w & lo7
+		upper := ((h + geA) ^ (h + gtZ)) & ^w & hi
+		if upper != 0 {
+			binary.LittleEndian.PutUint64(b[i:], w|upper>>bit5)
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+}
+
+// qpDecode appends the quoted-printable decoding of src to dst, with the
+// rules of mime's decoder (RFC 2045 §6.7): "=XX" in either case, soft
+// line breaks (also with white space before the break), trailing white
+// space removed, a stray "=" kept.
+func qpDecode(dst, src []byte) []byte {
+	for len(src) > 0 {
+		l := src
+		if i := bytes.IndexByte(src, '\n'); i >= 0 {
+			l, src = src[:i+1], src[i+1:]
+		} else {
+			src = nil
+		}
+		body, eol := l, l[len(l):]
+		if k := len(l); l[k-1] == '\n' {
+			k--
+			if k > 0 && l[k-1] == '\r' {
+				k--
+			}
+			body, eol = l[:k], l[k:]
+		}
+		end := len(body)
+		for end > 0 && (body[end-1] == ' ' || body[end-1] == '\t') {
+			end--
+		}
+		body = body[:end]
+		if len(eol) > 0 && end > 0 && body[end-1] == '=' {
+			body, eol = body[:end-1], nil
+		}
+		for {
+			i := bytes.IndexByte(body, '=')
+			if i < 0 {
+				dst = append(dst, body...)
+				break
+			}
+			dst = append(dst, body[:i]...)
+			if i+2 < len(body) && isHexDigit(body[i+1]) && isHexDigit(body[i+2]) {
+				dst = append(dst, unhexDigit(body[i+1])<<4|unhexDigit(body[i+2]))
+				body = body[i+3:]
+				continue
+			}
+			dst = append(dst, '=')
+			body = body[i+1:]
+		}
+		dst = append(dst, eol...)
+	}
+	return dst
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c >= 'a' && c <= 'f'
+}
+
+func unhexDigit(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// streamContains reports whether the lower-cased text of r contains
+// needle. Memory stays bounded: chunks are lowered and searched with an
+// overlap of len(needle)-1 bytes.
+func streamContains(r io.Reader, needle string, sc *searchScratch) (bool, error) {
+	if sc.stream == nil {
+		sc.stream = make([]byte, 32<<10)
+	}
+	buf := sc.stream
+	window := sc.window[:0]
+	defer func() { sc.window = window[:0] }()
+	carry := 0 // bytes of an incomplete rune at the end of buf
+	nb := []byte(needle)
+	for {
+		n, err := r.Read(buf[carry:])
+		n += carry
+		end := n
+		if err == nil {
+			// keep an incomplete trailing rune for the next round
+			for i := 1; i <= 3 && i <= end; i++ {
+				if utf8.RuneStart(buf[end-i]) {
+					if !utf8.FullRune(buf[end-i : end]) {
+						end -= i
+					}
+					break
+				}
+			}
+		}
+		window = appendLower(window, buf[:end])
+		if bytes.Contains(window, nb) {
+			return true, nil
+		}
+		if keep := len(nb) - 1; len(window) > keep {
+			window = append(window[:0], window[len(window)-keep:]...)
+		}
+		carry = copy(buf, buf[end:n])
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// appendLower appends the Unicode lower-casing of p (as bytes.ToLower
+// does, invalid UTF-8 becoming U+FFFD) without a temporary copy.
+func appendLower(dst, p []byte) []byte {
+	for len(p) > 0 {
+		c := p[0]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			p = p[1:]
+			continue
+		}
+		r, size := utf8.DecodeRune(p)
+		dst = utf8.AppendRune(dst, unicode.ToLower(r))
+		p = p[size:]
+	}
+	return dst
+}
