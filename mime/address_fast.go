@@ -168,7 +168,7 @@ func fastAtoms(s string, i, limit int) (end int, hasAt, ok bool) {
 			hasAt = true
 			continue
 		}
-		if c >= 0x80 || !(c == '.' || isAtext(c)) {
+		if !isASCIIAtextOrDot(c) {
 			break
 		}
 		if c == '=' && j+1 < len(s) && s[j+1] == '?' {
@@ -227,4 +227,20 @@ func joinPhrase(s string) string {
 		i++
 	}
 	return string(b)
+}
+
+// Bit c of atextDotLo (c < 64) or atextDotHi (c-64) is set for the ASCII
+// atext bytes (RFC 5322 §3.2.3) and '.'.
+const (
+	atextDotLo uint64 = 0xa3ffecfa00000000
+	atextDotHi uint64 = 0x7fffffffc7fffffe
+)
+
+// isASCIIAtextOrDot reports whether c is ASCII atext or '.', without the
+// search isAtext does.
+func isASCIIAtextOrDot(c byte) bool {
+	if c < 64 {
+		return atextDotLo&(1<<c) != 0
+	}
+	return c < 128 && atextDotHi&(1<<(c-64)) != 0
 }

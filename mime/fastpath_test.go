@@ -149,3 +149,12 @@ func FuzzDateFastPath(f *testing.F) {
 		checkDateFast(t, in)
 	})
 }
+
+func TestASCIIAtextOrDot(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := c < 0x80 && (c == '.' || isAtext(byte(c)))
+		if got := isASCIIAtextOrDot(byte(c)); got != want {
+			t.Errorf("isASCIIAtextOrDot(%#x) = %v, want %v", c, got, want)
+		}
+	}
+}

@@ -201,10 +201,16 @@ func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 func readBufferSize(r io.Reader) int {
 	const max = 64 << 10
 	if l, ok := r.(interface{ Len() int }); ok {
-		if n := l.Len(); n < max {
-			// Small input: a buffer of a few KiB is refilled a few
-			// times, cheaper than allocating the whole size.
-			return min(max, 4096+n/4)
+		switch n := l.Len(); {
+		case n < 16<<10:
+			// A small message: a 4 KiB buffer (or less, for less) holds
+			// a usual header and allocates in a small size class; the
+			// body streams through it in a few refills.
+			return min(4096, n+512)
+		case n < max:
+			// Cheaper to refill a few KiB a few times than to allocate
+			// the whole size.
+			return 4096 + n/4
 		}
 	}
 	return max
