@@ -3,8 +3,12 @@ package smtpserver
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"github.com/posthorn/posthorn/sasl"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +40,24 @@ func (b *infoBackend) remotes() []string {
 		out = append(out, i.RemoteAddr.String())
 	}
 	return out
+}
+
+// logBuf collects log output from several goroutines.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -72,7 +94,9 @@ func dialProxied(t testing.TB, addr string, hdr []byte) *wire {
 func TestProxyProtocol(t *testing.T) {
 	for _, v := range []int{1, 2} {
 		b := &infoBackend{}
-		addr := startServer(t, &Server{Backend: b, ProxyTrusted: loopback, Limits: Limits{MaxConnectionsPerIP: 1}})
+		logs := &logBuf{}
+		logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		addr := startServer(t, &Server{Backend: b, ProxyTrusted: loopback, Limits: Limits{MaxConnectionsPerIP: 1}, Logger: logger})
 		w := dialProxied(t, addr, proxyHeader(t, v, "203.0.113.7:40000"))
 		// C: EHLO client.test ... S: 250 OK (after the PROXY header)
 		w.cmd("EHLO client.test", 250)
@@ -98,6 +122,8 @@ func TestProxyProtocol(t *testing.T) {
 		w2.expect(421)
 		w3 := dialProxied(t, addr, proxyHeader(t, v, "203.0.113.8:40002"))
 		w3.cmd("NOOP", 250)
+		assert.Contains(t, logs.String(), "remote=203.0.113.7:40001", "v%d: refusal logged with the client address", v)
+		assert.NotContains(t, logs.String(), "remote=127.0.0.1", "v%d", v)
 	}
 }
 
@@ -150,4 +176,28 @@ func TestProxyProtocolImplicitTLS(t *testing.T) {
 	b.imu.Lock()
 	assert.NotNil(t, b.infos[0].TLS)
 	b.imu.Unlock()
+}
+
+// The auth-failure limiter shared by all connections counts the carried
+// client address: failures from 203.0.113.7 slow it down, not another
+// client of the same proxy.
+func TestProxyProtocolAuthLimiter(t *testing.T) {
+	reg := &sasl.Registry{Credentials: testCreds{"alice": "secret"}, AllowPlaintext: true}
+	addr := startServer(t, &Server{Backend: &testBackend{}, Auth: reg, ProxyTrusted: loopback, Limits: Limits{AuthFailureDelay: 300 * time.Millisecond}})
+	// More failures than the limiter lets go free.
+	for i := 0; i < 4; i++ {
+		w := dialProxied(t, addr, proxyHeader(t, 2, fmt.Sprintf("203.0.113.7:%d", 40000+i)))
+		w.cmd("EHLO client.test", 250)
+		w.cmd("AUTH PLAIN AGFsaWNlAHdyb25n", 535)
+		w.cmd("QUIT", 221)
+	}
+	timeAuth := func(client string) time.Duration {
+		w := dialProxied(t, addr, proxyHeader(t, 2, client))
+		w.cmd("EHLO client.test", 250)
+		start := time.Now()
+		w.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==", 235)
+		return time.Since(start)
+	}
+	assert.GreaterOrEqual(t, timeAuth("203.0.113.7:40011"), 200*time.Millisecond, "the failing client is slowed")
+	assert.Less(t, timeAuth("203.0.113.8:40010"), 200*time.Millisecond, "another client is not")
 }
