@@ -332,6 +332,9 @@ func (c *conn) cmdSTLS(cmd pop3.Command) {
 	cs := tc.ConnectionState()
 	c.cb = sasl.ChannelBindingFromTLS(&cs)
 	c.tls = true
+	// A LANG sent before TLS may have been injected by a man in the middle
+	// (RFC 6856 §7); like the capabilities (RFC 2595 §4), it is forgotten.
+	c.lang, c.texts, c.utf8Text = "", nil, false
 	c.log.Debug("pop3 STLS done", "version", cs.Version)
 }
 

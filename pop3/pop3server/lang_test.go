@@ -1,6 +1,7 @@
 package pop3server_test
 
 import (
+	"crypto/tls"
 	"testing"
 
 	"github.com/posthorn/posthorn/pop3/internal/pop3test"
@@ -155,5 +156,23 @@ func TestUTF8User(t *testing.T) {
 		S: -ERR [AUTH] authentication failed
 		C: USER j` + "\xff" + `rg
 		S: -ERR USER takes one user name
+	`)
+}
+
+// RFC 6856 §7: a LANG before STLS may come from a man in the middle, so
+// the language is back to English after the handshake.
+func TestLangForgottenAfterSTLS(t *testing.T) {
+	env := start(t, langServer())
+	c := pop3test.Dial(t, env.Addr)
+	c.Script(`
+		S: +OK*
+		C: LANG es
+		S: +OK es Idioma cambiado
+		C: STLS
+		S: +OK begin TLS negotiation`)
+	c = pop3test.Wrap(t, tls.Client(c.NetConn(), env.Cert.ClientConfig()))
+	c.Script(`
+		C: LANG uga
+		S: -ERR unsupported language
 	`)
 }
