@@ -38,9 +38,10 @@
 //     (by sequence number) owns an id; later duplicates and messages without
 //     an id get a unique, unreferenced one. Every link is checked against
 //     loops by walking up the parents before it is made, so the result is a
-//     forest holding every message exactly once. When step 1.B cannot link
-//     a message to its last reference without a loop, its existing parent
-//     is kept. Dummies remain only at the top level after step 3, and have
+//     forest holding every message exactly once. Step 1.B breaks a message's
+//     existing parent link before it tries the new one, so a message that
+//     cannot be linked to its last reference without a loop (for example,
+//     its own id) has no parent, as in Dovecot. Dummies remain only at the top level after step 3, and have
 //     at least two children.
 //   - Cost: O(n log n) for Sort and ORDEREDSUBJECT; REFERENCES is
 //     O(n·refs·depth) for the loop checks, linear in practice. Tree

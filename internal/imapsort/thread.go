@@ -204,13 +204,17 @@ func (t *threader) step1(m *Message, buf []string) []string {
 			link(p, c)
 		}
 	}
-	// (B) The last reference is the parent, replacing any parent from (A)
-	// unless that would make a loop; no reference means no parent.
+	// (B) The last reference is the parent: any parent from (A) is broken
+	// first, then the new link is made unless it would make a loop (as
+	// Dovecot does: a message whose last reference is itself ends up
+	// without parent); no reference means no parent.
 	if len(refs) == 0 {
 		unlink(self)
-	} else if p := t.lookup(refs[len(refs)-1]); self.parent != p && !descends(p, self) {
+	} else if p := t.lookup(refs[len(refs)-1]); self.parent != p {
 		unlink(self)
-		link(p, self)
+		if !descends(p, self) {
+			link(p, self)
+		}
 	}
 	return refs
 }

@@ -10,30 +10,20 @@ import (
 // <01KF8JCEOCBS0045PS@xxx.yyy.com> are the same Message ID; Message ID
 // comparisons are otherwise case-sensitive.
 func TestReferencesNormalisesIDs(t *testing.T) {
-	msgs := []Message{
-		{SeqNum: 1, MessageID: `<"01KF8JCEOCBS0045PS"@xxx.yyy.com>`, Subject: "a"},
-		{SeqNum: 2, MessageID: `<x@y>`, References: `<01KF8JCEOCBS0045PS@xxx.yyy.com>`, Subject: "b"},
-		{SeqNum: 3, MessageID: `<z@y>`, References: `<01kf8jceocbs0045ps@xxx.yyy.com>`, Subject: "c"},
-		// No "@": not a msg-id, so no reference; In-Reply-To is used.
-		{SeqNum: 4, References: `<garbage>`, InReplyTo: `<x@y> <z@y>`, Subject: "d"},
-	}
+	msgs := idsMailbox()
 	if got, want := FormatThreads(References(msgs), false), "(1 2 4)(3)"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
 
-// Step 1.A keeps an existing parent (a truncated References line), step 1.B
-// replaces it with the last reference, and a self-reference is no loop.
+// Step 1.A keeps an existing parent (a truncated References line); step 1.B
+// breaks it and links the last reference, unless that makes a loop: 3's last
+// reference is itself, so 3 loses the parent <b@x> that 1.A gave it and
+// becomes a root (Dovecot answers the same, see TestAgainstDovecot).
 func TestReferencesLinkRules(t *testing.T) {
-	msgs := []Message{
-		{SeqNum: 1, MessageID: "<a@x>", Subject: "s1"},
-		{SeqNum: 2, MessageID: "<b@x>", References: "<a@x>", Subject: "s2"},
-		{SeqNum: 3, MessageID: "<c@x>", References: "<b@x> <c@x>", Subject: "s3"}, // refers to itself
-		// 1.A would make <b@x> a child of <c@x>, but b has a parent: kept.
-		{SeqNum: 4, MessageID: "<d@x>", References: "<c@x> <b@x> <d@x> <a@x>", Subject: "s4"},
-	}
+	msgs := linkRulesMailbox()
 	// 4 refers to itself before <a@x>: 1.B makes 4 a child of 1.
-	if got, want := FormatThreads(References(msgs), false), "(1 (2 3)(4))"; got != want {
+	if got, want := FormatThreads(References(msgs), false), "(1 (2)(4))(3)"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
@@ -41,18 +31,7 @@ func TestReferencesLinkRules(t *testing.T) {
 // Dummy pruning (step 3) and merging of dummies with the same subject
 // (step 5.C): two threads whose roots are missing, one subject.
 func TestReferencesDummies(t *testing.T) {
-	d := func(h int) string { return fmt.Sprintf("Mon, 1 Jan 2024 %02d:00:00 +0000", h) }
-	msgs := []Message{
-		{SeqNum: 1, MessageID: "<1@x>", References: "<gone1@x>", Subject: "Re: Topic", Date: d(5)},
-		{SeqNum: 2, MessageID: "<2@x>", References: "<gone1@x>", Subject: "Re: Topic", Date: d(3)},
-		{SeqNum: 3, MessageID: "<3@x>", References: "<gone2@x>", Subject: "Re: topic", Date: d(4)},
-		{SeqNum: 4, MessageID: "<4@x>", References: "<gone2@x>", Subject: "Re: TOPIC", Date: d(1)},
-		// A dummy with one child under the root: the child is promoted.
-		{SeqNum: 5, MessageID: "<5@x>", References: "<gone3@x>", Subject: "Other", Date: d(2)},
-		// A chain of dummies below a message: spliced away.
-		{SeqNum: 6, MessageID: "<6@x>", Subject: "Chain", Date: d(6)},
-		{SeqNum: 7, MessageID: "<7@x>", References: "<6@x> <g1@x> <g2@x>", Subject: "Re: Chain", Date: d(7)},
-	}
+	msgs := dummiesMailbox()
 	// Both dummies for "TOPIC" merge: their children become siblings.
 	if got, want := FormatThreads(References(msgs), false), "((4)(2)(3)(1))(5)(6 7)"; got != want {
 		t.Errorf("got %s, want %s", got, want)
@@ -126,4 +105,39 @@ func fuzzMailbox(data []byte) []Message {
 		msgs = append(msgs, m)
 	}
 	return msgs
+}
+
+func idsMailbox() []Message {
+	return []Message{
+		{SeqNum: 1, MessageID: `<"01KF8JCEOCBS0045PS"@xxx.yyy.com>`, Subject: "a"},
+		{SeqNum: 2, MessageID: `<x@y>`, References: `<01KF8JCEOCBS0045PS@xxx.yyy.com>`, Subject: "b"},
+		{SeqNum: 3, MessageID: `<z@y>`, References: `<01kf8jceocbs0045ps@xxx.yyy.com>`, Subject: "c"},
+		// No "@": not a msg-id, so no reference; In-Reply-To is used.
+		{SeqNum: 4, References: `<garbage>`, InReplyTo: `<x@y> <z@y>`, Subject: "d"},
+	}
+}
+
+func linkRulesMailbox() []Message {
+	return []Message{
+		{SeqNum: 1, MessageID: "<a@x>", Subject: "s1"},
+		{SeqNum: 2, MessageID: "<b@x>", References: "<a@x>", Subject: "s2"},
+		{SeqNum: 3, MessageID: "<c@x>", References: "<b@x> <c@x>", Subject: "s3"}, // refers to itself
+		// 1.A would make <b@x> a child of <c@x>, but b has a parent: kept.
+		{SeqNum: 4, MessageID: "<d@x>", References: "<c@x> <b@x> <d@x> <a@x>", Subject: "s4"},
+	}
+}
+
+func dummiesMailbox() []Message {
+	d := func(h int) string { return fmt.Sprintf("Mon, 1 Jan 2024 %02d:00:00 +0000", h) }
+	return []Message{
+		{SeqNum: 1, MessageID: "<1@x>", References: "<gone1@x>", Subject: "Re: Topic", Date: d(5)},
+		{SeqNum: 2, MessageID: "<2@x>", References: "<gone1@x>", Subject: "Re: Topic", Date: d(3)},
+		{SeqNum: 3, MessageID: "<3@x>", References: "<gone2@x>", Subject: "Re: topic", Date: d(4)},
+		{SeqNum: 4, MessageID: "<4@x>", References: "<gone2@x>", Subject: "Re: TOPIC", Date: d(1)},
+		// A dummy with one child under the root: the child is promoted.
+		{SeqNum: 5, MessageID: "<5@x>", References: "<gone3@x>", Subject: "Other", Date: d(2)},
+		// A chain of dummies below a message: spliced away.
+		{SeqNum: 6, MessageID: "<6@x>", Subject: "Chain", Date: d(6)},
+		{SeqNum: 7, MessageID: "<7@x>", References: "<6@x> <g1@x> <g2@x>", Subject: "Re: Chain", Date: d(7)},
+	}
 }
