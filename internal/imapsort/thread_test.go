@@ -87,12 +87,15 @@ func fuzzMailbox(data []byte) []Message {
 		}
 		return fmt.Sprintf("<%d@x>", b%8)
 	}
-	subjects := []string{"", "a", "Re: a", "b", "[fwd: a]", "Fwd: b"}
+	subjects := []string{"", "a", "Re: a", "b", "[fwd: a]", "Fwd: b", "=?utf-8?q?Re=3A_A?=", "[x] re: b (fwd)", "A"}
 	var msgs []Message
 	for len(data) >= 3 && len(msgs) < 200 {
 		m := Message{SeqNum: uint32(len(msgs) + 1), MessageID: id(data[0])}
 		m.Subject = subjects[int(data[1])%len(subjects)]
-		m.InternalDate = time.Unix(int64(data[1]>>4), 0)
+		m.InternalDate = time.Unix(int64(data[1]>>4), 0).UTC()
+		if data[2]&0x80 != 0 {
+			m.Date = time.Unix(int64(data[2]>>3)*600, 0).UTC().Format(time.RFC1123Z)
+		}
 		n := int(data[2] % 5)
 		data = data[3:]
 		for i := 0; i < n && len(data) > 0; i++ {
