@@ -108,7 +108,10 @@ func TestDovecotCompress(t *testing.T) {
 	if len(msgs) != 1 || string(msgs[0].BodySections[0].Bytes) != m {
 		t.Fatal("body differs after COMPRESS")
 	}
+	if err := c.Noop(ctx); err != nil {
+		t.Fatalf("NOOP: %v (connection: %v)", err, c.Err())
+	}
 	if err := c.Logout(ctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("LOGOUT: %v (connection: %v)", err, c.Err())
 	}
 }
