@@ -1,6 +1,7 @@
 package pop3server
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/posthorn/posthorn/pop3"
@@ -64,8 +65,8 @@ func validRange(r string) bool {
 	return true
 }
 
-// matchLanguage picks the first offered language that the basic language
-// range r matches by basic filtering (RFC 4647 §3.3.1): the tag equals r,
+// matchLanguage picks an offered language that the basic language range r
+// matches by basic filtering (RFC 4647 §3.3.1): the tag equals r,
 // or starts with r followed by "-", ignoring case. "*" selects the
 // administrator's preferred language (RFC 6856 §3.2), DefaultLanguage.
 func (s *Server) matchLanguage(r string) (Language, bool) {
@@ -76,9 +77,16 @@ func (s *Server) matchLanguage(r string) (Language, bool) {
 			r = "en"
 		}
 	}
+	// Of the tags basic filtering selects, an exact match is preferred,
+	// then the first in the server's order.
+	for _, l := range langs {
+		if strings.EqualFold(l.Tag, r) {
+			return l, true
+		}
+	}
 	for _, l := range langs {
 		t := l.Tag
-		if strings.EqualFold(t, r) || len(t) > len(r) && t[len(r)] == '-' && strings.EqualFold(t[:len(r)], r) {
+		if len(t) > len(r) && t[len(r)] == '-' && strings.EqualFold(t[:len(r)], r) {
 			return l, true
 		}
 	}
@@ -132,6 +140,13 @@ func (c *conn) translate(key string) string {
 		return t
 	}
 	return key
+}
+
+// replyRaw queues a status line whose text clients parse (the STAT drop
+// listing, the RETR size): it is never translated.
+func (c *conn) replyRaw(format string, args ...any) {
+	fmt.Fprintf(c.bw, format, args...)
+	c.bw.WriteString("\r\n")
 }
 
 // localize translates the human-readable part of a status line (or of

@@ -176,3 +176,32 @@ func TestLangForgottenAfterSTLS(t *testing.T) {
 		S: -ERR unsupported language
 	`)
 }
+
+// Machine-readable replies are never translated, whatever the table
+// holds (RFC 6856 §3.2 localizes human-readable text only).
+func TestLangNeverTranslatesData(t *testing.T) {
+	srv := &pop3server.Server{AllowInsecureAuth: true, Languages: []pop3server.Language{{Tag: "xx", Texts: map[string]string{
+		"%d %d":            "%d und %d",
+		"%d octets":        "%d Oktette",
+		"language changed": "ok",
+	}}}}
+	env := start(t, srv)
+	c := pop3test.Dial(t, env.Addr)
+	c.Script(`
+		S: +OK*
+		C: USER alice
+		S: +OK*
+		C: PASS secret
+		S: +OK*
+		C: LANG xx
+		S: +OK xx ok
+		C: STAT
+		S: +OK 2 144
+		C: LIST 2
+		S: +OK 2 77
+		C: UIDL 1
+		S: +OK 1 uid-1
+		C: RETR 2
+		S: +OK 77 octets
+	`)
+}

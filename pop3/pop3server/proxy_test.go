@@ -2,9 +2,11 @@ package pop3server_test
 
 import (
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,24 @@ import (
 	"github.com/posthorn/posthorn/pop3/internal/pop3test"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
+
+// logBuf collects log output from several goroutines.
+type logBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
@@ -43,7 +63,9 @@ func dialProxied(t *testing.T, addr, hdr string) *pop3test.Conn {
 // the per-IP limit see.
 func TestProxyProtocol(t *testing.T) {
 	for _, v := range []int{1, 2} {
-		env := start(t, &pop3server.Server{AllowInsecureAuth: true, ProxyTrusted: loopback, Limits: pop3server.Limits{MaxConnsPerIP: 1}})
+		logs := &logBuf{}
+		logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		env := start(t, &pop3server.Server{AllowInsecureAuth: true, ProxyTrusted: loopback, Limits: pop3server.Limits{MaxConnsPerIP: 1}, Logger: logger})
 		c := dialProxied(t, env.Addr, proxyHeader(t, v, "203.0.113.7:40000"))
 		c.Script(`
 			S: +OK POP3 server ready
@@ -66,6 +88,10 @@ func TestProxyProtocol(t *testing.T) {
 			C: QUIT
 			S: +OK bye
 		`)
+		// Logs name the client, never the proxy.
+		if l := logs.String(); !strings.Contains(l, "remote=203.0.113.7:40001") || strings.Contains(l, "remote=127.0.0.1") {
+			t.Fatalf("v%d: logs do not use the carried address:\n%s", v, l)
+		}
 	}
 }
 

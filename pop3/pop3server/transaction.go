@@ -44,7 +44,8 @@ func (c *conn) cmdStat(cmd pop3.Command) {
 			size += m.Size
 		}
 	}
-	c.replyf("+OK %d %d", n, size)
+	// RFC 1939 §5: clients parse the drop listing; never translated.
+	c.replyRaw("+OK %d %d", n, size)
 }
 
 // cmdList answers LIST (RFC 1939 §5) or UIDL (§7), for one message or as a
@@ -158,7 +159,8 @@ func (c *conn) send(i, lines int) {
 		defer cl.Close()
 	}
 	if lines < 0 {
-		c.replyf("+OK %d octets", m.Size)
+		// Clients read the size; never translated.
+		c.replyRaw("+OK %d octets", m.Size)
 	} else {
 		c.reply("+OK top of message follows")
 	}
