@@ -69,7 +69,9 @@ type Maildrop interface {
 
 // ConnInfo describes the client connection of a session.
 type ConnInfo struct {
-	// RemoteAddr and LocalAddr are the addresses of the connection.
+	// RemoteAddr and LocalAddr are the addresses of the connection; behind
+	// a load balancer in Server.ProxyTrusted, the client's address and the
+	// address it connected to, as the PROXY header carries them.
 	RemoteAddr, LocalAddr net.Addr
 	// TLS reports whether the connection is encrypted (implicit TLS or
 	// after STLS).

@@ -25,8 +25,9 @@ type Backend interface {
 
 // ConnInfo describes the connection a Session runs on.
 type ConnInfo struct {
-	// RemoteAddr and LocalAddr are the connection's addresses (after
-	// XCLIENT when a trusted proxy sent one).
+	// RemoteAddr and LocalAddr are the connection's addresses: behind a
+	// load balancer in Server.ProxyTrusted, those its PROXY header
+	// carries; after XCLIENT when a trusted proxy sent one.
 	RemoteAddr, LocalAddr net.Addr
 	// Hostname is the name the client gave in EHLO/HELO/LHLO; "" before.
 	Hostname string
