@@ -132,11 +132,63 @@ func (m *Message) fastContains(q *mime.Part, n int64, needle string, sc *searchS
 	if bytes.Contains(text, []byte(needle)) {
 		return true, true, nil
 	}
-	if utf8cs && (strings.IndexByte(needle, 'k') >= 0 && bytes.Contains(text, []byte("\u212a")) ||
-		strings.IndexByte(needle, 'i') >= 0 && bytes.Contains(text, []byte("\u0130"))) {
+	if utf8cs && hasASCIILowering(text, needle) {
 		return false, false, nil
 	}
 	return false, true, nil
+}
+
+// plainValue returns a field's value as Field.Value would (white space
+// trimmed) when it is one line without encoded words; ok is false
+// otherwise.
+func plainValue(raw []byte) (v []byte, ok bool) {
+	i := bytes.IndexByte(raw, ':')
+	if i < 0 {
+		return nil, false
+	}
+	v = bytes.Trim(raw[i+1:], " \t\r\n")
+	if bytes.IndexByte(v, '\n') >= 0 || bytes.IndexByte(v, '\r') >= 0 || bytes.Contains(v, []byte("=?")) {
+		return nil, false
+	}
+	return v, true
+}
+
+// containsFoldASCII reports whether s contains needle (lower-case ASCII)
+// when the ASCII letters of s are lower-cased.
+func containsFoldASCII(s []byte, needle string) bool {
+	n := len(needle)
+	if n == 0 {
+		return true
+	}
+	c0 := needle[0]
+	for i := 0; i+n <= len(s); i++ {
+		if lowerByte(s[i]) != c0 {
+			continue
+		}
+		j := 1
+		for j < n && lowerByte(s[i+j]) == needle[j] {
+			j++
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// hasASCIILowering reports whether s holds one of the two characters
+// whose lower case is ASCII (U+212A, U+0130) and needle the letter it
+// lowers to: then only a full Unicode lower-casing decides.
+func hasASCIILowering(s []byte, needle string) bool {
+	return strings.IndexByte(needle, 'k') >= 0 && bytes.Contains(s, []byte("\u212a")) ||
+		strings.IndexByte(needle, 'i') >= 0 && bytes.Contains(s, []byte("\u0130"))
 }
 
 func isASCII(s string) bool {

@@ -148,3 +148,67 @@ func TestLowerASCII(t *testing.T) {
 		}
 	}
 }
+
+// refHeaderContains is the reference: unfold, decode, lower all of Unicode.
+func refHeaderContains(h *mime.Header, name, needle string) bool {
+	for _, f := range h.Fields() {
+		if f.Key == "" || (name != "" && !strings.EqualFold(f.Key, name)) {
+			continue
+		}
+		if needle == "" {
+			return true
+		}
+		v := f.Value()
+		if strings.Contains(v, "=?") {
+			v, _ = mime.DecodeWords(v)
+		}
+		if name == "" {
+			v = f.Key + ": " + v
+		}
+		if strings.Contains(strings.ToLower(v), needle) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestHeaderSearch: RFC 9051 §6.4.4 — TEXT matches "Key: value" of any
+// field, HEADER and the address keys the value, case-insensitively.
+func TestHeaderSearch(t *testing.T) {
+	m := parseString(t, "Subject: Café =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nX-Long: one\r\n two\r\nX-K: \u212aelvin\r\n\r\nbody\r\n")
+	h := &m.root.Header
+	for _, tt := range []struct {
+		name, needle string
+		want         bool
+	}{
+		{"", "subject", true}, {"", "t: caf", true}, {"", "t:", true}, {"", " café", true},
+		{"", ": café", true}, {"", "grüße", true}, {"", "one two", true}, {"", "kelvin", true},
+		{"x-long", "one two", true}, {"x-long", "x-long", false}, {"subject", "subject", false},
+		{"x-k", "kelvin", true}, {"", "absent", false}, {"x-missing", "", false}, {"subject", "", true},
+	} {
+		if got := headerContains(h, tt.name, tt.needle); got != tt.want || got != refHeaderContains(h, tt.name, tt.needle) {
+			t.Errorf("%q contains %q = %v, want %v", tt.name, tt.needle, got, tt.want)
+		}
+	}
+}
+
+// FuzzHeaderSearch checks the in-place header search against the reference.
+func FuzzHeaderSearch(f *testing.F) {
+	f.Add("Subject: Caf\u00e9\r\nTo: a@b\r\n", "", "t: caf")
+	f.Add("X-A:  v\r\n w \r\n", "x-a", "v w")
+	f.Add("K: \u212a\r\n", "", "k")
+	f.Fuzz(func(t *testing.T, hdr, name, needle string) {
+		if len(hdr) > 2048 {
+			return
+		}
+		needle = strings.ToLower(needle)
+		m, err := Parse(strings.NewReader(hdr+"\r\nx"), int64(len(hdr)+3), mime.Limits{})
+		if err != nil {
+			return
+		}
+		h := &m.root.Header
+		if got, want := headerContains(h, name, needle), refHeaderContains(h, name, needle); got != want {
+			t.Fatalf("header %q name %q needle %q: got %v, want %v", hdr, name, needle, got, want)
+		}
+	})
+}

@@ -290,12 +290,27 @@ func (m *Matcher) evalContent(k *imap.SearchKey, meta *Meta, c *content) bool {
 // case-insensitively. An empty needle matches when the field exists
 // (RFC 9051 §6.4.4, HEADER).
 func headerContains(h *mime.Header, name, needle string) bool {
+	// Fast path (see bodysearch.go): an ASCII needle against a one-line
+	// value without encoded words is searched in place. A match across
+	// "Key: value" contains the ':' or starts with the space after it,
+	// which keeps to the slow path.
+	fast := needle != "" && isASCII(needle) && !(name == "" && (strings.IndexByte(needle, ':') >= 0 || needle[0] == ' '))
 	for _, f := range h.Fields() {
 		if f.Key == "" || (name != "" && !strings.EqualFold(f.Key, name)) {
 			continue
 		}
 		if needle == "" {
 			return true
+		}
+		if fast {
+			if v, ok := plainValue(f.Raw); ok && (name != "" || isASCII(f.Key)) {
+				if containsFoldASCII(v, needle) || name == "" && containsFoldASCII([]byte(f.Key), needle) {
+					return true
+				}
+				if !hasASCIILowering(v, needle) {
+					continue
+				}
+			}
 		}
 		v := f.Value()
 		if strings.Contains(v, "=?") {
