@@ -38,8 +38,7 @@ func parseAddressListFast(s string, decode bool) ([]*Address, bool) {
 		}
 		if !empty {
 			if backing == nil {
-				backing = make([]Address, 0, n)
-				list = make([]*Address, 0, n)
+				backing, list = fastAlloc(n)
 			}
 			backing = append(backing, a)
 			list = append(list, &backing[len(backing)-1])
@@ -50,6 +49,26 @@ func parseAddressListFast(s string, decode bool) ([]*Address, bool) {
 		return nil, false // nothing but separators: leave it to the general parser
 	}
 	return list, true
+}
+
+// fastAlloc returns empty slices with room for n addresses and pointers,
+// in one allocation for the usual lists of one or two.
+func fastAlloc(n int) ([]Address, []*Address) {
+	switch n {
+	case 1:
+		m := new(struct {
+			a [1]Address
+			p [1]*Address
+		})
+		return m.a[:0], m.p[:0]
+	case 2:
+		m := new(struct {
+			a [2]Address
+			p [2]*Address
+		})
+		return m.a[:0], m.p[:0]
+	}
+	return make([]Address, 0, n), make([]*Address, 0, n)
 }
 
 // fastElement parses the element of an address list that starts at s[i]
