@@ -2,6 +2,7 @@ package pop3server_test
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -148,5 +149,44 @@ func TestProxyProtocolImplicitTLS(t *testing.T) {
 	`)
 	if got := env.Backend.LastRemote(); got != "[2001:db8::7]:40000" {
 		t.Fatalf("ConnInfo.RemoteAddr = %q, want [2001:db8::7]:40000", got)
+	}
+}
+
+// The auth-failure limiter counts the carried client address: failures
+// from 203.0.113.7 slow it down, not another client of the same proxy.
+func TestProxyProtocolAuthLimiter(t *testing.T) {
+	env := start(t, &pop3server.Server{AllowInsecureAuth: true, ProxyTrusted: loopback, Limits: pop3server.Limits{AuthFailureDelay: 300 * time.Millisecond}})
+	// More failures than the limiter lets go free.
+	for i := range 4 {
+		c := dialProxied(t, env.Addr, proxyHeader(t, 2, fmt.Sprintf("203.0.113.7:%d", 40000+i)))
+		c.Script(`
+			S: +OK*
+			C: USER alice
+			S: +OK send PASS
+			C: PASS wrong
+			S: -ERR [AUTH] authentication failed
+			C: QUIT
+			S: +OK bye
+		`)
+	}
+	timeLogin := func(client string) time.Duration {
+		c := dialProxied(t, env.Addr, proxyHeader(t, 2, client))
+		c.Script(`
+			S: +OK*
+			C: USER alice
+			S: +OK send PASS`)
+		start := time.Now()
+		c.Script(`
+			C: PASS secret
+			S: +OK*
+			C: QUIT
+			S: +OK bye`)
+		return time.Since(start)
+	}
+	if d := timeLogin("203.0.113.7:40011"); d < 200*time.Millisecond {
+		t.Fatalf("the failing client logged in after %v, want a delay", d)
+	}
+	if d := timeLogin("203.0.113.8:40012"); d >= 200*time.Millisecond {
+		t.Fatalf("another client of the proxy waited %v", d)
 	}
 }
