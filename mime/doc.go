@@ -78,6 +78,14 @@
 //   - Multipart boundaries written start with "=_", which can appear
 //     neither in base64 nor in quoted-printable output, so an encoded body
 //     cannot contain its delimiter.
+//   - ParseAddressList and ParseDate try a fast path first
+//     (address_fast.go, date_fast.go) for the forms nearly all mail uses:
+//     plain `Name <local@domain>` / `local@domain` lists and the canonical
+//     "Mon, 2 Jan 2006 15:04:05 -0700". A fast path must return exactly
+//     what the general parser returns for everything it accepts, and
+//     decline everything else; TestAddressFastPathAgrees,
+//     TestDateFastPathAgrees and their fuzz targets check this. Change
+//     the general parser, rerun them.
 //   - There is no package-level mutable state; all tables are read-only.
 //
 // # Standards and deliberate deviations
