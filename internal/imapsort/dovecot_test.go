@@ -38,8 +38,8 @@ func TestAgainstDovecot(t *testing.T) {
 	d := testpeer.StartDovecot(t, testpeer.DovecotOptions{})
 	boxes := map[string][]Message{"INBOX": mailbox(), "links": linkRulesMailbox(), "dummies": dummiesMailbox(), "ids": idsMailbox()}
 	r := rand.New(rand.NewPCG(5, 5))
-	for i := range 8 {
-		data := make([]byte, 400)
+	for i := range 5 {
+		data := make([]byte, 300)
 		for j := range data {
 			data[j] = byte(r.Uint32())
 		}
