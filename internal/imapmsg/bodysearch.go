@@ -229,49 +229,70 @@ func lowerASCII(b []byte) {
 // qpDecode appends the quoted-printable decoding of src to dst, with the
 // rules of mime's decoder (RFC 2045 §6.7): "=XX" in either case, soft
 // line breaks (also with white space before the break), trailing white
-// space removed, a stray "=" kept.
+// space removed (rule 3), a stray "=" kept, hard line breaks passed
+// through. It copies runs of plain bytes in one go: only "=" and white
+// space before a line break or the end interrupt a run.
 func qpDecode(dst, src []byte) []byte {
-	for len(src) > 0 {
-		l := src
-		if i := bytes.IndexByte(src, '\n'); i >= 0 {
-			l, src = src[:i+1], src[i+1:]
-		} else {
-			src = nil
-		}
-		body, eol := l, l[len(l):]
-		if k := len(l); l[k-1] == '\n' {
-			k--
-			if k > 0 && l[k-1] == '\r' {
-				k--
-			}
-			body, eol = l[:k], l[k:]
-		}
-		end := len(body)
-		for end > 0 && (body[end-1] == ' ' || body[end-1] == '\t') {
-			end--
-		}
-		body = body[:end]
-		if len(eol) > 0 && end > 0 && body[end-1] == '=' {
-			body, eol = body[:end-1], nil
-		}
-		for {
-			i := bytes.IndexByte(body, '=')
-			if i < 0 {
-				dst = append(dst, body...)
+	n := len(src)
+	i := 0
+	for i < n {
+		start := i
+		for i < n {
+			c := src[i]
+			if c == '=' {
 				break
 			}
-			dst = append(dst, body[:i]...)
-			if i+2 < len(body) && isHexDigit(body[i+1]) && isHexDigit(body[i+2]) {
-				dst = append(dst, unhexDigit(body[i+1])<<4|unhexDigit(body[i+2]))
-				body = body[i+3:]
-				continue
+			if (c == ' ' || c == '\t') && (i+1 == n || isQPSpace(src[i+1])) {
+				break
 			}
-			dst = append(dst, '=')
-			body = body[i+1:]
+			i++
 		}
-		dst = append(dst, eol...)
+		dst = append(dst, src[start:i]...)
+		if i == n {
+			break
+		}
+		if src[i] != '=' {
+			// White space followed by more white space or a line end.
+			j := i
+			for j < n && (src[j] == ' ' || src[j] == '\t') {
+				j++
+			}
+			if !qpLineEnd(src, j) {
+				dst = append(dst, src[i:j]...)
+			}
+			i = j
+			continue
+		}
+		if i+2 < n && isHexDigit(src[i+1]) && isHexDigit(src[i+2]) {
+			dst = append(dst, unhexDigit(src[i+1])<<4|unhexDigit(src[i+2]))
+			i += 3
+			continue
+		}
+		j := i + 1
+		for j < n && (src[j] == ' ' || src[j] == '\t') {
+			j++
+		}
+		switch {
+		case j == n: // "=" ends the text: kept, the white space is trailing
+			dst = append(dst, '=')
+			i = j
+		case src[j] == '\n': // soft line break (rule 5)
+			i = j + 1
+		case src[j] == '\r' && j+1 < n && src[j+1] == '\n':
+			i = j + 2
+		default:
+			dst = append(dst, '=')
+			i++
+		}
 	}
 	return dst
+}
+
+func isQPSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// qpLineEnd reports whether src[j:] starts with a line end or is empty.
+func qpLineEnd(src []byte, j int) bool {
+	return j == len(src) || src[j] == '\n' || src[j] == '\r' && j+1 < len(src) && src[j+1] == '\n'
 }
 
 func isHexDigit(c byte) bool {

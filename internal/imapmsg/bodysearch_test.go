@@ -212,3 +212,22 @@ func FuzzHeaderSearch(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQPDecode checks qpDecode against mime's streaming decoder.
+func FuzzQPDecode(f *testing.F) {
+	for _, s := range []string{"a =\r\nb", "x= \t\r\ny", "=4d=4c=zz= ", "t  \r\n\r\nu\t", "=\r", "a \rb", "==41=\n", "é=C3=A9 \n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 8192 {
+			return
+		}
+		want, err := io.ReadAll(mime.NewTransferDecoder("quoted-printable", strings.NewReader(s)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := qpDecode(nil, []byte(s)); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %q, want %q", s, got, want)
+		}
+	})
+}
