@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/limit"
+	"github.com/posthorn/posthorn/internal/proxyproto"
 	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -136,8 +137,8 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 }
 
 func (s *Server) accept(nc net.Conn, implicitTLS bool) {
-	if err := proxyHeaderErr(nc); err != nil {
-		s.logger.Info("pop3 bad PROXY header", "proxy", proxyPeer(nc), "err", err)
+	if err := proxyproto.CheckHeader(nc); err != nil {
+		s.logger.Info("pop3 bad PROXY header", "proxy", proxyproto.PeerAddr(nc), "err", err)
 		nc.Close()
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/limit"
+	"github.com/posthorn/posthorn/internal/proxyproto"
 )
 
 // Mode selects what the server is for.
@@ -338,8 +339,8 @@ func (s *Server) serve(ln net.Listener) error {
 		// connection's goroutine: behind a proxy, the address is known
 		// only once the PROXY header has been read.
 		go func() {
-			if err := proxyHeaderErr(nc); err != nil {
-				s.logger().Info("bad PROXY header", "proxy", proxyPeer(nc), "err", err)
+			if err := proxyproto.CheckHeader(nc); err != nil {
+				s.logger().Info("bad PROXY header", "proxy", proxyproto.PeerAddr(nc), "err", err)
 				_ = nc.Close()
 				return
 			}
