@@ -3,6 +3,7 @@ package imapsort
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -45,6 +46,17 @@ func synthetic(n int) []Message {
 
 func BenchmarkSort10000(b *testing.B) {
 	msgs := synthetic(10000)
+	cached := slices.Clone(msgs)
+	for i := range cached {
+		cached[i].Sent = cached[i].SentDate()
+	}
+	b.Run("date_cached", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(cached)))
+		for range b.N {
+			Sort(cached, []Criterion{{Key: Date}})
+		}
+	})
 	for _, bc := range []struct {
 		name string
 		crit []Criterion

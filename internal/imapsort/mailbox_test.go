@@ -126,6 +126,12 @@ func TestSortMailbox(t *testing.T) {
 			}
 		})
 	}
+	// A cached sent date is used as it is.
+	cached := slices.Clone(msgs)
+	cached[13].Sent = utc("2000-01-01 00:00")
+	if got := seqs(Sort(cached, []Criterion{{Key: Date}})); !strings.HasPrefix(got, "14 3 5") {
+		t.Errorf("SORT (DATE) with Sent set on 14: %s", got)
+	}
 	// UID SORT answers with UIDs.
 	got := Numbers(Sort(msgs, []Criterion{{Key: Size}}), true)
 	if !slices.Equal(got[:3], []uint32{90, 70, 80}) {

@@ -3,6 +3,7 @@ package imapsort
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/posthorn/posthorn/mime"
@@ -26,11 +27,20 @@ type Message struct {
 	MessageID  string // THREAD=REFERENCES
 	References string // THREAD=REFERENCES
 	InReplyTo  string // THREAD=REFERENCES, used when References has no id
+
+	// Sent, if not zero, is the message's sent date as SentDate computed
+	// it before, so that a server caching it per message saves parsing Date
+	// on every SORT (DATE) and THREAD.
+	Sent time.Time
 }
 
-// SentDate returns the sent date of m (RFC 5256 §2.2): its Date field in
-// UTC, or its internal date when Date is missing or cannot be parsed.
+// SentDate returns the sent date of m (RFC 5256 §2.2): m.Sent if set, else
+// its Date field in UTC, or its internal date when Date is missing or cannot
+// be parsed.
 func (m *Message) SentDate() time.Time {
+	if !m.Sent.IsZero() {
+		return m.Sent
+	}
 	if m.Date != "" {
 		if t, err := mime.ParseDate(m.Date); err == nil {
 			return t.UTC()
@@ -83,11 +93,12 @@ type Criterion struct {
 	Reverse bool
 }
 
-// sortKeys holds the precomputed keys of one message for one SORT.
-type sortKeys struct {
-	m     *Message
-	str   []string
-	times []time.Time
+// step is one comparison of a sort plan: a string key or a number key at
+// offset off of a message's keys.
+type step struct {
+	str     bool
+	off     int
+	reverse bool
 }
 
 // Sort returns msgs ordered by the criteria (RFC 5256 §3): ascending,
@@ -95,78 +106,82 @@ type sortKeys struct {
 // modified; the result holds pointers into it. Strings collate with
 // i;ascii-casemap and the empty string (absent field) first. An unknown Key
 // sorts as equal for all messages.
+//
+// The keys of every message are computed once, into flat arrays, and an
+// index permutation is sorted, so a comparison touches no header text.
 func Sort(msgs []Message, criteria []Criterion) []*Message {
-	keys := make([]sortKeys, len(msgs))
-	nstr, ntime := 0, 0
+	var plan []step
+	nstr, nnum := 0, 0
 	for _, c := range criteria {
 		switch c.Key {
 		case Arrival, Date:
-			ntime++
+			// Seconds, then nanoseconds: no overflow for any year.
+			plan = append(plan, step{off: nnum, reverse: c.Reverse}, step{off: nnum + 1, reverse: c.Reverse})
+			nnum += 2
 		case Size:
+			plan = append(plan, step{off: nnum, reverse: c.Reverse})
+			nnum++
 		default:
+			plan = append(plan, step{str: true, off: nstr, reverse: c.Reverse})
 			nstr++
 		}
 	}
-	strs := make([]string, len(msgs)*nstr)
-	times := make([]time.Time, len(msgs)*ntime)
+	n := len(msgs)
+	strs := make([]string, n*nstr)
+	nums := make([]int64, n*nnum)
+	idx := make([]int32, n)
 	for i := range msgs {
 		m := &msgs[i]
-		k := &keys[i]
-		k.m = m
-		k.str = strs[i*nstr : i*nstr : (i+1)*nstr]
-		k.times = times[i*ntime : i*ntime : (i+1)*ntime]
+		idx[i] = int32(i)
+		str, num := strs[i*nstr:i*nstr], nums[i*nnum:i*nnum]
 		for _, c := range criteria {
 			switch c.Key {
 			case Arrival:
-				k.times = append(k.times, m.InternalDate)
+				num = append(num, m.InternalDate.Unix(), int64(m.InternalDate.Nanosecond()))
 			case Date:
-				k.times = append(k.times, m.SentDate())
+				t := m.SentDate()
+				num = append(num, t.Unix(), int64(t.Nanosecond()))
 			case Size:
+				num = append(num, m.Size)
 			case Subject:
 				base, _ := BaseSubject(m.Subject)
-				k.str = append(k.str, CasemapKey(base))
+				str = append(str, CasemapKey(base))
 			case From:
-				k.str = append(k.str, CasemapKey(mailboxKey(m.From)))
+				str = append(str, CasemapKey(mailboxKey(m.From)))
 			case To:
-				k.str = append(k.str, CasemapKey(mailboxKey(m.To)))
+				str = append(str, CasemapKey(mailboxKey(m.To)))
 			case Cc:
-				k.str = append(k.str, CasemapKey(mailboxKey(m.Cc)))
+				str = append(str, CasemapKey(mailboxKey(m.Cc)))
 			case DisplayFrom:
-				k.str = append(k.str, CasemapKey(displayKey(m.From)))
+				str = append(str, CasemapKey(displayKey(m.From)))
 			case DisplayTo:
-				k.str = append(k.str, CasemapKey(displayKey(m.To)))
+				str = append(str, CasemapKey(displayKey(m.To)))
 			default:
-				k.str = append(k.str, "")
+				str = append(str, "")
 			}
 		}
 	}
-	slices.SortFunc(keys, func(a, b sortKeys) int {
-		si, ti := 0, 0
-		for _, c := range criteria {
+	slices.SortFunc(idx, func(a, b int32) int {
+		for _, st := range plan {
 			var r int
-			switch c.Key {
-			case Arrival, Date:
-				r = a.times[ti].Compare(b.times[ti])
-				ti++
-			case Size:
-				r = cmp.Compare(a.m.Size, b.m.Size)
-			default:
-				r = cmp.Compare(a.str[si], b.str[si])
-				si++
+			if st.str {
+				r = strings.Compare(strs[int(a)*nstr+st.off], strs[int(b)*nstr+st.off])
+			} else {
+				r = cmp.Compare(nums[int(a)*nnum+st.off], nums[int(b)*nnum+st.off])
 			}
 			if r != 0 {
-				if c.Reverse {
+				if st.reverse {
 					return -r
 				}
 				return r
 			}
 		}
 		// RFC 5256 §3: the implicit last criterion, never reversed.
-		return cmp.Compare(a.m.SeqNum, b.m.SeqNum)
+		return cmp.Compare(msgs[a].SeqNum, msgs[b].SeqNum)
 	})
-	out := make([]*Message, len(keys))
-	for i := range keys {
-		out[i] = keys[i].m
+	out := make([]*Message, n)
+	for i, j := range idx {
+		out[i] = &msgs[j]
 	}
 	return out
 }
