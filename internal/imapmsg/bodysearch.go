@@ -233,6 +233,9 @@ func lowerASCII(b []byte) {
 // through. It copies runs of plain bytes in one go: only "=" and white
 // space before a line break or the end interrupt a run.
 func qpDecode(dst, src []byte) []byte {
+	if !qpTrailingSpace(src) {
+		return qpDecodeNoTrailing(dst, src)
+	}
 	n := len(src)
 	i := 0
 	for i < n {
@@ -274,6 +277,66 @@ func qpDecode(dst, src []byte) []byte {
 		}
 		switch {
 		case j == n: // "=" ends the text: kept, the white space is trailing
+			dst = append(dst, '=')
+			i = j
+		case src[j] == '\n': // soft line break (rule 5)
+			i = j + 1
+		case src[j] == '\r' && j+1 < n && src[j+1] == '\n':
+			i = j + 2
+		default:
+			dst = append(dst, '=')
+			i++
+		}
+	}
+	return dst
+}
+
+// qpTrailingSpace reports whether some line of src ends in white space
+// (rare: encoders write it as "=20"), which qpDecodeNoTrailing does not
+// remove.
+func qpTrailingSpace(src []byte) bool {
+	isWS := func(c byte) bool { return c == ' ' || c == '\t' }
+	if n := len(src); n > 0 && isWS(src[n-1]) {
+		return true
+	}
+	for i := 0; ; {
+		k := bytes.IndexByte(src[i:], '\n')
+		if k < 0 {
+			return false
+		}
+		j := i + k
+		if j > 0 && src[j-1] == '\r' {
+			j--
+		}
+		if j > 0 && isWS(src[j-1]) {
+			return true
+		}
+		i += k + 1
+	}
+}
+
+// qpDecodeNoTrailing is qpDecode for text without trailing white space:
+// it copies everything between "=" signs in bulk.
+func qpDecodeNoTrailing(dst, src []byte) []byte {
+	n := len(src)
+	for i := 0; i < n; {
+		k := bytes.IndexByte(src[i:], '=')
+		if k < 0 {
+			return append(dst, src[i:]...)
+		}
+		dst = append(dst, src[i:i+k]...)
+		i += k
+		if i+2 < n && isHexDigit(src[i+1]) && isHexDigit(src[i+2]) {
+			dst = append(dst, unhexDigit(src[i+1])<<4|unhexDigit(src[i+2]))
+			i += 3
+			continue
+		}
+		j := i + 1
+		for j < n && (src[j] == ' ' || src[j] == '\t') {
+			j++
+		}
+		switch {
+		case j == n: // "=" ends the text (the white space is trailing)
 			dst = append(dst, '=')
 			i = j
 		case src[j] == '\n': // soft line break (rule 5)
