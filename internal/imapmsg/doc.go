@@ -33,4 +33,13 @@
 //   - Flag, UID, sequence-number and mod-sequence keys are evaluated with
 //     the metadata the server passes in (Meta); content keys open the
 //     message only when the cheaper keys have not decided the result.
+//   - BODY and TEXT search only text leaves (and the headers of enclosed
+//     messages), never attachments or images. An ASCII needle against a
+//     us-ascii, utf-8 or iso-8859-1 part is matched on the part's bytes,
+//     transfer-decoded into buffers the Matcher reuses and lower-cased in
+//     place for ASCII only; this is exact because only U+212A and U+0130
+//     lower-case to ASCII, and a part holding either takes the slow path
+//     (charset decoding and full Unicode lower-casing, streamed). Header
+//     keys search one-line values without encoded words in place the same
+//     way. The fast decoders are fuzzed against the mime package's.
 package imapmsg
