@@ -129,7 +129,7 @@ func (m *Message) fastContains(q *mime.Part, n int64, needle string, sc *searchS
 		text = sc.b64.Bytes()
 	}
 	lowerASCII(text)
-	if bytes.Contains(text, []byte(needle)) {
+	if containsRare(text, needle) {
 		return true, true, nil
 	}
 	if utf8cs && hasASCIILowering(text, needle) {
@@ -189,6 +189,46 @@ func lowerByte(c byte) byte {
 func hasASCIILowering(s []byte, needle string) bool {
 	return strings.IndexByte(needle, 'k') >= 0 && bytes.Contains(s, []byte("\u212a")) ||
 		strings.IndexByte(needle, 'i') >= 0 && bytes.Contains(s, []byte("\u0130"))
+}
+
+// byFrequency orders lower-case ASCII by how often it occurs in text,
+// most frequent first; bytes not listed are rarer still.
+const byFrequency = " etaoinsrhldcumfpgwybvk\r\n.,-0123456789x'jq\"z"
+
+// containsRare reports whether h contains needle. It scans for the
+// needle's rarest byte (with SIMD, through bytes.IndexByte) and checks the
+// candidates, which beats bytes.Index when the needle's first byte is a
+// common letter.
+func containsRare(h []byte, needle string) bool {
+	n := len(needle)
+	if n < 2 || len(h) < n {
+		return bytes.Contains(h, []byte(needle))
+	}
+	j, rank := 0, -1
+	for i := 0; i < n; i++ {
+		r := strings.IndexByte(byFrequency, needle[i])
+		if r < 0 {
+			r = len(byFrequency)
+		}
+		if r > rank {
+			j, rank = i, r
+		}
+	}
+	c := needle[j]
+	for pos := 0; ; {
+		k := bytes.IndexByte(h[pos+j:], c)
+		if k < 0 {
+			return false
+		}
+		start := pos + k
+		if start+n > len(h) {
+			return false
+		}
+		if string(h[start:start+n]) == needle {
+			return true
+		}
+		pos = start + 1
+	}
 }
 
 func isASCII(s string) bool {

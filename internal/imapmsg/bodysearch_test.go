@@ -231,3 +231,17 @@ func FuzzQPDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestContainsRare(t *testing.T) {
+	for _, tt := range []struct {
+		h, needle string
+	}{
+		{"marzipanlode", "marzipanlode"}, {"xmarzipanlodx", "marzipanlode"}, {"marzipanlod", "marzipanlode"},
+		{"zzzz marzipanlodz marzipanlode", "marzipanlode"}, {"az", "z"}, {"", "ab"}, {"abc", "bc"},
+		{"ab", "abc"}, {"zmarzipanlode", "marzipanlode"}, {"q\"q\"", "q\""}, {"aaaaab", "aab"},
+	} {
+		if got, want := containsRare([]byte(tt.h), tt.needle), strings.Contains(tt.h, tt.needle); got != want {
+			t.Errorf("containsRare(%q, %q) = %v, want %v", tt.h, tt.needle, got, want)
+		}
+	}
+}
