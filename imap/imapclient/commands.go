@@ -39,6 +39,15 @@ func (c *Client) Logout(ctx context.Context) error {
 	}
 	c.fail(ErrClosed)
 	<-c.closedCh
+	// RFC 9051 §6.1.3: the server answers LOGOUT with BYE and may close
+	// the connection while our write is still finishing (under COMPRESS a
+	// write is the command plus a flush), which then fails with "use of
+	// closed network connection". A connection ended by the server's BYE
+	// has logged out, whatever the write reported.
+	var bye *imap.Error
+	if err != nil && errors.As(c.Err(), &bye) && bye.Type == imap.StatusBYE {
+		err = nil
+	}
 	return err
 }
 
