@@ -40,25 +40,8 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	cmd, err := c.newCommand("STARTTLS", nil)
+	cmd, err := c.sendPausing(ctx, "STARTTLS", "STARTTLS")
 	if err != nil {
-		return err
-	}
-	cmd.pause = make(chan *bufio.Reader)
-	undo := c.writeCtx(ctx)
-	err = c.sendLine(ctx, cmd, []byte("STARTTLS"))
-	undo()
-	if err != nil {
-		return c.writeFailed(ctx, err)
-	}
-	select {
-	case <-cmd.done:
-	case <-ctx.Done():
-		c.fail(ctx.Err())
-		close(cmd.pause)
-		return ctx.Err()
-	}
-	if err := cmd.result(); err != nil {
 		return err
 	}
 	// The reader goroutine now waits on cmd.pause. What it buffered beyond

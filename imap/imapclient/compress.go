@@ -21,25 +21,8 @@ func (c *Client) Compress(ctx context.Context) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	cmd, err := c.newCommand("COMPRESS", nil)
+	cmd, err := c.sendPausing(ctx, "COMPRESS", "COMPRESS DEFLATE")
 	if err != nil {
-		return err
-	}
-	cmd.pause = make(chan *bufio.Reader)
-	undo := c.writeCtx(ctx)
-	err = c.sendLine(ctx, cmd, []byte("COMPRESS DEFLATE"))
-	undo()
-	if err != nil {
-		return c.writeFailed(ctx, err)
-	}
-	select {
-	case <-cmd.done:
-	case <-ctx.Done():
-		c.fail(ctx.Err())
-		close(cmd.pause)
-		return ctx.Err()
-	}
-	if err := cmd.result(); err != nil {
 		return err
 	}
 	// Unlike STARTTLS, what the old reader holds beyond the OK is already
@@ -70,3 +53,34 @@ func (w *flushWriter) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*flushWriter)(nil)
+
+// sendPausing sends a command after whose tagged OK the connection changes
+// under the reader goroutine (STARTTLS, COMPRESS): the reader stops after
+// the OK and waits on cmd.pause for the caller to hand it a new reader. It
+// returns once the OK has arrived; on any failure the reader is released
+// or the connection failed. The caller holds c.wmu and keeps it until it
+// has sent the new reader on cmd.pause.
+func (c *Client) sendPausing(ctx context.Context, name, line string) (*command, error) {
+	cmd, err := c.newCommand(name, nil)
+	if err != nil {
+		return nil, err
+	}
+	cmd.pause = make(chan *bufio.Reader)
+	undo := c.writeCtx(ctx)
+	err = c.sendLine(ctx, cmd, []byte(line))
+	undo()
+	if err != nil {
+		return nil, c.writeFailed(ctx, err)
+	}
+	select {
+	case <-cmd.done:
+	case <-ctx.Done():
+		c.fail(ctx.Err())
+		close(cmd.pause)
+		return nil, ctx.Err()
+	}
+	if err := cmd.result(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
