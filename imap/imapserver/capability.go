@@ -39,6 +39,8 @@ func (s *session) writeCaps() {
 	w.WriteString(" APPENDLIMIT=")
 	w.Write(strconv.AppendInt(w.AvailableBuffer(), s.srv.limits.MaxAppend, 10))
 	w.WriteString(capsExtra)
+	s.writeSyncCaps()
+	s.writeScaleCaps()
 }
 
 // capsExtra lists capabilities whose commands live in other files and

@@ -328,6 +328,18 @@ func lookup(name string) (handler, bool) {
 		return handler{cmdCopy, inSelected}, true
 	case "MOVE":
 		return handler{cmdCopy, inSelected}, true
+	case "GETQUOTA":
+		return handler{cmdGetQuota, inAuth | inSelected}, true
+	case "GETQUOTAROOT":
+		return handler{cmdGetQuotaRoot, inAuth | inSelected}, true
+	case "SETQUOTA":
+		return handler{cmdSetQuota, inAuth | inSelected}, true
+	case "SORT":
+		return handler{cmdSort, inSelected}, true
+	case "THREAD":
+		return handler{cmdThread, inSelected}, true
+	case "COMPRESS":
+		return handler{cmdCompress, inAuth | inSelected}, true
 	}
 	return handler{}, false
 }
@@ -335,7 +347,7 @@ func lookup(name string) (handler, bool) {
 // uidCommand reports whether name may follow "UID".
 func uidCommand(name string) bool {
 	switch name {
-	case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE":
+	case "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", "SORT", "THREAD":
 		return true
 	}
 	return false
