@@ -31,8 +31,13 @@ type Listener struct {
 	cfg   Config
 }
 
-// NewListener returns a Listener over inner.
+// NewListener returns a Listener over inner. With no Trusted prefixes
+// there is nothing to check, and inner itself is returned, so a server
+// may wrap its listener unconditionally.
 func NewListener(inner net.Listener, cfg Config) net.Listener {
+	if len(cfg.Trusted) == 0 {
+		return inner
+	}
 	if cfg.HeaderTimeout <= 0 {
 		cfg.HeaderTimeout = DefaultHeaderTimeout
 	}

@@ -213,3 +213,19 @@ func TestListenerCallerDeadlineBoundsHeader(t *testing.T) {
 		t.Fatal("no RemoteAddr")
 	}
 }
+
+// Without trusted prefixes no connection may carry a header, so the
+// listener is not wrapped at all: a server can call NewListener always.
+func TestNewListenerWithoutTrustedIsInner(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	if ln := NewListener(inner, Config{}); ln != inner {
+		t.Fatalf("NewListener without Trusted = %T, want the inner listener", ln)
+	}
+	if ln := NewListener(inner, Config{Trusted: loopback}); ln == inner {
+		t.Fatal("NewListener with Trusted returned the inner listener")
+	}
+}

@@ -53,7 +53,7 @@ func (s *Server) init() {
 // returns ErrServerClosed after Shutdown. With ProxyTrusted set, l must be
 // a plain TCP listener (use ServeTLS for implicit TLS).
 func (s *Server) Serve(l net.Listener) error {
-	return s.serve(s.proxyListener(l), false)
+	return s.serve(proxyproto.NewListener(l, proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout}), false)
 }
 
 // ServeTLS serves implicit TLS (RFC 8314 §3.3, port 995) on l using
@@ -64,7 +64,7 @@ func (s *Server) ServeTLS(l net.Listener) error {
 		return errors.New("pop3server: ServeTLS needs TLSConfig")
 	}
 	// The PROXY header comes before the TLS handshake.
-	return s.serve(tlsutil.NewListener(s.proxyListener(l), s.tlsConfig), true)
+	return s.serve(tlsutil.NewListener(proxyproto.NewListener(l, proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout}), s.tlsConfig), true)
 }
 
 // ListenAndServe listens on Addr (default ":110") and calls Serve.

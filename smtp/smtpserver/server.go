@@ -280,7 +280,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.TLSConfig == nil {
 		return errors.New("smtpserver: ServeTLS needs TLSConfig")
 	}
-	return s.serve(tls.NewListener(s.proxyListener(ln), serverTLSConfig(s.TLSConfig)))
+	return s.serve(tls.NewListener(proxyproto.NewListener(ln, proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout}), serverTLSConfig(s.TLSConfig)))
 }
 
 // Serve accepts connections on ln and serves each on its own goroutine.
@@ -289,7 +289,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 // implicit TLS; with ProxyTrusted set, use ServeTLS instead, so that the
 // PROXY header is read before the TLS handshake.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(s.proxyListener(ln))
+	return s.serve(proxyproto.NewListener(ln, proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout}))
 }
 
 func (s *Server) serve(ln net.Listener) error {
