@@ -127,6 +127,9 @@ func (c *conn) cmdAuth(arg string) {
 		al.Success(c.ip, id.AuthcID)
 	}
 	c.authed = true
+	if h := c.srv.Hooks.Auth; h != nil {
+		h(AuthEvent{Remote: c.ip, Mechanism: mech, Username: id.Username})
+	}
 	c.info.Identity = &id
 	c.log = c.log.With("user", id.Username)
 	c.log.Info("authenticated", "mechanism", mech)
@@ -136,6 +139,9 @@ func (c *conn) cmdAuth(arg string) {
 // authFailed answers a failed exchange after a delay that grows with each
 // failure, and closes the connection after too many.
 func (c *conn) authFailed(mech string, err error) {
+	if h := c.srv.Hooks.Auth; h != nil {
+		h(AuthEvent{Remote: c.ip, Mechanism: mech, Err: err})
+	}
 	var pe *sasl.ProtocolError
 	var se *smtp.Error
 	switch {

@@ -97,7 +97,7 @@ func (c *conn) cmdBdat(arg string) {
 		if res.panicked != nil {
 			panic(res.panicked)
 		}
-		c.finishBdat(res.errs)
+		c.finishBdat(res.errs, b.loop.n)
 		return
 	}
 	if !last {
@@ -113,7 +113,7 @@ func (c *conn) cmdBdat(arg string) {
 	if b.loop.count > b.loop.max && b.loop.max > 0 {
 		res.errs = c.uniform(errLoop)
 	}
-	c.finishBdat(res.errs)
+	c.finishBdat(res.errs, b.loop.n)
 }
 
 func parseBdatArg(arg string) (size string, last bool, ok bool) {
@@ -175,11 +175,11 @@ func (c *conn) failBdat(err *smtp.Error) {
 	if res.panicked != nil {
 		panic(res.panicked)
 	}
-	c.finishBdat(c.uniform(err))
+	c.finishBdat(c.uniform(err), b.loop.n)
 }
 
-func (c *conn) finishBdat(results []error) {
-	c.finishMessage(results)
+func (c *conn) finishBdat(results []error, size int64) {
+	c.finishMessage(results, size)
 }
 
 // copyChunk copies n octets of chunk data from the connection to w
@@ -209,7 +209,7 @@ func (c *conn) copyChunk(w io.Writer, n int64) (int64, error) {
 func (c *conn) bdatSingle(size int64) {
 	if c.lim.MaxMessageSize > 0 && size > c.lim.MaxMessageSize {
 		if c.discard(size) {
-			c.finishMessage(c.uniform(errTooBig))
+			c.finishMessage(c.uniform(errTooBig), size)
 		}
 		return
 	}
@@ -225,7 +225,7 @@ func (c *conn) bdatSingle(size int64) {
 	if c.loop.count > c.loop.max && c.loop.max > 0 {
 		results = c.uniform(errLoop)
 	}
-	c.finishMessage(results)
+	c.finishMessage(results, c.loop.n)
 }
 
 // chunkReader reads the next left octets from br.

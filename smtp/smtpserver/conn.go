@@ -21,6 +21,7 @@ import (
 // conn is one client connection. Everything but interruptIdle runs on the
 // connection's goroutine.
 type conn struct {
+	started time.Time // when the connection was accepted, for Hooks
 	srv     *Server
 	lim     Limits
 	nc      net.Conn
@@ -63,7 +64,7 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, lim Limits) *conn {
-	c := &conn{srv: s, lim: lim, nc: nc}
+	c := &conn{srv: s, lim: lim, nc: nc, started: time.Now()}
 	c.bw = bufio.NewWriterSize(nc, 4096)
 	c.fr = &flushReader{c: c}
 	c.br = bufio.NewReaderSize(c.fr, 32*1024)

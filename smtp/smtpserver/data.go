@@ -94,7 +94,7 @@ func (c *conn) cmdData(arg string) {
 	} else if lr.count > lr.max && lr.max > 0 {
 		results = c.uniform(errLoop)
 	}
-	c.finishMessage(results)
+	c.finishMessage(results, lr.n)
 }
 
 // uniform returns the same result for every recipient.
@@ -141,8 +141,9 @@ func (c *conn) deliver(body io.Reader) []error {
 }
 
 // finishMessage answers the end of a message: one reply (SMTP) or one per
-// recipient (LMTP, RFC 2033 §4.2), and ends the transaction.
-func (c *conn) finishMessage(results []error) {
+// recipient (LMTP, RFC 2033 §4.2), and ends the transaction. size is
+// the number of message octets read.
+func (c *conn) finishMessage(results []error, size int64) {
 	ok := 0
 	for i, err := range results {
 		if err == nil {
@@ -157,6 +158,13 @@ func (c *conn) finishMessage(results []error) {
 		c.replyErr(err, errTempData)
 	}
 	c.messages++
+	if h := c.srv.Hooks.Message; h != nil {
+		accepted := ok
+		if c.srv.Mode != ModeLMTP && ok > 0 {
+			accepted = len(c.rcpts) // one reply for all recipients
+		}
+		h(MessageEvent{Remote: c.ip, From: c.from, Recipients: len(c.rcpts), Accepted: accepted, Size: size})
+	}
 	if c.log.Enabled(c.ctx, slog.LevelInfo) {
 		c.log.Info("message", "from", c.from.String(), "rcpts", len(c.rcpts), "accepted", ok, "of", len(results))
 	}
@@ -275,6 +283,7 @@ func appendSanitizedHelo(b []byte, s string) []byte {
 // §6.3) and fails the read once there are more than max.
 type loopReader struct {
 	r         io.Reader
+	n         int64 // bytes read: the message size for Hooks
 	max       int
 	count     int
 	inHeader  bool
@@ -292,6 +301,7 @@ func (l *loopReader) Read(p []byte) (int, error) {
 		return 0, l.err
 	}
 	n, err := l.r.Read(p)
+	l.n += int64(n)
 	if !l.inHeader || l.max <= 0 {
 		return n, err
 	}

@@ -185,6 +185,9 @@ type Server struct {
 	// Logger receives structured logs (never passwords or bodies); nil
 	// discards them.
 	Logger *slog.Logger
+	// Hooks are called on connections, authentications and messages,
+	// for metrics and auditing; nil fields are skipped.
+	Hooks Hooks
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -368,6 +371,9 @@ func (s *Server) newConn(nc net.Conn, lim Limits) *conn {
 	}
 	if over != "" {
 		s.mu.Unlock()
+		if h := s.Hooks.Connect; h != nil {
+			h(ConnEvent{Remote: ip, Refused: over})
+		}
 		s.logger().Warn("connection refused", "remote", nc.RemoteAddr().String(), "reason", over)
 		go refuse(nc, s.hostname(), over)
 		return nil
@@ -376,6 +382,9 @@ func (s *Server) newConn(nc net.Conn, lim Limits) *conn {
 	s.conns[c] = struct{}{}
 	c.ip, c.release = ip, release
 	s.mu.Unlock()
+	if h := s.Hooks.Connect; h != nil {
+		h(ConnEvent{Remote: ip})
+	}
 	return c
 }
 
@@ -386,6 +395,9 @@ func refuse(nc net.Conn, host, why string) {
 }
 
 func (s *Server) removeConn(c *conn) {
+	if h := s.Hooks.Disconnect; h != nil {
+		h(ConnEvent{Remote: c.ip, Duration: time.Since(c.started)})
+	}
 	s.mu.Lock()
 	delete(s.conns, c)
 	if c.release != nil {

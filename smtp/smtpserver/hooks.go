@@ -1,0 +1,61 @@
+package smtpserver
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/posthorn/posthorn/smtp"
+)
+
+// Hooks are optional callbacks for metrics and auditing (counting
+// connections, failed logins, accepted messages). Each is called on the
+// connection's goroutine, so it must return quickly; nil fields are
+// skipped. No event carries a password, an AUTH payload or message data.
+type Hooks struct {
+	// Connect is called for every connection the server accepts from
+	// the listener: with Refused empty when it is served, or naming why
+	// it was turned away (connection limits, shutdown).
+	Connect func(ConnEvent)
+	// Disconnect is called once when a served connection ends, with
+	// Duration set.
+	Disconnect func(ConnEvent)
+	// Auth is called after every AUTH exchange that ran: Err is nil on
+	// success, otherwise the reason (sasl.ErrAuthFailed and the like).
+	Auth func(AuthEvent)
+	// Message is called when a transaction's data has been read and
+	// answered, whether the backend accepted it or not.
+	Message func(MessageEvent)
+}
+
+// ConnEvent describes a connection for Hooks.Connect and Hooks.Disconnect.
+type ConnEvent struct {
+	// Remote is the client address (behind a trusted PROXY, the address
+	// the proxy announced).
+	Remote netip.Addr
+	// Refused is why the connection was not served; empty if it was.
+	Refused string
+	// Duration is how long the connection lasted (Disconnect only).
+	Duration time.Duration
+}
+
+// AuthEvent describes an authentication attempt for Hooks.Auth.
+type AuthEvent struct {
+	Remote    netip.Addr
+	Mechanism string // SASL mechanism name, upper case
+	// Username is the account logged in to; empty when Err is set.
+	Username string
+	Err      error
+}
+
+// MessageEvent describes the end of a mail transaction for Hooks.Message.
+type MessageEvent struct {
+	Remote     netip.Addr
+	From       smtp.Mailbox // the reverse path (null for bounces)
+	Recipients int          // accepted RCPT TO
+	// Accepted is how many recipients the message was delivered to: 0
+	// or Recipients in SMTP, any number in between in LMTP.
+	Accepted int
+	// Size is the number of message octets read from the client (before
+	// any Received: field the server adds).
+	Size int64
+}
