@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/limit"
+	"github.com/posthorn/posthorn/internal/proxyproto"
 	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -127,6 +129,21 @@ type Server struct {
 	Logger *slog.Logger
 	// Hostname is named in the greeting; "" means "posthorn".
 	Hostname string
+	// ProxyTrusted lists the networks of load balancers that announce
+	// each connection with a PROXY protocol header (HAProxy's
+	// proxy-protocol.txt, version 1 or 2). A connection from one of them
+	// must start with the header; the client address it carries is then
+	// used wherever the peer address would be: connection and per-IP
+	// limits, the auth-failure limiter, logs and the SASL connection
+	// state. A missing or malformed header closes the connection without
+	// a greeting. Connections from other addresses are served as they
+	// are, so a PROXY line from them is just an unknown command. With
+	// ServeTLS the header comes before the TLS handshake. Empty (the
+	// default) disables the PROXY protocol.
+	ProxyTrusted []netip.Prefix
+	// ProxyHeaderTimeout bounds the time a trusted proxy may take to send
+	// the PROXY header; 0 means 5 seconds.
+	ProxyHeaderTimeout time.Duration
 
 	initOnce  sync.Once
 	limits    Limits
@@ -182,17 +199,20 @@ func (s *Server) ListenAndServe() error {
 }
 
 // ServeTLS serves implicit TLS (RFC 8314, port 993) on ln with TLSConfig.
+// With ProxyTrusted set, the PROXY header is read before the TLS
+// handshake.
 func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.TLSConfig == nil {
 		return errors.New("imapserver: ServeTLS needs TLSConfig")
 	}
-	return s.serve(ln, true)
+	return s.serve(s.proxyListener(ln), true)
 }
 
 // Serve accepts connections on ln and serves each in its own goroutine.
-// It returns ErrServerClosed after Shutdown or Close.
+// It returns ErrServerClosed after Shutdown or Close. With ProxyTrusted
+// set, ln must be a plain TCP listener (use ServeTLS for implicit TLS).
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(ln, false)
+	return s.serve(s.proxyListener(ln), false)
 }
 
 func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
@@ -231,36 +251,57 @@ func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
 		if implicitTLS {
 			c = tls.Server(c, s.tlsConfig)
 		}
-		s.startSession(c)
+		// Everything that needs the peer address runs in the
+		// connection's goroutine: behind a proxy, the address is known
+		// only once the PROXY header has been read, and a slow header
+		// must not hold up Accept.
+		go s.startSession(c)
 	}
 }
 
-// startSession admits a connection within the connection limits.
+// startSession reads the PROXY header, if one is due, and serves the
+// connection within the connection limits.
 func (s *Server) startSession(c net.Conn) {
+	if err := proxyproto.CheckHeader(c); err != nil {
+		s.log.Info("bad PROXY header", "proxy", proxyproto.PeerAddr(c).String(), "err", err)
+		c.Close()
+		return
+	}
 	ip := limit.AddrOf(c.RemoteAddr())
 	release, err := s.connLimit.Acquire(ip)
-	if err != nil || s.closed.Load() {
-		s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "err", err)
-		go func() {
-			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			// RFC 9051 §7.1.5: BYE with the reason, then close.
-			fmt.Fprintf(c, "* BYE [UNAVAILABLE] Too many connections\r\n")
-			c.Close()
-		}()
-		if release != nil {
-			release()
-		}
+	if err != nil {
+		s.refuse(c, err)
 		return
 	}
 	sess := newSession(s, c, ip)
 	s.mu.Lock()
+	if s.closed.Load() {
+		// Shutdown has already told the tracked sessions; this one
+		// arrived too late to be among them.
+		s.mu.Unlock()
+		release()
+		s.refuse(c, ErrServerClosed)
+		return
+	}
 	s.conns[sess] = struct{}{}
 	s.mu.Unlock()
-	go func() {
-		defer s.endSession(sess)
-		defer release()
-		sess.serve()
-	}()
+	defer s.endSession(sess)
+	defer release()
+	sess.serve()
+}
+
+// refuse tells the client why it is not served and closes the connection.
+func (s *Server) refuse(c net.Conn, err error) {
+	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "err", err)
+	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	// RFC 9051 §7.1.5: BYE with the reason, then close. Under implicit
+	// TLS this runs the handshake first, within the write deadline.
+	if errors.Is(err, ErrServerClosed) {
+		fmt.Fprintf(c, "* BYE [UNAVAILABLE] Server shutting down\r\n")
+	} else {
+		fmt.Fprintf(c, "* BYE [UNAVAILABLE] Too many connections\r\n")
+	}
+	c.Close()
 }
 
 func (s *Server) endSession(sess *session) {
