@@ -232,6 +232,9 @@ func validName(s string) bool {
 // finishAuth completes USER/PASS, APOP or AUTH: on success it locks and
 // opens the maildrop and enters TRANSACTION.
 func (c *conn) finishAuth(user, mech string, err error) {
+	if h := c.srv.Hooks.Auth; h != nil {
+		h(AuthEvent{Remote: c.remote, Mechanism: mech, Username: user, Err: err})
+	}
 	if err != nil {
 		c.authFails++
 		if c.srv.authLim != nil {

@@ -184,5 +184,8 @@ func (c *conn) update() error {
 		return err
 	}
 	c.log.Info("pop3 messages deleted", "user", c.user, "count", len(uids))
+	if h := c.srv.Hooks.Deleted; h != nil {
+		h(DeleteEvent{Remote: c.remote, Username: c.user, Count: len(uids)})
+	}
 	return nil
 }

@@ -142,8 +142,12 @@ func (s *Server) accept(nc net.Conn, implicitTLS bool) {
 		nc.Close()
 		return
 	}
-	release, err := s.connLim.Acquire(limit.AddrOf(nc.RemoteAddr()))
+	ip := limit.AddrOf(nc.RemoteAddr())
+	release, err := s.connLim.Acquire(ip)
 	if err != nil {
+		if h := s.Hooks.Connect; h != nil {
+			h(ConnEvent{Remote: ip, Refused: "too many connections"})
+		}
 		// RFC 2449 §8.1: [SYS/TEMP] tells the client to try later. On an
 		// implicit-TLS listener the line would be garbage before the
 		// handshake, so just close.
@@ -159,9 +163,19 @@ func (s *Server) accept(nc net.Conn, implicitTLS bool) {
 	if !s.track(c) {
 		release()
 		nc.Close()
+		if h := s.Hooks.Connect; h != nil {
+			h(ConnEvent{Remote: ip, Refused: "shutting down"})
+		}
 		return
 	}
 	defer release()
+	if h := s.Hooks.Connect; h != nil {
+		h(ConnEvent{Remote: ip})
+	}
+	if h := s.Hooks.Disconnect; h != nil {
+		start := time.Now()
+		defer func() { h(ConnEvent{Remote: ip, Duration: time.Since(start)}) }()
+	}
 	c.serve()
 }
 

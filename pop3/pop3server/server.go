@@ -85,6 +85,9 @@ type Server struct {
 	// Logger receives one record per connection event and command, never
 	// with passwords, AUTH data or message contents. nil discards.
 	Logger *slog.Logger
+	// Hooks are called on connections, authentications and deletions,
+	// for metrics and auditing; nil fields are skipped.
+	Hooks Hooks
 
 	initOnce  sync.Once
 	tlsConfig *tls.Config
