@@ -43,6 +43,12 @@
 //     cannot be linked to its last reference without a loop (for example,
 //     its own id) has no parent, as in Dovecot. Dummies remain only at the top level after step 3, and have
 //     at least two children.
+//   - Keys (NewKeys) hold everything a message contributes that depends on
+//     its header only: sent date, casemapped base subject and address keys,
+//     normalised message ids. A server caches them with its parse of the
+//     message and passes them in Message.Keys; Sort, OrderedSubject and
+//     References then touch no header text. TestKeysSameResults holds the
+//     two paths to the same output.
 //   - Cost: O(n log n) for Sort and ORDEREDSUBJECT; REFERENCES is
 //     O(n·refs·depth) for the loop checks, linear in practice. Tree
 //     recursion depth is bounded by the depth of the threads; AppendThreads

@@ -32,6 +32,10 @@ type Message struct {
 	// it before, so that a server caching it per message saves parsing Date
 	// on every SORT (DATE) and THREAD.
 	Sent time.Time
+
+	// Keys, if not nil, are the message's header keys as NewKeys computed
+	// them before; the header fields above are then not used.
+	Keys *Keys
 }
 
 // SentDate returns the sent date of m (RFC 5256 §2.2): m.Sent if set, else
@@ -40,6 +44,12 @@ type Message struct {
 func (m *Message) SentDate() time.Time {
 	if !m.Sent.IsZero() {
 		return m.Sent
+	}
+	if m.Keys != nil {
+		if !m.Keys.Sent.IsZero() {
+			return m.Keys.Sent
+		}
+		return m.InternalDate.UTC()
 	}
 	if m.Date != "" {
 		if t, err := mime.ParseDate(m.Date); err == nil {
@@ -134,6 +144,34 @@ func Sort(msgs []Message, criteria []Criterion) []*Message {
 		m := &msgs[i]
 		idx[i] = int32(i)
 		str, num := strs[i*nstr:i*nstr], nums[i*nnum:i*nnum]
+		if k := m.Keys; k != nil {
+			for _, c := range criteria {
+				switch c.Key {
+				case Arrival:
+					num = append(num, m.InternalDate.Unix(), int64(m.InternalDate.Nanosecond()))
+				case Date:
+					t := m.SentDate()
+					num = append(num, t.Unix(), int64(t.Nanosecond()))
+				case Size:
+					num = append(num, m.Size)
+				case Subject:
+					str = append(str, k.Subject)
+				case From:
+					str = append(str, k.From)
+				case To:
+					str = append(str, k.To)
+				case Cc:
+					str = append(str, k.Cc)
+				case DisplayFrom:
+					str = append(str, k.DisplayFrom)
+				case DisplayTo:
+					str = append(str, k.DisplayTo)
+				default:
+					str = append(str, "")
+				}
+			}
+			continue
+		}
 		for _, c := range criteria {
 			switch c.Key {
 			case Arrival:

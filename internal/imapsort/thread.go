@@ -64,6 +64,10 @@ func OrderedSubject(msgs []Message) []*Thread {
 func (n *Thread) setMessage(m *Message) {
 	n.Msg = m
 	n.date = m.SentDate()
+	if k := m.Keys; k != nil {
+		n.subject, n.refwd = k.Subject, k.ReplyOrFwd
+		return
+	}
 	base, refwd := BaseSubject(m.Subject)
 	n.subject = CasemapKey(base)
 	n.refwd = refwd
@@ -175,7 +179,13 @@ func (t *threader) lookup(id string) *Thread {
 // step1 is RFC 5256 §4 step 1 for one message.
 func (t *threader) step1(m *Message, buf []string) []string {
 	var self *Thread
-	buf = parseIDs(m.MessageID, buf)
+	if k := m.Keys; k != nil {
+		if k.MessageID != "" {
+			buf = append(buf, k.MessageID)
+		}
+	} else {
+		buf = parseIDs(m.MessageID, buf)
+	}
 	if len(buf) > 0 {
 		if n, ok := t.ids[buf[0]]; ok && n.Msg == nil {
 			self = n // a dummy made by an earlier reference: this is it
@@ -190,10 +200,15 @@ func (t *threader) step1(m *Message, buf []string) []string {
 	}
 	self.setMessage(m)
 
-	refs := parseIDs(m.References, buf[:0])
-	if len(refs) == 0 {
-		if refs = parseIDs(m.InReplyTo, refs); len(refs) > 1 {
-			refs = refs[:1] // only the first id of In-Reply-To
+	var refs []string
+	if k := m.Keys; k != nil {
+		refs = append(buf[:0], k.References...)
+	} else {
+		refs = parseIDs(m.References, buf[:0])
+		if len(refs) == 0 {
+			if refs = parseIDs(m.InReplyTo, refs); len(refs) > 1 {
+				refs = refs[:1] // only the first id of In-Reply-To
+			}
 		}
 	}
 	// (A) Link the references as a chain, keeping links already made and

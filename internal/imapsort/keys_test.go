@@ -1,0 +1,55 @@
+package imapsort
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// withKeys returns a copy of msgs carrying cached Keys.
+func withKeys(msgs []Message) []Message {
+	out := slices.Clone(msgs)
+	for i := range out {
+		out[i].Keys = NewKeys(&out[i])
+	}
+	return out
+}
+
+// Cached Keys change no result: every criterion, both directions, and both
+// threading algorithms give the same order and trees as the raw fields.
+func TestKeysSameResults(t *testing.T) {
+	boxes := map[string][]Message{
+		"mailbox":   mailbox(),
+		"synthetic": synthetic(500),
+		"ids":       idsMailbox(),
+		"links":     linkRulesMailbox(),
+		"dummies":   dummiesMailbox(),
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 20; i++ {
+		data := make([]byte, 300)
+		for j := range data {
+			data[j] = byte(r.IntN(256))
+		}
+		boxes["fuzz"+string(rune('a'+i))] = fuzzMailbox(data)
+	}
+	keys := []Key{Arrival, Cc, Date, From, Size, Subject, To, DisplayFrom, DisplayTo}
+	for name, raw := range boxes {
+		cached := withKeys(raw)
+		for _, k := range keys {
+			for _, rev := range []bool{false, true} {
+				crit := []Criterion{{Key: k, Reverse: rev}, {Key: Date}}
+				a, b := Numbers(Sort(raw, crit), false), Numbers(Sort(cached, crit), false)
+				if !slices.Equal(a, b) {
+					t.Errorf("%s: SORT (%v %v): raw %v, cached %v", name, rev, k, a, b)
+				}
+			}
+		}
+		if a, b := FormatThreads(References(raw), false), FormatThreads(References(cached), false); a != b {
+			t.Errorf("%s: REFERENCES: raw %s, cached %s", name, a, b)
+		}
+		if a, b := FormatThreads(OrderedSubject(raw), false), FormatThreads(OrderedSubject(cached), false); a != b {
+			t.Errorf("%s: ORDEREDSUBJECT: raw %s, cached %s", name, a, b)
+		}
+	}
+}
