@@ -27,7 +27,21 @@ type AppendOptions struct {
 // the server sent none.
 type AppendData struct {
 	UIDValidity uint32
-	UID         uint32
+	// UID is the UID of the (first) message appended.
+	UID uint32
+	// UIDs holds the UIDs of every message appended, in the order the
+	// messages were given (for MULTIAPPEND, RFC 4315 §3 sends a set such
+	// as "3955:3957").
+	UIDs imap.NumSet
+}
+
+// AppendMessage is one message of AppendMulti.
+type AppendMessage struct {
+	// Size is the exact number of octets Body yields.
+	Size int64
+	Body io.Reader
+	// Options may be nil.
+	Options *AppendOptions
 }
 
 // Append adds a message of size octets read from r to a mailbox
@@ -36,30 +50,48 @@ type AppendData struct {
 // continuation request. If ctx ends while the message is being sent the
 // connection is closed, since a literal cannot be cut short.
 func (c *Client) Append(ctx context.Context, mailbox string, size int64, r io.Reader, opts *AppendOptions) (*AppendData, error) {
-	if opts == nil {
-		opts = &AppendOptions{}
+	return c.appendCmd(ctx, mailbox, []AppendMessage{{Size: size, Body: r, Options: opts}})
+}
+
+// AppendMulti adds several messages to a mailbox with one APPEND command
+// when the server offers MULTIAPPEND (RFC 3502): the server adds all of
+// them or none. Without MULTIAPPEND the messages are appended one APPEND
+// at a time, and a failure part-way leaves the earlier ones in the
+// mailbox. The returned AppendData lists the new UIDs in order when the
+// server offers UIDPLUS. Cancellation works as for Append.
+func (c *Client) AppendMulti(ctx context.Context, mailbox string, msgs []AppendMessage) (*AppendData, error) {
+	if len(msgs) == 0 {
+		return nil, errors.New("imapclient: AppendMulti without messages")
 	}
-	b := c.appendMailbox([]byte("APPEND "), mailbox)
-	if len(opts.Flags) > 0 {
-		b = append(b, " ("...)
-		for i, f := range opts.Flags {
-			if !imap.ValidStoreFlag(f) {
-				return nil, errors.New("imapclient: invalid flag for APPEND: " + string(f))
-			}
-			if i > 0 {
-				b = append(b, ' ')
-			}
-			b = append(b, f...)
+	if len(msgs) == 1 || c.Has(ctx, "MULTIAPPEND") {
+		return c.appendCmd(ctx, mailbox, msgs)
+	}
+	all := &AppendData{}
+	for i := range msgs {
+		d, err := c.appendCmd(ctx, mailbox, msgs[i:i+1])
+		if err != nil {
+			return all, err
 		}
-		b = append(b, ')')
+		if i == 0 {
+			all.UIDValidity, all.UID = d.UIDValidity, d.UID
+		}
+		if d.UID != 0 && d.UIDValidity == all.UIDValidity {
+			all.UIDs.AddNum(d.UID)
+		}
 	}
-	if !opts.Time.IsZero() {
-		b = append(b, ' ')
-		b = imapwire.AppendDateTime(b, opts.Time)
-	}
-	b = append(b, ' ')
-	if opts.Binary {
-		b = append(b, '~')
+	return all, nil
+}
+
+// appendCmd writes one APPEND command with one literal per message
+// (RFC 3502 §6.3.11: append-message *(SP append-message)).
+func (c *Client) appendCmd(ctx context.Context, mailbox string, msgs []AppendMessage) (*AppendData, error) {
+	heads := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		h, err := appendMessageHead(m.Options)
+		if err != nil {
+			return nil, err
+		}
+		heads[i] = h
 	}
 	c.Has(ctx, "LITERAL+") // learn the capabilities before taking the write lock
 	if err := ctx.Err(); err != nil {
@@ -72,7 +104,7 @@ func (c *Client) Append(ctx context.Context, mailbox string, size int64, r io.Re
 		return nil, err
 	}
 	undo := c.writeCtx(ctx)
-	err = c.writeAppend(ctx, cmd, b, size, r)
+	err = c.writeAppend(ctx, cmd, c.appendMailbox([]byte("APPEND "), mailbox), heads, msgs)
 	undo()
 	c.wmu.Unlock()
 	if err != nil {
@@ -87,37 +119,88 @@ func (c *Client) Append(ctx context.Context, mailbox string, size int64, r io.Re
 	}
 	d := &AppendData{}
 	if cmd.resp.code == imap.CodeAppendUID {
-		f := strings.Fields(cmd.resp.arg)
-		if len(f) == 2 {
-			v, _ := strconv.ParseUint(f[0], 10, 32)
-			u, _ := strconv.ParseUint(f[1], 10, 32)
-			d.UIDValidity, d.UID = uint32(v), uint32(u)
-		}
+		d = parseAppendUID(cmd.resp.arg)
 	}
 	return d, nil
 }
 
-func (c *Client) writeAppend(ctx context.Context, cmd *command, line []byte, size int64, r io.Reader) error {
+// appendMessageHead is " [flag-list] [date-time] " before a message's
+// literal.
+func appendMessageHead(opts *AppendOptions) ([]byte, error) {
+	if opts == nil {
+		opts = &AppendOptions{}
+	}
+	b := make([]byte, 0, 48)
+	b = append(b, ' ')
+	if len(opts.Flags) > 0 {
+		b = append(b, '(')
+		for i, f := range opts.Flags {
+			if !imap.ValidStoreFlag(f) {
+				return nil, errors.New("imapclient: invalid flag for APPEND: " + string(f))
+			}
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, f...)
+		}
+		b = append(b, ") "...)
+	}
+	if !opts.Time.IsZero() {
+		b = imapwire.AppendDateTime(b, opts.Time)
+		b = append(b, ' ')
+	}
+	if opts.Binary {
+		b = append(b, '~')
+	}
+	return b, nil
+}
+
+// parseAppendUID reads "uidvalidity uid-set" (RFC 4315 §3).
+func parseAppendUID(arg string) *AppendData {
+	d := &AppendData{}
+	f := strings.Fields(arg)
+	if len(f) != 2 {
+		return d
+	}
+	v, err := strconv.ParseUint(f[0], 10, 32)
+	if err != nil {
+		return d
+	}
+	set, err := imap.ParseNumSet(f[1])
+	if err != nil || set.Dynamic() || len(set.Ranges) == 0 {
+		return d
+	}
+	d.UIDValidity, d.UIDs, d.UID = uint32(v), set, set.Ranges[0].Start
+	return d
+}
+
+// writeAppend writes the command line: prefix, then each message's head
+// and literal. Each synchronising literal waits for its own continuation
+// request (RFC 9051 §7.5); a tagged NO instead ends the command.
+func (c *Client) writeAppend(ctx context.Context, cmd *command, prefix []byte, heads [][]byte, msgs []AppendMessage) error {
 	w := c.bw
 	w.WriteString(cmd.tag)
 	w.WriteByte(' ')
-	w.Write(line)
-	w.WriteByte('{')
-	w.WriteString(strconv.FormatInt(size, 10))
-	if c.nonSyncOK(size) {
-		w.WriteString("+}\r\n")
-	} else {
-		w.WriteString("}\r\n")
-		if err := c.waitContinuation(ctx, cmd); err != nil {
+	w.Write(prefix)
+	for i, m := range msgs {
+		w.Write(heads[i])
+		w.WriteByte('{')
+		w.WriteString(strconv.FormatInt(m.Size, 10))
+		if c.nonSyncOK(m.Size) {
+			w.WriteString("+}\r\n")
+		} else {
+			w.WriteString("}\r\n")
+			if err := c.waitContinuation(ctx, cmd); err != nil {
+				return err
+			}
+		}
+		n, err := io.CopyN(w, ctxReader{ctx, m.Body}, m.Size)
+		if err != nil {
+			if err == io.EOF {
+				return fmt.Errorf("imapclient: APPEND message %d shorter (%d) than its size (%d)", i+1, n, m.Size)
+			}
 			return err
 		}
-	}
-	n, err := io.CopyN(w, ctxReader{ctx, r}, size)
-	if err != nil {
-		if err == io.EOF {
-			return fmt.Errorf("imapclient: APPEND message shorter (%d) than its size (%d)", n, size)
-		}
-		return err
 	}
 	w.WriteString("\r\n")
 	return w.Flush()

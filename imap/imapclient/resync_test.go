@@ -83,7 +83,17 @@ func TestResyncDovecot(t *testing.T) {
 
 func TestResyncOurServer(t *testing.T) {
 	s := startServer(t)
-	testResync(t, peer{addr: s.addr, user: "alice", pass: "alicepw"}, "", ResyncFull)
+	p := peer{addr: s.addr, user: "alice", pass: "alicepw"}
+	c := login(t, p.addr, p.user, p.pass, nil)
+	ctx := testCtx(t)
+	for _, m := range []ResyncMethod{ResyncQResync, ResyncCondStore} {
+		if !c.Has(ctx, string(m)) {
+			t.Logf("our server does not offer %s", m)
+			continue
+		}
+		t.Run(string(m), func(t *testing.T) { testResync(t, p, m, m) })
+	}
+	t.Run("FULL", func(t *testing.T) { testResync(t, p, ResyncFull, ResyncFull) })
 }
 
 // RFC 4978: after COMPRESS DEFLATE every command still works, including
