@@ -39,7 +39,8 @@ func (d *Decoder) readLiteralHeader(limit int64, allowBinary bool) (LiteralInfo,
 	d.literals++
 	tooBig := info.Size > limit || (info.NonSync && d.lim.MaxNonSyncLiteral > 0 && info.Size > d.lim.MaxNonSyncLiteral)
 	if d.literals > d.lim.MaxLiterals || tooBig {
-		d.refused = &info
+		refused := info // a copy, so info does not escape on the common path
+		d.refused = &refused
 		kind := ErrLiteralTooBig
 		if !tooBig {
 			kind = ErrTooManyLiterals
