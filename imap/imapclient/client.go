@@ -118,6 +118,10 @@ type Client struct {
 	conn net.Conn
 	br   *bufio.Reader
 	dec  *imapwire.Decoder
+	// secKey and secVal cache the last body section name parsed, so the
+	// messages of one FETCH share one *imap.FetchSection.
+	secKey string
+	secVal *imap.FetchSection
 
 	wmu sync.Mutex // held while writing a command (and its continuations)
 	bw  *bufio.Writer

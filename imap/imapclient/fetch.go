@@ -46,7 +46,8 @@ type FetchItemModSeq struct{ ModSeq uint64 }
 // RFC822.HEADER, RFC822.TEXT). Literal streams the data straight off the
 // connection: it is valid until the next call of FetchMessage.Next, and
 // what the caller leaves unread is discarded then. Nil is set (and
-// Literal empty) when the server sent NIL.
+// Literal empty) when the server sent NIL. Section may be shared by the
+// messages of one response: treat it as read-only.
 type FetchItemBodySection struct {
 	Section *imap.FetchSection
 	Literal io.Reader
@@ -91,32 +92,47 @@ type FetchOptions struct {
 // FetchCommand is a FETCH in progress. Call Next until it returns nil,
 // then Close for the command's result; or Collect.
 type FetchCommand struct {
-	c    *Client
-	ctx  context.Context
-	cmd  *command
-	err  error // error starting the command
-	msgs chan *FetchMessage
-	prev *FetchMessage
-	stop func() bool
+	c   *Client
+	ctx context.Context
+	cmd *command
+	err error // error starting the command
+	// events carries messages' items from the reader goroutine, in
+	// order; buffered, so that messages without body sections are parsed
+	// ahead while the caller works (see streamFetch).
+	events chan fetchEvent
+	// ack tells the reader goroutine that the caller moved past a body
+	// section, so it may read on. Capacity 1, sent without blocking.
+	ack   chan struct{}
+	stash *fetchEvent // the next message's first event, read early
+	prev  *FetchMessage
+	stop  func() bool
 }
+
+// fetchEvent is one batch of a message's items: everything up to and
+// including the next body section, or up to the end of the message
+// (final).
+type fetchEvent struct {
+	msg   *FetchMessage
+	items []FetchItemData
+	final bool
+}
+
+// fetchEventBuffer is how many batches the reader goroutine may parse
+// ahead of the caller.
+const fetchEventBuffer = 64
 
 // FetchMessage is one message's FETCH response. Call Next for its items.
 type FetchMessage struct {
 	SeqNum uint32
 
-	// Items travel in batches: everything up to and including the next
-	// body section, so a message without sections costs one hand-off.
+	f       *FetchCommand
 	queue   []FetchItemData
 	final   bool // queue holds the last batch
-	batches chan itemBatch
-	ack     chan struct{}
-	cmd     *command
 	needAck bool
-}
-
-type itemBatch struct {
-	items []FetchItemData
-	final bool
+	// buf and sr back the first batch and the first body section, so
+	// that the common message costs no allocations for them.
+	buf [6]FetchItemData
+	sr  sectionReader
 }
 
 // Fetch sends FETCH for message sequence numbers (RFC 9051 §6.4.5) and
@@ -152,7 +168,7 @@ func (c *Client) fetch(ctx context.Context, uid bool, set imap.NumSet, items []i
 		}
 		b = append(b, ')')
 	}
-	f := &FetchCommand{c: c, ctx: ctx, msgs: make(chan *FetchMessage)}
+	f := &FetchCommand{c: c, ctx: ctx}
 	if err := ctx.Err(); err != nil {
 		f.err = err
 		return f
@@ -171,6 +187,8 @@ func (c *Client) fetch(ctx context.Context, uid bool, set imap.NumSet, items []i
 	}
 	cmd.fetch = f
 	f.cmd = cmd
+	f.events = make(chan fetchEvent, fetchEventBuffer)
+	f.ack = make(chan struct{}, 1)
 	undo := c.writeCtx(ctx)
 	err = c.sendLine(ctx, cmd, b)
 	undo()
@@ -198,14 +216,37 @@ func (f *FetchCommand) Next() *FetchMessage {
 		}
 		f.prev = nil
 	}
+	ev, ok := f.recv()
+	if !ok {
+		return nil
+	}
+	m := ev.msg
+	m.queue, m.final = ev.items, ev.final
+	f.prev = m
+	return m
+}
+
+// recv returns the next event: the stashed one, or one from the reader
+// goroutine. ok is false at the end of the command or when it was
+// abandoned.
+func (f *FetchCommand) recv() (ev fetchEvent, ok bool) {
+	if f.stash != nil {
+		ev, f.stash = *f.stash, nil
+		return ev, true
+	}
 	select {
-	case m := <-f.msgs:
-		f.prev = m
-		return m
-	case <-f.cmd.done:
-		return nil
+	case ev := <-f.events:
+		return ev, true
 	case <-f.cmd.abandoned:
-		return nil
+		return ev, false
+	case <-f.cmd.done:
+		// Everything the reader goroutine sent precedes done.
+		select {
+		case ev := <-f.events:
+			return ev, true
+		default:
+			return ev, false
+		}
 	}
 }
 
@@ -252,25 +293,32 @@ func (f *FetchCommand) Collect() ([]*FetchMessageBuffer, error) {
 
 // Next returns the message's next item, or nil after the last.
 func (m *FetchMessage) Next() FetchItemData {
+	f := m.f
 	if m.needAck {
 		m.needAck = false
-		m.ack <- struct{}{}
+		select {
+		case f.ack <- struct{}{}:
+		default:
+		}
 	}
 	if len(m.queue) == 0 {
 		if m.final {
 			return nil
 		}
-		select {
-		case b := <-m.batches:
-			m.queue, m.final = b.items, b.final
-		case <-m.cmd.abandoned:
-			m.final = true
-			return nil
-		case <-m.cmd.done:
-			// The connection ended in the middle of the message.
+		ev, ok := f.recv()
+		if !ok {
+			// Abandoned, or the connection ended in the middle of the
+			// message.
 			m.final = true
 			return nil
 		}
+		if ev.msg != m {
+			// The message ended with its last body section.
+			f.stash = &ev
+			m.final = true
+			return nil
+		}
+		m.queue, m.final = ev.items, ev.final
 		if len(m.queue) == 0 {
 			return nil
 		}

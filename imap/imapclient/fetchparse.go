@@ -1,6 +1,7 @@
 package imapclient
 
 import (
+	"bytes"
 	"io"
 	"strconv"
 	"strings"
@@ -54,29 +55,22 @@ func (e *LimitError) Error() string {
 	return "imapclient: " + e.What + " exceeds the limit of " + strconv.FormatInt(e.Limit, 10) + " bytes"
 }
 
-// streamFetch delivers one message's items to a streaming FETCH. Each
-// body section waits until the consumer moves on; when the command is
-// abandoned the rest is read and dropped.
+// streamFetch delivers one message's items to a streaming FETCH. Items
+// travel in batches up to and including the next body section; after a
+// section the reader goroutine waits until the consumer moves on (it reads
+// the literal off the socket meanwhile). Messages without sections go into
+// the buffered events channel at once, so parsing runs ahead of the
+// consumer. When the command is abandoned the rest is read and dropped.
 func (c *Client) streamFetch(seq uint32, cmd *command) error {
 	f := cmd.fetch
-	msg := &FetchMessage{SeqNum: seq, cmd: cmd}
+	msg := &FetchMessage{SeqNum: seq, f: f}
 	live := true
-	sent := false // msg itself handed over
-	batch := make([]FetchItemData, 0, 8)
-	// send hands over the batch: with the message on the first send.
+	sent := false
+	batch := msg.buf[:0]
 	send := func(final bool) {
-		if !sent {
-			sent = true
-			msg.queue, msg.final = batch, final
-			select {
-			case f.msgs <- msg:
-			case <-cmd.abandoned:
-				live = false
-			}
-			return
-		}
+		sent = true
 		select {
-		case msg.batches <- itemBatch{batch, final}:
+		case f.events <- fetchEvent{msg: msg, items: batch, final: final}:
 		case <-cmd.abandoned:
 			live = false
 		}
@@ -93,18 +87,18 @@ func (c *Client) streamFetch(seq uint32, cmd *command) error {
 			batch = append(batch, it)
 			return nil
 		}
-		if msg.batches == nil {
-			msg.batches = make(chan itemBatch)
-			msg.ack = make(chan struct{}, 1)
+		sr := &msg.sr
+		if sr.r != nil {
+			sr = &sectionReader{}
 		}
-		sr := &sectionReader{r: s.Literal}
+		sr.r = s.Literal
 		s.Literal = sr
 		batch = append(batch, s)
 		send(false)
-		batch = make([]FetchItemData, 0, 4)
+		batch = nil
 		if live {
 			select {
-			case <-msg.ack:
+			case <-f.ack:
 			case <-cmd.abandoned:
 				live = false
 			}
@@ -115,7 +109,7 @@ func (c *Client) streamFetch(seq uint32, cmd *command) error {
 	if err != nil {
 		return err
 	}
-	if live {
+	if live && (len(batch) > 0 || !sent) {
 		send(true)
 	}
 	return nil
@@ -162,13 +156,24 @@ func (c *Client) readFetchItems(sink func(FetchItemData) error) error {
 
 func (c *Client) readFetchItem(sink func(FetchItemData) error) error {
 	d := c.dec
-	name, err := d.ReadAtomUpper()
+	raw, err := d.ReadAtomBytes()
 	if err != nil {
 		return err
 	}
-	if i := strings.IndexByte(name, '['); i >= 0 {
-		return c.readSectionItem(name[:i], name[i+1:], sink)
+	// Upper-cased on the stack: the item names of every message are
+	// matched without allocating.
+	var ubuf [48]byte
+	u := ubuf[:0]
+	for _, ch := range raw {
+		if 'a' <= ch && ch <= 'z' {
+			ch -= 'a' - 'A'
+		}
+		u = append(u, ch)
 	}
+	if i := bytes.IndexByte(u, '['); i >= 0 {
+		return c.readSectionItem(u[:i], u, sink)
+	}
+	name := string(u) // does not escape: compared below, or copied for FetchItemOther
 	if err := d.SP(); err != nil {
 		return err
 	}
@@ -240,24 +245,38 @@ func (c *Client) readFetchItem(sink func(FetchItemData) error) error {
 	if err != nil {
 		return err
 	}
-	return sink(FetchItemOther{Name: name, Value: v})
+	return sink(FetchItemOther{Name: strings.Clone(name), Value: v})
 }
 
-// readSectionItem reads the rest of BODY[spec ...]<origin> SP value, the
-// atom having been read up to (not including) "]" or SP.
-func (c *Client) readSectionItem(kind, spec string, sink func(FetchItemData) error) error {
+// readSectionItem reads the rest of BODY[spec ...]<origin> SP value,
+// atom (upper-cased, "BODY[1.2.TEXT") having been read up to (not
+// including) "]" or SP; kind is the part before "[".
+func (c *Client) readSectionItem(kind, atom []byte, sink func(FetchItemData) error) error {
 	d := c.dec
-	sec := &imap.FetchSection{}
-	switch kind {
-	case "BODY":
-	case "BINARY":
-		sec.Binary = true
-	case "BINARY.SIZE":
-		sec.Binary, sec.Size = true, true
-	default:
-		return &syntaxError{"unknown fetch item " + kind}
+	next, err := d.PeekByte()
+	if err != nil {
+		return err
 	}
-	parseSectionSpec(sec, spec)
+	var sec *imap.FetchSection
+	if next == ']' && string(atom) == c.secKey {
+		// The same section as the previous message's: share it.
+		sec = c.secVal
+	} else {
+		sec = &imap.FetchSection{}
+		switch string(kind) {
+		case "BODY":
+		case "BINARY":
+			sec.Binary = true
+		case "BINARY.SIZE":
+			sec.Binary, sec.Size = true, true
+		default:
+			return &syntaxError{"unknown fetch item " + string(kind)}
+		}
+		parseSectionSpec(sec, string(atom[len(kind)+1:]))
+		if next == ']' {
+			c.secKey, c.secVal = string(atom), sec
+		}
+	}
 	if ok, err := d.Byte(' '); err != nil {
 		return err
 	} else if ok {
@@ -282,6 +301,10 @@ func (c *Client) readSectionItem(kind, spec string, sink func(FetchItemData) err
 		}
 		if err := d.Expect('>'); err != nil {
 			return err
+		}
+		if sec == c.secVal {
+			cp := *sec
+			sec = &cp
 		}
 		sec.Partial = &imap.Partial{Offset: n}
 	}
