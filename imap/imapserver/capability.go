@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -120,6 +121,7 @@ func cmdID(s *session, tag string, uid bool) error {
 // ENABLE (RFC 5161, RFC 9051 §6.3.1).
 func cmdEnable(s *session, tag string, uid bool) error {
 	var enabled []string
+	condstore := false
 	for {
 		if ok, err := s.dec.AtEOL(); err != nil {
 			return err
@@ -145,6 +147,20 @@ func cmdEnable(s *session, tag string, uid bool) error {
 				s.utf8 = true
 				enabled = append(enabled, "UTF8=ACCEPT")
 			}
+		case "CONDSTORE", "QRESYNC":
+			// RFC 7162 §3.2.3: QRESYNC implies CONDSTORE; each is
+			// listed when it was asked for and is new.
+			if !s.syncOffered() {
+				break
+			}
+			if c == "QRESYNC" && !s.cs.qresync {
+				s.cs.qresync = true
+				enabled = append(enabled, c)
+			}
+			if c == "CONDSTORE" && !s.cs.condstore && !slices.Contains(enabled, c) {
+				enabled = append(enabled, c)
+			}
+			condstore = true
 		}
 	}
 	if err := s.crlf(); err != nil {
@@ -157,5 +173,10 @@ func cmdEnable(s *session, tag string, uid bool) error {
 		s.w.WriteString(" " + strings.Join(enabled, " "))
 	}
 	s.w.crlf()
+	if condstore {
+		// A CONDSTORE enabling command (RFC 7162 §3.1): with a mailbox
+		// selected, its HIGHESTMODSEQ follows.
+		s.enableCondstore()
+	}
 	return nil
 }

@@ -77,10 +77,9 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
-	if ok, err := s.dec.AtEOL(); err != nil {
+	mods, err := s.readFetchModifiers()
+	if err != nil {
 		return err
-	} else if !ok {
-		return bad("FETCH modifiers are not supported")
 	}
 	if err := s.crlf(); err != nil {
 		return err
@@ -90,6 +89,10 @@ func cmdFetch(s *session, tag string, uid bool) error {
 		return err
 	}
 	plan := newFetchPlan(atts, uid)
+	// RFC 7162: CHANGEDSINCE, VANISHED and MODSEQ (condstore_fetch.go).
+	if uids, err = s.condstoreFetch(&plan, mods, set, uids, uid); err != nil {
+		return err
+	}
 	sel := s.sel
 	var seenNow map[uint32]bool
 	if plan.setSeen && !sel.readOnly && len(uids) > 0 {
@@ -100,6 +103,7 @@ func cmdFetch(s *session, tag string, uid bool) error {
 		seenNow = make(map[uint32]bool)
 		for _, c := range res.Changed {
 			seenNow[c.UID] = true
+			sel.noteModSeq(c.ModSeq)
 		}
 	}
 	msgs, err := sel.mb.Messages(s.ctx, uids)
@@ -113,7 +117,7 @@ func cmdFetch(s *session, tag string, uid bool) error {
 			s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout))
 		}
 		seq := sel.seqOf(m.UID())
-		if seq == 0 {
+		if seq == 0 || mods.changedSince && m.ModSeq() <= mods.since {
 			continue
 		}
 		if err := s.fetchOne(seq, m, &plan, seenNow[m.UID()] && !plan.hasFlags); err != nil {

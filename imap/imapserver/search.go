@@ -17,6 +17,25 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	if err := s.crlf(); err != nil {
 		return err
 	}
+	useModSeq, seqNums := false, false
+	crit.Walk(func(k *imap.SearchKey) bool {
+		useModSeq = useModSeq || k.Op == imap.SearchModSeq
+		seqNums = seqNums || k.Op == imap.SearchSeqSet
+		return true
+	})
+	if uid && seqNums {
+		// RFC 7162 §3.2.10.2, RFC 9051 §7.5.1: no EXPUNGE or VANISHED
+		// during a UID SEARCH that uses sequence numbers.
+		s.allowExpunge = false
+	}
+	if useModSeq {
+		// RFC 7162 §3.1.2.2, §3.1: BAD in a NOMODSEQ mailbox; enabling.
+		if err := s.needModSeq(); err != nil {
+			return err
+		}
+		s.enableCondstore()
+	}
+	var maxModSeq uint64
 	sel := s.sel
 	msgs, err := sel.mb.Messages(s.ctx, sel.uids)
 	if err != nil {
@@ -53,6 +72,7 @@ func cmdSearch(s *session, tag string, uid bool) error {
 		}
 		if ok {
 			uids = append(uids, m.UID())
+			maxModSeq = max(maxModSeq, m.ModSeq())
 		}
 	}
 	if crit.Returns(imap.SearchReturnSave) {
@@ -69,6 +89,13 @@ func cmdSearch(s *session, tag string, uid bool) error {
 			} else {
 				w.num(sel.seqOf(u))
 			}
+		}
+		if useModSeq && len(uids) > 0 {
+			// RFC 7162 §3.1.5, §3.1.6: the highest mod-sequence of the
+			// messages found.
+			w.WriteString(" (MODSEQ ")
+			w.num64(maxModSeq)
+			w.WriteByte(')')
 		}
 		w.crlf()
 		return nil
@@ -110,6 +137,11 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	if crit.Returns(imap.SearchReturnCount) {
 		w.WriteString(" COUNT ")
 		w.num(uint32(len(nums)))
+	}
+	if useModSeq && len(nums) > 0 {
+		// RFC 7162 §3.1.10, RFC 4731 §3.2: the MODSEQ result item.
+		w.WriteString(" MODSEQ ")
+		w.num64(maxModSeq)
 	}
 	w.crlf()
 	return nil

@@ -17,8 +17,19 @@ type selected struct {
 	readOnly bool
 	uids     []uint32
 	// expunged holds UIDs expunged in the store but still in uids,
-	// because an EXPUNGE could not be sent yet (RFC 9051 §7.5.1).
-	expunged map[uint32]bool
+	// because an EXPUNGE could not be sent yet (RFC 9051 §7.5.1);
+	// expungedMin is the lowest mod-sequence among them (0 if none).
+	expunged    map[uint32]bool
+	expungedMin uint64
+	// expungesSent counts the expunges told (EXPUNGE or VANISHED).
+	expungesSent int
+	// uidNext is the UIDNEXT the session knows of.
+	uidNext uint32
+	// noModSeq: the store keeps no mod-sequences for this mailbox
+	// (RFC 7162 §3.1.2.2). modSeq is the highest mod-sequence of the
+	// changes the session has taken in (condstore.go highestModSeq).
+	noModSeq bool
+	modSeq   uint64
 	// announced is the message count the client was told (EXISTS minus
 	// EXPUNGEs); uids may be longer until the next EXISTS.
 	announced int
@@ -73,6 +84,9 @@ func (s *session) sendUpdates(expunges bool) {
 		}
 	}
 	for _, u := range sel.mb.Poll() {
+		if u.Kind != UpdateDeleted {
+			sel.noteModSeq(u.ModSeq)
+		}
 		switch u.Kind {
 		case UpdateNew:
 			if n := len(sel.uids); n == 0 || sel.uids[n-1] < u.UID {
@@ -81,12 +95,18 @@ func (s *session) sendUpdates(expunges bool) {
 					sel.recent.added = append(sel.recent.added, u.UID)
 				}
 			}
+			if u.UID >= sel.uidNext {
+				sel.uidNext = u.UID + 1
+			}
 		case UpdateExpunge:
 			if sel.seqOf(u.UID) != 0 {
 				if sel.expunged == nil {
 					sel.expunged = make(map[uint32]bool)
 				}
 				sel.expunged[u.UID] = true
+				if sel.expungedMin == 0 || u.ModSeq < sel.expungedMin {
+					sel.expungedMin = u.ModSeq
+				}
 			}
 		case UpdateFlags:
 			if u.Own {
@@ -105,6 +125,13 @@ func (s *session) sendUpdates(expunges bool) {
 			s.w.num(u.UID)
 			s.w.WriteString(" FLAGS ")
 			s.w.flagsRecent(u.Flags, s.isRecent(u.UID))
+			if s.modSeqOn() {
+				// RFC 7162 §3.1, §3.2.4: UID and MODSEQ in every
+				// unsolicited FETCH once CONDSTORE is enabled.
+				s.w.WriteString(" MODSEQ (")
+				s.w.num64(u.ModSeq)
+				s.w.WriteByte(')')
+			}
 			s.w.WriteString(")\r\n")
 		case UpdateDeleted:
 			// The mailbox went away under us; there is nothing sensible
@@ -116,14 +143,27 @@ func (s *session) sendUpdates(expunges bool) {
 	}
 	if expunges && len(sel.expunged) > 0 {
 		announce()
-		// Highest sequence number first: each number stays valid when
-		// sent, and the map is compacted in one pass. No EXISTS is
-		// needed: each EXPUNGE decrements the count (RFC 9051 §7.5.1).
-		for i := len(sel.uids) - 1; i >= 0; i-- {
-			if sel.expunged[sel.uids[i]] {
-				s.w.WriteString("* ")
-				s.w.num(uint32(i + 1))
-				s.w.WriteString(" EXPUNGE\r\n")
+		if s.vanishedOn() {
+			// RFC 7162 §3.2.10.2: one VANISHED (UIDs, ascending) instead
+			// of EXPUNGEs, under the same rules of when it may be sent.
+			gone := make([]uint32, 0, len(sel.expunged))
+			for _, uid := range sel.uids {
+				if sel.expunged[uid] {
+					gone = append(gone, uid)
+				}
+			}
+			s.writeVanished(false, gone, imap.NumSet{})
+		} else {
+			// Highest sequence number first: each number stays valid
+			// when sent, and the map is compacted in one pass. No EXISTS
+			// is needed: each EXPUNGE decrements the count (RFC 9051
+			// §7.5.1).
+			for i := len(sel.uids) - 1; i >= 0; i-- {
+				if sel.expunged[sel.uids[i]] {
+					s.w.WriteString("* ")
+					s.w.num(uint32(i + 1))
+					s.w.WriteString(" EXPUNGE\r\n")
+				}
 			}
 		}
 		kept := sel.uids[:0]
@@ -134,7 +174,13 @@ func (s *session) sendUpdates(expunges bool) {
 		}
 		sel.uids = kept
 		sel.announced = len(kept)
-		sel.expunged = nil
+		sel.expungesSent += len(sel.expunged)
+		sel.expunged, sel.expungedMin = nil, 0
+		if s.cs.qresync && s.modSeqOn() && s.cmdName == "MOVE" {
+			// RFC 6851 §4.4: after a MOVE, the new HIGHESTMODSEQ in the
+			// tagged or an untagged OK.
+			s.writeModSeqCode()
+		}
 	}
 	announce()
 }
@@ -148,7 +194,14 @@ func cmdSelect(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
+	params, err := s.readSelectParams()
+	if err != nil {
+		return err
+	}
 	if err := s.crlf(); err != nil {
+		return err
+	}
+	if err := s.checkSelectParams(params); err != nil {
 		return err
 	}
 	readOnly := strings.HasPrefix(strings.ToUpper(s.cmdName), "EXAMINE")
@@ -164,7 +217,8 @@ func cmdSelect(s *session, tag string, uid bool) error {
 	}
 	snap := mb.Snapshot()
 	s.sel = &selected{mb: mb, name: name, readOnly: readOnly, uids: snap.UIDs, announced: len(snap.UIDs),
-		recent: recentSet{from: snap.RecentFrom, to: snap.UIDNext}}
+		recent:  recentSet{from: snap.RecentFrom, to: snap.UIDNext},
+		uidNext: snap.UIDNext, modSeq: snap.HighestModSeq, noModSeq: snap.HighestModSeq == 0}
 	s.state = stateSelected
 	w := &s.w
 	w.WriteString("* ")
@@ -204,6 +258,19 @@ func cmdSelect(s *session, tag string, uid bool) error {
 		w.WriteString(`* LIST () "/" `)
 		w.mailbox(name)
 		w.crlf()
+	}
+	if params.condstore && s.syncOffered() {
+		s.cs.condstore = true // RFC 7162 §3.1.8
+	}
+	if s.cs.condstore {
+		s.writeModSeqCode() // RFC 7162 §3.1.2
+	}
+	if params.qresync != nil {
+		if err := s.qresyncSelect(params.qresync, snap.UIDValidity); err != nil {
+			// A failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2).
+			s.closeMailbox()
+			return err
+		}
 	}
 	code := "READ-WRITE"
 	if readOnly {

@@ -69,6 +69,8 @@ type session struct {
 	allowExpunge bool
 	commands     int
 
+	cs condState // CONDSTORE/QRESYNC (condstore.go)
+
 	// Set from other goroutines.
 	shuttingDown atomic.Bool
 	woken        atomic.Bool

@@ -19,9 +19,11 @@ func cmdStore(s *session, tag string, uid bool) error {
 		return err
 	}
 	var unchangedSince uint64
+	hasUnchanged := false
 	if ok, err := s.dec.Byte('('); err != nil {
 		return err
 	} else if ok {
+		hasUnchanged = true
 		m, err := s.dec.ReadAtomUpper()
 		if err != nil {
 			return err
@@ -75,6 +77,17 @@ func cmdStore(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
+	if hasUnchanged {
+		// RFC 7162 §3.1.2.2: BAD in a NOMODSEQ mailbox; §3.1: an
+		// enabling command.
+		if !s.syncOffered() {
+			return bad("CONDSTORE is not supported")
+		}
+		if err := s.needModSeq(); err != nil {
+			return err
+		}
+		s.enableCondstore()
+	}
 	if s.sel.readOnly {
 		return no(imap.CodeReadOnly, "Mailbox is read-only")
 	}
@@ -85,26 +98,56 @@ func cmdStore(s *session, tag string, uid bool) error {
 		}
 		strs = append(strs, string(f))
 	}
-	res, err := s.sel.mb.SetFlags(s.ctx, uids, op, strs, unchangedSince)
-	if err != nil {
+	var res StoreResult
+	if hasUnchanged && unchangedSince == 0 {
+		// RFC 7162 §3.1.3: UNCHANGEDSINCE 0 fails for every message
+		// (a backend reads 0 as "no condition").
+		res.Modified = uids
+	} else if res, err = s.sel.mb.SetFlags(s.ctx, uids, op, strs, unchangedSince); err != nil {
 		return err
 	}
-	if !silent {
-		for _, c := range res.Changed {
-			seq := s.sel.seqOf(c.UID)
-			if seq == 0 {
+	known := s.sel.modSeq
+	modSeqOn := s.modSeqOn()
+	for _, c := range res.Changed {
+		s.sel.noteModSeq(c.ModSeq)
+		seq := s.sel.seqOf(c.UID)
+		if seq == 0 {
+			continue
+		}
+		if modSeqOn {
+			// RFC 7162 §3.1.3: with UNCHANGEDSINCE a FETCH with MODSEQ
+			// even for .SILENT; §3.1: MODSEQ in every FETCH once
+			// enabled, so a .SILENT STORE still reports the new
+			// mod-sequence of each message it changed; §3.2.4: UID too.
+			if silent && !hasUnchanged && c.ModSeq <= known {
 				continue
 			}
 			s.w.WriteString("* ")
 			s.w.num(seq)
-			s.w.WriteString(" FETCH (FLAGS ")
-			s.w.flagsRecent(c.Flags, s.isRecent(c.UID))
-			if uid {
-				s.w.WriteString(" UID ")
-				s.w.num(c.UID)
+			s.w.WriteString(" FETCH (UID ")
+			s.w.num(c.UID)
+			s.w.WriteString(" MODSEQ (")
+			s.w.num64(c.ModSeq)
+			s.w.WriteByte(')')
+			if !silent {
+				s.w.WriteString(" FLAGS ")
+				s.w.flagsRecent(c.Flags, s.isRecent(c.UID))
 			}
 			s.w.WriteString(")\r\n")
+			continue
 		}
+		if silent {
+			continue
+		}
+		s.w.WriteString("* ")
+		s.w.num(seq)
+		s.w.WriteString(" FETCH (FLAGS ")
+		s.w.flagsRecent(c.Flags, s.isRecent(c.UID))
+		if uid {
+			s.w.WriteString(" UID ")
+			s.w.num(c.UID)
+		}
+		s.w.WriteString(")\r\n")
 	}
 	s.sendUpdates(s.allowExpunge)
 	if len(res.Modified) > 0 {
@@ -118,7 +161,12 @@ func cmdStore(s *session, tag string, uid bool) error {
 			}
 			arg = imap.NumSetOf(seqs...).AppendTo(nil)
 		}
-		s.w.status(tag, imap.StatusOK, imap.CodeModified, string(arg), "Conditional STORE failed for some messages")
+		st := imap.StatusOK
+		if len(res.Changed)+len(res.Modified) < len(uids) {
+			// RFC 7162 §3.1.3 Example 11: some were expunged too.
+			st = imap.StatusNO
+		}
+		s.w.status(tag, st, imap.CodeModified, string(arg), "Conditional STORE failed for some messages")
 		return errHandled
 	}
 	if len(res.Changed) < len(uids) {

@@ -32,6 +32,7 @@ type mailbox struct {
 	size      int64
 	expunged  []expungeRec // ascending modSeq
 	handles   map[*handle]struct{}
+	changes   changeLog // index by mod-sequence (condstore.go)
 }
 
 // find returns the index of uid in mb.msgs, or -1.
@@ -45,6 +46,7 @@ func (mb *mailbox) find(uid uint32) int {
 
 // publishLocked records an update for every open handle of mb.
 func (mb *mailbox) publishLocked(upd imapserver.Update, origin *handle) {
+	mb.noteChangeLocked(upd)
 	for h := range mb.handles {
 		u := upd
 		u.Own = h == origin
