@@ -1,4 +1,103 @@
 package imapserver
 
+import (
+	"bufio"
+	"net"
+
+	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/internal/deflate"
+)
+
+// COMPRESS=DEFLATE (RFC 4978).
+//
+// After the tagged OK the session's connection is a deflate.Conn over the
+// previous one (the TLS connection after STARTTLS or on an implicit-TLS
+// port, so compression comes before encryption, RFC 4978 §3). The
+// session's bufio.Writer sits on top of it: every Flush is one Write of
+// the deflate.Conn, which ends with a sync flush, so each response burst
+// (the end of a command, the IDLE continuation, every batch of IDLE
+// updates, a literal continuation) reaches the client complete and
+// decodable — the stuck-compressor bug that made mox turn its COMPRESS
+// off cannot happen, because the session flushes before every wait for
+// input (park, continueLiteral, IDLE).
+//
+// Reading, the session's bufio.Reader reads inflated bytes from the
+// deflate.Conn, which reads the compressed stream through a small
+// buffered reader of its own; the bytes the client pipelined behind
+// "COMPRESS DEFLATE" (which RFC 4978 §3 says are compressed) are handed
+// over to it. Waking a session in IDLE by moving the read deadline works
+// because deflate.Conn survives a read timeout between the client's
+// flushes.
+//
+// Parking: while a compressed session waits for a client, its session
+// read and write buffers go back to the pools as for any session, but the
+// compression state cannot: the compressor (compress/flate at BestSpeed,
+// about 1 MiB when first used) and the inflater (its 32 KiB window and
+// tables), deflate.Conn's 32 KiB history and its 4 KiB input and 16 KiB
+// output buffers stay with the connection — the price of COMPRESS per
+// connection, paid only by clients that ask for it.
+
+// compressReadBuffer is the size of the buffer of compressed input.
+const compressReadBuffer = 4096
+
 // COMPRESS (RFC 4978 §3).
-func cmdCompress(s *session, tag string, uid bool) error { return bad("COMPRESS not implemented") }
+func cmdCompress(s *session, tag string, uid bool) error {
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	alg, err := s.dec.ReadAtomUpper()
+	if err != nil {
+		return err
+	}
+	if err := s.crlf(); err != nil {
+		return err
+	}
+	if s.compressed != nil {
+		// RFC 4978 §3 says BAD for a repeated COMPRESS; NO
+		// [COMPRESSIONACTIVE] (RFC 5530 §3) says why, as Dovecot does.
+		return no(imap.CodeCompressionActive, "DEFLATE is active already")
+	}
+	if alg != "DEFLATE" {
+		return bad("unknown compression mechanism %s", alg)
+	}
+	// What the client sent after the command is compressed already: it
+	// moves to the inflater's input before the session reader is reused.
+	var pending []byte
+	if n := s.br.Buffered(); n > 0 {
+		b, _ := s.br.Peek(n)
+		pending = append([]byte(nil), b...)
+		s.br.Discard(n)
+	}
+	s.w.status(tag, imap.StatusOK, "", "", "DEFLATE active")
+	if err := s.flush(); err != nil {
+		return err
+	}
+	// RFC 4978 §3: compressed from right after the CRLF of the OK.
+	src := bufio.NewReaderSize(&pendingConn{Conn: s.conn, pending: pending}, compressReadBuffer)
+	zc, err := deflate.NewConn(s.conn, deflate.Options{Reader: src})
+	if err != nil {
+		return err
+	}
+	s.compressed = zc
+	s.conn = zc
+	s.pc.Conn = zc
+	s.br.Reset(&s.pc)
+	s.dec.Reset(s.br)
+	s.w.Reset(zc)
+	return errHandled
+}
+
+// pendingConn reads bytes received before the switch first.
+type pendingConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (p *pendingConn) Read(b []byte) (int, error) {
+	if len(p.pending) > 0 {
+		n := copy(b, p.pending)
+		p.pending = p.pending[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}

@@ -1,7 +1,10 @@
 package imapserver
 
 import (
+	"sync/atomic"
+
 	"github.com/posthorn/posthorn/internal/imapmsg"
+	"github.com/posthorn/posthorn/internal/imapsort"
 	"github.com/posthorn/posthorn/mime"
 )
 
@@ -11,6 +14,8 @@ import (
 type parsedMsg struct {
 	root *mime.Part
 	enc  *imapmsg.Encoded
+	// sortKeys are the SORT and THREAD keys, computed on first use (sort.go).
+	sortKeys atomic.Pointer[imapsort.Keys]
 }
 
 // parsed returns the message's parse, from its cache when it has one.

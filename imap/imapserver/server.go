@@ -129,6 +129,11 @@ type Server struct {
 	Logger *slog.Logger
 	// Hostname is named in the greeting; "" means "posthorn".
 	Hostname string
+	// AllowSetQuota decides who may change quota limits with SETQUOTA
+	// (RFC 9208 §4.1.3), given the logged-in user and the quota root
+	// named. nil means nobody (NO [NOPERM]), and QUOTASET is not
+	// advertised. The backend's User must implement QuotaSetter.
+	AllowSetQuota func(ctx context.Context, username, root string) bool
 	// ProxyTrusted lists the networks of load balancers that announce
 	// each connection with a PROXY protocol header (HAProxy's
 	// proxy-protocol.txt, version 1 or 2). A connection from one of them

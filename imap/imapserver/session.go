@@ -68,8 +68,8 @@ type session struct {
 	// number, when EXPUNGE must not be sent (RFC 9051 §7.5.1).
 	allowExpunge bool
 	commands     int
-
-	cs condState // CONDSTORE/QRESYNC (condstore.go)
+	// compressed is the COMPRESS=DEFLATE layer once active (compress.go).
+	compressed net.Conn
 
 	// Set from other goroutines.
 	shuttingDown atomic.Bool

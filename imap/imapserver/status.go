@@ -1,7 +1,6 @@
 package imapserver
 
 import (
-	"slices"
 	"strconv"
 
 	"github.com/posthorn/posthorn/imap"
@@ -16,7 +15,7 @@ func (s *session) readStatusItems() ([]imap.StatusItem, error) {
 			return err
 		}
 		it := imap.StatusItem(a)
-		if !it.Known() || it == imap.StatusDeletedStorage {
+		if !it.Known() {
 			return bad("unknown STATUS item %s", a)
 		}
 		items = append(items, it)
@@ -47,9 +46,6 @@ func cmdStatus(s *session, tag string, uid bool) error {
 	st, err := s.user.Status(s.ctx, name)
 	if err != nil {
 		return err
-	}
-	if slices.Contains(items, imap.StatusHighestModSeq) {
-		s.enableCondstore() // RFC 7162 §3.1: an enabling command
 	}
 	s.writeStatus(name, st, items)
 	return nil
@@ -83,6 +79,8 @@ func (s *session) writeStatus(name string, st MailboxStatus, items []imap.Status
 			w.num(st.Recent) // RFC 3501 §6.3.10
 		case imap.StatusHighestModSeq:
 			w.num64(st.HighestModSeq)
+		case imap.StatusDeletedStorage:
+			w.Write(strconv.AppendInt(w.AvailableBuffer(), s.deletedStorage(name), 10)) // RFC 9208 §4.1.4
 		case imap.StatusAppendLimit:
 			w.Write(strconv.AppendInt(w.AvailableBuffer(), s.srv.limits.MaxAppend, 10))
 		}

@@ -149,7 +149,7 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 	return res, nil
 }
 
-func (h *handle) copyLocked(uids []uint32, dest string) (*mailbox, imapserver.CopyResult, []*message, error) {
+func (h *handle) copyLocked(uids []uint32, dest string, move bool) (*mailbox, imapserver.CopyResult, []*message, error) {
 	mb, err := h.liveLocked()
 	if err != nil {
 		return nil, imapserver.CopyResult{}, nil, err
@@ -164,7 +164,10 @@ func (h *handle) copyLocked(uids []uint32, dest string) (*mailbox, imapserver.Co
 		src = append(src, mb.msgs[i])
 		size += mb.msgs[i].Size()
 	}
-	if err := h.u.quotaCheckLocked(int64(len(src)), size); err != nil {
+	// A move stays within the user's one quota root: no net change
+	// (RFC 9208 §4.3.1 is about additions), so a user at the limit can
+	// still move mail to Trash.
+	if err := h.u.quotaCheckLocked(int64(len(src)), size); err != nil && !move {
 		return nil, imapserver.CopyResult{}, nil, err
 	}
 	res := imapserver.CopyResult{UIDValidity: dst.uidValidity}
@@ -183,7 +186,7 @@ func (h *handle) copyLocked(uids []uint32, dest string) (*mailbox, imapserver.Co
 func (h *handle) Copy(ctx context.Context, uids []uint32, dest string) (imapserver.CopyResult, error) {
 	h.u.mu.Lock()
 	defer h.u.mu.Unlock()
-	_, res, _, err := h.copyLocked(uids, dest)
+	_, res, _, err := h.copyLocked(uids, dest, false)
 	return res, err
 }
 
@@ -193,7 +196,7 @@ func (h *handle) Move(ctx context.Context, uids []uint32, dest string) (imapserv
 	}
 	h.u.mu.Lock()
 	defer h.u.mu.Unlock()
-	_, res, src, err := h.copyLocked(uids, dest)
+	_, res, src, err := h.copyLocked(uids, dest, true)
 	if err != nil || len(src) == 0 {
 		return res, err
 	}

@@ -1,0 +1,82 @@
+package imapserver_test
+
+import (
+	"bufio"
+	"crypto/tls"
+	"testing"
+
+	"github.com/posthorn/posthorn/imap/imapserver"
+	"github.com/posthorn/posthorn/internal/deflate"
+	"github.com/posthorn/posthorn/internal/tlsutil"
+)
+
+// compress turns on COMPRESS=DEFLATE on a raw test connection: after the
+// tagged OK both directions are raw DEFLATE (RFC 4978 §3).
+func (c *testConn) compress() {
+	c.t.Helper()
+	c.run(`
+C: Z1 COMPRESS DEFLATE
+S: Z1 OK DEFLATE active`)
+	zc, err := deflate.NewConn(c.conn, deflate.Options{Reader: c.br})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.conn = zc
+	c.br = bufio.NewReader(zc)
+}
+
+// RFC 4978 §3: COMPRESS=DEFLATE is offered after login and not once
+// active; a second COMPRESS is refused with COMPRESSIONACTIVE; commands
+// and responses flow compressed, each response complete without the
+// client sending more.
+func TestCompressRaw(t *testing.T) {
+	ts := newTestServer(t)
+	ts.deliver(msg1)
+	c := ts.login()
+	c.compress()
+	c.run(`
+C: b NOOP
+S: b OK NOOP completed
+C: c COMPRESS DEFLATE
+S: c NO [COMPRESSIONACTIVE] DEFLATE is active already
+C: d SELECT INBOX
+S: ~ d OK
+C: e FETCH 1 (UID)
+S: * 1 FETCH (UID 1)
+S: e OK FETCH completed`)
+}
+
+// COMPRESS after STARTTLS: compression goes inside TLS (RFC 4978 §3).
+func TestCompressAfterStartTLS(t *testing.T) {
+	cert, err := tlsutil.NewTestCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(s *imapserver.Server) {
+		s.AllowInsecureAuth = false
+		s.TLSConfig = cert.ServerConfig()
+	})
+	ts.deliver(msg1)
+	c := ts.dial()
+	c.run(`
+C: a1 STARTTLS
+S: a1 OK Begin TLS negotiation now`)
+	tc := tls.Client(c.conn, cert.ClientConfig())
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	c.conn, c.br = tc, bufio.NewReader(tc)
+	c.run(`
+C: a2 LOGIN alice secret
+S: a2 OK [CAPABILITY...`)
+	c.compress()
+	c.run(`
+C: a3 NAMESPACE
+S: * NAMESPACE (("" "/")) NIL NIL
+S: a3 OK NAMESPACE completed
+C: a4 SELECT INBOX
+S: ~ a4 OK
+C: a5 FETCH 1 (UID)
+S: * 1 FETCH (UID 1)
+S: a5 OK FETCH completed`)
+}
