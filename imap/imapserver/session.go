@@ -71,6 +71,8 @@ type session struct {
 	// compressed is the COMPRESS=DEFLATE layer once active (compress.go).
 	compressed net.Conn
 
+	cs condState // CONDSTORE/QRESYNC (condstore.go)
+
 	// Set from other goroutines.
 	shuttingDown atomic.Bool
 	woken        atomic.Bool

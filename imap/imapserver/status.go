@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/posthorn/posthorn/imap"
@@ -46,6 +47,9 @@ func cmdStatus(s *session, tag string, uid bool) error {
 	st, err := s.user.Status(s.ctx, name)
 	if err != nil {
 		return err
+	}
+	if slices.Contains(items, imap.StatusHighestModSeq) {
+		s.enableCondstore() // RFC 7162 §3.1: an enabling command
 	}
 	s.writeStatus(name, st, items)
 	return nil
