@@ -141,3 +141,69 @@ func Example_idle() {
 	// messages now: 3
 	// subject: New
 }
+
+// Resynchronise a mailbox after being away: Resync takes what was saved
+// last time (UIDVALIDITY, HIGHESTMODSEQ, known UIDs) and reports new
+// messages, flag changes and vanished UIDs, with QRESYNC when the server
+// offers it (one SELECT carries all changes), CONDSTORE next, and a UID
+// FETCH of all flags otherwise. examples/imapmirror builds a Maildir
+// mirror on it.
+func Example_resync() {
+	addr, store, stop := demoServer()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dial := func() *imapclient.Client {
+		c, err := imapclient.Dial(ctx, addr, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := c.Login(ctx, "alice", "secret"); err != nil {
+			log.Fatal(err)
+		}
+		return c
+	}
+	c := dial()
+	defer c.Close()
+
+	// First sync: everything is new. Save res.State for next time.
+	res, err := c.Resync(ctx, "INBOX", imapclient.ResyncState{}, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("first sync, new messages:", len(res.New))
+	saved := res.State
+	c.Unselect(ctx)
+
+	// Meanwhile another client flags message 1 and expunges message 2,
+	// and a message arrives.
+	other := dial()
+	defer other.Close()
+	other.Select(ctx, "INBOX", nil)
+	other.UIDStore(ctx, imap.NumSetOf(1), imapclient.StoreFlags{Op: imapclient.StoreAdd, Flags: []imap.Flag{imap.FlagFlagged}})
+	other.UIDStore(ctx, imap.NumSetOf(2), imapclient.StoreFlags{Op: imapclient.StoreAdd, Flags: []imap.Flag{imap.FlagDeleted}})
+	other.UIDExpunge(ctx, imap.UIDSet{NumSet: imap.NumSetOf(2)})
+	store.Deliver(ctx, "alice", strings.NewReader("Subject: New\r\n\r\nHi\r\n"))
+
+	res, err = c.Resync(ctx, "INBOX", saved, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range res.New {
+		fmt.Println("new UID:", m.UID)
+	}
+	for _, m := range res.Changed {
+		// With the FULL method every known message is listed.
+		if imap.HasFlag(m.Flags, imap.FlagFlagged) {
+			fmt.Println("flagged UID:", m.UID)
+		}
+	}
+	fmt.Println("vanished UIDs:", res.Vanished)
+	fmt.Println("known now:", res.State.KnownUIDs)
+	// Output:
+	// first sync, new messages: 2
+	// new UID: 3
+	// flagged UID: 1
+	// vanished UIDs: 2
+	// known now: 1,3
+}
