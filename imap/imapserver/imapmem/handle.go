@@ -90,9 +90,26 @@ func (h *handle) Messages(ctx context.Context, uids []uint32) ([]imapserver.Mess
 // selectLocked returns the indexes of the messages with the given UIDs.
 func selectLocked(mb *mailbox, uids []uint32) []int {
 	idx := make([]int, 0, len(uids))
+	if len(uids) < len(mb.msgs)/8 {
+		for _, uid := range uids {
+			if i := mb.find(uid); i >= 0 {
+				idx = append(idx, i)
+			}
+		}
+		return idx
+	}
+	// Many UIDs (a STORE or FETCH of 1:*): one merge walk, since both
+	// lists ascend, instead of a binary search each.
+	j := 0
 	for _, uid := range uids {
-		if i := mb.find(uid); i >= 0 {
-			idx = append(idx, i)
+		for j < len(mb.msgs) && mb.msgs[j].uid < uid {
+			j++
+		}
+		if j == len(mb.msgs) {
+			break
+		}
+		if mb.msgs[j].uid == uid {
+			idx = append(idx, j)
 		}
 	}
 	return idx
@@ -117,6 +134,8 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 	recs := make([]message, 0, len(idx))
 	var arena, scratch []string
 	res.Changed = make([]imapserver.FlagChange, 0, len(idx))
+	// Other handles are told in one batch at the end.
+	var ups []imapserver.Update
 	for _, i := range idx {
 		m := mb.msgs[i]
 		// RFC 7162 §3.1.3: refuse messages changed after UNCHANGEDSINCE.
@@ -144,7 +163,18 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 		nm.flags, nm.modSeq = nf, modSeq
 		mb.msgs[i] = nm
 		res.Changed = append(res.Changed, imapserver.FlagChange{UID: m.uid, Flags: nf, ModSeq: modSeq})
-		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateFlags, UID: m.uid, Flags: nf, ModSeq: modSeq}, h)
+		u := imapserver.Update{Kind: imapserver.UpdateFlags, UID: m.uid, Flags: nf, ModSeq: modSeq}
+		if len(mb.handles) == 1 {
+			mb.noteChangeLocked(u) // no one else to tell
+			continue
+		}
+		if ups == nil {
+			ups = make([]imapserver.Update, 0, len(idx))
+		}
+		ups = append(ups, u)
+	}
+	if len(ups) > 0 {
+		mb.publishFlagsLocked(ups, h)
 	}
 	return res, nil
 }

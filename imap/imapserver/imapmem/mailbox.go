@@ -60,6 +60,25 @@ func (mb *mailbox) publishLocked(upd imapserver.Update, origin *handle) {
 	}
 }
 
+// publishFlagsLocked publishes the flag changes of one SetFlags through
+// handle origin: as publishLocked for each, but walking the handles once
+// (a STORE on a whole mailbox makes thousands). The origin's own flag
+// changes are not queued (see publishLocked).
+func (mb *mailbox) publishFlagsLocked(ups []imapserver.Update, origin *handle) {
+	for _, u := range ups {
+		mb.noteChangeLocked(u)
+	}
+	for h := range mb.handles {
+		if h == origin {
+			continue
+		}
+		h.pending = append(h.pending, ups...)
+		if h.notify != nil {
+			h.notify()
+		}
+	}
+}
+
 func (u *user) createLocked(name string, use []string) *mailbox {
 	mb := &mailbox{
 		name:        name,
