@@ -22,12 +22,20 @@ type Message struct {
 	r    io.ReaderAt
 	size int64
 	root *mime.Part
+	enc  *Encoded // the server's cached encoding, or nil
 }
 
 // New returns a Message over r (size bytes, CRLF line ends) with the part
 // index root computed by mime.Index (which the server may have cached).
 func New(r io.ReaderAt, size int64, root *mime.Part) *Message {
 	return &Message{r: r, size: size, root: root}
+}
+
+// NewCached is New for a message whose Encoded the server caches: SEARCH
+// then keeps what it derives from the header (the decoded SUBJECT) in
+// enc, so that later searches of the mailbox need not decode it again.
+func NewCached(r io.ReaderAt, size int64, root *mime.Part, enc *Encoded) *Message {
+	return &Message{r: r, size: size, root: root, enc: enc}
 }
 
 // Parse indexes the message in r and returns it. A malformed message is
@@ -107,8 +115,12 @@ func (m *Message) Section(sec *imap.FetchSection) (r io.Reader, size int64, err 
 		case imap.PartText:
 			off, n = msg.BodyOffset, msg.EndOffset-msg.BodyOffset
 		case imap.PartHeaderFields, imap.PartHeaderFieldsNot:
-			b := headerFields(&msg.Header, sec.Fields, sec.Specifier == imap.PartHeaderFieldsNot)
-			b = partialBytes(b, sec.Partial)
+			not := sec.Specifier == imap.PartHeaderFieldsNot
+			if sec.Partial == nil {
+				r, n := newFieldsReader(msg.Header.Fields(), sec.Fields, not)
+				return r, n, nil
+			}
+			b := partialBytes(headerFields(&msg.Header, sec.Fields, not), sec.Partial)
 			return bytes.NewReader(b), int64(len(b)), nil
 		default:
 			return nil, 0, ErrNoSection
