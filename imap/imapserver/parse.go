@@ -53,5 +53,5 @@ func (s *session) message(m Message) (*imapmsg.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return imapmsg.New(ra, m.Size(), pm.root), nil
+	return imapmsg.NewCached(ra, m.Size(), pm.root, pm.enc), nil
 }

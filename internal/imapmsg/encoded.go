@@ -2,6 +2,7 @@ package imapmsg
 
 import (
 	"io"
+	"sync/atomic"
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/internal/imapwire"
@@ -11,11 +12,15 @@ import (
 // Encoded holds the wire form of a message's ENVELOPE, BODY and
 // BODYSTRUCTURE, ready to be written after the item name with one copy
 // (RFC 9051 §7.5.2). The three slices share one backing array. A server
-// computes it once per message and caches it; it is immutable.
+// computes it once per message and caches it; it is immutable, but for
+// the search keys it computes on first use (safe for concurrent use).
+// It must not be copied after first use.
 type Encoded struct {
 	Envelope      []byte
 	Body          []byte
 	BodyStructure []byte
+
+	subject atomic.Pointer[string] // see searchSubject
 }
 
 // Size returns the bytes held, for cache accounting.

@@ -263,6 +263,9 @@ func (m *Matcher) evalContent(k *imap.SearchKey, meta *Meta, c *content) bool {
 	case imap.SearchBcc:
 		return headerContains(h, "Bcc", needle)
 	case imap.SearchSubject:
+		if c.msg.enc != nil && needle != "" && strings.IndexByte(needle, 0) < 0 {
+			return strings.Contains(c.msg.enc.searchSubject(h), needle)
+		}
 		return headerContains(h, "Subject", needle)
 	case imap.SearchHeader:
 		return headerContains(h, k.Field, needle)
@@ -283,6 +286,34 @@ func (m *Matcher) evalContent(k *imap.SearchKey, meta *Meta, c *content) bool {
 		return ok
 	}
 	return false
+}
+
+// searchSubject returns the Subject fields of h as headerContains's slow
+// path compares them (encoded words decoded, lower case), NUL-separated,
+// computed once per message: SUBJECT is the most searched header key, and
+// decoding is most of its cost. (A search string never holds NUL: CHAR and
+// CHAR8 of RFC 9051 §9 exclude it from quoted strings and literals.)
+func (e *Encoded) searchSubject(h *mime.Header) string {
+	if p := e.subject.Load(); p != nil {
+		return *p
+	}
+	var b strings.Builder
+	for _, f := range h.Fields() {
+		if f.Key == "" || !strings.EqualFold(f.Key, "Subject") {
+			continue
+		}
+		v := f.Value()
+		if strings.Contains(v, "=?") {
+			v, _ = mime.DecodeWords(v)
+		}
+		if b.Len() > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(strings.ToLower(v))
+	}
+	s := b.String()
+	e.subject.Store(&s)
+	return s
 }
 
 // headerContains reports whether a field named name (every field when

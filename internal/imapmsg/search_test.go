@@ -7,6 +7,7 @@ import (
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/mime"
 )
 
 func criteria(t *testing.T, s string) *imap.SearchCriteria {
@@ -128,4 +129,37 @@ func (r *oneByteTail) Read(p []byte) (int, error) {
 	copy(p, r.s[r.i:r.i+n])
 	r.i += n
 	return n, nil
+}
+
+// The cached SUBJECT of a message answers exactly as the header does.
+func TestSearchSubjectCached(t *testing.T) {
+	headers := []string{
+		"Subject: Hello World\r\n\r\n",
+		"Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?=\r\n\r\n",
+		"Subject: =?ISO-8859-1?Q?Caf=E9?= afternoon\r\n meeting\r\n\r\n",
+		"Subject: first\r\nX-A: b\r\nSUBJECT: Second kumquatvex\r\n\r\n",
+		"From: a@example.org\r\n\r\n",
+		"Subject:\r\n\r\n",
+		"Subject: =?utf-8?b?w4RwZmVs?= =?utf-8?b?IHVuZCBCaXJuZW4=?=\r\n\r\n",
+	}
+	needles := []string{"hello", "world", "grüße", "köln", "café", "afternoon meeting", "second", "first", "kumquatvex", "äpfel und", "x", "e", "first\x00second", "t s"}
+	for _, h := range headers {
+		raw := h + "body\r\n"
+		m, err := Parse(strings.NewReader(raw), int64(len(raw)), mime.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc := m.Encode()
+		cached := NewCached(m.r, m.size, m.root, enc)
+		for _, n := range needles {
+			k := []imap.SearchKey{{Op: imap.SearchSubject, Value: n}}
+			want, _ := NewMatcher(k, SearchContext{}).Match(&Meta{}, func() (*Message, error) { return m, nil })
+			for range 2 { // computed, then from the cache
+				got, _ := NewMatcher(k, SearchContext{}).Match(&Meta{}, func() (*Message, error) { return cached, nil })
+				if got != want {
+					t.Errorf("%q SUBJECT %q: cached %v, header %v", h, n, got, want)
+				}
+			}
+		}
+	}
 }
