@@ -184,9 +184,8 @@ func (c *Client) Auth(ctx context.Context, opts sasl.ClientOptions) error {
 			mechs = append(mechs, m)
 		}
 	}
-	if tc, ok := c.currentConn().(*tls.Conn); ok {
+	if cs, ok := c.TLSConnectionState(); ok {
 		opts.TLS = true
-		cs := tc.ConnectionState()
 		opts.ChannelBinding = sasl.ChannelBindingFromTLS(&cs)
 	}
 	sc, err := sasl.Choose(mechs, opts)
@@ -194,4 +193,17 @@ func (c *Client) Auth(ctx context.Context, opts sasl.ClientOptions) error {
 		return err
 	}
 	return c.Authenticate(ctx, sc)
+}
+
+// TLSConnectionState returns the state of the connection's TLS layer
+// (after DialTLS or StartTLS), for certificate details or to build a
+// channel binding with sasl.ChannelBindingFromTLS; ok is false without
+// TLS.
+func (c *Client) TLSConnectionState() (cs tls.ConnectionState, ok bool) {
+	// COMPRESS layers above c.conn, which stays the *tls.Conn.
+	tc, ok := c.currentConn().(*tls.Conn)
+	if !ok {
+		return cs, false
+	}
+	return tc.ConnectionState(), true
 }
