@@ -164,7 +164,9 @@ type User interface {
 // was opened.
 type Snapshot struct {
 	// UIDs of the messages in ascending order: UIDs[i] has sequence number i+1.
-	// The server owns the slice from then on.
+	// The server never writes to its elements, so a backend may share the
+	// array between handles (then with len == cap, so that the server's
+	// appends copy it).
 	UIDs        []uint32
 	UIDValidity uint32
 	UIDNext     uint32

@@ -166,7 +166,8 @@ func (s *session) sendUpdates(expunges bool) {
 				}
 			}
 		}
-		kept := sel.uids[:0]
+		// A new array: the snapshot's may be shared (Snapshot.UIDs).
+		kept := make([]uint32, 0, max(len(sel.uids)-len(sel.expunged), 0))
 		for _, uid := range sel.uids {
 			if !sel.expunged[uid] {
 				kept = append(kept, uid)

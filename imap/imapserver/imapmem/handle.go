@@ -162,6 +162,7 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 		nm := &recs[len(recs)-1]
 		nm.flags, nm.modSeq = nf, modSeq
 		mb.msgs[i] = nm
+		mb.view = nil
 		res.Changed = append(res.Changed, imapserver.FlagChange{UID: m.uid, Flags: nf, ModSeq: modSeq})
 		u := imapserver.Update{Kind: imapserver.UpdateFlags, UID: m.uid, Flags: nf, ModSeq: modSeq}
 		if len(mb.handles) == 1 {

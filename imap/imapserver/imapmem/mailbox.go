@@ -33,6 +33,7 @@ type mailbox struct {
 	expunged  []expungeRec // ascending modSeq
 	handles   map[*handle]struct{}
 	changes   changeLog // index by mod-sequence (condstore.go)
+	view      *view     // nil after a change (view.go)
 }
 
 // find returns the index of uid in mb.msgs, or -1.
@@ -46,6 +47,7 @@ func (mb *mailbox) find(uid uint32) int {
 
 // publishLocked records an update for every open handle of mb.
 func (mb *mailbox) publishLocked(upd imapserver.Update, origin *handle) {
+	mb.view = nil
 	mb.noteChangeLocked(upd)
 	for h := range mb.handles {
 		u := upd
@@ -462,21 +464,15 @@ func (s *userSession) OpenMailbox(ctx context.Context, name string, readOnly boo
 		return nil, err
 	}
 	h := &handle{u: u, mb: mb, readOnly: readOnly}
+	v := mb.viewLocked()
 	snap := imapserver.Snapshot{
-		UIDs:          make([]uint32, len(mb.msgs)),
+		UIDs:          v.uids,
 		UIDValidity:   mb.uidValidity,
 		UIDNext:       mb.uidNext,
 		HighestModSeq: mb.modSeq,
-		Keywords:      keywords(mb.msgs),
-	}
-	for i, m := range mb.msgs {
-		snap.UIDs[i] = m.uid
-		if !m.hasFlag(`\Seen`) {
-			snap.Unseen++
-			if snap.FirstUnseen == 0 {
-				snap.FirstUnseen = m.uid
-			}
-		}
+		Unseen:        v.unseen,
+		FirstUnseen:   v.firstUnseen,
+		Keywords:      v.keywords,
 	}
 	// RFC 3501 §2.3.2: SELECT claims the messages no session has seen
 	// yet; EXAMINE reports them and leaves them to the next SELECT.
