@@ -39,9 +39,11 @@
 // wmu until DONE is written; other goroutines' commands wait meanwhile.
 //
 // Streamed FETCH data is handed from the reader goroutine to the consumer
-// over unbuffered channels; a body section's literal is read by the
-// consumer while the reader goroutine waits for an acknowledgement (the
-// consumer's next call). When the command is abandoned (its context ended
+// in batches (a message's items up to and including a body section) over
+// one buffered channel per command, so messages without body sections are
+// parsed ahead while the caller works; a body section's literal is read by
+// the consumer straight off the socket while the reader goroutine waits
+// for an acknowledgement (the consumer's next call). When the command is abandoned (its context ended
 // or it was closed early), the reader goroutine stops delivering, takes the
 // literal back (sectionReader.kill) and reads the rest of the response
 // itself, so the connection remains usable.
@@ -67,6 +69,15 @@
 // reader goroutine at completion; other commands pipeline freely. STATUS
 // responses are matched to their command by mailbox name.
 //
+// An untagged response that cannot be parsed (garbled, a line over
+// MaxLine, a literal over its limit, lists nested too deep) is skipped up
+// to its CRLF, stepping over the literals it announces, and reported to
+// Handler.ParseError; the connection goes on. Errors in tagged responses
+// and I/O errors end the connection.
+//
+// AppendMulti sends several messages in one APPEND (MULTIAPPEND), each
+// synchronising literal waiting for its own continuation request.
+//
 // Resync brings a remembered mailbox state (UIDVALIDITY, HIGHESTMODSEQ,
 // known UIDs) up to date with QRESYNC, CONDSTORE or a full UID FETCH of
 // flags, whichever the server allows.
@@ -84,5 +95,6 @@
 // RFC 6851 MOVE, RFC 7162 CONDSTORE/QRESYNC (SELECT parameters,
 // CHANGEDSINCE, UNCHANGEDSINCE, VANISHED), RFC 7888 LITERAL+/LITERAL-,
 // RFC 4978 COMPRESS=DEFLATE, RFC 5256 THREAD, RFC 5464 METADATA,
-// RFC 9208 QUOTA, RFC 6154 CREATE-SPECIAL-USE.
+// RFC 9208 QUOTA, RFC 6154 CREATE-SPECIAL-USE, RFC 3502 MULTIAPPEND,
+// RFC 5802 and RFC 9266 (SCRAM-PLUS channel binding, through sasl).
 package imapclient

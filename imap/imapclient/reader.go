@@ -58,6 +58,17 @@ func (c *Client) readResponses() error {
 			if err = c.dec.SP(); err == nil {
 				err = c.readUntagged()
 			}
+			if err != nil && recoverable(err) {
+				// A garbled or over-long untagged response is skipped
+				// up to its end; the connection goes on.
+				perr := &ParseError{Err: err}
+				c.log.Warn(perr.Error())
+				if err = c.skipResponse(err); err == nil {
+					if h := c.handler(); h.ParseError != nil {
+						h.ParseError(perr)
+					}
+				}
+			}
 		default:
 			var nb *bufio.Reader
 			nb, err = c.readTagged()

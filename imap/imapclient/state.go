@@ -36,6 +36,10 @@ type Handler struct {
 	Alert func(text string)
 	// Bye reports that the server is closing the connection.
 	Bye func(err *imap.Error)
+	// ParseError reports an untagged response that could not be parsed
+	// and was skipped up to its end (see ParseError); the connection
+	// goes on.
+	ParseError func(err *ParseError)
 }
 
 // MailboxState is what the client knows about the selected mailbox: the

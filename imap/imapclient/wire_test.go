@@ -307,3 +307,52 @@ func TestWireAbandon(t *testing.T) {
 	}
 	checkScript(t, errc)
 }
+
+// A garbled untagged response, one over MaxLine and one with a literal
+// over MaxString are skipped to their end (stepping over their literals,
+// RFC 9051 §4.3) and reported to Handler.ParseError; the command they
+// came with completes and the connection stays usable.
+func TestWireRecoverGarbled(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	addr, errc := scripted(t, `
+		S: * OK [CAPABILITY IMAP4rev1] ready
+		C: T1 NOOP
+		S: * 1 FETCH (UID 1 FLAGS (\Seen) ENVELOPE ("date" {5}\r\nab\r\nc ) garbage {3}\r\nx\r\n)
+		S: * 2 FETCH (UID 2 FLAGS (\Seen))
+		S: * LIST (\Noselect "/" `+long+`
+		S: * 3 FETCH (UID 3 X-ITEM {2000}\r\n`+long[:2000]+`)
+		S: * XDATA (((((((( 1))))))))
+		S: T1 OK done
+		C: T2 NOOP
+		S: T2 OK done
+	`)
+	var perrs []*ParseError
+	var fetched []uint32
+	h := &Handler{
+		ParseError: func(e *ParseError) { perrs = append(perrs, e) },
+		Fetch:      func(m *FetchMessageBuffer) { fetched = append(fetched, m.UID) },
+	}
+	ctx := testCtx(t)
+	c, err := Dial(ctx, addr, &Options{Handler: h, Limits: Limits{MaxLine: 1000, MaxString: 1000, MaxDepth: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Noop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Noop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(perrs) != 4 {
+		t.Fatalf("%d parse errors: %v", len(perrs), perrs)
+	}
+	var le *LimitError
+	if !errors.As(perrs[3], &le) {
+		t.Errorf("nesting error %v", perrs[3])
+	}
+	if len(fetched) != 1 || fetched[0] != 2 {
+		t.Fatalf("fetched %v", fetched)
+	}
+	checkScript(t, errc)
+}
