@@ -19,22 +19,20 @@
 //     buffer (e.g. 64 KiB) for big literals.
 //   - The compressed output goes through a private bufio.Writer that is
 //     flushed after every sync flush, so one Write is usually one syscall.
-//   - Reads inflate with compress/flate into the caller's buffer: memory is
-//     fixed (the 32 KiB window and a read buffer) whatever the compression
-//     ratio, so a decompression bomb costs the reader CPU, never memory. The
+//   - Reads inflate into a fixed buffer (the 32 KiB window, 16 KiB of
+//     output and 4 KiB of input) whatever the compression ratio, so a decompression bomb costs the reader CPU, never memory. The
 //     limits on what is read (line length, literal size) are the protocol
 //     layer's, as without compression.
+//   - Reading uses the package's own inflater (inflate.go), not
+//     compress/flate's: that one releases a block's data only after it has
+//     read the header of the next block, so a peer flushing with
+//     Z_PARTIAL_FLUSH (isync's mbsync) would wait for ever, and its first
+//     read error is final. Ours hands out every block as it ends, and
+//     decodes in steps that are undone when input runs short, so a read
+//     timeout is never final: servers wake a reader by moving its read
+//     deadline (IMAP IDLE) and then read on.
 //   - Deadlines are those of the underlying connection (the methods are
-//     passed through). A write error, a timeout included, is final. A read
-//     timeout is not, when it strikes between flushes: compress/flate keeps
-//     its first error, so Conn remembers the last 32 KiB it inflated and,
-//     when the timeout came while the inflater was reading the header of a
-//     new block right after a sync flush (the bytes 00 00 ff ff, on a byte
-//     boundary, nothing half-decoded), starts a fresh inflater with that
-//     history as its dictionary: the next Read goes on as if nothing had
-//     happened. Servers rely on this to wake a reader by moving its read
-//     deadline (IMAP IDLE). A timeout in the middle of a block, or any
-//     other read error, is final.
+//     passed through). A write error, a timeout included, is final.
 //   - Close writes what is pending and the final DEFLATE block (bounded by a
 //     5-second write deadline, never waiting behind a blocked Write) and
 //     closes the underlying connection. It is safe to call more than once.
@@ -46,7 +44,6 @@ import (
 	"bufio"
 	"compress/flate"
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -74,14 +71,7 @@ type Options struct {
 type Conn struct {
 	net.Conn
 
-	src  *trackReader
-	fr   io.Reader // compress/flate's inflater, a flate.Resetter
-	rerr error     // final read error
-	// hist holds the last histSize octets inflated (a ring from hpos once
-	// hfull), the dictionary for a restart after a timeout.
-	hist  []byte
-	hpos  int
-	hfull bool
+	zr *inflater
 
 	wmu    sync.Mutex
 	bw     *bufio.Writer
@@ -108,99 +98,17 @@ func NewConn(c net.Conn, opts Options) (*Conn, error) {
 	if src == nil {
 		src = bufio.NewReaderSize(c, 16<<10)
 	}
-	// tr is an io.ByteReader, so flate reads exactly the compressed bytes
-	// it needs and adds no buffering of its own.
-	tr := &trackReader{br: src, last: syncMarker}
-	return &Conn{Conn: c, src: tr, fr: flate.NewReader(tr), bw: bw, fw: fw}, nil
+	return &Conn{Conn: c, zr: newInflater(src), bw: bw, fw: fw}, nil
 }
 
-// histSize is DEFLATE's window (RFC 1951 §2): the most a back-reference
-// can reach.
-const histSize = 32 << 10
-
-// syncMarker is the end of a sync flush, LEN 0 and NLEN 0xffff of an
-// empty stored block (RFC 1951 §3.2.4), as the last four octets read.
-const syncMarker = 0x0000ffff
-
-// Read reads decompressed data. It returns io.EOF when the peer closed the
-// connection at a block boundary, and io.ErrUnexpectedEOF when it closed it
-// in the middle of a block. A read timeout between two flushed writes of
-// the peer can be retried (see the package notes).
+// Read reads decompressed data: the output of every DEFLATE block the peer
+// completed, as soon as it is complete. It returns io.EOF when the peer
+// closed the connection at a block boundary, io.ErrUnexpectedEOF when it
+// closed it in the middle of a block, and a *CorruptInputError for an
+// invalid stream. A read timeout loses nothing: after moving the deadline,
+// Read goes on where it stopped.
 func (c *Conn) Read(p []byte) (int, error) {
-	if c.rerr != nil {
-		return 0, c.rerr
-	}
-	n, err := c.fr.Read(p)
-	c.remember(p[:n])
-	if err == nil {
-		return n, nil
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() && c.src.last == syncMarker {
-		// Between blocks: nothing is lost but the inflater's sticky error.
-		if rerr := c.fr.(flate.Resetter).Reset(c.src, c.dict()); rerr == nil {
-			return n, err
-		}
-	}
-	c.rerr = err
-	return n, err
-}
-
-// remember keeps the tail of what was inflated, for dict.
-func (c *Conn) remember(b []byte) {
-	if len(b) == 0 {
-		return
-	}
-	if c.hist == nil {
-		c.hist = make([]byte, histSize)
-	}
-	if len(b) >= histSize {
-		copy(c.hist, b[len(b)-histSize:])
-		c.hpos, c.hfull = 0, true
-		return
-	}
-	n := copy(c.hist[c.hpos:], b)
-	if n < len(b) {
-		copy(c.hist, b[n:])
-		c.hfull = true
-	}
-	c.hpos = (c.hpos + len(b)) % histSize
-	if c.hpos == 0 {
-		c.hfull = true
-	}
-}
-
-// dict returns the history in order, oldest first.
-func (c *Conn) dict() []byte {
-	if !c.hfull {
-		return c.hist[:c.hpos]
-	}
-	d := make([]byte, 0, histSize)
-	d = append(d, c.hist[c.hpos:]...)
-	return append(d, c.hist[:c.hpos]...)
-}
-
-// trackReader is the compressed input, remembering the last four octets
-// the inflater consumed.
-type trackReader struct {
-	br   *bufio.Reader
-	last uint32
-}
-
-func (t *trackReader) ReadByte() (byte, error) {
-	b, err := t.br.ReadByte()
-	if err == nil {
-		t.last = t.last<<8 | uint32(b)
-	}
-	return b, err
-}
-
-func (t *trackReader) Read(p []byte) (int, error) {
-	n, err := t.br.Read(p)
-	for _, b := range p[max(0, n-4):n] {
-		t.last = t.last<<8 | uint32(b)
-	}
-	return n, err
+	return c.zr.Read(p)
 }
 
 // Write compresses p and sync-flushes it to the connection, so that the peer
