@@ -416,7 +416,7 @@ func serialGroup(name string) string {
 		return "FETCH"
 	case "SEARCH", "UID SEARCH", "SORT", "UID SORT", "THREAD", "UID THREAD":
 		return "SEARCH"
-	case "LIST":
+	case "LIST", "LSUB":
 		return "LIST"
 	}
 	return ""
