@@ -14,10 +14,6 @@ import (
 // COPY, MOVE or delivery that would cross a limit fails with
 // ErrOverQuota and changes nothing, answered NO [OVERQUOTA] (§4.3.1).
 
-// compressAdvertised: COMPRESS=DEFLATE is accepted but not yet offered
-// until the inflater copes with clients that flush with Z_PARTIAL_FLUSH.
-const compressAdvertised = false
-
 // quotaRoot is the name of the one quota root of a Quotaer.
 const quotaRoot = ""
 
@@ -37,7 +33,7 @@ func (s *session) writeScaleCaps() {
 			w.WriteString(" MULTIAPPEND") // RFC 3502
 		}
 		w.WriteString(" SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES")
-		if s.compressed == nil && compressAdvertised {
+		if s.compressed == nil {
 			// After login only, where the command is accepted (as
 			// Dovecot), and not once active (RFC 4978 §3).
 			w.WriteString(" COMPRESS=DEFLATE")
