@@ -3,6 +3,7 @@ package imapclient
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"testing"
@@ -141,5 +142,55 @@ func TestDovecotSCRAMPlus(t *testing.T) {
 	}
 	if err := c.Auth(ctx, sasl.ClientOptions{Username: "alice", Password: "alicepw", Mechanisms: []string{"SCRAM-SHA-256-PLUS"}}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// RFC 7817 §3.1 and RFC 6125: the certificate must name the host the
+// client was asked to connect to. The test certificate names
+// "localhost", 127.0.0.1 and ::1: dialling 127.0.0.1 without a ServerName
+// checks the IP address (the reference identifier is the host dialled),
+// naming "localhost" works, and naming another host fails, over implicit
+// TLS and STARTTLS alike.
+func TestTLSHostnameChecked(t *testing.T) {
+	cert, err := tlsutil.NewTestCert("localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := imapmem.New()
+	srv := &imapserver.Server{Backend: store, TLSConfig: cert.ServerConfig()}
+	ln1, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.ServeTLS(ln1)
+	go srv.Serve(ln2)
+	defer srv.Shutdown(context.Background())
+	for _, tc := range []struct {
+		serverName string
+		ok         bool
+	}{
+		{"", true},
+		{"mail.example.org", false},
+		{"localhost", true},
+	} {
+		cfg := &tls.Config{RootCAs: cert.Pool, ServerName: tc.serverName}
+		ctx := testCtx(t)
+		for _, dial := range []struct {
+			name string
+			fn   func(context.Context, string, *Options) (*Client, error)
+			addr string
+		}{{"implicit", DialTLS, ln1.Addr().String()}, {"STARTTLS", DialStartTLS, ln2.Addr().String()}} {
+			c, err := dial.fn(ctx, dial.addr, &Options{TLSConfig: cfg})
+			if c != nil {
+				c.Close()
+			}
+			if (err == nil) != tc.ok {
+				t.Errorf("%s with ServerName %q: err %v, want ok=%v", dial.name, tc.serverName, err, tc.ok)
+			}
+			if err != nil {
+				var herr x509.HostnameError
+				if !errors.As(err, &herr) {
+					t.Errorf("%s with ServerName %q: %v is not a hostname error", dial.name, tc.serverName, err)
+				}
+			}
+		}
 	}
 }
