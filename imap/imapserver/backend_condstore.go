@@ -20,11 +20,11 @@ var ErrHistoryExpired = errors.New("imapserver: expunge history expired")
 // time proportional to the mailbox for a resync that may concern a few
 // messages.
 type ChangeIndex interface {
-	// ChangedSince returns the UIDs of the messages now in the mailbox
-	// whose mod-sequence is greater than modSeq, ascending. It may
-	// include messages added after the handle was opened; the server
-	// leaves out those it has not announced yet.
-	ChangedSince(ctx context.Context, modSeq uint64) ([]uint32, error)
+	// ChangedSince returns the messages whose mod-sequence is greater
+	// than modSeq, as they are now, ascending by UID; expunged messages
+	// are left out. It may include messages added after the handle was
+	// opened: the server keeps only those in its view.
+	ChangedSince(ctx context.Context, modSeq uint64) ([]Message, error)
 }
 
 // ModSeqKeeper is an optional interface of Backend. A backend whose

@@ -174,11 +174,12 @@ func (s *session) vanishedEarlier(set imap.NumSet, modSeq uint64, matched uint32
 	return nil, out.Compact(), nil
 }
 
-// changedSince returns those of uids (ascending, in the view) whose
-// mod-sequence is greater than modSeq, when the backend can tell without
-// reading every message (ChangeIndex); ok is false otherwise and the
-// caller compares the messages' mod-sequences itself.
-func (s *session) changedSince(uids []uint32, modSeq uint64) (out []uint32, ok bool, err error) {
+// changedSince returns the messages of uids (ascending: the view or
+// part of it) whose mod-sequence is greater than modSeq, when the
+// backend can tell without reading every message (ChangeIndex); ok is
+// false otherwise and the caller compares the messages' mod-sequences
+// itself.
+func (s *session) changedSince(uids []uint32, modSeq uint64) (out []Message, ok bool, err error) {
 	ci, ok := s.sel.mb.(ChangeIndex)
 	if !ok {
 		return nil, false, nil
@@ -190,10 +191,11 @@ func (s *session) changedSince(uids []uint32, modSeq uint64) (out []uint32, ok b
 	// Changes are few, the set may be the whole mailbox: a binary search
 	// per change.
 	out = changed[:0]
-	for _, u := range changed {
+	for _, m := range changed {
+		u := m.UID()
 		i := sort.Search(len(uids), func(i int) bool { return uids[i] >= u })
-		if i < len(uids) && uids[i] == u {
-			out = append(out, u)
+		if i < len(uids) && uids[i] == u && m.ModSeq() > modSeq {
+			out = append(out, m)
 		}
 	}
 	return out, true, nil

@@ -109,7 +109,11 @@ func (s *session) condstoreFetch(plan *fetchPlan, m fetchMods, set imap.NumSet, 
 			return nil, err
 		}
 		if ok {
-			return changed, nil
+			out := make([]uint32, len(changed))
+			for i, msg := range changed {
+				out[i] = msg.UID()
+			}
+			return out, nil
 		}
 	}
 	return uids, nil

@@ -189,30 +189,22 @@ func (s *session) qresyncSelect(q *qresyncParams, uidValidity uint32) error {
 	s.writeVanished(true, uids, ranges)
 
 	// Changed messages: those of the view in known, changed after modSeq.
-	changed, indexed, err := s.changedSince(sel.uids, q.modSeq)
+	msgs, indexed, err := s.changedSince(sel.uids, q.modSeq)
 	if err != nil {
 		return err
 	}
 	if !indexed {
-		changed = sel.uids
+		if msgs, err = sel.mb.Messages(s.ctx, sel.uids); err != nil {
+			return err
+		}
 	}
 	var last uint32
 	if n := len(sel.uids); n > 0 {
 		last = sel.uids[n-1]
 	}
-	want := make([]uint32, 0, min(len(changed), 1024))
-	for _, u := range changed {
-		if known.Contains(u, last) {
-			want = append(want, u)
-		}
-	}
-	msgs, err := sel.mb.Messages(s.ctx, want)
-	if err != nil {
-		return err
-	}
 	w := &s.w
 	for _, m := range msgs {
-		if m.ModSeq() <= q.modSeq {
+		if m.ModSeq() <= q.modSeq || q.hasKnown && !known.Contains(m.UID(), last) {
 			continue
 		}
 		seq := sel.seqOf(m.UID())

@@ -31,10 +31,10 @@ type stressView struct {
 
 	// QRESYNC sessions (RFC 7162): expunges come as VANISHED, and
 	// mod-sequences may only grow.
-	qresync    bool
-	highest    uint64            // last HIGHESTMODSEQ seen
-	modSeqs    map[uint32]uint64 // last MODSEQ seen per UID
-	recent []string // the last lines exchanged, for failure reports
+	qresync bool
+	highest uint64            // last HIGHESTMODSEQ seen
+	modSeqs map[uint32]uint64 // last MODSEQ seen per UID
+	recent  []string          // the last lines exchanged, for failure reports
 }
 
 var (

@@ -13,20 +13,25 @@ import (
 // "which messages changed since n" (RFC 7162 §3.2.5.1, FETCH
 // CHANGEDSINCE) costs time proportional to the changes, not to the
 // mailbox. It is built on first use from the messages (once per mailbox)
-// and then kept up to date from publishLocked: every new message and
-// flag change appends one record, in mod-sequence order. Records of
-// messages changed again or expunged go stale; when stale records
-// outnumber live messages the log is rebuilt, so its size stays
-// proportional to the mailbox and the rebuild cost amortises to
-// O(log n) per change. Guarded by user.mu like the mailbox.
+// and then kept up to date from publishLocked: every new message, flag
+// change and expunge appends one record, in mod-sequence order, holding
+// the new message record (nil for an expunge). The last record of a UID
+// is its current state, so a scan of the records after n finds the
+// changed messages without searching the mailbox. Earlier records go
+// stale; when the records outnumber the messages twice over the log is
+// rebuilt, so its size stays proportional to the mailbox and the
+// rebuild cost amortises to O(log n) per change. Guarded by user.mu like
+// the mailbox.
 type changeLog struct {
 	built bool
 	recs  []changeRec // non-decreasing modSeq
+	next  int         // where the next change is likely to be in mb.msgs
 }
 
 type changeRec struct {
 	modSeq uint64
 	uid    uint32
+	msg    *message // nil: expunged
 }
 
 // noteChangeLocked records one published change (called by publishLocked).
@@ -37,13 +42,35 @@ func (mb *mailbox) noteChangeLocked(u imapserver.Update) {
 		if !l.built {
 			return
 		}
-		l.recs = append(l.recs, changeRec{u.ModSeq, u.UID})
+		// The caller put the new record in mb.msgs before publishing.
+		if i := l.find(mb, u.UID); i >= 0 {
+			l.recs = append(l.recs, changeRec{u.ModSeq, u.UID, mb.msgs[i]})
+		}
 		if len(l.recs) > 2*len(mb.msgs)+1024 {
 			l.rebuild(mb)
+		}
+	case imapserver.UpdateExpunge:
+		if l.built {
+			l.recs = append(l.recs, changeRec{u.ModSeq, u.UID, nil})
 		}
 	case imapserver.UpdateDeleted:
 		*l = changeLog{}
 	}
+}
+
+// find returns the index of uid in mb.msgs, or -1. A STORE publishes
+// its changes in ascending UID order and an append is the last message:
+// both are found without a search.
+func (l *changeLog) find(mb *mailbox, uid uint32) int {
+	for _, i := range [2]int{l.next, len(mb.msgs) - 1} {
+		if i >= 0 && i < len(mb.msgs) && mb.msgs[i].uid == uid {
+			l.next = i + 1
+			return i
+		}
+	}
+	i := mb.find(uid)
+	l.next = i + 1
+	return i
 }
 
 // rebuild makes one record per message, sorted by mod-sequence.
@@ -53,7 +80,7 @@ func (l *changeLog) rebuild(mb *mailbox) {
 		recs = make([]changeRec, 0, len(mb.msgs)+len(mb.msgs)/4)
 	}
 	for _, m := range mb.msgs {
-		recs = append(recs, changeRec{m.modSeq, m.uid})
+		recs = append(recs, changeRec{m.modSeq, m.uid, m})
 	}
 	slices.SortFunc(recs, func(a, b changeRec) int {
 		if c := cmp.Compare(a.modSeq, b.modSeq); c != 0 {
@@ -65,7 +92,7 @@ func (l *changeLog) rebuild(mb *mailbox) {
 }
 
 // ChangedSince implements imapserver.ChangeIndex.
-func (h *handle) ChangedSince(ctx context.Context, modSeq uint64) ([]uint32, error) {
+func (h *handle) ChangedSince(ctx context.Context, modSeq uint64) ([]imapserver.Message, error) {
 	h.u.mu.Lock()
 	defer h.u.mu.Unlock()
 	mb, err := h.liveLocked()
@@ -77,13 +104,19 @@ func (h *handle) ChangedSince(ctx context.Context, modSeq uint64) ([]uint32, err
 		l.rebuild(mb)
 	}
 	i := sort.Search(len(l.recs), func(i int) bool { return l.recs[i].modSeq > modSeq })
-	out := make([]uint32, 0, len(l.recs)-i)
-	for _, r := range l.recs[i:] {
-		// A record of an expunged message is stale.
-		if j := mb.find(r.uid); j >= 0 && mb.msgs[j].modSeq > modSeq {
-			out = append(out, r.uid)
+	recs := slices.Clone(l.recs[i:])
+	// By UID, and for each UID its last record: the current message, or
+	// nil when it was expunged. A message changed after modSeq has its
+	// current record here, its mod-sequence being at least the record's.
+	slices.SortStableFunc(recs, func(a, b changeRec) int { return cmp.Compare(a.uid, b.uid) })
+	out := make([]imapserver.Message, 0, len(recs))
+	for j, r := range recs {
+		if j+1 < len(recs) && recs[j+1].uid == r.uid {
+			continue
+		}
+		if r.msg != nil {
+			out = append(out, r.msg)
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	return out, nil
 }
