@@ -110,6 +110,9 @@ func cmdStore(s *session, tag string, uid bool) error {
 	modSeqOn := s.modSeqOn()
 	for _, c := range res.Changed {
 		s.sel.noteModSeq(c.ModSeq)
+		if silent && !modSeqOn {
+			continue // nothing to report: skip the sequence number look-up
+		}
 		seq := s.sel.seqOf(c.UID)
 		if seq == 0 {
 			continue
