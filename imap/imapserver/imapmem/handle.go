@@ -3,6 +3,7 @@ package imapmem
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
@@ -132,7 +133,7 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 	// New records and flag lists come from two arenas: a STORE on a whole
 	// mailbox costs a few allocations, not two per message.
 	recs := make([]message, 0, len(idx))
-	var arena, scratch []string
+	var arena, scratch, prev []string
 	res.Changed = make([]imapserver.FlagChange, 0, len(idx))
 	// Other handles are told in one batch at the end.
 	var ups []imapserver.Update
@@ -153,11 +154,18 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 			mb.modSeq++
 			modSeq = mb.modSeq
 		}
-		if cap(arena)-len(arena) < len(scratch) {
-			arena = make([]string, 0, max(256, 4*len(scratch), len(idx)*len(scratch)/4))
+		// Flag lists are immutable: a message that ends up with the same
+		// flags as the previous one shares its list (a STORE of 1:*
+		// mostly makes a few distinct lists).
+		nf := prev
+		if !slices.Equal(scratch, prev) {
+			if cap(arena)-len(arena) < len(scratch) {
+				arena = make([]string, 0, max(256, 4*len(scratch), len(idx)*len(scratch)/4))
+			}
+			arena = append(arena, scratch...)
+			nf = arena[len(arena)-len(scratch) : len(arena) : len(arena)]
+			prev = nf
 		}
-		arena = append(arena, scratch...)
-		nf := arena[len(arena)-len(scratch) : len(arena) : len(arena)]
 		recs = append(recs, *m)
 		nm := &recs[len(recs)-1]
 		nm.flags, nm.modSeq = nf, modSeq
