@@ -24,7 +24,11 @@ func (d *Decoder) readNStr() (string, error) {
 			b, err := d.readLiteralBytes(true)
 			return string(b), err
 		}
-		return d.ReadString()
+		b, err := d.ReadStringBytes()
+		if s, ok := structureWords[string(b)]; ok {
+			return s, err
+		}
+		return string(b), err
 	}
 	b, err := d.readRun(astringClass)
 	if err != nil {
@@ -38,6 +42,22 @@ func (d *Decoder) readNStr() (string, error) {
 	}
 	return string(b), nil
 }
+
+// structureWords holds the media types, parameter names and values,
+// encodings and dispositions that fill most body structures, as servers
+// spell them, so that reading them allocates nothing.
+var structureWords = func() map[string]string {
+	m := map[string]string{}
+	for _, w := range strings.Fields(`text plain html multipart alternative mixed related signed report
+		application octet-stream pdf image jpeg png gif message rfc822 global delivery-status
+		charset utf-8 us-ascii iso-8859-1 iso-8859-15 windows-1252 boundary name filename format flowed delsp yes
+		7bit 8bit binary base64 quoted-printable attachment inline`) {
+		m[w] = w
+		u := strings.ToUpper(w)
+		m[u] = u
+	}
+	return m
+}()
 
 // isNIL consumes NIL if it comes next.
 func (d *Decoder) isNIL() (bool, error) {
