@@ -137,6 +137,7 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 	res.Changed = make([]imapserver.FlagChange, 0, len(idx))
 	// Other handles are told in one batch at the end.
 	var ups []imapserver.Update
+	keep := mb.view != nil && keepsView(op, flags)
 	for _, i := range idx {
 		m := mb.msgs[i]
 		// RFC 7162 §3.1.3: refuse messages changed after UNCHANGEDSINCE.
@@ -170,7 +171,11 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 		nm := &recs[len(recs)-1]
 		nm.flags, nm.modSeq = nf, modSeq
 		mb.msgs[i] = nm
-		mb.view = nil
+		if keep {
+			mb.view.flagsChanged(m.uid, m.flags, nf)
+		} else {
+			mb.view = nil
+		}
 		res.Changed = append(res.Changed, imapserver.FlagChange{UID: m.uid, Flags: nf, ModSeq: modSeq})
 		u := imapserver.Update{Kind: imapserver.UpdateFlags, UID: m.uid, Flags: nf, ModSeq: modSeq}
 		if len(mb.handles) == 1 {

@@ -59,3 +59,52 @@ func TestViewShared(t *testing.T) {
 		t.Errorf("older snapshots changed: %v %v", a.UIDs, c.UIDs)
 	}
 }
+
+// A STORE of system flags keeps the view (same UID array) with the
+// unseen count and first unseen UID a full scan would give.
+func TestViewKeptByStore(t *testing.T) {
+	ctx := context.Background()
+	_, u := newUser(t)
+	for range 4 {
+		appendMsg(t, u, "INBOX", testMsg)
+	}
+	h, err := u.OpenMailbox(ctx, "INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	base := h.Snapshot().UIDs
+	steps := []struct {
+		uids          []uint32
+		op            imapserver.FlagOp
+		flags         []string
+		unseen, first uint32
+		shared        bool
+	}{
+		{[]uint32{1}, imapserver.FlagsAdd, []string{`\Seen`}, 3, 2, true},
+		{[]uint32{2, 3}, imapserver.FlagsAdd, []string{`\seen`, `\Flagged`}, 1, 4, true},
+		{[]uint32{3}, imapserver.FlagsRemove, []string{`\Seen`}, 2, 3, true},
+		{[]uint32{1, 2, 3, 4}, imapserver.FlagsAdd, []string{`\Seen`}, 0, 0, true},
+		{[]uint32{1, 2, 3, 4}, imapserver.FlagsRemove, []string{`\Seen`}, 4, 1, true},
+		{[]uint32{1}, imapserver.FlagsSet, []string{`\Seen`}, 3, 2, false},
+		{[]uint32{2}, imapserver.FlagsAdd, []string{`\Seen`, "$Later"}, 2, 3, false},
+	}
+	for i, st := range steps {
+		if _, err := h.SetFlags(ctx, st.uids, st.op, st.flags, 0); err != nil {
+			t.Fatal(err)
+		}
+		o, err := u.OpenMailbox(ctx, "INBOX", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := o.Snapshot()
+		o.Close()
+		if snap.Unseen != st.unseen || snap.FirstUnseen != st.first {
+			t.Errorf("step %d: unseen %d first %d, want %d, %d", i, snap.Unseen, snap.FirstUnseen, st.unseen, st.first)
+		}
+		if shared := &snap.UIDs[0] == &base[0]; shared != st.shared {
+			t.Errorf("step %d: UID array shared %v, want %v", i, shared, st.shared)
+		}
+		base = snap.UIDs
+	}
+}
