@@ -257,6 +257,7 @@ S: * 4 FETCH (UID 4 FLAGS (\Deleted) MODSEQ (12))
 S: * 5 FETCH (UID 5 FLAGS (\Deleted) MODSEQ (12))
 S: * 6 FETCH (UID 6 FLAGS (\Deleted) MODSEQ (12))
 S: * 7 FETCH (UID 7 FLAGS (\Deleted) MODSEQ (12))
+S: * OK [HIGHESTMODSEQ 12] Expunges are delayed
 S: B001 NO [MODIFIED 2] Conditional STORE failed for some messages
 C: B002 NOOP
 S: * 7 EXPUNGE

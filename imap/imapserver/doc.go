@@ -34,7 +34,7 @@
 // SPECIAL-USE and CREATE-SPECIAL-USE (RFC 6154), LIST-EXTENDED (RFC 5258),
 // LIST-STATUS (RFC 5819), STATUS=SIZE (RFC 8438), ESEARCH (RFC 4731),
 // SEARCHRES (RFC 5182), APPENDLIMIT (RFC 7889), BINARY (RFC 3516),
-// UTF8=ACCEPT (RFC 6855).
+// UTF8=ACCEPT (RFC 6855), CONDSTORE and QRESYNC (RFC 7162).
 //
 // \Recent (IMAP4rev1 only, RFC 3501 §2.3.2) is recent in exactly one
 // session, the first told of the message; the store arbitrates through
@@ -42,6 +42,24 @@
 // watermark), EXAMINE claims nothing, and after ENABLE IMAP4rev2 neither
 // the flag nor RECENT responses are sent (RFC 9051 Appendix E).
 // Deliberate deviation: CHECK is a NOOP.
+//
+// CONDSTORE and QRESYNC (RFC 7162, condstore.go, condstore_fetch.go,
+// qresync.go) ride on the mod-sequences the backend keeps: Snapshot and
+// MailboxStatus carry HIGHESTMODSEQ (0 means the mailbox keeps none and
+// is answered with NOMODSEQ, and the commands that need mod-sequences
+// with BAD), Update and Message carry per-change and per-message values,
+// SetFlags does UNCHANGEDSINCE. Any CONDSTORE enabling command (§3.1)
+// turns on MODSEQ, with UID, in every later FETCH response; ENABLE
+// QRESYNC also turns EXPUNGE into VANISHED, which obeys the same rules
+// of when it may be sent (held during FETCH, STORE and SEARCH by
+// sequence number). SELECT (QRESYNC ...) and UID FETCH (CHANGEDSINCE
+// VANISHED) read the optional ExpungeHistory and ChangeIndex
+// interfaces; with both, a resync costs time in proportion to what
+// changed, not to the mailbox (imapmem indexes its changes by
+// mod-sequence). Without an expunge history (or when it returns
+// ErrHistoryExpired) VANISHED (EARLIER) names every known UID missing
+// from the mailbox, narrowed by the client's sequence match data. A
+// backend implementing ModSeqKeeper can turn both capabilities off.
 //
 // # Implementation notes
 //
@@ -62,6 +80,11 @@
 //   - EXPUNGE responses of one batch are sent from the highest sequence
 //     number down, so every number is valid when sent, and the map is
 //     compacted once.
+//   - The HIGHESTMODSEQ a session reports (on enabling, after EXPUNGE and
+//     MOVE, and with held-back expunges) never exceeds what it told the
+//     client: while expunges are held it stays below the lowest of their
+//     mod-sequences (RFC 7162 §3.2, §6), so a client that saves it and
+//     loses the connection still learns of them on its next resync.
 //   - Flag changes the session made itself (Update.Own) are not echoed:
 //     STORE already answered them (and .SILENT asked for nothing).
 //   - Updates are only written between commands or inside IDLE, never

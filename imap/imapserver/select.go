@@ -184,6 +184,14 @@ func (s *session) sendUpdates(expunges bool) {
 		}
 	}
 	announce()
+	if !expunges && len(sel.expunged) > 0 && s.modSeqOn() {
+		// RFC 7162 §3.2, §6: with expunges held back, the client must not
+		// take the highest MODSEQ it saw as its HIGHESTMODSEQ; this one,
+		// below the held expunges, overrides it.
+		s.w.WriteString("* OK [HIGHESTMODSEQ ")
+		s.w.num64(sel.highestModSeq())
+		s.w.WriteString("] Expunges are delayed\r\n")
+	}
 }
 
 // SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3).
