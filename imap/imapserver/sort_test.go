@@ -1,0 +1,201 @@
+package imapserver_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sortMailbox is INBOX for the SORT and THREAD tests. Message n has
+// sequence number n and UID n+1 (UID 1 was expunged), internal date
+// 2024-02-n except message 4, whose missing Date falls back to its internal
+// date 2024-01-01 08:00 (RFC 5256 §2.2). Sent dates (UTC) and base
+// subjects (RFC 5256 §2.1):
+//
+//	1  01-01 10:00  LUNCH PLANS  "Lunch plans"
+//	2  01-01 12:00  LUNCH PLANS  "Re: Lunch plans", References <1@x>
+//	3  01-02 09:00  CAFé NEWS    encoded word
+//	4  01-01 08:00  LUNCH PLANS  "[fwd: Lunch plans]", no Date, no From
+//	5  01-03 09:00  CAFé NEWS    "Fwd: Re: " + encoded word, References <3@x> <missing@x>
+//	6  01-01 11:00  LUNCH PLANS  "Re: Lunch plans", only In-Reply-To <1@x>
+//	7  01-01 04:00  ZEBRA        Date in -0500, broken References
+//	8  01-01 05:00  ZEBRA        "Re: [list] Zebra", References <gone@x>
+//	9  01-01 06:00  ZEBRA        "Re: Zebra", References <gone@x>
+var sortMailbox = []struct {
+	subject, date, from, refs string
+}{
+	{"Lunch plans", "Mon, 1 Jan 2024 10:00:00 +0000", "Carol <carol@x>", ""},
+	{"Re: Lunch plans", "Mon, 1 Jan 2024 12:00:00 +0000", "alice@x", "References: <1@x>"},
+	{"=?utf-8?q?Caf=C3=A9?= news", "Tue, 2 Jan 2024 09:00:00 +0000", "bob@x", ""},
+	{"[fwd: Lunch plans]", "", "", ""},
+	{"Fwd: Re: =?utf-8?q?Caf=C3=A9?= news", "Wed, 3 Jan 2024 09:00:00 +0000", "Dave <dave@x>", "References: <3@x>\r\n <missing@x>"},
+	{"Re: Lunch plans", "Mon, 1 Jan 2024 11:00:00 +0000", "alice@x", "In-Reply-To: <1@x>"},
+	{"Zebra", "Sun, 31 Dec 2023 23:00:00 -0500", "Zed <zed@x>", "References: broken no id"},
+	{"Re: [list] Zebra", "Mon, 1 Jan 2024 05:00:00 +0000", "bob@x", "References: <gone@x>"},
+	{"Re: Zebra", "Mon, 1 Jan 2024 06:00:00 +0000", "Ann <ann@x>", "References: <gone@x>"},
+}
+
+func newSortServer(t *testing.T) *testServer {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	// UID 1 goes first, so that UIDs differ from sequence numbers.
+	if _, err := ts.store.Deliver(ctx, "alice", strings.NewReader("Subject: gone\r\n\r\nx\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	md, err := ts.store.OpenMaildrop(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md.Delete(ctx, []uint32{1})
+	md.Close()
+	for i, m := range sortMailbox {
+		var b strings.Builder
+		b.WriteString("Subject: " + m.subject + "\r\n")
+		if m.date != "" {
+			b.WriteString("Date: " + m.date + "\r\n")
+		}
+		if m.from != "" {
+			b.WriteString("From: " + m.from + "\r\n")
+		}
+		b.WriteString("Message-ID: <" + string(rune('1'+i)) + "@x>\r\n")
+		if m.refs != "" {
+			b.WriteString(m.refs + "\r\n")
+		}
+		b.WriteString("\r\nbody\r\n")
+		date := time.Date(2024, 2, i+1, 0, 0, 0, 0, time.UTC)
+		if i == 3 {
+			date = time.Date(2024, 1, 1, 8, 0, 0, 0, time.UTC)
+		}
+		if _, err := ts.store.DeliverTo(ctx, "alice", "INBOX", strings.NewReader(b.String()), nil, date); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ts
+}
+
+// RFC 5256 §3 SORT, by sequence number and UID, every key, REVERSE, the
+// implicit sequence-number tie break, search criteria and charsets; and
+// RFC 5267 §3 ESORT (RETURN MIN MAX COUNT ALL, ALL in sort order).
+func TestSort(t *testing.T) {
+	c := newSortServer(t).login()
+	c.run(`
+C: a0 CAPABILITY
+S: ~ SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES
+S: a0 OK CAPABILITY completed
+C: a1 SELECT INBOX
+S: ~ a1 OK
+C: a2 SORT (DATE) UTF-8 ALL
+S: * SORT 7 8 9 4 1 6 2 3 5
+S: a2 OK SORT completed
+C: a3 SORT (REVERSE DATE) UTF-8 ALL
+S: * SORT 5 3 2 6 1 4 9 8 7
+S: a3 OK SORT completed
+C: a4 SORT (ARRIVAL) US-ASCII ALL
+S: * SORT 4 1 2 3 5 6 7 8 9
+S: a4 OK SORT completed
+C: a5 SORT (SUBJECT) UTF-8 ALL
+S: * SORT 3 5 1 2 4 6 7 8 9
+S: a5 OK SORT completed
+C: a6 SORT (SUBJECT DATE) UTF-8 ALL
+S: * SORT 3 5 4 1 6 2 7 8 9
+S: a6 OK SORT completed
+C: a7 sort (reverse subject) utf-8 all
+S: * SORT 7 8 9 1 2 4 6 3 5
+S: a7 OK SORT completed
+C: a8 SORT (FROM) UTF-8 ALL
+S: * SORT 4 2 6 9 3 8 1 5 7
+S: a8 OK SORT completed
+C: a9 SORT (DISPLAYFROM REVERSE DATE) UTF-8 ALL
+S: * SORT 4 2 6 9 3 8 1 5 7
+S: a9 OK SORT completed
+C: b1 UID SORT (DATE) UTF-8 ALL
+S: * SORT 8 9 10 5 2 7 3 4 6
+S: b1 OK SORT completed
+C: b2 SORT (DATE) UTF-8 SUBJECT lunch
+S: * SORT 4 1 6 2
+S: b2 OK SORT completed
+C: b3 SORT (SUBJECT) UTF-8 SUBJECT "café"
+S: * SORT 3 5
+S: b3 OK SORT completed
+C: b4 SORT (DATE) UTF-8 OR FROM bob UID 10
+S: * SORT 8 9 3
+S: b4 OK SORT completed
+C: b5 SORT (DATE) UTF-8 SUBJECT nothing
+S: * SORT
+S: b5 OK SORT completed
+C: c1 SORT (DATE) ISO-8859-1 ALL
+S: c1 NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset
+C: c2 SORT (DATE) US-ASCII SUBJECT "café"
+S: c2 BAD 8-bit search string in US-ASCII
+C: c3 SORT (COLOR) UTF-8 ALL
+S: c3 BAD unknown sort key COLOR
+C: c4 SORT () UTF-8 ALL
+S: c4 BAD ...
+C: c5 SORT (DATE) UTF-8 CHARSET UTF-8 ALL
+S: c5 BAD RETURN and CHARSET are not search keys
+C: d1 SORT RETURN (MIN MAX COUNT) (DATE) UTF-8 ALL
+S: * ESEARCH (TAG "d1") MIN 7 MAX 5 COUNT 9
+S: d1 OK SORT completed
+C: d2 SORT RETURN (ALL) (DATE) UTF-8 ALL
+S: * ESEARCH (TAG "d2") ALL 7:9,4,1,6,2:3,5
+S: d2 OK SORT completed
+C: d3 UID SORT RETURN () (DATE) UTF-8 ALL
+S: * ESEARCH (TAG "d3") UID ALL 8:10,5,2,7,3:4,6
+S: d3 OK SORT completed
+C: d4 SORT RETURN (COUNT) (DATE) UTF-8 SUBJECT nothing
+S: * ESEARCH (TAG "d4") COUNT 0
+S: d4 OK SORT completed
+C: d5 SORT RETURN (SAVE) (SUBJECT) UTF-8 SUBJECT zebra
+S: d5 OK SORT completed
+C: d6 UID FETCH $ (UID)
+S: * 7 FETCH (UID 8)
+S: * 8 FETCH (UID 9)
+S: * 9 FETCH (UID 10)
+S: d6 OK FETCH completed`)
+}
+
+// RFC 5256 §4: THREAD=ORDEREDSUBJECT and THREAD=REFERENCES, the trees
+// worked out by hand from the table of sortMailbox:
+//
+// ORDEREDSUBJECT groups by base subject, the earliest message first and
+// the others its children, threads by the date of their first message.
+//
+// REFERENCES: 2 and 6 (In-Reply-To only) are replies to 1; 5 hangs below
+// the missing <missing@x>, a dummy below 3 that step 3 prunes (5 moves up
+// to 3); 8 and 9 share the dummy <gone@x>, kept at the root with two
+// children; 7's References hold no msg-id, so it is a root. Step 5 merges
+// by base subject: 7 goes below the ZEBRA dummy, 4 ("[fwd: …]") below 1
+// (which has no reply marker). Siblings in sent date order.
+func TestThread(t *testing.T) {
+	c := newSortServer(t).login()
+	c.run(`
+C: a1 SELECT INBOX
+S: ~ a1 OK
+C: a2 THREAD ORDEREDSUBJECT UTF-8 ALL
+S: * THREAD (7 (8)(9))(4 (1)(6)(2))(3 5)
+S: a2 OK THREAD completed
+C: a3 THREAD REFERENCES UTF-8 ALL
+S: * THREAD ((7)(8)(9))(1 (4)(6)(2))(3 5)
+S: a3 OK THREAD completed
+C: a4 UID THREAD REFERENCES UTF-8 ALL
+S: * THREAD ((8)(9)(10))(2 (5)(7)(3))(4 6)
+S: a4 OK THREAD completed
+C: a5 THREAD REFERENCES US-ASCII SUBJECT zebra
+S: * THREAD ((7)(8)(9))
+S: a5 OK THREAD completed
+C: a6 UID THREAD ORDEREDSUBJECT UTF-8 SUBJECT nothing
+S: * THREAD
+S: a6 OK THREAD completed
+C: a7 THREAD REFERENCES UTF-8 NOT SUBJECT lunch
+S: * THREAD ((7)(8)(9))(3 5)
+S: a7 OK THREAD completed
+C: b1 THREAD REFS UTF-8 ALL
+S: b1 BAD unknown threading algorithm REFS
+C: b2 THREAD REFERENCES KOI8-R ALL
+S: b2 NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset
+C: b3 CLOSE
+S: b3 OK CLOSE completed
+C: b4 THREAD REFERENCES UTF-8 ALL
+S: b4 BAD [CLIENTBUG] THREAD not allowed in this state`)
+}
