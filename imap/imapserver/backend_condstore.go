@@ -23,7 +23,8 @@ type ChangeIndex interface {
 	// ChangedSince returns the messages whose mod-sequence is greater
 	// than modSeq, as they are now, ascending by UID; expunged messages
 	// are left out. It may include messages added after the handle was
-	// opened: the server keeps only those in its view.
+	// opened: the server keeps only those in its view. The server may
+	// reuse the returned slice.
 	ChangedSince(ctx context.Context, modSeq uint64) ([]Message, error)
 }
 

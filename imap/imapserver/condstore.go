@@ -138,7 +138,7 @@ func (s *session) vanishedEarlier(set imap.NumSet, modSeq uint64, matched uint32
 	if eh, ok := sel.mb.(ExpungeHistory); ok {
 		exp, err := eh.ExpungedSince(s.ctx, modSeq)
 		if err == nil {
-			out := exp[:0]
+			var out []uint32
 			for _, u := range exp {
 				if set.Contains(u, last) && sel.seqOf(u) == 0 {
 					out = append(out, u)

@@ -1,6 +1,7 @@
 package imapserver_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
@@ -95,7 +96,9 @@ S: A11 OK NOOP completed`)
 
 // RFC 7162 §3.2.6: UID FETCH (CHANGEDSINCE n VANISHED); §3.2.7, §3.2.9,
 // §3.2.10.2: VANISHED instead of EXPUNGE, with HIGHESTMODSEQ in the
-// tagged OK; RFC 6851 §4.4: MOVE too.
+// tagged OK; RFC 6851 §4.4: MOVE too; §3.2.8: CLOSE expunges silently,
+// without HIGHESTMODSEQ, but the expunge is remembered for the next
+// resync.
 func TestQresyncVanished(t *testing.T) {
 	ts := newCondstoreServer(t, 10)
 	qresyncChanges(t, ts)
@@ -141,7 +144,16 @@ C: m1 UID MOVE 3 Trash
 S: * OK [COPYUID ...
 S: * VANISHED 3
 S: * OK [HIGHESTMODSEQ 21] Highest
-S: m1 OK MOVE completed`)
+S: m1 OK MOVE completed
+C: A201 STORE 1 +FLAGS.SILENT (\Deleted)
+S: * 1 FETCH (UID 6 MODSEQ (22))
+S: A201 OK STORE completed
+C: A202 CLOSE
+S: A202 OK CLOSE completed
+C: A203 EXAMINE INBOX (QRESYNC (%V 21 1:20))
+S: ~ HIGHESTMODSEQ 23
+S: * VANISHED (EARLIER) 6
+S: A203 OK [READ-ONLY] EXAMINE completed`)
 }
 
 // RFC 7162 §3.2.10.2: during IDLE, expunges in another session arrive as
@@ -225,4 +237,50 @@ C: s1 UID FETCH 20:* (FLAGS) (CHANGEDSINCE 34 VANISHED)
 S: * VANISHED (EARLIER) 20,22:23,25:26,28:29
 S: * 9 FETCH (UID 27 FLAGS (\Seen $Forwarded) MODSEQ (35))
 S: s1 OK FETCH completed`)
+}
+
+// expiredMailbox is a store whose expunge history has expired (RFC 7162
+// §5.3) but that still indexes changes.
+type expiredMailbox struct{ imapserver.Mailbox }
+
+func (m expiredMailbox) ExpungedSince(ctx context.Context, modSeq uint64) ([]uint32, error) {
+	return nil, imapserver.ErrHistoryExpired
+}
+
+func (m expiredMailbox) ChangedSince(ctx context.Context, modSeq uint64) ([]imapserver.Message, error) {
+	return m.Mailbox.(imapserver.ChangeIndex).ChangedSince(ctx, modSeq)
+}
+
+// RFC 7162 §3.2.6 note, §5.3: when the history does not reach back, every
+// known UID not in the mailbox is reported, except those the sequence
+// match data shows the client knows are gone.
+func TestQresyncHistoryExpired(t *testing.T) {
+	ts := newCondstoreServer(t, 5, func(s *imapserver.Server) {
+		s.Backend = wrapBackend{s.Backend, func(mb imapserver.Mailbox) imapserver.Mailbox { return expiredMailbox{mb} }}
+	})
+	c := ts.login()
+	c.runV(ts, `
+C: e ENABLE QRESYNC
+S: * ENABLED QRESYNC
+S: e OK ENABLE completed
+C: s SELECT INBOX
+S: ~ s OK
+C: d UID STORE 2 +FLAGS.SILENT (\Deleted)
+S: * 2 FETCH (UID 2 MODSEQ (7))
+S: d OK STORE completed
+C: x EXPUNGE
+S: * VANISHED 2
+S: x OK [HIGHESTMODSEQ 8] EXPUNGE completed
+C: A1 SELECT INBOX (QRESYNC (%V 8 1:5))
+S: * OK [CLOSED] Previous mailbox closed
+S: ~ HIGHESTMODSEQ 8
+S: * VANISHED (EARLIER) 2
+S: A1 OK [READ-WRITE] SELECT completed
+C: A2 SELECT INBOX (QRESYNC (%V 8 1:5 (3 4)))
+S: * OK [CLOSED] Previous mailbox closed
+S: ~ HIGHESTMODSEQ 8
+S: A2 OK [READ-WRITE] SELECT completed
+C: A3 UID FETCH 1:4 (FLAGS) (CHANGEDSINCE 6 VANISHED)
+S: * VANISHED (EARLIER) 2
+S: A3 OK FETCH completed`)
 }
