@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,11 +148,10 @@ func (s *session) sendUpdates(expunges bool) {
 			// RFC 7162 §3.2.10.2: one VANISHED (UIDs, ascending) instead
 			// of EXPUNGEs, under the same rules of when it may be sent.
 			gone := make([]uint32, 0, len(sel.expunged))
-			for _, uid := range sel.uids {
-				if sel.expunged[uid] {
-					gone = append(gone, uid)
-				}
+			for uid := range sel.expunged {
+				gone = append(gone, uid)
 			}
+			slices.Sort(gone)
 			s.writeVanished(false, gone, imap.NumSet{})
 		} else {
 			// Highest sequence number first: each number stays valid
