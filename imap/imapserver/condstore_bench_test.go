@@ -19,10 +19,10 @@ import (
 // UIDVALIDITY, the HIGHESTMODSEQ a client saw before 1% of the mailbox
 // changed (n/100 flag changes, each its own STORE, of which one in five
 // expunges the message), and the final HIGHESTMODSEQ.
-func benchResyncServer(b *testing.B, n int) (addr string, uidValidity uint32, modSeq, last uint64) {
+func benchResyncServer(b *testing.B, n int) (store *imapmem.Store, addr string, uidValidity uint32, modSeq, last uint64) {
 	b.Helper()
 	ctx := context.Background()
-	store := imapmem.New()
+	store = imapmem.New()
 	if err := store.AddUser("alice", "secret"); err != nil {
 		b.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func benchResyncServer(b *testing.B, n int) (addr string, uidValidity uint32, mo
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return ln.Addr().String(), uidValidity, modSeq, last
+	return store, ln.Addr().String(), uidValidity, modSeq, last
 }
 
 // benchConn is a logged-in connection with QRESYNC enabled.
@@ -117,41 +117,88 @@ func cpuTime() time.Duration {
 // BenchmarkSelectQresync measures SELECT with and without QRESYNC on
 // mailboxes of 10,000 and 100,000 messages after 1% of them changed
 // (RFC 7162 §3.2.5, issue 7). "plain" is the fixed cost of opening the
-// mailbox (the sequence map is built from the store's snapshot, which is
-// proportional to the mailbox by nature); "qresync-1pct" resyncs across
-// the 1% changed, "qresync-last100" across the last 100 mod-sequences
-// only (the same work at both sizes); the difference to "plain" is the
-// QRESYNC part. cpu-ns/op is the process's CPU (the server and the
-// small client that reads the responses), lines/op and resp-B/op what
-// was sent.
+// mailbox; "qresync-1pct" resyncs across the 1% changed, and
+// "qresync-last100" across the last 100 mod-sequences only (the same
+// work at both sizes); the difference to "plain" is the QRESYNC part.
+// The "-cold" variants change one message before each SELECT (outside
+// the measurement), so the store rebuilds the mailbox's sequence view
+// that SELECT starts from, as it must after the changes a resync is
+// about: that part is proportional to the mailbox by nature. cpu-ns/op is the process's CPU during the command (the server
+// and the small client that reads the responses); lines/op and
+// resp-B/op are what was sent.
 func BenchmarkSelectQresync(b *testing.B) {
+	ctx := context.Background()
 	for _, n := range []int{10_000, 100_000} {
-		addr, uidValidity, modSeq, last := benchResyncServer(b, n)
-		for _, mode := range []string{"plain", "qresync-1pct", "qresync-last100"} {
+		store, addr, uidValidity, modSeq, last := benchResyncServer(b, n)
+		u, _ := store.User(ctx, "alice")
+		for _, mode := range []string{"plain", "qresync-1pct", "qresync-last100", "plain-cold", "qresync-1pct-cold"} {
 			b.Run(fmt.Sprintf("n=%d/%s", n, mode), func(b *testing.B) {
 				bc := dialBench(b, addr)
-				cmd := "s SELECT INBOX"
+				since := uint64(0)
 				switch mode {
-				case "qresync-1pct":
-					cmd = fmt.Sprintf("s SELECT INBOX (QRESYNC (%d %d))", uidValidity, modSeq)
+				case "qresync-1pct", "qresync-1pct-cold":
+					since = modSeq
 				case "qresync-last100":
-					cmd = fmt.Sprintf("s SELECT INBOX (QRESYNC (%d %d))", uidValidity, last-100)
+					since = last - 100
 				}
-				bc.cmd(b, cmd) // warm: builds the store's mod-sequence index once
+				cmd := func() string {
+					if since == 0 {
+						return "s SELECT INBOX"
+					}
+					return fmt.Sprintf("s SELECT INBOX (QRESYNC (%d %d))", uidValidity, since)
+				}
+				cold := strings.HasSuffix(mode, "-cold")
+				var mb imapserver.Mailbox
+				if cold {
+					var err error
+					if mb, err = u.OpenMailbox(ctx, "INBOX", false); err != nil {
+						b.Fatal(err)
+					}
+					defer mb.Close()
+				}
+				uids := []uint32{last1(b, u)}
+				bc.cmd(b, cmd()) // warm: builds the store's mod-sequence index once
 				b.ReportAllocs()
-				cpu0 := cpuTime()
+				var cpu time.Duration
 				var lines, bytes int
 				b.ResetTimer()
-				for range b.N {
-					lines, bytes = bc.cmd(b, cmd)
+				for i := range b.N {
+					if cold {
+						b.StopTimer()
+						op := imapserver.FlagsAdd
+						if i%2 == 1 {
+							op = imapserver.FlagsRemove
+						}
+						res, err := mb.SetFlags(ctx, uids, op, []string{"$cold"}, 0)
+						if err != nil || len(res.Changed) != 1 {
+							b.Fatal(err, res)
+						}
+						mb.Poll()
+						b.StartTimer()
+					}
+					c := cmd()
+					cpu0 := cpuTime()
+					lines, bytes = bc.cmd(b, c)
+					cpu += cpuTime() - cpu0
 				}
 				b.StopTimer()
-				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 				b.ReportMetric(float64(lines), "lines/op")
 				b.ReportMetric(float64(bytes), "resp-B/op")
 			})
 		}
 	}
+}
+
+// last1 returns the UID of INBOX's last message.
+func last1(b *testing.B, u imapserver.User) uint32 {
+	mb, err := u.OpenMailbox(context.Background(), "INBOX", true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mb.Close()
+	uids := mb.Snapshot().UIDs
+	return uids[len(uids)-1]
 }
 
 // BenchmarkChangedSince measures the store side of a resync alone: the
