@@ -185,12 +185,7 @@ func (c *Client) readFetchItem(sink func(FetchItemData) error) error {
 		}
 		return sink(FetchItemUID{UID: n})
 	case "FLAGS":
-		var flags []imap.Flag
-		err := d.ReadList(true, func() error {
-			f, err := d.ReadFlag(true)
-			flags = append(flags, f)
-			return err
-		})
+		flags, err := c.readFlagList()
 		if err != nil {
 			return err
 		}
@@ -246,6 +241,35 @@ func (c *Client) readFetchItem(sink func(FetchItemData) error) error {
 		return err
 	}
 	return sink(FetchItemOther{Name: strings.Clone(name), Value: v})
+}
+
+// readFlagList reads a flag list, tolerating the extra spaces some
+// servers put inside it ("(\Seen )").
+func (c *Client) readFlagList() ([]imap.Flag, error) {
+	d := c.dec
+	if err := d.Expect('('); err != nil {
+		return nil, err
+	}
+	flags := []imap.Flag{}
+	for {
+		b, err := d.PeekByte()
+		if err != nil {
+			return nil, err
+		}
+		switch b {
+		case ' ':
+			d.Byte(' ')
+			continue
+		case ')':
+			d.Byte(')')
+			return flags, nil
+		}
+		f, err := d.ReadFlag(true)
+		if err != nil {
+			return nil, err
+		}
+		flags = append(flags, f)
+	}
 }
 
 // readSectionItem reads the rest of BODY[spec ...]<origin> SP value,
