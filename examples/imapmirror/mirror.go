@@ -79,6 +79,10 @@ func mirror(ctx context.Context, c *imapclient.Client, mailbox, dir string, log 
 			s.Renamed++
 		}
 	}
+	// The UIDs in st.Files belong to this UIDVALIDITY from here on, even
+	// if the download below stops part-way; HIGHESTMODSEQ moves only
+	// when everything is in.
+	st.UIDValidity = res.State.UIDValidity
 	if len(res.New) > 0 {
 		var set imap.NumSet
 		for _, m := range res.New {
@@ -93,7 +97,7 @@ func mirror(ctx context.Context, c *imapclient.Client, mailbox, dir string, log 
 			return s, err
 		}
 	}
-	st.UIDValidity, st.HighestModSeq = res.State.UIDValidity, res.State.HighestModSeq
+	st.HighestModSeq = res.State.HighestModSeq
 	if err := st.save(dir); err != nil {
 		return s, err
 	}
