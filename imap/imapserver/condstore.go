@@ -1,6 +1,8 @@
 package imapserver
 
 import (
+	"errors"
+	"math"
 	"sort"
 
 	"github.com/posthorn/posthorn/imap"
@@ -135,26 +137,30 @@ func (s *session) vanishedEarlier(set imap.NumSet, modSeq uint64, matched uint32
 	if n := len(sel.uids); n > 0 {
 		last = sel.uids[n-1]
 	}
+	set = set.Resolve(last)
 	if eh, ok := sel.mb.(ExpungeHistory); ok {
 		exp, err := eh.ExpungedSince(s.ctx, modSeq)
 		if err == nil {
 			var out []uint32
 			for _, u := range exp {
-				if set.Contains(u, last) && sel.seqOf(u) == 0 {
+				if inResolved(set, u) && sel.seqOf(u) == 0 {
 					out = append(out, u)
 				}
 			}
 			return out, imap.NumSet{}, nil
 		}
-		if err != ErrHistoryExpired {
+		if !errors.Is(err, ErrHistoryExpired) {
 			return nil, imap.NumSet{}, err
 		}
 	}
 	// Without history: the complement of the view within the set, as
 	// ranges (a walk over the view, no per-UID work for the gaps).
 	var out imap.NumSet
+	if matched == math.MaxUint32 {
+		return nil, out, nil
+	}
 	top := sel.uidNext - 1
-	for _, rg := range set.Resolve(last).Ranges {
+	for _, rg := range set.Ranges {
 		lo, hi := max(rg.Start, matched+1, 1), min(rg.Stop, top)
 		if lo > hi {
 			continue
@@ -172,6 +178,15 @@ func (s *session) vanishedEarlier(set imap.NumSet, modSeq uint64, matched uint32
 		}
 	}
 	return nil, out.Compact(), nil
+}
+
+// inResolved reports whether n is in a set made by NumSet.Resolve
+// (ranges sorted and disjoint): a binary search, not a walk of the
+// ranges, since a client's set of known UIDs may have thousands.
+func inResolved(set imap.NumSet, n uint32) bool {
+	r := set.Ranges
+	i := sort.Search(len(r), func(i int) bool { return r[i].Stop >= n })
+	return i < len(r) && r[i].Start <= n
 }
 
 // changedSince returns the messages of uids (ascending: the view or

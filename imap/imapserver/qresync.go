@@ -198,13 +198,10 @@ func (s *session) qresyncSelect(q *qresyncParams, uidValidity uint32) error {
 			return err
 		}
 	}
-	var last uint32
-	if n := len(sel.uids); n > 0 {
-		last = sel.uids[n-1]
-	}
+	known = known.Resolve(0) // no "*" (checkSelectParams)
 	w := &s.w
 	for _, m := range msgs {
-		if m.ModSeq() <= q.modSeq || q.hasKnown && !known.Contains(m.UID(), last) {
+		if m.ModSeq() <= q.modSeq || q.hasKnown && !inResolved(known, m.UID()) {
 			continue
 		}
 		seq := sel.seqOf(m.UID())
