@@ -73,6 +73,28 @@ func (s *session) needModSeq() error {
 	return nil
 }
 
+// modSeqSearch prepares a SEARCH, SORT or THREAD whose criteria may use
+// the MODSEQ key (RFC 7162 §3.1.5): in a NOMODSEQ mailbox that is a BAD
+// (§3.1.2.2), otherwise a CONDSTORE enabling command (§3.1). It reports
+// whether the key is used: then a non-empty SEARCH or SORT result ends
+// with "(MODSEQ n)", or an ESEARCH one with "MODSEQ n", n being the
+// highest mod-sequence of the matches (§3.1.6, §3.1.9, §3.1.10).
+func (s *session) modSeqSearch(crit *imap.SearchCriteria) (bool, error) {
+	use := false
+	crit.Walk(func(k *imap.SearchKey) bool {
+		use = use || k.Op == imap.SearchModSeq
+		return !use
+	})
+	if !use {
+		return false, nil
+	}
+	if err := s.needModSeq(); err != nil {
+		return false, err
+	}
+	s.enableCondstore()
+	return true, nil
+}
+
 // writeModSeqCode writes the untagged OK with HIGHESTMODSEQ or NOMODSEQ
 // for the selected mailbox (RFC 7162 §3.1.2).
 func (s *session) writeModSeqCode() {

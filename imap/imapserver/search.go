@@ -17,23 +17,19 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	if err := s.crlf(); err != nil {
 		return err
 	}
-	useModSeq, seqNums := false, false
+	seqNums := false
 	crit.Walk(func(k *imap.SearchKey) bool {
-		useModSeq = useModSeq || k.Op == imap.SearchModSeq
 		seqNums = seqNums || k.Op == imap.SearchSeqSet
-		return true
+		return !seqNums
 	})
 	if uid && seqNums {
 		// RFC 7162 §3.2.10.2, RFC 9051 §7.5.1: no EXPUNGE or VANISHED
 		// during a UID SEARCH that uses sequence numbers.
 		s.allowExpunge = false
 	}
-	if useModSeq {
-		// RFC 7162 §3.1.2.2, §3.1: BAD in a NOMODSEQ mailbox; enabling.
-		if err := s.needModSeq(); err != nil {
-			return err
-		}
-		s.enableCondstore()
+	useModSeq, err := s.modSeqSearch(crit)
+	if err != nil {
+		return err
 	}
 	var maxModSeq uint64
 	sel := s.sel
