@@ -88,6 +88,19 @@ func (h *handle) Messages(ctx context.Context, uids []uint32) ([]imapserver.Mess
 	return out, nil
 }
 
+// sameUIDs reports whether uids are exactly the UIDs of msgs.
+func sameUIDs(msgs []*message, uids []uint32) bool {
+	if len(msgs) != len(uids) {
+		return false
+	}
+	for i, m := range msgs {
+		if m.uid != uids[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // selectLocked returns the indexes of the messages with the given UIDs.
 func selectLocked(mb *mailbox, uids []uint32) []int {
 	idx := make([]int, 0, len(uids))
@@ -129,16 +142,27 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 	}
 	var res imapserver.StoreResult
 	var modSeq uint64
-	idx := selectLocked(mb, uids)
+	// A STORE on the whole mailbox (1:*) walks it without an index list.
+	all := sameUIDs(mb.msgs, uids)
+	var idx []int
+	n := len(mb.msgs)
+	if !all {
+		idx = selectLocked(mb, uids)
+		n = len(idx)
+	}
 	// New records and flag lists come from two arenas: a STORE on a whole
 	// mailbox costs a few allocations, not two per message.
-	recs := make([]message, 0, len(idx))
+	recs := make([]message, 0, n)
 	var arena, scratch, prev []string
-	res.Changed = make([]imapserver.FlagChange, 0, len(idx))
+	res.Changed = make([]imapserver.FlagChange, 0, n)
 	// Other handles are told in one batch at the end.
 	var ups []imapserver.Update
 	keep := mb.view != nil && keepsView(op, flags)
-	for _, i := range idx {
+	for k := range n {
+		i := k
+		if !all {
+			i = idx[k]
+		}
 		m := mb.msgs[i]
 		// RFC 7162 §3.1.3: refuse messages changed after UNCHANGEDSINCE.
 		if unchangedSince != 0 && m.modSeq > unchangedSince {
@@ -161,7 +185,7 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 		nf := prev
 		if !slices.Equal(scratch, prev) {
 			if cap(arena)-len(arena) < len(scratch) {
-				arena = make([]string, 0, max(256, 4*len(scratch), len(idx)*len(scratch)/4))
+				arena = make([]string, 0, max(256, 4*len(scratch), n*len(scratch)/4))
 			}
 			arena = append(arena, scratch...)
 			nf = arena[len(arena)-len(scratch) : len(arena) : len(arena)]
@@ -183,7 +207,7 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 			continue
 		}
 		if ups == nil {
-			ups = make([]imapserver.Update, 0, len(idx))
+			ups = make([]imapserver.Update, 0, n)
 		}
 		ups = append(ups, u)
 	}

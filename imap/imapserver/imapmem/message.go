@@ -35,12 +35,19 @@ func (c *content) ReadAt(p []byte, off int64) (int, error) {
 
 // message is one message record. It is immutable once in a mailbox: a
 // flag change replaces the record (see the package implementation notes).
+// What never changes sits behind msgData, so that a STORE on a whole
+// mailbox copies 40-byte records, not 72-byte ones.
 type message struct {
-	uid    uint32
+	*msgData
 	modSeq uint64
 	flags  []string
-	date   time.Time
-	c      *content
+}
+
+// msgData is the part of a message record a flag change keeps.
+type msgData struct {
+	uid  uint32
+	date time.Time
+	c    *content
 }
 
 func (m *message) UID() uint32             { return m.uid }
