@@ -318,10 +318,12 @@ type Mailbox interface {
 }
 
 // ExpungeHistory is an optional interface of Mailbox for QRESYNC
-// (RFC 7162 §3.2.5): the UIDs expunged after a mod-sequence.
+// (RFC 7162 §3.2.5): the UIDs expunged after a mod-sequence. Without it
+// the server reports every known UID missing from the mailbox.
 type ExpungeHistory interface {
 	// ExpungedSince returns the UIDs expunged with a mod-sequence
-	// greater than modSeq, ascending.
+	// greater than modSeq, ascending; or ErrHistoryExpired when the
+	// store no longer remembers expunges that far back (RFC 7162 §5.3).
 	ExpungedSince(ctx context.Context, modSeq uint64) ([]uint32, error)
 }
 
