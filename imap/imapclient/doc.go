@@ -42,10 +42,15 @@
 // in batches (a message's items up to and including a body section) over
 // one buffered channel per command, so messages without body sections are
 // parsed ahead while the caller works; a body section's literal is read by
-// the consumer straight off the socket while the reader goroutine waits
-// for an acknowledgement (the consumer's next call). When the command is abandoned (its context ended
-// or it was closed early), the reader goroutine stops delivering, takes the
-// literal back (sectionReader.kill) and reads the rest of the response
+// the consumer straight off the socket while the reader goroutine waits.
+// Meanwhile the consumer owns the decoder (FetchCommand.owned, under
+// FetchCommand.pmu): when it moves on it parses the rest of the response,
+// and further FETCH responses of its command, itself, and hands the
+// decoder back at the start of any other response; so a FETCH of bodies
+// costs no goroutine switch per message. When the command is abandoned
+// (its context ended or it was closed early), the reader goroutine stops
+// delivering, takes the decoder back wherever the consumer left it (the
+// literal through sectionReader.kill) and reads the rest of the response
 // itself, so the connection remains usable.
 //
 // Cancellation: a context that ends while a command line is being written

@@ -100,12 +100,36 @@ type FetchCommand struct {
 	// order; buffered, so that messages without body sections are parsed
 	// ahead while the caller works (see streamFetch).
 	events chan fetchEvent
-	// ack tells the reader goroutine that the caller moved past a body
-	// section, so it may read on. Capacity 1, sent without blocking.
+	// ack wakes the reader goroutine waiting after a body section when
+	// the caller hands the decoder back (see owned). Capacity 1, sent
+	// without blocking.
 	ack   chan struct{}
 	stash *fetchEvent // the next message's first event, read early
 	prev  *FetchMessage
 	stop  func() bool
+
+	// While the caller holds a body section, the reader goroutine waits
+	// and the caller owns the decoder: when it moves on it parses the
+	// rest of the response, and the FETCH responses that follow, itself
+	// (FetchMessage.Next, parseOn), saving two goroutine switches per
+	// message, until a response that is not this command's FETCH; then it
+	// hands the decoder back at the start of that response. pmu guards
+	// the hand-over; it is held while the caller parses.
+	pmu       sync.Mutex
+	owned     bool           // the caller owns the decoder
+	cur       *sectionReader // the section the caller holds
+	inlineErr error          // why the caller's parsing stopped, if it failed
+}
+
+// abandoned reports whether the command was abandoned (closed early or
+// its context ended).
+func (f *FetchCommand) abandoned() bool {
+	select {
+	case <-f.cmd.abandoned:
+		return true
+	default:
+		return false
+	}
 }
 
 // fetchEvent is one batch of a message's items: everything up to and
@@ -230,6 +254,9 @@ func (f *FetchCommand) Next() *FetchMessage {
 // goroutine. ok is false at the end of the command or when it was
 // abandoned.
 func (f *FetchCommand) recv() (ev fetchEvent, ok bool) {
+	if f.abandoned() {
+		return ev, false
+	}
 	if f.stash != nil {
 		ev, f.stash = *f.stash, nil
 		return ev, true
@@ -296,10 +323,7 @@ func (m *FetchMessage) Next() FetchItemData {
 	f := m.f
 	if m.needAck {
 		m.needAck = false
-		select {
-		case f.ack <- struct{}{}:
-		default:
-		}
+		f.parseOn(m)
 	}
 	if len(m.queue) == 0 {
 		if m.final {

@@ -2,6 +2,7 @@ package imapclient
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -15,7 +16,12 @@ import (
 func (c *Client) readFetch(seq uint32) error {
 	target := c.route("FETCH")
 	if target != nil && target.fetch != nil {
-		return c.streamFetch(seq, target)
+		err := c.streamFetch(seq, target)
+		if err == errHandedBack {
+			// The caller parsed on and stopped at a response start.
+			return nil
+		}
+		return err
 	}
 	buf := &FetchMessageBuffer{SeqNum: seq}
 	err := c.readFetchItems(func(it FetchItemData) error {
@@ -56,11 +62,15 @@ func (e *LimitError) Error() string {
 }
 
 // streamFetch delivers one message's items to a streaming FETCH. Items
-// travel in batches up to and including the next body section; after a
-// section the reader goroutine waits until the consumer moves on (it reads
-// the literal off the socket meanwhile). Messages without sections go into
-// the buffered events channel at once, so parsing runs ahead of the
-// consumer. When the command is abandoned the rest is read and dropped.
+// travel in batches up to and including the next body section. Messages
+// without sections go into the buffered events channel at once, so
+// parsing runs ahead of the consumer. After a section the consumer owns
+// the decoder (FetchCommand.owned): it reads the literal off the socket
+// and then parses on by itself (parseOn) while this goroutine waits, until
+// it hands the decoder back at the start of a response (errHandedBack)
+// or the command is abandoned, when this goroutine takes the decoder back
+// wherever the consumer left it and reads the rest of that message,
+// dropping it.
 func (c *Client) streamFetch(seq uint32, cmd *command) error {
 	f := cmd.fetch
 	msg := &FetchMessage{SeqNum: seq, f: f}
@@ -87,24 +97,36 @@ func (c *Client) streamFetch(seq uint32, cmd *command) error {
 			batch = append(batch, it)
 			return nil
 		}
-		sr := &msg.sr
-		if sr.r != nil {
-			sr = &sectionReader{}
-		}
-		sr.r = s.Literal
+		sr := msg.newSectionReader(s.Literal)
 		s.Literal = sr
 		batch = append(batch, s)
+		f.pmu.Lock()
+		f.owned, f.cur = true, sr
+		f.pmu.Unlock()
 		send(false)
 		batch = nil
 		if live {
 			select {
 			case <-f.ack:
 			case <-cmd.abandoned:
-				live = false
 			}
 		}
-		sr.kill()
-		return discard(sr.r)
+		f.pmu.Lock()
+		owned, cur, ierr := f.owned, f.cur, f.inlineErr
+		f.owned, f.inlineErr = false, nil
+		f.pmu.Unlock()
+		if !owned {
+			if ierr != nil {
+				return ierr
+			}
+			return errHandedBack
+		}
+		// Abandoned while the consumer held a section, of this message
+		// or of a later one it parsed: drop it and the rest of its
+		// message (readFetchItems reads on from where the decoder is).
+		live = false
+		cur.kill()
+		return discard(cur.r)
 	})
 	if err != nil {
 		return err
@@ -113,6 +135,210 @@ func (c *Client) streamFetch(seq uint32, cmd *command) error {
 		send(true)
 	}
 	return nil
+}
+
+// errHandedBack ends the reader goroutine's parsing of a FETCH response
+// when the consumer parsed on and handed the decoder back at the start of
+// a later response.
+var errHandedBack = errors.New("imapclient: decoder handed back")
+
+// errSectionPending stops the consumer's parsing at a body section, whose
+// literal the caller then reads.
+var errSectionPending = errors.New("imapclient: body section pending")
+
+// newSectionReader wraps a section's literal, using the message's own
+// sectionReader for its first section.
+func (m *FetchMessage) newSectionReader(r io.Reader) *sectionReader {
+	sr := &m.sr
+	if sr.r != nil {
+		sr = &sectionReader{}
+	}
+	sr.r = r
+	return sr
+}
+
+// parseOn runs in the consumer when it moves past a body section of m:
+// it drops what is left of the section, parses the rest of m into its
+// queue, and, when m ends, parses the next response too if it is a FETCH
+// for this command (stashing it for FetchCommand.Next). It hands the
+// decoder back to the reader goroutine at the start of any other
+// response, or when parsing fails.
+func (f *FetchCommand) parseOn(m *FetchMessage) {
+	f.pmu.Lock()
+	defer f.pmu.Unlock()
+	if f.ctx.Err() != nil {
+		// context.AfterFunc abandons the command from its own
+		// goroutine, maybe not yet: do it now, so nothing more is
+		// parsed here.
+		f.cmd.abandon()
+	}
+	if !f.owned || f.abandoned() {
+		// The reader goroutine takes (or took) the decoder back and
+		// drops the rest.
+		m.queue, m.final = nil, true
+		return
+	}
+	c := f.c
+	f.cur.kill()
+	if err := discard(f.cur.r); err != nil {
+		m.queue, m.final = nil, true
+		f.handBack(err)
+		return
+	}
+	items, ended, err := c.parseItems(m)
+	m.queue, m.final = items, ended
+	if err != nil {
+		m.queue, m.final = nil, true
+		f.handBack(err)
+		return
+	}
+	if !ended {
+		return // stopped at the next section of m
+	}
+	next, err := c.peekFetch(f.cmd)
+	if err != nil || next == nil {
+		f.handBack(err)
+		return
+	}
+	items, ended, err = c.parseItems(next)
+	if err != nil {
+		f.handBack(err)
+		return
+	}
+	f.stash = &fetchEvent{msg: next, items: items, final: ended}
+	if ended {
+		f.handBack(nil)
+	}
+}
+
+// handBack gives the decoder back to the reader goroutine; f.pmu is held.
+func (f *FetchCommand) handBack(err error) {
+	f.owned, f.inlineErr = false, err
+	select {
+	case f.ack <- struct{}{}:
+	default:
+	}
+}
+
+// parseItems parses a message's items, in the consumer, up to the next
+// body section (which it wraps and makes f.cur) or the end of the message
+// (ended).
+func (c *Client) parseItems(m *FetchMessage) (items []FetchItemData, ended bool, err error) {
+	d := c.dec
+	items = m.buf[:0]
+	f := m.f
+	for {
+		b, err := d.PeekByte()
+		if err != nil {
+			return items, false, err
+		}
+		switch b {
+		case ' ':
+			d.Byte(' ')
+			continue
+		case ')':
+			d.Byte(')')
+			for {
+				ok, err := d.Byte(' ')
+				if err != nil {
+					return items, false, err
+				}
+				if !ok {
+					break
+				}
+			}
+			return items, true, d.ReadCRLF()
+		}
+		err = c.readFetchItem(func(it FetchItemData) error {
+			if s, ok := it.(FetchItemBodySection); ok {
+				sr := m.newSectionReader(s.Literal)
+				s.Literal = sr
+				f.cur = sr
+				items = append(items, s)
+				return errSectionPending
+			}
+			items = append(items, it)
+			return nil
+		})
+		if err == errSectionPending {
+			return items, false, nil
+		}
+		if err != nil {
+			return items, false, err
+		}
+	}
+}
+
+// peekFetch looks at the next response without consuming it unless it is
+// "* n FETCH (" for cmd; then it reads that far and returns the new
+// message. Only bytes of the response's own line are peeked at, which the
+// server sends whole, so the peek never waits for more than is coming.
+func (c *Client) peekFetch(cmd *command) (*FetchMessage, error) {
+	br := c.br
+	const prefix = "* "
+	i := 0
+	state := 0 // 0 "* ", 1 digits, 2 "FETCH (" after SP
+	ndigits := 0
+	const word = " FETCH ("
+	w := 0
+	for {
+		b, err := br.Peek(i + 1)
+		if err != nil {
+			return nil, err
+		}
+		ch := b[i]
+		switch state {
+		case 0:
+			if ch != prefix[i] {
+				return nil, nil
+			}
+			if i == 1 {
+				state = 1
+			}
+		case 1:
+			if ch >= '0' && ch <= '9' && ndigits < 10 {
+				ndigits++
+				break
+			}
+			if ndigits == 0 {
+				return nil, nil
+			}
+			state = 2
+			fallthrough
+		case 2:
+			if ch|0x20 != word[w]|0x20 {
+				return nil, nil
+			}
+			w++
+		}
+		i++
+		if w == len(word) {
+			break
+		}
+	}
+	if c.route("FETCH") != cmd {
+		return nil, nil
+	}
+	d := c.dec
+	d.Byte('*')
+	d.SP()
+	seq, err := d.ReadNumber()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.SP(); err != nil {
+		return nil, err
+	}
+	if _, err := d.ReadAtomBytes(); err != nil {
+		return nil, err
+	}
+	if err := d.SP(); err != nil {
+		return nil, err
+	}
+	if err := d.Expect('('); err != nil {
+		return nil, err
+	}
+	return &FetchMessage{SeqNum: seq, f: cmd.fetch}, nil
 }
 
 // readFetchItems reads the parenthesised item list and its CRLF, calling
