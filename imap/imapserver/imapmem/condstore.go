@@ -26,7 +26,19 @@ type changeLog struct {
 	built bool
 	recs  []changeRec // non-decreasing modSeq
 	next  int         // where the next change is likely to be in mb.msgs
+	// expiredTo is the highest mod-sequence of the expunge records
+	// forgotten (see trimExpunged); 0 when none was.
+	expiredTo uint64
+	// maxExpunged bounds the expunge history; 0 means maxExpungeHistory.
+	maxExpunged int
 }
+
+// maxExpungeHistory is how many expunges a mailbox remembers for QRESYNC
+// at least (RFC 7162 §5.3 asks for a bound: a mailbox with much churn
+// would otherwise keep 16 bytes per expunged message for ever). A client
+// whose last resync is older than the oldest kept is told every known
+// UID missing from the mailbox (imapserver.ErrHistoryExpired).
+const maxExpungeHistory = 1 << 16
 
 type changeRec struct {
 	modSeq uint64
@@ -53,9 +65,30 @@ func (mb *mailbox) noteChangeLocked(u imapserver.Update) {
 		if l.built {
 			l.recs = append(l.recs, changeRec{u.ModSeq, u.UID, nil})
 		}
+		l.trimExpunged(mb)
 	case imapserver.UpdateDeleted:
 		*l = changeLog{}
 	}
+}
+
+// trimExpunged forgets the oldest expunge records once there are twice
+// the bound, keeping the newest, so trimming costs O(1) per expunge.
+// Records of one EXPUNGE share a mod-sequence and go together.
+func (l *changeLog) trimExpunged(mb *mailbox) {
+	limit := l.maxExpunged
+	if limit == 0 {
+		limit = maxExpungeHistory
+	}
+	if len(mb.expunged) <= 2*limit {
+		return
+	}
+	cut := len(mb.expunged) - limit
+	last := mb.expunged[cut-1].modSeq
+	for cut < len(mb.expunged) && mb.expunged[cut].modSeq == last {
+		cut++
+	}
+	l.expiredTo = last
+	mb.expunged = slices.Clone(mb.expunged[cut:])
 }
 
 // find returns the index of uid in mb.msgs, or -1. A STORE publishes

@@ -2,6 +2,7 @@ package imapmem
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -80,4 +81,45 @@ func liveUIDs(u imapserver.User) []uint32 {
 		out = append(out, m.uid)
 	}
 	return out
+}
+
+// RFC 7162 §5.3: the expunge history is bounded; asking from before its
+// start says so (ErrHistoryExpired), asking from within it still works.
+func TestExpungeHistoryBound(t *testing.T) {
+	ctx := context.Background()
+	_, u := newUser(t)
+	for range 40 {
+		appendMsg(t, u, "INBOX", testMsg)
+	}
+	mb, err := u.OpenMailbox(ctx, "INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mb.Close()
+	h := mb.(*handle)
+	h.u.mu.Lock()
+	h.mb.changes.maxExpunged = 5
+	h.u.mu.Unlock()
+	st0, _ := u.Status(ctx, "INBOX")
+	var marks []uint64
+	for uid := uint32(1); uid <= 30; uid++ {
+		mb.SetFlags(ctx, []uint32{uid}, imapserver.FlagsAdd, []string{`\Deleted`}, 0)
+		mb.Expunge(ctx, []uint32{uid})
+		st, _ := u.Status(ctx, "INBOX")
+		marks = append(marks, st.HighestModSeq)
+	}
+	eh := mb.(imapserver.ExpungeHistory)
+	if _, err := eh.ExpungedSince(ctx, st0.HighestModSeq); !errors.Is(err, imapserver.ErrHistoryExpired) {
+		t.Errorf("from the start: %v, want ErrHistoryExpired", err)
+	}
+	got, err := eh.ExpungedSince(ctx, marks[26]) // after UID 27's expunge
+	if err != nil || !slices.Equal(got, []uint32{28, 29, 30}) {
+		t.Errorf("recent: %v, %v", got, err)
+	}
+	h.u.mu.Lock()
+	n := len(h.mb.expunged)
+	h.u.mu.Unlock()
+	if n > 10 {
+		t.Errorf("%d expunge records kept, bound 5 (trimmed at 10)", n)
+	}
 }

@@ -307,6 +307,9 @@ func (h *handle) ExpungedSince(ctx context.Context, modSeq uint64) ([]uint32, er
 	if err != nil {
 		return nil, err
 	}
+	if modSeq < mb.changes.expiredTo {
+		return nil, imapserver.ErrHistoryExpired // condstore.go
+	}
 	i := sort.Search(len(mb.expunged), func(i int) bool { return mb.expunged[i].modSeq > modSeq })
 	out := make([]uint32, 0, len(mb.expunged)-i)
 	for _, e := range mb.expunged[i:] {
