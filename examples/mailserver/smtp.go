@@ -33,18 +33,27 @@ type smtpSession struct {
 	b     *smtpBackend
 	conn  *smtpserver.ConnInfo
 	users []string // accounts of the accepted recipients
+	size  int64    // MAIL SIZE= (RFC 1870), 0 when not declared
 }
 
 var (
-	errRelay       = smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "Relaying is not available: this server delivers only to its own domain")
-	errNoUser      = smtp.NewError(550, smtp.EnhancedCode{5, 1, 1}, "No such user here")
-	errNotOwner    = smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "Sender address is not owned by the authenticated account")
-	errOverQuota   = smtp.NewError(552, smtp.EnhancedCode{5, 2, 2}, "Mailbox full")
+	errRelay    = smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "Relaying is not available: this server delivers only to its own domain")
+	errNoUser   = smtp.NewError(550, smtp.EnhancedCode{5, 1, 1}, "No such user here")
+	errNotOwner = smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "Sender address is not owned by the authenticated account")
+	// A full mailbox is a "persistent transient failure" (RFC 3463 §3.3,
+	// X.2.2): the user can make room, so the sender keeps the message
+	// queued and retries, rather than bouncing it at once. Hence 452 (RFC
+	// 5321 §4.2.3, "insufficient system storage") with 4.2.2, not 552 5.2.2.
+	errOverQuota   = smtp.NewError(452, smtp.EnhancedCode{4, 2, 2}, "Mailbox full")
 	errStoreFailed = smtp.NewError(451, smtp.EnhancedCode{4, 3, 0}, "Local error in processing")
 )
 
 func (s *smtpSession) Mail(ctx context.Context, from smtp.Mailbox, opts *smtp.MailOptions) error {
 	s.users = s.users[:0]
+	s.size = 0
+	if opts != nil {
+		s.size = opts.Size
+	}
 	if !s.b.submission {
 		return nil
 	}
@@ -70,6 +79,12 @@ func (s *smtpSession) Rcpt(ctx context.Context, to smtp.Mailbox, opts *smtp.Rcpt
 	}
 	if user == "" || !s.b.store.HasUser(user) {
 		return errNoUser
+	}
+	// Refuse a recipient whose mailbox cannot take the message (as
+	// declared by SIZE=, or any message when it is full) here, where the
+	// reply is per recipient (RFC 5321 §3.3), not after DATA.
+	if err := s.b.store.CheckQuota(ctx, user, s.size); errors.Is(err, imapserver.ErrOverQuota) {
+		return errOverQuota
 	}
 	s.users = append(s.users, user)
 	return nil
@@ -106,6 +121,28 @@ func (s *smtpSession) Data(ctx context.Context, r io.Reader) error {
 	return nil
 }
 
-func (s *smtpSession) Reset(ctx context.Context) { s.users = s.users[:0] }
+// LMTPData delivers to each recipient and answers for each (RFC 2033
+// §4.2): one over quota gets 452 4.2.2 while the others get their copy.
+func (s *smtpSession) LMTPData(ctx context.Context, r io.Reader) []error {
+	var msg bytes.Buffer
+	if _, err := msg.ReadFrom(r); err != nil {
+		return []error{err}
+	}
+	res := make([]error, len(s.users))
+	for i, u := range s.users {
+		_, err := s.b.store.Deliver(ctx, u, bytes.NewReader(msg.Bytes()))
+		switch {
+		case err == nil:
+		case errors.Is(err, imapserver.ErrOverQuota):
+			res[i] = errOverQuota
+		default:
+			s.b.logger.Warn("delivery failed", "user", u, "err", err)
+			res[i] = errStoreFailed
+		}
+	}
+	return res
+}
+
+func (s *smtpSession) Reset(ctx context.Context) { s.users, s.size = s.users[:0], 0 }
 
 func (s *smtpSession) Close(ctx context.Context) error { return nil }

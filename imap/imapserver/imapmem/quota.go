@@ -67,3 +67,18 @@ func (s *userSession) DeletedSize(ctx context.Context, name string) (int64, erro
 	}
 	return n, nil
 }
+
+// CheckQuota reports imapserver.ErrOverQuota when one more message of size
+// octets would exceed the user's quota now, and ErrNoSuchUser for an
+// unknown account. An SMTP server uses it to refuse a recipient early (at
+// RCPT, with the size declared by MAIL SIZE=, RFC 1870); Deliver checks
+// again, atomically with the delivery.
+func (s *Store) CheckQuota(ctx context.Context, username string, size int64) error {
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.quotaCheckLocked(1, size)
+}
