@@ -153,7 +153,8 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 	// New records and flag lists come from two arenas: a STORE on a whole
 	// mailbox costs a few allocations, not two per message.
 	recs := make([]message, 0, n)
-	var arena, scratch, prev []string
+	var arena, scratch []string
+	var st *flagState
 	res.Changed = make([]imapserver.FlagChange, 0, n)
 	// Other handles are told in one batch at the end.
 	var ups []imapserver.Update
@@ -179,21 +180,20 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 			mb.modSeq++
 			modSeq = mb.modSeq
 		}
-		// Flag lists are immutable: a message that ends up with the same
-		// flags as the previous one shares its list (a STORE of 1:*
-		// mostly makes a few distinct lists).
-		nf := prev
-		if !slices.Equal(scratch, prev) {
+		// Flag states are immutable: a message that ends up with the same
+		// flags as the previous one shares its state (a STORE of 1:*
+		// mostly makes a few distinct ones), and the new record is two
+		// pointers.
+		if st == nil || !slices.Equal(scratch, st.flags) {
 			if cap(arena)-len(arena) < len(scratch) {
 				arena = make([]string, 0, max(256, 4*len(scratch), n*len(scratch)/4))
 			}
 			arena = append(arena, scratch...)
-			nf = arena[len(arena)-len(scratch) : len(arena) : len(arena)]
-			prev = nf
+			st = &flagState{modSeq: modSeq, flags: arena[len(arena)-len(scratch) : len(arena) : len(arena)]}
 		}
-		recs = append(recs, *m)
+		nf := st.flags
+		recs = append(recs, message{msgData: m.msgData, flagState: st})
 		nm := &recs[len(recs)-1]
-		nm.flags, nm.modSeq = nf, modSeq
 		mb.msgs[i] = nm
 		if keep {
 			mb.view.flagsChanged(m.uid, m.flags, nf)

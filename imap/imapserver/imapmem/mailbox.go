@@ -105,7 +105,7 @@ func (u *user) selectableLocked(name string) (*mailbox, error) {
 
 // appendLocked adds a message; the caller checked the quota.
 func (u *user) appendLocked(mb *mailbox, c *content, flags []string, date time.Time, modSeq uint64, origin *handle) *message {
-	m := &message{msgData: &msgData{uid: mb.uidNext, date: date, c: c}, modSeq: modSeq, flags: flags}
+	m := &message{msgData: &msgData{uid: mb.uidNext, date: date, c: c}, flagState: &flagState{modSeq: modSeq, flags: flags}}
 	mb.uidNext++
 	mb.msgs = append(mb.msgs, m)
 	mb.size += m.Size()

@@ -35,10 +35,16 @@ func (c *content) ReadAt(p []byte, off int64) (int, error) {
 
 // message is one message record. It is immutable once in a mailbox: a
 // flag change replaces the record (see the package implementation notes).
-// What never changes sits behind msgData, so that a STORE on a whole
-// mailbox copies 40-byte records, not 72-byte ones.
+// What never changes sits behind msgData and the flags behind a
+// flagState that the messages a STORE gives the same flags share, so
+// that a STORE on a whole mailbox makes 16-byte records.
 type message struct {
 	*msgData
+	*flagState
+}
+
+// flagState is a message's flags and mod-sequence (RFC 7162).
+type flagState struct {
 	modSeq uint64
 	flags  []string
 }
