@@ -212,28 +212,33 @@ func inResolved(set imap.NumSet, n uint32) bool {
 }
 
 // changedSince returns the messages of uids (ascending: the view or
-// part of it) whose mod-sequence is greater than modSeq, when the
-// backend can tell without reading every message (ChangeIndex); ok is
-// false otherwise and the caller compares the messages' mod-sequences
-// itself.
-func (s *session) changedSince(uids []uint32, modSeq uint64) (out []Message, ok bool, err error) {
+// part of it) whose mod-sequence is greater than modSeq, and their
+// positions in uids plus one (sequence numbers when uids is the view),
+// when the backend can tell without reading every message (ChangeIndex);
+// ok is false otherwise and the caller compares the messages'
+// mod-sequences itself.
+func (s *session) changedSince(uids []uint32, modSeq uint64) (out []Message, seqs []uint32, ok bool, err error) {
 	ci, ok := s.sel.mb.(ChangeIndex)
 	if !ok {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	changed, err := ci.ChangedSince(s.ctx, modSeq)
 	if err != nil {
-		return nil, true, err
+		return nil, nil, true, err
 	}
 	// Changes are few, the set may be the whole mailbox: a binary search
-	// per change.
+	// per change, from where the previous one ended (both ascend).
 	out = changed[:0]
+	seqs = make([]uint32, 0, len(changed))
+	lo := 0
 	for _, m := range changed {
 		u := m.UID()
-		i := sort.Search(len(uids), func(i int) bool { return uids[i] >= u })
+		i := lo + sort.Search(len(uids)-lo, func(i int) bool { return uids[lo+i] >= u })
+		lo = i
 		if i < len(uids) && uids[i] == u && m.ModSeq() > modSeq {
 			out = append(out, m)
+			seqs = append(seqs, uint32(i+1))
 		}
 	}
-	return out, true, nil
+	return out, seqs, true, nil
 }

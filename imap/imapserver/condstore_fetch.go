@@ -104,7 +104,7 @@ func (s *session) condstoreFetch(plan *fetchPlan, m fetchMods, set imap.NumSet, 
 		s.writeVanished(true, exp, ranges)
 	}
 	if m.changedSince {
-		changed, ok, err := s.changedSince(uids, m.since)
+		changed, _, ok, err := s.changedSince(uids, m.since)
 		if err != nil {
 			return nil, err
 		}

@@ -189,7 +189,7 @@ func (s *session) qresyncSelect(q *qresyncParams, uidValidity uint32) error {
 	s.writeVanished(true, uids, ranges)
 
 	// Changed messages: those of the view in known, changed after modSeq.
-	msgs, indexed, err := s.changedSince(sel.uids, q.modSeq)
+	msgs, seqs, indexed, err := s.changedSince(sel.uids, q.modSeq)
 	if err != nil {
 		return err
 	}
@@ -197,15 +197,18 @@ func (s *session) qresyncSelect(q *qresyncParams, uidValidity uint32) error {
 		if msgs, err = sel.mb.Messages(s.ctx, sel.uids); err != nil {
 			return err
 		}
+		seqs = nil
 	}
 	known = known.Resolve(0) // no "*" (checkSelectParams)
 	w := &s.w
-	for _, m := range msgs {
+	for i, m := range msgs {
 		if m.ModSeq() <= q.modSeq || q.hasKnown && !inResolved(known, m.UID()) {
 			continue
 		}
-		seq := sel.seqOf(m.UID())
-		if seq == 0 {
+		var seq uint32
+		if seqs != nil {
+			seq = seqs[i]
+		} else if seq = sel.seqOf(m.UID()); seq == 0 {
 			continue
 		}
 		w.WriteString("* ")

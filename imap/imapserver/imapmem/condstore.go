@@ -136,19 +136,32 @@ func (h *handle) ChangedSince(ctx context.Context, modSeq uint64) ([]imapserver.
 	if !l.built {
 		l.rebuild(mb)
 	}
-	i := sort.Search(len(l.recs), func(i int) bool { return l.recs[i].modSeq > modSeq })
-	recs := slices.Clone(l.recs[i:])
+	start := sort.Search(len(l.recs), func(i int) bool { return l.recs[i].modSeq > modSeq })
 	// By UID, and for each UID its last record: the current message, or
 	// nil when it was expunged. A message changed after modSeq has its
 	// current record here, its mod-sequence being at least the record's.
-	slices.SortStableFunc(recs, func(a, b changeRec) int { return cmp.Compare(a.uid, b.uid) })
-	out := make([]imapserver.Message, 0, len(recs))
-	for j, r := range recs {
-		if j+1 < len(recs) && recs[j+1].uid == r.uid {
+	// The sort moves small pointer-free pairs, not the records.
+	type pos struct {
+		uid uint32
+		i   int32 // index in l.recs: later is newer
+	}
+	ps := make([]pos, 0, len(l.recs)-start)
+	for i := start; i < len(l.recs); i++ {
+		ps = append(ps, pos{l.recs[i].uid, int32(i)})
+	}
+	slices.SortFunc(ps, func(a, b pos) int {
+		if c := cmp.Compare(a.uid, b.uid); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	out := make([]imapserver.Message, 0, len(ps))
+	for j, p := range ps {
+		if j+1 < len(ps) && ps[j+1].uid == p.uid {
 			continue
 		}
-		if r.msg != nil {
-			out = append(out, r.msg)
+		if m := l.recs[p.i].msg; m != nil {
+			out = append(out, m)
 		}
 	}
 	return out, nil
