@@ -97,9 +97,18 @@ type FetchCommand struct {
 	cmd *command
 	err error // error starting the command
 	// events carries messages' items from the reader goroutine, in
-	// order; buffered, so that messages without body sections are parsed
-	// ahead while the caller works (see streamFetch).
-	events chan fetchEvent
+	// order, a slice of events at a time: the reader goroutine gathers
+	// the messages it parses (pend) and hands them over when it has
+	// fetchBatch of them, when its input runs dry (so nothing waits on a
+	// slow server) or at a body section or the end. One hand-off per
+	// batch, not per message, and messages without body sections are
+	// parsed ahead while the caller works.
+	events chan []fetchEvent
+	pend   []fetchEvent // reader goroutine only
+	q      []fetchEvent // caller only: received, not yet taken
+	qhead  []fetchEvent // caller only: the batch q is a tail of
+	// free returns batches the caller has emptied, for reuse.
+	free chan []fetchEvent
 	// ack wakes the reader goroutine waiting after a body section when
 	// the caller hands the decoder back (see owned). Capacity 1, sent
 	// without blocking.
@@ -141,9 +150,13 @@ type fetchEvent struct {
 	final bool
 }
 
-// fetchEventBuffer is how many batches the reader goroutine may parse
-// ahead of the caller.
-const fetchEventBuffer = 64
+// fetchEventBuffer is how many batches of events the reader goroutine
+// may parse ahead of the caller, and fetchBatch how many events a batch
+// holds at most.
+const (
+	fetchEventBuffer = 4
+	fetchBatch       = 16
+)
 
 // FetchMessage is one message's FETCH response. Call Next for its items.
 type FetchMessage struct {
@@ -211,7 +224,9 @@ func (c *Client) fetch(ctx context.Context, uid bool, set imap.NumSet, items []i
 	}
 	cmd.fetch = f
 	f.cmd = cmd
-	f.events = make(chan fetchEvent, fetchEventBuffer)
+	f.events = make(chan []fetchEvent, fetchEventBuffer)
+	f.free = make(chan []fetchEvent, fetchEventBuffer+1)
+	f.pend = make([]fetchEvent, 0, fetchBatch)
 	f.ack = make(chan struct{}, 1)
 	undo := c.writeCtx(ctx)
 	err = c.sendLine(ctx, cmd, b)
@@ -261,20 +276,32 @@ func (f *FetchCommand) recv() (ev fetchEvent, ok bool) {
 		ev, f.stash = *f.stash, nil
 		return ev, true
 	}
-	select {
-	case ev := <-f.events:
-		return ev, true
-	case <-f.cmd.abandoned:
-		return ev, false
-	case <-f.cmd.done:
-		// Everything the reader goroutine sent precedes done.
+	if len(f.q) == 0 {
 		select {
-		case ev := <-f.events:
-			return ev, true
-		default:
+		case f.q = <-f.events:
+		case <-f.cmd.abandoned:
 			return ev, false
+		case <-f.cmd.done:
+			// Everything the reader goroutine sent precedes done.
+			select {
+			case f.q = <-f.events:
+			default:
+				return ev, false
+			}
 		}
+		f.qhead = f.q
 	}
+	ev = f.q[0]
+	f.q = f.q[1:]
+	if len(f.q) == 0 {
+		clear(f.qhead)
+		select {
+		case f.free <- f.qhead[:0]:
+		default:
+		}
+		f.q, f.qhead = nil, nil
+	}
+	return ev, true
 }
 
 // Close discards what is left of the response and returns the command's

@@ -79,10 +79,11 @@ func (c *Client) streamFetch(seq uint32, cmd *command) error {
 	batch := msg.buf[:0]
 	send := func(final bool) {
 		sent = true
-		select {
-		case f.events <- fetchEvent{msg: msg, items: batch, final: final}:
-		case <-cmd.abandoned:
-			live = false
+		f.pend = append(f.pend, fetchEvent{msg: msg, items: batch, final: final})
+		// A section is handed over at once: this goroutine waits for
+		// the consumer next.
+		if !final || len(f.pend) >= fetchBatch || c.br.Buffered() == 0 {
+			live = f.flush() && live
 		}
 	}
 	err := c.readFetchItems(func(it FetchItemData) error {
@@ -135,6 +136,26 @@ func (c *Client) streamFetch(seq uint32, cmd *command) error {
 		send(true)
 	}
 	return nil
+}
+
+// flush hands the gathered events to the consumer; it reports false when
+// the command was abandoned instead. Reader goroutine only.
+func (f *FetchCommand) flush() bool {
+	if len(f.pend) == 0 {
+		return true
+	}
+	select {
+	case f.events <- f.pend:
+		select {
+		case f.pend = <-f.free:
+		default:
+			f.pend = make([]fetchEvent, 0, fetchBatch)
+		}
+		return true
+	case <-f.cmd.abandoned:
+		f.pend = f.pend[:0]
+		return false
+	}
 }
 
 // errHandedBack ends the reader goroutine's parsing of a FETCH response

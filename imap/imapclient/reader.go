@@ -166,6 +166,9 @@ func (c *Client) readTagged() (*bufio.Reader, error) {
 		return nil, nil
 	}
 	cmd.resp = r
+	if cmd.fetch != nil {
+		cmd.fetch.flush()
+	}
 	if r.typ == imap.StatusOK && cmd.onOK != nil {
 		cmd.onOK()
 	}
