@@ -39,9 +39,10 @@
 // wmu until DONE is written; other goroutines' commands wait meanwhile.
 //
 // Streamed FETCH data is handed from the reader goroutine to the consumer
-// in batches (a message's items up to and including a body section) over
-// one buffered channel per command, so messages without body sections are
-// parsed ahead while the caller works; a body section's literal is read by
+// over one buffered channel per command, in batches of messages (flushed
+// when the reader's input runs dry, at a body section and at the end), so
+// messages without body sections are parsed ahead while the caller works
+// at one goroutine wake-up per batch; a body section's literal is read by
 // the consumer straight off the socket while the reader goroutine waits.
 // Meanwhile the consumer owns the decoder (FetchCommand.owned, under
 // FetchCommand.pmu): when it moves on it parses the rest of the response,

@@ -120,3 +120,42 @@ func TestWireFetchCloseWhileParsingOn(t *testing.T) {
 	}
 	checkScript(t, errc)
 }
+
+// Messages parsed ahead are handed over as soon as the server pauses,
+// not held back until a batch fills or the command completes: here the
+// server sends the tagged OK only after the client has seen message 1.
+func TestWireFetchBatchFlushedWhenIdle(t *testing.T) {
+	addr, errc := scripted(t, `
+		S: * OK [CAPABILITY IMAP4rev1 LITERAL+] ready
+		C: T1 FETCH 1:2 (UID)
+		S: * 1 FETCH (UID 1)
+		C: T2 NOOP
+		S: * 2 FETCH (UID 2)
+		S: T2 OK done
+		S: T1 OK done
+	`)
+	ctx := testCtx(t)
+	c, err := Dial(ctx, addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fc := c.Fetch(ctx, imap.NumSetOf(1, 2), []imap.FetchAtt{{Item: imap.FetchUID}}, nil)
+	m := fc.Next()
+	if m == nil || m.SeqNum != 1 {
+		t.Fatalf("message 1: %+v", m)
+	}
+	if err := c.Noop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := fc.Next(); m == nil || m.SeqNum != 2 {
+		t.Fatalf("message 2: %+v", m)
+	}
+	if m := fc.Next(); m != nil {
+		t.Fatalf("extra message %+v", m)
+	}
+	if err := fc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkScript(t, errc)
+}
