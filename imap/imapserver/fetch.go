@@ -110,13 +110,14 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
+	cur := seqCursor{sel: sel}
 	for i, m := range msgs {
 		if i%64 == 0 {
 			// A long FETCH keeps its write deadline fresh; each chunk has
 			// WriteTimeout to leave.
 			s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout))
 		}
-		seq := sel.seqOf(m.UID())
+		seq := cur.seqOf(m.UID())
 		if seq == 0 || mods.changedSince && m.ModSeq() <= mods.since {
 			continue
 		}

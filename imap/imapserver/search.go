@@ -48,13 +48,14 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	var uids []uint32
 	var meta imapmsg.Meta
 	var flagBuf []imap.Flag
+	cur := seqCursor{sel: sel}
 	for _, m := range msgs {
 		flagBuf = flagBuf[:0]
 		for _, f := range m.Flags() {
 			flagBuf = append(flagBuf, imap.Flag(f))
 		}
 		meta = imapmsg.Meta{
-			SeqNum:       sel.seqOf(m.UID()),
+			SeqNum:       cur.seqOf(m.UID()),
 			UID:          m.UID(),
 			Flags:        flagBuf,
 			InternalDate: m.InternalDate(),
