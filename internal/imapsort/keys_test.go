@@ -45,11 +45,42 @@ func TestKeysSameResults(t *testing.T) {
 				}
 			}
 		}
+		// One criterion takes sortOne; the same criterion twice the
+		// general plan: same order.
+		for _, k := range keys {
+			for _, rev := range []bool{false, true} {
+				one := []Criterion{{Key: k, Reverse: rev}}
+				two := []Criterion{{Key: k, Reverse: rev}, {Key: k, Reverse: rev}}
+				for _, box := range [][]Message{raw, cached} {
+					if a, b := Numbers(Sort(box, one), false), Numbers(Sort(box, two), false); !slices.Equal(a, b) {
+						t.Errorf("%s: SORT (%v %v): one criterion %v, general %v", name, rev, k, a, b)
+					}
+				}
+			}
+		}
 		if a, b := FormatThreads(References(raw), false), FormatThreads(References(cached), false); a != b {
 			t.Errorf("%s: REFERENCES: raw %s, cached %s", name, a, b)
 		}
 		if a, b := FormatThreads(OrderedSubject(raw), false), FormatThreads(OrderedSubject(cached), false); a != b {
 			t.Errorf("%s: ORDEREDSUBJECT: raw %s, cached %s", name, a, b)
+		}
+	}
+}
+
+// SortByRank over Ranks gives Sort's order for every string criterion.
+func TestRanks(t *testing.T) {
+	for name, box := range map[string][]Message{"mailbox": mailbox(), "synthetic": withKeys(synthetic(300))} {
+		for _, k := range []Key{Cc, From, Subject, To, DisplayFrom, DisplayTo} {
+			ranks := Ranks(box, k)
+			for _, rev := range []bool{false, true} {
+				want := Numbers(Sort(box, []Criterion{{Key: k, Reverse: rev}}), false)
+				if got := Numbers(SortByRank(box, ranks, rev), false); !slices.Equal(got, want) {
+					t.Errorf("%s %v reverse=%v: ranked %v, sorted %v", name, k, rev, got, want)
+				}
+			}
+		}
+		if Ranks(box, Date) != nil {
+			t.Errorf("ranks for DATE")
 		}
 	}
 }

@@ -120,6 +120,9 @@ type step struct {
 // The keys of every message are computed once, into flat arrays, and an
 // index permutation is sorted, so a comparison touches no header text.
 func Sort(msgs []Message, criteria []Criterion) []*Message {
+	if len(criteria) == 1 {
+		return sortOne(msgs, criteria[0])
+	}
 	var plan []step
 	nstr, nnum := 0, 0
 	for _, c := range criteria {
@@ -274,4 +277,146 @@ func Numbers(msgs []*Message, uid bool) []uint32 {
 		}
 	}
 	return out
+}
+
+// sortOne is Sort for one criterion, the common case: the keys sit next to
+// the sequence number in one flat record, so a comparison touches one cache
+// line and calls no plan.
+func sortOne(msgs []Message, c Criterion) []*Message {
+	out := make([]*Message, len(msgs))
+	switch c.Key {
+	case Arrival, Date, Size:
+		type rec struct {
+			a   int64
+			b   int32
+			seq uint32
+			i   int32
+		}
+		recs := make([]rec, len(msgs))
+		for i := range msgs {
+			m := &msgs[i]
+			r := rec{seq: m.SeqNum, i: int32(i)}
+			switch c.Key {
+			case Arrival:
+				r.a, r.b = m.InternalDate.Unix(), int32(m.InternalDate.Nanosecond())
+			case Date:
+				t := m.SentDate()
+				r.a, r.b = t.Unix(), int32(t.Nanosecond())
+			case Size:
+				r.a = m.Size
+			}
+			recs[i] = r
+		}
+		slices.SortFunc(recs, func(x, y rec) int {
+			r := cmp.Compare(x.a, y.a)
+			if r == 0 {
+				r = cmp.Compare(x.b, y.b)
+			}
+			if c.Reverse {
+				r = -r
+			}
+			if r == 0 {
+				return cmp.Compare(x.seq, y.seq) // never reversed (RFC 5256 §3)
+			}
+			return r
+		})
+		for i, r := range recs {
+			out[i] = &msgs[r.i]
+		}
+		return out
+	}
+	for i, j := range sortStrings(msgs, c.Key, c.Reverse) {
+		out[i] = &msgs[j]
+	}
+	return out
+}
+
+// sortStrings returns the indexes of msgs ordered by a string criterion,
+// ties broken by sequence number.
+func sortStrings(msgs []Message, k Key, reverse bool) []int32 {
+	// The first 16 octets of each key, big-endian in two integers, decide
+	// most comparisons without reading the key's bytes elsewhere in memory.
+	type rec struct {
+		p1, p2 uint64
+		s      string
+		seq    uint32
+		i      int32
+	}
+	recs := make([]rec, len(msgs))
+	for i := range msgs {
+		m := &msgs[i]
+		key := stringKey(m, k)
+		recs[i] = rec{p1: prefix64(key), p2: prefix64(key[min(8, len(key)):]), s: key, seq: m.SeqNum, i: int32(i)}
+	}
+	slices.SortFunc(recs, func(x, y rec) int {
+		r := cmp.Compare(x.p1, y.p1)
+		if r == 0 {
+			r = cmp.Compare(x.p2, y.p2)
+		}
+		if r == 0 {
+			r = strings.Compare(x.s, y.s)
+		}
+		if reverse {
+			r = -r
+		}
+		if r == 0 {
+			return cmp.Compare(x.seq, y.seq)
+		}
+		return r
+	})
+	idx := make([]int32, len(recs))
+	for i, r := range recs {
+		idx[i] = r.i
+	}
+	return idx
+}
+
+// stringKey returns the collation key of a string criterion.
+func stringKey(m *Message, k Key) string {
+	if c := m.Keys; c != nil {
+		switch k {
+		case Subject:
+			return c.Subject
+		case From:
+			return c.From
+		case To:
+			return c.To
+		case Cc:
+			return c.Cc
+		case DisplayFrom:
+			return c.DisplayFrom
+		case DisplayTo:
+			return c.DisplayTo
+		}
+		return ""
+	}
+	switch k {
+	case Subject:
+		base, _ := BaseSubject(m.Subject)
+		return CasemapKey(base)
+	case From:
+		return CasemapKey(mailboxKey(m.From))
+	case To:
+		return CasemapKey(mailboxKey(m.To))
+	case Cc:
+		return CasemapKey(mailboxKey(m.Cc))
+	case DisplayFrom:
+		return CasemapKey(displayKey(m.From))
+	case DisplayTo:
+		return CasemapKey(displayKey(m.To))
+	}
+	return ""
+}
+
+// prefix64 returns the first 8 octets of s as a big-endian number, padded
+// with zeros: prefixes order as the strings do, up to ties.
+func prefix64(s string) uint64 {
+	var v uint64
+	for i := 0; i < 8; i++ {
+		v <<= 8
+		if i < len(s) {
+			v |= uint64(s[i])
+		}
+	}
+	return v
 }
