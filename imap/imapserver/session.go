@@ -62,6 +62,7 @@ type session struct {
 	sel         *selected
 	authFails   int
 	lineRead    bool   // the current command's final CRLF was read
+	updateAtEOL bool   // send pending updates once the command line is read
 	cmdName     string // the current command's name, upper case
 	mailboxGone bool   // BYE sent: the selected mailbox was deleted
 	// allowExpunge is false during FETCH, STORE and SEARCH by sequence
@@ -250,6 +251,14 @@ func (s *session) crlf() error {
 		return err
 	}
 	s.lineRead = true
+	if s.updateAtEOL {
+		// UID commands may carry EXPUNGE: bring the view up to date
+		// first, so that messages expunged elsewhere are not asked for.
+		// Not before the whole command is read: until then no command is
+		// in progress (RFC 9051 §7.5.1).
+		s.updateAtEOL = false
+		s.sendUpdates(true)
+	}
 	return nil
 }
 
@@ -404,11 +413,9 @@ func (s *session) command() error {
 		s.w.status(tag, imap.StatusBAD, imap.CodeClientBug, "", name+" not allowed in this state")
 		return nil
 	}
-	if uid && s.sel != nil {
-		// UID commands may carry EXPUNGE: bring the view up to date first,
-		// so that messages expunged elsewhere are not asked for.
-		s.sendUpdates(true)
-	}
+	// UID SEARCH, SORT and THREAD may hold sequence numbers in their
+	// criteria, which refer to the client's view: no update before them.
+	s.updateAtEOL = uid && s.sel != nil && name != "SEARCH" && name != "SORT" && name != "THREAD"
 	start := time.Now()
 	err = h.fn(s, tag, uid)
 	return s.finish(tag, name, err, start)
