@@ -71,6 +71,8 @@ type session struct {
 	commands     int
 	// compressed is the COMPRESS=DEFLATE layer once active (compress.go).
 	compressed net.Conn
+	// sortCache serves repeated SORT and THREAD (sort.go).
+	sortCache *sortCache
 
 	cs condState // CONDSTORE/QRESYNC (condstore.go)
 

@@ -199,3 +199,37 @@ S: b3 OK CLOSE completed
 C: b4 THREAD REFERENCES UTF-8 ALL
 S: b4 BAD [CLIENTBUG] THREAD not allowed in this state`)
 }
+
+// The session's sort cache follows the mailbox: a new message and an
+// expunge change the next SORT, by rank or not.
+func TestSortCacheFollowsChanges(t *testing.T) {
+	ts := newSortServer(t)
+	c := ts.login()
+	c.run(`
+C: a1 SELECT INBOX
+S: ~ a1 OK
+C: a2 SORT (SUBJECT) UTF-8 ALL
+S: * SORT 3 5 1 2 4 6 7 8 9
+S: a2 OK SORT completed`)
+	if _, err := ts.store.DeliverTo(context.Background(), "alice", "INBOX", strings.NewReader("Subject: Aardvark\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nx\r\n"), nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	c.run(`
+C: a3 NOOP
+S: * 10 EXISTS
+S: ~ a3 OK
+C: a4 SORT (SUBJECT) UTF-8 ALL
+S: * SORT 10 3 5 1 2 4 6 7 8 9
+S: a4 OK SORT completed
+C: a5 SORT (DATE) UTF-8 ALL
+S: * SORT 10 7 8 9 4 1 6 2 3 5
+S: a5 OK SORT completed
+C: a6 STORE 3 +FLAGS.SILENT (\Deleted)
+S: a6 OK STORE completed
+C: a7 EXPUNGE
+S: * 3 EXPUNGE
+S: a7 OK EXPUNGE completed
+C: a8 SORT (REVERSE SUBJECT) UTF-8 ALL
+S: * SORT 6 7 8 1 2 3 5 4 9
+S: a8 OK SORT completed`)
+}
