@@ -207,3 +207,34 @@ func Example_resync() {
 	// vanished UIDs: 2
 	// known now: 1,3
 }
+
+// Save several messages at once. With MULTIAPPEND (RFC 3502) they travel
+// in one APPEND and the server stores all or none; APPENDUID gives their
+// UIDs in order.
+func ExampleClient_AppendMulti() {
+	addr, _, stop := demoServer()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := imapclient.Dial(ctx, addr, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, "alice", "secret"); err != nil {
+		log.Fatal(err)
+	}
+	var msgs []imapclient.AppendMessage
+	for _, subject := range []string{"Draft one", "Draft two"} {
+		m := "Subject: " + subject + "\r\n\r\nText\r\n"
+		msgs = append(msgs, imapclient.AppendMessage{Size: int64(len(m)), Body: strings.NewReader(m),
+			Options: &imapclient.AppendOptions{Flags: []imap.Flag{imap.FlagDraft}}})
+	}
+	ad, err := c.AppendMulti(ctx, "Drafts", msgs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("new UIDs:", ad.UIDs)
+	// Output:
+	// new UIDs: 1:2
+}
