@@ -80,6 +80,10 @@ func FuzzResponses(f *testing.F) {
 		"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n* ID (\"name\" \"x\")\r\n* BYE bye\r\n",
 		"* 1 FETCH (BODY[] {99999999999}\r\n",
 		"* 1 FETCH (((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((x)))\r\n",
+		// The consumer parses on after a section (FetchCommand.owned).
+		"* 1 FETCH (BODY[] {3}\r\none)\r\n* 2 FETCH (BODY[] {3}\r\ntwo FLAGS (\\Seen ))\r\n* 5 EXISTS\r\n* 3 fetch (uid 3 BODY[TEXT] NIL BODY[HEADER] \"h\")\r\nT1 OK\r\n",
+		// Garbled untagged responses are skipped to their end.
+		"* 1 FETCH (UID 1 ENVELOPE (\"d\" {3}\r\nab\r\n) garbage {2}\r\nxy\r\n)\r\n* XDATA ((((((((((((((((((1))))))))))))))))))\r\n* 2 FETCH (UID 2)\r\nT1 OK\r\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))
@@ -97,11 +101,21 @@ func FuzzResponses(f *testing.F) {
 		}
 		defer c.Close()
 		fc := c.Fetch(ctx, imap.NumSetOf(1), []imap.FetchAtt{{Item: imap.FetchUID}}, nil)
+		// The consumer reads every literal, half of each, or stops
+		// after the first message, depending on the input.
+		mode := len(data) % 3
 		for m := fc.Next(); m != nil; m = fc.Next() {
 			for it := m.Next(); it != nil; it = m.Next() {
 				if s, ok := it.(FetchItemBodySection); ok {
-					io.Copy(io.Discard, s.Literal)
+					if mode == 1 {
+						io.CopyN(io.Discard, s.Literal, s.Size/2)
+					} else {
+						io.Copy(io.Discard, s.Literal)
+					}
 				}
+			}
+			if mode == 2 {
+				break
 			}
 		}
 		fc.Close()
