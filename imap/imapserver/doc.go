@@ -34,7 +34,20 @@
 // SPECIAL-USE and CREATE-SPECIAL-USE (RFC 6154), LIST-EXTENDED (RFC 5258),
 // LIST-STATUS (RFC 5819), STATUS=SIZE (RFC 8438), ESEARCH (RFC 4731),
 // SEARCHRES (RFC 5182), APPENDLIMIT (RFC 7889), BINARY (RFC 3516),
-// UTF8=ACCEPT (RFC 6855), CONDSTORE and QRESYNC (RFC 7162).
+// UTF8=ACCEPT (RFC 6855), CONDSTORE and QRESYNC (RFC 7162), QUOTA with
+// QUOTA=RES-STORAGE, QUOTA=RES-MESSAGE, QUOTASET and STATUS DELETED-STORAGE
+// (RFC 9208; quota.go, backend_quota.go), MULTIAPPEND (RFC 3502; append.go),
+// SORT, THREAD=ORDEREDSUBJECT and THREAD=REFERENCES (RFC 5256), ESORT
+// (RFC 5267, without CONTEXT=SORT) and SORT=DISPLAY (RFC 5957; sort.go), and
+// COMPRESS=DEFLATE (RFC 4978; compress.go).
+//
+// Quota is the backend's (Quotaer, QuotaSetter, DeletedSizer): one quota
+// root "" per user, enforced by the store atomically with the change, so an
+// APPEND, COPY, MULTIAPPEND or SMTP/LMTP delivery over the limit fails with
+// NO [OVERQUOTA] and changes nothing; SETQUOTA only for users
+// Server.AllowSetQuota permits. SORT and THREAD collate with
+// i;ascii-casemap (internal/imapsort; I18NLEVEL is not advertised) and
+// accept the charsets US-ASCII and UTF-8.
 //
 // \Recent (IMAP4rev1 only, RFC 3501 §2.3.2) is recent in exactly one
 // session, the first told of the message; the store arbitrates through
@@ -99,6 +112,18 @@
 //   - While waiting for a client (between commands and in IDLE) with
 //     nothing buffered, a session returns its read and write buffers to
 //     the Server's pools and waits on a one-byte read.
+//   - SORT and THREAD keys are computed once per message content and kept
+//     in its parse (parsedMsg.sortKeys); a session that sorts its selected
+//     mailbox keeps them in sequence order with per-criterion ranks
+//     (sortCache), rebuilt when its sequence map changes, so a repeated
+//     SORT of an unchanged mailbox walks flat arrays.
+//   - After COMPRESS the session's conn is an internal/deflate Conn: each
+//     Flush of the session's writer is one sync-flushed compressed write,
+//     and the session flushes before every wait for input, so nothing is
+//     ever stuck in the compressor. The inflater survives the read
+//     deadline IDLE uses to wake the session. Parking still returns the
+//     session's buffers; the compression state (about 1 MiB once the
+//     compressor has run) stays with the connection.
 //   - A panic in a session (a backend bug) ends that session with BYE
 //     [SERVERBUG] and is logged; the process goes on.
 //   - Logs carry the remote address, user, command and status, never
