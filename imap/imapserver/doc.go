@@ -122,8 +122,8 @@
 //     and the session flushes before every wait for input, so nothing is
 //     ever stuck in the compressor. The inflater survives the read
 //     deadline IDLE uses to wake the session. Parking still returns the
-//     session's buffers; the compression state (about 1 MiB once the
-//     compressor has run) stays with the connection.
+//     session's buffers; the compression state (about 1.2 MiB, mostly
+//     compress/flate's compressor) stays with the connection.
 //   - A panic in a session (a backend bug) ends that session with BYE
 //     [SERVERBUG] and is logged; the process goes on.
 //   - Logs carry the remote address, user, command and status, never
