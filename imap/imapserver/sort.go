@@ -11,7 +11,7 @@ import (
 )
 
 // SORT and THREAD (RFC 5256), ESORT (RFC 5267) and SORT=DISPLAY
-// (RFC 5957). The search program is SEARCH's (imapwire's parser, imapmsg's
+// (RFC 5957), with CONDSTORE's MODSEQ key (RFC 7162 §3.1.9, §3.1.10). The search program is SEARCH's (imapwire's parser, imapmsg's
 // Matcher); ordering and threading are internal/imapsort's, over the
 // header keys cached with each message's parse (parsedMsg.sortKeys), so a
 // repeated SORT or THREAD of a large mailbox parses no header. Collation
@@ -112,9 +112,18 @@ func cmdSort(s *session, tag string, uid bool) error {
 	if err := checkSortCharset(charset, search); err != nil {
 		return err
 	}
-	msgs, cached, err := s.sortMessages(search)
+	// RFC 7162 §3.1.9: MODSEQ in the criteria enables CONDSTORE and adds
+	// the highest mod-sequence of the result.
+	useModSeq, err := s.modSeqSearch(search)
 	if err != nil {
 		return err
+	}
+	msgs, cached, maxModSeq, err := s.sortMessages(search)
+	if err != nil {
+		return err
+	}
+	if !useModSeq {
+		maxModSeq = 0
 	}
 	var sorted []*imapsort.Message
 	if cached && len(crit) == 1 {
@@ -128,13 +137,18 @@ func cmdSort(s *session, tag string, uid bool) error {
 	}
 	nums := imapsort.Numbers(sorted, uid)
 	if esort {
-		return s.writeESort(tag, uid, ret, sorted, nums)
+		return s.writeESort(tag, uid, ret, sorted, nums, maxModSeq)
 	}
 	w := &s.w
 	w.WriteString("* SORT")
 	for _, n := range nums {
 		w.sp()
 		w.num(n)
+	}
+	if len(nums) > 0 && maxModSeq > 0 {
+		w.WriteString(" (MODSEQ ")
+		w.num64(maxModSeq)
+		w.WriteByte(')')
 	}
 	w.crlf()
 	return nil
@@ -170,7 +184,12 @@ func cmdThread(s *session, tag string, uid bool) error {
 	if err := checkSortCharset(charset, search); err != nil {
 		return err
 	}
-	msgs, _, err := s.sortMessages(search)
+	// RFC 7162 §3.1.9: THREAD responses are unchanged, but MODSEQ still
+	// enables CONDSTORE (and is refused in a NOMODSEQ mailbox).
+	if _, err := s.modSeqSearch(search); err != nil {
+		return err
+	}
+	msgs, _, _, err := s.sortMessages(search)
 	if err != nil {
 		return err
 	}
@@ -240,14 +259,18 @@ func checkSortCharset(charset string, crit *imap.SearchCriteria) error {
 // sortMessages runs the search program over the selected mailbox and
 // returns what SORT and THREAD need of each match, in sequence order,
 // with the header keys from the parse cache.
-func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Message, cached bool, err error) {
+//
+// maxModSeq is the highest mod-sequence of the matches, for the MODSEQ
+// result of a search that used the MODSEQ key (RFC 7162 §3.1.9); it is 0
+// for a search of ALL, which never needs it.
+func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Message, cached bool, maxModSeq uint64, err error) {
 	sel := s.sel
 	if c := s.sortCache; c != nil && c.sel == sel && len(crit.Keys) == 1 && crit.Keys[0].Op == imap.SearchAll && slices.Equal(c.uids, sel.uids) {
-		return c.messages(), true, nil
+		return c.messages(), true, 0, nil
 	}
 	all, err := sel.mb.Messages(s.ctx, sel.uids)
 	if err != nil {
-		return nil, false, err
+		return nil, false, 0, err
 	}
 	sctx := imapmsg.SearchContext{MaxSeq: uint32(len(sel.uids))}
 	if n := len(sel.uids); n > 0 {
@@ -259,7 +282,7 @@ func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Messa
 	if len(crit.Keys) == 1 && crit.Keys[0].Op == imap.SearchAll {
 		// SORT and THREAD usually search ALL: no key to evaluate.
 		msgs, err := s.sortAll(all)
-		return msgs, err == nil, err
+		return msgs, err == nil, 0, err
 	}
 	matcher := imapmsg.NewMatcher(crit.Keys, sctx)
 	out := make([]imapsort.Message, 0, len(all))
@@ -287,18 +310,19 @@ func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Messa
 		}
 		ok, err := matcher.Match(&meta, func() (*imapmsg.Message, error) { return s.message(m) })
 		if err != nil {
-			return nil, false, err
+			return nil, false, 0, err
 		}
 		if !ok {
 			continue
 		}
 		keys, err := s.sortKeys(m)
 		if err != nil {
-			return nil, false, err
+			return nil, false, 0, err
 		}
 		out = append(out, imapsort.Message{SeqNum: seq, UID: uid, InternalDate: m.InternalDate(), Size: m.Size(), Keys: keys})
+		maxModSeq = max(maxModSeq, m.ModSeq())
 	}
-	return out, false, nil
+	return out, false, maxModSeq, nil
 }
 
 // sortCache holds, for the selected mailbox as the session last sorted
@@ -401,7 +425,7 @@ func (s *session) sortKeys(m Message) (*imapsort.Keys, error) {
 // MIN and MAX are the first and last message in the sort order, ALL the
 // matches in sort order (ascending runs joined as ranges), COUNT their
 // number; SAVE (RFC 5182) keeps the matches for "$".
-func (s *session) writeESort(tag string, uid bool, ret []imap.SearchReturn, sorted []*imapsort.Message, nums []uint32) error {
+func (s *session) writeESort(tag string, uid bool, ret []imap.SearchReturn, sorted []*imapsort.Message, nums []uint32, maxModSeq uint64) error {
 	has := func(r imap.SearchReturn) bool {
 		for _, x := range ret {
 			if x == r {
@@ -448,6 +472,11 @@ func (s *session) writeESort(tag string, uid bool, ret []imap.SearchReturn, sort
 	if has(imap.SearchReturnCount) {
 		w.WriteString(" COUNT ")
 		w.num(uint32(len(nums)))
+	}
+	if len(nums) > 0 && maxModSeq > 0 {
+		// RFC 7162 §3.1.10, RFC 4731 §3.2.
+		w.WriteString(" MODSEQ ")
+		w.num64(maxModSeq)
 	}
 	w.crlf()
 	return nil

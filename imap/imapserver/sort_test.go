@@ -233,3 +233,27 @@ C: a8 SORT (REVERSE SUBJECT) UTF-8 ALL
 S: * SORT 6 7 8 1 2 3 5 4 9
 S: a8 OK SORT completed`)
 }
+
+// RFC 7162 §3.1.9, §3.1.10: MODSEQ in SORT criteria enables CONDSTORE and
+// adds the highest mod-sequence of the result; THREAD is unchanged.
+func TestSortModSeq(t *testing.T) {
+	c := newSortServer(t).login()
+	c.run(`
+C: a1 SELECT INBOX
+S: ~ a1 OK
+C: a2 STORE 2 +FLAGS.SILENT (\Flagged)
+S: a2 OK STORE completed
+C: a3 SORT (DATE) UTF-8 MODSEQ 1
+S: * OK [HIGHESTMODSEQ 13] Highest
+S: * SORT 7 8 9 4 1 6 2 3 5 (MODSEQ 13)
+S: a3 OK SORT completed
+C: a4 SORT RETURN (COUNT) (DATE) UTF-8 FLAGGED MODSEQ 1
+S: * ESEARCH (TAG "a4") COUNT 1 MODSEQ 13
+S: a4 OK SORT completed
+C: a5 THREAD ORDEREDSUBJECT UTF-8 FLAGGED MODSEQ 1
+S: * THREAD (2)
+S: a5 OK THREAD completed
+C: a6 SORT (DATE) UTF-8 SUBJECT nothing MODSEQ 1
+S: * SORT
+S: a6 OK SORT completed`)
+}
