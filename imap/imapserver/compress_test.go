@@ -2,6 +2,8 @@ package imapserver_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"crypto/tls"
 	"testing"
 
@@ -84,4 +86,29 @@ S: ~ a4 OK
 C: a5 FETCH 1 (UID)
 S: * 1 FETCH (UID 1)
 S: a5 OK FETCH completed`)
+}
+
+// RFC 4978 §3: the client compresses from the first command after
+// COMPRESS; one that does not wait for the OK sends compressed bytes right
+// behind the command, which the server must inflate, not read as text.
+func TestCompressPipelined(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login()
+	var comp bytes.Buffer
+	fw, _ := flate.NewWriter(&comp, flate.BestSpeed)
+	fw.Write([]byte("b NOOP\r\nc CAPABILITY\r\n"))
+	fw.Flush()
+	if _, err := c.conn.Write(append([]byte("a COMPRESS DEFLATE\r\n"), comp.Bytes()...)); err != nil {
+		t.Fatal(err)
+	}
+	c.run(`S: a OK DEFLATE active`)
+	zc, err := deflate.NewConn(c.conn, deflate.Options{Reader: c.br})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.br = bufio.NewReader(zc)
+	c.run(`
+S: b OK NOOP completed
+S: * CAPABILITY ...
+S: c OK CAPABILITY completed`)
 }
