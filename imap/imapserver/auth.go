@@ -56,7 +56,10 @@ var errHandled = errors.New("imapserver: handled")
 // authFailed records a failed login with the shared limiter (which
 // delays the next attempts from the network and for the user) and ends
 // the connection after Limits.MaxAuthFailures failures.
-func (s *session) authFailed(user string) error {
+func (s *session) authFailed(mech, user string, err error) error {
+	if h := s.srv.Hooks.Auth; h != nil {
+		h(AuthEvent{Remote: s.ip, Mechanism: mech, Username: user, Err: err})
+	}
 	s.authFails++
 	s.srv.authLimit.Failure(s.ip, user)
 	s.log.Info("authentication failed", "user", user, "failures", s.authFails)
@@ -67,7 +70,10 @@ func (s *session) authFailed(user string) error {
 }
 
 // login opens the user's mail and enters the authenticated state.
-func (s *session) login(tag, username string) error {
+func (s *session) login(tag, mech, username string) error {
+	if h := s.srv.Hooks.Auth; h != nil {
+		h(AuthEvent{Remote: s.ip, Mechanism: mech, Username: username})
+	}
 	u, err := s.srv.Backend.User(s.ctx, username)
 	if err != nil {
 		s.log.Warn("opening user failed", "user", username, "err", err)
@@ -112,10 +118,10 @@ func cmdLogin(s *session, tag string, uid bool) error {
 			s.log.Warn("password check failed", "user", user, "err", err)
 			return no(imap.CodeUnavailable, "Authentication temporarily unavailable")
 		}
-		return s.authFailed(user)
+		return s.authFailed("LOGIN", user, err)
 	}
 	s.srv.authLimit.Success(s.ip, user)
-	return s.login(tag, user)
+	return s.login(tag, "LOGIN", user)
 }
 
 // AUTHENTICATE (RFC 9051 §6.2.2) with SASL-IR (RFC 4959).
@@ -171,14 +177,14 @@ func cmdAuthenticate(s *session, tag string, uid bool) error {
 			case errors.As(err, &pe):
 				return bad("Malformed SASL message")
 			case errors.Is(err, sasl.ErrAuthFailed):
-				return s.authFailed(srv.Identity().Username)
+				return s.authFailed(mech, srv.Identity().Username, err)
 			}
 			s.log.Warn("SASL failed", "mech", mech, "err", err)
 			return no(imap.CodeUnavailable, "Authentication temporarily unavailable")
 		}
 		if done {
 			s.srv.authLimit.Success(s.ip, srv.Identity().Username)
-			return s.login(tag, srv.Identity().Username)
+			return s.login(tag, mech, srv.Identity().Username)
 		}
 		s.w.WriteString("+ ")
 		s.w.WriteString(base64.StdEncoding.EncodeToString(chal))

@@ -127,6 +127,9 @@ type Server struct {
 	// command; nil discards. Passwords, SASL data and message contents
 	// are never logged.
 	Logger *slog.Logger
+	// Hooks are called on connections and logins, for metrics and
+	// auditing; nil fields are skipped.
+	Hooks Hooks
 	// Hostname is named in the greeting; "" means "posthorn".
 	Hostname string
 	// AllowSetQuota decides who may change quota limits with SETQUOTA
@@ -275,7 +278,7 @@ func (s *Server) startSession(c net.Conn) {
 	ip := limit.AddrOf(c.RemoteAddr())
 	release, err := s.connLimit.Acquire(ip)
 	if err != nil {
-		s.refuse(c, err)
+		s.refuse(c, ip, err)
 		return
 	}
 	sess := newSession(s, c, ip)
@@ -285,19 +288,33 @@ func (s *Server) startSession(c net.Conn) {
 		// arrived too late to be among them.
 		s.mu.Unlock()
 		release()
-		s.refuse(c, ErrServerClosed)
+		s.refuse(c, ip, ErrServerClosed)
 		return
 	}
 	s.conns[sess] = struct{}{}
 	s.mu.Unlock()
 	defer s.endSession(sess)
 	defer release()
+	if h := s.Hooks.Connect; h != nil {
+		h(ConnEvent{Remote: ip})
+	}
+	if h := s.Hooks.Disconnect; h != nil {
+		start := time.Now()
+		defer func() { h(ConnEvent{Remote: ip, Duration: time.Since(start)}) }()
+	}
 	sess.serve()
 }
 
 // refuse tells the client why it is not served and closes the connection.
-func (s *Server) refuse(c net.Conn, err error) {
+func (s *Server) refuse(c net.Conn, ip netip.Addr, err error) {
 	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "err", err)
+	if h := s.Hooks.Connect; h != nil {
+		why := "too many connections"
+		if errors.Is(err, ErrServerClosed) {
+			why = "shutting down"
+		}
+		h(ConnEvent{Remote: ip, Refused: why})
+	}
 	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	// RFC 9051 §7.1.5: BYE with the reason, then close. Under implicit
 	// TLS this runs the handshake first, within the write deadline.
