@@ -339,7 +339,8 @@ type sortCache struct {
 	keys  []*imapsort.Keys
 	dates []time.Time
 	sizes []int64
-	msgs  []imapsort.Message // reused by every command
+	msgs  []imapsort.Message // built once, read by every command
+	built bool
 	// rank holds imapsort.Ranks of msgs per string criterion, made on
 	// first use: a repeated SORT by it compares numbers.
 	rank map[imapsort.Key][]uint32
@@ -360,7 +361,12 @@ func (c *sortCache) ranks(k imapsort.Key) []uint32 {
 }
 
 // messages returns the cached messages (nil keys: expunged meanwhile).
+// imapsort never modifies its input, so they are built once.
 func (c *sortCache) messages() []imapsort.Message {
+	if c.built {
+		return c.msgs
+	}
+	c.built = true
 	msgs := c.msgs[:0]
 	for i, k := range c.keys {
 		if k != nil {
