@@ -74,6 +74,12 @@
 // from the mailbox, narrowed by the client's sequence match data. A
 // backend implementing ModSeqKeeper can turn both capabilities off.
 //
+// Operations: Server.ProxyTrusted accepts the PROXY protocol (v1 and v2)
+// from trusted load balancers, whose carried client address then counts
+// for the per-IP limits, the login-failure limiter and the logs;
+// Server.Hooks reports connections and logins for metrics; Server.Logger
+// gets structured records, never passwords or message data.
+//
 // # Implementation notes
 //
 // Invariants a maintainer must keep:
@@ -89,7 +95,9 @@
 //     that allows them (RFC 9051 §7.5.1, RFC 2180 §4); until then the
 //     messages keep their numbers, and asking for their data yields NO
 //     [EXPUNGEISSUED] after the rest was sent. UID commands first bring
-//     the view up to date.
+//     the view up to date once their command line is read, except UID
+//     SEARCH, SORT and THREAD, whose criteria may hold the client's
+//     sequence numbers.
 //   - EXPUNGE responses of one batch are sent from the highest sequence
 //     number down, so every number is valid when sent, and the map is
 //     compacted once.
