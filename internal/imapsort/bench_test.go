@@ -74,6 +74,30 @@ func BenchmarkSort10000(b *testing.B) {
 			}
 		})
 	}
+	// With Keys cached, as the server runs it; ranks once, then by rank.
+	keyed := withKeys(msgs)
+	b.Run("subject_keys", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(keyed)))
+		for range b.N {
+			Sort(keyed, []Criterion{{Key: Subject}})
+		}
+	})
+	b.Run("subject_ranks", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(keyed)))
+		for range b.N {
+			Ranks(keyed, Subject)
+		}
+	})
+	ranks := Ranks(keyed, Subject)
+	b.Run("subject_by_rank", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(keyed)))
+		for range b.N {
+			SortByRank(keyed, ranks, false)
+		}
+	})
 }
 
 func BenchmarkThread10000(b *testing.B) {

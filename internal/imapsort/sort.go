@@ -337,17 +337,20 @@ func sortStrings(msgs []Message, k Key, reverse bool) []int32 {
 	// The first 32 octets of each key, big-endian in four integers, decide
 	// most comparisons without reading the key's bytes elsewhere in memory
 	// (subjects often share a long prefix: "Quarterly report for ...").
+	// The records hold no pointer, so the sort moves them without write
+	// barriers; the keys themselves are looked up only on a tie.
 	type rec struct {
 		p   [4]uint64
-		s   string
 		seq uint32
 		i   int32
 	}
+	keys := make([]string, len(msgs))
 	recs := make([]rec, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
 		key := stringKey(m, k)
-		r := rec{s: key, seq: m.SeqNum, i: int32(i)}
+		keys[i] = key
+		r := rec{seq: m.SeqNum, i: int32(i)}
 		for j := range r.p {
 			r.p[j] = prefix64(key[min(8*j, len(key)):])
 		}
@@ -359,7 +362,7 @@ func sortStrings(msgs []Message, k Key, reverse bool) []int32 {
 			r = cmp.Compare(x.p[j], y.p[j])
 		}
 		if r == 0 {
-			r = strings.Compare(x.s, y.s)
+			r = strings.Compare(keys[x.i], keys[y.i])
 		}
 		if reverse {
 			r = -r
