@@ -96,9 +96,6 @@ func (s *session) nextAppendMessage() (bool, error) {
 }
 
 func cmdAppend(s *session, tag string, uid bool) error {
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
 	name, err := s.readMailbox()
 	if err != nil {
 		return err

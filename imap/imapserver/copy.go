@@ -15,14 +15,8 @@ func cmdCopy(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
-	dest, err := s.readMailbox()
+	dest, err := s.readMailboxLine()
 	if err != nil {
-		return err
-	}
-	if err := s.crlf(); err != nil {
 		return err
 	}
 	uids, err := s.resolve(set, uid)

@@ -8,9 +8,6 @@ import (
 
 // CREATE (RFC 9051 §6.3.4) with USE (RFC 6154 §3, CREATE-SPECIAL-USE).
 func cmdCreate(s *session, tag string, uid bool) error {
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
 	name, err := s.readMailbox()
 	if err != nil {
 		return err
@@ -61,14 +58,8 @@ func cmdCreate(s *session, tag string, uid bool) error {
 
 // DELETE (RFC 9051 §6.3.5).
 func cmdDelete(s *session, tag string, uid bool) error {
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
-	name, err := s.readMailbox()
+	name, err := s.readMailboxLine()
 	if err != nil {
-		return err
-	}
-	if err := s.crlf(); err != nil {
 		return err
 	}
 	if name == "INBOX" {
@@ -84,21 +75,12 @@ func cmdDelete(s *session, tag string, uid bool) error {
 
 // RENAME (RFC 9051 §6.3.6).
 func cmdRename(s *session, tag string, uid bool) error {
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
 	from, err := s.readMailbox()
 	if err != nil {
 		return err
 	}
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
-	to, err := s.readMailbox()
+	to, err := s.readMailboxLine()
 	if err != nil {
-		return err
-	}
-	if err := s.crlf(); err != nil {
 		return err
 	}
 	if to == "INBOX" {
@@ -109,14 +91,8 @@ func cmdRename(s *session, tag string, uid bool) error {
 
 // SUBSCRIBE and UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8).
 func cmdSubscribe(s *session, tag string, uid bool) error {
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
-	name, err := s.readMailbox()
+	name, err := s.readMailboxLine()
 	if err != nil {
-		return err
-	}
-	if err := s.crlf(); err != nil {
 		return err
 	}
 	if s.cmdName == "UNSUBSCRIBE" {

@@ -68,14 +68,8 @@ func cmdGetQuota(s *session, tag string, uid bool) error {
 // GETQUOTAROOT (RFC 9208 §4.1.2). The mailbox need not exist: the
 // answer is the root it would have.
 func cmdGetQuotaRoot(s *session, tag string, uid bool) error {
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
-	name, err := s.readMailbox()
+	name, err := s.readMailboxLine()
 	if err != nil {
-		return err
-	}
-	if err := s.crlf(); err != nil {
 		return err
 	}
 	w := &s.w

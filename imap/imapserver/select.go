@@ -196,9 +196,6 @@ func (s *session) sendUpdates(expunges bool) {
 
 // SELECT and EXAMINE (RFC 9051 §6.3.2, §6.3.3).
 func cmdSelect(s *session, tag string, uid bool) error {
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
 	name, err := s.readMailbox()
 	if err != nil {
 		return err
@@ -304,14 +301,29 @@ func cmdClose(s *session, tag string, uid bool) error {
 	return nil
 }
 
-// readMailbox reads a mailbox name and decodes it: modified UTF-7
-// unless UTF-8 was enabled (RFC 6855 §3), then NFC (RFC 9051 §5.1).
+// readMailbox reads a space and a mailbox name, the argument every
+// command that takes a mailbox starts with, and decodes the name:
+// modified UTF-7 unless UTF-8 was enabled (RFC 6855 §3), then NFC (RFC
+// 9051 §5.1).
 func (s *session) readMailbox() (string, error) {
+	if err := s.dec.SP(); err != nil {
+		return "", err
+	}
 	name, err := s.dec.ReadMailbox()
 	if err != nil {
 		return "", err
 	}
 	return s.decodeMailbox(name)
+}
+
+// readMailboxLine reads the whole argument of a command that takes just
+// a mailbox (DELETE, SUBSCRIBE, GETQUOTAROOT, ...): the name and the CRLF.
+func (s *session) readMailboxLine() (string, error) {
+	name, err := s.readMailbox()
+	if err != nil {
+		return "", err
+	}
+	return name, s.crlf()
 }
 
 func (s *session) decodeMailbox(name string) (string, error) {

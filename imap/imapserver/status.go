@@ -27,9 +27,6 @@ func (s *session) readStatusItems() ([]imap.StatusItem, error) {
 
 // STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE, RFC 7889 APPENDLIMIT).
 func cmdStatus(s *session, tag string, uid bool) error {
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
 	name, err := s.readMailbox()
 	if err != nil {
 		return err
