@@ -121,10 +121,13 @@
 //     nothing buffered, a session returns its read and write buffers to
 //     the Server's pools and waits on a one-byte read.
 //   - SORT and THREAD keys are computed once per message content and kept
-//     in its parse (parsedMsg.sortKeys); a session that sorts its selected
-//     mailbox keeps them in sequence order with per-criterion ranks
-//     (sortCache), rebuilt when its sequence map changes, so a repeated
-//     SORT of an unchanged mailbox walks flat arrays.
+//     in its parse (parsedMsg.sortKeys); sorting a mailbox puts them in
+//     sequence order with per-criterion ranks (sortEntry), which the
+//     Server shares between all sessions with the same sequence map of
+//     that mailbox (at most 2^18 messages in all, least recently used
+//     dropped first), so the first SORT of a new selection of an
+//     unchanged mailbox costs what a repeated one does. A change builds a
+//     new entry, asking the backend only for the messages it adds.
 //   - After COMPRESS the session's conn is an internal/deflate Conn: each
 //     Flush of the session's writer is one sync-flushed compressed write,
 //     and the session flushes before every wait for input, so nothing is

@@ -168,6 +168,9 @@ type Server struct {
 	conns     map[*session]struct{}
 	closed    atomic.Bool
 	done      chan struct{}
+
+	// sorts shares the sort state of mailboxes between sessions (sort_cache.go).
+	sorts sortShare
 }
 
 func (s *Server) init() {

@@ -3,7 +3,6 @@ package imapserver
 import (
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/internal/imapmsg"
@@ -128,7 +127,7 @@ func cmdSort(s *session, tag string, uid bool) error {
 	var sorted []*imapsort.Message
 	if cached && len(crit) == 1 {
 		// One string criterion over the cached mailbox: by rank.
-		if ranks := s.sortCache.ranks(crit[0].Key); ranks != nil {
+		if ranks := s.sortCache.entry.ranks(crit[0].Key); ranks != nil {
 			sorted = imapsort.SortByRank(msgs, ranks, crit[0].Reverse)
 		}
 	}
@@ -265,8 +264,14 @@ func checkSortCharset(charset string, crit *imap.SearchCriteria) error {
 // for a search of ALL, which never needs it.
 func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Message, cached bool, maxModSeq uint64, err error) {
 	sel := s.sel
-	if c := s.sortCache; c != nil && c.sel == sel && len(crit.Keys) == 1 && crit.Keys[0].Op == imap.SearchAll && slices.Equal(c.uids, sel.uids) {
-		return c.messages(), true, 0, nil
+	if len(crit.Keys) == 1 && crit.Keys[0].Op == imap.SearchAll {
+		// SORT and THREAD usually search ALL: no key to evaluate, and
+		// the sort state of the mailbox may be shared (sort_cache.go).
+		e, err := s.sortEntry()
+		if err != nil {
+			return nil, false, 0, err
+		}
+		return e.msgs, true, 0, nil
 	}
 	all, err := sel.mb.Messages(s.ctx, sel.uids)
 	if err != nil {
@@ -278,11 +283,6 @@ func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Messa
 	}
 	if sel.searchRes != nil {
 		sctx.SavedUIDs = imap.NumSetOf(sel.searchRes...)
-	}
-	if len(crit.Keys) == 1 && crit.Keys[0].Op == imap.SearchAll {
-		// SORT and THREAD usually search ALL: no key to evaluate.
-		msgs, err := s.sortAll(all)
-		return msgs, err == nil, 0, err
 	}
 	matcher := imapmsg.NewMatcher(crit.Keys, sctx)
 	out := make([]imapsort.Message, 0, len(all))
@@ -323,83 +323,6 @@ func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Messa
 		maxModSeq = max(maxModSeq, m.ModSeq())
 	}
 	return out, false, maxModSeq, nil
-}
-
-// sortCache holds, for the selected mailbox as the session last sorted
-// it, what SORT and THREAD of ALL need of every message, in sequence order
-// and in flat arrays: a repeated SORT of a large mailbox then walks memory
-// in order instead of following four pointers per message to its parse
-// (message, content, parse, keys), which is what it cost when the parse
-// cache alone served it. It is rebuilt when the sequence map changed and
-// costs about 40 octets per message while the session keeps the mailbox
-// selected.
-type sortCache struct {
-	sel   *selected
-	uids  []uint32 // copy of sel.uids when built
-	keys  []*imapsort.Keys
-	dates []time.Time
-	sizes []int64
-	msgs  []imapsort.Message // built once, read by every command
-	built bool
-	// rank holds imapsort.Ranks of msgs per string criterion, made on
-	// first use: a repeated SORT by it compares numbers.
-	rank map[imapsort.Key][]uint32
-}
-
-// ranks returns the ranks of the cached messages for a string criterion,
-// nil for a numeric one. Call after messages.
-func (c *sortCache) ranks(k imapsort.Key) []uint32 {
-	r, ok := c.rank[k]
-	if !ok {
-		r = imapsort.Ranks(c.msgs, k)
-		if c.rank == nil {
-			c.rank = make(map[imapsort.Key][]uint32)
-		}
-		c.rank[k] = r
-	}
-	return r
-}
-
-// messages returns the cached messages (nil keys: expunged meanwhile).
-// imapsort never modifies its input, so they are built once.
-func (c *sortCache) messages() []imapsort.Message {
-	if c.built {
-		return c.msgs
-	}
-	c.built = true
-	msgs := c.msgs[:0]
-	for i, k := range c.keys {
-		if k != nil {
-			msgs = append(msgs, imapsort.Message{SeqNum: uint32(i + 1), UID: c.uids[i], InternalDate: c.dates[i], Size: c.sizes[i], Keys: k})
-		}
-	}
-	c.msgs = msgs
-	return msgs
-}
-
-// sortAll builds the session's sortCache from the messages of the
-// sequence map (all, as Messages returned them) and returns its messages.
-func (s *session) sortAll(all []Message) ([]imapsort.Message, error) {
-	sel := s.sel
-	n := len(sel.uids)
-	c := &sortCache{sel: sel, uids: slices.Clone(sel.uids), keys: make([]*imapsort.Keys, n), dates: make([]time.Time, n), sizes: make([]int64, n), msgs: make([]imapsort.Message, 0, n)}
-	j := 0
-	for _, m := range all {
-		uid := m.UID()
-		for j < n && sel.uids[j] < uid {
-			j++
-		}
-		if j == n || sel.uids[j] != uid {
-			continue
-		}
-		keys, err := s.sortKeys(m)
-		if err != nil {
-			return nil, err
-		}
-		c.keys[j], c.dates[j], c.sizes[j] = keys, m.InternalDate(), m.Size()
-	}
-	s.sortCache = c
-	return c.messages(), nil
 }
 
 // sortKeys returns the message's SORT and THREAD keys, computed once per
