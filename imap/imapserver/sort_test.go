@@ -2,9 +2,15 @@ package imapserver_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/posthorn/posthorn/imap/imapserver"
 )
 
 // sortMailbox is INBOX for the SORT and THREAD tests. Message n has
@@ -36,8 +42,8 @@ var sortMailbox = []struct {
 	{"Re: Zebra", "Mon, 1 Jan 2024 06:00:00 +0000", "Ann <ann@x>", "References: <gone@x>"},
 }
 
-func newSortServer(t *testing.T) *testServer {
-	ts := newTestServer(t)
+func newSortServer(t *testing.T, configure ...func(*imapserver.Server)) *testServer {
+	ts := newTestServer(t, configure...)
 	ctx := context.Background()
 	// UID 1 goes first, so that UIDs differ from sequence numbers.
 	if _, err := ts.store.Deliver(ctx, "alice", strings.NewReader("Subject: gone\r\n\r\nx\r\n")); err != nil {
@@ -256,4 +262,213 @@ S: a5 OK THREAD completed
 C: a6 SORT (DATE) UTF-8 SUBJECT nothing MODSEQ 1
 S: * SORT
 S: a6 OK SORT completed`)
+}
+
+// messagesLog is a Backend that records the UIDs of every Mailbox.Messages
+// call, to see which work a SORT did.
+type messagesLog struct {
+	imapserver.Backend
+	mu    sync.Mutex
+	calls [][]uint32
+}
+
+func (b *messagesLog) User(ctx context.Context, name string) (imapserver.User, error) {
+	u, err := b.Backend.User(ctx, name)
+	return logUser{u, b}, err
+}
+
+// take returns the calls recorded since the last take.
+func (b *messagesLog) take() [][]uint32 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := b.calls
+	b.calls = nil
+	return c
+}
+
+type logUser struct {
+	imapserver.User
+	log *messagesLog
+}
+
+func (u logUser) OpenMailbox(ctx context.Context, name string, readOnly bool) (imapserver.Mailbox, error) {
+	mb, err := u.User.OpenMailbox(ctx, name, readOnly)
+	return logMailbox{mb, u.log}, err
+}
+
+type logMailbox struct {
+	imapserver.Mailbox
+	log *messagesLog
+}
+
+func (mb logMailbox) Messages(ctx context.Context, uids []uint32) ([]imapserver.Message, error) {
+	mb.log.mu.Lock()
+	mb.log.calls = append(mb.log.calls, slices.Clone(uids))
+	mb.log.mu.Unlock()
+	return mb.Mailbox.Messages(ctx, uids)
+}
+
+// The sort state of a mailbox is shared between sessions (sort_cache.go):
+// a second session's first SORT asks the backend for nothing, and a change
+// made in one session shows in the other's next SORT, the backend asked
+// only for the new message.
+func TestSortSharedBetweenSessions(t *testing.T) {
+	log := &messagesLog{}
+	ts := newSortServer(t, func(s *imapserver.Server) {
+		log.Backend = s.Backend
+		s.Backend = log
+	})
+	a, b := ts.login(), ts.login()
+	a.run(`
+C: a1 SELECT INBOX
+S: ~ a1 OK
+C: a2 SORT (SUBJECT) UTF-8 ALL
+S: * SORT 3 5 1 2 4 6 7 8 9
+S: a2 OK SORT completed`)
+	if calls := log.take(); len(calls) != 1 || len(calls[0]) != 9 {
+		t.Fatalf("first SORT: Messages calls %v, want one of 9 UIDs", calls)
+	}
+	b.run(`
+C: b1 SELECT INBOX
+S: ~ b1 OK
+C: b2 SORT (SUBJECT) UTF-8 ALL
+S: * SORT 3 5 1 2 4 6 7 8 9
+S: b2 OK SORT completed
+C: b3 THREAD ORDEREDSUBJECT UTF-8 ALL
+S: * THREAD (7 (8)(9))(4 (1)(6)(2))(3 5)
+S: b3 OK THREAD completed`)
+	if calls := log.take(); len(calls) != 0 {
+		t.Fatalf("second session: Messages calls %v, want none", calls)
+	}
+	// Changes: a new message, and an expunge in session a.
+	if _, err := ts.store.DeliverTo(context.Background(), "alice", "INBOX", strings.NewReader("Subject: Aardvark\r\nFrom: zz@x\r\n\r\nx\r\n"), nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	a.run(`
+C: a4 NOOP
+S: * 10 EXISTS
+S: ~ a4 OK
+C: a5 STORE 3 +FLAGS.SILENT (\Deleted)
+S: a5 OK STORE completed
+C: a6 EXPUNGE
+S: * 3 EXPUNGE
+S: a6 OK EXPUNGE completed
+C: a7 SORT (SUBJECT) UTF-8 ALL
+S: * SORT 9 4 1 2 3 5 6 7 8
+S: a7 OK SORT completed`)
+	if calls := log.take(); len(calls) != 1 || !slices.Equal(calls[0], []uint32{11}) {
+		t.Fatalf("SORT after a change: Messages calls %v, want one of UID 11", calls)
+	}
+	b.run(`
+C: b4 SORT (SUBJECT) UTF-8 ALL
+S: * SORT 3 5 1 2 4 6 7 8 9
+S: ~ b4 OK
+C: b5 NOOP
+S: * 3 EXPUNGE
+S: ~ b5 OK
+C: b6 SORT (SUBJECT) UTF-8 ALL
+S: * SORT 9 4 1 2 3 5 6 7 8
+S: b6 OK SORT completed
+C: b7 SORT (FROM) UTF-8 ALL
+S: * SORT 3 2 5 8 7 1 4 6 9
+S: b7 OK SORT completed`)
+	if calls := log.take(); len(calls) != 0 {
+		t.Fatalf("second session after the change: Messages calls %v, want none", calls)
+	}
+}
+
+// Sessions sorting and threading at once while mail arrives share the sort
+// state without a race (run with -race), and every SORT numbers exactly
+// the messages its session knows of.
+func TestSortSharedConcurrent(t *testing.T) {
+	ts := newSortServer(t)
+	const sessions, rounds = 4, 15
+	conns := make([]*testConn, sessions)
+	for i := range conns {
+		conns[i] = ts.login()
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, sessions)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- sortRounds(c, i, rounds)
+		}()
+	}
+	for i := range rounds {
+		msg := fmt.Sprintf("Subject: new %d\r\nFrom: n%d@x\r\n\r\nx\r\n", i, i)
+		if _, err := ts.store.DeliverTo(context.Background(), "alice", "INBOX", strings.NewReader(msg), nil, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// sortRounds selects INBOX and sorts it, rounds times, checking that each
+// SORT is a permutation of the sequence numbers SELECT announced.
+func sortRounds(c *testConn, id, rounds int) error {
+	do := func(tag, cmd string) ([]string, error) {
+		if _, err := fmt.Fprintf(c.conn, "%s %s\r\n", tag, cmd); err != nil {
+			return nil, err
+		}
+		var lines []string
+		for {
+			c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			l, err := c.br.ReadString('\n')
+			if err != nil {
+				return nil, err
+			}
+			l = strings.TrimSuffix(l, "\r\n")
+			if strings.HasPrefix(l, tag+" ") {
+				if !strings.HasPrefix(l, tag+" OK") {
+					return nil, fmt.Errorf("%s: %s", cmd, l)
+				}
+				return lines, nil
+			}
+			lines = append(lines, l)
+		}
+	}
+	for r := range rounds {
+		lines, err := do(fmt.Sprintf("s%d", r), "SELECT INBOX")
+		if err != nil {
+			return err
+		}
+		exists := 0
+		for _, l := range lines {
+			if n, ok := strings.CutSuffix(l, " EXISTS"); ok {
+				exists, _ = strconv.Atoi(strings.TrimPrefix(n, "* "))
+			}
+		}
+		cmd := []string{"SORT (SUBJECT) UTF-8 ALL", "SORT (REVERSE FROM) UTF-8 ALL", "THREAD REFERENCES UTF-8 ALL"}[(r+id)%3]
+		lines, err = do(fmt.Sprintf("t%d", r), cmd)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(cmd, "SORT") {
+			continue
+		}
+		for _, l := range lines {
+			f, ok := strings.CutPrefix(l, "* SORT")
+			if !ok {
+				continue
+			}
+			var seen []int
+			for _, x := range strings.Fields(f) {
+				n, _ := strconv.Atoi(x)
+				seen = append(seen, n)
+			}
+			slices.Sort(seen)
+			if len(seen) != exists || (exists > 0 && (seen[0] != 1 || seen[exists-1] != exists || len(slices.Compact(seen)) != exists)) {
+				return fmt.Errorf("session %d: %s with %d messages: %s", id, cmd, exists, l)
+			}
+		}
+	}
+	return nil
 }
