@@ -125,13 +125,19 @@ func cmdSort(s *session, tag string, uid bool) error {
 		maxModSeq = 0
 	}
 	var sorted []*imapsort.Message
-	if cached && len(crit) == 1 {
-		// One string criterion over the cached mailbox: by rank.
-		if ranks := s.sortCache.entry.ranks(crit[0].Key); ranks != nil {
-			sorted = imapsort.SortByRank(msgs, ranks, crit[0].Reverse)
-		}
-	}
-	if sorted == nil {
+	if cached {
+		// ALL over the mailbox's sort entry: the order is kept there.
+		e := s.sortCache.entry
+		sorted = e.memo(sortResultKey('S', crit, false), func() any {
+			if len(crit) == 1 {
+				// One string criterion: by rank.
+				if ranks := e.ranks(crit[0].Key); ranks != nil {
+					return imapsort.SortByRank(msgs, ranks, crit[0].Reverse)
+				}
+			}
+			return imapsort.Sort(msgs, crit)
+		}).([]*imapsort.Message)
+	} else {
 		sorted = imapsort.Sort(msgs, crit)
 	}
 	nums := imapsort.Numbers(sorted, uid)
@@ -172,11 +178,12 @@ func cmdThread(s *session, tag string, uid bool) error {
 		return err
 	}
 	var thread func([]imapsort.Message) []*imapsort.Thread
+	var algKey imapsort.Key // distinguishes the algorithms in sortResultKey
 	switch alg {
 	case "ORDEREDSUBJECT":
-		thread = imapsort.OrderedSubject
+		thread, algKey = imapsort.OrderedSubject, imapsort.Subject
 	case "REFERENCES":
-		thread = imapsort.References
+		thread, algKey = imapsort.References, 0
 	default:
 		return bad("unknown threading algorithm %s", alg)
 	}
@@ -188,19 +195,47 @@ func cmdThread(s *session, tag string, uid bool) error {
 	if _, err := s.modSeqSearch(search); err != nil {
 		return err
 	}
-	msgs, _, _, err := s.sortMessages(search)
+	msgs, cached, _, err := s.sortMessages(search)
 	if err != nil {
 		return err
 	}
-	threads := thread(msgs)
 	w := &s.w
 	w.WriteString("* THREAD")
-	if len(threads) > 0 {
+	if cached {
+		// ALL over the mailbox's sort entry: the reply is kept there.
+		b := s.sortCache.entry.memo(sortResultKey('T', []imapsort.Criterion{{Key: algKey}}, uid), func() any {
+			return imapsort.AppendThreads(nil, thread(msgs), uid)
+		}).([]byte)
+		if len(b) > 0 {
+			w.sp()
+			w.Write(b)
+		}
+	} else if threads := thread(msgs); len(threads) > 0 {
 		w.sp()
 		w.Write(imapsort.AppendThreads(w.AvailableBuffer(), threads, uid))
 	}
 	w.crlf()
 	return nil
+}
+
+// sortResultKey names a SORT ('S') or THREAD ('T') result in a sort
+// entry's memo: the command, the criteria (or the algorithm) and, for
+// THREAD, whether the reply holds UIDs.
+func sortResultKey(cmd byte, crit []imapsort.Criterion, uid bool) string {
+	b := make([]byte, 0, 2+2*len(crit))
+	b = append(b, cmd)
+	if uid {
+		b = append(b, 'U')
+	}
+	for _, c := range crit {
+		b = append(b, byte(c.Key))
+		if c.Reverse {
+			b = append(b, 'R')
+		} else {
+			b = append(b, '.')
+		}
+	}
+	return string(b)
 }
 
 // readCharsetSearch reads "SP charset SP search-key *(SP search-key)" and

@@ -33,8 +33,15 @@ import (
 // taking the keys of the messages it has in common with the old one from
 // it, fetching only the new messages from the backend, and replaces it.
 //
+// The outcome of a SORT or THREAD of ALL depends on nothing but the entry
+// and the command, so an entry also keeps the last few of them: the
+// message order of a sort program, the formatted reply of a THREAD.
+// Repeating a SORT or THREAD of an unchanged mailbox, in any session,
+// then costs about writing its reply.
+//
 // Memory: an entry costs about 220 octets per message (imapsort.Message
-// and one rank per string criterion used) besides the keys, which the
+// and one rank per string criterion used), plus up to maxSortResults
+// results of 8 octets or less per message, besides the keys, which the
 // parse cache holds anyway. The shared entries hold at most
 // maxSharedSortMessages messages in all (about 60 MB); past that the least
 // recently used are dropped. A session holds on to the entry it last used
@@ -55,6 +62,37 @@ type sortEntry struct {
 
 	mu   sync.Mutex
 	rank map[imapsort.Key][]uint32
+	// results memoizes at most maxSortResults outcomes of SORT and THREAD
+	// of ALL (sortResultKey), which depend on nothing but the entry.
+	results map[string]any
+}
+
+// maxSortResults bounds the results an entry memoizes.
+const maxSortResults = 8
+
+// memo returns the result named key, computing it with f the first time.
+// f runs without the lock held (two sessions may compute it at once;
+// one result is kept). Results are never modified.
+func (e *sortEntry) memo(key string, f func() any) any {
+	e.mu.Lock()
+	v, ok := e.results[key]
+	e.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = f()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if w, ok := e.results[key]; ok {
+		return w
+	}
+	if len(e.results) < maxSortResults {
+		if e.results == nil {
+			e.results = make(map[string]any)
+		}
+		e.results[key] = v
+	}
+	return v
 }
 
 // sortKey names a mailbox of one user across sessions.

@@ -336,7 +336,13 @@ S: * SORT 3 5 1 2 4 6 7 8 9
 S: b2 OK SORT completed
 C: b3 THREAD ORDEREDSUBJECT UTF-8 ALL
 S: * THREAD (7 (8)(9))(4 (1)(6)(2))(3 5)
-S: b3 OK THREAD completed`)
+S: b3 OK THREAD completed
+C: b3u UID THREAD ORDEREDSUBJECT UTF-8 ALL
+S: * THREAD (8 (9)(10))(5 (2)(7)(3))(4 6)
+S: b3u OK THREAD completed
+C: b3r SORT (REVERSE SUBJECT) UTF-8 ALL
+S: * SORT 7 8 9 1 2 4 6 3 5
+S: b3r OK SORT completed`)
 	if calls := log.take(); len(calls) != 0 {
 		t.Fatalf("second session: Messages calls %v, want none", calls)
 	}
