@@ -84,3 +84,27 @@ func TestRanks(t *testing.T) {
 		}
 	}
 }
+
+// ExtendRanks over ranks of a prefix gives what Ranks gives for the whole,
+// whatever the number of new messages (none, one, many, all).
+func TestExtendRanks(t *testing.T) {
+	for name, box := range map[string][]Message{"mailbox": mailbox(), "synthetic": withKeys(synthetic(300))} {
+		for _, k := range []Key{Cc, From, Subject, To, DisplayFrom, DisplayTo} {
+			want := Ranks(box, k)
+			for _, n0 := range []int{0, 1, len(box) / 2, len(box) - 1, len(box)} {
+				if got := ExtendRanks(box, Ranks(box[:n0], k), k); !slices.Equal(got, want) {
+					t.Errorf("%s %v from %d: extended %v, ranked %v", name, k, n0, got, want)
+				}
+			}
+			// Twice in a row, as a server does for two deliveries.
+			n1, n2 := len(box)/3, 2*len(box)/3
+			r := ExtendRanks(box[:n2], Ranks(box[:n1], k), k)
+			if got := ExtendRanks(box, r, k); !slices.Equal(got, want) {
+				t.Errorf("%s %v twice: extended %v, ranked %v", name, k, got, want)
+			}
+		}
+		if ExtendRanks(box, nil, Date) != nil {
+			t.Errorf("ranks for DATE")
+		}
+	}
+}

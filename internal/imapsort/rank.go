@@ -58,3 +58,60 @@ func SortByRank(msgs []Message, ranks []uint32, reverse bool) []*Message {
 	}
 	return out
 }
+
+// ExtendRanks returns the ranks of msgs for a string criterion, given the
+// ranks Ranks (or ExtendRanks) returned for msgs[:len(ranks)]: the ranks
+// of new mail appended to a mailbox whose ranks are known. Only the keys of
+// the new messages are sorted, and the old ranks are renumbered in one
+// pass, so the cost is O(n + m log m) for m new messages instead of a sort
+// of all n. The result is what Ranks(msgs, k) returns. It returns nil for
+// a numeric criterion.
+func ExtendRanks(msgs []Message, ranks []uint32, k Key) []uint32 {
+	switch k {
+	case Arrival, Date, Size:
+		return nil
+	}
+	n0 := len(ranks)
+	// Ranks are dense: distinct[r] is the key of rank r.
+	d := 0
+	for _, r := range ranks {
+		d = max(d, int(r)+1)
+	}
+	distinct := make([]string, d)
+	for i, r := range ranks {
+		distinct[r] = stringKey(&msgs[i], k)
+	}
+	added := make([]string, 0, len(msgs)-n0)
+	for i := n0; i < len(msgs); i++ {
+		added = append(added, stringKey(&msgs[i], k))
+	}
+	slices.Sort(added)
+	added = slices.Compact(added)
+	// Merge the two ordered key lists; equal keys share a rank.
+	remap := make([]uint32, d)
+	addRank := make([]uint32, len(added))
+	next := uint32(0)
+	for i, j := 0, 0; i < d || j < len(added); next++ {
+		switch {
+		case j == len(added) || (i < d && distinct[i] < added[j]):
+			remap[i] = next
+			i++
+		case i == d || added[j] < distinct[i]:
+			addRank[j] = next
+			j++
+		default:
+			remap[i], addRank[j] = next, next
+			i++
+			j++
+		}
+	}
+	out := make([]uint32, len(msgs))
+	for i, r := range ranks {
+		out[i] = remap[r]
+	}
+	for i := n0; i < len(msgs); i++ {
+		j, _ := slices.BinarySearch(added, stringKey(&msgs[i], k))
+		out[i] = addRank[j]
+	}
+	return out
+}
