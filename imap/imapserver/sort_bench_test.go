@@ -12,7 +12,8 @@ import (
 
 // BenchmarkSort10000 runs SORT and THREAD over 10,000 messages through a
 // real socket, the parse cache warm (the first pass fills it): repeated in
-// one selection, and (reselect/) as the first command after a SELECT.
+// one selection, (reselect/) as the first command after a SELECT, and
+// (change/) as the first after new mail.
 func BenchmarkSort10000(b *testing.B) {
 	ts := newTestServer(&testing.T{})
 	ctx := context.Background()
@@ -73,6 +74,20 @@ func BenchmarkSort10000(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				do("SELECT INBOX")
+				b.StartTimer()
+				do(cmd)
+			}
+		})
+		// The first command after new mail (delivery and NOOP untimed).
+		b.Run("change/"+strings.Fields(cmd)[1], func(b *testing.B) {
+			b.ReportAllocs()
+			for i := range b.N {
+				b.StopTimer()
+				msg := fmt.Sprintf("Subject: change %d\r\nFrom: c@example.org\r\n\r\nx\r\n", i)
+				if _, err := ts.store.DeliverTo(ctx, "alice", "INBOX", strings.NewReader(msg), nil, time.Time{}); err != nil {
+					b.Fatal(err)
+				}
+				do("NOOP")
 				b.StartTimer()
 				do(cmd)
 			}

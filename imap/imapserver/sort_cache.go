@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/posthorn/posthorn/internal/imapsort"
 )
@@ -53,12 +54,18 @@ const maxSharedSortMessages = 1 << 18
 // sortEntry is the sort state of one sequence map of one mailbox.
 type sortEntry struct {
 	key  sortKey
-	uids []uint32           // the sequence map (never written)
-	msgs []imapsort.Message // in sequence order, expunged ones left out
+	uids []uint32 // the sequence map (never written)
+	// msgs are the messages in sequence order, expunged ones left out.
+	// Elements within len are never written; the spare capacity belongs
+	// to the rebuild that sets extended.
+	msgs []imapsort.Message
 	// complete: every UID of uids is in msgs; only complete entries are
 	// shared, the others serve only the session that built them.
 	complete bool
 	lastUse  uint64 // sortShare.clock at last use, under sortShare.mu
+	// extended is set by the one rebuild allowed to append new mail in
+	// the spare capacity of msgs (buildSortEntry); others copy.
+	extended atomic.Bool
 
 	mu   sync.Mutex
 	rank map[imapsort.Key][]uint32
@@ -218,6 +225,9 @@ func (s *session) sortEntry() (*sortEntry, error) {
 func (s *session) buildSortEntry(key sortKey, old *sortEntry) (*sortEntry, error) {
 	uids := s.sel.uids
 	n := len(uids)
+	if old != nil && old.complete && len(old.uids) < n && old.matches(uids[:len(old.uids)]) && old.extended.CompareAndSwap(false, true) {
+		return s.extendSortEntry(key, old)
+	}
 	e := &sortEntry{key: key, uids: uids[:n:n], msgs: make([]imapsort.Message, n)}
 	var want []uint32 // UIDs old does not have, ascending
 	var prev []imapsort.Message
@@ -251,7 +261,47 @@ func (s *session) buildSortEntry(key sortKey, old *sortEntry) (*sortEntry, error
 		}
 	}
 	e.complete = len(msgs) == n
-	e.msgs = msgs[:len(msgs):len(msgs)]
+	e.msgs = msgs
+	return e, nil
+}
+
+// extendSortEntry makes the sort entry of the session's sequence map, which
+// is old's followed by new mail: the common change. The new messages go
+// after old's in the same array when it has room (the caller won the right
+// to it: old.extended), and old's ranks are extended rather than computed
+// again.
+func (s *session) extendSortEntry(key sortKey, old *sortEntry) (*sortEntry, error) {
+	uids := s.sel.uids
+	n, k := len(uids), len(old.msgs)
+	msgs := old.msgs
+	if cap(msgs) < n {
+		msgs = make([]imapsort.Message, k, n+n/8+16)
+		copy(msgs, old.msgs)
+	}
+	msgs = msgs[:n]
+	for i := k; i < n; i++ {
+		msgs[i] = imapsort.Message{SeqNum: uint32(i + 1), UID: uids[i]}
+	}
+	if err := s.fillSortKeys(s.ctx, msgs[k:], uids[k:]); err != nil {
+		return nil, err
+	}
+	j := k
+	for i := k; i < n; i++ {
+		if msgs[i].Keys != nil {
+			msgs[j] = msgs[i]
+			j++
+		}
+	}
+	clear(msgs[j:n])
+	e := &sortEntry{key: key, uids: uids[:n:n], msgs: msgs[:j], complete: j == n}
+	old.mu.Lock()
+	for c, r := range old.rank {
+		if e.rank == nil {
+			e.rank = make(map[imapsort.Key][]uint32, len(old.rank))
+		}
+		e.rank[c] = imapsort.ExtendRanks(e.msgs, r, c)
+	}
+	old.mu.Unlock()
 	return e, nil
 }
 

@@ -381,6 +381,33 @@ S: b7 OK SORT completed`)
 	if calls := log.take(); len(calls) != 0 {
 		t.Fatalf("second session after the change: Messages calls %v, want none", calls)
 	}
+	// New mail only: the entry is extended, its ranks too.
+	if _, err := ts.store.DeliverTo(context.Background(), "alice", "INBOX", strings.NewReader("Subject: Mango\r\nFrom: m@x\r\n\r\nx\r\n"), nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	a.run(`
+C: a8 NOOP
+S: * 10 EXISTS
+S: ~ a8 OK
+C: a9 SORT (SUBJECT) UTF-8 ALL
+S: * SORT 9 4 1 2 3 5 10 6 7 8
+S: a9 OK SORT completed
+C: a10 SORT (FROM) UTF-8 ALL
+S: * SORT 3 2 5 8 7 1 4 10 6 9
+S: a10 OK SORT completed`)
+	if calls := log.take(); len(calls) != 1 || !slices.Equal(calls[0], []uint32{12}) {
+		t.Fatalf("SORT after new mail: Messages calls %v, want one of UID 12", calls)
+	}
+	b.run(`
+C: b8 NOOP
+S: * 10 EXISTS
+S: ~ b8 OK
+C: b9 SORT (REVERSE FROM) UTF-8 ALL
+S: * SORT 9 6 10 4 1 7 8 2 5 3
+S: b9 OK SORT completed`)
+	if calls := log.take(); len(calls) != 0 {
+		t.Fatalf("second session after new mail: Messages calls %v, want none", calls)
+	}
 }
 
 // Sessions sorting and threading at once while mail arrives share the sort
