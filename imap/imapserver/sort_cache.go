@@ -21,8 +21,8 @@ import (
 // Dovecot finds its sort indexes, instead of walking every message through
 // the backend and sorting every criterion again.
 //
-// An entry is immutable once published, except for its ranks, which are
-// computed on first use under the entry's lock. It is found by user,
+// An entry is immutable once published, except for its ranks and
+// results, which are added on first use under the entry's lock. It is found by user,
 // mailbox name and UIDVALIDITY, and used only by a session whose sequence
 // map is equal to the entry's (the same shared array, as imapmem hands
 // out to every handle of an unchanged mailbox, or equal elements). That is
@@ -33,19 +33,25 @@ import (
 // the next session to sort a different sequence map; it builds a new entry,
 // taking the keys of the messages it has in common with the old one from
 // it, fetching only the new messages from the backend, and replaces it.
+// When the change is new mail only (the common case), the new entry
+// appends to the old one's array, in spare capacity that one rebuild may
+// claim (extended), and extends its ranks (imapsort.ExtendRanks) instead
+// of sorting again.
 //
 // The outcome of a SORT or THREAD of ALL depends on nothing but the entry
-// and the command, so an entry also keeps the last few of them: the
+// and the command, so an entry also keeps the first few of them: the
 // message order of a sort program, the formatted reply of a THREAD.
 // Repeating a SORT or THREAD of an unchanged mailbox, in any session,
 // then costs about writing its reply.
 //
-// Memory: an entry costs about 220 octets per message (imapsort.Message
-// and one rank per string criterion used), plus up to maxSortResults
-// results of 8 octets or less per message, besides the keys, which the
-// parse cache holds anyway. The shared entries hold at most
-// maxSharedSortMessages messages in all (about 60 MB); past that the least
-// recently used are dropped. A session holds on to the entry it last used
+// Memory: an entry costs about 250 octets per message (imapsort.Message,
+// an eighth more of spare capacity, and 4 per string criterion ranked),
+// plus up to maxSortResults results of at most 8 octets per message,
+// besides the keys, which the parse cache holds anyway. The shared
+// entries hold at most maxSharedSortMessages messages in all (about
+// 64 MiB, more only while sessions still hold dropped entries); past that
+// the least recently used are dropped, and a mailbox of more than half of
+// it is not shared. A session holds on to the entry it last used
 // until it sorts a different sequence map or ends.
 
 // maxSharedSortMessages bounds the messages of all shared sort entries.
