@@ -24,7 +24,7 @@ import (
 // Each server gets one connection; every command is run once to warm the
 // server (Dovecot builds its sort and thread indexes then), then
 // POSTHORN_SORT_ROUNDS rounds (default 7) run every command on every server,
-// the servers' order alternating between rounds (see reselect below). The CPU time of a command
+// the servers' order alternating between rounds (see reselect and change below). The CPU time of a command
 // is the change, across the command, of the summed run time
 // (/proc/P/task/T/schedstat, nanoseconds) of every thread of the server's
 // process tree. Medians are printed with the ratio to the first server, and
@@ -42,6 +42,10 @@ func TestIMAPSortCPU(t *testing.T) {
 	// every measured command: the first SORT of a selection, which a
 	// server's per-session caches do not help.
 	reselect := os.Getenv("POSTHORN_SORT_RESELECT") == "1"
+	// POSTHORN_SORT_CHANGE=1 appends a message and takes in its EXISTS
+	// (untimed) before every measured command: the first SORT after new
+	// mail, which no result cached for the unchanged mailbox serves.
+	change := os.Getenv("POSTHORN_SORT_CHANGE") == "1"
 	cmds := []string{
 		"SORT (DATE) UTF-8 ALL",
 		"SORT (SUBJECT) UTF-8 ALL",
@@ -98,6 +102,16 @@ func TestIMAPSortCPU(t *testing.T) {
 			for _, s := range order {
 				if reselect {
 					if _, err := s.c.do("SELECT INBOX"); err != nil {
+						t.Fatalf("%s: %v", s.name, err)
+					}
+				}
+				if change {
+					msg := fmt.Sprintf("Subject: change %d %s\r\nFrom: Change <c%d@example.org>\r\nDate: Mon, 1 Jan 2024 10:%02d:00 +0000\r\nMessage-ID: <c%d.%s@example.org>\r\n\r\nx\r\n",
+						r, cmd, r, r%60, r, strings.ReplaceAll(cmd, " ", "."))
+					if _, err := s.c.do(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(msg), msg)); err != nil {
+						t.Fatalf("%s: %v", s.name, err)
+					}
+					if _, err := s.c.do("NOOP"); err != nil {
 						t.Fatalf("%s: %v", s.name, err)
 					}
 				}
