@@ -162,8 +162,9 @@ func (sh *sortShare) get(k sortKey) *sortEntry {
 	return e
 }
 
-// put makes e the entry of its mailbox, dropping the least recently used
-// entries when the table holds too many messages.
+// put makes e the entry of its mailbox, unless the entry there already
+// knows of newer mail, dropping the least recently used entries when the
+// table holds too many messages.
 func (sh *sortShare) put(e *sortEntry) {
 	if !e.complete || len(e.msgs) > maxSharedSortMessages/2 {
 		return
@@ -174,6 +175,11 @@ func (sh *sortShare) put(e *sortEntry) {
 		sh.entries = make(map[sortKey]*sortEntry)
 	}
 	if old := sh.entries[e.key]; old != nil {
+		if lastUID(old.uids) > lastUID(e.uids) {
+			// A session that has not taken in new mail yet: keep the
+			// newer entry, which the other sessions will want.
+			return
+		}
 		sh.total -= len(old.msgs)
 	}
 	sh.clock++
@@ -190,6 +196,14 @@ func (sh *sortShare) put(e *sortEntry) {
 		delete(sh.entries, lru.key)
 		sh.total -= len(lru.msgs)
 	}
+}
+
+// lastUID returns the last UID of a sequence map, 0 if it is empty.
+func lastUID(uids []uint32) uint32 {
+	if len(uids) == 0 {
+		return 0
+	}
+	return uids[len(uids)-1]
 }
 
 // sortCache is a session's hold on the sort entry of its selection.
