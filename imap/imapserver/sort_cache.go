@@ -69,6 +69,9 @@ type sortEntry struct {
 	// shared, the others serve only the session that built them.
 	complete bool
 	lastUse  uint64 // sortShare.clock at last use, under sortShare.mu
+	// modSeq is the mod-sequence its session had taken in (0 in a
+	// store without them), to tell older views from newer (put).
+	modSeq uint64
 	// extended is set by the one rebuild allowed to append new mail in
 	// the spare capacity of msgs (buildSortEntry); others copy.
 	extended atomic.Bool
@@ -162,8 +165,8 @@ func (sh *sortShare) get(k sortKey) *sortEntry {
 	return e
 }
 
-// put makes e the entry of its mailbox, unless the entry there already
-// knows of newer mail, dropping the least recently used entries when the
+// put makes e the entry of its mailbox, unless the entry there was built
+// from a later state of the mailbox, dropping the least recently used entries when the
 // table holds too many messages.
 func (sh *sortShare) put(e *sortEntry) {
 	if !e.complete || len(e.msgs) > maxSharedSortMessages/2 {
@@ -175,9 +178,9 @@ func (sh *sortShare) put(e *sortEntry) {
 		sh.entries = make(map[sortKey]*sortEntry)
 	}
 	if old := sh.entries[e.key]; old != nil {
-		if lastUID(old.uids) > lastUID(e.uids) {
-			// A session that has not taken in new mail yet: keep the
-			// newer entry, which the other sessions will want.
+		if old.newer(e) {
+			// A session that has not taken in the latest changes:
+			// keep the entry the other sessions will want.
 			return
 		}
 		sh.total -= len(old.msgs)
@@ -196,6 +199,16 @@ func (sh *sortShare) put(e *sortEntry) {
 		delete(sh.entries, lru.key)
 		sh.total -= len(lru.msgs)
 	}
+}
+
+// newer reports whether e was built from a later state of the mailbox
+// than f: by the mod-sequence of the changes its session had taken in,
+// or, in a store without mod-sequences, by the last UID.
+func (e *sortEntry) newer(f *sortEntry) bool {
+	if e.modSeq != 0 || f.modSeq != 0 {
+		return e.modSeq > f.modSeq
+	}
+	return lastUID(e.uids) > lastUID(f.uids)
 }
 
 // lastUID returns the last UID of a sequence map, 0 if it is empty.
@@ -248,7 +261,7 @@ func (s *session) buildSortEntry(key sortKey, old *sortEntry) (*sortEntry, error
 	if old != nil && old.complete && len(old.uids) < n && old.matches(uids[:len(old.uids)]) && old.extended.CompareAndSwap(false, true) {
 		return s.extendSortEntry(key, old)
 	}
-	e := &sortEntry{key: key, uids: uids[:n:n], msgs: make([]imapsort.Message, n)}
+	e := &sortEntry{key: key, uids: uids[:n:n], msgs: make([]imapsort.Message, n), modSeq: s.sel.modSeq}
 	var want []uint32 // UIDs old does not have, ascending
 	var prev []imapsort.Message
 	if old != nil {
@@ -313,7 +326,7 @@ func (s *session) extendSortEntry(key sortKey, old *sortEntry) (*sortEntry, erro
 		}
 	}
 	clear(msgs[j:n])
-	e := &sortEntry{key: key, uids: uids[:n:n], msgs: msgs[:j], complete: j == n}
+	e := &sortEntry{key: key, uids: uids[:n:n], msgs: msgs[:j], complete: j == n, modSeq: s.sel.modSeq}
 	old.mu.Lock()
 	for c, r := range old.rank {
 		if e.rank == nil {
