@@ -167,7 +167,11 @@ type Snapshot struct {
 	// The server never writes to its elements, so a backend may share the
 	// array between handles (then with len == cap, so that the server's
 	// appends copy it).
-	UIDs        []uint32
+	UIDs []uint32
+	// UIDValidity must never be reused for other contents under the same
+	// mailbox name (RFC 9051 §2.3.1.1): within one value a UID names one
+	// message for good. The server relies on it to share SORT and THREAD
+	// work between sessions (sort_cache.go).
 	UIDValidity uint32
 	UIDNext     uint32
 	// HighestModSeq is the mod-sequence of the last change (RFC 7162).
