@@ -25,107 +25,106 @@ type searchResult struct {
 func (c *Client) readSearch() (*searchResult, error) {
 	d := c.dec
 	r := &searchResult{}
-	for {
-		eol, err := d.AtEOL()
-		if err != nil {
-			return nil, err
-		}
-		if eol {
-			return r, d.ReadCRLF()
-		}
-		if ok, err := d.Byte(' '); err != nil {
-			return nil, err
-		} else if ok {
-			continue
-		}
-		if ok, err := d.Byte('('); err != nil {
-			return nil, err
-		} else if ok {
+	err := c.readItems(
+		func(string) (err error) {
 			// RFC 7162 §3.1.5: (MODSEQ n)
-			if _, err := d.ReadAtomUpper(); err != nil {
-				return nil, err
-			}
-			if err := d.SP(); err != nil {
-				return nil, err
-			}
-			if r.modSeq, err = d.ReadNumber64(); err != nil {
-				return nil, err
-			}
-			if err := d.Expect(')'); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		n, err := d.ReadNumber()
-		if err != nil {
-			return nil, err
-		}
-		r.nums = append(r.nums, n)
+			r.modSeq, err = d.ReadNumber64()
+			return err
+		},
+		func() error {
+			n, err := d.ReadNumber()
+			r.nums = append(r.nums, n)
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
+	return r, nil
 }
 
 // readESearch reads an ESEARCH response (RFC 4731 §3.1, RFC 9051 §7.3.4).
 func (c *Client) readESearch() (*imap.SearchData, error) {
 	d := c.dec
 	r := &imap.SearchData{}
+	err := c.readItems(
+		func(string) (err error) {
+			// search-correlator: (TAG "tag")
+			r.Tag, err = d.ReadAString()
+			return err
+		},
+		func() error {
+			name, err := d.ReadAtomUpper()
+			if err != nil {
+				return err
+			}
+			if name == "UID" {
+				r.UID = true
+				return nil
+			}
+			if err := d.SP(); err != nil {
+				return err
+			}
+			switch name {
+			case "MIN":
+				r.Min, err = d.ReadNumber()
+			case "MAX":
+				r.Max, err = d.ReadNumber()
+			case "COUNT":
+				r.Count, err = d.ReadNumber()
+			case "MODSEQ":
+				r.ModSeq, err = d.ReadNumber64()
+			case "ALL":
+				r.All, err = d.ReadNumSet()
+			default:
+				_, err = c.readValue()
+			}
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// readItems walks the space-separated items of a SEARCH or ESEARCH
+// response up to and including its CRLF. A parenthesised item, "(NAME
+// value)", has its name read here and its value by paren; any other
+// item is read by item.
+func (c *Client) readItems(paren func(name string) error, item func() error) error {
+	d := c.dec
 	for {
 		eol, err := d.AtEOL()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if eol {
-			return r, d.ReadCRLF()
+			return d.ReadCRLF()
 		}
 		if ok, err := d.Byte(' '); err != nil {
-			return nil, err
+			return err
 		} else if ok {
 			continue
 		}
 		if ok, err := d.Byte('('); err != nil {
-			return nil, err
+			return err
 		} else if ok {
-			// search-correlator: (TAG "tag")
-			if _, err := d.ReadAtomUpper(); err != nil {
-				return nil, err
+			name, err := d.ReadAtomUpper()
+			if err != nil {
+				return err
 			}
 			if err := d.SP(); err != nil {
-				return nil, err
+				return err
 			}
-			if r.Tag, err = d.ReadAString(); err != nil {
-				return nil, err
+			if err := paren(name); err != nil {
+				return err
 			}
 			if err := d.Expect(')'); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
-		name, err := d.ReadAtomUpper()
-		if err != nil {
-			return nil, err
-		}
-		if name == "UID" {
-			r.UID = true
-			continue
-		}
-		if err := d.SP(); err != nil {
-			return nil, err
-		}
-		switch name {
-		case "MIN":
-			r.Min, err = d.ReadNumber()
-		case "MAX":
-			r.Max, err = d.ReadNumber()
-		case "COUNT":
-			r.Count, err = d.ReadNumber()
-		case "MODSEQ":
-			r.ModSeq, err = d.ReadNumber64()
-		case "ALL":
-			r.All, err = d.ReadNumSet()
-		default:
-			_, err = c.readValue()
-		}
-		if err != nil {
-			return nil, err
+		if err := item(); err != nil {
+			return err
 		}
 	}
 }
