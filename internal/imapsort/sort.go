@@ -147,34 +147,6 @@ func Sort(msgs []Message, criteria []Criterion) []*Message {
 		m := &msgs[i]
 		idx[i] = int32(i)
 		str, num := strs[i*nstr:i*nstr], nums[i*nnum:i*nnum]
-		if k := m.Keys; k != nil {
-			for _, c := range criteria {
-				switch c.Key {
-				case Arrival:
-					num = append(num, m.InternalDate.Unix(), int64(m.InternalDate.Nanosecond()))
-				case Date:
-					t := m.SentDate()
-					num = append(num, t.Unix(), int64(t.Nanosecond()))
-				case Size:
-					num = append(num, m.Size)
-				case Subject:
-					str = append(str, k.Subject)
-				case From:
-					str = append(str, k.From)
-				case To:
-					str = append(str, k.To)
-				case Cc:
-					str = append(str, k.Cc)
-				case DisplayFrom:
-					str = append(str, k.DisplayFrom)
-				case DisplayTo:
-					str = append(str, k.DisplayTo)
-				default:
-					str = append(str, "")
-				}
-			}
-			continue
-		}
 		for _, c := range criteria {
 			switch c.Key {
 			case Arrival:
@@ -184,21 +156,8 @@ func Sort(msgs []Message, criteria []Criterion) []*Message {
 				num = append(num, t.Unix(), int64(t.Nanosecond()))
 			case Size:
 				num = append(num, m.Size)
-			case Subject:
-				base, _ := BaseSubject(m.Subject)
-				str = append(str, CasemapKey(base))
-			case From:
-				str = append(str, CasemapKey(mailboxKey(m.From)))
-			case To:
-				str = append(str, CasemapKey(mailboxKey(m.To)))
-			case Cc:
-				str = append(str, CasemapKey(mailboxKey(m.Cc)))
-			case DisplayFrom:
-				str = append(str, CasemapKey(displayKey(m.From)))
-			case DisplayTo:
-				str = append(str, CasemapKey(displayKey(m.To)))
 			default:
-				str = append(str, "")
+				str = append(str, stringKey(m, c.Key))
 			}
 		}
 	}
