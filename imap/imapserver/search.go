@@ -33,44 +33,14 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	}
 	var maxModSeq uint64
 	sel := s.sel
-	msgs, err := sel.mb.Messages(s.ctx, sel.uids)
+	var uids []uint32
+	err = s.searchMatches(crit, func(m Message, seq uint32) error {
+		uids = append(uids, m.UID())
+		maxModSeq = max(maxModSeq, m.ModSeq())
+		return nil
+	})
 	if err != nil {
 		return err
-	}
-	sctx := imapmsg.SearchContext{MaxSeq: uint32(len(sel.uids))}
-	if n := len(sel.uids); n > 0 {
-		sctx.MaxUID = sel.uids[n-1]
-	}
-	if sel.searchRes != nil {
-		sctx.SavedUIDs = imap.NumSetOf(sel.searchRes...)
-	}
-	matcher := imapmsg.NewMatcher(crit.Keys, sctx)
-	var uids []uint32
-	var meta imapmsg.Meta
-	var flagBuf []imap.Flag
-	cur := seqCursor{sel: sel}
-	for _, m := range msgs {
-		flagBuf = flagBuf[:0]
-		for _, f := range m.Flags() {
-			flagBuf = append(flagBuf, imap.Flag(f))
-		}
-		meta = imapmsg.Meta{
-			SeqNum:       cur.seqOf(m.UID()),
-			UID:          m.UID(),
-			Flags:        flagBuf,
-			InternalDate: m.InternalDate(),
-			Size:         m.Size(),
-			ModSeq:       m.ModSeq(),
-			Recent:       s.isRecent(m.UID()),
-		}
-		ok, err := matcher.Match(&meta, func() (*imapmsg.Message, error) { return s.message(m) })
-		if err != nil {
-			return err
-		}
-		if ok {
-			uids = append(uids, m.UID())
-			maxModSeq = max(maxModSeq, m.ModSeq())
-		}
 	}
 	if crit.Returns(imap.SearchReturnSave) {
 		sel.searchRes = uids
@@ -141,5 +111,54 @@ func cmdSearch(s *session, tag string, uid bool) error {
 		w.num64(maxModSeq)
 	}
 	w.crlf()
+	return nil
+}
+
+// searchMatches runs the search program crit over the selected mailbox
+// and calls match with each message it matches and its sequence number,
+// in sequence order. SEARCH, SORT and THREAD share it.
+func (s *session) searchMatches(crit *imap.SearchCriteria, match func(m Message, seq uint32) error) error {
+	sel := s.sel
+	msgs, err := sel.mb.Messages(s.ctx, sel.uids)
+	if err != nil {
+		return err
+	}
+	sctx := imapmsg.SearchContext{MaxSeq: uint32(len(sel.uids))}
+	if n := len(sel.uids); n > 0 {
+		sctx.MaxUID = sel.uids[n-1]
+	}
+	if sel.searchRes != nil {
+		sctx.SavedUIDs = imap.NumSetOf(sel.searchRes...)
+	}
+	matcher := imapmsg.NewMatcher(crit.Keys, sctx)
+	var meta imapmsg.Meta
+	var flagBuf []imap.Flag
+	cur := seqCursor{sel: sel}
+	for _, m := range msgs {
+		uid := m.UID()
+		seq := cur.seqOf(uid)
+		flagBuf = flagBuf[:0]
+		for _, f := range m.Flags() {
+			flagBuf = append(flagBuf, imap.Flag(f))
+		}
+		meta = imapmsg.Meta{
+			SeqNum:       seq,
+			UID:          uid,
+			Flags:        flagBuf,
+			InternalDate: m.InternalDate(),
+			Size:         m.Size(),
+			ModSeq:       m.ModSeq(),
+			Recent:       s.isRecent(uid),
+		}
+		ok, err := matcher.Match(&meta, func() (*imapmsg.Message, error) { return s.message(m) })
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := match(m, seq); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapmsg"
 	"github.com/posthorn/posthorn/internal/imapsort"
 )
 
@@ -298,7 +297,6 @@ func checkSortCharset(charset string, crit *imap.SearchCriteria) error {
 // result of a search that used the MODSEQ key (RFC 7162 §3.1.9); it is 0
 // for a search of ALL, which never needs it.
 func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Message, cached bool, maxModSeq uint64, err error) {
-	sel := s.sel
 	if len(crit.Keys) == 1 && crit.Keys[0].Op == imap.SearchAll {
 		// SORT and THREAD usually search ALL: no key to evaluate, and
 		// the sort state of the mailbox may be shared (sort_cache.go).
@@ -308,54 +306,18 @@ func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Messa
 		}
 		return e.msgs, true, 0, nil
 	}
-	all, err := sel.mb.Messages(s.ctx, sel.uids)
-	if err != nil {
-		return nil, false, 0, err
-	}
-	sctx := imapmsg.SearchContext{MaxSeq: uint32(len(sel.uids))}
-	if n := len(sel.uids); n > 0 {
-		sctx.MaxUID = sel.uids[n-1]
-	}
-	if sel.searchRes != nil {
-		sctx.SavedUIDs = imap.NumSetOf(sel.searchRes...)
-	}
-	matcher := imapmsg.NewMatcher(crit.Keys, sctx)
-	out := make([]imapsort.Message, 0, len(all))
-	var meta imapmsg.Meta
-	var flagBuf []imap.Flag
-	j := 0 // position in sel.uids: both lists ascend
-	for _, m := range all {
-		uid := m.UID()
-		for j < len(sel.uids) && sel.uids[j] < uid {
-			j++
-		}
-		seq := uint32(j + 1)
-		flagBuf = flagBuf[:0]
-		for _, f := range m.Flags() {
-			flagBuf = append(flagBuf, imap.Flag(f))
-		}
-		meta = imapmsg.Meta{
-			SeqNum:       seq,
-			UID:          uid,
-			Flags:        flagBuf,
-			InternalDate: m.InternalDate(),
-			Size:         m.Size(),
-			ModSeq:       m.ModSeq(),
-			Recent:       s.isRecent(uid),
-		}
-		ok, err := matcher.Match(&meta, func() (*imapmsg.Message, error) { return s.message(m) })
-		if err != nil {
-			return nil, false, 0, err
-		}
-		if !ok {
-			continue
-		}
+	out := make([]imapsort.Message, 0, len(s.sel.uids))
+	err = s.searchMatches(crit, func(m Message, seq uint32) error {
 		keys, err := s.sortKeys(m)
 		if err != nil {
-			return nil, false, 0, err
+			return err
 		}
-		out = append(out, imapsort.Message{SeqNum: seq, UID: uid, InternalDate: m.InternalDate(), Size: m.Size(), Keys: keys})
+		out = append(out, imapsort.Message{SeqNum: seq, UID: m.UID(), InternalDate: m.InternalDate(), Size: m.Size(), Keys: keys})
 		maxModSeq = max(maxModSeq, m.ModSeq())
+		return nil
+	})
+	if err != nil {
+		return nil, false, 0, err
 	}
 	return out, false, maxModSeq, nil
 }
