@@ -192,7 +192,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	}
 
 	fmt.Fprintf(out, "posthorn mailserver for @%s (in-memory store: mail is lost at exit)\n", cfg.Domain)
-	fmt.Fprintf(out, "  account   %s@%s  password %s\n", cfg.User, cfg.Domain, cfg.Password)
+	// The login name is the account name, not the address: say both, so
+	// nobody tries to log in as the address.
+	fmt.Fprintf(out, "  account   login %s  password %s  (address %s@%s)\n", cfg.User, cfg.Password, cfg.User, cfg.Domain)
 	fmt.Fprintf(out, "  cert      %s (self-signed; trust it in your client)\n", certFile)
 	for _, s := range services {
 		fmt.Fprintf(out, "  %-11s %-22s %s\n", s.name, ls[s.name].Addr(), s.what)

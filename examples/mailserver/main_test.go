@@ -51,10 +51,20 @@ func startServer(t *testing.T) (addrs map[string]string, certFile string) {
 			t.Errorf("run: %v", err)
 		}
 	})
+	login := ""
 	for _, line := range strings.Split(out.String(), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "cert" {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "cert" {
 			certFile = f[1]
 		}
+		// "account   login NAME  password PW  (address ...)": what a
+		// newcomer types must be what the tests below log in with.
+		if len(f) >= 5 && f[0] == "account" && f[1] == "login" && f[3] == "password" {
+			login = f[2] + " " + f[4]
+		}
+	}
+	if login != "demo demo-pw" {
+		t.Fatalf("banner names login and password %q, want \"demo demo-pw\":\n%s", login, out.String())
 	}
 	if certFile == "" {
 		t.Fatalf("no certificate path printed:\n%s", out.String())
