@@ -61,6 +61,11 @@ func cmdGetQuota(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
+	if len(res) == 0 {
+		// No limits: quota-list needs a resource (RFC 9208 §6), so a
+		// root without one is not there to report.
+		return no(imap.CodeNonExistent, "No such quota root")
+	}
 	s.writeQuota(root, res)
 	return nil
 }
@@ -73,17 +78,19 @@ func cmdGetQuotaRoot(s *session, tag string, uid bool) error {
 		return err
 	}
 	w := &s.w
-	q, ok := s.user.(Quotaer)
-	if !ok {
-		// No quota root covers the mailbox (RFC 9208 §4.2.2, second example).
+	var res []QuotaResource
+	if q, ok := s.user.(Quotaer); ok {
+		if res, err = q.Quota(s.ctx); err != nil {
+			return err
+		}
+	}
+	if len(res) == 0 {
+		// No quota root covers the mailbox (RFC 9208 §4.2.2, second
+		// example): a user without limits has none.
 		w.WriteString("* QUOTAROOT ")
 		w.mailbox(name)
 		w.crlf()
 		return nil
-	}
-	res, err := q.Quota(s.ctx)
-	if err != nil {
-		return err
 	}
 	w.WriteString("* QUOTAROOT ")
 	w.mailbox(name)
@@ -170,7 +177,13 @@ func cmdSetQuota(s *session, tag string, uid bool) error {
 }
 
 // writeQuota writes "* QUOTA root (NAME usage limit ...)" (RFC 9208 §4.2.1).
+// With no resources it writes nothing: quota-list has at least one
+// (RFC 9208 §6), and a SETQUOTA that removed every limit answers with
+// its tagged OK alone.
 func (s *session) writeQuota(root string, res []QuotaResource) {
+	if len(res) == 0 {
+		return
+	}
 	w := &s.w
 	w.WriteString("* QUOTA ")
 	w.str(root)

@@ -192,8 +192,12 @@ C: a3 SETQUOTA "" (MESSAGE 5)
 S: * QUOTA "" (MESSAGE 1 5)
 S: a3 OK SETQUOTA completed
 C: a4 SETQUOTA "" ()
-S: * QUOTA "" ()
 S: a4 OK SETQUOTA completed
+C: a4b GETQUOTAROOT INBOX
+S: * QUOTAROOT INBOX
+S: a4b OK GETQUOTAROOT completed
+C: a4c GETQUOTA ""
+S: a4c NO [NONEXISTENT] No such quota root
 C: a5 SETQUOTA "" (MAILBOX 3)
 S: a5 NO [CANNOT] Unsupported quota resource MAILBOX
 C: a6 SETQUOTA "" (MESSAGE 0)
