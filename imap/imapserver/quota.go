@@ -62,7 +62,7 @@ func cmdGetQuota(s *session, tag string, uid bool) error {
 		return err
 	}
 	if len(res) == 0 {
-		// No limits: quota-list needs a resource (RFC 9208 §6), so a
+		// No limits: quota-list needs a resource (RFC 9208 §7), so a
 		// root without one is not there to report.
 		return no(imap.CodeNonExistent, "No such quota root")
 	}
@@ -178,7 +178,7 @@ func cmdSetQuota(s *session, tag string, uid bool) error {
 
 // writeQuota writes "* QUOTA root (NAME usage limit ...)" (RFC 9208 §4.2.1).
 // With no resources it writes nothing: quota-list has at least one
-// (RFC 9208 §6), and a SETQUOTA that removed every limit answers with
+// (RFC 9208 §7), and a SETQUOTA that removed every limit answers with
 // its tagged OK alone.
 func (s *session) writeQuota(root string, res []QuotaResource) {
 	if len(res) == 0 {
