@@ -3,6 +3,7 @@ package imapserver
 import (
 	"bufio"
 	"net"
+	"time"
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/internal/deflate"
@@ -30,14 +31,26 @@ import (
 // flushes.
 //
 // Parking: while a compressed session waits for a client, its session
-// read and write buffers go back to the pools as for any session, but the
-// compression state cannot: compress/flate's compressor (about 1.15 MiB,
-// allocated at COMPRESS whatever the level), the inflater (about 56 KiB:
-// the 32 KiB window, up to 16 KiB of unread output, 4 KiB of input) and the
-// deflate.Conn's 16 KiB output and 4 KiB input buffers stay with the
-// connection — about 1.2 MiB, the price of COMPRESS per connection, paid
-// only by clients that ask for it (an idle uncompressed session holds
-// none of its buffers).
+// read and write buffers go back to the pools as for any session. The
+// compressor (compress/flate's, about 1.2 MiB with its hash tables,
+// whatever the level) goes back to the Server's deflate.WriterPool once
+// the session has written nothing for compressParkAfter; the deflate.Conn
+// keeps the last 32 KiB of what it sent and primes the next compressor
+// with it, so the client sees one continuous stream (see internal/deflate).
+// What stays with an idle compressed connection is the inflater (about
+// 56 KiB: the 32 KiB window the client's next block may refer to, up to
+// 16 KiB of unread output, 4 KiB of input), the 32 KiB history and the
+// 4 KiB buffer of compressed input: about 100 KiB instead of 1.3 MiB
+// (BenchmarkIdleConnections/compress).
+
+// compressParkAfter is how long a compressed session must have written
+// nothing before its compressor is parked. Taking it back costs
+// compressing 32 KiB of history (about 30 µs at BestSpeed), so busy
+// sessions keep theirs between commands.
+const compressParkAfter = 500 * time.Millisecond
+
+// deflatePool is the Server's pool of parked compressors.
+type deflatePool = deflate.WriterPool
 
 // compressReadBuffer is the size of the buffer of compressed input.
 const compressReadBuffer = 4096
@@ -76,7 +89,7 @@ func cmdCompress(s *session, tag string, uid bool) error {
 	}
 	// RFC 4978 §3: compressed from right after the CRLF of the OK.
 	src := bufio.NewReaderSize(&pendingConn{Conn: s.conn, pending: pending}, compressReadBuffer)
-	zc, err := deflate.NewConn(s.conn, deflate.Options{Reader: src})
+	zc, err := deflate.NewConn(s.conn, deflate.Options{Reader: src, Pool: &s.srv.deflaters, ParkAfter: compressParkAfter})
 	if err != nil {
 		return err
 	}

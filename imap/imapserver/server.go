@@ -156,8 +156,9 @@ type Server struct {
 	initOnce  sync.Once
 	limits    Limits
 	registry  *sasl.Registry
-	readers   sync.Pool // *bufio.Reader of idle-capable sessions
-	writers   sync.Pool // *bufio.Writer
+	readers   sync.Pool   // *bufio.Reader of idle-capable sessions
+	writers   sync.Pool   // *bufio.Writer
+	deflaters deflatePool // compressors of idle COMPRESS sessions (compress.go)
 	connLimit *limit.ConnLimiter
 	authLimit *limit.AuthLimiter
 	tlsConfig *tls.Config
