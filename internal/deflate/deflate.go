@@ -239,11 +239,14 @@ func (c *Conn) flushLocked() error {
 // the Pool, keeping only the last 32 KiB of plaintext written; the next
 // Write takes a compressor back and primes it with those octets. The peer
 // sees one continuous DEFLATE stream (see the package notes). Park does
-// nothing while data written by WriteNoFlush is pending, after a write
-// error or after Close. It may be called at any time, concurrently with
-// Read; it waits for a Write in progress.
+// nothing while data written by WriteNoFlush is pending, while a Write is
+// in progress (the Conn is not idle, and Park never waits behind a Write
+// blocked on a slow peer), after a write error or after Close. It may be
+// called at any time, concurrently with Read.
 func (c *Conn) Park() {
-	c.wmu.Lock()
+	if !c.wmu.TryLock() {
+		return
+	}
 	defer c.wmu.Unlock()
 	if c.closed || c.w == nil || c.dirty || c.werr != nil {
 		return

@@ -400,3 +400,35 @@ func TestParkSwapsPooledCompressors(t *testing.T) {
 		}
 	}
 }
+
+// Park never waits behind a Write blocked on a peer that does not read
+// (net.Pipe has no buffer): the ParkAfter timer must not pile up.
+func TestParkDoesNotWaitForBlockedWrite(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	c, err := NewConn(a, Options{Pool: &WriterPool{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	started := make(chan struct{})
+	wrote := make(chan error, 1)
+	go func() {
+		close(started)
+		_, err := c.Write([]byte("* OK blocked\r\n"))
+		wrote <- err
+	}()
+	<-started
+	time.Sleep(50 * time.Millisecond) // the Write is blocked in the pipe
+	done := make(chan struct{})
+	go func() { c.Park(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Park waited for a blocked Write")
+	}
+	go io.Copy(io.Discard, b)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+}
