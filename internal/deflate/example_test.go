@@ -2,9 +2,12 @@ package deflate_test
 
 import (
 	"bufio"
+	"compress/flate"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/posthorn/posthorn/internal/deflate"
 )
@@ -39,4 +42,23 @@ func Example() {
 	// Output:
 	// a OK DEFLATE active
 	// b OK NOOP completed
+}
+
+// An idle Conn parks its compressor in a pool shared by all connections;
+// the next Write takes one back. The peer reads one continuous stream.
+func ExampleConn_Park() {
+	srv, cli := net.Pipe()
+	pool := &deflate.WriterPool{} // one per server
+	go func() {
+		c, _ := deflate.NewConn(srv, deflate.Options{Pool: pool, ParkAfter: 30 * time.Second})
+		c.Write([]byte("* OK first response\r\n"))
+		c.Park() // idle: the 1.2 MiB compressor goes to the pool
+		c.Write([]byte("* OK after the park\r\n"))
+		c.Close()
+	}()
+	plain, _ := io.ReadAll(flate.NewReader(cli))
+	fmt.Print(strings.ReplaceAll(string(plain), "\r\n", "\n"))
+	// Output:
+	// * OK first response
+	// * OK after the park
 }
