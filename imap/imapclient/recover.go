@@ -1,9 +1,7 @@
 package imapclient
 
 import (
-	"bufio"
 	"errors"
-	"strconv"
 
 	"github.com/posthorn/posthorn/internal/imapwire"
 )
@@ -58,65 +56,20 @@ func (c *Client) skipResponse(err error) error {
 		// PeekByte drains a literal the parser had started.
 		return err
 	}
-	br := c.br
-	var tail [24]byte
-	nt := 0
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(chunk) >= len(tail) {
-			nt = copy(tail[:], chunk[len(chunk)-len(tail):])
-		} else {
-			if nt+len(chunk) > len(tail) {
-				keep := len(tail) - len(chunk)
-				copy(tail[:], tail[nt-keep:nt])
-				nt = keep
-			}
-			nt += copy(tail[nt:], chunk)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
+		lit, err := imapwire.SkipLine(c.br)
 		if err != nil {
 			return err
 		}
-		n, ok := literalAtEnd(tail[:nt])
-		if !ok {
+		if lit == nil {
 			break
 		}
-		if err := c.discardN(n); err != nil {
+		if err := c.discardN(lit.Size); err != nil {
 			return err
 		}
-		nt = 0
 	}
-	c.dec.Reset(br)
+	c.dec.Reset(c.br)
 	return nil
-}
-
-// literalAtEnd parses a "{n}" or "{n+}" literal header ending line (which
-// ends in LF or CRLF).
-func literalAtEnd(line []byte) (int64, bool) {
-	if len(line) > 0 && line[len(line)-1] == '\n' {
-		line = line[:len(line)-1]
-	}
-	if len(line) > 0 && line[len(line)-1] == '\r' {
-		line = line[:len(line)-1]
-	}
-	if len(line) < 3 || line[len(line)-1] != '}' {
-		return 0, false
-	}
-	line = line[:len(line)-1]
-	if line[len(line)-1] == '+' {
-		line = line[:len(line)-1]
-	}
-	i := len(line)
-	for i > 0 && line[i-1] >= '0' && line[i-1] <= '9' {
-		i--
-	}
-	if i == 0 || i == len(line) || line[i-1] != '{' {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(string(line[i:]), 10, 64)
-	return n, err == nil
 }
 
 // discardN skips n octets of literal data, at most MaxSection.

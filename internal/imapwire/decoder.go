@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"strconv"
 )
 
 // Limits bound what a Decoder accepts. A zero field takes the default
@@ -299,10 +300,28 @@ func (d *Decoder) discardLiteral(n, maxDiscard int64) error {
 // announced at its end, if any. inLine is true afterwards only when a
 // non-synchronising literal follows (the command continues).
 func (d *Decoder) discardLine() (*LiteralInfo, error) {
+	lit, err := SkipLine(d.br)
+	if err != nil {
+		return nil, unexpected(err)
+	}
+	d.inLine = false
+	if lit != nil && lit.NonSync {
+		d.inLine = true
+	}
+	return lit, nil
+}
+
+// SkipLine reads br up to and including the next LF, however long the
+// line, keeping only its last bytes, and returns the literal announced
+// at its end ("{n}" or "{n+}"), or nil. A caller that must stay in step
+// after a line it cannot parse (a server after a bad command, a client
+// after a garbled response) skips that literal's n octets and the rest
+// of the line after it the same way.
+func SkipLine(br *bufio.Reader) (*LiteralInfo, error) {
 	var tail [32]byte
 	nt := 0
 	for {
-		chunk, err := d.br.ReadSlice('\n')
+		chunk, err := br.ReadSlice('\n')
 		if len(chunk) >= len(tail) {
 			nt = copy(tail[:], chunk[len(chunk)-len(tail):])
 		} else if len(chunk) > 0 {
@@ -317,16 +336,10 @@ func (d *Decoder) discardLine() (*LiteralInfo, error) {
 			continue
 		}
 		if err != nil {
-			return nil, unexpected(err)
+			return nil, err
 		}
-		break
+		return parseLiteralTail(tail[:nt]), nil
 	}
-	d.inLine = false
-	lit := parseLiteralTail(tail[:nt])
-	if lit != nil && lit.NonSync {
-		d.inLine = true
-	}
-	return lit, nil
 }
 
 // parseLiteralTail finds "{n}" / "{n+}" / "~{n}" right before the line end.
@@ -346,11 +359,13 @@ func parseLiteralTail(t []byte) *LiteralInfo {
 	for i > 0 && t[i-1] >= '0' && t[i-1] <= '9' {
 		i--
 	}
-	if i == len(t) || i == 0 || t[i-1] != '{' || len(t)-i > 19 {
+	if i == len(t) || i == 0 || t[i-1] != '{' {
 		return nil
 	}
-	for _, c := range t[i:] {
-		info.Size = info.Size*10 + int64(c-'0')
+	n, err := strconv.ParseInt(string(t[i:]), 10, 64)
+	if err != nil {
+		return nil // more than an int64: no peer can mean it
 	}
+	info.Size = n
 	return &info
 }
