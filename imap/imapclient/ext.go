@@ -78,14 +78,22 @@ func (c *Client) GetQuota(ctx context.Context, root string) (*QuotaData, error) 
 	if err != nil {
 		return nil, err
 	}
+	if q := firstQuota(cmd); q != nil {
+		return q, nil
+	}
+	return nil, errNoData("GETQUOTA")
+}
+
+// firstQuota returns the first QUOTA response a command collected, or nil.
+func firstQuota(cmd *command) *QuotaData {
 	for _, v := range cmd.data {
 		if vs, ok := v.(taggedValues); ok {
 			if q := parseQuota(vs.values); q != nil {
-				return q, nil
+				return q
 			}
 		}
 	}
-	return nil, errNoData("GETQUOTA")
+	return nil
 }
 
 // taggedValues is a response read generically, with its name.

@@ -66,12 +66,8 @@ func (c *Client) SetQuota(ctx context.Context, root string, limits map[string]in
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range cmd.data {
-		if vs, ok := v.(taggedValues); ok {
-			if q := parseQuota(vs.values); q != nil {
-				return q, nil
-			}
-		}
+	if q := firstQuota(cmd); q != nil {
+		return q, nil
 	}
 	return &QuotaData{Root: root}, nil
 }
