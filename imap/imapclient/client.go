@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 	"github.com/posthorn/posthorn/internal/tlsutil"
 )
 

@@ -24,7 +24,7 @@
 // # Implementation notes
 //
 // One reader goroutine per connection parses every response (tagged,
-// untagged, continuation) with internal/imapwire, bounded by Limits.
+// untagged, continuation) with imap/internal/imapwire, bounded by Limits.
 // Commands take the write mutex (wmu) to get a tag and write their line, so
 // commands are written whole and in order; each then waits on its own done
 // channel, closed by the reader goroutine when the tagged completion

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // ListData is one LIST response (RFC 9051 §7.3.1, RFC 5258 §3.4).

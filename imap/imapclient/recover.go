@@ -3,7 +3,7 @@ package imapclient
 import (
 	"errors"
 
-	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // ParseError reports an untagged response the client could not parse

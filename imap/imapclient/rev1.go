@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // Check asks for a checkpoint of the selected mailbox (RFC 3501 §6.4.1).

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // SearchData is the result of SEARCH, SORT or their UID forms.

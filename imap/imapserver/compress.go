@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/deflate"
+	"github.com/posthorn/posthorn/imap/internal/deflate"
 )
 
 // COMPRESS=DEFLATE (RFC 4978).
@@ -36,7 +36,7 @@ import (
 // whatever the level) goes back to the Server's deflate.WriterPool once
 // the session has written nothing for compressParkAfter; the deflate.Conn
 // keeps the last 32 KiB of what it sent and primes the next compressor
-// with it, so the client sees one continuous stream (see internal/deflate).
+// with it, so the client sees one continuous stream (see imap/internal/deflate).
 // What stays with an idle compressed connection is the inflater (about
 // 56 KiB: the 32 KiB window the client's next block may refer to, up to
 // 16 KiB of unread output, 4 KiB of input), the 32 KiB history and the

@@ -12,7 +12,7 @@ import (
 
 	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
-	"github.com/posthorn/posthorn/internal/deflate"
+	"github.com/posthorn/posthorn/imap/internal/deflate"
 )
 
 // countConn counts the octets read from the connection.

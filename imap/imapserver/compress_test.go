@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
-	"github.com/posthorn/posthorn/internal/deflate"
+	"github.com/posthorn/posthorn/imap/internal/deflate"
 	"github.com/posthorn/posthorn/internal/tlsutil"
 )
 

@@ -13,7 +13,7 @@
 // history, mailbox metadata and subscriptions, and publishes every change
 // to the open handles. The server does the protocol: it keeps each
 // session's sequence-number map, computes FETCH items from the raw
-// message (internal/imapmsg over the mime part index) and runs SEARCH.
+// message (imap/internal/imapmsg over the mime part index) and runs SEARCH.
 // Package imapmem is a complete in-memory Backend that also serves SMTP
 // delivery and POP3.
 //
@@ -46,7 +46,7 @@
 // APPEND, COPY, MULTIAPPEND or SMTP/LMTP delivery over the limit fails with
 // NO [OVERQUOTA] and changes nothing; SETQUOTA only for users
 // Server.AllowSetQuota permits. SORT and THREAD collate with
-// i;ascii-casemap (internal/imapsort; I18NLEVEL is not advertised) and
+// i;ascii-casemap (imap/internal/imapsort; I18NLEVEL is not advertised) and
 // accept the charsets US-ASCII and UTF-8.
 //
 // \Recent (IMAP4rev1 only, RFC 3501 §2.3.2) is recent in exactly one
@@ -128,7 +128,7 @@
 //     dropped first), so the first SORT of a new selection of an
 //     unchanged mailbox costs what a repeated one does. A change builds a
 //     new entry, asking the backend only for the messages it adds.
-//   - After COMPRESS the session's conn is an internal/deflate Conn: each
+//   - After COMPRESS the session's conn is an imap/internal/deflate Conn: each
 //     Flush of the session's writer is one sync-flushed compressed write,
 //     and the session flushes before every wait for input, so nothing is
 //     ever stuck in the compressor. The inflater survives the read

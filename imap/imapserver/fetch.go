@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapmsg"
+	"github.com/posthorn/posthorn/imap/internal/imapmsg"
 )
 
 // fetchPlan is a FETCH command's item list, macros expanded.

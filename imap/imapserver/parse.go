@@ -3,8 +3,8 @@ package imapserver
 import (
 	"sync/atomic"
 
-	"github.com/posthorn/posthorn/internal/imapmsg"
-	"github.com/posthorn/posthorn/internal/imapsort"
+	"github.com/posthorn/posthorn/imap/internal/imapmsg"
+	"github.com/posthorn/posthorn/imap/internal/imapsort"
 	"github.com/posthorn/posthorn/mime"
 )
 

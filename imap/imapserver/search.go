@@ -2,7 +2,7 @@ package imapserver
 
 import (
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapmsg"
+	"github.com/posthorn/posthorn/imap/internal/imapmsg"
 )
 
 // SEARCH (RFC 9051 §6.4.4) with ESEARCH (RFC 4731) and SEARCHRES (RFC 5182).

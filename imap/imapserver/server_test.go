@@ -273,7 +273,7 @@ C: a3 FETCH 1 ENVELOPE
 S: * 1 FETCH (ENVELOPE ("Mon, 7 Feb 1994 21:52:25 -0800" "Hello" (("Bob" NIL "bob" "example.org")) (("Bob" NIL "bob" "example.org")) (("Bob" NIL "bob" "example.org")) ((NIL NIL "alice" "example.org")) NIL NIL NIL "<1@example.org>"))
 S: a3 OK FETCH completed
 C: a4 FETCH 2 BODYSTRUCTURE
-(The line count of a body without a final line break is internal/imapmsg's call.)
+(The line count of a body without a final line break is imap/internal/imapmsg's call.)
 S: * 2 FETCH (BODYSTRUCTURE (("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 22 ...
 S: a4 OK FETCH completed
 C: a5 FETCH 2 (BODY.PEEK[1] BINARY.PEEK[2] BINARY.SIZE[2])

@@ -5,12 +5,12 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapsort"
+	"github.com/posthorn/posthorn/imap/internal/imapsort"
 )
 
 // SORT and THREAD (RFC 5256), ESORT (RFC 5267) and SORT=DISPLAY
 // (RFC 5957), with CONDSTORE's MODSEQ key (RFC 7162 §3.1.9, §3.1.10). The search program is SEARCH's (imapwire's parser, imapmsg's
-// Matcher); ordering and threading are internal/imapsort's, over the
+// Matcher); ordering and threading are imap/internal/imapsort's, over the
 // header keys cached with each message's parse (parsedMsg.sortKeys), so a
 // repeated SORT or THREAD of a large mailbox parses no header. Collation
 // is i;ascii-casemap (see imapsort), so I18NLEVEL is not advertised.

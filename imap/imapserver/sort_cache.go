@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/posthorn/posthorn/internal/imapsort"
+	"github.com/posthorn/posthorn/imap/internal/imapsort"
 )
 
 // The sort state of a mailbox view, shared by sessions.

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 	"github.com/posthorn/posthorn/mime"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // A server reads a command element by element and answers in order.

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapmsg"
+	"github.com/posthorn/posthorn/imap/internal/imapmsg"
 	"github.com/posthorn/posthorn/mime"
 )
 

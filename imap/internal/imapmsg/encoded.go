@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 	"github.com/posthorn/posthorn/mime"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/deflate"
+	"github.com/posthorn/posthorn/imap/internal/deflate"
 )
 
 // A server switches to compression right after the CRLF of its tagged OK to

@@ -4,7 +4,7 @@
 // BINARY[section] and BINARY.SIZE (RFC 3516), RFC822.* items, and the
 // header, body, text, size and date keys of SEARCH (RFC 9051 §6.4.4). The
 // base subject and sent date of SORT and THREAD (RFC 5256 §2.1, §2.2) are
-// internal/imapsort's, which matches Dovecot.
+// imap/internal/imapsort's, which matches Dovecot.
 //
 // A Message wraps the raw message (an io.ReaderAt with its size, CRLF line
 // ends, as the server serves it) and its part index from mime.Index. Nothing

@@ -3,7 +3,7 @@ package imapsort_test
 import (
 	"fmt"
 
-	"github.com/posthorn/posthorn/internal/imapsort"
+	"github.com/posthorn/posthorn/imap/internal/imapsort"
 )
 
 // SORT (REVERSE DATE) and THREAD REFERENCES over three messages, answered by

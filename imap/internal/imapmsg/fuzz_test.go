@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/internal/imapwire"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 	"github.com/posthorn/posthorn/mime"
 )
 
