@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -26,6 +27,7 @@ func fuzzSeeds(f *testing.F, dirs ...string) {
 		"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: message/rfc822\r\n\r\nContent-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n--a--\r\n--a--",
 		"Content-Type: multipart/mixed; boundary=a\n\n--a \n\n\r\r\n--a--\n--a\n",
 		"Content-Transfer-Encoding: base64\r\n\r\n=QQ==\r\n--",
+		"Content-Type: multipart/mixed; boundary=d\n--d\n0\r\n",
 		"Content-Type: text/plain; charset=iso-2022-jp\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=1B$B=\r\n",
 	} {
 		f.Add([]byte(s))
@@ -55,6 +57,16 @@ func FuzzReader(f *testing.F) {
 		b := strings.Join(walkDump(t, data, lim, 0, true), "\n")
 		if a != b {
 			t.Fatalf("one-byte reads differ:\n%s\n---\n%s", a, b)
+		}
+		// Two reads split anywhere: a network read boundary must not
+		// change what is parsed either.
+		if len(data) > 1 {
+			whole := walkDumpSplit(t, data, len(data))
+			for _, split := range []int{len(data) / 2, int(data[0]) % len(data), len(data) - 1} {
+				if got := walkDumpSplit(t, data, split); !slices.Equal(got, whole) {
+					t.Fatalf("split at %d differs:\n%s\n---\n%s", split, strings.Join(got, "\n"), strings.Join(whole, "\n"))
+				}
+			}
 		}
 	})
 }

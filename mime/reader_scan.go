@@ -193,6 +193,9 @@ func (s *scanner) segChunk(max int) ([]byte, error) {
 			if s.err != nil {
 				return nil, s.err
 			}
+			// fill may have slid the buffered bytes to the front of the
+			// buffer even when it read none: buf is stale, peek again.
+			buf, _ = s.br.Peek(s.br.Buffered())
 			n, ended = s.scan(buf, true)
 		}
 		if n > 0 {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -72,6 +73,50 @@ func TestReaderBufferSizes(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A read boundary must never change what is parsed. Before a fix, the
+// scanner kept a view of the read buffer across a refill that found no more
+// bytes but slid the buffered ones to the front, and handed out "0\n\n" for
+// a part whose raw bytes are "0\r\n".
+func TestReaderReadBoundaries(t *testing.T) {
+	for _, in := range []string{
+		"Content-Type: multipart/mixed; boundary=d\n--d\n0\r\n",
+		"Content-Type: multipart/mixed; boundary=d\n\n--d\n\nab\r\r\n",
+		"Content-Type: multipart/mixed; boundary=d\r\n\r\n--d\r\n\r\nx\r\n--d\r\n\r\ny\r\n-",
+	} {
+		want := walkDumpSplit(t, []byte(in), len(in))
+		for split := 0; split < len(in); split++ {
+			if got := walkDumpSplit(t, []byte(in), split); !slices.Equal(got, want) {
+				t.Errorf("%q split at %d:\n%s\nwant\n%s", in, split, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		}
+		if want, got := walkDump(t, []byte(in), Limits{}, 0, false), walkDump(t, []byte(in), Limits{}, 0, true); !slices.Equal(got, want) {
+			t.Errorf("%q one byte at a time:\n%s\nwant\n%s", in, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// walkDumpSplit is walkDump over a source that returns data in two reads,
+// the first ending at split.
+func walkDumpSplit(t testing.TB, data []byte, split int) []string {
+	t.Helper()
+	mr := NewReader(io.MultiReader(bytes.NewReader(data[:split]), bytes.NewReader(data[split:])), Limits{})
+	var out []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			return append(out, "error: "+err.Error())
+		}
+		raw, err := io.ReadAll(mr.Raw())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%d %s %d/%d %q", p.Depth, p.ContentType(), p.HeaderOffset, p.BodyOffset, raw))
 	}
 }
 
