@@ -26,6 +26,20 @@ func ReadHeader(br *bufio.Reader, lim Limits) (Header, error) {
 	return h, err
 }
 
+// ParseHeader parses the header at the start of b, a header block or a
+// whole message, with the default Limits: the convenience for bytes at
+// hand. It stops at the blank line that ends the header; body is the rest
+// of b after it (empty for a header block without a body). Errors are
+// those of ReadHeader.
+func ParseHeader(b []byte) (h Header, body []byte, err error) {
+	br := bufio.NewReaderSize(bytes.NewReader(b), max(len(b), 16))
+	h, n, err := readHeader(br, Limits{}, false)
+	if err == io.EOF && len(b) == 0 {
+		err = nil
+	}
+	return h, b[min(int(n), len(b)):], err
+}
+
 // readHeader is ReadHeader that also returns the number of bytes consumed
 // from br and, with stopAtNonField, ends the header before (without
 // consuming) a line that is not a field, a continuation, blank, or a

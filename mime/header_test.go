@@ -190,3 +190,21 @@ func TestHeaderPrepend(t *testing.T) {
 		t.Error("Prepend accepted LF")
 	}
 }
+
+func TestParseHeader(t *testing.T) {
+	h, body, err := ParseHeader([]byte("Subject: hi\r\nFrom: a@example.org\r\n\r\nbody\r\n"))
+	if err != nil || h.Get("Subject") != "hi" || string(body) != "body\r\n" {
+		t.Fatalf("got %q %q %v", h.Get("Subject"), body, err)
+	}
+	h, body, err = ParseHeader([]byte("Subject: only\n"))
+	if err != nil || h.Get("Subject") != "only" || len(body) != 0 {
+		t.Fatalf("header block: got %q %q %v", h.Get("Subject"), body, err)
+	}
+	if _, body, err = ParseHeader(nil); err != nil || len(body) != 0 {
+		t.Fatalf("empty: %q %v", body, err)
+	}
+	var lerr *LimitError
+	if _, _, err = ParseHeader([]byte(strings.Repeat("X-A: b\r\n", DefaultMaxHeaderFields+1) + "\r\n")); !errors.As(err, &lerr) {
+		t.Fatalf("over the default field limit: %v", err)
+	}
+}
