@@ -79,14 +79,44 @@ type Attachment struct {
 	// guessed from the file name's extension, or application/octet-stream.
 	ContentType string
 	// ContentID identifies an inline part for "cid:" URLs (RFC 2392),
-	// without angle brackets. Empty for an inline part means a random one,
-	// stored back here.
+	// without angle brackets. Builder.AddInline and URL choose a random
+	// one up front, so the HTML can reference it; one still empty at
+	// WriteTo is chosen then and stored back here.
 	ContentID string
 	// Body is read once by WriteTo.
 	Body io.Reader
 	// Header holds extra fields for the part.
 	Header Header
 }
+
+// AddInline adds an inline part (an image the HTML shows) and returns it
+// with its ContentID already chosen, so that the HTML can reference it
+// before the message is written: `<img src="` + a.URL() + `">`.
+func (b *Builder) AddInline(filename string, body io.Reader) *Attachment {
+	a := &Attachment{Filename: filename, Body: body, ContentID: newContentID()}
+	b.Inline = append(b.Inline, a)
+	return a
+}
+
+// AddAttachment attaches a file and returns it, for setting ContentType or
+// Header.
+func (b *Builder) AddAttachment(filename string, body io.Reader) *Attachment {
+	a := &Attachment{Filename: filename, Body: body}
+	b.Attachments = append(b.Attachments, a)
+	return a
+}
+
+// URL returns the part's "cid:" URL (RFC 2392) for HTML to reference it.
+// An empty ContentID is chosen here (and stored), so an Attachment made
+// as a literal can be referenced too.
+func (a *Attachment) URL() string {
+	if a.ContentID == "" {
+		a.ContentID = newContentID()
+	}
+	return "cid:" + a.ContentID
+}
+
+func newContentID() string { return strings.ToLower(rand.Text()) + "@posthorn" }
 
 // BuildError reports a Builder field that cannot be written.
 type BuildError struct {
@@ -351,7 +381,7 @@ func (b *Builder) tree() (*node, error) {
 		rel := &node{contentType: "multipart/related", params: map[string]string{"type": "text/html"}, children: []*node{html}}
 		for _, a := range b.Inline {
 			if a.ContentID == "" {
-				a.ContentID = strings.ToLower(rand.Text()) + "@posthorn"
+				a.ContentID = newContentID()
 			}
 			n, err := attachmentNode(a, "inline")
 			if err != nil {

@@ -309,3 +309,33 @@ func TestBuilderLineLengths(t *testing.T) {
 	}
 	checkWireForm(t, raw)
 }
+
+// The cid of an inline part is known when it is added, before WriteTo reads
+// the HTML that references it (issue 15).
+func TestBuilderContentIDUpFront(t *testing.T) {
+	b := &Builder{From: &Address{Mailbox: "a", Host: "example.org"}}
+	img := b.AddInline("a.png", strings.NewReader("png"))
+	if img.ContentID == "" || img.URL() != "cid:"+img.ContentID {
+		t.Fatalf("no cid up front: %q %q", img.ContentID, img.URL())
+	}
+	lit := &Attachment{Filename: "b.png", Body: strings.NewReader("png")}
+	url := lit.URL()
+	b.Inline = append(b.Inline, lit)
+	b.HTML = strings.NewReader(`<img src="` + img.URL() + `"><img src="` + url + `">`)
+	b.AddAttachment("c.txt", strings.NewReader("c"))
+	msg, err := b.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{img.ContentID, lit.ContentID} {
+		if !strings.Contains(string(msg), "Content-ID: <"+id+">") {
+			t.Errorf("Content-ID %s not written:\n%s", id, msg)
+		}
+	}
+	if img.ContentID == lit.ContentID || "cid:"+lit.ContentID != url {
+		t.Errorf("cids: %q %q %q", img.ContentID, lit.ContentID, url)
+	}
+	if len(b.Attachments) != 1 || b.Attachments[0].Filename != "c.txt" {
+		t.Errorf("attachments: %v", b.Attachments)
+	}
+}

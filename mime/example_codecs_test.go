@@ -18,12 +18,11 @@ func ExampleBuilder() {
 		To:      []*mime.Address{{Name: "Jöran Bäcker", Mailbox: "joran", Host: "example.com"}},
 		Subject: "Your receipt — order 1234",
 		Text:    strings.NewReader("Thank you for your order.\n"),
-		HTML:    strings.NewReader(`<p>Thank you for your order.</p><img src="cid:logo@shop.example">`),
-		Inline:  []*mime.Attachment{{Filename: "logo.png", ContentID: "logo@shop.example", Body: strings.NewReader("\x89PNG...")}},
-		Attachments: []*mime.Attachment{
-			{Filename: "Rechnung März.pdf", Body: strings.NewReader("%PDF-1.4 ...")},
-		},
 	}
+	// The inline image's cid is known as soon as it is added.
+	logo := b.AddInline("logo.png", strings.NewReader("\x89PNG..."))
+	b.HTML = strings.NewReader(`<p>Thank you for your order.</p><img src="` + logo.URL() + `">`)
+	b.AddAttachment("Rechnung März.pdf", strings.NewReader("%PDF-1.4 ..."))
 	b.Header.Add("List-Unsubscribe", "<mailto:unsubscribe@shop.example>")
 	msg, err := b.Bytes()
 	if err != nil {
@@ -31,8 +30,10 @@ func ExampleBuilder() {
 	}
 	fmt.Println(b.Recipients())
 	fmt.Println(strings.Contains(string(msg), "filename*=utf-8''Rechnung%20M%C3%A4rz.pdf"))
+	fmt.Println(strings.Contains(string(msg), "Content-ID: <"+logo.ContentID+">"))
 	// Output:
 	// [joran@example.com]
+	// true
 	// true
 }
 
