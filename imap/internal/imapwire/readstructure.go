@@ -397,7 +397,9 @@ func (d *Decoder) readParams() ([]imap.Param, error) {
 		n++
 		return err
 	})
-	return ps, err
+	// Servers send parameters as the message has them; the caller gets
+	// RFC 2231 pieces joined and decoded (imap.BodyStructure.Params).
+	return imap.DecodeParams(ps), err
 }
 
 // skipValue skips one value: an nstring, number, atom or list.
