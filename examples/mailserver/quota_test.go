@@ -84,7 +84,7 @@ func chat(t *testing.T, addr, script string) {
 
 func inboxCount(t *testing.T, store *imapmem.Store, user string) uint32 {
 	t.Helper()
-	u, err := store.User(context.Background(), user)
+	u, err := store.User(context.Background(), user, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

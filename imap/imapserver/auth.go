@@ -70,11 +70,14 @@ func (s *session) authFailed(mech, user string, err error) error {
 }
 
 // login opens the user's mail and enters the authenticated state.
-func (s *session) login(tag, mech, username string) error {
+func (s *session) login(tag string, id sasl.Identity) error {
+	username := id.Username
 	if h := s.srv.Hooks.Auth; h != nil {
-		h(AuthEvent{Remote: s.ip, Mechanism: mech, Username: username})
+		h(AuthEvent{Remote: s.ip, Mechanism: id.Mechanism, Username: username})
 	}
-	u, err := s.srv.Backend.User(s.ctx, username)
+	s.id = id
+	s.info = ConnInfo{RemoteAddr: s.raw.RemoteAddr(), LocalAddr: s.raw.LocalAddr(), TLS: s.tlsState, Identity: &s.id, Service: "imap"}
+	u, err := s.srv.Backend.User(s.ctx, username, &s.info)
 	if err != nil {
 		s.log.Warn("opening user failed", "user", username, "err", err)
 		return no(imap.CodeUnavailable, "Mailbox not available")
@@ -121,7 +124,7 @@ func cmdLogin(s *session, tag string, uid bool) error {
 		return s.authFailed("LOGIN", user, err)
 	}
 	s.srv.authLimit.Success(s.ip, user)
-	return s.login(tag, "LOGIN", user)
+	return s.login(tag, sasl.Identity{Username: user, Mechanism: "LOGIN", AuthcID: user})
 }
 
 // AUTHENTICATE (RFC 9051 §6.2.2) with SASL-IR (RFC 4959).
@@ -184,7 +187,9 @@ func cmdAuthenticate(s *session, tag string, uid bool) error {
 		}
 		if done {
 			s.srv.authLimit.Success(s.ip, srv.Identity().Username)
-			return s.login(tag, mech, srv.Identity().Username)
+			id := srv.Identity()
+			id.Mechanism = mech
+			return s.login(tag, id)
 		}
 		s.w.WriteString("+ ")
 		s.w.WriteString(base64.StdEncoding.EncodeToString(chal))

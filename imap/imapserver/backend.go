@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/sasl"
 )
 
@@ -60,9 +61,17 @@ type Backend interface {
 	VerifyPassword(ctx context.Context, username, password string) error
 	// User opens the account of an authenticated user. The server calls
 	// it after LOGIN or AUTHENTICATE succeeded, with the identity to log
-	// in as, and calls User.Close at logout.
-	User(ctx context.Context, username string) (User, error)
+	// in as and what it knows of the connection (client address, TLS
+	// state, info.Identity.Mechanism "LOGIN" or the SASL mechanism), and
+	// calls User.Close at logout. The server never passes a nil info;
+	// other callers (tests, tools) may.
+	User(ctx context.Context, username string, info *ConnInfo) (User, error)
 }
+
+// ConnInfo describes the client connection of a session: addresses, TLS
+// state, the identity that logged in, and Service "imap". It is the same
+// type as smtpserver.ConnInfo and pop3server.ConnInfo.
+type ConnInfo = serve.ConnInfo
 
 // MailboxInfo describes one mailbox for LIST.
 type MailboxInfo struct {

@@ -42,7 +42,7 @@ func bigMessage(seed uint64, size int) string {
 // client got that far), for at most 20 seconds.
 func deliverWhen(t *testing.T, ts *testServer, n uint32, msg string) {
 	go func() {
-		u, err := ts.store.User(context.Background(), "alice")
+		u, err := ts.store.User(context.Background(), "alice", nil)
 		if err != nil {
 			return
 		}

@@ -31,7 +31,7 @@ func benchResyncServer(b *testing.B, n int) (store *imapmem.Store, addr string, 
 			b.Fatal(err)
 		}
 	}
-	u, _ := store.User(ctx, "alice")
+	u, _ := store.User(ctx, "alice", nil)
 	mb, err := u.OpenMailbox(ctx, "INBOX", false)
 	if err != nil {
 		b.Fatal(err)
@@ -130,7 +130,7 @@ func BenchmarkSelectQresync(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{10_000, 100_000} {
 		store, addr, uidValidity, modSeq, last := benchResyncServer(b, n)
-		u, _ := store.User(ctx, "alice")
+		u, _ := store.User(ctx, "alice", nil)
 		for _, mode := range []string{"plain", "qresync-1pct", "qresync-last100", "plain-cold", "qresync-1pct-cold"} {
 			b.Run(fmt.Sprintf("n=%d/%s", n, mode), func(b *testing.B) {
 				bc := dialBench(b, addr)
@@ -212,7 +212,7 @@ func BenchmarkChangedSince(b *testing.B) {
 		for range n {
 			store.Deliver(ctx, "alice", strings.NewReader(msg1))
 		}
-		u, _ := store.User(ctx, "alice")
+		u, _ := store.User(ctx, "alice", nil)
 		mb, _ := u.OpenMailbox(ctx, "INBOX", false)
 		snap := mb.Snapshot()
 		for i := range 100 {

@@ -22,7 +22,7 @@ func Example_qresync() {
 	for range 3 {
 		store.Deliver(ctx, "alice", strings.NewReader("Subject: hi\r\n\r\nHello!\r\n"))
 	}
-	u, _ := store.User(ctx, "alice")
+	u, _ := store.User(ctx, "alice", nil)
 	mb, _ := u.OpenMailbox(ctx, "INBOX", false)
 	// What the client saw last time.
 	uidValidity, modSeq := mb.Snapshot().UIDValidity, mb.Snapshot().HighestModSeq

@@ -30,7 +30,7 @@ func newCondstoreServer(t *testing.T, n int, configure ...func(*imapserver.Serve
 // delivered so far is \Recent in the sessions of the test.
 func (ts *testServer) claimRecent() {
 	ts.t.Helper()
-	u, err := ts.store.User(context.Background(), "alice")
+	u, err := ts.store.User(context.Background(), "alice", nil)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func (ts *testServer) claimRecent() {
 // uidValidity returns INBOX's UIDVALIDITY.
 func (ts *testServer) uidValidity() uint32 {
 	ts.t.Helper()
-	u, err := ts.store.User(context.Background(), "alice")
+	u, err := ts.store.User(context.Background(), "alice", nil)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -407,8 +407,8 @@ type wrapBackend struct {
 	wrap func(imapserver.Mailbox) imapserver.Mailbox
 }
 
-func (b wrapBackend) User(ctx context.Context, name string) (imapserver.User, error) {
-	u, err := b.Backend.User(ctx, name)
+func (b wrapBackend) User(ctx context.Context, name string, info *imapserver.ConnInfo) (imapserver.User, error) {
+	u, err := b.Backend.User(ctx, name, info)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,6 @@
 package imapserver
 
-import (
-	"net/netip"
-	"time"
-)
+import "github.com/posthorn/posthorn/internal/serve"
 
 // Hooks are optional callbacks for metrics and auditing (counting
 // connections and failed logins). Each is called on the connection's
@@ -23,25 +20,11 @@ type Hooks struct {
 	Auth func(AuthEvent)
 }
 
-// ConnEvent describes a connection for Hooks.Connect and Hooks.Disconnect.
-type ConnEvent struct {
-	// Remote is the client address (behind a trusted PROXY, the address
-	// the proxy announced).
-	Remote netip.Addr
-	// Refused is why the connection was not served; empty if it was.
-	Refused string
-	// Duration is how long the connection lasted (Disconnect only).
-	Duration time.Duration
-}
+// ConnEvent describes a connection for Hooks.Connect and
+// Hooks.Disconnect; the same type in smtpserver and pop3server.
+type ConnEvent = serve.ConnEvent
 
-// AuthEvent describes an authentication attempt for Hooks.Auth.
-type AuthEvent struct {
-	Remote netip.Addr
-	// Mechanism is "LOGIN" for the LOGIN command, else the SASL
-	// mechanism name.
-	Mechanism string
-	// Username is the user logged in as, or after a failure the name
-	// the client gave, where the mechanism tells it; empty otherwise.
-	Username string
-	Err      error
-}
+// AuthEvent describes a LOGIN or AUTHENTICATE attempt for Hooks.Auth
+// (Mechanism "LOGIN" for the LOGIN command, else the SASL mechanism);
+// the same type in smtpserver and pop3server.
+type AuthEvent = serve.AuthEvent

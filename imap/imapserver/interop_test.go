@@ -68,7 +68,7 @@ print("done", m.readline().strip().split(b" ", 1)[1])
 m.logout()
 `
 	out := string(testpeer.RunPython(t, script, "HOST="+host, "PORT="+port, "CERT="+certFile))
-	st, _ := ts.store.User(t.Context(), "alice")
+	st, _ := ts.store.User(t.Context(), "alice", nil)
 	status, _ := st.Status(t.Context(), "INBOX")
 	want := fmt.Sprintf(`append [APPENDUID %d 3
 search [b'1']

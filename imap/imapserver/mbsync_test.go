@@ -89,7 +89,7 @@ SyncState *
 		os.Rename(first, first+"S")
 	}
 	run()
-	u, _ := ts.store.User(t.Context(), "alice")
+	u, _ := ts.store.User(t.Context(), "alice", nil)
 	st, err := u.Status(t.Context(), "INBOX")
 	if err != nil {
 		t.Fatal(err)

@@ -201,7 +201,7 @@ func sameCache(t *testing.T, what string, got, want *mailCache) {
 func randomChanges(t *testing.T, ts *testServer, rng *rand.Rand, n int) {
 	t.Helper()
 	ctx := context.Background()
-	u, err := ts.store.User(ctx, "alice")
+	u, err := ts.store.User(ctx, "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

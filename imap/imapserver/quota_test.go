@@ -29,7 +29,7 @@ func literalLines(msg string) string {
 
 func uidValidity(t *testing.T, ts *testServer, mailbox string) uint32 {
 	t.Helper()
-	u, err := ts.store.User(context.Background(), "alice")
+	u, err := ts.store.User(context.Background(), "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -251,7 +251,7 @@ func TestSelectFetch(t *testing.T) {
 	ts.deliver(msg1)
 	ts.deliver(msg2)
 	c := ts.login()
-	st, _ := ts.store.User(context.Background(), "alice")
+	st, _ := ts.store.User(context.Background(), "alice", nil)
 	status, _ := st.Status(context.Background(), "INBOX")
 	v := status.UIDValidity
 	// RFC 3501 §6.3.1 (IMAP4rev1 session).
@@ -414,7 +414,7 @@ S: b8 OK STATUS completed`)
 func TestAppendCopyMove(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.login()
-	st, _ := ts.store.User(context.Background(), "alice")
+	st, _ := ts.store.User(context.Background(), "alice", nil)
 	inbox, _ := st.Status(context.Background(), "INBOX")
 	sent, _ := st.Status(context.Background(), "Sent")
 	c.run(fmt.Sprintf(`

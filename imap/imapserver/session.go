@@ -59,6 +59,8 @@ type session struct {
 	utf8        bool // UTF8=ACCEPT enabled (RFC 6855) or IMAP4rev2
 	user        User
 	username    string
+	id          sasl.Identity // the logged-in identity
+	info        ConnInfo      // what the Backend was told at login
 	sel         *selected
 	authFails   int
 	lineRead    bool   // the current command's final CRLF was read

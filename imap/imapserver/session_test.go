@@ -231,8 +231,8 @@ S: + idling`)
 type panicBackend struct{ imapserver.Backend }
 type panicUser struct{ imapserver.User }
 
-func (b panicBackend) User(ctx context.Context, name string) (imapserver.User, error) {
-	u, err := b.Backend.User(ctx, name)
+func (b panicBackend) User(ctx context.Context, name string, info *imapserver.ConnInfo) (imapserver.User, error) {
+	u, err := b.Backend.User(ctx, name, info)
 	return panicUser{u}, err
 }
 func (panicUser) ListMailboxes(context.Context) ([]imapserver.MailboxInfo, error) {

@@ -272,8 +272,8 @@ type messagesLog struct {
 	calls [][]uint32
 }
 
-func (b *messagesLog) User(ctx context.Context, name string) (imapserver.User, error) {
-	u, err := b.Backend.User(ctx, name)
+func (b *messagesLog) User(ctx context.Context, name string, info *imapserver.ConnInfo) (imapserver.User, error) {
+	u, err := b.Backend.User(ctx, name, info)
 	return logUser{u, b}, err
 }
 

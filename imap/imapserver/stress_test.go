@@ -298,7 +298,7 @@ func runStress(t *testing.T, ts *testServer, views []*stressView, rounds int, du
 		}()
 	}
 	wg.Wait()
-	u, _ := ts.store.User(context.Background(), "alice")
+	u, _ := ts.store.User(context.Background(), "alice", nil)
 	h, _ := u.OpenMailbox(context.Background(), "INBOX", true)
 	want := h.Snapshot().UIDs
 	h.Close()

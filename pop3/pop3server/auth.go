@@ -71,7 +71,7 @@ func (c *conn) cmdPass(cmd pop3.Command) {
 	if err == nil {
 		err = c.srv.verifyPassword(c.ctx, user, cmd.Args[0])
 	}
-	c.finishAuth(user, "USER", err)
+	c.finishAuth(sasl.Identity{Username: user, Mechanism: "USER", AuthcID: user}, err)
 }
 
 // cmdAPOP handles APOP name digest (RFC 1939 §7): digest is the MD5 of the
@@ -105,7 +105,7 @@ func (c *conn) cmdAPOP(cmd pop3.Command) {
 			err = sasl.ErrAuthFailed
 		}
 	}
-	c.finishAuth(user, "APOP", err)
+	c.finishAuth(sasl.Identity{Username: user, Mechanism: "APOP", AuthcID: user}, err)
 }
 
 // cmdAuth handles AUTH (RFC 5034 §4). Without an argument it lists the
@@ -144,7 +144,7 @@ func (c *conn) cmdAuth(cmd pop3.Command) {
 		}
 	}
 	if err := c.authWait(""); err != nil {
-		c.finishAuth("", mech, err)
+		c.finishAuth(sasl.Identity{Mechanism: mech}, err)
 		return
 	}
 	for {
@@ -156,11 +156,11 @@ func (c *conn) cmdAuth(cmd pop3.Command) {
 				c.authFails++
 				return
 			}
-			c.finishAuth(srv.Identity().Username, mech, err)
+			c.finishAuth(saslIdentity(srv, mech), err)
 			return
 		}
 		if done {
-			c.finishAuth(srv.Identity().Username, mech, nil)
+			c.finishAuth(saslIdentity(srv, mech), nil)
 			return
 		}
 		c.reply("+ " + base64.StdEncoding.EncodeToString(challenge))
@@ -184,6 +184,14 @@ func (c *conn) cmdAuth(cmd pop3.Command) {
 			return
 		}
 	}
+}
+
+// saslIdentity is the identity a SASL exchange established (or, after a
+// failure, what it learnt), with the mechanism name as the client gave it.
+func saslIdentity(srv sasl.Server, mech string) sasl.Identity {
+	id := srv.Identity()
+	id.Mechanism = mech
+	return id
 }
 
 // decodeB64 decodes a strict Base64 client response (RFC 5034 §4).
@@ -231,7 +239,8 @@ func validName(s string) bool {
 
 // finishAuth completes USER/PASS, APOP or AUTH: on success it locks and
 // opens the maildrop and enters TRANSACTION.
-func (c *conn) finishAuth(user, mech string, err error) {
+func (c *conn) finishAuth(id sasl.Identity, err error) {
+	user, mech := id.Username, id.Mechanism
 	if h := c.srv.Hooks.Auth; h != nil {
 		h(AuthEvent{Remote: c.remote, Mechanism: mech, Username: user, Err: err})
 	}
@@ -268,9 +277,12 @@ func (c *conn) finishAuth(user, mech string, err error) {
 		c.reply("-ERR [IN-USE] maildrop already locked by another session")
 		return
 	}
-	c.locked, c.user, c.mech = true, user, mech
-	info := &ConnInfo{RemoteAddr: c.nc.RemoteAddr(), LocalAddr: c.nc.LocalAddr(), TLS: c.tls, Mechanism: mech}
-	drop, err := c.srv.Backend.OpenMaildrop(c.ctx, user, info)
+	c.locked, c.user, c.id = true, user, id
+	c.info = ConnInfo{RemoteAddr: c.nc.RemoteAddr(), LocalAddr: c.nc.LocalAddr(), Identity: &c.id, Service: "pop3"}
+	if c.tls {
+		c.info.TLS = &c.tlsState
+	}
+	drop, err := c.srv.Backend.OpenMaildrop(c.ctx, user, &c.info)
 	if err == nil {
 		c.drop = drop
 		c.msgs, err = drop.Messages(c.ctx)
@@ -332,13 +344,11 @@ func (c *conn) cmdSTLS(cmd pop3.Command) {
 		return
 	}
 	c.setReaders(tc)
-	cs := tc.ConnectionState()
-	c.cb = sasl.ChannelBindingFromTLS(&cs)
-	c.tls = true
+	c.setTLSState(tc)
 	// A LANG sent before TLS may have been injected by a man in the middle
 	// (RFC 6856 §7); like the capabilities (RFC 2595 §4), it is forgotten.
 	c.lang, c.texts, c.utf8Text = "", nil, false
-	c.log.Debug("pop3 STLS done", "version", cs.Version)
+	c.log.Debug("pop3 STLS done", "version", c.tlsState.Version)
 }
 
 // cmdUTF8 enables UTF-8 mode (RFC 6856 §2.1).

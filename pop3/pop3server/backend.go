@@ -3,7 +3,8 @@ package pop3server
 import (
 	"context"
 	"io"
-	"net"
+
+	"github.com/posthorn/posthorn/internal/serve"
 )
 
 // Backend opens the maildrops of authenticated users. Authentication itself
@@ -67,16 +68,8 @@ type Maildrop interface {
 	Close() error
 }
 
-// ConnInfo describes the client connection of a session.
-type ConnInfo struct {
-	// RemoteAddr and LocalAddr are the addresses of the connection; behind
-	// a load balancer in Server.ProxyTrusted, the client's address and the
-	// address it connected to, as the PROXY header carries them.
-	RemoteAddr, LocalAddr net.Addr
-	// TLS reports whether the connection is encrypted (implicit TLS or
-	// after STLS).
-	TLS bool
-	// Mechanism is how the user authenticated: "USER", "APOP" or a SASL
-	// mechanism name.
-	Mechanism string
-}
+// ConnInfo describes the client connection of a session: addresses, TLS
+// state, the identity that logged in (Identity.Mechanism is "USER",
+// "APOP" or the SASL mechanism) and Service "pop3". It is the same type as
+// smtpserver.ConnInfo and imapserver.ConnInfo.
+type ConnInfo = serve.ConnInfo

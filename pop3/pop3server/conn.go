@@ -50,13 +50,15 @@ type conn struct {
 
 	state     state
 	tls       bool
+	tlsState  tls.ConnectionState // valid when tls
 	cb        *sasl.ChannelBinding
 	utf8      bool
 	utf8Text  bool              // UTF-8 allowed in response text (after UTF8 or LANG)
 	lang      string            // tag of the response language (RFC 6856 §3); "" until LANG
 	texts     map[string]string // its translations; nil for English
 	user      string            // after USER, and the logged-in user in TRANSACTION
-	mech      string
+	id        sasl.Identity     // the logged-in identity, in TRANSACTION
+	info      ConnInfo          // what the Backend was told at login
 	authFails int
 	badCmds   int
 	apopStamp string // greeting timestamp when APOP is offered
@@ -267,10 +269,16 @@ func (c *conn) handshake(tc *tls.Conn) error {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return err
 	}
-	cs := tc.ConnectionState()
-	c.cb = sasl.ChannelBindingFromTLS(&cs)
-	c.tls = true
+	c.setTLSState(tc)
 	return nil
+}
+
+// setTLSState records the state of a completed TLS handshake and the
+// connection's channel binding.
+func (c *conn) setTLSState(tc *tls.Conn) {
+	c.tlsState = tc.ConnectionState()
+	c.cb = sasl.ChannelBindingFromTLS(&c.tlsState)
+	c.tls = true
 }
 
 // close ends the session without entering UPDATE: nothing marked deleted

@@ -2,7 +2,8 @@ package pop3server
 
 import (
 	"net/netip"
-	"time"
+
+	"github.com/posthorn/posthorn/internal/serve"
 )
 
 // Hooks are optional callbacks for metrics and auditing (counting
@@ -26,28 +27,14 @@ type Hooks struct {
 	Deleted func(DeleteEvent)
 }
 
-// ConnEvent describes a connection for Hooks.Connect and Hooks.Disconnect.
-type ConnEvent struct {
-	// Remote is the client address (behind a trusted PROXY, the address
-	// the proxy announced).
-	Remote netip.Addr
-	// Refused is why the connection was not served; empty if it was.
-	Refused string
-	// Duration is how long the connection lasted (Disconnect only).
-	Duration time.Duration
-}
+// ConnEvent describes a connection for Hooks.Connect and
+// Hooks.Disconnect; the same type in smtpserver and imapserver.
+type ConnEvent = serve.ConnEvent
 
-// AuthEvent describes an authentication attempt for Hooks.Auth.
-type AuthEvent struct {
-	Remote netip.Addr
-	// Mechanism is "USER", "APOP" or the SASL mechanism name.
-	Mechanism string
-	// Username is the maildrop name: the one logged in to, or after a
-	// failure the name the client gave, when it gave one in the clear
-	// (USER, APOP); empty otherwise.
-	Username string
-	Err      error
-}
+// AuthEvent describes a USER/PASS, APOP or AUTH attempt for Hooks.Auth
+// (Mechanism "USER", "APOP" or the SASL mechanism); the same type in
+// smtpserver and imapserver.
+type AuthEvent = serve.AuthEvent
 
 // DeleteEvent describes the messages a session removed on QUIT.
 type DeleteEvent struct {

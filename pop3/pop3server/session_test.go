@@ -327,7 +327,12 @@ func TestCapaAndPlaintextPolicy(t *testing.T) {
 		C: USER alice
 		S: +OK send PASS
 		C: PASS secret
-		S: +OK*
+		S: +OK*`)
+	// The backend learns the TLS state STLS established.
+	if v, m := env.Backend.LastTLSVersion(), env.Backend.LastMechanism(); v < tls.VersionTLS12 || m != "USER" {
+		t.Errorf("ConnInfo after STLS: TLS version %x, mechanism %q", v, m)
+	}
+	s.Script(`
 		C: CAPA
 		S: +OK capability list follows
 		S: TOP
@@ -381,6 +386,9 @@ func TestImplicitTLS(t *testing.T) {
 		S: +OK*
 		C: QUIT
 		S: +OK bye`)
+	if v := env.Backend.LastTLSVersion(); v < tls.VersionTLS12 {
+		t.Errorf("ConnInfo under implicit TLS: TLS version %x", v)
+	}
 }
 
 // A backend refusal with a response code is passed on (RFC 2449 §8.1.1).

@@ -2,10 +2,9 @@ package smtpserver
 
 import (
 	"context"
-	"crypto/tls"
 	"io"
-	"net"
 
+	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp"
 )
@@ -23,21 +22,11 @@ type Backend interface {
 	NewSession(ctx context.Context, c *ConnInfo) (Session, error)
 }
 
-// ConnInfo describes the connection a Session runs on.
-type ConnInfo struct {
-	// RemoteAddr and LocalAddr are the connection's addresses: behind a
-	// load balancer in Server.ProxyTrusted, those its PROXY header
-	// carries; after XCLIENT when a trusted proxy sent one.
-	RemoteAddr, LocalAddr net.Addr
-	// Hostname is the name the client gave in EHLO/HELO/LHLO; "" before.
-	Hostname string
-	// TLS is the TLS state; nil on a plaintext connection.
-	TLS *tls.ConnectionState
-	// Identity is the authenticated identity; nil before a successful AUTH.
-	Identity *sasl.Identity
-	// Mode is the server's mode.
-	Mode Mode
-}
+// ConnInfo describes the connection a Session runs on: addresses, TLS
+// state, the authenticated identity, the EHLO name, and Service "smtp",
+// "submission" or "lmtp" after the server's Mode. It is the same type as
+// imapserver.ConnInfo and pop3server.ConnInfo.
+type ConnInfo = serve.ConnInfo
 
 // Session is one SMTP session: a sequence of mail transactions.
 // Its methods are called from the connection's goroutine, one at a time.

@@ -69,7 +69,7 @@ func newConn(s *Server, nc net.Conn, lim Limits) *conn {
 	c.fr = &flushReader{c: c}
 	c.br = bufio.NewReaderSize(c.fr, 32*1024)
 	c.lr = lineio.NewReader(c.br, lim.MaxLineLength)
-	c.info = ConnInfo{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Mode: s.Mode}
+	c.info = ConnInfo{RemoteAddr: nc.RemoteAddr(), LocalAddr: nc.LocalAddr(), Service: s.Mode.service()}
 	c.log = s.logger().With("remote", nc.RemoteAddr().String())
 	return c
 }

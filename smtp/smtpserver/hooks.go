@@ -2,8 +2,8 @@ package smtpserver
 
 import (
 	"net/netip"
-	"time"
 
+	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/smtp"
 )
 
@@ -27,25 +27,13 @@ type Hooks struct {
 	Message func(MessageEvent)
 }
 
-// ConnEvent describes a connection for Hooks.Connect and Hooks.Disconnect.
-type ConnEvent struct {
-	// Remote is the client address (behind a trusted PROXY, the address
-	// the proxy announced).
-	Remote netip.Addr
-	// Refused is why the connection was not served; empty if it was.
-	Refused string
-	// Duration is how long the connection lasted (Disconnect only).
-	Duration time.Duration
-}
+// ConnEvent describes a connection for Hooks.Connect and
+// Hooks.Disconnect; the same type in imapserver and pop3server.
+type ConnEvent = serve.ConnEvent
 
-// AuthEvent describes an authentication attempt for Hooks.Auth.
-type AuthEvent struct {
-	Remote    netip.Addr
-	Mechanism string // SASL mechanism name, upper case
-	// Username is the account logged in to; empty when Err is set.
-	Username string
-	Err      error
-}
+// AuthEvent describes an AUTH exchange for Hooks.Auth; the same type in
+// imapserver and pop3server.
+type AuthEvent = serve.AuthEvent
 
 // MessageEvent describes the end of a mail transaction for Hooks.Message.
 type MessageEvent struct {

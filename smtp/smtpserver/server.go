@@ -42,6 +42,15 @@ func (m Mode) String() string {
 	}
 }
 
+// service is the ConnInfo.Service of the mode: "smtp", "submission" or
+// "lmtp".
+func (m Mode) service() string {
+	if m == ModeMX {
+		return "smtp"
+	}
+	return m.String()
+}
+
 // BareEOLPolicy says what happens to a message with a bare CR or LF
 // (RFC 5321 §2.3.8). Either way the message is read up to the real
 // <CRLF>.<CRLF> before the server answers, so SMTP smuggling is impossible.

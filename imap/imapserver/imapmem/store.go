@@ -270,7 +270,7 @@ func (s *Store) LookupSecret(ctx context.Context, username string) (string, erro
 }
 
 // User opens an authenticated user's mail. It implements imapserver.Backend.
-func (s *Store) User(ctx context.Context, username string) (imapserver.User, error) {
+func (s *Store) User(ctx context.Context, username string, info *imapserver.ConnInfo) (imapserver.User, error) {
 	u, err := s.user(username)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ func newUser(t *testing.T) (*Store, imapserver.User) {
 	if err := s.AddUser("alice", "secret"); err != nil {
 		t.Fatal(err)
 	}
-	u, err := s.User(context.Background(), "alice")
+	u, err := s.User(context.Background(), "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ type Backend struct {
 	refuse error // returned by OpenMaildrop while set
 	mech   string
 	remote string
+	tlsVer uint16
 }
 
 type user struct {
@@ -123,7 +124,13 @@ func (b *Backend) OpenMaildrop(ctx context.Context, name string, info *pop3serve
 		return nil, b.refuse
 	}
 	if info != nil {
-		b.mech = info.Mechanism
+		if info.Identity != nil {
+			b.mech = info.Identity.Mechanism
+		}
+		b.tlsVer = 0
+		if info.TLS != nil {
+			b.tlsVer = info.TLS.Version
+		}
 		if info.RemoteAddr != nil {
 			b.remote = info.RemoteAddr.String()
 		}
@@ -153,6 +160,14 @@ func (b *Backend) LastMechanism() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.mech
+}
+
+// LastTLSVersion returns the ConnInfo.TLS version of the last session
+// that opened a maildrop, 0 for a plaintext one.
+func (b *Backend) LastTLSVersion() uint16 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.tlsVer
 }
 
 // wireSize counts octets with every line end as CRLF.

@@ -1,0 +1,66 @@
+package serve
+
+import (
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/posthorn/posthorn/sasl"
+)
+
+// ConnInfo describes the client connection of a session to a backend. It
+// is the one type behind smtpserver.ConnInfo, imapserver.ConnInfo and
+// pop3server.ConnInfo, so that one store serving the three protocols
+// sees one shape (audit logs, per-IP policy, Dovecot-like %r logging).
+type ConnInfo struct {
+	// RemoteAddr and LocalAddr are the connection's addresses: behind a
+	// load balancer in the server's ProxyTrusted, those its PROXY header
+	// carries; in SMTP, after XCLIENT from a trusted client, those it
+	// announced.
+	RemoteAddr, LocalAddr net.Addr
+	// TLS is the state of TLS on the connection (implicit TLS, or after
+	// STARTTLS or STLS); nil on a plaintext connection.
+	TLS *tls.ConnectionState
+	// Identity is who authenticated and how: Identity.Mechanism is the
+	// SASL mechanism name, or "LOGIN" for IMAP's LOGIN command, "USER"
+	// or "APOP" in POP3, "XCLIENT" for a login announced by an SMTP
+	// XCLIENT. nil before a successful authentication.
+	Identity *sasl.Identity
+	// Hostname is the name the SMTP client gave in EHLO, HELO or LHLO;
+	// "" before it, and always in IMAP and POP3.
+	Hostname string
+	// Service names the server: "smtp" (an MX), "submission", "lmtp",
+	// "imap" or "pop3".
+	Service string
+}
+
+// ConnEvent describes a connection for the Hooks.Connect and
+// Hooks.Disconnect of each server.
+type ConnEvent struct {
+	// Remote is the client address (behind a trusted PROXY, the address
+	// the proxy announced).
+	Remote netip.Addr
+	// Refused is why the connection was not served ("too many
+	// connections", "shutting down"); empty if it was.
+	Refused string
+	// Duration is how long the connection lasted (Disconnect only).
+	Duration time.Duration
+}
+
+// AuthEvent describes an authentication attempt for the Hooks.Auth of
+// each server.
+type AuthEvent struct {
+	// Remote is the client address.
+	Remote netip.Addr
+	// Mechanism is the SASL mechanism name, upper case, or the
+	// protocol's own command: "LOGIN" in IMAP, "USER" or "APOP" in POP3.
+	Mechanism string
+	// Username is the account logged in to or, after a failure, the
+	// name the client gave where the mechanism tells it in the clear
+	// (IMAP LOGIN, POP3 USER and APOP); empty otherwise.
+	Username string
+	// Err is nil on success, otherwise the reason (sasl.ErrAuthFailed
+	// and the like).
+	Err error
+}
