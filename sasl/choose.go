@@ -135,3 +135,16 @@ func Choose(offered []string, opts ClientOptions) (Client, error) {
 func (o *ClientOptions) allowsPlus() bool {
 	return o.allowed(SCRAMSHA256Plus) || o.allowed(SCRAMSHA1Plus)
 }
+
+// SendsSecret reports whether mechanism mech sends the password or bearer
+// token itself, readable by anyone who sees the exchange: PLAIN, LOGIN,
+// OAUTHBEARER and XOAUTH2. Clients refuse these without TLS unless told
+// otherwise (RFC 4616 §6, RFC 7628 §5.1). SCRAM and CRAM-MD5 send only
+// proofs derived from the password.
+func SendsSecret(mech string) bool {
+	switch strings.ToUpper(mech) {
+	case Plain, Login, OAuthBearer, XOAuth2:
+		return true
+	}
+	return false
+}

@@ -37,6 +37,12 @@ var (
 	// without channel-binding data, or that the data was used before
 	// (RFC 9266 §4.1).
 	ErrChannelBinding = errors.New("sasl: channel binding unavailable")
+	// ErrInsecureAuth is returned by the three protocol clients when a
+	// password or token would be sent over a connection without TLS: the
+	// protocol's own plaintext login (IMAP LOGIN, POP3 USER/PASS) or a
+	// mechanism for which SendsSecret holds. Each client's
+	// Options.AllowInsecureAuth lifts the refusal.
+	ErrInsecureAuth = errors.New("sasl: refusing to send a password or token without TLS")
 )
 
 // ProtocolError reports a malformed SASL message: a client response a

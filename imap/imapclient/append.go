@@ -104,7 +104,9 @@ func (c *Client) appendCmd(ctx context.Context, mailbox string, msgs []AppendMes
 		return nil, err
 	}
 	undo := c.writeCtx(ctx)
-	err = c.writeAppend(ctx, cmd, c.appendMailbox([]byte("APPEND "), mailbox), heads, msgs)
+	prefix := newLine("APPEND ")
+	c.appendMailbox(prefix, mailbox)
+	err = c.writeAppend(ctx, cmd, prefix, heads, msgs)
 	undo()
 	c.wmu.Unlock()
 	if err != nil {
@@ -177,11 +179,13 @@ func parseAppendUID(arg string) *AppendData {
 // writeAppend writes the command line: prefix, then each message's head
 // and literal. Each synchronising literal waits for its own continuation
 // request (RFC 9051 §7.5); a tagged NO instead ends the command.
-func (c *Client) writeAppend(ctx context.Context, cmd *command, prefix []byte, heads [][]byte, msgs []AppendMessage) error {
+func (c *Client) writeAppend(ctx context.Context, cmd *command, prefix *imapwire.Command, heads [][]byte, msgs []AppendMessage) error {
 	w := c.bw
 	w.WriteString(cmd.tag)
 	w.WriteByte(' ')
-	w.Write(prefix)
+	if err := c.writeLine(ctx, cmd, prefix); err != nil {
+		return err
+	}
 	for i, m := range msgs {
 		w.Write(heads[i])
 		w.WriteByte('{')

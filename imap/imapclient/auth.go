@@ -66,14 +66,21 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	return nil
 }
 
-// Authenticate runs AUTHENTICATE with a SASL client (RFC 9051 §6.2.2),
-// sending the initial response inline when the server offers SASL-IR
-// (RFC 4959).
-func (c *Client) Authenticate(ctx context.Context, sc sasl.Client) error {
+// Auth runs one SASL exchange with the mechanism sc, the AUTHENTICATE
+// command (RFC 9051 §6.2.2), sending the initial response inline when the
+// server offers SASL-IR (RFC 4959). A mechanism that sends the password
+// or token itself (sasl.SendsSecret: PLAIN, LOGIN, OAUTHBEARER, XOAUTH2)
+// is refused without TLS with sasl.ErrInsecureAuth unless
+// Options.AllowInsecureAuth is set. Login picks the strongest mechanism
+// the server offers.
+func (c *Client) Auth(ctx context.Context, sc sasl.Client) error {
 	c.Has(ctx, "SASL-IR") // learn the capabilities before taking the write lock
 	mech, ir, err := sc.Start()
 	if err != nil {
 		return err
+	}
+	if sasl.SendsSecret(mech) && !c.isTLS() && !c.opts.AllowInsecureAuth {
+		return sasl.ErrInsecureAuth
 	}
 	line := "AUTHENTICATE " + mech
 	if ir != nil && c.hasCap("SASL-IR") {
@@ -170,13 +177,21 @@ func (c *Client) finishAuth(cmd *command, sc sasl.Client, saslErr error) error {
 	return nil
 }
 
-// Auth authenticates with the strongest SASL mechanism the server offers
-// and opts allow (sasl.Choose); TLS and channel binding are filled in from
-// the connection.
-func (c *Client) Auth(ctx context.Context, opts sasl.ClientOptions) error {
-	caps, err := c.Capability(ctx)
-	if err != nil {
-		return err
+// Login authenticates with a user name and password, the strongest way
+// the server offers: a SASL mechanism from its AUTH= capabilities chosen
+// by sasl.Choose (SCRAM-PLUS with the TLS channel binding, SCRAM, then
+// PLAIN), else the LOGIN command (RFC 9051 §6.2.3) unless the server
+// announces LOGINDISABLED. Without TLS, PLAIN and LOGIN fail with
+// sasl.ErrInsecureAuth unless Options.AllowInsecureAuth is set: a man in
+// the middle who strips STARTTLS and LOGINDISABLED from the capabilities
+// must not get the password.
+func (c *Client) Login(ctx context.Context, username, password string) error {
+	caps := c.Caps()
+	if caps == nil {
+		var err error
+		if caps, err = c.Capability(ctx); err != nil {
+			return err
+		}
 	}
 	var mechs []string
 	for _, s := range caps {
@@ -184,15 +199,43 @@ func (c *Client) Auth(ctx context.Context, opts sasl.ClientOptions) error {
 			mechs = append(mechs, m)
 		}
 	}
+	opts := sasl.ClientOptions{Username: username, Password: password, AllowPlaintext: c.opts.AllowInsecureAuth}
 	if cs, ok := c.TLSConnectionState(); ok {
 		opts.TLS = true
 		opts.ChannelBinding = sasl.ChannelBindingFromTLS(&cs)
 	}
-	sc, err := sasl.Choose(mechs, opts)
+	if sc, err := sasl.Choose(mechs, opts); err == nil {
+		return c.Auth(ctx, sc)
+	}
+	return c.loginCommand(ctx, username, password)
+}
+
+// loginCommand authenticates with the LOGIN command (RFC 9051 §6.2.3).
+func (c *Client) loginCommand(ctx context.Context, username, password string) error {
+	if !c.isTLS() && !c.opts.AllowInsecureAuth {
+		return sasl.ErrInsecureAuth
+	}
+	if c.hasCap("LOGINDISABLED") {
+		return errors.New("imapclient: server disabled LOGIN (LOGINDISABLED)")
+	}
+	// 8-bit credentials go as literals unless UTF-8 was enabled
+	// (RFC 9051 §9: quoted strings are 7-bit in IMAP4rev1).
+	u := c.utf8()
+	b := newLine("LOGIN ")
+	b.AString(username, u)
+	b.SP()
+	b.AString(password, u)
+	cmd, err := c.do(ctx, "LOGIN", b)
 	if err != nil {
 		return err
 	}
-	return c.Authenticate(ctx, sc)
+	c.afterAuth(cmd)
+	return nil
+}
+
+func (c *Client) isTLS() bool {
+	_, ok := c.TLSConnectionState()
+	return ok
 }
 
 // TLSConnectionState returns the state of the connection's TLS layer

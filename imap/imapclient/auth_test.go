@@ -47,7 +47,7 @@ func TestDovecotAuthenticate(t *testing.T) {
 			if !c.Has(ctx, "AUTH="+m.name) {
 				t.Fatalf("Dovecot does not offer %s: %v", m.name, c.Caps())
 			}
-			if err := c.Authenticate(ctx, m.new()); err != nil {
+			if err := c.Auth(ctx, m.new()); err != nil {
 				t.Fatal(err)
 			}
 			if c.State() != StateAuthenticated {
@@ -65,13 +65,13 @@ func TestDovecotAuthenticate(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		err = c.Authenticate(ctx, sasl.NewPlainClient("", "alice", "nope"))
+		err = c.Auth(ctx, sasl.NewPlainClient("", "alice", "nope"))
 		var ie *imap.Error
 		if !errors.As(err, &ie) || ie.Type != imap.StatusNO {
 			t.Fatalf("got %v", err)
 		}
 		// The strongest mechanism, chosen from the offer, over implicit TLS.
-		if err := c.Auth(ctx, sasl.ClientOptions{Username: "alice", Password: "alicepw"}); err != nil {
+		if err := c.Login(ctx, "alice", "alicepw"); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -80,12 +80,16 @@ func TestDovecotAuthenticate(t *testing.T) {
 func TestOurServerAuthenticate(t *testing.T) {
 	s := startServer(t)
 	ctx := testCtx(t)
-	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256"} {
-		c, err := Dial(ctx, s.addr, nil)
+	scram, err := sasl.NewSCRAMClient(sasl.SCRAMOptions{Hash: sasl.SHA256, Username: "alice", Password: "alicepw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mech, sc := range map[string]sasl.Client{"PLAIN": sasl.NewPlainClient("", "alice", "alicepw"), "SCRAM-SHA-256": scram} {
+		c, err := Dial(ctx, s.addr, &Options{AllowInsecureAuth: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = c.Auth(ctx, sasl.ClientOptions{Username: "alice", Password: "alicepw", Mechanisms: []string{mech}, AllowPlaintext: true})
+		err = c.Auth(ctx, sc)
 		if err != nil {
 			t.Fatalf("%s: %v", mech, err)
 		}

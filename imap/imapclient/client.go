@@ -78,6 +78,11 @@ type Options struct {
 	// Dialer dials the connection in Dial, DialTLS and DialStartTLS; nil
 	// means a net.Dialer with a 30 s timeout.
 	Dialer *net.Dialer
+	// AllowInsecureAuth lets Login and Auth send a password or token over
+	// a connection without TLS (the LOGIN command, PLAIN, LOGIN,
+	// OAUTHBEARER, XOAUTH2). The default refuses with sasl.ErrInsecureAuth,
+	// also on loopback, whether or not the server announces LOGINDISABLED.
+	AllowInsecureAuth bool
 }
 
 // ConnState is the IMAP connection state (RFC 9051 §3).
@@ -556,59 +561,51 @@ func (c *Client) nonSyncOK(n int64) bool {
 	return c.caps["LITERAL+"] || (c.caps["LITERAL-"] && n <= 4096)
 }
 
-// sendLine writes the command line b (which starts after the tag and holds
-// any literals produced by imapwire's Append functions as "{n}" CRLF data)
-// and flushes. Synchronising literals wait for the server's continuation
-// request (RFC 9051 §7.5); with LITERAL+ they are sent non-synchronising.
-// The caller holds wmu.
-func (c *Client) sendLine(ctx context.Context, cmd *command, b []byte) error {
-	w := c.bw
-	w.WriteString(cmd.tag)
-	w.WriteByte(' ')
-	for {
-		i, n, ok := nextLiteral(b)
-		if !ok {
-			break
-		}
-		// b[:i] ends with "{n" and b[i:] starts with "}\r\n".
-		if c.nonSyncOK(n) {
-			w.Write(b[:i])
-			w.WriteString("+}\r\n")
-			b = b[i+3:]
-			continue
-		}
-		w.Write(b[:i+3])
-		b = b[i+3:]
-		if err := c.waitContinuation(ctx, cmd); err != nil {
-			return err
-		}
+// newLine starts a command line from parts that hold no string argument.
+func newLine(parts ...string) *imapwire.Command {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
 	}
-	w.Write(b)
-	w.WriteString("\r\n")
-	return w.Flush()
+	l := &imapwire.Command{Bytes: make([]byte, 0, n+64)}
+	for _, p := range parts {
+		l.Raw(p)
+	}
+	return l
 }
 
-// nextLiteral finds the next literal header "{n}\r\n" in b, returning the
-// index of its "}" and n.
-func nextLiteral(b []byte) (int, int64, bool) {
-	for off := 0; ; {
-		j := strings.Index(string(b[off:]), "}\r\n")
-		if j < 0 {
-			return 0, 0, false
-		}
-		j += off
-		k := j - 1
-		for k >= 0 && b[k] >= '0' && b[k] <= '9' {
-			k--
-		}
-		if k >= 0 && b[k] == '{' && k < j-1 {
-			n, err := strconv.ParseInt(string(b[k+1:j]), 10, 64)
-			if err == nil {
-				return j, n, true
-			}
-		}
-		off = j + 3
+// sendLine writes the command line (after the tag) and the final CRLF,
+// and flushes.
+// The caller holds wmu.
+func (c *Client) sendLine(ctx context.Context, cmd *command, l *imapwire.Command) error {
+	c.bw.WriteString(cmd.tag)
+	c.bw.WriteByte(' ')
+	if err := c.writeLine(ctx, cmd, l); err != nil {
+		return err
 	}
+	c.bw.WriteString("\r\n")
+	return c.bw.Flush()
+}
+
+// writeLine writes l, closing each literal header where l says it is:
+// synchronising literals wait for the server's continuation request
+// (RFC 9051 §7.5); with LITERAL+ (or LITERAL- for small ones) they are
+// sent non-synchronising (RFC 7888). The literals' places come from how
+// the line was built, never from scanning it, so data that reads "{1}"
+// CRLF is only data. The caller holds wmu.
+func (c *Client) writeLine(ctx context.Context, cmd *command, l *imapwire.Command) error {
+	return l.Segments(func(b []byte, lit bool, n int64) error {
+		c.bw.Write(b)
+		if !lit {
+			return nil
+		}
+		if c.nonSyncOK(n) {
+			c.bw.WriteString("+}\r\n")
+			return nil
+		}
+		c.bw.WriteString("}\r\n")
+		return c.waitContinuation(ctx, cmd)
+	})
 }
 
 // waitContinuation flushes and waits for a continuation request. A
@@ -663,7 +660,7 @@ func (c *Client) wait(ctx context.Context, cmd *command) error {
 }
 
 // do runs a simple command: write the line, wait for completion.
-func (c *Client) do(ctx context.Context, name string, line []byte, wants ...string) (*command, error) {
+func (c *Client) do(ctx context.Context, name string, line *imapwire.Command, wants ...string) (*command, error) {
 	cmd, err := c.start(ctx, name, line, wants...)
 	if err != nil {
 		return nil, err
@@ -672,13 +669,13 @@ func (c *Client) do(ctx context.Context, name string, line []byte, wants ...stri
 }
 
 // start writes a command and returns it without waiting.
-func (c *Client) start(ctx context.Context, name string, line []byte, wants ...string) (*command, error) {
+func (c *Client) start(ctx context.Context, name string, line *imapwire.Command, wants ...string) (*command, error) {
 	return c.startKey(ctx, name, "", line, wants...)
 }
 
 // startKey is start for a command that takes only data with the given key
 // (see command.key).
-func (c *Client) startKey(ctx context.Context, name, key string, line []byte, wants ...string) (*command, error) {
+func (c *Client) startKey(ctx context.Context, name, key string, line *imapwire.Command, wants ...string) (*command, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -712,12 +709,12 @@ func isImapError(err error) bool {
 
 // appendMailbox appends a mailbox name as an astring, in modified UTF-7
 // unless UTF-8 was enabled (RFC 9051 §5.1, RFC 6855 §3).
-func (c *Client) appendMailbox(b []byte, name string) []byte {
+func (c *Client) appendMailbox(l *imapwire.Command, name string) {
 	u := c.utf8()
 	if !u {
 		name = imap.EncodeMailboxName(name)
 	}
-	return imapwire.AppendAString(b, name, u)
+	l.AString(name, u)
 }
 
 // decodeMailbox turns a name from the wire into UTF-8.

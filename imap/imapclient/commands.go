@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 func errNoData(cmd string) error {
@@ -17,7 +16,7 @@ func errNoData(cmd string) error {
 // Capability asks for the server's capabilities (RFC 9051 §6.1.1) and
 // returns them upper-cased.
 func (c *Client) Capability(ctx context.Context) ([]string, error) {
-	if _, err := c.do(ctx, "CAPABILITY", []byte("CAPABILITY")); err != nil {
+	if _, err := c.do(ctx, "CAPABILITY", newLine("CAPABILITY")); err != nil {
 		return nil, err
 	}
 	return c.Caps(), nil
@@ -26,13 +25,13 @@ func (c *Client) Capability(ctx context.Context) ([]string, error) {
 // Noop does nothing but gives the server a chance to send updates
 // (RFC 9051 §6.1.2), which reach the Handler and the mailbox state.
 func (c *Client) Noop(ctx context.Context) error {
-	_, err := c.do(ctx, "NOOP", []byte("NOOP"))
+	_, err := c.do(ctx, "NOOP", newLine("NOOP"))
 	return err
 }
 
 // Logout ends the session (RFC 9051 §6.1.3) and closes the connection.
 func (c *Client) Logout(ctx context.Context) error {
-	_, err := c.do(ctx, "LOGOUT", []byte("LOGOUT"))
+	_, err := c.do(ctx, "LOGOUT", newLine("LOGOUT"))
 	var ie *imap.Error
 	if errors.As(err, &ie) && ie.Type == imap.StatusBYE {
 		err = nil // the BYE LOGOUT asks for
@@ -51,27 +50,6 @@ func (c *Client) Logout(ctx context.Context) error {
 	return err
 }
 
-// Login authenticates with LOGIN (RFC 9051 §6.2.3). It is refused when the
-// server announces LOGINDISABLED. Prefer Authenticate.
-func (c *Client) Login(ctx context.Context, username, password string) error {
-	if c.hasCap("LOGINDISABLED") {
-		return errors.New("imapclient: server disabled LOGIN (LOGINDISABLED)")
-	}
-	b := []byte("LOGIN ")
-	// 8-bit credentials go as literals unless UTF-8 was enabled
-	// (RFC 9051 §9: quoted strings are 7-bit in IMAP4rev1).
-	u := c.utf8()
-	b = imapwire.AppendAString(b, username, u)
-	b = append(b, ' ')
-	b = imapwire.AppendAString(b, password, u)
-	cmd, err := c.do(ctx, "LOGIN", b)
-	if err != nil {
-		return err
-	}
-	c.afterAuth(cmd)
-	return nil
-}
-
 // afterAuth moves to the authenticated state; capabilities change after
 // authentication, so unless the completion carried them they are
 // forgotten and asked again when needed (RFC 9051 §6.2.3).
@@ -87,10 +65,10 @@ func (c *Client) afterAuth(cmd *command) {
 // Enable enables extensions (RFC 5161) and returns those the server
 // enabled.
 func (c *Client) Enable(ctx context.Context, caps ...string) ([]string, error) {
-	b := []byte("ENABLE")
+	b := newLine("ENABLE")
 	for _, s := range caps {
-		b = append(b, ' ')
-		b = append(b, s...)
+		b.Bytes = append(b.Bytes, ' ')
+		b.Bytes = append(b.Bytes, s...)
 	}
 	if _, err := c.do(ctx, "ENABLE", b); err != nil {
 		return nil, err
@@ -107,8 +85,8 @@ func (c *Client) Enable(ctx context.Context, caps ...string) ([]string, error) {
 }
 
 func (c *Client) mailboxCommand(ctx context.Context, name, mailbox string) error {
-	b := append([]byte(name), ' ')
-	b = c.appendMailbox(b, mailbox)
+	b := newLine(name, " ")
+	c.appendMailbox(b, mailbox)
 	_, err := c.do(ctx, name, b)
 	return err
 }
@@ -119,15 +97,16 @@ func (c *Client) Create(ctx context.Context, mailbox string, specialUse ...imap.
 	if len(specialUse) == 0 {
 		return c.mailboxCommand(ctx, "CREATE", mailbox)
 	}
-	b := c.appendMailbox([]byte("CREATE "), mailbox)
-	b = append(b, " (USE ("...)
+	b := newLine("CREATE ")
+	c.appendMailbox(b, mailbox)
+	b.Bytes = append(b.Bytes, " (USE ("...)
 	for i, a := range specialUse {
 		if i > 0 {
-			b = append(b, ' ')
+			b.Bytes = append(b.Bytes, ' ')
 		}
-		b = append(b, a...)
+		b.Bytes = append(b.Bytes, a...)
 	}
-	b = append(b, "))"...)
+	b.Bytes = append(b.Bytes, "))"...)
 	_, err := c.do(ctx, "CREATE", b)
 	return err
 }
@@ -149,9 +128,10 @@ func (c *Client) Unsubscribe(ctx context.Context, mailbox string) error {
 
 // Rename renames a mailbox (RFC 9051 §6.3.6).
 func (c *Client) Rename(ctx context.Context, from, to string) error {
-	b := c.appendMailbox([]byte("RENAME "), from)
-	b = append(b, ' ')
-	b = c.appendMailbox(b, to)
+	b := newLine("RENAME ")
+	c.appendMailbox(b, from)
+	b.Bytes = append(b.Bytes, ' ')
+	c.appendMailbox(b, to)
 	_, err := c.do(ctx, "RENAME", b)
 	return err
 }
@@ -197,7 +177,7 @@ func (c *Client) readNamespace() (*NamespaceData, error) {
 
 // Namespace asks for the server's namespaces (RFC 9051 §6.3.10).
 func (c *Client) Namespace(ctx context.Context) (*NamespaceData, error) {
-	cmd, err := c.do(ctx, "NAMESPACE", []byte("NAMESPACE"), "NAMESPACE")
+	cmd, err := c.do(ctx, "NAMESPACE", newLine("NAMESPACE"), "NAMESPACE")
 	if err != nil {
 		return nil, err
 	}
@@ -228,22 +208,22 @@ func (c *Client) readID() (map[string]string, error) {
 
 // ID exchanges implementation information (RFC 2971). A nil map sends NIL.
 func (c *Client) ID(ctx context.Context, params map[string]string) (map[string]string, error) {
-	b := []byte("ID ")
+	b := newLine("ID ")
 	if len(params) == 0 {
-		b = append(b, "NIL"...)
+		b.Bytes = append(b.Bytes, "NIL"...)
 	} else {
-		b = append(b, '(')
+		b.Bytes = append(b.Bytes, '(')
 		first := true
 		for k, v := range params {
 			if !first {
-				b = append(b, ' ')
+				b.Bytes = append(b.Bytes, ' ')
 			}
 			first = false
-			b = imapwire.AppendString(b, k, false)
-			b = append(b, ' ')
-			b = imapwire.AppendNString(b, v, false)
+			b.String(k, false)
+			b.Bytes = append(b.Bytes, ' ')
+			b.NString(v, false)
 		}
-		b = append(b, ')')
+		b.Bytes = append(b.Bytes, ')')
 	}
 	cmd, err := c.do(ctx, "ID", b, "ID")
 	if err != nil {
@@ -260,7 +240,7 @@ func (c *Client) ID(ctx context.Context, params map[string]string) (map[string]s
 // CloseMailbox sends CLOSE: it closes the selected mailbox, expunging messages marked \Deleted
 // (RFC 9051 §6.4.1). See Unselect for closing without expunging.
 func (c *Client) CloseMailbox(ctx context.Context) error {
-	_, err := c.do(ctx, "CLOSE", []byte("CLOSE"))
+	_, err := c.do(ctx, "CLOSE", newLine("CLOSE"))
 	if err == nil {
 		c.setState(StateAuthenticated)
 	}
@@ -270,7 +250,7 @@ func (c *Client) CloseMailbox(ctx context.Context) error {
 // Unselect closes the selected mailbox without expunging (RFC 3691,
 // RFC 9051 §6.4.2).
 func (c *Client) Unselect(ctx context.Context) error {
-	_, err := c.do(ctx, "UNSELECT", []byte("UNSELECT"))
+	_, err := c.do(ctx, "UNSELECT", newLine("UNSELECT"))
 	if err == nil {
 		c.setState(StateAuthenticated)
 	}
@@ -287,14 +267,14 @@ type ExpungeData struct {
 
 // Expunge removes every message marked \Deleted (RFC 9051 §6.4.3).
 func (c *Client) Expunge(ctx context.Context) (*ExpungeData, error) {
-	cmd, err := c.do(ctx, "EXPUNGE", []byte("EXPUNGE"), "EXPUNGE", "VANISHED")
+	cmd, err := c.do(ctx, "EXPUNGE", newLine("EXPUNGE"), "EXPUNGE", "VANISHED")
 	return expungeData(cmd), err
 }
 
 // UIDExpunge removes the messages marked \Deleted among uids only
 // (RFC 4315 §2.1, UIDPLUS; part of IMAP4rev2).
 func (c *Client) UIDExpunge(ctx context.Context, uids imap.UIDSet) (*ExpungeData, error) {
-	b := append([]byte("UID EXPUNGE "), uids.String()...)
+	b := newLine("UID EXPUNGE ", uids.String())
 	cmd, err := c.do(ctx, "UID EXPUNGE", b, "EXPUNGE", "VANISHED")
 	return expungeData(cmd), err
 }

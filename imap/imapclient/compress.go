@@ -67,7 +67,7 @@ func (c *Client) sendPausing(ctx context.Context, name, line string) (*command, 
 	}
 	cmd.pause = make(chan *bufio.Reader)
 	undo := c.writeCtx(ctx)
-	err = c.sendLine(ctx, cmd, []byte(line))
+	err = c.sendLine(ctx, cmd, newLine(line))
 	undo()
 	if err != nil {
 		return nil, c.writeFailed(ctx, err)

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // This file holds extensions whose responses are read generically by the
@@ -48,7 +47,8 @@ func parseQuota(vs []Value) *QuotaData {
 // GetQuotaRoot returns the quota roots of a mailbox and their quotas
 // (RFC 9208 §4.3.2).
 func (c *Client) GetQuotaRoot(ctx context.Context, mailbox string) (roots []string, quotas []*QuotaData, err error) {
-	b := c.appendMailbox([]byte("GETQUOTAROOT "), mailbox)
+	b := newLine("GETQUOTAROOT ")
+	c.appendMailbox(b, mailbox)
 	cmd, err := c.do(ctx, "GETQUOTAROOT", b, "QUOTAROOT", "QUOTA")
 	if err != nil {
 		return nil, nil, err
@@ -73,7 +73,8 @@ func (c *Client) GetQuotaRoot(ctx context.Context, mailbox string) (roots []stri
 
 // GetQuota returns the quota of a quota root (RFC 9208 §4.2).
 func (c *Client) GetQuota(ctx context.Context, root string) (*QuotaData, error) {
-	b := imapwire.AppendAString([]byte("GETQUOTA "), root, c.utf8())
+	b := newLine("GETQUOTA ")
+	b.AString(root, c.utf8())
 	cmd, err := c.do(ctx, "GETQUOTA", b, "QUOTA")
 	if err != nil {
 		return nil, err
@@ -106,20 +107,20 @@ type taggedValues struct {
 // the server when mailbox is "" (RFC 5464 §4.2). Entries without a value
 // are absent from the map.
 func (c *Client) GetMetadata(ctx context.Context, mailbox string, entries ...string) (map[string]string, error) {
-	b := []byte("GETMETADATA ")
+	b := newLine("GETMETADATA ")
 	if mailbox == "" {
-		b = append(b, `""`...)
+		b.Bytes = append(b.Bytes, `""`...)
 	} else {
-		b = c.appendMailbox(b, mailbox)
+		c.appendMailbox(b, mailbox)
 	}
-	b = append(b, " ("...)
+	b.Bytes = append(b.Bytes, " ("...)
 	for i, e := range entries {
 		if i > 0 {
-			b = append(b, ' ')
+			b.Bytes = append(b.Bytes, ' ')
 		}
-		b = imapwire.AppendAString(b, e, c.utf8())
+		b.AString(e, c.utf8())
 	}
-	b = append(b, ')')
+	b.Bytes = append(b.Bytes, ')')
 	cmd, err := c.do(ctx, "GETMETADATA", b, "METADATA")
 	if err != nil {
 		return nil, err
@@ -144,28 +145,28 @@ func (c *Client) GetMetadata(ctx context.Context, mailbox string, entries ...str
 // SetMetadata sets metadata entries of a mailbox, or of the server when
 // mailbox is "" (RFC 5464 §4.3). A nil value removes the entry.
 func (c *Client) SetMetadata(ctx context.Context, mailbox string, entries map[string]*string) error {
-	b := []byte("SETMETADATA ")
+	b := newLine("SETMETADATA ")
 	if mailbox == "" {
-		b = append(b, `""`...)
+		b.Bytes = append(b.Bytes, `""`...)
 	} else {
-		b = c.appendMailbox(b, mailbox)
+		c.appendMailbox(b, mailbox)
 	}
-	b = append(b, " ("...)
+	b.Bytes = append(b.Bytes, " ("...)
 	first := true
 	for k, v := range entries {
 		if !first {
-			b = append(b, ' ')
+			b.Bytes = append(b.Bytes, ' ')
 		}
 		first = false
-		b = imapwire.AppendAString(b, k, c.utf8())
-		b = append(b, ' ')
+		b.AString(k, c.utf8())
+		b.Bytes = append(b.Bytes, ' ')
 		if v == nil {
-			b = append(b, "NIL"...)
+			b.Bytes = append(b.Bytes, "NIL"...)
 		} else {
-			b = imapwire.AppendString(b, *v, c.utf8())
+			b.String(*v, c.utf8())
 		}
 	}
-	b = append(b, ')')
+	b.Bytes = append(b.Bytes, ')')
 	_, err := c.do(ctx, "SETMETADATA", b)
 	return err
 }
@@ -214,12 +215,12 @@ func (c *Client) Thread(ctx context.Context, uid bool, algorithm, charset string
 	if charset == "" {
 		charset = "UTF-8"
 	}
-	b := append([]byte(name), ' ')
-	b = append(b, algorithm...)
-	b = append(b, ' ')
-	b = append(b, charset...)
-	b = append(b, ' ')
-	b = imapwire.AppendSearchKeys(b, criteria.Keys, true)
+	b := newLine(name, " ")
+	b.Bytes = append(b.Bytes, algorithm...)
+	b.Bytes = append(b.Bytes, ' ')
+	b.Bytes = append(b.Bytes, charset...)
+	b.Bytes = append(b.Bytes, ' ')
+	b.SearchKeys(criteria.Keys, true)
 	cmd, err := c.do(ctx, name, b, "THREAD")
 	if err != nil {
 		return nil, err

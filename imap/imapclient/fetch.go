@@ -191,19 +191,17 @@ func (c *Client) fetch(ctx context.Context, uid bool, set imap.NumSet, items []i
 	if uid {
 		name = "UID FETCH"
 	}
-	b := make([]byte, 0, 64)
-	b = append(b, name...)
-	b = append(b, ' ')
-	b = set.AppendTo(b)
-	b = append(b, ' ')
-	b = imapwire.AppendFetchAtts(b, items)
+	b := newLine(name, " ")
+	b.Bytes = set.AppendTo(b.Bytes)
+	b.Bytes = append(b.Bytes, ' ')
+	b.Bytes = imapwire.AppendFetchAtts(b.Bytes, items)
 	if opts != nil && opts.ChangedSince > 0 {
-		b = append(b, " (CHANGEDSINCE "...)
-		b = strconv.AppendUint(b, opts.ChangedSince, 10)
+		b.Bytes = append(b.Bytes, " (CHANGEDSINCE "...)
+		b.Bytes = strconv.AppendUint(b.Bytes, opts.ChangedSince, 10)
 		if opts.Vanished {
-			b = append(b, " VANISHED"...)
+			b.Bytes = append(b.Bytes, " VANISHED"...)
 		}
-		b = append(b, ')')
+		b.Bytes = append(b.Bytes, ')')
 	}
 	f := &FetchCommand{c: c, ctx: ctx}
 	if err := ctx.Err(); err != nil {

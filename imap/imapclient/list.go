@@ -45,7 +45,7 @@ type ListOptions struct {
 // List lists mailboxes matching pattern under reference (RFC 9051 §6.3.9).
 // Pattern may use "*" and "%". Names are given and returned in UTF-8.
 func (c *Client) List(ctx context.Context, reference, pattern string, opts *ListOptions) ([]*ListData, error) {
-	b := []byte("LIST ")
+	b := newLine("LIST ")
 	if opts != nil {
 		var sel []string
 		if opts.SelectSubscribed {
@@ -61,18 +61,18 @@ func (c *Client) List(ctx context.Context, reference, pattern string, opts *List
 			sel = append(sel, "SPECIAL-USE")
 		}
 		if len(sel) > 0 {
-			b = append(b, '(')
-			b = append(b, strings.Join(sel, " ")...)
-			b = append(b, ") "...)
+			b.Bytes = append(b.Bytes, '(')
+			b.Bytes = append(b.Bytes, strings.Join(sel, " ")...)
+			b.Bytes = append(b.Bytes, ") "...)
 		}
 	}
-	b = c.appendMailbox(b, reference)
-	b = append(b, ' ')
+	c.appendMailbox(b, reference)
+	b.Bytes = append(b.Bytes, ' ')
 	u := c.utf8()
 	if !u {
 		pattern = imap.EncodeMailboxName(pattern)
 	}
-	b = appendListMailbox(b, pattern, u)
+	appendListMailbox(b, pattern, u)
 	if opts != nil {
 		var ret []string
 		if opts.ReturnSubscribed {
@@ -92,9 +92,9 @@ func (c *Client) List(ctx context.Context, reference, pattern string, opts *List
 			ret = append(ret, "STATUS ("+strings.Join(items, " ")+")")
 		}
 		if len(ret) > 0 {
-			b = append(b, " RETURN ("...)
-			b = append(b, strings.Join(ret, " ")...)
-			b = append(b, ')')
+			b.Bytes = append(b.Bytes, " RETURN ("...)
+			b.Bytes = append(b.Bytes, strings.Join(ret, " ")...)
+			b.Bytes = append(b.Bytes, ')')
 		}
 	}
 	cmd, err := c.do(ctx, "LIST", b, "LIST", "STATUS")
@@ -119,15 +119,16 @@ func (c *Client) List(ctx context.Context, reference, pattern string, opts *List
 
 // appendListMailbox writes a list-mailbox: an atom-like run when it is
 // one (wildcards allowed), else a string.
-func appendListMailbox(b []byte, s string, utf8 bool) []byte {
+func appendListMailbox(b *imapwire.Command, s string, utf8 bool) {
 	ok := s != ""
 	for i := 0; i < len(s) && ok; i++ {
 		ok = imap.IsAStringChar(s[i]) || s[i] == '%' || s[i] == '*'
 	}
 	if ok {
-		return append(b, s...)
+		b.Raw(s)
+		return
 	}
-	return imapwire.AppendString(b, s, utf8)
+	b.String(s, utf8)
 }
 
 // readList reads a LIST response after "LIST": SP mbx-list-flags SP
@@ -260,16 +261,16 @@ func (c *Client) readStatusData() (*imap.StatusData, error) {
 
 // Status asks for the status of a mailbox (RFC 9051 §6.3.11).
 func (c *Client) Status(ctx context.Context, mailbox string, items []imap.StatusItem) (*imap.StatusData, error) {
-	b := []byte("STATUS ")
-	b = c.appendMailbox(b, mailbox)
-	b = append(b, " ("...)
+	b := newLine("STATUS ")
+	c.appendMailbox(b, mailbox)
+	b.Bytes = append(b.Bytes, " ("...)
 	for i, it := range items {
 		if i > 0 {
-			b = append(b, ' ')
+			b.Bytes = append(b.Bytes, ' ')
 		}
-		b = append(b, it...)
+		b.Bytes = append(b.Bytes, it...)
 	}
-	b = append(b, ')')
+	b.Bytes = append(b.Bytes, ')')
 	cmd, err := c.startKey(ctx, "STATUS", imap.CanonicalMailboxName(mailbox, 0), b, "STATUS")
 	if err != nil {
 		return nil, err

@@ -6,14 +6,13 @@ import (
 	"strconv"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // Check asks for a checkpoint of the selected mailbox (RFC 3501 §6.4.1).
 // IMAP4rev2 dropped CHECK (RFC 9051 Appendix E): a server without
 // IMAP4rev1 may refuse it, and NOOP does the same job there.
 func (c *Client) Check(ctx context.Context) error {
-	_, err := c.do(ctx, "CHECK", []byte("CHECK"))
+	_, err := c.do(ctx, "CHECK", newLine("CHECK"))
 	return err
 }
 
@@ -22,13 +21,14 @@ func (c *Client) Check(ctx context.Context) error {
 // (RFC 9051 Appendix E); use List with ListOptions.SelectSubscribed where
 // the server offers LIST-EXTENDED.
 func (c *Client) Lsub(ctx context.Context, reference, pattern string) ([]*ListData, error) {
-	b := c.appendMailbox([]byte("LSUB "), reference)
-	b = append(b, ' ')
+	b := newLine("LSUB ")
+	c.appendMailbox(b, reference)
+	b.Bytes = append(b.Bytes, ' ')
 	u := c.utf8()
 	if !u {
 		pattern = imap.EncodeMailboxName(pattern)
 	}
-	b = appendListMailbox(b, pattern, u)
+	appendListMailbox(b, pattern, u)
 	cmd, err := c.do(ctx, "LSUB", b, "LIST")
 	if err != nil {
 		return nil, err
@@ -46,8 +46,9 @@ func (c *Client) Lsub(ctx context.Context, reference, pattern string) ([]*ListDa
 // name (STORAGE, MESSAGE, ...) to limit, in kibibytes for STORAGE. The
 // server answers with the quota now in force.
 func (c *Client) SetQuota(ctx context.Context, root string, limits map[string]int64) (*QuotaData, error) {
-	b := imapwire.AppendAString([]byte("SETQUOTA "), root, c.utf8())
-	b = append(b, " ("...)
+	b := newLine("SETQUOTA ")
+	b.AString(root, c.utf8())
+	b.Bytes = append(b.Bytes, " ("...)
 	names := make([]string, 0, len(limits))
 	for name := range limits {
 		names = append(names, name)
@@ -55,13 +56,13 @@ func (c *Client) SetQuota(ctx context.Context, root string, limits map[string]in
 	slices.Sort(names)
 	for i, name := range names {
 		if i > 0 {
-			b = append(b, ' ')
+			b.Bytes = append(b.Bytes, ' ')
 		}
-		b = append(b, name...)
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, limits[name], 10)
+		b.Bytes = append(b.Bytes, name...)
+		b.Bytes = append(b.Bytes, ' ')
+		b.Bytes = strconv.AppendInt(b.Bytes, limits[name], 10)
 	}
-	b = append(b, ')')
+	b.Bytes = append(b.Bytes, ')')
 	cmd, err := c.do(ctx, "SETQUOTA", b, "QUOTA")
 	if err != nil {
 		return nil, err

@@ -84,7 +84,7 @@ func TestOurServerSCRAMPlus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Authenticate(ctx, sc); err != nil {
+			if err := c.Auth(ctx, sc); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := c.Select(ctx, "INBOX", nil); err != nil {
@@ -92,14 +92,14 @@ func TestOurServerSCRAMPlus(t *testing.T) {
 			}
 		})
 	}
-	t.Run("Auth chooses -PLUS", func(t *testing.T) {
+	t.Run("Login chooses -PLUS", func(t *testing.T) {
 		ctx := testCtx(t)
 		c, err := dials["implicit"](ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if err := c.Auth(ctx, sasl.ClientOptions{Username: "alice", Password: "alicepw", Mechanisms: []string{"SCRAM-SHA-256-PLUS"}}); err != nil {
+		if err := c.Login(ctx, "alice", "alicepw"); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -117,7 +117,7 @@ func TestOurServerSCRAMPlus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = c.Authenticate(ctx, sc)
+		err = c.Auth(ctx, sc)
 		if !errors.Is(err, &imap.Error{Type: imap.StatusNO}) {
 			t.Fatalf("mismatched channel binding: %v", err)
 		}
@@ -140,7 +140,7 @@ func TestDovecotSCRAMPlus(t *testing.T) {
 	if !c.Has(ctx, "AUTH=SCRAM-SHA-256-PLUS") {
 		t.Skipf("this Dovecot does not offer SCRAM-SHA-256-PLUS: %v", c.Caps())
 	}
-	if err := c.Auth(ctx, sasl.ClientOptions{Username: "alice", Password: "alicepw", Mechanisms: []string{"SCRAM-SHA-256-PLUS"}}); err != nil {
+	if err := c.Login(ctx, "alice", "alicepw"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
-	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // SearchData is the result of SEARCH, SORT or their UID forms.
@@ -143,8 +142,8 @@ func (c *Client) UIDSearch(ctx context.Context, criteria *imap.SearchCriteria) (
 }
 
 func (c *Client) search(ctx context.Context, name string, criteria *imap.SearchCriteria) (*SearchData, error) {
-	b := append([]byte(name), ' ')
-	b = imapwire.AppendSearchCriteria(b, criteria, c.utf8())
+	b := newLine(name, " ")
+	b.SearchCriteria(criteria, c.utf8())
 	cmd, err := c.do(ctx, name, b, "SEARCH", "ESEARCH")
 	if err != nil {
 		return nil, err
@@ -191,12 +190,12 @@ func (c *Client) Sort(ctx context.Context, uid bool, keys []string, charset stri
 	if charset == "" {
 		charset = "UTF-8"
 	}
-	b := append([]byte(name), " ("...)
-	b = append(b, strings.Join(keys, " ")...)
-	b = append(b, ") "...)
-	b = append(b, charset...)
-	b = append(b, ' ')
-	b = imapwire.AppendSearchKeys(b, criteria.Keys, true)
+	b := newLine(name, " (")
+	b.Bytes = append(b.Bytes, strings.Join(keys, " ")...)
+	b.Bytes = append(b.Bytes, ") "...)
+	b.Bytes = append(b.Bytes, charset...)
+	b.Bytes = append(b.Bytes, ' ')
+	b.SearchKeys(criteria.Keys, true)
 	cmd, err := c.do(ctx, name, b, "SORT")
 	if err != nil {
 		return nil, err

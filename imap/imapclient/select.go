@@ -46,21 +46,21 @@ func (c *Client) Select(ctx context.Context, mailbox string, opts *SelectOptions
 	if opts != nil && opts.ReadOnly {
 		name = "EXAMINE"
 	}
-	b := append([]byte(name), ' ')
-	b = c.appendMailbox(b, mailbox)
+	b := newLine(name, " ")
+	c.appendMailbox(b, mailbox)
 	if opts != nil && opts.QResync != nil {
 		q := opts.QResync
-		b = append(b, " (QRESYNC ("...)
-		b = strconv.AppendUint(b, uint64(q.UIDValidity), 10)
-		b = append(b, ' ')
-		b = strconv.AppendUint(b, q.ModSeq, 10)
+		b.Bytes = append(b.Bytes, " (QRESYNC ("...)
+		b.Bytes = strconv.AppendUint(b.Bytes, uint64(q.UIDValidity), 10)
+		b.Bytes = append(b.Bytes, ' ')
+		b.Bytes = strconv.AppendUint(b.Bytes, q.ModSeq, 10)
 		if !q.KnownUIDs.IsZero() {
-			b = append(b, ' ')
-			b = q.KnownUIDs.AppendTo(b)
+			b.Bytes = append(b.Bytes, ' ')
+			b.Bytes = q.KnownUIDs.AppendTo(b.Bytes)
 		}
-		b = append(b, "))"...)
+		b.Bytes = append(b.Bytes, "))"...)
 	} else if opts != nil && opts.CondStore {
-		b = append(b, " (CONDSTORE)"...)
+		b.Bytes = append(b.Bytes, " (CONDSTORE)"...)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // StoreOp is how STORE changes flags (RFC 9051 §6.4.6).
@@ -51,35 +52,35 @@ func (c *Client) UIDStore(ctx context.Context, uids imap.NumSet, f StoreFlags) (
 }
 
 func (c *Client) store(ctx context.Context, name string, set imap.NumSet, f StoreFlags) (*StoreData, error) {
-	b := append([]byte(name), ' ')
-	b = set.AppendTo(b)
+	b := newLine(name, " ")
+	b.Bytes = set.AppendTo(b.Bytes)
 	if f.UnchangedSince > 0 {
-		b = append(b, " (UNCHANGEDSINCE "...)
-		b = strconv.AppendUint(b, f.UnchangedSince, 10)
-		b = append(b, ')')
+		b.Bytes = append(b.Bytes, " (UNCHANGEDSINCE "...)
+		b.Bytes = strconv.AppendUint(b.Bytes, f.UnchangedSince, 10)
+		b.Bytes = append(b.Bytes, ')')
 	}
 	switch f.Op {
 	case StoreAdd:
-		b = append(b, " +FLAGS"...)
+		b.Bytes = append(b.Bytes, " +FLAGS"...)
 	case StoreRemove:
-		b = append(b, " -FLAGS"...)
+		b.Bytes = append(b.Bytes, " -FLAGS"...)
 	default:
-		b = append(b, " FLAGS"...)
+		b.Bytes = append(b.Bytes, " FLAGS"...)
 	}
 	if f.Silent {
-		b = append(b, ".SILENT"...)
+		b.Bytes = append(b.Bytes, ".SILENT"...)
 	}
-	b = append(b, " ("...)
+	b.Bytes = append(b.Bytes, " ("...)
 	for i, fl := range f.Flags {
 		if !imap.ValidStoreFlag(fl) {
 			return nil, errors.New("imapclient: invalid flag for STORE: " + string(fl))
 		}
 		if i > 0 {
-			b = append(b, ' ')
+			b.Bytes = append(b.Bytes, ' ')
 		}
-		b = append(b, fl...)
+		b.Bytes = append(b.Bytes, fl...)
 	}
-	b = append(b, ')')
+	b.Bytes = append(b.Bytes, ')')
 	cmd, err := c.startCollect(ctx, name, b)
 	if err != nil {
 		return nil, err
@@ -98,7 +99,7 @@ func (c *Client) store(ctx context.Context, name string, set imap.NumSet, f Stor
 }
 
 // startCollect starts a command that collects FETCH responses.
-func (c *Client) startCollect(ctx context.Context, name string, b []byte) (*command, error) {
+func (c *Client) startCollect(ctx context.Context, name string, b *imapwire.Command) (*command, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -162,10 +163,10 @@ func (c *Client) UIDCopy(ctx context.Context, uids imap.NumSet, mailbox string) 
 }
 
 func (c *Client) copyCmd(ctx context.Context, name string, set imap.NumSet, mailbox string) (*CopyData, error) {
-	b := append([]byte(name), ' ')
-	b = set.AppendTo(b)
-	b = append(b, ' ')
-	b = c.appendMailbox(b, mailbox)
+	b := newLine(name, " ")
+	b.Bytes = set.AppendTo(b.Bytes)
+	b.Bytes = append(b.Bytes, ' ')
+	c.appendMailbox(b, mailbox)
 	cmd, err := c.do(ctx, name, b, "OK", "EXPUNGE", "VANISHED")
 	if err != nil {
 		return nil, err

@@ -151,7 +151,7 @@ func TestWireFetchTolerance(t *testing.T) {
 // usable (RFC 7888 §4, TOOBIG).
 func TestWireSyncLiterals(t *testing.T) {
 	addr, errc := scripted(t, `
-		S: * OK ready
+		S: * OK [CAPABILITY IMAP4rev1] ready
 		C: T1 LOGIN alice {9}
 		S: + go ahead
 		C: pässword
@@ -164,7 +164,7 @@ func TestWireSyncLiterals(t *testing.T) {
 		S: T3 OK [APPENDUID 5 9] done
 	`)
 	ctx := testCtx(t)
-	c, err := Dial(ctx, addr, nil)
+	c, err := Dial(ctx, addr, &Options{AllowInsecureAuth: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,6 @@ import (
 	"github.com/posthorn/posthorn/sasl"
 )
 
-// ErrInsecureAuth is returned when a password would be sent over a
-// connection without TLS and Options.AllowInsecureAuth is false.
-var ErrInsecureAuth = errors.New("pop3client: refusing to send a password without TLS")
-
 // ErrNotSupported is returned when the server does not advertise what a
 // method needs.
 var ErrNotSupported = errors.New("pop3client: not supported by the server")
@@ -89,10 +85,11 @@ func (c *Client) StartTLS(ctx context.Context) error {
 	})
 }
 
-// User logs in with USER and PASS (RFC 1939 §7).
+// User logs in with USER and PASS (RFC 1939 §7). Without TLS it fails
+// with sasl.ErrInsecureAuth unless Options.AllowInsecureAuth is set.
 func (c *Client) User(ctx context.Context, username, password string) error {
 	if !c.isTLS && !c.opts.AllowInsecureAuth {
-		return ErrInsecureAuth
+		return sasl.ErrInsecureAuth
 	}
 	if strings.ContainsAny(username, " \r\n") || strings.ContainsAny(password, "\r\n") {
 		return errors.New("pop3client: user name or password contains a line break or space")
@@ -139,10 +136,12 @@ func (c *Client) APOP(ctx context.Context, username, secret string) error {
 	return err
 }
 
-// Login authenticates with a password, choosing from the capabilities
-// (RFC 2449 §5): the strongest SASL mechanism the server offers and
-// sasl.Choose allows (SCRAM, -PLUS over TLS, then PLAIN), else USER/PASS.
-// A server without CAPA gets USER/PASS.
+// Login authenticates with a user name and password, choosing from the
+// capabilities (RFC 2449 §5): the strongest SASL mechanism the server
+// offers and sasl.Choose allows (SCRAM, -PLUS over TLS, then PLAIN), else
+// USER/PASS. A server without CAPA gets USER/PASS. Without TLS, PLAIN and
+// USER/PASS fail with sasl.ErrInsecureAuth unless
+// Options.AllowInsecureAuth is set.
 func (c *Client) Login(ctx context.Context, username, password string) error {
 	caps, err := c.capabilities(ctx)
 	if err != nil {
@@ -166,15 +165,18 @@ func (c *Client) Login(ctx context.Context, username, password string) error {
 	return c.User(ctx, username, password)
 }
 
-// Auth runs a SASL exchange with AUTH (RFC 5034 §4). The initial response
-// goes on the AUTH line when it fits in 255 octets.
+// Auth runs one SASL exchange with the mechanism mech (RFC 5034 §4). The
+// initial response goes on the AUTH line when it fits in 255 octets. A
+// mechanism that sends the password or token itself (sasl.SendsSecret) is
+// refused without TLS with sasl.ErrInsecureAuth unless
+// Options.AllowInsecureAuth is set.
 func (c *Client) Auth(ctx context.Context, mech sasl.Client) error {
 	name, ir, err := mech.Start()
 	if err != nil {
 		return err
 	}
-	if (name == sasl.Plain || name == sasl.Login) && !c.isTLS && !c.opts.AllowInsecureAuth {
-		return ErrInsecureAuth
+	if sasl.SendsSecret(name) && !c.isTLS && !c.opts.AllowInsecureAuth {
+		return sasl.ErrInsecureAuth
 	}
 	return c.do(ctx, func() error {
 		pending := ir

@@ -25,9 +25,11 @@ type Options struct {
 	// Dialer dials the TCP connection; nil means a net.Dialer with a
 	// 30-second timeout.
 	Dialer *net.Dialer
-	// AllowInsecureAuth lets Login, USER/PASS and plaintext SASL
-	// mechanisms send the password over a connection without TLS. Leave
-	// it false except for loopback tests.
+	// AllowInsecureAuth lets Login, User and Auth send a password or
+	// token over a connection without TLS (USER/PASS, PLAIN, LOGIN,
+	// OAUTHBEARER, XOAUTH2). The default refuses with
+	// sasl.ErrInsecureAuth, also on loopback; APOP, which sends no
+	// password, is always allowed.
 	AllowInsecureAuth bool
 	// MaxMessageSize bounds a message read by Retr or Top; a longer one
 	// fails with *lineio.TooLargeError after it has been consumed. 0 means
@@ -163,8 +165,15 @@ func (c *Client) ChannelBinding() *sasl.ChannelBinding { return c.cb }
 // Greeting returns the server's greeting line.
 func (c *Client) Greeting() string { return c.greeting.Text }
 
-// IsTLS reports whether the connection is encrypted.
-func (c *Client) IsTLS() bool { return c.isTLS }
+// TLSConnectionState returns the state of the connection's TLS layer
+// (after DialTLS or StartTLS), for certificate details or a channel
+// binding; ok is false without TLS.
+func (c *Client) TLSConnectionState() (tls.ConnectionState, bool) {
+	if tc, ok := c.nc.(*tls.Conn); ok && c.isTLS {
+		return tc.ConnectionState(), true
+	}
+	return tls.ConnectionState{}, false
+}
 
 // Close closes the connection without QUIT: the server does not enter
 // the UPDATE state and deletes nothing (RFC 1939 §6).

@@ -240,7 +240,7 @@ func TestTLSAuthCombinations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.User(ctxT(t), "alice", "secret"); !errors.Is(err, pop3client.ErrInsecureAuth) {
+	if err := c.User(ctxT(t), "alice", "secret"); !errors.Is(err, sasl.ErrInsecureAuth) {
 		t.Fatalf("USER without TLS: %v", err)
 	}
 	c2, err := pop3client.Dial(ctxT(t), e.Addr, &pop3client.Options{AllowInsecureAuth: true})
@@ -495,4 +495,44 @@ func TestUTF8Mode(t *testing.T) {
 		t.Fatalf("RETR = %q", got)
 	}
 	c.Quit(ctx)
+}
+
+// A server that offers USER and PLAIN in the clear (or a man in the middle
+// who stripped STLS) gets no password unless the caller opts in; loopback
+// is not exempt (RFC 2595 §2.2, RFC 8314 §3).
+func TestNoPasswordWithoutTLS(t *testing.T) {
+	e := env(t, &pop3server.Server{AllowInsecureAuth: true})
+	for name, try := range map[string]func(ctx context.Context, c *pop3client.Client) error{
+		"Login": func(ctx context.Context, c *pop3client.Client) error { return c.Login(ctx, "alice", "secret") },
+		"User":  func(ctx context.Context, c *pop3client.Client) error { return c.User(ctx, "alice", "secret") },
+		"Auth PLAIN": func(ctx context.Context, c *pop3client.Client) error {
+			return c.Auth(ctx, sasl.NewPlainClient("", "alice", "secret"))
+		},
+		"Auth LOGIN": func(ctx context.Context, c *pop3client.Client) error {
+			return c.Auth(ctx, sasl.NewLoginClient("alice", "secret"))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := ctxT(t)
+			c, err := pop3client.Dial(ctx, e.Addr, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := try(ctx, c); !errors.Is(err, sasl.ErrInsecureAuth) {
+				t.Fatalf("without TLS: %v, want sasl.ErrInsecureAuth", err)
+			}
+			c2, err := pop3client.Dial(ctx, e.Addr, &pop3client.Options{AllowInsecureAuth: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c2.Close()
+			if err := try(ctx, c2); err != nil {
+				t.Fatalf("opted in: %v", err)
+			}
+			if err := c2.Quit(ctx); err != nil { // releases the maildrop lock
+				t.Fatal(err)
+			}
+		})
+	}
 }

@@ -4,14 +4,18 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp"
 )
 
-// Auth authenticates with a SASL client (RFC 4954). Use Login to pick the
-// strongest mechanism the server offers.
+// Auth runs one SASL exchange with the mechanism sc (RFC 4954). A
+// mechanism that sends the password or token itself (sasl.SendsSecret:
+// PLAIN, LOGIN, OAUTHBEARER, XOAUTH2) is refused without TLS with
+// sasl.ErrInsecureAuth unless Options.AllowInsecureAuth is set. Login picks
+// the strongest mechanism the server offers.
 func (c *Client) Auth(ctx context.Context, sc sasl.Client) error {
 	if err := c.ensureHello(ctx); err != nil {
 		return err
@@ -25,6 +29,9 @@ func (c *Client) Auth(ctx context.Context, sc sasl.Client) error {
 	}
 	if !isMechName(mech) {
 		return errors.New("smtpclient: bad mechanism name")
+	}
+	if sasl.SendsSecret(mech) && !c.tls && !c.opts.AllowInsecureAuth {
+		return sasl.ErrInsecureAuth
 	}
 	parts := []string{"AUTH ", mech}
 	if ir != nil {
@@ -85,11 +92,20 @@ func (c *Client) authStep(ctx context.Context, parts ...string) (*smtp.Reply, er
 // ErrNoAuth is returned when the server offers no AUTH.
 var ErrNoAuth = errors.New("smtpclient: server does not offer AUTH")
 
-// Login authenticates with the strongest mechanism the server offers that
-// opts allow (SCRAM-PLUS > SCRAM > … > PLAIN), filling in the TLS state
-// and channel binding. PLAIN and LOGIN are never used without TLS unless
-// opts.AllowPlaintext is set.
-func (c *Client) Login(ctx context.Context, opts sasl.ClientOptions) error {
+// Login authenticates with a user name and password, choosing the
+// strongest mechanism the server offers (sasl.Choose: SCRAM-PLUS > SCRAM >
+// PLAIN > LOGIN), with channel binding from the TLS connection. PLAIN and
+// LOGIN are refused without TLS (sasl.ErrInsecureAuth) unless
+// Options.AllowInsecureAuth is set.
+func (c *Client) Login(ctx context.Context, username, password string) error {
+	return c.loginWith(ctx, sasl.ClientOptions{Username: username, Password: password})
+}
+
+// loginWith is Login with the full choice of sasl.ClientOptions (tokens,
+// an authorization identity, a narrower mechanism list); the connection
+// fills in TLS and channel binding, and Options.AllowInsecureAuth decides
+// about plaintext mechanisms.
+func (c *Client) loginWith(ctx context.Context, opts sasl.ClientOptions) error {
 	if err := c.ensureHello(ctx); err != nil {
 		return err
 	}
@@ -98,6 +114,7 @@ func (c *Client) Login(ctx context.Context, opts sasl.ClientOptions) error {
 		return ErrNoAuth
 	}
 	opts.TLS = c.tls
+	opts.AllowPlaintext = c.opts.AllowInsecureAuth
 	if st, ok := c.TLSConnectionState(); ok {
 		opts.ChannelBinding = sasl.ChannelBindingFromTLS(&st)
 	}
@@ -106,9 +123,22 @@ func (c *Client) Login(ctx context.Context, opts sasl.ClientOptions) error {
 	}
 	sc, err := sasl.Choose(strings.Fields(offered), opts)
 	if err != nil {
+		if !c.tls && !c.opts.AllowInsecureAuth && hasSecretMech(strings.Fields(offered)) {
+			// Only a plaintext mechanism would have served: say why.
+			return fmt.Errorf("%w (%w)", sasl.ErrInsecureAuth, err)
+		}
 		return err
 	}
 	return c.Auth(ctx, sc)
+}
+
+func hasSecretMech(offered []string) bool {
+	for _, m := range offered {
+		if sasl.SendsSecret(m) {
+			return true
+		}
+	}
+	return false
 }
 
 func isMechName(s string) bool {

@@ -59,6 +59,11 @@ type Options struct {
 	Timeouts Timeouts
 	// Dialer, when set, opens the TCP connection (e.g. through a proxy).
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// AllowInsecureAuth lets Login and Auth send a password or token
+	// over a connection without TLS (PLAIN, LOGIN, OAUTHBEARER, XOAUTH2).
+	// The default refuses with sasl.ErrInsecureAuth, also on loopback:
+	// a man in the middle who strips STARTTLS must not get the password.
+	AllowInsecureAuth bool
 }
 
 // ErrClosed is returned by calls on a client whose connection failed,
@@ -316,10 +321,9 @@ func (c *Client) cmd(ctx context.Context, timeout time.Duration, parts ...string
 // Greeting returns the text of the server's 220 greeting.
 func (c *Client) Greeting() string { return c.greeting }
 
-// TLS reports whether the connection is encrypted.
-func (c *Client) TLS() bool { return c.tls }
-
-// TLSConnectionState returns the TLS state and true on a TLS connection.
+// TLSConnectionState returns the state of the connection's TLS layer
+// (after DialTLS or StartTLS), for certificate details or a channel
+// binding; ok is false without TLS.
 func (c *Client) TLSConnectionState() (tls.ConnectionState, bool) {
 	if tc, ok := c.conn.(*tls.Conn); ok {
 		return tc.ConnectionState(), true

@@ -253,17 +253,30 @@ func TestStartTLSAuthSubmit(t *testing.T) {
 	assert.Equal(t, 535, se.Code)
 }
 
+// A password never crosses a connection without TLS unless the caller
+// opts in: a man in the middle who strips STARTTLS from EHLO must not get
+// it (RFC 4954 §4, RFC 4616 §6). Loopback is not exempt.
 func TestNoPlaintextPasswords(t *testing.T) {
 	rec := &recorder{}
 	reg := &sasl.Registry{Credentials: creds{"alice": "secret"}, AllowPlaintext: true, Mechanisms: []string{"PLAIN", "LOGIN"}}
 	addr := serve(t, &smtpserver.Server{Backend: rec, Auth: reg}, false)
 	ctx := ctxT(t)
-	c, err := Dial(ctx, addr, nil)
-	require.NoError(t, err)
-	// The server offers PLAIN in the clear; the client refuses by default.
-	err = c.Login(ctx, sasl.ClientOptions{Username: "alice", Password: "secret"})
-	require.ErrorIs(t, err, sasl.ErrUnsupportedMechanism)
-	require.NoError(t, c.Login(ctx, sasl.ClientOptions{Username: "alice", Password: "secret", AllowPlaintext: true}))
+	for name, try := range map[string]func(c *Client) error{
+		"Login":      func(c *Client) error { return c.Login(ctx, "alice", "secret") },
+		"Auth PLAIN": func(c *Client) error { return c.Auth(ctx, sasl.NewPlainClient("", "alice", "secret")) },
+		"Auth LOGIN": func(c *Client) error { return c.Auth(ctx, sasl.NewLoginClient("alice", "secret")) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Dial(ctx, addr, nil)
+			require.NoError(t, err)
+			defer c.Close()
+			require.ErrorIs(t, try(c), sasl.ErrInsecureAuth)
+			c2, err := Dial(ctx, addr, &Options{AllowInsecureAuth: true})
+			require.NoError(t, err)
+			defer c2.Close()
+			require.NoError(t, try(c2))
+		})
+	}
 }
 
 func TestImplicitTLSAndRequireTLS(t *testing.T) {

@@ -39,6 +39,8 @@
 //   - TLS policies: Submit requires TLS (implicit on port 465, STARTTLS
 //     otherwise) with certificate verification (RFC 8314, RFC 7817);
 //     Deliver uses STARTTLS opportunistically (RFC 7435) unless REQUIRETLS
-//     asks for verified TLS (RFC 8689 §4.2.1). PLAIN and LOGIN are never
-//     used without TLS unless sasl.ClientOptions.AllowPlaintext is set.
+//     asks for verified TLS (RFC 8689 §4.2.1). No password or token is sent
+//     without TLS (Login and Auth with PLAIN, LOGIN, OAUTHBEARER, XOAUTH2
+//     fail with sasl.ErrInsecureAuth) unless Options.AllowInsecureAuth is
+//     set; there is no exemption for loopback.
 package smtpclient

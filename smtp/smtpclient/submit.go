@@ -48,6 +48,8 @@ type Submitter struct {
 	TLS TLSPolicy
 	// Auth, when not nil, authenticates every connection with the
 	// strongest mechanism offered that it allows (see sasl.ClientOptions).
+	// Its TLS, ChannelBinding and AllowPlaintext fields are taken from
+	// the connection and Options.AllowInsecureAuth.
 	Auth *sasl.ClientOptions
 	// Options configure the connections.
 	Options Options
@@ -93,7 +95,7 @@ func (s *Submitter) Dial(ctx context.Context) (*Client, error) {
 		return nil, err
 	}
 	if s.Auth != nil {
-		if err := c.Login(ctx, *s.Auth); err != nil {
+		if err := c.loginWith(ctx, *s.Auth); err != nil {
 			_ = c.Close()
 			return nil, err
 		}

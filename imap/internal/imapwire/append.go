@@ -35,13 +35,24 @@ func quotable(s string, utf8ok bool) bool {
 // it is replaced by U+FFFD, which is what a message with a NUL in a header
 // gets in ENVELOPE and BODYSTRUCTURE.
 func AppendString(b []byte, s string, utf8ok bool) []byte {
+	return appendString(b, s, utf8ok, nil)
+}
+
+// appendString is AppendString; with lits not nil a literal's header is
+// left open ("{n" without "}" CRLF) and the offset of its data recorded in
+// *lits, for a Command.
+func appendString(b []byte, s string, utf8ok bool, lits *[]int) []byte {
 	if strings.IndexByte(s, 0) >= 0 {
 		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
 	}
 	if !quotable(s, utf8ok) {
 		b = append(b, '{')
 		b = strconv.AppendInt(b, int64(len(s)), 10)
-		b = append(b, "}\r\n"...)
+		if lits != nil {
+			*lits = append(*lits, len(b))
+		} else {
+			b = append(b, "}\r\n"...)
+		}
 		return append(b, s...)
 	}
 	b = append(b, '"')
@@ -65,6 +76,10 @@ func AppendNString(b []byte, s string, utf8ok bool) []byte {
 // AppendAString appends s as an atom when it is a non-empty run of
 // ASTRING-CHARs other than NIL, else as a string.
 func AppendAString(b []byte, s string, utf8ok bool) []byte {
+	return appendAString(b, s, utf8ok, nil)
+}
+
+func appendAString(b []byte, s string, utf8ok bool, lits *[]int) []byte {
 	atom := s != "" && !(len(s) == 3 && (s[0]|0x20) == 'n' && (s[1]|0x20) == 'i' && (s[2]|0x20) == 'l')
 	for i := 0; i < len(s) && atom; i++ {
 		atom = imap.IsAStringChar(s[i])
@@ -72,7 +87,7 @@ func AppendAString(b []byte, s string, utf8ok bool) []byte {
 	if atom {
 		return append(b, s...)
 	}
-	return AppendString(b, s, utf8ok)
+	return appendString(b, s, utf8ok, lits)
 }
 
 // AppendDateTime appends a quoted date-time (RFC 9051 §9).
