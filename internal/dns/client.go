@@ -410,9 +410,6 @@ func (e ctxTimeout) Error() string   { return e.err.Error() }
 func (e ctxTimeout) Timeout() bool   { return true }
 func (e ctxTimeout) Temporary() bool { return true }
 
-// maxTCPMessage is the largest DNS message over TCP (RFC 1035 §4.2.2).
-const maxTCPMessage = 65535
-
 func exchangeTCP(ctx context.Context, server netip.AddrPort, query []byte) ([]byte, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", server.String())

@@ -124,7 +124,7 @@ func (c *Checker) CheckHost(ctx context.Context, ip netip.Addr, domain, sender, 
 	if e.maxVoids == 0 {
 		e.maxVoids = DefaultMaxVoidLookups
 	}
-	o := &Outcome{IP: ip, Helo: helo, Sender: e.sender, Domain: domain, Identity: IdentityMailFrom}
+	o := &Outcome{IP: ip, Helo: helo, Sender: e.sender, Domain: domain, Identity: IdentityMailFrom, Receiver: c.Receiver}
 	if !ip.IsValid() {
 		o.Result, o.Problem = PermError, "no client address"
 		return o
@@ -396,11 +396,11 @@ func (e *eval) matchHost(ctx context.Context, host string, d Directive, countVoi
 	if !validDomain(host) {
 		return false, nil
 	}
-	network, bits := "ip4", d.CIDR4
+	network, bits, has := "ip4", d.CIDR4, d.HasCIDR4
 	if e.ip.Is6() {
-		network, bits = "ip6", d.CIDR6
+		network, bits, has = "ip6", d.CIDR6, d.HasCIDR6
 	}
-	if bits < 0 {
+	if !has {
 		bits = e.ip.BitLen()
 	}
 	ips, err := e.res.LookupNetIP(ctx, network, host)

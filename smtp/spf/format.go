@@ -27,10 +27,10 @@ func (d Directive) String() string {
 		b.WriteByte(':')
 		b.WriteString(d.Domain)
 	}
-	if d.CIDR4 >= 0 {
+	if d.HasCIDR4 {
 		b.WriteString("/" + strconv.Itoa(d.CIDR4))
 	}
-	if d.CIDR6 >= 0 {
+	if d.HasCIDR6 {
 		b.WriteString("//" + strconv.Itoa(d.CIDR6))
 	}
 	return b.String()

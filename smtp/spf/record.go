@@ -61,9 +61,10 @@ type Directive struct {
 	Domain string
 	// Net is the network of ip4 and ip6.
 	Net netip.Prefix
-	// CIDR4 and CIDR6 are the prefix lengths of a and mx ("a/24//64");
-	// -1 when absent.
-	CIDR4, CIDR6 int
+	// CIDR4 and CIDR6 are the prefix lengths of a and mx ("a/24//64"),
+	// given when HasCIDR4 and HasCIDR6 say so.
+	CIDR4, CIDR6       int
+	HasCIDR4, HasCIDR6 bool
 }
 
 // Modifier is a name=value term other than redirect and exp, which the
@@ -188,7 +189,7 @@ func isAlpha(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func parseDirective(term string) (Directive, error) {
-	d := Directive{Qualifier: QualPass, CIDR4: -1, CIDR6: -1}
+	d := Directive{Qualifier: QualPass}
 	switch term[0] {
 	case '+', '-', '~', '?':
 		d.Qualifier = Qualifier(term[0])
@@ -216,7 +217,12 @@ func parseDirective(term string) (Directive, error) {
 		if err != nil {
 			return d, err
 		}
-		d.CIDR4, d.CIDR6 = c4, c6
+		if c4 >= 0 {
+			d.CIDR4, d.HasCIDR4 = c4, true
+		}
+		if c6 >= 0 {
+			d.CIDR6, d.HasCIDR6 = c6, true
+		}
 		if rest != "" {
 			if rest[0] != ':' {
 				return d, errors.New("bad argument")

@@ -62,6 +62,8 @@ type Outcome struct {
 	Explanation string
 	// Problem says why the result is permerror or temperror.
 	Problem string
+	// Receiver is Checker.Receiver, for the Received-SPF field.
+	Receiver string
 	// Lookups and VoidLookups count the DNS-querying terms evaluated and
 	// those that found nothing (RFC 7208 §4.6.4).
 	Lookups, VoidLookups int
