@@ -210,7 +210,9 @@ func (s *Signer) signedNames(fs []field) []string {
 				n++
 			}
 		}
-		if !s.opts.NoOverSign {
+		// Never over-sign DKIM-Signature: a later signature added above
+		// this one is expected, and would break it.
+		if !s.opts.NoOverSign && !strings.EqualFold(h, "DKIM-Signature") {
 			n++
 		}
 		for ; n > 0; n-- {

@@ -119,6 +119,7 @@ type Verifier struct {
 	sigs   []*pending
 	canons []*canonKey
 	closed bool
+	extra  []Result // past the limits, reported after the others
 	res    []Result
 }
 
@@ -204,7 +205,7 @@ func (v *Verifier) Write(p []byte) (int, error) {
 // hashes and starts the key lookups.
 func (v *Verifier) startSignatures() {
 	if v.header.overflow {
-		v.res = append(v.res, Result{Status: PermError, Err: ErrHeaderTooLarge})
+		v.extra = append(v.extra, Result{Status: PermError, Err: ErrHeaderTooLarge})
 		return
 	}
 	v.fields = v.header.fields()
@@ -213,7 +214,7 @@ func (v *Verifier) startSignatures() {
 			continue
 		}
 		if len(v.sigs) == v.opts.MaxSignatures {
-			v.res = append(v.res, Result{Status: PermError, Err: ErrTooMany})
+			v.extra = append(v.extra, Result{Status: PermError, Err: ErrTooMany})
 			continue
 		}
 		p := &pending{raw: f.raw}
@@ -272,6 +273,7 @@ func (v *Verifier) Close() error {
 		}
 		v.res = append(v.res, p.res)
 	}
+	v.res = append(v.res, v.extra...)
 	return nil
 }
 
