@@ -2,14 +2,14 @@ package dkim
 
 import (
 	"bytes"
-	"crypto"
-	"io"
 	"context"
+	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"math/big"
 	"strings"
 	"testing"
