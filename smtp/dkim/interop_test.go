@@ -77,7 +77,7 @@ var interopMessages = map[string]string{
 		"Message-ID: <1@example.com>\r\n\r\nHi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n",
 	"whitespace and folding": "From: a@example.com\r\nSubject: a  long\r\n\tfolded   subject \r\n" +
 		"To: b@example.net\r\n\r\n  indented \t line  \r\ntrailing\t\r\n\r\n\r\n",
-	"empty body": "From: a@example.com\r\nSubject: nothing\r\n\r\n",
+	"empty body":    "From: a@example.com\r\nSubject: nothing\r\n\r\n",
 	"no final CRLF": "From: a@example.com\r\nSubject: x\r\n\r\nlast line without end",
 	"mime": "From: a@example.com\r\nTo: b@example.net\r\nSubject: =?utf-8?q?gr=C3=BC=C3=9Fe?=\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n" +
