@@ -256,7 +256,7 @@ func (s *Signer) sign(fs []field, bodyHash []byte) (string, error) {
 		}
 	}
 	f.base64("bh=", base64.StdEncoding.EncodeToString(bodyHash), ";")
-	f.tag("b=")
+	f.base64("b=", "", "")
 	unsigned := f.b.String()
 
 	hdr := selectFields(nil, o.HeaderCanon, fs, names)
@@ -307,6 +307,10 @@ func (f *folder) word(s string, space bool) {
 // allowed anywhere in it).
 func (f *folder) base64(prefix, v, suffix string) {
 	if prefix != "" {
+		if f.col+1+len(prefix)+16 > foldAt {
+			f.b.WriteString("\r\n")
+			f.col = 0
+		}
 		f.word(prefix, true)
 	}
 	for len(v) > 0 {

@@ -147,7 +147,7 @@ func isTagValue(s string) bool {
 // stripFWS removes all whitespace, for values whose grammar allows FWS
 // anywhere (base64 in b=, bh= and p=).
 func stripFWS(s string) string {
-	if strings.IndexAny(s, " \t\r\n") < 0 {
+	if !strings.ContainsAny(s, " \t\r\n") {
 		return s
 	}
 	var b strings.Builder
