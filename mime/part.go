@@ -120,8 +120,12 @@ func (p *Part) Lookup(section ...int) *Part {
 		if n < 1 {
 			return nil
 		}
-		// A message/rfc822 part's subparts are those of its message.
-		if cur.Message != nil {
+		// A message/rfc822 part's subparts are those of its message. A
+		// message whose own type is message/rfc822 is first a
+		// non-multipart message: its section 1 is its body, the
+		// encapsulated message, and numbering continues inside that
+		// (RFC 9051 §6.4.5: "1.1" is then the inner message's body).
+		if cur.Message != nil && !msg {
 			cur, msg = cur.Message, true
 		}
 		if len(cur.Children) == 0 {

@@ -161,3 +161,37 @@ func TestSections(t *testing.T) {
 		t.Errorf("unknown CTE: %v", err)
 	}
 }
+
+// A message whose own type is message/rfc822 is a non-multipart message:
+// section 1 is its body, the encapsulated message, so 1.HEADER is the
+// inner header and 1.1 the inner body (RFC 9051 §6.4.5), as its
+// BODYSTRUCTURE (MESSAGE RFC822 ...) says. Issue 12, defect 4.
+func TestSectionsTopLevelMessageRFC822(t *testing.T) {
+	inner := "From: sub@example.org\r\nSubject: submsg\r\n\r\nHello world\r\n"
+	outer := parseString(t, "From: user@example.org\r\nMime-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n"+inner)
+	for _, tt := range []struct{ spec, want string }{
+		{"BODY[1]", inner},
+		{"BODY[1.HEADER]", "From: sub@example.org\r\nSubject: submsg\r\n\r\n"},
+		{"BODY[1.TEXT]", "Hello world\r\n"},
+		{"BODY[1.1]", "Hello world\r\n"},
+		{"BODY[TEXT]", inner},
+	} {
+		if got, err := section(t, outer, tt.spec); err != nil || got != tt.want {
+			t.Errorf("%s = %q, %v; want %q", tt.spec, got, err, tt.want)
+		}
+	}
+	if _, err := section(t, outer, "BODY[1.2]"); !errors.Is(err, ErrNoSection) {
+		t.Errorf("BODY[1.2]: %v", err)
+	}
+	// Twice encapsulated: 1.1 is the second message, 1.1.1 its body.
+	twice := parseString(t, "Content-Type: message/rfc822\r\n\r\nContent-Type: message/rfc822\r\n\r\nSubject: deep\r\n\r\nbody\r\n")
+	for _, tt := range []struct{ spec, want string }{
+		{"BODY[1.1]", "Subject: deep\r\n\r\nbody\r\n"},
+		{"BODY[1.1.HEADER]", "Subject: deep\r\n\r\n"},
+		{"BODY[1.1.1]", "body\r\n"},
+	} {
+		if got, err := section(t, twice, tt.spec); err != nil || got != tt.want {
+			t.Errorf("twice: %s = %q, %v; want %q", tt.spec, got, err, tt.want)
+		}
+	}
+}
