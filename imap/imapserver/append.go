@@ -123,6 +123,7 @@ func cmdAppend(s *session, tag string, uid bool) error {
 			return err
 		}
 		left -= info.Size
+		opts.Binary = info.Binary
 		msgs = append(msgs, appendMessage{opts: opts, data: data})
 		if utf8Form {
 			if err := s.dec.Expect(')'); err != nil {
@@ -169,6 +170,7 @@ func (s *session) appendOne(tag, name string) error {
 	if err != nil {
 		return err
 	}
+	opts.Binary = info.Binary
 	res, aerr := s.user.Append(s.ctx, name, r, info.Size, opts)
 	if utf8Form {
 		if err := s.dec.Expect(')'); err != nil {

@@ -117,6 +117,10 @@ type AppendOptions struct {
 	Flags []string
 	// Date is the internal date; the zero Time means now.
 	Date time.Time
+	// Binary reports that the message came as a literal8 (~{n},
+	// RFC 3516 §4.4): it may hold NUL and bare line ends, and a store
+	// keeps it as sent (a CTE change is allowed, a loss of data is not).
+	Binary bool
 }
 
 // AppendResult tells the client where an APPEND put the message

@@ -175,8 +175,9 @@ func statusLocked(mb *mailbox) imapserver.MailboxStatus {
 }
 
 // readMessage reads exactly size octets (or all of r when size < 0)
-// and converts line ends to CRLF.
-func readMessage(r io.Reader, size int64) ([]byte, error) {
+// and converts line ends to CRLF, unless binary: a binary APPEND's
+// content is stored as sent (RFC 3516 §4.4).
+func readMessage(r io.Reader, size int64, binary bool) ([]byte, error) {
 	var data []byte
 	var err error
 	if size >= 0 {
@@ -187,6 +188,9 @@ func readMessage(r io.Reader, size int64) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("imapmem: reading message: %w", err)
+	}
+	if binary {
+		return data, nil
 	}
 	return toCRLF(data), nil
 }
@@ -377,7 +381,7 @@ func (s *userSession) Unsubscribe(ctx context.Context, name string) error {
 }
 
 func (s *userSession) Append(ctx context.Context, name string, r io.Reader, size int64, opts imapserver.AppendOptions) (imapserver.AppendResult, error) {
-	data, err := readMessage(r, size)
+	data, err := readMessage(r, size, opts.Binary)
 	if err != nil {
 		return imapserver.AppendResult{}, err
 	}
@@ -411,7 +415,7 @@ func (s *userSession) AppendMulti(ctx context.Context, name string, msgs []imaps
 	datas := make([][]byte, len(msgs))
 	var total int64
 	for i, am := range msgs {
-		d, err := readMessage(am.Body, am.Size)
+		d, err := readMessage(am.Body, am.Size, am.Binary)
 		if err != nil {
 			return nil, err
 		}

@@ -27,7 +27,7 @@ func (s *Store) DeliverTo(ctx context.Context, username, mailbox string, r io.Re
 	if err != nil {
 		return 0, err
 	}
-	data, err := readMessage(r, -1)
+	data, err := readMessage(r, -1, false)
 	if err != nil {
 		return 0, err
 	}

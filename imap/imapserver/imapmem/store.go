@@ -25,7 +25,8 @@
 //     and a handle's snapshot plus its updates is always exact. Nothing
 //     blocks while user.mu is held: notification is a non-blocking send.
 //   - Messages are stored with CRLF line ends: a bare LF given to Append
-//     or Deliver is stored as CRLF.
+//     or Deliver is stored as CRLF, except in a binary APPEND
+//     (AppendOptions.Binary), whose content is stored as sent.
 package imapmem
 
 import (
