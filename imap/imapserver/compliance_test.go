@@ -33,3 +33,54 @@ C: a5 FETCH 2 (RFC822.SIZE BINARY.SIZE[1])
 S: * 2 FETCH (RFC822.SIZE %d BINARY.SIZE[1] 10)
 S: a5 OK FETCH completed`, len(msg)+3))
 }
+
+// ESEARCH with MODSEQ (RFC 4731 §3.2, RFC 7162 §3.1.10): with MIN or MAX
+// alone the MODSEQ result is that message's, with MIN and MAX alone the
+// higher of the two, otherwise the highest of all (issue 12 defect 7:
+// the highest of all was always returned).
+func TestESearchMinMaxModSeq(t *testing.T) {
+	ts := newTestServer(t)
+	for range 3 {
+		ts.deliver(msg1)
+	}
+	c := ts.login()
+	// Mod-sequences ascending in the order 3, 1, 2 (each STORE is one
+	// change of the mailbox).
+	c.run(`
+C: a1 SELECT INBOX (CONDSTORE)
+S: ~ a1 OK
+C: a2 STORE 3 +FLAGS.SILENT (\Seen)
+S: ~ a2 OK STORE
+C: a3 STORE 1 +FLAGS.SILENT (\Seen)
+S: ~ a3 OK STORE
+C: a4 STORE 2 +FLAGS.SILENT (\Seen)
+S: ~ a4 OK STORE`)
+	c.send("a5 FETCH 1:3 (MODSEQ)")
+	ms := map[int]string{}
+	for range 3 {
+		var n int
+		var m string
+		l := c.readLine()
+		if _, err := fmt.Sscanf(l, "* %d FETCH (MODSEQ (%s", &n, &m); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		ms[n] = m[:len(m)-2]
+	}
+	c.run(fmt.Sprintf(`
+S: a5 OK FETCH completed
+C: a6 SEARCH RETURN (MIN) MODSEQ 1
+S: * ESEARCH (TAG "a6") MIN 1 MODSEQ %[1]s
+S: a6 OK SEARCH completed
+C: a7 SEARCH RETURN (MAX) 1,3 MODSEQ 1
+S: * ESEARCH (TAG "a7") MAX 3 MODSEQ %[3]s
+S: a7 OK SEARCH completed
+C: a8 SEARCH RETURN (MIN MAX) 1,3 MODSEQ 1
+S: * ESEARCH (TAG "a8") MIN 1 MAX 3 MODSEQ %[1]s
+S: a8 OK SEARCH completed
+C: a9 SEARCH RETURN (MIN COUNT) 1,3 MODSEQ 1
+S: * ESEARCH (TAG "a9") MIN 1 COUNT 2 MODSEQ %[1]s
+S: a9 OK SEARCH completed
+C: b1 SEARCH RETURN (MAX ALL) MODSEQ 1
+S: * ESEARCH (TAG "b1") MAX 3 ALL 1:3 MODSEQ %[2]s
+S: b1 OK SEARCH completed`, ms[1], ms[2], ms[3]))
+}

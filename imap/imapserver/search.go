@@ -31,12 +31,17 @@ func cmdSearch(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
-	var maxModSeq uint64
+	var maxModSeq, firstModSeq, lastModSeq uint64
 	sel := s.sel
 	var uids []uint32
 	err = s.searchMatches(crit, func(m Message, seq uint32) error {
 		uids = append(uids, m.UID())
-		maxModSeq = max(maxModSeq, m.ModSeq())
+		ms := m.ModSeq()
+		maxModSeq = max(maxModSeq, ms)
+		if len(uids) == 1 {
+			firstModSeq = ms
+		}
+		lastModSeq = ms
 		return nil
 	})
 	if err != nil {
@@ -106,9 +111,24 @@ func cmdSearch(s *session, tag string, uid bool) error {
 		w.num(uint32(len(nums)))
 	}
 	if useModSeq && len(nums) > 0 {
-		// RFC 7162 §3.1.10, RFC 4731 §3.2: the MODSEQ result item.
+		// RFC 7162 §3.1.10, RFC 4731 §3.2: the MODSEQ result item. With
+		// MIN or MAX alone it is that message's mod-sequence; with MIN
+		// and MAX and no ALL/COUNT the higher of those two; otherwise
+		// the highest of all messages found.
+		ms := maxModSeq
+		if !all && !crit.Returns(imap.SearchReturnCount) {
+			minR, maxR := crit.Returns(imap.SearchReturnMin), crit.Returns(imap.SearchReturnMax)
+			switch {
+			case minR && maxR:
+				ms = max(firstModSeq, lastModSeq)
+			case minR:
+				ms = firstModSeq
+			case maxR:
+				ms = lastModSeq
+			}
+		}
 		w.WriteString(" MODSEQ ")
-		w.num64(maxModSeq)
+		w.num64(ms)
 	}
 	w.crlf()
 	return nil
