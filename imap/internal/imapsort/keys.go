@@ -67,11 +67,10 @@ func NewKeys(m *Message) *Keys {
 // addressKeys returns the casemapped mailbox key and display key of the
 // first address of an address list, parsing it once.
 func addressKeys(v string) (mbox, display string) {
-	addrs, _ := mime.ParseAddressList(v)
-	if len(addrs) == 0 {
+	a, ok := firstAddress(v)
+	if !ok {
 		return "", ""
 	}
-	a := addrs[0]
 	switch {
 	case a.Group:
 		mbox, display = a.Name, a.Name

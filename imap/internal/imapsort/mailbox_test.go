@@ -201,3 +201,31 @@ func TestFormatRFCExamples(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// A domain-less address ("From: d") sorts by its word, as Dovecot sorts
+// it and imaptest's sort-display-from expects, not as an empty key first
+// (RFC 5957 §3; issue 12 defect 8).
+func TestSortDomainlessAddress(t *testing.T) {
+	msgs := []Message{
+		{From: "foo bar <a@b.c>", To: "foo bar <a@b.c>"},
+		{From: "b@c.d", To: "b@c.d"},
+		{From: "d", To: "<d>"},
+		{From: "=?iso-8859-1?q?foo_aar?= <e@f.g>", To: "=?iso-8859-1?q?foo_aar?= <e@f.g>"},
+		{From: "", To: ""},
+	}
+	for i := range msgs {
+		msgs[i].SeqNum = uint32(i + 1)
+	}
+	for _, tt := range []struct {
+		key  Key
+		want string
+	}{
+		{DisplayFrom, "5 2 3 4 1"},
+		{DisplayTo, "5 2 3 4 1"},
+		{From, "5 1 2 3 4"},
+	} {
+		if got := seqs(Sort(msgs, []Criterion{{Key: tt.key}})); got != tt.want {
+			t.Errorf("SORT (%v): %s, want %s", tt.key, got, tt.want)
+		}
+	}
+}

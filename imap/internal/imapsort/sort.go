@@ -186,6 +186,26 @@ func Sort(msgs []Message, criteria []Criterion) []*Message {
 	return out
 }
 
+// firstAddress returns the first address of an address list. A value
+// that does not parse as one but holds a lone word, as "From: d" does,
+// is a domain-less address with that word as its mailbox, as ENVELOPE
+// reads it (MISSING_DOMAIN) and Dovecot sorts it: by "d", not first.
+func firstAddress(v string) (*mime.Address, bool) {
+	addrs, _ := mime.ParseAddressList(v)
+	if len(addrs) > 0 {
+		return addrs[0], true
+	}
+	w := strings.TrimSpace(v)
+	if i := strings.IndexAny(w, ",;"); i >= 0 {
+		w = strings.TrimSpace(w[:i])
+	}
+	w = strings.TrimSuffix(strings.TrimPrefix(w, "<"), ">")
+	if w == "" || strings.ContainsAny(w, " \t\"()<>@:") {
+		return nil, false
+	}
+	return &mime.Address{Mailbox: w}, true
+}
+
 // mailboxKey returns the addr-mailbox (local part) of the first address in
 // an address list (RFC 5256 §3), the group name for a group (as in the
 // ENVELOPE's group-start address), or "" when there is none.
@@ -193,11 +213,10 @@ func mailboxKey(v string) string {
 	if v == "" {
 		return ""
 	}
-	addrs, _ := mime.ParseAddressList(v)
-	if len(addrs) == 0 {
+	a, ok := firstAddress(v)
+	if !ok {
 		return ""
 	}
-	a := addrs[0]
 	if a.Group {
 		return a.Name
 	}
@@ -210,11 +229,10 @@ func displayKey(v string) string {
 	if v == "" {
 		return ""
 	}
-	addrs, _ := mime.ParseAddressList(v)
-	if len(addrs) == 0 {
+	a, ok := firstAddress(v)
+	if !ok {
 		return ""
 	}
-	a := addrs[0]
 	if a.Name != "" || a.Group {
 		return a.Name
 	}
