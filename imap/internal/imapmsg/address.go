@@ -35,6 +35,9 @@ type lexer struct {
 	s   string
 	i   int
 	tok token
+	// comment is the last comment skipped (without its parentheses),
+	// for the name of "user@example.org (Real Name)".
+	comment string
 }
 
 func isSpecial(c byte) bool {
@@ -85,6 +88,7 @@ func (l *lexer) next() token {
 
 func (l *lexer) skipComment() {
 	depth := 0
+	start := l.i + 1
 	for l.i < len(l.s) {
 		switch l.s[l.i] {
 		case '\\':
@@ -94,6 +98,7 @@ func (l *lexer) skipComment() {
 		case ')':
 			depth--
 			if depth == 0 {
+				l.comment = strings.TrimSpace(l.s[start:l.i])
 				l.i++
 				return
 			}
@@ -180,7 +185,16 @@ func parseAddressList(s string) []imap.Address {
 			}
 		case l.tok.kind == tokSpecial && l.tok.c == '@':
 			l.next()
-			out = append(out, imap.Address{Mailbox: words, Host: l.domain()})
+			l.comment = ""
+			a := imap.Address{Mailbox: words, Host: l.domain()}
+			// A bare addr-spec followed by a comment, "user@example.org
+			// (Real Name)": the comment names the mailbox. Not an
+			// RFC 5322 rule, but the convention Dovecot and most servers
+			// follow in ENVELOPE.
+			if l.comment != "" && (l.tok.kind == tokEnd || l.tok.kind == tokSpecial && (l.tok.c == ',' || l.tok.c == ';')) {
+				a.Name = l.comment
+			}
+			out = append(out, a)
 		case words != "":
 			out = append(out, imap.Address{Mailbox: words, Host: missingDomain})
 		default:

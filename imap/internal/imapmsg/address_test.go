@@ -22,7 +22,12 @@ func TestParseAddressList(t *testing.T) {
 		{`Alice <alice@example.org>`, `("Alice" "" "alice" "example.org")`},
 		{`"Smith, John" <john@x.example>, bob@y.example`, `("Smith, John" "" "john" "x.example")("" "" "bob" "y.example")`},
 		{`=?utf-8?q?J=C3=BCrgen?= <j@x>`, `("=?utf-8?q?J=C3=BCrgen?=" "" "j" "x")`},
-		{`john.doe@example.com (John Doe)`, `("" "" "john.doe" "example.com")`},
+		// A trailing comment names a bare addr-spec, as in Dovecot (issue
+		// 12 defect 8); a comment elsewhere does not.
+		{`john.doe@example.com (John Doe)`, `("John Doe" "" "john.doe" "example.com")`},
+		{`a@x (A), b@y`, `("A" "" "a" "x")("" "" "b" "y")`},
+		{`u (c1)@ (c2) example.org`, `("" "" "u" "example.org")`},
+		{`<u (c1)@ (c2) example.org> (c3)`, `("" "" "u" "example.org")`},
 		{`"john doe"@example.com`, `("" "" "john doe" "example.com")`},
 		{`A Group:a@x,b@y;`, `("" "" "A Group" "")("" "" "a" "x")("" "" "b" "y")("" "" "" "")`},
 		{`undisclosed-recipients:;`, `("" "" "undisclosed-recipients" "")("" "" "" "")`},

@@ -1,6 +1,7 @@
 package imapmsg
 
 import (
+	"bytes"
 	"strings"
 	"time"
 
@@ -255,13 +256,13 @@ func (m *Matcher) evalContent(k *imap.SearchKey, meta *Meta, c *content) bool {
 		}
 		return compareDay(k.Op, d, k.Date)
 	case imap.SearchFrom:
-		return headerContains(h, "From", needle)
+		return addressContains(h, "From", needle)
 	case imap.SearchTo:
-		return headerContains(h, "To", needle)
+		return addressContains(h, "To", needle)
 	case imap.SearchCc:
-		return headerContains(h, "Cc", needle)
+		return addressContains(h, "Cc", needle)
 	case imap.SearchBcc:
-		return headerContains(h, "Bcc", needle)
+		return addressContains(h, "Bcc", needle)
 	case imap.SearchSubject:
 		if c.msg.enc != nil && needle != "" && strings.IndexByte(needle, 0) < 0 {
 			return strings.Contains(c.msg.enc.searchSubject(h), needle)
@@ -320,6 +321,31 @@ func (e *Encoded) searchSubject(h *mime.Header) string {
 // name is "") contains needle (lower case) after decoding encoded words,
 // case-insensitively. An empty needle matches when the field exists
 // (RFC 9051 §6.4.4, HEADER).
+// addressContains is headerContains for an address field (FROM, TO, CC,
+// BCC), which also matches the addresses as parsed when the field holds
+// comments: "user (c)@ (c) example.org" is user@example.org, as its
+// ENVELOPE says, and a SEARCH FROM for that address finds it (as
+// Dovecot's does). Comments are rare, so the parse is too.
+func addressContains(h *mime.Header, name, needle string) bool {
+	if headerContains(h, name, needle) {
+		return true
+	}
+	for _, f := range h.Fields() {
+		if !strings.EqualFold(f.Key, name) || bytes.IndexByte(f.Raw, '(') < 0 {
+			continue
+		}
+		for _, a := range parseAddressList(f.Value()) {
+			if a.Host == "" || a.Host == missingDomain {
+				continue // group markers; no address to spell
+			}
+			if strings.Contains(strings.ToLower(a.Mailbox+"@"+a.Host), needle) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func headerContains(h *mime.Header, name, needle string) bool {
 	// Fast path (see bodysearch.go): an ASCII needle against a one-line
 	// value without encoded words is searched in place. A match across

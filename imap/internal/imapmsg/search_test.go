@@ -163,3 +163,28 @@ func TestSearchSubjectCached(t *testing.T) {
 		}
 	}
 }
+
+// SEARCH FROM/TO/CC/BCC match an address as parsed when comments split
+// it in the field: "<user (c)@ (c) example.org>" is user@example.org,
+// as ENVELOPE says (issue 12 defect 8; imaptest's search-addresses).
+func TestSearchAddressWithComments(t *testing.T) {
+	meta := Meta{SeqNum: 1, UID: 1}
+	for _, tt := range []struct {
+		msg, keys string
+		want      bool
+	}{
+		{"From: <user-from (comment)@ (comment) example.org>\r\n\r\n", `FROM user-from@example.org`, true},
+		{"From: user-from (comment)@ (comment) example.org\r\n\r\n", `FROM USER-FROM@EXAMPLE.ORG`, true},
+		{"To: a@x, <b (c)@ y.example>\r\n\r\n", `TO b@y.example`, true},
+		{"Cc: <b (c)@ y.example>\r\n\r\n", `TO b@y.example`, false},
+		{"From: <user-from (comment)@ (comment) example.org>\r\n\r\n", `FROM other@example.org`, false},
+		{"From: <user-from (comment)@ (comment) example.org>\r\n\r\n", `FROM comment`, true}, // the field as written
+	} {
+		msg := parseString(t, tt.msg)
+		m := NewMatcher(criteria(t, tt.keys).Keys, SearchContext{MaxSeq: 1, MaxUID: 1})
+		got, err := m.Match(&meta, func() (*Message, error) { return msg, nil })
+		if err != nil || got != tt.want {
+			t.Errorf("%q %s = %v, %v; want %v", tt.msg, tt.keys, got, err, tt.want)
+		}
+	}
+}
