@@ -11,6 +11,9 @@
 // lands in that account's INBOX, where IMAP and POP3 see it; a message
 // deleted over POP3 is gone from IMAP too, because the three servers share
 // one store (imapmem), as Dovecot serves IMAP and POP3 from one maildir.
+// The wiring is the library's: the store is the IMAP Backend itself, and
+// smtpserver.NewStoreBackend and pop3server.NewStoreBackend put SMTP
+// delivery and POP3 over it.
 //
 // The program has no outbound queue: submission accepts only recipients of
 // the local domain and answers others 550 5.7.1 (relaying is not
@@ -134,17 +137,22 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	mx := &smtpserver.Server{
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
-		Backend:   &smtpBackend{store: store, domain: cfg.Domain, postmaster: cfg.User, logger: logger},
-		Mode:      smtpserver.ModeMX,
-		Logger:    logger.With("server", "smtp"),
+		Backend: smtpserver.NewStoreBackend(store, smtpserver.StoreOptions{
+			Domains: []string{cfg.Domain}, Postmaster: cfg.User, Logger: logger,
+		}),
+		Mode:   smtpserver.ModeMX,
+		Logger: logger.With("server", "smtp"),
 	}
 	submission := &smtpserver.Server{
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
-		Backend:   &smtpBackend{store: store, domain: cfg.Domain, postmaster: cfg.User, submission: true, logger: logger},
-		Auth:      auth,
-		Mode:      smtpserver.ModeSubmission,
-		Logger:    logger.With("server", "submission"),
+		Backend: smtpserver.NewStoreBackend(store, smtpserver.StoreOptions{
+			Domains: []string{cfg.Domain}, Postmaster: cfg.User, Logger: logger,
+			RequireOwnSender: true, // RFC 6409 §6.1
+		}),
+		Auth:   auth,
+		Mode:   smtpserver.ModeSubmission,
+		Logger: logger.With("server", "submission"),
 	}
 	imapSrv := &imapserver.Server{
 		Hostname:  cfg.Hostname,
@@ -156,7 +164,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	pop3Srv := &pop3server.Server{
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
-		Backend:   pop3Backend{store: store},
+		Backend:   pop3server.NewStoreBackend(store),
 		Auth:      auth,
 		Logger:    logger.With("server", "pop3"),
 	}

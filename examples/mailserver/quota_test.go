@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -14,7 +13,7 @@ import (
 	"github.com/posthorn/posthorn/smtp/smtpserver"
 )
 
-// quotaServer runs the SMTP adapter in mode over a store where "full" has a
+// quotaServer runs SMTP delivery in mode over a store where "full" has a
 // quota of 200 octets (no room for the test messages) and "roomy" none.
 func quotaServer(t *testing.T, mode smtpserver.Mode) (*imapmem.Store, string) {
 	t.Helper()
@@ -29,7 +28,7 @@ func quotaServer(t *testing.T, mode smtpserver.Mode) (*imapmem.Store, string) {
 	}
 	srv := &smtpserver.Server{
 		Hostname: "mx.example.org",
-		Backend:  &smtpBackend{store: store, domain: "example.org", postmaster: "postmaster", logger: slog.New(slog.DiscardHandler)},
+		Backend:  smtpserver.NewStoreBackend(store, smtpserver.StoreOptions{Domains: []string{"example.org"}}),
 		Mode:     mode,
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"syscall"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/serve"
@@ -33,7 +34,10 @@ var (
 	// (NO [CANNOT]).
 	ErrCannotDelete = errors.New("imapserver: mailbox cannot be deleted or renamed")
 	// ErrOverQuota: the change would exceed a quota (NO [OVERQUOTA], RFC 9208 §4.3).
-	ErrOverQuota = errors.New("imapserver: over quota")
+	// It wraps syscall.EDQUOT, the standard "quota exceeded" error, so that
+	// the SMTP and POP3 glue (smtpserver.NewStoreBackend), which does not
+	// import this package, recognises it from a store too.
+	ErrOverQuota error = overQuotaError{}
 	// ErrTooBig: a message is larger than the backend accepts (NO [TOOBIG], RFC 4469).
 	ErrTooBig = errors.New("imapserver: message too big")
 	// ErrReadOnly: a change through a handle opened read-only (EXAMINE).
@@ -46,6 +50,15 @@ var (
 	// backend does not support (NO [USEATTR], RFC 6154 §3).
 	ErrUnsupportedSpecialUse = errors.New("imapserver: unsupported special-use attribute")
 )
+
+// overQuotaError is ErrOverQuota: its own text, and errors.Is(err,
+// syscall.EDQUOT) holds. It has an Is method rather than wrapping the
+// Errno, so that errors.As does not find a net.Error (which Errno
+// implements) in it and take a full mailbox for a broken connection.
+type overQuotaError struct{}
+
+func (overQuotaError) Error() string        { return "imapserver: over quota" }
+func (overQuotaError) Is(target error) bool { return target == syscall.EDQUOT }
 
 // Backend is the store behind a Server: it authenticates users and opens
 // their mail. Its methods use only standard types, so that one store can

@@ -12,7 +12,8 @@ import (
 )
 
 // Serving an in-memory store. The same store takes SMTP deliveries
-// (Store.Deliver) and serves POP3 (Store.OpenMaildrop).
+// (through smtpserver.NewStoreBackend) and serves POP3 (through
+// pop3server.NewStoreBackend).
 func Example() {
 	store := imapmem.New()
 	store.AddUser("alice", "secret")

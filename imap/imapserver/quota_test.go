@@ -149,14 +149,14 @@ S: f5 OK GETQUOTA completed`)
 	if _, err := ts.store.DeliverTo(context.Background(), "alice", "INBOX", strings.NewReader(m3k), nil, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	md, err := ts.store.OpenMaildrop(context.Background(), "alice")
+	uidls, _, unlock, err := ts.store.LockMaildrop(context.Background(), "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := md.Delete(context.Background(), []uint32{md.Messages()[0].UID}); err != nil {
+	if err := ts.store.DeleteMaildropMessages(context.Background(), "alice", uidls[:1]); err != nil {
 		t.Fatal(err)
 	}
-	md.Close()
+	unlock()
 	c.run(`
 C: g1 GETQUOTA ""
 S: * QUOTA "" (STORAGE 2 10 MESSAGE 1 4)

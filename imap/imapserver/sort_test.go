@@ -49,12 +49,12 @@ func newSortServer(t *testing.T, configure ...func(*imapserver.Server)) *testSer
 	if _, err := ts.store.Deliver(ctx, "alice", strings.NewReader("Subject: gone\r\n\r\nx\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	md, err := ts.store.OpenMaildrop(ctx, "alice")
+	uidls, _, unlock, err := ts.store.LockMaildrop(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	md.Delete(ctx, []uint32{1})
-	md.Close()
+	ts.store.DeleteMaildropMessages(ctx, "alice", uidls[:1])
+	unlock()
 	for i, m := range sortMailbox {
 		var b strings.Builder
 		b.WriteString("Subject: " + m.subject + "\r\n")

@@ -5,7 +5,9 @@
 // list of messages in a maildrop (UID and size), a message as an
 // io.Reader, and the deletion of the messages marked at QUIT. User
 // authentication goes through package sasl's credential interfaces, so one
-// store can serve POP3, IMAP and SMTP AUTH alike.
+// store can serve POP3, IMAP and SMTP AUTH alike. A store that implements
+// [MaildropStore] (imapmem, maildir) becomes a Backend through
+// [NewStoreBackend].
 //
 // # Implemented specifications
 //

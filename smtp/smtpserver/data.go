@@ -114,7 +114,13 @@ func (c *conn) uniform(err error) []error {
 // recipient in LMTP mode.
 func (c *conn) deliver(body io.Reader) []error {
 	var r io.Reader = body
-	if !c.srv.DisableReceived {
+	if tt, ok := c.sess.(traceTaker); ok {
+		var trace []byte
+		if !c.srv.DisableReceived {
+			trace = c.receivedField()
+		}
+		tt.takeTrace(trace)
+	} else if !c.srv.DisableReceived {
 		// Not io.MultiReader: its WriteTo allocates 32 KiB per message.
 		c.prefix = prefixReader{prefix: c.receivedField(), r: body}
 		r = &c.prefix
@@ -138,6 +144,15 @@ func (c *conn) deliver(body io.Reader) []error {
 		return c.uniform(c.sess.Data(c.ctx, r))
 	}
 	return []error{c.sess.Data(c.ctx, r)}
+}
+
+// traceTaker is implemented by a Session that hands the server's
+// Received: field to its store at commit, as header lines to prepend,
+// instead of reading it at the head of the message (NewStoreBackend's):
+// a store that streams the body into a file can then still put fields
+// computed from the body (Authentication-Results:) above it.
+type traceTaker interface {
+	takeTrace(field []byte)
 }
 
 // finishMessage answers the end of a message: one reply (SMTP) or one per

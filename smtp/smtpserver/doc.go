@@ -9,6 +9,11 @@
 // [LMTPSession] (one result per recipient). BDAT chunks (RFC 3030) reach
 // Data as one stream, so a backend needs nothing to support CHUNKING.
 //
+// A mail store that also serves IMAP and POP3 (imapmem, maildir) plugs in
+// through [NewStoreBackend]: it implements [DeliveryStore], which uses only
+// standard types, and the backend maps recipients to accounts, checks
+// quotas at RCPT and streams each message into the store once.
+//
 // Extensions: PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES,
 // AUTH (through package sasl), STARTTLS, implicit TLS ([Server.ServeTLS]),
 // CHUNKING, BINARYMIME, DSN (parameters passed to the backend), REQUIRETLS

@@ -389,6 +389,12 @@ func (s *userSession) Append(ctx context.Context, name string, r io.Reader, size
 }
 
 func (u *user) appendData(name string, data []byte, opts imapserver.AppendOptions, origin *handle) (imapserver.AppendResult, error) {
+	return u.appendContent(name, &content{data: data}, opts, origin)
+}
+
+// appendContent adds c, which copies in other mailboxes or of other
+// users may share, to the mailbox.
+func (u *user) appendContent(name string, c *content, opts imapserver.AppendOptions, origin *handle) (imapserver.AppendResult, error) {
 	date := opts.Date
 	if date.IsZero() {
 		date = u.store.now()
@@ -400,11 +406,11 @@ func (u *user) appendData(name string, data []byte, opts imapserver.AppendOption
 	if err != nil {
 		return imapserver.AppendResult{}, err
 	}
-	if err := u.quotaCheckLocked(1, int64(len(data))); err != nil {
+	if err := u.quotaCheckLocked(1, int64(len(c.data))); err != nil {
 		return imapserver.AppendResult{}, err
 	}
 	mb.modSeq++
-	m := u.appendLocked(mb, &content{data: data}, flags, date, mb.modSeq, origin)
+	m := u.appendLocked(mb, c, flags, date, mb.modSeq, origin)
 	return imapserver.AppendResult{UIDValidity: mb.uidValidity, UID: m.uid}, nil
 }
 

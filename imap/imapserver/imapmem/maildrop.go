@@ -1,139 +1,132 @@
 package imapmem
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"strconv"
-	"time"
+	"strings"
+	"sync"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
 )
 
-// Deliver adds a message to the user's INBOX, as SMTP/LMTP delivery
-// does, and returns its UID. r is read to its end; bare LF line ends are
-// stored as CRLF. It fails with ErrNoSuchUser for an unknown account and
-// with imapserver.ErrOverQuota (changing nothing) when the user's quota
-// would be exceeded. IMAP sessions with the INBOX selected see it at
-// their next command or at once in IDLE.
-func (s *Store) Deliver(ctx context.Context, username string, r io.Reader) (uint32, error) {
-	return s.DeliverTo(ctx, username, "INBOX", r, nil, time.Time{})
-}
+// The POP3 maildrop is the user's INBOX (RFC 1939 §1: the server keeps
+// one maildrop per user). The three methods below are what
+// pop3server.NewStoreBackend needs (pop3server.MaildropStore); they use
+// only standard types, so this package imports nothing of POP3.
 
-// DeliverTo adds a message to any mailbox of the user, with flags and an
-// internal date (the zero Time means now).
-func (s *Store) DeliverTo(ctx context.Context, username, mailbox string, r io.Reader, flags []string, date time.Time) (uint32, error) {
+// LockMaildrop takes the user's POP3 lock (RFC 1939 §4: exclusive access
+// to the maildrop) and snapshots the INBOX: the UIDLs and sizes (with
+// CRLF line ends) of its messages in UID order. A UIDL is
+// "<uidvalidity>.<uid>", unique and stable (RFC 1939 §7). It fails with
+// ErrMaildropLocked (wrapping syscall.EBUSY) while another lock is held,
+// and with ErrNoSuchUser (wrapping fs.ErrNotExist) for an unknown
+// account. unlock releases the lock; it deletes nothing, and calling it
+// again does nothing. IMAP sessions see the INBOX as before meanwhile.
+func (s *Store) LockMaildrop(ctx context.Context, username string) (uidls []string, sizes []int64, unlock func(), err error) {
 	u, err := s.user(username)
 	if err != nil {
-		return 0, err
-	}
-	data, err := readMessage(r, -1, false)
-	if err != nil {
-		return 0, err
-	}
-	res, err := u.appendData(mailbox, data, imapserver.AppendOptions{Flags: flags, Date: date}, nil)
-	return res.UID, err
-}
-
-// MaildropMessage is one INBOX message as POP3 sees it.
-type MaildropMessage struct {
-	UID  uint32
-	UIDL string // unique and stable: "<uidvalidity>.<uid>" (RFC 1939 §7 UIDL)
-	Size int64  // octets with CRLF line ends
-}
-
-// Maildrop is a POP3 session's exclusive lock on a user's INBOX and the
-// snapshot of its messages taken when the lock was acquired. Messages
-// that IMAP or another program expunges meanwhile stay listed but can no
-// longer be opened. A Maildrop is not safe for concurrent use.
-type Maildrop struct {
-	u      *user
-	msgs   []MaildropMessage
-	closed bool
-}
-
-// OpenMaildrop locks the user's INBOX for POP3 and snapshots it. It fails
-// with ErrMaildropLocked while another Maildrop of the user is open, and
-// with ErrNoSuchUser for an unknown account. Call Close to release it.
-func (s *Store) OpenMaildrop(ctx context.Context, username string) (*Maildrop, error) {
-	u, err := s.user(username)
-	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.popLocked {
-		return nil, ErrMaildropLocked
+		return nil, nil, nil, ErrMaildropLocked
 	}
+	mb, err := u.selectableLocked("INBOX")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u.popLocked = true
+	uidls = make([]string, len(mb.msgs))
+	sizes = make([]int64, len(mb.msgs))
+	prefix := strconv.FormatUint(uint64(mb.uidValidity), 10) + "."
+	for i, m := range mb.msgs {
+		uidls[i] = prefix + strconv.FormatUint(uint64(m.uid), 10)
+		sizes[i] = m.Size()
+	}
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			u.mu.Lock()
+			u.popLocked = false
+			u.mu.Unlock()
+		})
+	}
+	return uidls, sizes, unlock, nil
+}
+
+// OpenMaildropMessage returns the INBOX message with the given UIDL (as
+// LockMaildrop listed it), with CRLF line ends. It fails with an error
+// wrapping imapserver.ErrNoSuchMessage and fs.ErrNotExist when the
+// message was expunged since (over IMAP, say). The reader stays valid
+// whatever happens to the mailbox afterwards; it implements io.ReaderAt
+// and io.WriterTo.
+func (s *Store) OpenMaildropMessage(ctx context.Context, username, uidl string) (io.Reader, error) {
+	u, err := s.user(username)
+	if err != nil {
+		return nil, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	mb, err := u.selectableLocked("INBOX")
 	if err != nil {
 		return nil, err
 	}
-	u.popLocked = true
-	md := &Maildrop{u: u, msgs: make([]MaildropMessage, len(mb.msgs))}
-	prefix := strconv.FormatUint(uint64(mb.uidValidity), 10) + "."
-	for i, m := range mb.msgs {
-		md.msgs[i] = MaildropMessage{UID: m.uid, UIDL: prefix + strconv.FormatUint(uint64(m.uid), 10), Size: m.Size()}
+	uid, ok := parseUIDL(uidl, mb.uidValidity)
+	i := -1
+	if ok {
+		i = mb.find(uid)
 	}
-	return md, nil
-}
-
-// Messages returns the snapshot taken at OpenMaildrop, in UID order
-// (POP3 message number n is Messages()[n-1]). The caller must not
-// modify the slice.
-func (md *Maildrop) Messages() []MaildropMessage { return md.msgs }
-
-// Open returns the raw message with the given UID and its size. It fails
-// with imapserver.ErrNoSuchMessage when the message was expunged since
-// the snapshot. The reader stays valid after that.
-func (md *Maildrop) Open(ctx context.Context, uid uint32) (io.ReaderAt, int64, error) {
-	u := md.u
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if md.closed {
-		return nil, 0, fmt.Errorf("imapmem: maildrop closed")
-	}
-	mb, err := u.selectableLocked("INBOX")
-	if err != nil {
-		return nil, 0, err
-	}
-	i := mb.find(uid)
 	if i < 0 {
-		return nil, 0, fmt.Errorf("%w: UID %d", imapserver.ErrNoSuchMessage, uid)
+		return nil, fmt.Errorf("%w: UIDL %q (%w)", imapserver.ErrNoSuchMessage, uidl, fs.ErrNotExist)
 	}
-	m := mb.msgs[i]
-	return m.c, m.Size(), nil
+	return bytes.NewReader(mb.msgs[i].c.data), nil
 }
 
-// Delete expunges the messages with the given UIDs from INBOX at once
-// (POP3's UPDATE state). UIDs already gone are ignored. IMAP sessions see
-// the expunges like any other.
-func (md *Maildrop) Delete(ctx context.Context, uids []uint32) error {
-	u := md.u
+// DeleteMaildropMessages expunges the INBOX messages with the given UIDLs
+// at once, all under one lock (POP3's UPDATE state, RFC 1939 §6). UIDLs
+// already gone are ignored. IMAP sessions see the expunges like any
+// other. It refuses when no POP3 lock is held on the maildrop.
+func (s *Store) DeleteMaildropMessages(ctx context.Context, username string, uidls []string) error {
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if md.closed {
-		return fmt.Errorf("imapmem: maildrop closed")
+	if !u.popLocked {
+		return fmt.Errorf("imapmem: maildrop of %q is not locked", username)
 	}
 	mb, err := u.selectableLocked("INBOX")
 	if err != nil {
 		return err
 	}
-	del := make(map[uint32]bool, len(uids))
-	for _, uid := range uids {
-		del[uid] = true
+	del := make(map[uint32]bool, len(uidls))
+	for _, uidl := range uidls {
+		if uid, ok := parseUIDL(uidl, mb.uidValidity); ok {
+			del[uid] = true
+		}
 	}
 	u.expungeLocked(mb, func(m *message) bool { return del[m.uid] }, nil)
 	return nil
 }
 
-// Close releases the lock. It deletes nothing.
-func (md *Maildrop) Close() error {
-	md.u.mu.Lock()
-	defer md.u.mu.Unlock()
-	if !md.closed {
-		md.closed = true
-		md.u.popLocked = false
+// parseUIDL returns the UID of a UIDL of the INBOX with the given
+// UIDVALIDITY; false for anything else (another incarnation of the
+// INBOX included).
+func parseUIDL(uidl string, validity uint32) (uint32, bool) {
+	v, u, ok := strings.Cut(uidl, ".")
+	if !ok {
+		return 0, false
 	}
-	return nil
+	vn, err1 := strconv.ParseUint(v, 10, 32)
+	un, err2 := strconv.ParseUint(u, 10, 32)
+	if err1 != nil || err2 != nil || uint32(vn) != validity || un == 0 {
+		return 0, false
+	}
+	return uint32(un), true
 }

@@ -1,11 +1,16 @@
 // Package imapmem is a complete, concurrency-safe in-memory mail store.
 //
 // A *Store implements imapserver.Backend and, through plain methods that
-// use only standard types, serves SMTP/LMTP delivery ([Store.Deliver])
-// and POP3 ([Store.OpenMaildrop]) too, so that one store backs all three
-// servers the way Dovecot serves IMAP and POP3 from one maildir. It does
-// not import the SMTP or POP3 packages; their adapters are a few lines in
-// the program that wires the servers together.
+// use only standard types, smtpserver.DeliveryStore ([Store.CheckQuota],
+// [Store.DeliverMessage]) and pop3server.MaildropStore
+// ([Store.LockMaildrop] and the two methods after it) too, so that one
+// store backs all three servers the way Dovecot serves IMAP and POP3 from
+// one maildir and takes mail over LMTP. It does not import the SMTP or
+// POP3 packages; their glue is in them:
+//
+//	imapSrv := &imapserver.Server{Backend: store}
+//	mx := &smtpserver.Server{Backend: smtpserver.NewStoreBackend(store, smtpserver.StoreOptions{Domains: []string{"example.org"}})}
+//	pop := &pop3server.Server{Backend: pop3server.NewStoreBackend(store)}
 //
 // Implementation notes:
 //
@@ -34,8 +39,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
@@ -45,14 +52,30 @@ import (
 // Errors of the store beyond those of imapserver.
 var (
 	// ErrNoSuchUser is returned for an unknown account (it wraps
-	// imapserver.ErrAuthFailed where authentication is concerned).
-	ErrNoSuchUser = errors.New("imapmem: no such user")
+	// imapserver.ErrAuthFailed where authentication is concerned). It
+	// wraps fs.ErrNotExist, which is how the delivery and maildrop
+	// interfaces of smtpserver and pop3server recognise it.
+	ErrNoSuchUser error = &stdError{"imapmem: no such user", fs.ErrNotExist}
 	// ErrUserExists is returned by AddUser for a name already taken.
 	ErrUserExists = errors.New("imapmem: user already exists")
-	// ErrMaildropLocked is returned by OpenMaildrop while another POP3
-	// session holds the user's maildrop (POP3 [IN-USE]).
-	ErrMaildropLocked = errors.New("imapmem: maildrop in use")
+	// ErrMaildropLocked is returned by LockMaildrop while another POP3
+	// session holds the user's maildrop (POP3 [IN-USE]). It wraps
+	// syscall.EBUSY, which is how pop3server.NewStoreBackend recognises it.
+	ErrMaildropLocked error = &stdError{"imapmem: maildrop in use", syscall.EBUSY}
 )
+
+// stdError is an error with its own text that is (errors.Is) the
+// standard error the store interfaces of smtpserver and pop3server
+// classify by. It does not wrap it: errors.As would then find a
+// syscall.Errno, which implements net.Error, and a server could take a
+// busy maildrop for a broken connection.
+type stdError struct {
+	msg string
+	std error
+}
+
+func (e *stdError) Error() string        { return e.msg }
+func (e *stdError) Is(target error) bool { return target == e.std }
 
 // DefaultMailboxes are created for every new user, with their RFC 6154
 // special-use attributes, and subscribed.

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -274,44 +276,56 @@ func TestMaildrop(t *testing.T) {
 	}
 	h, _ := u.OpenMailbox(ctx, "INBOX", false)
 	defer h.Close()
-	md, err := s.OpenMaildrop(ctx, "alice")
+	uidls, sizes, unlock, err := s.LockMaildrop(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.OpenMaildrop(ctx, "alice"); !errors.Is(err, ErrMaildropLocked) {
+	// RFC 1939 §4: one session at a time; the error says [IN-USE].
+	if _, _, _, err := s.LockMaildrop(ctx, "alice"); !errors.Is(err, ErrMaildropLocked) || !errors.Is(err, syscall.EBUSY) {
 		t.Errorf("second lock: %v", err)
 	}
-	msgs := md.Messages()
-	if len(msgs) != 3 || msgs[0].Size != 20 || !strings.HasSuffix(msgs[2].UIDL, ".3") {
-		t.Fatalf("maildrop %+v", msgs)
+	if len(uidls) != 3 || sizes[0] != 20 || !strings.HasSuffix(uidls[2], ".3") {
+		t.Fatalf("maildrop %q %v", uidls, sizes)
 	}
 	// IMAP expunges message 2 meanwhile: POP3 still lists it, cannot open it.
 	h.SetFlags(ctx, []uint32{2}, imapserver.FlagsAdd, []string{`\Deleted`}, 0)
 	h.Expunge(ctx, nil)
-	if _, _, err := md.Open(ctx, 2); !errors.Is(err, imapserver.ErrNoSuchMessage) {
+	if _, err := s.OpenMaildropMessage(ctx, "alice", uidls[1]); !errors.Is(err, imapserver.ErrNoSuchMessage) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("open expunged: %v", err)
 	}
-	r, n, err := md.Open(ctx, 1)
+	for _, bad := range []string{"", "1", "x.1", "1.1", uidls[0] + "0", "0." + uidls[0]} {
+		if _, err := s.OpenMaildropMessage(ctx, "alice", bad); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("open %q: %v", bad, err)
+		}
+	}
+	r, err := s.OpenMaildropMessage(ctx, "alice", uidls[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(io.NewSectionReader(r, 0, n))
+	b, _ := io.ReadAll(r)
 	if string(b) != "Subject: 0\r\n\r\nbody\r\n" {
 		t.Errorf("RETR %q", b)
 	}
-	if err := md.Delete(ctx, []uint32{1, 2}); err != nil {
+	if err := s.DeleteMaildropMessages(ctx, "alice", uidls[:2]); err != nil {
 		t.Fatal(err)
 	}
-	md.Close()
+	unlock()
+	unlock() // a second call does nothing
 	st, _ := u.Status(ctx, "INBOX")
 	if st.Messages != 1 {
 		t.Errorf("after POP3 delete %+v", st)
 	}
 	h.Poll()
-	if md2, err := s.OpenMaildrop(ctx, "alice"); err != nil {
+	if err := s.DeleteMaildropMessages(ctx, "alice", uidls[2:]); err == nil {
+		t.Error("delete without the lock succeeded")
+	}
+	if _, _, unlock, err := s.LockMaildrop(ctx, "alice"); err != nil {
 		t.Errorf("relock: %v", err)
 	} else {
-		md2.Close()
+		unlock()
+	}
+	if _, _, _, err := s.LockMaildrop(ctx, "nobody"); !errors.Is(err, ErrNoSuchUser) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("lock of nobody: %v", err)
 	}
 }
 
