@@ -163,7 +163,9 @@ func (d *base64Decoder) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		max := len(p)/3*4 + 4
+		// At most 4 KiB of raw input per chunk: d.comp, which holds a
+		// chunk's characters, stays small however big p is.
+		max := min(len(p)/3*4+4, 4<<10)
 		if max < 512 {
 			max = 512
 		}
@@ -250,7 +252,9 @@ func (d *base64Decoder) decodeChunk(chunk, p []byte) int {
 	// once. Anything unusual makes Decode fail and the slow path filter.
 	need := d.nq + len(chunk)
 	if cap(d.comp) < need {
-		d.comp = make([]byte, 0, need+need/4)
+		// Read asks for chunks of at most 4 KiB: one allocation fits
+		// every later chunk, plus the carried partial group.
+		d.comp = make([]byte, 0, max(need, 4<<10+4))
 	}
 	comp := append(d.comp[:0], d.quad[:d.nq]...)
 	for len(chunk) > 0 {

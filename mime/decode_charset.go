@@ -124,7 +124,7 @@ func (l *latin1Reader) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	if len(l.in) < 512 {
-		l.in = make([]byte, 16<<10)
+		l.in = make([]byte, 4<<10)
 	}
 	in := l.in[:len(l.in)]
 	if cap(l.buf) < 2*len(in) {

@@ -44,7 +44,9 @@ func (d *qpDecoder) Read(p []byte) (int, error) {
 		if len(p) == 0 {
 			return 0, nil
 		}
-		max := len(p)
+		// Decoding never grows the data: with the carried bytes a chunk
+		// of this size decodes straight into p, with no buffer of our own.
+		max := len(p) - len(d.carry)
 		if max < 512 {
 			max = 512
 		}

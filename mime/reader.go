@@ -62,7 +62,7 @@ type Reader struct {
 
 func (r *Reader) scratchBuf() []byte {
 	if r.scratch == nil {
-		r.scratch = make([]byte, 16<<10)
+		r.scratch = make([]byte, 4<<10)
 	}
 	return r.scratch
 }
@@ -195,22 +195,19 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// readBufferSize picks the read buffer: 64 KiB, or less when r says how
+// readBufferSize picks the read buffer: 16 KiB, or less when r says how
 // much it holds (bytes.Reader, strings.Reader, bytes.Buffer), so small
-// messages do not pay for a large buffer.
+// messages do not pay for a large buffer. Bodies are handed out as views
+// into this buffer, so its size bounds the Reader's memory, not the
+// message's; beyond 16 KiB a larger buffer saved no measurable time.
 func readBufferSize(r io.Reader) int {
-	const max = 64 << 10
+	const max = 16 << 10
 	if l, ok := r.(interface{ Len() int }); ok {
-		switch n := l.Len(); {
-		case n < 16<<10:
+		if n := l.Len(); n < max {
 			// A small message: a 4 KiB buffer (or less, for less) holds
 			// a usual header and allocates in a small size class; the
 			// body streams through it in a few refills.
 			return min(4096, n+512)
-		case n < max:
-			// Cheaper to refill a few KiB a few times than to allocate
-			// the whole size.
-			return 4096 + n/4
 		}
 	}
 	return max

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -236,5 +237,44 @@ func TestIndexEmpty(t *testing.T) {
 	root, err := Index(bytes.NewReader(nil), 0, Limits{})
 	if err != nil || root == nil || root.EndOffset != 0 || root.ContentType() != "text/plain" {
 		t.Fatalf("%+v %v", root, err)
+	}
+}
+
+// The Reader's memory is bounded by its buffers, not by the message: a
+// 2 MB base64 attachment, a quoted-printable part and a latin-1 text part
+// are read and decoded within 48 KiB, the read buffer, one decoder scratch
+// buffer and the latin-1 converter's (about 150 KiB before issue 20).
+func TestReaderBytesAllocated(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n")
+	sb.WriteString("Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n")
+	for i := 0; i < 2000; i++ {
+		sb.WriteString("Gr=FC=DFe aus M=FCnchen, eine Zeile quoted-printable Text.\r\n")
+	}
+	sb.WriteString("--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	line := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3", 2)[:76] + "\r\n"
+	for sb.Len() < 2<<20 {
+		sb.WriteString(line)
+	}
+	sb.WriteString("--b--\r\n")
+	data := sb.String()
+	parse := func() {
+		r := NewReader(strings.NewReader(data), Limits{})
+		for {
+			if _, err := r.NextPart(); err != nil {
+				break
+			}
+			if _, err := io.Copy(io.Discard, r.Text()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	parse()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	parse()
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 48<<10 {
+		t.Errorf("reading a %d-byte message allocated %d bytes, want at most 48 KiB", len(data), n)
 	}
 }
