@@ -294,3 +294,19 @@ func TestReverseName(t *testing.T) {
 	assert.Equal(t, "4.3.2.1.in-addr.arpa.", ReverseName(netip.MustParseAddr("::ffff:1.2.3.4")))
 	assert.True(t, strings.HasPrefix(ReverseName(netip.MustParseAddr("2001:db8::1")), "1.0.0.0."))
 }
+
+func TestDomainExists(t *testing.T) {
+	s := dnstest.NewServer(t)
+	s.TXT("exists.test", "x")
+	s.RCode("broken.test", dnsmessage.RCodeServerFailure)
+	c := newClient(t, s)
+	ctx := context.Background()
+	ok, err := c.DomainExists(ctx, "exists.test")
+	require.NoError(t, err)
+	assert.True(t, ok, "no A record, but the name exists")
+	ok, err = c.DomainExists(ctx, "gone.test")
+	require.NoError(t, err)
+	assert.False(t, ok)
+	_, err = c.DomainExists(ctx, "broken.test")
+	assert.True(t, dnsErr(t, err).IsTemporary)
+}

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -185,3 +186,19 @@ var (
 	_ Resolver = (*Client)(nil)
 	_ Resolver = (*net.Resolver)(nil)
 )
+
+// DomainExists reports whether name exists in the DNS: false only for
+// NXDOMAIN (RFC 8020), true for a name with records of any type or none
+// ("no data"). DMARC's np= policy asks this of the Author Domain
+// (RFC 9989 §3.2.13).
+func (c *Client) DomainExists(ctx context.Context, name string) (bool, error) {
+	resp, err := c.Lookup(ctx, name, dnsmessage.TypeA)
+	if err != nil {
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsNotFound && !de.IsTemporary {
+			return false, nil // a name no DNS message can carry
+		}
+		return false, err
+	}
+	return resp.RCode != dnsmessage.RCodeNameError, nil
+}
