@@ -50,14 +50,14 @@ func TestParseRecord(t *testing.T) {
 	r, err := ParseRecord("v=DMARC1; p=reject; sp=quarantine; np=reject; adkim=s; aspf=s; psd=n; t=y; pct=50; rua=mailto:agg@example.com!10m, mailto:b@example.net ;ruf=mailto:f@example.com; fo=1:d:s; x=unknown")
 	require.NoError(t, err)
 	assert.Equal(t, &Record{Policy: PolicyReject, SubdomainPolicy: PolicyQuarantine, NonexistentPolicy: PolicyReject, PolicyValid: true,
-		ADKIM: Strict, ASPF: Strict, PSD: 'n', Testing: true, Pct: 50,
+		ADKIM: Strict, ASPF: Strict, PSD: 'n', Testing: true, Pct: 50, HasPct: true,
 		RUA: []string{"mailto:agg@example.com", "mailto:b@example.net"}, RUF: []string{"mailto:f@example.com"}, FailureOptions: "1:d:s"}, r)
 	assert.Equal(t, "v=DMARC1; p=reject; sp=quarantine; np=reject; adkim=s; aspf=s; psd=n; t=y; pct=50; rua=mailto:agg@example.com,mailto:b@example.net; ruf=mailto:f@example.com; fo=1:d:s", r.String())
 
 	// Defaults, and invalid values falling back to them (§4.8).
 	r, err = ParseRecord("v=DMARC1;p=none;adkim=x;psd=q;fo=0:1;pct=101;rua=notauri")
 	require.NoError(t, err)
-	assert.Equal(t, &Record{Policy: PolicyNone, PolicyValid: true, ADKIM: Relaxed, ASPF: Relaxed, PSD: 'u', Pct: -1, FailureOptions: "0"}, r)
+	assert.Equal(t, &Record{Policy: PolicyNone, PolicyValid: true, ADKIM: Relaxed, ASPF: Relaxed, PSD: 'u', FailureOptions: "0"}, r)
 
 	// p= missing or invalid, or sp= invalid: PolicyValid false (§4.10.1).
 	for _, txt := range []string{"v=DMARC1; rua=mailto:a@example.com", "v=DMARC1; p=bogus", "v=DMARC1; p=none; sp=bogus"} {

@@ -194,11 +194,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, m *Message) *Evaluation {
 		return ev
 	}
 	ev.Result = Fail
-	ev.Testing = rec.Testing || rec.Pct == 0
+	ev.Testing = rec.Testing || (rec.HasPct && rec.Pct == 0)
 	p := ev.Policy
 	if ev.Testing {
 		p = lower(p) // §4.7 t=y: one level below
-	} else if e.HonorPct && rec.Pct > 0 && rec.Pct < 100 && e.sample() >= rec.Pct {
+	} else if e.HonorPct && rec.HasPct && rec.Pct > 0 && rec.Pct < 100 && e.sample() >= rec.Pct {
 		p = lower(p) // RFC 7489 §6.6.4
 	}
 	ev.Disposition = Disposition(p)

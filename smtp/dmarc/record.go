@@ -60,9 +60,10 @@ type Record struct {
 	PSD byte
 	// Testing is t=y (RFC 9989 §4.7).
 	Testing bool
-	// Pct is RFC 7489's pct= (0 to 100), -1 when absent. RFC 9989
-	// Appendix A.6 replaces it with t=; pct=0 counts as t=y.
-	Pct int
+	// Pct is RFC 7489's pct= (0 to 100), given when HasPct says so.
+	// RFC 9989 Appendix A.6 replaces it with t=; pct=0 counts as t=y.
+	Pct    int
+	HasPct bool
 	// RUA and RUF are the valid reporting URIs, without any obsolete
 	// "!size" suffix.
 	RUA, RUF []string
@@ -95,7 +96,7 @@ func ParseRecord(txt string) (*Record, error) {
 	if len(txt) > MaxRecordLength {
 		return nil, errors.New("dmarc: record too long")
 	}
-	r := &Record{ADKIM: Relaxed, ASPF: Relaxed, PSD: 'u', Pct: -1, FailureOptions: "0"}
+	r := &Record{ADKIM: Relaxed, ASPF: Relaxed, PSD: 'u', FailureOptions: "0"}
 	seen := map[string]bool{}
 	pOK, spOK, npOK := false, true, true
 	for i, tag := range strings.Split(txt, ";") {
@@ -133,7 +134,7 @@ func ParseRecord(txt string) (*Record, error) {
 			r.Testing = value == "y"
 		case "pct":
 			if n, err := strconv.Atoi(value); err == nil && n >= 0 && n <= 100 && len(value) <= 3 {
-				r.Pct = n
+				r.Pct, r.HasPct = n, true
 			}
 		case "rua":
 			r.RUA = parseURIs(value)
@@ -155,8 +156,13 @@ func parseURIs(s string) []string {
 	var out []string
 	for _, u := range strings.Split(s, ",") {
 		u = trimWSP(u)
-		if i := strings.LastIndexByte(u, '!'); i >= 0 {
-			u = u[:i]
+		if i := strings.LastIndexByte(u, '!'); i >= 0 && isReportSize(u[i+1:]) {
+			u = trimWSP(u[:i])
+		}
+		if strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '!' }) {
+			// RFC 3986 URIs have no spaces, controls or raw non-ASCII;
+			// §4.8: "!" MUST be encoded.
+			continue
 		}
 		p, err := url.Parse(u)
 		if err != nil || p.Scheme == "" || (p.Opaque == "" && p.Host == "") {
@@ -168,6 +174,23 @@ func parseURIs(s string) []string {
 		}
 	}
 	return out
+}
+
+// isReportSize matches obs-dmarc-report-size after its "!":
+// 1*DIGIT [ "k" / "m" / "g" / "t" ].
+func isReportSize(s string) bool {
+	if s != "" && strings.IndexByte("kmgt", s[len(s)-1]) >= 0 {
+		s = s[:len(s)-1]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // validFO checks dmarc-fo: colon-separated 0, 1, d, s, each at most once,
@@ -218,7 +241,7 @@ func (r *Record) String() string {
 	if r.Testing {
 		add("t", "y")
 	}
-	if r.Pct >= 0 && r.Pct < 100 {
+	if r.HasPct && r.Pct < 100 {
 		add("pct", strconv.Itoa(r.Pct))
 	}
 	if len(r.RUA) > 0 {

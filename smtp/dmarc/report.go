@@ -137,6 +137,10 @@ var ErrReportTooLarge = errors.New("dmarc: aggregate report too large")
 // rejects nesting deeper than the schema's and a report without the
 // required elements.
 func ParseReport(r io.Reader) (*Feedback, error) {
+	return parseReport(r, MaxReportSize)
+}
+
+func parseReport(r io.Reader, maxSize int64) (*Feedback, error) {
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(4)
 	var xr io.Reader = br
@@ -149,11 +153,11 @@ func ParseReport(r io.Reader) (*Feedback, error) {
 		defer zr.Close()
 		xr = zr
 	case len(magic) == 4 && string(magic) == "PK\x03\x04":
-		raw, err := io.ReadAll(io.LimitReader(br, MaxReportSize+1))
+		raw, err := io.ReadAll(io.LimitReader(br, maxSize+1))
 		if err != nil {
 			return nil, err
 		}
-		if len(raw) > MaxReportSize {
+		if int64(len(raw)) > maxSize {
 			return nil, ErrReportTooLarge
 		}
 		zr, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
@@ -170,7 +174,7 @@ func ParseReport(r io.Reader) (*Feedback, error) {
 		defer f.Close()
 		xr = f
 	}
-	lr := &limitedReader{r: xr, n: MaxReportSize}
+	lr := &limitedReader{r: xr, n: maxSize}
 	fb, err := decodeFeedback(lr)
 	if lr.over {
 		return nil, ErrReportTooLarge

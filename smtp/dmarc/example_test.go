@@ -1,0 +1,76 @@
+package dmarc_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/posthorn/posthorn/smtp/dmarc"
+	"github.com/posthorn/posthorn/smtp/spf"
+)
+
+// records is a stand-in DNS for the example; a server leaves Resolver nil
+// and gets the system's resolvers through posthorn's caching client.
+type records map[string][]string
+
+func (r records) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	if txt, ok := r[name]; ok {
+		return txt, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+func (r records) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+func (r records) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+func (r records) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: addr, IsNotFound: true}
+}
+
+// Checking an inbound message: SPF at MAIL FROM, DKIM while DATA streams
+// (here given as its result), then DMARC on the From domain.
+func ExampleEvaluator_Evaluate() {
+	dns := records{
+		"bounces.example.com": {"v=spf1 ip4:192.0.2.0/24 -all"},
+		"_dmarc.example.com":  {"v=DMARC1; p=reject; rua=mailto:dmarc@example.com"},
+	}
+	ctx := context.Background()
+	client := netip.MustParseAddr("192.0.2.10")
+
+	// At MAIL FROM:<alerts@bounces.example.com>.
+	checker := &spf.Checker{Resolver: dns, Receiver: "mx.example.org"}
+	spfOutcome := checker.CheckMailFrom(ctx, client, "mail.example.com", "alerts@bounces.example.com")
+
+	// After DATA: the From field's domain and the DKIM verifier's results.
+	author, err := dmarc.AuthorDomain(`"Example Alerts" <alerts@example.com>`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ev := (&dmarc.Evaluator{Resolver: dns}).Evaluate(ctx, &dmarc.Message{
+		From: author,
+		SPF:  dmarc.SPFResult{Domain: spfOutcome.Domain, Result: string(spfOutcome.Result)},
+		DKIM: []dmarc.DKIMResult{{Domain: "esp.example.net", Selector: "s1", Result: "pass"}},
+	})
+	fmt.Println("spf:", spfOutcome.Result)
+	fmt.Println("dmarc:", ev.Result, "spf aligned:", ev.SPFAligned, "dkim aligned:", ev.DKIMAligned)
+	fmt.Println("disposition:", ev.Disposition)
+	// Output:
+	// spf: pass
+	// dmarc: pass spf aligned: true dkim aligned: false
+	// disposition: pass
+}
+
+// Publishing a policy: the TXT record to put at _dmarc.<domain>.
+func ExampleRecord_String() {
+	rec := &dmarc.Record{
+		Policy:            dmarc.PolicyQuarantine,
+		NonexistentPolicy: dmarc.PolicyReject,
+		RUA:               []string{"mailto:dmarc-reports@example.com"},
+	}
+	fmt.Printf("_dmarc.example.com. IN TXT %q\n", rec.String())
+	// Output: _dmarc.example.com. IN TXT "v=DMARC1; p=quarantine; np=reject; rua=mailto:dmarc-reports@example.com"
+}

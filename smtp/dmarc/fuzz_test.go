@@ -1,0 +1,53 @@
+package dmarc
+
+import (
+	"bytes"
+	"os"
+	"testing"
+)
+
+func FuzzParseRecord(f *testing.F) {
+	for _, s := range []string{
+		"v=DMARC1; p=reject; sp=quarantine; np=reject; adkim=s; aspf=r; psd=n; t=y; pct=50; rua=mailto:a@example.com!10m,https://r.example/x; ruf=mailto:f@example.com; fo=1:d:s",
+		"v=DMARC1;p=none",
+		"v=DMARC1; p=bogus; rua=mailto:x",
+		"v = DMARC1 ; fo=0:1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRecord(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseRecord(r.String())
+		if err != nil {
+			t.Fatalf("%q formatted as %q: %v", s, r.String(), err)
+		}
+		if again.String() != r.String() {
+			t.Fatalf("%q -> %q -> %q", s, r.String(), again.String())
+		}
+	})
+}
+
+func FuzzParseReport(f *testing.F) {
+	if raw, err := os.ReadFile("testdata/rfc9990-sample.xml"); err == nil {
+		f.Add(raw)
+	}
+	f.Add([]byte(`<feedback><report_metadata><org_name>a</org_name><report_id>1</report_id></report_metadata><policy_published><domain>d</domain></policy_published><record><row><count>1</count></row></record></feedback>`))
+	f.Add([]byte("\x1f\x8b\x08\x00"))
+	f.Add([]byte("PK\x03\x04"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fb, err := parseReport(bytes.NewReader(data), 1<<20)
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if err := fb.WriteXML(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseReport(&buf); err != nil {
+			t.Fatalf("a report we parsed does not parse after writing: %v\n%s", err, buf.String())
+		}
+	})
+}
