@@ -253,6 +253,12 @@ type Update struct {
 	// claimed it first (see Snapshot.RecentFrom); a read-only handle
 	// sees it set for messages not claimed yet, without claiming them.
 	Recent bool
+	// Message is, for an UpdateExpunge, the message as it was when
+	// expunged, still readable through Open: the server keeps serving
+	// it to a session that has not been told of the expunge yet (RFC
+	// 2180 §4.1.1; see Mailbox). nil when the store cannot keep it; the
+	// server then answers a FETCH of it with [EXPUNGEISSUED].
+	Message Message
 }
 
 // Message is read access to one message. Its UID, dates and size never
@@ -310,6 +316,19 @@ type StoreResult struct {
 
 // Mailbox is one session's handle on a selected mailbox. It is not
 // required to be safe for concurrent use: each session uses its own.
+//
+// Expunged messages: a session may only tell its client of an expunge
+// between commands, never during FETCH, STORE or SEARCH by sequence
+// number (RFC 9051 §7.5.1), so other sessions go on naming a message
+// for a while after it was expunged. The server keeps serving such a
+// message's data, as it was when expunged, until the session has sent
+// the EXPUNGE (RFC 2180 §4.1.1), and answers OK [EXPUNGEISSUED]; only
+// a FETCH of nothing but messages it cannot serve fails with NO
+// [EXPUNGEISSUED]. For that a store puts the expunged Message in the
+// UpdateExpunge it records for every handle, and its content must stay
+// readable as long as the server holds it (an open file descriptor, or
+// deletion deferred until every handle has been told); flag changes to
+// such a message are refused by leaving it out of SetFlags's result.
 type Mailbox interface {
 	// Name returns the mailbox name.
 	Name() string
@@ -328,7 +347,8 @@ type Mailbox interface {
 	// IDLE uses it to wake its one goroutine without a second one.
 	SetNotify(fn func())
 	// Messages returns the messages with the given UIDs (ascending),
-	// leaving out those that were expunged meanwhile.
+	// leaving out those that were expunged meanwhile (the server finds
+	// them in the UpdateExpunge that Poll returns).
 	Messages(ctx context.Context, uids []uint32) ([]Message, error)
 	// SetFlags changes the flags of the given messages. unchangedSince,
 	// if not 0, is RFC 7162's UNCHANGEDSINCE. Flag names are compared

@@ -160,6 +160,8 @@ S: * 2 FETCH (UID 2 MODSEQ (7))
 S: * 4 FETCH (UID 4 MODSEQ (7))
 S: a103 OK STORE completed
 C: a104 STORE * (UNCHANGEDSINCE 7) +FLAGS.SILENT (\Deleted $Processed)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Processed)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Processed \*)] Flags permitted
 S: * 5 FETCH (UID 5 MODSEQ (8))
 S: a104 OK STORE completed
 C: d105 STORE 1:3 (UNCHANGEDSINCE 6) +FLAGS.SILENT (\Seen)
@@ -216,17 +218,25 @@ S: s3 OK FETCH completed`)
 	}
 	a.run(`
 C: a1 UID STORE 1 (UNCHANGEDSINCE 2) +FLAGS.SILENT ($Label1)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 \*)] Flags permitted
 S: * 1 FETCH (UID 1 MODSEQ (9))
 S: a1 OK STORE completed`)
 	b.run(`
 C: b1 UID STORE 1 (UNCHANGEDSINCE 2) +FLAGS.SILENT ($Label2)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 \*)] Flags permitted
 S: * 1 FETCH (UID 1 FLAGS ($Label1) MODSEQ (9))
 S: b1 OK [MODIFIED 1] Conditional STORE failed for some messages
 C: b2 UID STORE 1 (UNCHANGEDSINCE 9) +FLAGS.SILENT ($Label2)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 $Label2)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 $Label2 \*)] Flags permitted
 S: * 1 FETCH (UID 1 MODSEQ (10))
 S: b2 OK STORE completed`)
 	a.run(`
 C: a2 NOOP
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 $Label2)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Label1 $Label2 \*)] Flags permitted
 S: * 1 FETCH (UID 1 FLAGS ($Label1 $Label2) MODSEQ (10))
 S: a2 OK NOOP completed`)
 
@@ -250,13 +260,13 @@ S: * 4 EXPUNGE
 S: b5 OK [HIGHESTMODSEQ 13] EXPUNGE completed`)
 	a.run(`
 C: B001 STORE 1:7 (UNCHANGEDSINCE 10) +FLAGS (\Seen)
-S: * 1 FETCH (UID 1 MODSEQ (14) FLAGS ($Label1 $Label2 \Seen))
-S: * 3 FETCH (UID 3 MODSEQ (14) FLAGS (\Seen))
 S: * 2 FETCH (UID 2 FLAGS (\Answered) MODSEQ (11))
 S: * 4 FETCH (UID 4 FLAGS (\Deleted) MODSEQ (12))
 S: * 5 FETCH (UID 5 FLAGS (\Deleted) MODSEQ (12))
 S: * 6 FETCH (UID 6 FLAGS (\Deleted) MODSEQ (12))
 S: * 7 FETCH (UID 7 FLAGS (\Deleted) MODSEQ (12))
+S: * 1 FETCH (UID 1 MODSEQ (14) FLAGS ($Label1 $Label2 \Seen))
+S: * 3 FETCH (UID 3 MODSEQ (14) FLAGS (\Seen))
 S: * OK [HIGHESTMODSEQ 12] Expunges are delayed
 S: B001 NO [MODIFIED 2] Conditional STORE failed for some messages
 C: B002 NOOP

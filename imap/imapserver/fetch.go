@@ -110,6 +110,9 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
+	// Messages expunged meanwhile are still served (RFC 2180 §4.1.1).
+	msgs = s.withExpunged(uids, msgs)
+	s.told = toldState{msgs: msgs, flags: plan.hasFlags}
 	cur := seqCursor{sel: sel}
 	for i, m := range msgs {
 		if i%64 == 0 {
@@ -125,12 +128,25 @@ func cmdFetch(s *session, tag string, uid bool) error {
 			return err
 		}
 	}
-	if len(msgs) < len(uids) {
-		// RFC 9051 §7.1 EXPUNGEISSUED; the others were sent.
-		s.sendUpdates(s.allowExpunge)
-		return no(imap.CodeExpungeIssued, "Some messages were expunged")
+	if len(msgs) < len(uids) || len(sel.expunged) > 0 && s.servedExpunged(msgs) {
+		// RFC 9051 §7.1 EXPUNGEISSUED: OK, as in its example, when the
+		// data was sent; NO when none of the messages could be.
+		if len(msgs) == 0 {
+			return no(imap.CodeExpungeIssued, "Some of the requested messages no longer exist")
+		}
+		s.okCode = imap.CodeExpungeIssued
 	}
 	return nil
+}
+
+// servedExpunged reports whether msgs hold a message expunged meanwhile.
+func (s *session) servedExpunged(msgs []Message) bool {
+	for _, m := range msgs {
+		if _, gone := s.sel.expunged[m.UID()]; gone {
+			return true
+		}
+	}
+	return false
 }
 
 // fetchOne writes one "* n FETCH (...)" response.
@@ -142,6 +158,9 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 		if pm, err = s.parsed(m); err != nil {
 			return err
 		}
+	}
+	if plan.hasFlags || addFlags {
+		s.checkKeywords(m.Flags())
 	}
 	w.WriteString("* ")
 	w.num(seq)

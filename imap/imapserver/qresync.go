@@ -211,6 +211,7 @@ func (s *session) qresyncSelect(q *qresyncParams, uidValidity uint32) error {
 		} else if seq = sel.seqOf(m.UID()); seq == 0 {
 			continue
 		}
+		s.checkKeywords(m.Flags())
 		w.WriteString("* ")
 		w.num(seq)
 		w.WriteString(" FETCH (UID ")

@@ -26,6 +26,8 @@ S: * 7 EXPUNGE
 S: * 5 EXPUNGE
 S: c4 OK EXPUNGE completed
 C: c5 UID STORE 9 +FLAGS.SILENT ($Important)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Important)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Important \*)] Flags permitted
 S: c5 OK STORE completed`)
 	ts.deliver(msg2)
 	c.run(`
@@ -207,8 +209,12 @@ S: d OK STORE completed
 C: x EXPUNGE
 S: ~ x OK EXPUNGE completed
 C: f1 UID STORE 3 +FLAGS.SILENT (\Seen $Important)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Important)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Important \*)] Flags permitted
 S: f1 OK STORE completed
 C: f2 UID STORE 27 +FLAGS.SILENT (\Seen $Forwarded)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Important $Forwarded)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Important $Forwarded \*)] Flags permitted
 S: f2 OK STORE completed
 C: e ENABLE QRESYNC
 S: * ENABLED QRESYNC

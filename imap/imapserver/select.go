@@ -18,10 +18,15 @@ type selected struct {
 	readOnly bool
 	uids     []uint32
 	// expunged holds UIDs expunged in the store but still in uids,
-	// because an EXPUNGE could not be sent yet (RFC 9051 §7.5.1);
+	// because an EXPUNGE could not be sent yet (RFC 9051 §7.5.1), each
+	// with the message as it was when expunged (nil if the store keeps
+	// none), which FETCH goes on serving (RFC 2180 §4.1.1);
 	// expungedMin is the lowest mod-sequence among them (0 if none).
-	expunged    map[uint32]bool
+	expunged    map[uint32]Message
 	expungedMin uint64
+	// keywords are the keywords the client was told of in FLAGS; a new
+	// one is announced before the first response that shows it.
+	keywords []string
 	// expungesSent counts the expunges told (EXPUNGE or VANISHED).
 	expungesSent int
 	// uidNext is the UIDNEXT the session knows of.
@@ -84,7 +89,13 @@ func (s *session) sendUpdates(expunges bool) {
 			}
 		}
 	}
-	for _, u := range sel.mb.Poll() {
+	ups := sel.mb.Poll()
+	if len(s.deferred) > 0 {
+		// Polled during the command (noteExpunges): they come first.
+		ups = append(s.deferred, ups...)
+		s.deferred = nil
+	}
+	for _, u := range ups {
 		if u.Kind != UpdateDeleted {
 			sel.noteModSeq(u.ModSeq)
 		}
@@ -100,26 +111,25 @@ func (s *session) sendUpdates(expunges bool) {
 				sel.uidNext = u.UID + 1
 			}
 		case UpdateExpunge:
-			if sel.seqOf(u.UID) != 0 {
-				if sel.expunged == nil {
-					sel.expunged = make(map[uint32]bool)
-				}
-				sel.expunged[u.UID] = true
-				if sel.expungedMin == 0 || u.ModSeq < sel.expungedMin {
-					sel.expungedMin = u.ModSeq
-				}
-			}
+			sel.noteExpunge(u)
 		case UpdateFlags:
 			if u.Own {
 				continue // STORE answered it already
 			}
 			seq := sel.seqOf(u.UID)
-			if seq == 0 || sel.expunged[u.UID] {
+			if seq == 0 {
+				continue
+			}
+			if _, gone := sel.expunged[u.UID]; gone {
+				continue
+			}
+			if !s.newerThanTold(&u) {
 				continue
 			}
 			if int(seq) > sel.announced {
 				announce()
 			}
+			s.checkKeywords(u.Flags)
 			s.w.WriteString("* ")
 			s.w.num(seq)
 			s.w.WriteString(" FETCH (UID ")
@@ -159,7 +169,7 @@ func (s *session) sendUpdates(expunges bool) {
 			// is needed: each EXPUNGE decrements the count (RFC 9051
 			// §7.5.1).
 			for i := len(sel.uids) - 1; i >= 0; i-- {
-				if sel.expunged[sel.uids[i]] {
+				if _, gone := sel.expunged[sel.uids[i]]; gone {
 					s.w.WriteString("* ")
 					s.w.num(uint32(i + 1))
 					s.w.WriteString(" EXPUNGE\r\n")
@@ -169,7 +179,7 @@ func (s *session) sendUpdates(expunges bool) {
 		// A new array: the snapshot's may be shared (Snapshot.UIDs).
 		kept := make([]uint32, 0, max(len(sel.uids)-len(sel.expunged), 0))
 		for _, uid := range sel.uids {
-			if !sel.expunged[uid] {
+			if _, gone := sel.expunged[uid]; !gone {
 				kept = append(kept, uid)
 			}
 		}
@@ -184,7 +194,7 @@ func (s *session) sendUpdates(expunges bool) {
 		}
 	}
 	announce()
-	if !expunges && len(sel.expunged) > 0 && s.modSeqOn() {
+	if !expunges && len(sel.expunged) > 0 && s.modSeqOn() && !s.atEOL {
 		// RFC 7162 §3.2, §6: with expunges held back, the client must not
 		// take the highest MODSEQ it saw as its HIGHESTMODSEQ; this one,
 		// below the held expunges, overrides it.
@@ -243,17 +253,8 @@ func cmdSelect(s *session, tag string, uid bool) error {
 			}
 		}
 	}
-	flags := append([]string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}, snap.Keywords...)
-	w.WriteString("* FLAGS ")
-	w.flags(flags)
-	w.crlf()
-	w.WriteString("* OK [PERMANENTFLAGS ")
-	if readOnly {
-		w.WriteString("()")
-	} else {
-		w.flags(append(flags, `\*`))
-	}
-	w.WriteString("] Flags permitted\r\n")
+	s.sel.keywords = slices.Clip(snap.Keywords)
+	s.writeFlags()
 	w.WriteString("* OK [UIDVALIDITY ")
 	w.num(snap.UIDValidity)
 	w.WriteString("] UIDs valid\r\n* OK [UIDNEXT ")

@@ -308,6 +308,8 @@ C: a1 SELECT INBOX
 S: * 3 EXISTS...
 S: ~ a1 OK [READ-WRITE]
 C: a2 STORE 1:2 +FLAGS (\Deleted $Work)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Work \*)] Flags permitted
 S: * 1 FETCH (FLAGS (\Deleted $Work \Recent))
 S: * 2 FETCH (FLAGS (\Deleted $Work \Recent))
 S: a2 OK STORE completed

@@ -65,12 +65,21 @@ type session struct {
 	authFails   int
 	lineRead    bool   // the current command's final CRLF was read
 	updateAtEOL bool   // send pending updates once the command line is read
+	atEOL       bool   // sending them: the command's own responses follow
 	cmdName     string // the current command's name, upper case
 	mailboxGone bool   // BYE sent: the selected mailbox was deleted
 	// allowExpunge is false during FETCH, STORE and SEARCH by sequence
 	// number, when EXPUNGE must not be sent (RFC 9051 §7.5.1).
 	allowExpunge bool
-	commands     int
+	// deferred holds updates polled in the middle of a command, to be
+	// told after its responses (sync.go); told is what the command
+	// reported, which later updates must not contradict.
+	deferred []Update
+	told     toldState
+	// okCode is the response code of the tagged OK, when the command
+	// set one (EXPUNGEISSUED).
+	okCode   imap.ResponseCode
+	commands int
 	// compressed is the COMPRESS=DEFLATE layer once active (compress.go).
 	compressed net.Conn
 	// sortCache serves repeated SORT and THREAD (sort.go).
@@ -256,12 +265,16 @@ func (s *session) crlf() error {
 	}
 	s.lineRead = true
 	if s.updateAtEOL {
-		// UID commands may carry EXPUNGE: bring the view up to date
-		// first, so that messages expunged elsewhere are not asked for.
-		// Not before the whole command is read: until then no command is
-		// in progress (RFC 9051 §7.5.1).
+		// Bring the view up to date before the command's own responses,
+		// so that no older state follows them (RFC 9051 §7.5.2, RFC 7162
+		// §3.1.4); UID commands may carry EXPUNGE too, so that messages
+		// expunged elsewhere are not asked for. Not before the whole
+		// command is read: until then no command is in progress (RFC
+		// 9051 §7.5.1).
 		s.updateAtEOL = false
-		s.sendUpdates(true)
+		s.atEOL = true
+		s.sendUpdates(s.allowExpunge)
+		s.atEOL = false
 	}
 	return nil
 }
@@ -419,7 +432,10 @@ func (s *session) command() error {
 	}
 	// UID SEARCH, SORT and THREAD may hold sequence numbers in their
 	// criteria, which refer to the client's view: no update before them.
-	s.updateAtEOL = uid && s.sel != nil && name != "SEARCH" && name != "SORT" && name != "THREAD"
+	// FETCH and STORE report flags: updates first, expunges held.
+	s.updateAtEOL = s.sel != nil && (uid && name != "SEARCH" && name != "SORT" && name != "THREAD" ||
+		name == "FETCH" || name == "STORE")
+	s.okCode = ""
 	start := time.Now()
 	err = h.fn(s, tag, uid)
 	return s.finish(tag, name, err, start)
@@ -427,6 +443,7 @@ func (s *session) command() error {
 
 // finish turns a handler's outcome into the tagged response.
 func (s *session) finish(tag, name string, err error, start time.Time) error {
+	defer s.told.reset()
 	if errors.Is(err, errHandled) {
 		return nil
 	}
@@ -443,7 +460,7 @@ func (s *session) finish(tag, name string, err error, start time.Time) error {
 		if s.mailboxGone {
 			return errClose // BYE sent
 		}
-		s.w.status(tag, imap.StatusOK, "", "", name+" completed")
+		s.w.status(tag, imap.StatusOK, s.okCode, "", name+" completed")
 		return nil
 	}
 	if de, ok := imapwire.IsError(err); ok {

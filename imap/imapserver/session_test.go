@@ -33,12 +33,16 @@ S: b2 OK STORE completed
 C: b3 EXPUNGE
 S: * 2 EXPUNGE
 S: b3 OK EXPUNGE completed`)
+	// RFC 2180 §4.1.1: message 2 is still served until c1 is told, and
+	// the pending flag change comes before the FETCH's own data (RFC
+	// 9051 §7.5.2).
 	c1.run(`
 C: a2 FETCH 1:3 (UID)
-S: * 1 FETCH (UID 1)
-S: * 3 FETCH (UID 3)
 S: * 2 FETCH (UID 2 FLAGS (\Deleted \Recent))
-S: a2 NO [EXPUNGEISSUED] Some messages were expunged
+S: * 1 FETCH (UID 1)
+S: * 2 FETCH (UID 2)
+S: * 3 FETCH (UID 3)
+S: a2 OK [EXPUNGEISSUED] FETCH completed
 C: a3 STORE 3 +FLAGS (\Flagged)
 S: * 3 FETCH (FLAGS (\Flagged \Recent))
 S: a3 OK STORE completed
@@ -84,9 +88,9 @@ S: ~ b1 OK`)
 	c1.run(`S: * 3 EXISTS
 S: * 3 RECENT`)
 	c2.run(`C: b2 STORE 1 +FLAGS (\Flagged)
-S: * 1 FETCH (FLAGS (\Flagged))
 S: * 3 EXISTS
 S: * 0 RECENT
+S: * 1 FETCH (FLAGS (\Flagged))
 S: b2 OK STORE completed`)
 	c1.run(`S: * 1 FETCH (UID 1 FLAGS (\Flagged \Recent))`)
 	c2.run(`C: b3 STORE 2 +FLAGS.SILENT (\Deleted)

@@ -106,6 +106,13 @@ func cmdStore(s *session, tag string, uid bool) error {
 	} else if res, err = s.sel.mb.SetFlags(s.ctx, uids, op, strs, unchangedSince); err != nil {
 		return err
 	}
+	// Later updates from other sessions must not undo what this STORE
+	// reports (sync.go); a new keyword is announced first, even to a
+	// .SILENT STORE, whose client now uses it.
+	s.told = toldState{changes: res.Changed, flags: !silent}
+	for _, c := range res.Changed {
+		s.checkKeywords(c.Flags)
+	}
 	known := s.sel.modSeq
 	modSeqOn := s.modSeqOn()
 	for _, c := range res.Changed {
@@ -152,6 +159,9 @@ func cmdStore(s *session, tag string, uid bool) error {
 		}
 		s.w.WriteString(")\r\n")
 	}
+	// Whether messages expunged meanwhile are still shown, asked before
+	// sendUpdates tells of the expunges polled for it.
+	shown := len(res.Changed)+len(res.Modified) < len(uids) && s.servesExpunged(uids)
 	s.sendUpdates(s.allowExpunge)
 	if len(res.Modified) > 0 {
 		var arg []byte
@@ -173,8 +183,18 @@ func cmdStore(s *session, tag string, uid bool) error {
 		return errHandled
 	}
 	if len(res.Changed) < len(uids) {
-		// RFC 9051 §7.1 EXPUNGEISSUED: some messages were expunged meanwhile.
-		s.w.status(tag, imap.StatusNO, imap.CodeExpungeIssued, "", "Some messages were expunged")
+		// RFC 9051 §7.1 EXPUNGEISSUED: some messages were expunged
+		// meanwhile, and their flags can no longer change. RFC 2180
+		// §4.2.1, §4.2.3: OK when the others were stored or the STORE
+		// is .SILENT. §4.2.2's NO is for messages the client can no
+		// longer see; those the session still serves (§4.1.1) lost a
+		// race, as in Dovecot, which answers OK: clients take a NO for
+		// a failure.
+		if len(res.Changed) == 0 && !silent && !shown {
+			s.w.status(tag, imap.StatusNO, imap.CodeExpungeIssued, "", "Messages have been expunged")
+		} else {
+			s.w.status(tag, imap.StatusOK, imap.CodeExpungeIssued, "", "STORE completed, some messages were expunged")
+		}
 		return errHandled
 	}
 	s.w.status(tag, imap.StatusOK, "", "", "STORE completed")

@@ -134,7 +134,9 @@ func (u *user) expungeLocked(mb *mailbox, del func(*message) bool, origin *handl
 		u.usedMessages--
 		u.usedStorage -= m.Size()
 		mb.expunged = append(mb.expunged, expungeRec{m.uid, modSeq})
-		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateExpunge, UID: m.uid, ModSeq: modSeq}, origin)
+		// Records are immutable and the content shared: the update keeps
+		// the message readable for sessions not told yet (RFC 2180 §4.1.1).
+		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateExpunge, UID: m.uid, ModSeq: modSeq, Message: m}, origin)
 	}
 	clear(mb.msgs[len(kept):])
 	mb.msgs = kept
