@@ -93,11 +93,23 @@
 //     by the backend during FETCH, STORE or SEARCH by sequence number are
 //     held in selected.expunged and sent at the end of a later command
 //     that allows them (RFC 9051 §7.5.1, RFC 2180 §4); until then the
-//     messages keep their numbers, and asking for their data yields NO
-//     [EXPUNGEISSUED] after the rest was sent. UID commands first bring
-//     the view up to date once their command line is read, except UID
-//     SEARCH, SORT and THREAD, whose criteria may hold the client's
-//     sequence numbers.
+//     messages keep their numbers and FETCH serves them as they were
+//     when expunged, from the Message the store put in the
+//     UpdateExpunge (RFC 2180 §4.1.1), answering OK [EXPUNGEISSUED];
+//     NO [EXPUNGEISSUED] only when nothing named could be served.
+//     UID commands first bring the view up to date once their command
+//     line is read, except UID SEARCH, SORT and THREAD, whose criteria
+//     may hold the client's sequence numbers; FETCH and STORE by
+//     sequence number do too, holding the expunges.
+//   - A command's own responses are never followed by an older state
+//     of the same message (RFC 7162 §3.1.4): pending updates go before
+//     them (above), and those polled after a FETCH or STORE are checked
+//     against what it reported (session.told, sync.go): older ones are
+//     dropped, or replaced by the newer state when the command did not
+//     write the flags (STORE.SILENT).
+//   - Every keyword a session shows was announced in FLAGS first:
+//     selected.keywords starts as the snapshot's, and a new one is sent
+//     with FLAGS and PERMANENTFLAGS before the response that shows it.
 //   - EXPUNGE responses of one batch are sent from the highest sequence
 //     number down, so every number is valid when sent, and the map is
 //     compacted once.

@@ -33,8 +33,20 @@ type stressView struct {
 	// mod-sequences may only grow.
 	qresync bool
 	highest uint64            // last HIGHESTMODSEQ seen
-	modSeqs map[uint32]uint64 // last MODSEQ seen per UID
+	modSeqs map[uint32]uint64 // last MODSEQ seen per UID (CONDSTORE sessions)
 	recent  []string          // the last lines exchanged, for failure reports
+
+	// The consistency checker (issue 12): keywords is the last FLAGS
+	// response, lower-cased; flags the last flags seen per UID (sorted,
+	// without \Recent), which must agree with the store in the end,
+	// and, under CONDSTORE, be the same whenever the MODSEQ is.
+	keywords map[string]bool
+	flags    map[uint32]string
+	flagsMod map[uint32]uint64 // the MODSEQ that came with flags[uid]
+	// silentSet is the flag list of the running STORE FLAGS.SILENT
+	// (CONDSTORE sessions): a FETCH (UID MODSEQ) it returns means the
+	// message now has exactly those flags.
+	silentSet string
 }
 
 var (
@@ -45,7 +57,57 @@ var (
 	reVanish  = regexp.MustCompile(`^\* VANISHED (\(EARLIER\) )?(\S+)$`)
 	reModSeq  = regexp.MustCompile(`MODSEQ \((\d+)\)`)
 	reHighest = regexp.MustCompile(`\[HIGHESTMODSEQ (\d+)\]`)
+	reFlags   = regexp.MustCompile(`FLAGS \(([^)]*)\)`)
+	reFlagsRe = regexp.MustCompile(`^\* FLAGS \(([^)]*)\)$`)
 )
+
+// normStressFlags returns a flag list sorted, without \Recent, for comparing.
+func normStressFlags(list string) string {
+	fs := strings.Fields(list)
+	fs = slices.DeleteFunc(fs, func(f string) bool { return strings.EqualFold(f, `\Recent`) })
+	slices.Sort(fs)
+	return strings.Join(fs, " ")
+}
+
+// fetchFlags checks the flags and MODSEQ a FETCH response shows for uid:
+// every keyword was announced in FLAGS (RFC 9051 §7.3.5), and under
+// CONDSTORE a MODSEQ never goes down and names one state (RFC 7162
+// §3.1.4), so flags never go back to an older state.
+func (v *stressView) fetchFlags(uid uint32, items string) {
+	fm := reFlags.FindStringSubmatch(items)
+	ms := reModSeq.FindStringSubmatch(items)
+	var mod uint64
+	if ms != nil {
+		mod, _ = strconv.ParseUint(ms[1], 10, 64)
+	}
+	if ms != nil && v.modSeqs != nil {
+		if mod < v.modSeqs[uid] {
+			v.fail("MODSEQ of UID %d went down from %d to %d", uid, v.modSeqs[uid], mod)
+		}
+		v.modSeqs[uid] = max(v.modSeqs[uid], mod)
+	}
+	var norm string
+	switch {
+	case fm != nil:
+		for _, f := range strings.Fields(fm[1]) {
+			if !strings.HasPrefix(f, `\`) && v.keywords != nil && !v.keywords[strings.ToLower(f)] {
+				v.fail("keyword %s of UID %d used without being in FLAGS", f, uid)
+			}
+		}
+		norm = normStressFlags(fm[1])
+	case ms != nil && v.silentSet != "":
+		norm = v.silentSet
+	default:
+		return
+	}
+	if ms != nil && v.modSeqs != nil {
+		if old, seen := v.flags[uid]; seen && mod == v.flagsMod[uid] && old != norm {
+			v.fail("UID %d MODSEQ %d with flags (%s), earlier (%s)", uid, mod, norm, old)
+		}
+		v.flagsMod[uid] = mod
+	}
+	v.flags[uid] = norm
+}
 
 func (v *stressView) fail(format string, args ...any) {
 	v.t.Errorf("%s: %s\nlast lines:\n%s", v.name, fmt.Sprintf(format, args...), strings.Join(v.recent, "\n"))
@@ -82,6 +144,13 @@ func (v *stressView) cmd(command string, uidCmd bool) string {
 		}
 		if strings.HasPrefix(line, tag+" ") {
 			return line[len(tag)+1:]
+		}
+		if m := reFlagsRe.FindStringSubmatch(line); m != nil {
+			v.keywords = map[string]bool{}
+			for _, f := range strings.Fields(m[1]) {
+				v.keywords[strings.ToLower(f)] = true
+			}
+			continue
 		}
 		if m := reVanish.FindStringSubmatch(line); m != nil {
 			v.vanished(line, m[1] != "", m[2], expungeOK)
@@ -121,16 +190,14 @@ func (v *stressView) cmd(command string, uidCmd bool) string {
 				!strings.HasPrefix(command, "FETCH") {
 				v.fail("FETCH without UID after ENABLE QRESYNC (RFC 7162 §3.2.4): %s", line)
 			}
-			if um := reUID.FindStringSubmatch(m[2]); um != nil {
+			if um := reUID.FindStringSubmatch(m[2]); um == nil {
+				if u := v.uids[n-1]; u != 0 {
+					v.fetchFlags(u, m[2])
+				}
+			} else {
 				u64, _ := strconv.ParseUint(um[1], 10, 32)
 				u := uint32(u64)
-				if ms := reModSeq.FindStringSubmatch(m[2]); ms != nil && v.modSeqs != nil {
-					mod, _ := strconv.ParseUint(ms[1], 10, 64)
-					if mod < v.modSeqs[u] {
-						v.fail("MODSEQ of UID %d went down from %d to %d", u, v.modSeqs[u], mod)
-					}
-					v.modSeqs[u] = mod
-				}
+				v.fetchFlags(u, m[2])
 				if v.gone[u] {
 					v.fail("expunged UID %d reappeared", u)
 				}
@@ -248,7 +315,7 @@ func stressCommand(v *stressView, rng *rand.Rand) {
 		}
 		return
 	}
-	switch rng.IntN(9) {
+	switch rng.IntN(11) {
 	case 0:
 		v.cmd(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(msg1), msg1), false)
 	case 1:
@@ -277,7 +344,28 @@ func stressCommand(v *stressView, rng *rand.Rand) {
 		v.cmd("SEARCH DELETED", false)
 	case 8:
 		v.cmd("UID FETCH 1:* (FLAGS)", true)
+	case 9:
+		// New keywords: FLAGS must announce them to every session.
+		if n > 0 {
+			v.cmd(fmt.Sprintf("STORE %d +FLAGS ($k%d)", seq, rng.IntN(50)), false)
+		}
+	case 10:
+		if n > 0 && v.modSeqs != nil {
+			k := rng.IntN(50)
+			v.silentSet = normStressFlags(fmt.Sprintf("\\Seen $k%d", k))
+			v.cmd(fmt.Sprintf("STORE %d:* FLAGS.SILENT (\\Seen $k%d)", seq, k), false)
+			v.silentSet = ""
+		} else if n > 0 {
+			v.cmd(fmt.Sprintf("STORE %d:* FLAGS (\\Seen $k%d)", seq, rng.IntN(50)), false)
+		}
 	}
+}
+
+// newStressView logs in a session of the stress tests.
+func newStressView(t *testing.T, ts *testServer, i int) *stressView {
+	c := ts.login()
+	return &stressView{t: t, name: string(rune('a' + i)), conn: c.conn, br: c.br, gone: map[uint32]bool{},
+		flags: map[uint32]string{}, flagsMod: map[uint32]uint64{}}
 }
 
 // runStress runs the sessions concurrently, then checks that every view
@@ -298,12 +386,27 @@ func runStress(t *testing.T, ts *testServer, views []*stressView, rounds int, du
 		}()
 	}
 	wg.Wait()
-	u, _ := ts.store.User(context.Background(), "alice", nil)
-	h, _ := u.OpenMailbox(context.Background(), "INBOX", true)
+	ctx := context.Background()
+	u, _ := ts.store.User(ctx, "alice", nil)
+	h, _ := u.OpenMailbox(ctx, "INBOX", true)
 	want := h.Snapshot().UIDs
+	msgs, err := h.Messages(ctx, want)
 	h.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, v := range views {
+		// Each session's last word on every message is the store's: no
+		// older state came after a newer one. The NOOP first, so that
+		// the FETCH is not what sets them.
 		v.cmd("NOOP", false)
+		for _, m := range msgs {
+			// (A message copied in and never fetched has no flags told.)
+			if got, seen := v.flags[m.UID()]; seen && got != normStressFlags(strings.Join(m.Flags(), " ")) {
+				w := normStressFlags(strings.Join(m.Flags(), " "))
+				t.Errorf("%s: UID %d: last told flags (%s), mailbox (%s)", v.name, m.UID(), got, w)
+			}
+		}
 		v.cmd("UID FETCH 1:* (FLAGS)", true)
 		if !slices.Equal(v.uids, want) {
 			t.Errorf("%s: view %v, mailbox %v", v.name, v.uids, want)
@@ -322,8 +425,14 @@ func TestStress(t *testing.T) {
 	const sessions, rounds = 4, 80
 	views := make([]*stressView, sessions)
 	for i := range views {
-		c := ts.login()
-		views[i] = &stressView{t: t, name: string(rune('a' + i)), conn: c.conn, br: c.br, gone: map[uint32]bool{}}
+		views[i] = newStressView(t, ts, i)
+		if i%2 == 1 {
+			// Half the sessions with MODSEQ in every FETCH.
+			views[i].modSeqs = map[uint32]uint64{}
+			if st := views[i].cmd("ENABLE CONDSTORE", false); !strings.HasPrefix(st, "OK") {
+				t.Fatal(st)
+			}
+		}
 		if st := views[i].cmd("SELECT INBOX", false); !strings.HasPrefix(st, "OK") {
 			t.Fatal(st)
 		}
@@ -346,8 +455,7 @@ func TestStressQresync(t *testing.T) {
 	const sessions, rounds = 4, 80
 	views := make([]*stressView, sessions)
 	for i := range views {
-		c := ts.login()
-		v := &stressView{t: t, name: string(rune('a' + i)), conn: c.conn, br: c.br, gone: map[uint32]bool{}}
+		v := newStressView(t, ts, i)
 		views[i] = v
 		if i%2 == 0 {
 			v.qresync, v.modSeqs = true, map[uint32]uint64{}

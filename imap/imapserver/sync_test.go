@@ -94,7 +94,7 @@ func hookServer(t *testing.T, hook func(other imapserver.Mailbox)) (ts *testServ
 }
 
 func openInbox(t *testing.T, ts *testServer) imapserver.Mailbox {
-	u, err := ts.store.User(context.Background(), "alice")
+	u, err := ts.store.User(context.Background(), "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
