@@ -199,23 +199,47 @@ func (b *bodyCanon) Write(p []byte) (int, error) {
 }
 
 // relaxedContent emits part of a line with whitespace runs reduced to one
-// space and trailing whitespace held back.
+// space and trailing whitespace held back. It writes straight into the
+// output buffer: each input byte gives at most one output byte, plus the
+// one space that may be pending from before.
 func (b *bodyCanon) relaxedContent(line []byte) {
-	start := 0
-	for j := 0; j < len(line); j++ {
-		c := line[j]
-		if c != ' ' && c != '\t' {
-			continue
-		}
-		if start < j {
-			b.relaxedRun(line[start:j])
-		}
-		b.pendingWSP = true
-		start = j + 1
+	j := 0
+	for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
+		j++
 	}
-	if start < len(line) {
-		b.relaxedRun(line[start:])
+	if j == len(line) {
+		b.pendingWSP = true // whitespace only, so far
+		return
 	}
+	if b.pendingCRLF > 0 {
+		b.flushLines() // content follows: the empty lines were not trailing
+	}
+	b.content = true
+	wsp := b.pendingWSP
+	for len(line) > 0 {
+		if len(b.buf)-b.nbuf < 2 {
+			b.flush()
+		}
+		k := min(len(line), len(b.buf)-b.nbuf-1)
+		out := b.buf[b.nbuf:]
+		n := 0
+		for _, c := range line[:k] {
+			if c == ' ' || c == '\t' {
+				wsp = true
+				continue
+			}
+			if wsp {
+				out[n] = ' '
+				n++
+				wsp = false
+			}
+			out[n] = c
+			n++
+		}
+		b.nbuf += n
+		line = line[k:]
+	}
+	b.pendingWSP = wsp
 }
 
 // relaxedRun emits a run of non-whitespace content.

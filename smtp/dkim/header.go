@@ -9,7 +9,7 @@ import (
 // trailing whitespace) and the raw bytes from the name to the end of its
 // last line, line break included.
 type field struct {
-	name string
+	name []byte // aliases raw
 	raw  []byte
 }
 
@@ -67,7 +67,8 @@ func (h *headerBuf) keep(p []byte) {
 // continuation nor has a colon is skipped: it cannot be named in h=.
 func (h *headerBuf) fields() []field {
 	buf := h.buf
-	var fs []field
+	// One allocation: at most one field per line.
+	fs := make([]field, 0, bytes.Count(buf, []byte{'\n'})+1)
 	start := -1 // start of the current field
 	for pos := 0; pos < len(buf); {
 		end := bytes.IndexByte(buf[pos:], '\n')
@@ -108,8 +109,8 @@ func appendField(fs []field, raw []byte) []field {
 	if colon <= 0 {
 		return fs
 	}
-	name := strings.TrimRight(string(raw[:colon]), " \t")
-	if name == "" || strings.ContainsAny(name, " \t\r\n") {
+	name := bytes.TrimRight(raw[:colon], " \t")
+	if len(name) == 0 || bytes.ContainsAny(name, " \t\r\n") {
 		return fs
 	}
 	if raw[len(raw)-1] != '\n' {
@@ -142,7 +143,7 @@ func selectFields(dst []byte, c Canonicalization, fs []field, names []string) []
 			}
 		}
 		for j := len(fs) - 1; j >= 0; j-- {
-			if !strings.EqualFold(fs[j].name, name) {
+			if !equalFold(fs[j].name, name) {
 				continue
 			}
 			if skip == 0 {
@@ -189,4 +190,19 @@ func withoutSignatureValue(raw []byte) []byte {
 		rest = rest[end+1:]
 	}
 	return out
+}
+
+// equalFold compares a field name with a name, ASCII case-insensitively,
+// without allocating.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		x, y := b[i], s[i]
+		if x|0x20 != y|0x20 || (x|0x20 < 'a' || x|0x20 > 'z') && x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -206,7 +206,7 @@ func (s *Signer) signedNames(fs []field) []string {
 	for _, h := range s.opts.Headers {
 		n := 0
 		for _, f := range fs {
-			if strings.EqualFold(f.name, h) {
+			if equalFold(f.name, h) {
 				n++
 			}
 		}

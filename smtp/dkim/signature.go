@@ -116,7 +116,9 @@ func ParseSignature(value string) (*Signature, error) {
 	if sig.BodyHash, err = decodeBase64(valueOf(tags, "bh")); err != nil {
 		return nil, syntaxErr("bh=: %v", err)
 	}
-	for _, h := range strings.Split(valueOf(tags, "h"), ":") {
+	hv := valueOf(tags, "h")
+	sig.Headers = make([]string, 0, strings.Count(hv, ":")+1)
+	for h := range strings.SplitSeq(hv, ":") {
 		h = trimFWS(h)
 		if h == "" || strings.ContainsAny(h, " \t\r\n") {
 			return nil, syntaxErr("bad h= field name %q", clip(h))

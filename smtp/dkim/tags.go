@@ -54,7 +54,7 @@ func parseTagList(s string) (tagList, error) {
 	if len(s) > maxTagListLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", errTagSyntax, maxTagListLen)
 	}
-	var l tagList
+	l := make(tagList, 0, min(strings.Count(s, ";")+1, maxTags))
 	for len(s) > 0 {
 		var spec string
 		if i := strings.IndexByte(s, ';'); i >= 0 {

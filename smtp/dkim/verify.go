@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"time"
 )
 
@@ -162,6 +161,7 @@ func NewVerifier(ctx context.Context, opts *VerifyOptions) *Verifier {
 		v.opts.MaxHeaderBytes = 1 << 20
 	}
 	v.header.max = v.opts.MaxHeaderBytes
+	v.header.buf = make([]byte, 0, 4096)
 	return v
 }
 
@@ -210,7 +210,7 @@ func (v *Verifier) startSignatures() {
 	}
 	v.fields = v.header.fields()
 	for _, f := range v.fields {
-		if !strings.EqualFold(f.name, "DKIM-Signature") {
+		if !equalFold(f.name, "DKIM-Signature") {
 			continue
 		}
 		if len(v.sigs) == v.opts.MaxSignatures {
@@ -266,7 +266,8 @@ func (v *Verifier) Close() error {
 		c.body.finish()
 		c.sum = c.body.h.Sum(nil)
 	}
-	var scratch []byte
+	// One buffer for every signature's header hash input.
+	scratch := make([]byte, 0, len(v.header.buf)+256)
 	for _, p := range v.sigs {
 		if p.res.Status == "" {
 			scratch = v.finish(p, scratch)
