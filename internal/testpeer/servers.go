@@ -134,6 +134,9 @@ type PostfixOptions struct {
 	Dovecot *Dovecot
 	// LocalUsers, when set, restricts the local parts accepted at RCPT.
 	LocalUsers []string
+	// Milter is the "127.0.0.1:port" of a milter (OpenDKIM, say) that mail
+	// received by SMTP passes through; empty: none.
+	Milter string
 	// RequireSMTPUTF8 restores Postfix's stock handling of SMTPUTF8 mail
 	// (the LMTP server must then offer SMTPUTF8).
 	RequireSMTPUTF8 bool
@@ -170,6 +173,9 @@ func StartPostfix(t testing.TB, opts PostfixOptions) *Postfix {
 		}
 		if len(opts.LocalUsers) > 0 {
 			env = append(env, "POSTFIX_LOCAL_USERS="+strings.Join(opts.LocalUsers, " "))
+		}
+		if opts.Milter != "" {
+			env = append(env, "POSTFIX_MILTER="+opts.Milter)
 		}
 		if opts.RequireSMTPUTF8 {
 			env = append(env, "POSTFIX_REQUIRE_SMTPUTF8=yes")

@@ -350,6 +350,54 @@ func SignReaderAt(w io.Writer, r io.ReaderAt, size int64, opts *SignOptions) err
 	return err
 }
 
+// Signed is a stored message with its DKIM-Signature field in front,
+// readable at any offset without copying the message: hand it to an SMTP
+// client that sends from an io.ReaderAt (smtpclient.Client.Send), or read
+// it with io.NewSectionReader(s, 0, s.Size()).
+type Signed struct {
+	field string
+	msg   *io.SectionReader
+}
+
+// SignStored hashes the size-byte message in r (one pass) and returns it
+// signed. r must not change until the Signed is no longer read.
+func SignStored(r io.ReaderAt, size int64, opts *SignOptions) (*Signed, error) {
+	s, err := NewSigner(opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(s, io.NewSectionReader(r, 0, size)); err != nil {
+		return nil, err
+	}
+	if err := s.Close(); err != nil {
+		return nil, err
+	}
+	return &Signed{field: s.Field(), msg: io.NewSectionReader(r, 0, size)}, nil
+}
+
+// Field returns the DKIM-Signature field.
+func (s *Signed) Field() string { return s.field }
+
+// Size returns the size of the signed message.
+func (s *Signed) Size() int64 { return int64(len(s.field)) + s.msg.Size() }
+
+// ReadAt reads the signed message at off.
+func (s *Signed) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("dkim: negative offset")
+	}
+	n := 0
+	if off < int64(len(s.field)) {
+		n = copy(p, s.field[off:])
+		off += int64(n)
+		if n == len(p) {
+			return n, nil
+		}
+	}
+	m, err := s.msg.ReadAt(p[n:], off-int64(len(s.field)))
+	return n + m, err
+}
+
 // Sign signs the message read from r and writes the signed message to w.
 // The message is spooled while it is hashed: in memory up to 1 MiB, then
 // in a temporary file (removed before Sign returns), so memory stays

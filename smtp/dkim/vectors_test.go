@@ -396,3 +396,31 @@ type (
 )
 
 const cryptoHash0 = crypto.Hash(0)
+
+// SignReaderAt, SignStored and Sign (through its file spool) give
+// the same signed message.
+func TestSignPathsAgree(t *testing.T) {
+	ek, _ := rfc8463Keys(t)
+	now := func() time.Time { return time.Unix(1700000000, 0) }
+	opts := SignOptions{Domain: "example.com", Selector: "sel", Key: ek, Now: now}
+	big := sampleMessage + strings.Repeat("a line of body text to pass the spool limit\r\n", 30000)
+	for _, msg := range []string{sampleMessage, big} {
+		var a, b, c bytes.Buffer
+		o := opts
+		require.NoError(t, Sign(&a, strings.NewReader(msg), &o))
+		require.NoError(t, SignReaderAt(&b, strings.NewReader(msg), int64(len(msg)), &o))
+		st, err := SignStored(strings.NewReader(msg), int64(len(msg)), &o)
+		require.NoError(t, err)
+		_, err = io.Copy(&c, io.NewSectionReader(st, 0, st.Size()))
+		require.NoError(t, err)
+		// Reads straddling the field's end.
+		buf := make([]byte, 10)
+		off := int64(len(st.Field()) - 4)
+		n, err := st.ReadAt(buf, off)
+		require.NoError(t, err)
+		require.Equal(t, a.String()[off:off+int64(n)], string(buf[:n]))
+		require.Equal(t, a.String(), b.String())
+		require.Equal(t, a.String(), c.String())
+		require.True(t, strings.HasSuffix(a.String(), msg))
+	}
+}
