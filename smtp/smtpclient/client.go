@@ -95,6 +95,10 @@ type Client struct {
 	group      []byte            // MAIL and RCPT lines of a Send
 	ends       []int             // end offset of each line in group
 	final      []RecipientResult // a failed Send left a transaction open
+	// What the current Send got to, for a Submitter deciding whether a
+	// failed send may be retried: the server answered MAIL (something
+	// may have been accepted), the end of the message went out.
+	mailReplied, endSent bool
 }
 
 // Dial connects to addr ("host:port") in plaintext and reads the greeting.

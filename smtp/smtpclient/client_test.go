@@ -66,17 +66,26 @@ func TestSendLockstep(t *testing.T) {
 		c, err := Dial(ctx, addr, nil)
 		require.NoError(t, err)
 		res, err := c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"bad@example.net", "b@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
-		require.NoError(t, err, "%v", disabled)
+		// Accepted for one, refused for the other: never a nil error.
+		var pe *PartialError
+		require.ErrorAs(t, err, &pe, "%v", disabled)
+		assert.ErrorIs(t, err, ErrPartial)
+		assert.Equal(t, []string{"b@example.net"}, pe.Accepted)
+		require.Len(t, pe.Refused, 1)
+		assert.Equal(t, "bad@example.net", pe.Refused[0].Recipient)
 		var se *smtp.Error
 		require.True(t, errors.As(res[0].Err, &se))
 		assert.Equal(t, 550, se.Code)
 		assert.True(t, res[0].Permanent())
 		assert.NoError(t, res[1].Err)
-		// All recipients refused: an error, and the next message works
-		// (RSET sent first).
+		// All recipients refused: RecipientErrors, as for several, and the
+		// next message works (RSET sent first).
 		_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"bad@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
-		require.Error(t, err)
+		var re RecipientErrors
+		require.ErrorAs(t, err, &re)
+		assert.Len(t, re, 1)
 		assert.True(t, errors.As(err, &se))
+		assert.NotErrorIs(t, err, ErrPartial)
 		_, err = c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"b@example.net"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
 		require.NoError(t, err, "%v", disabled)
 		require.NoError(t, c.Quit(ctx))
@@ -205,7 +214,10 @@ func TestLMTPClient(t *testing.T) {
 		c, err := Dial(ctx, addr, &Options{LMTP: true})
 		require.NoError(t, err)
 		res, err := c.Send(ctx, &Envelope{From: "a@example.org", To: []string{"ok@example.org", "nobody@example.org", "full@example.org"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
-		require.NoError(t, err)
+		var pe *PartialError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, []string{"ok@example.org"}, pe.Accepted)
+		assert.Len(t, pe.Refused, 2)
 		assert.NoError(t, res[0].Err)
 		assert.True(t, res[1].Permanent())
 		assert.True(t, res[2].Temporary(), "%v", res[2].Err)

@@ -31,7 +31,7 @@ func testDovecotLMTP(t *testing.T, d *testpeer.Dovecot) {
 	require.NoError(t, c.StartTLS(ctx, d.TLSConfig()))
 	for i := 0; i < 3; i++ {
 		res, err := c.Send(ctx, &Envelope{From: "sender@example.org", To: []string{"alice@localhost", "nobody@localhost", "bob@localhost"}}, strings.NewReader(plainMsg), int64(len(plainMsg)))
-		require.NoError(t, err)
+		require.ErrorIs(t, err, ErrPartial)
 		require.Len(t, res, 3)
 		assert.NoError(t, res[0].Err)
 		assert.True(t, res[1].Permanent(), "%v", res[1].Err)

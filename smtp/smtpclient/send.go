@@ -57,11 +57,26 @@ const bdatChunk = 1 << 20
 // (RFC 3030), BODY and SMTPUTF8 chosen from the message. msg is read with
 // ReadAt, so the same message can be sent again elsewhere.
 //
-// The result has one entry per recipient. The error is nil when the
-// message was accepted for at least one recipient; otherwise it says why
-// (an *smtp.Error, RecipientErrors, one of the Err values above, or an I/O
-// error, after which the Client is unusable). Several messages may be
-// sent on one Client, one after the other.
+// The result has one entry per recipient. The error is nil only when the
+// message was accepted for every recipient. Otherwise it is one of:
+//
+//   - *PartialError (errors.Is(err, ErrPartial)): accepted for some
+//     recipients, refused for the others, which it lists with their
+//     replies. The message went out; do not send it again to the others.
+//   - *smtp.Error: the server refused the transaction as a whole (MAIL,
+//     DATA, or in SMTP the reply after the message).
+//   - RecipientErrors: every recipient was refused at RCPT (or, in LMTP,
+//     after the message), each with its own reply, even when there is
+//     only one recipient.
+//   - *smtp.AddressError: an address in env is malformed (nothing sent).
+//   - ErrNeeds8BitMIME, ErrNeedsSMTPUTF8, ErrTooLarge, ErrRequireTLS, or
+//     an error about env itself: nothing was sent.
+//   - ErrClosed, a net.Error or a context error: the connection failed and
+//     the Client is unusable.
+//
+// errors.As finds the server's *smtp.Error through each of these that
+// carries one. Several messages may be sent on one Client, one after the
+// other.
 func (c *Client) Send(ctx context.Context, env *Envelope, msg io.ReaderAt, size int64) ([]RecipientResult, error) {
 	if c.broken != nil {
 		return nil, ErrClosed
@@ -176,6 +191,9 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.ReaderAt, size 
 
 // txn is one Send in progress.
 type txn struct {
+	// txErr is the server's refusal of the transaction as a whole (MAIL,
+	// DATA, the SMTP verdict), which overall returns as it is.
+	txErr   error
 	c       *Client
 	ctx     context.Context
 	env     *Envelope
@@ -210,6 +228,7 @@ func (t *txn) init() {
 		t.results[i].Recipient = to
 	}
 	t.c.accepted = t.c.accepted[:0]
+	t.c.mailReplied, t.c.endSent = false, false
 }
 
 // finish fills the results of accepted recipients from the final replies
@@ -226,28 +245,30 @@ func (t *txn) finish(final []RecipientResult, rcptOK []int) ([]RecipientResult, 
 		for _, i := range rcptOK {
 			t.results[i].Err = final[0].Err
 		}
+		t.txErr = final[0].Err
 	}
 	return t.overall()
 }
 
 func (t *txn) overall() ([]RecipientResult, error) {
+	var accepted []string
+	var refused RecipientErrors
 	for _, r := range t.results {
 		if r.Err == nil {
-			return t.results, nil
+			accepted = append(accepted, r.Recipient)
+		} else {
+			refused = append(refused, r)
 		}
 	}
-	if len(t.results) == 1 {
-		return t.results, t.results[0].Err
+	switch {
+	case len(refused) == 0:
+		return t.results, nil
+	case len(accepted) > 0:
+		return t.results, &PartialError{Accepted: accepted, Refused: refused}
+	case t.txErr != nil:
+		return t.results, t.txErr
 	}
-	first := t.results[0].Err
-	same := true
-	for _, r := range t.results[1:] {
-		same = same && r.Err == first
-	}
-	if same {
-		return t.results, first
-	}
-	return t.results, RecipientErrors(t.results)
+	return t.results, refused
 }
 
 // runPipelined sends MAIL, all RCPTs and DATA in one write (RFC 2920
@@ -272,6 +293,7 @@ func (t *txn) runPipelined() (res []RecipientResult, err error) {
 	switch {
 	case inline:
 		_ = c.writeLine("BDAT " + strconv.FormatInt(t.size, 10) + " LAST")
+		c.endSent = true
 		if err := t.copyRaw(0, t.size); err != nil {
 			return nil, err
 		}
@@ -285,10 +307,12 @@ func (t *txn) runPipelined() (res []RecipientResult, err error) {
 	if err != nil {
 		return nil, err
 	}
+	c.mailReplied = true
 	mailErr := r.Err()
 	if mailErr == nil {
 		c.needReset = true
 	}
+	t.txErr = mailErr
 	var rcptOK []int
 	for i := range t.env.To {
 		r, err := c.readReply(ctx, c.to.Rcpt)
@@ -331,6 +355,7 @@ func (t *txn) runPipelined() (res []RecipientResult, err error) {
 				for _, i := range rcptOK {
 					t.results[i].Err = r.Err()
 				}
+				t.txErr = r.Err()
 			}
 			return t.overall()
 		}
@@ -373,11 +398,17 @@ func (t *txn) runLockstep() ([]RecipientResult, error) {
 	c, ctx := t.c, t.ctx
 	t.init()
 	if _, err := c.cmdLine(ctx, c.to.Mail, t.line(0)); err != nil {
+		if c.broken != nil {
+			return nil, err
+		}
+		c.mailReplied = true
 		for i := range t.results {
 			t.results[i].Err = err
 		}
+		t.txErr = err
 		return t.overall()
 	}
+	c.mailReplied = true
 	c.needReset = true
 	var rcptOK []int
 	for i := range t.env.To {
@@ -410,6 +441,7 @@ func (t *txn) runLockstep() ([]RecipientResult, error) {
 			for _, i := range rcptOK {
 				t.results[i].Err = r.Err()
 			}
+			t.txErr = r.Err()
 			return t.overall()
 		}
 		if err == nil {
@@ -467,6 +499,7 @@ func (t *txn) writeDotBody() error {
 	if _, err := io.CopyBuffer(onlyWriter{dw}, io.NewSectionReader(t.msg, 0, t.size), buf); err != nil {
 		return err
 	}
+	t.c.endSent = true
 	if err := dw.Close(); err != nil {
 		return err
 	}
@@ -484,6 +517,7 @@ func (t *txn) sendChunks() ([]RecipientResult, error) {
 		hdr := "BDAT " + strconv.FormatInt(size, 10)
 		if last {
 			hdr += " LAST"
+			c.endSent = true
 		}
 		_ = c.writeLine(hdr)
 		if err := t.copyRaw(off, size); err != nil {

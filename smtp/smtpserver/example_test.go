@@ -2,6 +2,7 @@ package smtpserver_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -68,7 +69,8 @@ func ExampleServer() {
 	}
 	msg := strings.NewReader("Subject: hi\r\n\r\nHello!\r\n")
 	res, err := c.Send(ctx, &smtpclient.Envelope{From: "a@example.net", To: []string{"b@example.org", "c@elsewhere.example"}}, msg, msg.Size())
-	if err != nil {
+	// Accepted for one recipient, refused for the other: a PartialError.
+	if err != nil && !errors.Is(err, smtpclient.ErrPartial) {
 		log.Fatal(err)
 	}
 	fmt.Println(res[1].Err)
