@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/posthorn/posthorn/sasl"
 )
 
 // EnhancedCode is an RFC 3463 enhanced status code: class.subject.detail.
@@ -109,6 +111,14 @@ type Error struct {
 	// Message is the reply text; lines of a multi-line reply are joined
 	// with "\n".
 	Message string
+}
+
+// Is makes errors.Is(err, sasl.ErrAuthFailed) hold for a 535 reply, the
+// server's word that the credentials are wrong (RFC 4954 §6: 535 5.7.8),
+// as it does for the IMAP and POP3 clients' equivalents. A temporary
+// failure (454 4.7.0) does not match.
+func (e *Error) Is(target error) bool {
+	return target == sasl.ErrAuthFailed && e.Code == 535
 }
 
 // Error implements error.

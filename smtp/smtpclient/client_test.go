@@ -235,8 +235,14 @@ func TestStartTLSAuthSubmit(t *testing.T) {
 
 	// The default for Submit is required STARTTLS with a verified
 	// certificate: our test CA is not trusted by default, so it fails.
-	_, err := Submit(ctx, addr, &sasl.ClientOptions{Username: "alice", Password: "secret"}, "alice@example.org", []string{"bob@example.org"}, strings.NewReader(plainMsg))
-	require.Error(t, err)
+	_, err := Submit(ctx, addr, &sasl.ClientOptions{Username: "alice", Password: "secret"}, "alice@example.org", []string{"bob@example.org"}, strings.NewReader(plainMsg), nil)
+	var oe *OpError
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, PhaseStartTLS, oe.Phase)
+	// The one-call form trusts a custom certificate through its options.
+	_, err = Submit(ctx, addr, &sasl.ClientOptions{Username: "alice", Password: "secret"}, "alice@example.org", []string{"bob@example.org"}, strings.NewReader(plainMsg),
+		&SubmitOptions{Options: Options{TLSConfig: tc.ClientConfig()}})
+	require.NoError(t, err)
 
 	for _, mech := range []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "LOGIN", "CRAM-MD5"} {
 		s := &Submitter{Addr: addr, Options: Options{TLSConfig: tc.ClientConfig()},
@@ -253,7 +259,7 @@ func TestStartTLSAuthSubmit(t *testing.T) {
 		require.NoError(t, s.Close(ctx))
 	}
 	msgs := rec.all()
-	require.Len(t, msgs, 8)
+	require.Len(t, msgs, 9)
 	assert.Equal(t, "alice", msgs[0].User)
 	assert.Contains(t, msgs[0].Data, "with ESMTPSA")
 
@@ -263,6 +269,12 @@ func TestStartTLSAuthSubmit(t *testing.T) {
 	var se *smtp.Error
 	require.True(t, errors.As(err, &se), "%v", err)
 	assert.Equal(t, 535, se.Code)
+	assert.ErrorIs(t, err, sasl.ErrAuthFailed)
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, PhaseAuth, oe.Phase)
+	assert.Equal(t, addr, oe.Addr)
+	// A temporary failure is not a wrong password.
+	assert.NotErrorIs(t, smtp.NewError(454, smtp.EnhancedCode{4, 7, 0}, "try later"), sasl.ErrAuthFailed)
 }
 
 // A password never crosses a connection without TLS unless the caller

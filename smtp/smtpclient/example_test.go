@@ -31,7 +31,7 @@ func ExampleSubmit() {
 	defer cancel()
 	_, err = smtpclient.Submit(ctx, "smtp.shop.example:587",
 		&sasl.ClientOptions{Username: "orders@shop.example", Password: "app-password"},
-		"orders@shop.example", b.Recipients(), bytes.NewReader(msg))
+		"orders@shop.example", b.Recipients(), bytes.NewReader(msg), nil)
 	if err != nil {
 		log.Print(err)
 	}

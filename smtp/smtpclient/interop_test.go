@@ -61,7 +61,9 @@ func testPostfix(t *testing.T, p *testpeer.Postfix) {
 	}
 	// Relaying to another domain is refused per recipient.
 	res, err := s.Submit(ctx, &Envelope{From: "alice@localhost", To: []string{"x@example.com", "bob@localhost"}}, strings.NewReader(plainMsg))
-	require.NoError(t, err)
+	var pe *PartialError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, []string{"bob@localhost"}, pe.Accepted)
 	assert.Error(t, res[0].Err)
 	assert.NoError(t, res[1].Err)
 
