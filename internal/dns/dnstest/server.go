@@ -28,6 +28,7 @@ type Server struct {
 	records  map[string][]dnsmessage.Resource
 	rcode    map[string]dnsmessage.RCode
 	silent   map[string]bool
+	silentT  map[string]map[dnsmessage.Type]bool
 	ad       bool
 	truncate bool
 	queries  map[string]int
@@ -44,6 +45,7 @@ func NewServer(t testing.TB) *Server {
 		records: map[string][]dnsmessage.Resource{},
 		rcode:   map[string]dnsmessage.RCode{},
 		silent:  map[string]bool{},
+		silentT: map[string]map[dnsmessage.Type]bool{},
 		queries: map[string]int{},
 	}
 	var err error
@@ -148,6 +150,17 @@ func (s *Server) Silent(name string) {
 	s.silent[key(name)] = true
 }
 
+// SilentFor makes queries for name of the given type go unanswered.
+func (s *Server) SilentFor(name string, typ dnsmessage.Type) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := key(name)
+	if s.silentT[k] == nil {
+		s.silentT[k] = map[dnsmessage.Type]bool{}
+	}
+	s.silentT[k][typ] = true
+}
+
 // SetAD sets the AD bit on every answer from now on.
 func (s *Server) SetAD(ad bool) {
 	s.mu.Lock()
@@ -232,7 +245,7 @@ func (s *Server) answer(msg []byte, udp bool) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queries[k]++
-	if s.silent[k] {
+	if s.silent[k] || s.silentT[k][q.Type] {
 		return nil
 	}
 	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, AuthenticData: s.ad}
