@@ -91,6 +91,8 @@ type Response struct {
 	// TTL is the time the answer may be cached, counted from when it was
 	// received.
 	TTL time.Duration
+
+	txt []string // TXT records joined once, for LookupTXT
 }
 
 // NotFound reports whether the response says the name or the record type
@@ -141,21 +143,22 @@ func (c *Client) Lookup(ctx context.Context, name string, typ dnsmessage.Type) (
 	if c.confErr != nil {
 		return nil, &net.DNSError{Err: "reading resolv.conf: " + c.confErr.Error(), Name: name, IsTemporary: true}
 	}
-	fqdn := strings.ToLower(name)
-	if !strings.HasSuffix(fqdn, ".") {
-		fqdn += "."
-	}
-	qname, err := dnsmessage.NewName(fqdn)
-	if err != nil || !validName(fqdn) {
+	// The cache key is the lower-case name without the root dot; for the
+	// usual lower-case input it costs no allocation.
+	key := strings.ToLower(strings.TrimSuffix(name, "."))
+	if !validName(key) {
 		return nil, &net.DNSError{Err: "invalid domain name", Name: name, IsNotFound: true}
 	}
 	var chain []string
 	minTTL := time.Duration(-1)
 	for hop := 0; ; hop++ {
-		resp, derr := c.lookupOne(ctx, qname, typ)
+		resp, derr := c.lookupOne(ctx, key, typ)
 		if derr != nil {
 			derr.Name = name
 			return nil, derr
+		}
+		if hop == 0 && (len(resp.Records) > 0 || resp.RCode != dnsmessage.RCodeSuccess || len(resp.CNAMEs) == 0 || typ == dnsmessage.TypeCNAME) {
+			return resp, nil // the common case: no alias to chase
 		}
 		if minTTL < 0 || resp.TTL < minTTL {
 			minTTL = resp.TTL
@@ -163,32 +166,36 @@ func (c *Client) Lookup(ctx context.Context, name string, typ dnsmessage.Type) (
 		chain = append(chain, resp.CNAMEs...)
 		if len(resp.Records) > 0 || resp.RCode != dnsmessage.RCodeSuccess || len(resp.CNAMEs) == 0 || typ == dnsmessage.TypeCNAME {
 			out := *resp
-			out.Name, out.CNAMEs, out.TTL = fqdn, chain, minTTL
+			out.Name, out.CNAMEs, out.TTL = key+".", chain, minTTL
 			return &out, nil
 		}
 		if hop+1 >= MaxCNAMEHops {
 			return nil, &net.DNSError{Err: "CNAME chain too long", Name: name, IsTemporary: false, IsNotFound: true}
 		}
 		// The answer ended at an alias: ask for its target.
-		qname, err = dnsmessage.NewName(resp.CNAMEs[len(resp.CNAMEs)-1])
-		if err != nil {
+		key = strings.TrimSuffix(resp.CNAMEs[len(resp.CNAMEs)-1], ".")
+		if !validName(key) {
 			return nil, &net.DNSError{Err: "invalid CNAME target", Name: name, IsNotFound: true}
 		}
 	}
 }
 
-// validName checks the lengths RFC 1035 §2.3.4 sets: labels of 1 to 63
-// octets, 255 octets in all.
-func validName(fqdn string) bool {
-	if fqdn == "." {
-		return true
+// validName checks the lengths RFC 1035 §2.3.4 sets for a name without
+// its root dot: labels of 1 to 63 octets, 255 octets in all on the wire.
+func validName(name string) bool {
+	if name == "" || name == "." {
+		return true // the root
 	}
-	if len(fqdn) > 254 {
+	if len(name) > 253 {
 		return false
 	}
-	for _, l := range strings.Split(strings.TrimSuffix(fqdn, "."), ".") {
-		if len(l) == 0 || len(l) > 63 {
-			return false
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '.' {
+			if n := i - start; n == 0 || n > 63 {
+				return false
+			}
+			start = i + 1
 		}
 	}
 	return true
@@ -204,8 +211,8 @@ type cacheEntry struct {
 	expires time.Time
 }
 
-func (c *Client) lookupOne(ctx context.Context, qname dnsmessage.Name, typ dnsmessage.Type) (*Response, *net.DNSError) {
-	key := cacheKey{qname.String(), typ}
+func (c *Client) lookupOne(ctx context.Context, name string, typ dnsmessage.Type) (*Response, *net.DNSError) {
+	key := cacheKey{name, typ}
 	now := c.now()
 	if c.CacheSize >= 0 {
 		c.mu.Lock()
@@ -216,6 +223,10 @@ func (c *Client) lookupOne(ctx context.Context, qname dnsmessage.Name, typ dnsme
 			r.TTL = e.expires.Sub(now)
 			return &r, nil
 		}
+	}
+	qname, nerr := dnsmessage.NewName(name + ".")
+	if nerr != nil {
+		return nil, &net.DNSError{Err: "invalid domain name", Name: name, IsNotFound: true}
 	}
 	resp, err := c.exchange(ctx, qname, typ)
 	if err != nil {
@@ -532,6 +543,14 @@ func parseResponse(msg []byte, id uint16, q dnsmessage.Question) (*Response, boo
 		}
 	}
 	resp.TTL = max(ttl, 0)
+	if q.Type == dnsmessage.TypeTXT {
+		resp.txt = make([]string, 0, len(resp.Records))
+		for _, r := range resp.Records {
+			if t, ok := r.Body.(*dnsmessage.TXTResource); ok {
+				resp.txt = append(resp.txt, strings.Join(t.TXT, ""))
+			}
+		}
+	}
 	return resp, false, nil
 }
 

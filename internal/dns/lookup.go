@@ -36,6 +36,9 @@ func (c *Client) LookupTXT(ctx context.Context, name string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if resp.txt != nil {
+		return slices.Clone(resp.txt), nil
+	}
 	out := make([]string, 0, len(resp.Records))
 	for _, r := range resp.Records {
 		if t, ok := r.Body.(*dnsmessage.TXTResource); ok {

@@ -52,6 +52,28 @@ func walkTargets(domain string) []string {
 	return out
 }
 
+// walkNames yields walkTargets(domain) without building the list.
+func walkNames(domain string) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		if !yield(domain) {
+			return
+		}
+		labels := strings.Count(domain, ".") + 1
+		n := min(labels-1, maxWalk-1)
+		// Start at the suffix with n labels, then drop one at a time.
+		i := len(domain)
+		for k := 0; k < n; k++ {
+			i = strings.LastIndexByte(domain[:i], '.')
+		}
+		for ; n >= 1; n-- {
+			if !yield(domain[i+1:]) {
+				return
+			}
+			i += 1 + strings.IndexByte(domain[i+1:], '.')
+		}
+	}
+}
+
 // found is a DMARC record met on a walk.
 type found struct {
 	domain string
@@ -78,7 +100,10 @@ func (e *Evaluator) lookupRecord(ctx context.Context, domain string) (*Record, e
 	}
 	var rec *Record
 	for _, t := range txts {
-		r, err := ParseRecord(t)
+		if !isDMARC(t) {
+			continue
+		}
+		r, err := e.parse(t)
 		if err != nil {
 			continue
 		}
@@ -94,7 +119,7 @@ func (e *Evaluator) lookupRecord(ctx context.Context, domain string) (*Record, e
 // psd=y or psd=n (RFC 9989 §4.10).
 func (e *Evaluator) walk(ctx context.Context, domain string) ([]found, error) {
 	var out []found
-	for _, t := range walkTargets(domain) {
+	for t := range walkNames(domain) {
 		rec, err := e.lookupRecord(ctx, t)
 		if err != nil {
 			return nil, err

@@ -90,6 +90,13 @@ func TestWalkTargets(t *testing.T) {
 	}, walkTargets("a.b.c.d.e.f.g.h.i.j.mail.example.com"))
 	assert.Equal(t, []string{"a.mail.example.com", "mail.example.com", "example.com", "com"}, walkTargets("a.mail.example.com"))
 	assert.Equal(t, []string{"com"}, walkTargets("com"))
+	for _, d := range []string{"a.b.c.d.e.f.g.h.i.j.mail.example.com", "a.mail.example.com", "com", "example.com", "a.b.c.d.e.f.g.h"} {
+		var got []string
+		for n := range walkNames(d) {
+			got = append(got, n)
+		}
+		assert.Equal(t, walkTargets(d), got, d)
+	}
 }
 
 // The three examples of RFC 9989 §4.10.2.

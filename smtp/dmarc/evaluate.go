@@ -129,6 +129,34 @@ type Evaluator struct {
 	Rand func() int
 
 	once sync.Once
+
+	mu     sync.Mutex
+	parsed map[string]*Record // parsed records by text; bounded
+}
+
+// maxParsed bounds the parsed-record cache.
+const maxParsed = 1024
+
+// parse parses a record through the cache; records are not modified
+// after parsing, so evaluations share them.
+func (e *Evaluator) parse(txt string) (*Record, error) {
+	e.mu.Lock()
+	r, ok := e.parsed[txt]
+	e.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := ParseRecord(txt)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.parsed == nil || len(e.parsed) >= maxParsed {
+		e.parsed = make(map[string]*Record)
+	}
+	e.parsed[txt] = r
+	e.mu.Unlock()
+	return r, nil
 }
 
 func (e *Evaluator) init() {

@@ -56,6 +56,35 @@ type Checker struct {
 
 	once sync.Once
 	dns  Resolver
+
+	mu     sync.Mutex
+	parsed map[string]*Record // parsed records by text; bounded
+}
+
+// maxParsed bounds the parsed-record cache.
+const maxParsed = 1024
+
+// parse parses a record through the cache: popular records (every
+// sender's include chain) are parsed once. Records are not modified
+// after parsing, so they are shared.
+func (c *Checker) parse(txt string) (*Record, error) {
+	c.mu.Lock()
+	r, ok := c.parsed[txt]
+	c.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := ParseRecord(txt)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.parsed == nil || len(c.parsed) >= maxParsed {
+		c.parsed = make(map[string]*Record)
+	}
+	c.parsed[txt] = r
+	c.mu.Unlock()
+	return r, nil
 }
 
 func (c *Checker) resolver() Resolver {
@@ -174,9 +203,13 @@ func validDomain(d string) bool {
 	if d == "" || len(d) > 253 || !strings.Contains(d, ".") {
 		return false
 	}
-	for _, l := range strings.Split(d, ".") {
-		if l == "" || len(l) > 63 {
-			return false
+	start := 0
+	for i := 0; i <= len(d); i++ {
+		if i == len(d) || d[i] == '.' {
+			if n := i - start; n == 0 || n > 63 {
+				return false
+			}
+			start = i + 1
 		}
 	}
 	return true
@@ -285,7 +318,7 @@ func (e *eval) fetchRecord(ctx context.Context, domain string) (*Record, *evalEr
 	default:
 		return nil, permErr("more than one SPF record at " + domain) // §4.5
 	}
-	rec, perr := ParseRecord(spf[0])
+	rec, perr := e.c.parse(spf[0])
 	if perr != nil {
 		return nil, permErr(perr.Error() + " at " + domain)
 	}
