@@ -40,7 +40,7 @@ func (s *Store) DeliverTo(ctx context.Context, username, mailbox string, r io.Re
 // smtpserver.DeliveryStore).
 //
 // body is read to io.EOF first. While it streams it is held in a spool
-// that moves to a temporary file (in os.TempDir) past 64 KiB, so a
+// that moves to a temporary file (see SetSpoolDir) past 64 KiB, so a
 // message not yet acknowledged costs a few buffers of memory however
 // large it is; a body that fails (the client vanished, the SMTP server
 // rejected the message's line ends) delivers nothing and its error is
@@ -55,7 +55,9 @@ func (s *Store) DeliverTo(ctx context.Context, username, mailbox string, r io.Re
 // would exceed that user's quota, checked atomically with the delivery.
 // Bare LF line ends are stored as CRLF, as by Deliver.
 func (s *Store) DeliverMessage(ctx context.Context, usernames []string, body io.Reader, header func() []byte) (perRecipient []error, err error) {
-	var sp spool.Spool
+	s.mu.Lock()
+	sp := spool.Spool{Dir: s.spoolDir}
+	s.mu.Unlock()
 	defer sp.Close()
 	if _, err := sp.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("imapmem: reading message: %w", err)

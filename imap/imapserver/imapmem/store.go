@@ -96,6 +96,17 @@ type Store struct {
 	// mailbox deleted and created again never repeats one.
 	nextValidity uint32
 	now          func() time.Time
+	spoolDir     string // for DeliverMessage; "" = os.TempDir
+}
+
+// SetSpoolDir sets the directory where DeliverMessage spools a message
+// larger than 64 KiB while it arrives; "" (the default) means
+// os.TempDir. Choose a directory on disk: on a tmpfs the spool would be
+// held in memory after all.
+func (s *Store) SetSpoolDir(dir string) {
+	s.mu.Lock()
+	s.spoolDir = dir
+	s.mu.Unlock()
 }
 
 // New returns an empty store. UIDVALIDITY values start from the current
