@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/posthorn/posthorn/internal/lineio"
 	"github.com/posthorn/posthorn/smtp"
 )
 
@@ -17,6 +18,7 @@ type bdatState struct {
 	done chan bdatResult
 	size int64
 	loop *loopReader
+	eol  *lineio.EOLReader // nil for BINARYMIME
 }
 
 type bdatResult struct {
@@ -110,10 +112,26 @@ func (c *conn) cmdBdat(arg string) {
 	if res.panicked != nil {
 		panic(res.panicked)
 	}
-	if b.loop.count > b.loop.max && b.loop.max > 0 {
+	switch {
+	case b.eol != nil && b.eol.Err() != nil:
+		res.errs = c.uniform(errBareEOL)
+	case b.loop.count > b.loop.max && b.loop.max > 0:
 		res.errs = c.uniform(errLoop)
 	}
 	c.finishBdat(res.errs, b.loop.n)
+}
+
+// eolPolicy returns the bare CR/LF policy for the message body, and
+// whether one applies: the same for BDAT as for DATA (RFC 5321 §2.3.8),
+// except for BODY=BINARYMIME, whose content is any octets (RFC 3030 §3).
+func (c *conn) eolPolicy() (lineio.BareEOLPolicy, bool) {
+	if c.mailOpts.Body == smtp.BodyBinaryMIME {
+		return 0, false
+	}
+	if c.srv.BareEOL == NormalizeBareEOL {
+		return lineio.NormalizeBareEOL, true
+	}
+	return lineio.RejectBareEOL, true
 }
 
 func parseBdatArg(arg string) (size string, last bool, ok bool) {
@@ -150,8 +168,14 @@ func (c *conn) discard(n int64) bool {
 
 func (c *conn) startBdat() {
 	pr, pw := io.Pipe()
-	lr := &loopReader{r: pr, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
-	b := &bdatState{pw: pw, done: make(chan bdatResult, 1), loop: lr}
+	b := &bdatState{pw: pw, done: make(chan bdatResult, 1)}
+	var body io.Reader = pr
+	if policy, ok := c.eolPolicy(); ok {
+		b.eol = lineio.NewEOLReader(pr, policy)
+		body = b.eol
+	}
+	lr := &loopReader{r: body, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
+	b.loop = lr
 	c.bdat = b
 	go func() {
 		var res bdatResult
@@ -214,15 +238,28 @@ func (c *conn) bdatSingle(size int64) {
 		return
 	}
 	c.chunk = chunkReader{br: c.br, left: size}
-	c.loop = loopReader{r: &c.chunk, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
+	var body io.Reader = &c.chunk
+	policy, checkEOL := c.eolPolicy()
+	if checkEOL {
+		c.eol.Reset(&c.chunk, policy)
+		body = &c.eol
+	}
+	c.loop = loopReader{r: body, max: c.lim.MaxReceived, lineStart: true, inHeader: true}
 	results := c.deliver(&c.loop)
+	if checkEOL && !c.eol.Done() && c.chunk.err == nil {
+		// The backend stopped early: check the rest, as DATA does.
+		_, _ = io.Copy(io.Discard, &c.eol)
+	}
 	if c.chunk.err != nil || !c.discard(c.chunk.left) {
 		c.dataTimeoutReply(c.chunk.err)
 		c.quit = true
 		c.resetTx()
 		return
 	}
-	if c.loop.count > c.loop.max && c.loop.max > 0 {
+	switch {
+	case checkEOL && c.eol.Err() != nil:
+		results = c.uniform(errBareEOL)
+	case c.loop.count > c.loop.max && c.loop.max > 0:
 		results = c.uniform(errLoop)
 	}
 	c.finishMessage(results, c.loop.n)

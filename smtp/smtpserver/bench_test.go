@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -78,6 +79,45 @@ func BenchmarkTransaction(b *testing.B) {
 		expect(250)
 		expect(354)
 		_, _ = io.WriteString(c, body)
+		expect(250)
+	}
+}
+
+// BenchmarkTransactionBDAT is BenchmarkTransaction with the message sent
+// as one BDAT LAST chunk (what smtpclient sends), checked for bare CR and
+// LF like DATA.
+func BenchmarkTransactionBDAT(b *testing.B) {
+	s := &Server{Backend: discardBackend{}, Hostname: "bench.test", Limits: Limits{MaxMessages: -1}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	defer func() { _ = s.Shutdown(context.Background()) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	expect := func(code int) {
+		r, err := smtp.ReadReply(br, smtp.ReplyLimits{})
+		if err != nil || r.Code != code {
+			b.Fatalf("want %d, got %v %v", code, r, err)
+		}
+	}
+	expect(220)
+	_, _ = io.WriteString(c, "EHLO bench.test\r\n")
+	expect(250)
+	msg := benchMessage(4096)
+	group := "MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT " + strconv.Itoa(len(msg)) + " LAST\r\n" + msg
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, _ = io.WriteString(c, group)
+		expect(250)
+		expect(250)
 		expect(250)
 	}
 }

@@ -36,11 +36,12 @@ type conn struct {
 	sess    Session
 	ctx     context.Context
 
-	out     []byte       // reply scratch
-	recvBuf []byte       // Received: field scratch
-	prefix  prefixReader // reused per message
-	loop    loopReader   // reused per message (DATA, single BDAT)
-	chunk   chunkReader  // reused per single-chunk BDAT message
+	out     []byte           // reply scratch
+	recvBuf []byte           // Received: field scratch
+	prefix  prefixReader     // reused per message
+	loop    loopReader       // reused per message (DATA, single BDAT)
+	chunk   chunkReader      // reused per single-chunk BDAT message
+	eol     lineio.EOLReader // reused per single-chunk BDAT message
 
 	// Session state.
 	helloKind string // "EHLO", "HELO", "LHLO"; "" before
