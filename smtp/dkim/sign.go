@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -203,7 +204,10 @@ func (s *Signer) Field() string { return s.field }
 // the message has it, plus once more when over-signing.
 func (s *Signer) signedNames(fs []field) []string {
 	var names []string
-	for _, h := range s.opts.Headers {
+	for i, h := range s.opts.Headers {
+		if slices.ContainsFunc(s.opts.Headers[:i], func(p string) bool { return strings.EqualFold(p, h) }) {
+			continue // listed twice in Headers: counted once
+		}
 		n := 0
 		for _, f := range fs {
 			if equalFold(f.name, h) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -355,7 +356,7 @@ func TestOverSignedHeaderList(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"From", "From", "To", "To", "Reply-To"}, sig.Headers)
 	msg = signWith(t, sampleMessage, SignOptions{Domain: "example.com", Selector: "sel", Key: ek,
-		Headers: []string{"From", "To", "Reply-To"}, NoOverSign: true})
+		Headers: []string{"From", "To", "Reply-To", "from"}, NoOverSign: true})
 	sig, err = ParseSignature(msg[len("DKIM-Signature:"):strings.Index(msg, "Received:")])
 	require.NoError(t, err)
 	require.Equal(t, []string{"From", "To"}, sig.Headers)
@@ -423,4 +424,38 @@ func TestSignPathsAgree(t *testing.T) {
 		require.Equal(t, a.String(), c.String())
 		require.True(t, strings.HasSuffix(a.String(), msg))
 	}
+}
+
+// Verifying keeps constant memory: what it allocates does not grow with
+// the body (the 50 MB figure is in internal/bench).
+func TestVerifyMemoryDoesNotGrowWithBody(t *testing.T) {
+	ek, _ := rfc8463Keys(t)
+	rec, _ := KeyRecordFor(ek.Public())
+	z := zone{"sel._domainkey.example.com": {rec}}
+	line := []byte("a line of body text, as long as an ordinary line of mail is.\r\n")
+	allocs := func(lines int) uint64 {
+		s, err := NewSigner(&SignOptions{Domain: "example.com", Selector: "sel", Key: ek})
+		require.NoError(t, err)
+		s.Write([]byte(sampleMessage))
+		for range lines {
+			s.Write(line)
+		}
+		require.NoError(t, s.Close())
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		v := NewVerifier(context.Background(), &VerifyOptions{Resolver: z})
+		v.Write([]byte(s.Field()))
+		v.Write([]byte(sampleMessage))
+		for range lines {
+			v.Write(line)
+		}
+		require.NoError(t, v.Close())
+		runtime.ReadMemStats(&after)
+		require.Equal(t, Pass, v.Results()[0].Status, "%v", v.Results()[0].Err)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	small, large := allocs(10), allocs(100000) // 6.4 MB of body
+	t.Logf("allocated %d bytes for a short body, %d for 6.4 MB", small, large)
+	require.Less(t, large, small+64<<10)
 }
