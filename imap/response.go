@@ -1,6 +1,10 @@
 package imap
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/posthorn/posthorn/sasl"
+)
 
 // StatusType is the kind of a status response (RFC 9051 §7.1).
 type StatusType string
@@ -106,7 +110,15 @@ func (e *Error) Error() string {
 // Is reports whether target is an *Error with the same Type and, when
 // target has one, the same Code; so errors.Is(err, &imap.Error{Type:
 // imap.StatusNO, Code: imap.CodeTryCreate}) tests for a TRYCREATE refusal.
+//
+// errors.Is(err, sasl.ErrAuthFailed) holds for NO [AUTHENTICATIONFAILED]
+// (RFC 5530 §3), the server's word that the credentials are wrong, as it
+// does for the SMTP and POP3 clients' equivalents; NO [UNAVAILABLE] (a
+// temporary failure) does not match.
 func (e *Error) Is(target error) bool {
+	if target == sasl.ErrAuthFailed {
+		return e.Type == StatusNO && e.Code == CodeAuthenticationFailed
+	}
 	t, ok := target.(*Error)
 	if !ok {
 		return false

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+
+	"github.com/posthorn/posthorn/sasl"
 )
 
 // MaxResponseLine is the longest first line of a response, including the
@@ -152,8 +154,14 @@ func (e *Error) hasCode(c string) bool {
 		(len(e.Code) > len(c) && e.Code[len(c)] == '/' && strings.EqualFold(e.Code[:len(c)], c))
 }
 
-// Is lets errors.Is match the code sentinels of this package.
+// Is lets errors.Is match the code sentinels of this package, and
+// sasl.ErrAuthFailed for -ERR [AUTH] (RFC 3206 §4: the credentials are
+// wrong), as the SMTP and IMAP clients' equivalents do; [SYS/TEMP] and
+// [IN-USE] (temporary) do not match it.
 func (e *Error) Is(target error) bool {
+	if target == sasl.ErrAuthFailed {
+		return e.hasCode(CodeAuth)
+	}
 	t, ok := target.(*codeSentinel)
 	return ok && e.hasCode(t.code)
 }

@@ -70,6 +70,10 @@ func TestDovecotAuthenticate(t *testing.T) {
 		if !errors.As(err, &ie) || ie.Type != imap.StatusNO {
 			t.Fatalf("got %v", err)
 		}
+		// NO [AUTHENTICATIONFAILED] is a wrong password in all three clients.
+		if !errors.Is(err, sasl.ErrAuthFailed) {
+			t.Fatalf("%v does not match sasl.ErrAuthFailed", err)
+		}
 		// The strongest mechanism, chosen from the offer, over implicit TLS.
 		if err := c.Login(ctx, "alice", "alicepw"); err != nil {
 			t.Fatal(err)

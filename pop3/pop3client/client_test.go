@@ -253,7 +253,7 @@ func TestTLSAuthCombinations(t *testing.T) {
 	}
 	// Wrong password: [AUTH] as a typed error.
 	c3 := dialSTLS(t, e)
-	if err := c3.Login(ctxT(t), "alice", "wrong"); !errors.Is(err, pop3.ErrAuth) {
+	if err := c3.Login(ctxT(t), "alice", "wrong"); !errors.Is(err, pop3.ErrAuth) || !errors.Is(err, sasl.ErrAuthFailed) {
 		t.Fatalf("wrong password: %v", err)
 	}
 }
