@@ -110,6 +110,12 @@ func cmdStore(s *session, tag string, uid bool) error {
 	// reports (sync.go); a new keyword is announced first, even to a
 	// .SILENT STORE, whose client now uses it.
 	s.told = toldState{changes: res.Changed, flags: !silent}
+	// A keyword named in a STORE that was not refused is defined in the
+	// mailbox from then on, even if no message has it (as in Dovecot,
+	// where imaptest checks it).
+	if len(res.Modified) == 0 {
+		s.checkKeywords(strs)
+	}
 	for _, c := range res.Changed {
 		s.checkKeywords(c.Flags)
 	}

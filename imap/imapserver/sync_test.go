@@ -243,7 +243,8 @@ S: a6 OK NOOP completed`)
 
 // Issue 12, defect 3: a keyword new to the mailbox is announced with
 // FLAGS and PERMANENTFLAGS (RFC 9051 §7.3.5, §7.1) to every session
-// with the mailbox selected, before the first response that shows it.
+// with the mailbox selected, before the first response that shows it;
+// a keyword a STORE names is defined from then on, even when removed.
 func TestSyncNewKeywordFlags(t *testing.T) {
 	ts := newCondstoreServer(t, 2)
 	c1, c2, c3 := ts.login(), ts.login(), ts.login()
@@ -270,7 +271,12 @@ S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello $World 
 S: b3 OK STORE completed
 C: b4 STORE 1 +FLAGS ($HELLO)
 S: * 1 FETCH (FLAGS ($hello))
-S: b4 OK STORE completed`)
+S: b4 OK STORE completed
+C: b5 STORE 2 -FLAGS ($Never)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello $World $Never)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello $World $Never \*)] Flags permitted
+S: * 2 FETCH (FLAGS ($World))
+S: b5 OK STORE completed`)
 	c1.run(`
 C: a2 NOOP
 S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello)
@@ -293,14 +299,14 @@ S: * 2 FETCH (FLAGS ($World))
 S: c2 OK FETCH completed`)
 	// A message delivered with a keyword: FLAGS before its FETCH.
 	c2.run(`
-C: b5 APPEND INBOX (\Seen $Fresh) {5}
+C: b6 APPEND INBOX (\Seen $Fresh) {5}
 S: + Ready for literal data
 C: hello
 S: * 3 EXISTS
-S: ~ b5 OK
-C: b6 FETCH 3 FLAGS
-S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello $World $Fresh)
-S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello $World $Fresh \*)] Flags permitted
+S: ~ b6 OK
+C: b7 FETCH 3 FLAGS
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello $World $Never $Fresh)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello $World $Never $Fresh \*)] Flags permitted
 S: * 3 FETCH (FLAGS (\Seen $Fresh \Recent))
-S: b6 OK FETCH completed`)
+S: b7 OK FETCH completed`)
 }
