@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/posthorn/posthorn/mime"
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp"
 )
@@ -184,6 +185,27 @@ func (s *Submitter) Submit(ctx context.Context, env *Envelope, msg Message) ([]R
 		}
 		return res, err
 	}
+}
+
+// SubmitBuilder builds b and submits it. The envelope sender is b.Sender,
+// or else b.From; the recipients are b.Recipients(): To, Cc and Bcc (Bcc
+// never appears in the header, RFC 5322 §3.6.3). The message is built in
+// memory, so a retry can read it again; for large attachments build it
+// into a file and call Submit with an io.SectionReader over it. Errors are
+// a *mime.BuildError from building, else as for Submit.
+func (s *Submitter) SubmitBuilder(ctx context.Context, b *mime.Builder) ([]RecipientResult, error) {
+	msg, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	from := b.From
+	if b.Sender != nil {
+		from = b.Sender
+	}
+	if from == nil {
+		return nil, &mime.BuildError{Field: "From", Reason: "missing"}
+	}
+	return s.Submit(ctx, &Envelope{From: from.Addr(), To: b.Recipients()}, bytes.NewReader(msg))
 }
 
 // isRcptFailure reports whether err is a refusal of the recipients (no

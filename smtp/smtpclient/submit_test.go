@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/posthorn/posthorn/mime"
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp/smtpserver"
 	"github.com/stretchr/testify/assert"
@@ -321,4 +322,33 @@ func TestSubmitterCredentialsCallback(t *testing.T) {
 	var oe *OpError
 	require.ErrorAs(t, err, &oe)
 	assert.Equal(t, PhaseAuth, oe.Phase)
+}
+
+// SubmitBuilder takes the envelope from the message: Sender (else From)
+// and every recipient, Bcc included, which the header never shows.
+func TestSubmitBuilder(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec}, false)
+	ctx := ctxT(t)
+	s := &Submitter{Addr: addr, TLS: TLSNone}
+	defer s.Close(ctx)
+	b := &mime.Builder{
+		From:    &mime.Address{Mailbox: "news", Host: "shop.example"},
+		Sender:  &mime.Address{Mailbox: "bounces", Host: "shop.example"},
+		To:      []*mime.Address{{Mailbox: "a", Host: "example.org"}},
+		Bcc:     []*mime.Address{{Mailbox: "hidden", Host: "example.org"}},
+		Subject: "hi",
+		Text:    strings.NewReader("hello"),
+	}
+	_, err := s.SubmitBuilder(ctx, b)
+	require.NoError(t, err)
+	got := rec.all()
+	require.Len(t, got, 1)
+	assert.Equal(t, "bounces@shop.example", got[0].From)
+	assert.Equal(t, []string{"a@example.org", "hidden@example.org"}, got[0].To)
+	assert.NotContains(t, got[0].Data, "hidden")
+
+	_, err = s.SubmitBuilder(ctx, &mime.Builder{To: b.To, Text: strings.NewReader("x")})
+	var be *mime.BuildError
+	require.ErrorAs(t, err, &be)
 }
