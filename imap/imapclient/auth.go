@@ -60,8 +60,9 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	c.conn = tc
 	c.caps = nil
 	c.mu.Unlock()
-	c.bw.Reset(tc)
-	c.br = bufio.NewReaderSize(tc, 32<<10)
+	c.bw.Reset(c.trace.Writer(tc))
+	c.tr = c.trace.Reader(tc)
+	c.br = bufio.NewReaderSize(c.tr, 32<<10)
 	cmd.pause <- c.br
 	return nil
 }

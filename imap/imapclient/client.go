@@ -17,6 +17,7 @@ import (
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/imap/internal/imapwire"
 	"github.com/posthorn/posthorn/internal/tlsutil"
+	"github.com/posthorn/posthorn/internal/wiretrace"
 )
 
 // ErrClosed is returned by commands on a connection that has been closed,
@@ -83,6 +84,11 @@ type Options struct {
 	// OAUTHBEARER, XOAUTH2). The default refuses with sasl.ErrInsecureAuth,
 	// also on loopback, whether or not the server announces LOGINDISABLED.
 	AllowInsecureAuth bool
+	// Trace, when not nil, receives a trace of the session for debugging:
+	// each line sent ("C: ") and received ("S: "), with LOGIN arguments
+	// (literals too) and AUTHENTICATE exchanges redacted and literals
+	// (message bodies) elided after a few lines.
+	Trace io.Writer
 }
 
 // ConnState is the IMAP connection state (RFC 9051 §3).
@@ -114,13 +120,15 @@ func (s ConnState) String() string {
 // the order they take the write lock and pipelined, each waiting for its
 // own tagged completion.
 type Client struct {
-	opts Options
-	lim  Limits
-	log  *slog.Logger
+	opts  Options
+	lim   Limits
+	log   *slog.Logger
+	trace *wiretrace.Tracer
 
 	// Owned by the reader goroutine (swapped under wmu with the reader
 	// paused, for STARTTLS and COMPRESS).
 	conn net.Conn
+	tr   io.Reader // conn, traced (Options.Trace), under br
 	br   *bufio.Reader
 	dec  *imapwire.Decoder
 	// secKey and secVal cache the last body section name parsed, so the
@@ -219,9 +227,14 @@ func tlsConfigFor(opts *Options, addr string) *tls.Config {
 // the server's greeting (RFC 9051 §7.1.1, §7.1.4, §7.1.5). A BYE greeting
 // is returned as *imap.Error and the connection is closed.
 func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, error) {
+	var trace *wiretrace.Tracer
+	if opts != nil {
+		trace = wiretrace.New(opts.Trace, wiretrace.IMAP, false, "")
+	}
 	c := &Client{
 		conn:     conn,
-		bw:       bufio.NewWriterSize(conn, 16<<10),
+		trace:    trace,
+		bw:       bufio.NewWriterSize(trace.Writer(conn), 16<<10),
 		greetCh:  make(chan error, 1),
 		closedCh: make(chan struct{}),
 		serial:   map[string]chan struct{}{},
@@ -237,7 +250,8 @@ func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, erro
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	c.br = bufio.NewReaderSize(conn, 32<<10)
+	c.tr = c.trace.Reader(conn)
+	c.br = bufio.NewReaderSize(c.tr, 32<<10)
 	c.dec = imapwire.NewDecoder(c.br, c.decLimits())
 	go c.readLoop()
 	select {

@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"context"
 	"errors"
+	"github.com/posthorn/posthorn/internal/wiretrace"
 	"io"
 )
 
@@ -34,8 +35,10 @@ func (c *Client) Compress(ctx context.Context) error {
 		close(cmd.pause)
 		return err
 	}
-	c.bw.Reset(&flushWriter{zw})
-	c.br = bufio.NewReaderSize(zr, 32<<10)
+	c.bw.Reset(c.trace.Writer(&flushWriter{zw}))
+	wiretrace.Stop(c.tr) // the trace follows the inflated stream
+	c.tr = c.trace.Reader(zr)
+	c.br = bufio.NewReaderSize(c.tr, 32<<10)
 	cmd.pause <- c.br
 	return nil
 }

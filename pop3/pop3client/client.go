@@ -13,6 +13,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/lineio"
 	"github.com/posthorn/posthorn/internal/tlsutil"
+	"github.com/posthorn/posthorn/internal/wiretrace"
 	"github.com/posthorn/posthorn/pop3"
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -35,6 +36,10 @@ type Options struct {
 	// fails with *lineio.TooLargeError after it has been consumed. 0 means
 	// no limit.
 	MaxMessageSize int64
+	// Trace, when not nil, receives a trace of the session for debugging:
+	// each line sent ("C: ") and received ("S: "), with PASS, APOP and
+	// AUTH exchanges redacted and messages elided after a few lines.
+	Trace io.Writer
 }
 
 // ErrBusy is returned when a command is issued while the reader returned
@@ -51,6 +56,7 @@ var ErrClosed = errors.New("pop3client: connection closed")
 // unknown then), so the next command returns ErrClosed.
 type Client struct {
 	opts       Options
+	trace      *wiretrace.Tracer
 	serverName string
 	nc         net.Conn
 	br         *bufio.Reader
@@ -116,7 +122,7 @@ func hostOf(addr string) string {
 }
 
 func newClient(ctx context.Context, nc net.Conn, o Options, host string, isTLS bool) (*Client, error) {
-	c := &Client{opts: o, serverName: host}
+	c := &Client{opts: o, serverName: host, trace: wiretrace.New(o.Trace, wiretrace.POP3, false, "")}
 	c.setConn(nc)
 	if tc, ok := nc.(*tls.Conn); ok && isTLS {
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -145,11 +151,11 @@ func newClient(ctx context.Context, nc net.Conn, o Options, host string, isTLS b
 
 func (c *Client) setConn(nc net.Conn) {
 	c.nc = nc
-	c.br = bufio.NewReaderSize(nc, 64*1024)
+	c.br = bufio.NewReaderSize(c.trace.Reader(nc), 64*1024)
 	// The first line of a response is at most 512 octets (RFC 2449 §4);
 	// SASL challenges may be longer (RFC 5034 §4).
 	c.lr = lineio.NewReader(c.br, 64*1024)
-	c.bw = bufio.NewWriterSize(nc, 4096)
+	c.bw = bufio.NewWriterSize(c.trace.Writer(nc), 4096)
 }
 
 func (c *Client) setTLS(tc *tls.Conn) {

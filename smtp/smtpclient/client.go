@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/wiretrace"
 	"github.com/posthorn/posthorn/smtp"
 )
 
@@ -64,6 +65,10 @@ type Options struct {
 	// The default refuses with sasl.ErrInsecureAuth, also on loopback:
 	// a man in the middle who strips STARTTLS must not get the password.
 	AllowInsecureAuth bool
+	// Trace, when not nil, receives a trace of the session for debugging:
+	// each line sent ("C: ") and received ("S: "), with AUTH exchanges
+	// redacted and message data elided after a few lines.
+	Trace io.Writer
 }
 
 // ErrClosed is returned by calls on a client whose connection failed,
@@ -75,6 +80,8 @@ var ErrClosed = errors.New("smtpclient: connection closed")
 // one transaction go out pipelined when the server allows).
 type Client struct {
 	conn       net.Conn
+	trace      *wiretrace.Tracer
+	out        io.Writer // conn, traced: for writes that bypass bw
 	br         *bufio.Reader
 	bw         *bufio.Writer
 	opts       Options
@@ -201,10 +208,13 @@ func clientTLSConfig(base *tls.Config, serverName string) *tls.Config {
 }
 
 func newClient(ctx context.Context, conn net.Conn, serverName string, o Options) (*Client, error) {
+	trace := wiretrace.New(o.Trace, wiretrace.SMTP, false, "")
 	c := &Client{
 		conn:       conn,
-		br:         bufio.NewReaderSize(conn, 4096),
-		bw:         bufio.NewWriterSize(conn, 16*1024),
+		trace:      trace,
+		out:        trace.Writer(conn),
+		br:         bufio.NewReaderSize(trace.Reader(conn), 4096),
+		bw:         bufio.NewWriterSize(trace.Writer(conn), 16*1024),
 		opts:       o,
 		to:         o.Timeouts.withDefaults(),
 		serverName: serverName,
@@ -434,8 +444,9 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	// Anything the server sent before the handshake is dropped with the
 	// old reader: it was plaintext and could have been injected.
 	c.conn = tc
-	c.br = bufio.NewReaderSize(tc, 4096)
-	c.bw.Reset(tc)
+	c.out = c.trace.Writer(tc)
+	c.br = bufio.NewReaderSize(c.trace.Reader(tc), 4096)
+	c.bw.Reset(c.out)
 	c.tls = true
 	c.hello = false
 	c.ext = nil

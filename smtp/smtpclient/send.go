@@ -481,7 +481,7 @@ func (t *txn) copyRaw(off, n int64) error {
 		off += int64(k)
 		if direct {
 			_ = c.conn.SetWriteDeadline(c.deadline(t.ctx, c.to.DataBlock))
-			_, err = c.conn.Write(buf[:k])
+			_, err = c.out.Write(buf[:k])
 		} else {
 			_, err = c.bw.Write(buf[:k])
 		}
