@@ -58,6 +58,11 @@ type config struct {
 	SMTP, Submission, SubmissionTLS string
 	IMAP, IMAPTLS                   string
 	POP3, POP3TLS                   string
+
+	// Trace, when not nil, receives a protocol trace of every session
+	// (-trace: standard error), with passwords and AUTH exchanges
+	// redacted and message bodies elided.
+	Trace io.Writer
 }
 
 func defaultConfig() config {
@@ -88,7 +93,11 @@ func main() {
 	flag.StringVar(&cfg.IMAPTLS, "imaps", cfg.IMAPTLS, "IMAP listen address with implicit TLS")
 	flag.StringVar(&cfg.POP3, "pop3", cfg.POP3, "POP3 listen address (STLS)")
 	flag.StringVar(&cfg.POP3TLS, "pop3s", cfg.POP3TLS, "POP3 listen address with implicit TLS")
+	trace := flag.Bool("trace", false, "write a protocol trace of every session to standard error (passwords and AUTH exchanges redacted, bodies elided)")
 	flag.Parse()
+	if *trace {
+		cfg.Trace = os.Stderr
+	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -142,6 +151,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		}),
 		Mode:   smtpserver.ModeMX,
 		Logger: logger.With("server", "smtp"),
+		Trace:  cfg.Trace,
 	}
 	submission := &smtpserver.Server{
 		Hostname:  cfg.Hostname,
@@ -153,6 +163,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		Auth:   auth,
 		Mode:   smtpserver.ModeSubmission,
 		Logger: logger.With("server", "submission"),
+		Trace:  cfg.Trace,
 	}
 	imapSrv := &imapserver.Server{
 		Hostname:  cfg.Hostname,
@@ -160,6 +171,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		Backend:   store,
 		SASL:      auth,
 		Logger:    logger.With("server", "imap"),
+		Trace:     cfg.Trace,
 	}
 	pop3Srv := &pop3server.Server{
 		Hostname:  cfg.Hostname,
@@ -167,6 +179,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		Backend:   pop3server.NewStoreBackend(store),
 		Auth:      auth,
 		Logger:    logger.With("server", "pop3"),
+		Trace:     cfg.Trace,
 	}
 
 	type service struct {

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +21,15 @@ import (
 // addresses and the certificate path it printed.
 func startServer(t *testing.T) (addrs map[string]string, certFile string) {
 	t.Helper()
+	return startServerTrace(t, nil)
+}
+
+// startServerTrace is startServer with the servers' protocol traces
+// (-trace) going to trace.
+func startServerTrace(t *testing.T, trace io.Writer) (addrs map[string]string, certFile string) {
+	t.Helper()
 	cfg := defaultConfig()
+	cfg.Trace = trace
 	cfg.Password = "demo-pw"
 	for _, p := range []*string{&cfg.SMTP, &cfg.Submission, &cfg.SubmissionTLS, &cfg.IMAP, &cfg.IMAPTLS, &cfg.POP3, &cfg.POP3TLS} {
 		*p = "127.0.0.1:0"
@@ -85,8 +95,12 @@ func startServer(t *testing.T) (addrs map[string]string, certFile string) {
 // mail arrives over SMTP (MX), is read over IMAP, downloaded and deleted
 // over POP3, and is then gone from IMAP as well, since the three servers
 // share one store. Submission requires AUTH and refuses relaying.
+//
+// The servers' traces (-trace) are on: they show the sessions and never
+// the password, whether sent with LOGIN, USER/PASS or AUTH.
 func TestMailserverEndToEndWithPythonClients(t *testing.T) {
-	addrs, cert := startServer(t)
+	var trace lockedBuffer
+	addrs, cert := startServerTrace(t, &trace)
 	script := `
 import imaplib, poplib, smtplib, ssl, os, sys
 def hp(name):
@@ -179,6 +193,36 @@ print("imap after pop3 ok")
 	if string(out) != want {
 		t.Fatalf("python said:\n%s\nwant:\n%s", out, want)
 	}
+	tr := trace.String()
+	for _, secret := range []string{"demo-pw", base64.StdEncoding.EncodeToString([]byte("\x00demo\x00demo-pw")),
+		base64.StdEncoding.EncodeToString([]byte("demo-pw"))} {
+		if strings.Contains(tr, secret) {
+			t.Errorf("trace shows %q:\n%s", secret, tr)
+		}
+	}
+	for _, want := range []string{"FROM:<a@example.org>", "LOGIN [redacted]", "C: PASS [redacted]", "C: AUTH PLAIN"} {
+		if !strings.Contains(tr, want) {
+			t.Errorf("trace lacks %q:\n%s", want, tr)
+		}
+	}
+}
+
+// lockedBuffer is a trace sink the servers' sessions share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // swaks submits with AUTH PLAIN over implicit TLS (the 465-style port), and

@@ -5,8 +5,9 @@ import (
 	"compress/flate"
 	"context"
 	"errors"
-	"github.com/posthorn/posthorn/internal/wiretrace"
 	"io"
+
+	"github.com/posthorn/posthorn/internal/wiretrace"
 )
 
 // Compress turns on COMPRESS=DEFLATE (RFC 4978): both directions are

@@ -41,9 +41,9 @@ func cmdStartTLS(s *session, tag string, uid bool) error {
 	s.conn = tc
 	s.tls = true
 	s.setTLSState(tc)
-	s.pc.Conn = tc
+	s.pc.Conn = s.trace.Conn(tc)
 	s.br.Reset(&s.pc)
-	s.w.Reset(tc)
+	s.w.Reset(s.pc.Conn)
 	s.dec.Reset(s.br)
 	// The tagged OK was sent already; nothing else is said (RFC 9051 §6.2.1:
 	// the client must issue CAPABILITY again).

@@ -73,7 +73,7 @@ func (s *session) unpark() {
 	}
 	if s.w.Writer == nil {
 		s.w.Writer = s.srv.getWriter()
-		s.w.Reset(s.conn)
+		s.w.Reset(s.pc.Conn)
 	}
 }
 

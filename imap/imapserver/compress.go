@@ -95,10 +95,10 @@ func cmdCompress(s *session, tag string, uid bool) error {
 	}
 	s.compressed = zc
 	s.conn = zc
-	s.pc.Conn = zc
+	s.pc.Conn = s.trace.Conn(zc)
 	s.br.Reset(&s.pc)
 	s.dec.Reset(s.br)
-	s.w.Reset(zc)
+	s.w.Reset(s.pc.Conn)
 	return errHandled
 }
 

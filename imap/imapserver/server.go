@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -163,6 +164,13 @@ type Server struct {
 	authLimit *limit.AuthLimiter
 	tlsConfig *tls.Config
 	log       *slog.Logger
+
+	// Trace, when not nil, receives a trace of every session for
+	// debugging: each line received ("C: ") and sent ("S: "), after the
+	// client's address, with LOGIN arguments (literals too) and AUTHENTICATE exchanges redacted and message
+	// data elided after a few lines (internal/wiretrace). Sessions'
+	// lines interleave; the writer must be safe for concurrent use.
+	Trace io.Writer
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/imap/internal/imapwire"
+	"github.com/posthorn/posthorn/internal/wiretrace"
 	"github.com/posthorn/posthorn/sasl"
 )
 
@@ -38,9 +39,12 @@ type session struct {
 	srv  *Server
 	conn net.Conn // the connection, *tls.Conn after STARTTLS
 	raw  net.Conn // the accepted connection, never changed: for other goroutines
-	ip   netip.Addr
-	log  *slog.Logger
-	ctx  context.Context
+	// trace traces what is read and written through pc and w
+	// (Server.Trace); nil when off.
+	trace *wiretrace.Tracer
+	ip    netip.Addr
+	log   *slog.Logger
+	ctx   context.Context
 
 	pc      prefixConn
 	br      *bufio.Reader
@@ -144,11 +148,12 @@ func (s *session) serve() {
 		s.setTLSState(tc)
 	}
 	s.w.refresh = func() { s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout)) }
-	s.pc.Conn = s.conn
+	s.trace = wiretrace.New(s.srv.Trace, wiretrace.IMAP, true, s.raw.RemoteAddr().String()+" ")
+	s.pc.Conn = s.trace.Conn(s.conn)
 	s.br = s.srv.getReader()
 	s.br.Reset(&s.pc)
 	s.w.Writer = s.srv.getWriter()
-	s.w.Reset(s.conn)
+	s.w.Reset(s.pc.Conn)
 	s.dec = imapwire.NewDecoder(s.br, s.limits())
 	s.dec.Continue = s.continueLiteral
 	s.log.Debug("connection opened")

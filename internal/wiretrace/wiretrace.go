@@ -29,6 +29,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,12 +166,11 @@ type writer struct {
 	d *dir
 }
 
+// Write traces p before it is written, so that a line sent comes before
+// the reply to it in the trace.
 func (w *writer) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
-	if n > 0 {
-		w.t.feed(w.d, p[:n])
-	}
-	return n, err
+	w.t.feed(w.d, p)
+	return w.w.Write(p)
 }
 
 // feed parses b, the next bytes of direction d.
@@ -500,3 +500,24 @@ func (t *Tracer) imap(d *dir, s string, over int, n int64) {
 		d.due, d.elide = n, true
 	}
 }
+
+// Conn returns nc with its reads and writes traced; its other methods are
+// nc's. A nil Tracer returns nc. A server wraps the connection it reads
+// and writes the protocol through (again after STARTTLS or COMPRESS,
+// with the same Tracer, so that the trace shows the protocol and not the
+// TLS records or the compressed bytes).
+func (t *Tracer) Conn(nc net.Conn) net.Conn {
+	if t == nil {
+		return nc
+	}
+	return &conn{Conn: nc, r: t.Reader(nc), w: t.Writer(nc)}
+}
+
+type conn struct {
+	net.Conn
+	r io.Reader
+	w io.Writer
+}
+
+func (c *conn) Read(p []byte) (int, error)  { return c.r.Read(p) }
+func (c *conn) Write(p []byte) (int, error) { return c.w.Write(p) }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/internal/lineio"
+	"github.com/posthorn/posthorn/internal/wiretrace"
 	"github.com/posthorn/posthorn/pop3"
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -40,6 +41,7 @@ const (
 type conn struct {
 	srv    *Server
 	nc     net.Conn
+	trace  *wiretrace.Tracer
 	br     *bufio.Reader
 	lr     *lineio.Reader
 	bw     *bufio.Writer
@@ -77,6 +79,7 @@ type conn struct {
 func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
 	c := &conn{srv: s, nc: nc, tls: implicitTLS}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.trace = wiretrace.New(s.Trace, wiretrace.POP3, true, nc.RemoteAddr().String()+" ")
 	c.setReaders(nc)
 	c.remote = limit.AddrOf(nc.RemoteAddr())
 	c.log = s.logger.With("remote", nc.RemoteAddr().String())
@@ -85,14 +88,14 @@ func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
 
 func (c *conn) setReaders(nc net.Conn) {
 	c.nc = nc
-	c.br = bufio.NewReaderSize(nc, readBufSize)
+	c.br = bufio.NewReaderSize(c.trace.Reader(nc), readBufSize)
 	// Lines of a SASL exchange may be longer than commands (RFC 5034 §4);
 	// commands are checked against 255 octets by pop3.ParseCommand.
 	c.lr = lineio.NewReader(c.br, c.srv.Limits.MaxSASLResponse)
 	if c.bw == nil {
-		c.bw = bufio.NewWriterSize(nc, writeBufSize)
+		c.bw = bufio.NewWriterSize(c.trace.Writer(nc), writeBufSize)
 	} else {
-		c.bw.Reset(nc)
+		c.bw.Reset(c.trace.Writer(nc))
 	}
 }
 

@@ -3,6 +3,7 @@ package pop3server
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -97,6 +98,13 @@ type Server struct {
 	logger    *slog.Logger
 	hostname  string
 	connID    atomic.Uint64 // feeds APOP timestamps
+
+	// Trace, when not nil, receives a trace of every session for
+	// debugging: each line received ("C: ") and sent ("S: "), after the
+	// client's address, with PASS, APOP and AUTH exchanges redacted and message
+	// data elided after a few lines (internal/wiretrace). Sessions'
+	// lines interleave; the writer must be safe for concurrent use.
+	Trace io.Writer
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}

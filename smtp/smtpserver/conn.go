@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/lineio"
+	"github.com/posthorn/posthorn/internal/wiretrace"
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp"
 )
@@ -25,6 +27,8 @@ type conn struct {
 	srv     *Server
 	lim     Limits
 	nc      net.Conn
+	in      io.Reader // nc, traced (Server.Trace)
+	trace   *wiretrace.Tracer
 	ip      netip.Addr // client address (after XCLIENT)
 	release func()     // gives the connection-limit slot back
 	fr      *flushReader
@@ -66,7 +70,9 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, lim Limits) *conn {
 	c := &conn{srv: s, lim: lim, nc: nc, started: time.Now()}
-	c.bw = bufio.NewWriterSize(nc, 4096)
+	c.trace = wiretrace.New(s.Trace, wiretrace.SMTP, true, nc.RemoteAddr().String()+" ")
+	c.in = c.trace.Reader(nc)
+	c.bw = bufio.NewWriterSize(c.trace.Writer(nc), 4096)
 	c.fr = &flushReader{c: c}
 	c.br = bufio.NewReaderSize(c.fr, 32*1024)
 	c.lr = lineio.NewReader(c.br, lim.MaxLineLength)
@@ -107,7 +113,7 @@ func (f *flushReader) Read(p []byte) (int, error) {
 			f.lastSet = now
 		}
 	}
-	return c.nc.Read(p)
+	return c.in.Read(p)
 }
 
 func (c *conn) flush() error {

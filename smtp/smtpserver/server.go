@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -197,6 +198,12 @@ type Server struct {
 	// Hooks are called on connections, authentications and messages,
 	// for metrics and auditing; nil fields are skipped.
 	Hooks Hooks
+	// Trace, when not nil, receives a trace of every session for
+	// debugging: each line received ("C: ") and sent ("S: "), after the
+	// client's address, with AUTH exchanges redacted and message
+	// data elided after a few lines (internal/wiretrace). Sessions'
+	// lines interleave; the writer must be safe for concurrent use.
+	Trace io.Writer
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}

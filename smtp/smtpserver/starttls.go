@@ -59,7 +59,8 @@ func (c *conn) cmdStartTLS(arg string) {
 	c.mu.Lock()
 	c.nc = tc
 	c.mu.Unlock()
-	c.bw.Reset(tc)
+	c.in = c.trace.Reader(tc)
+	c.bw.Reset(c.trace.Writer(tc))
 	c.br = bufio.NewReaderSize(c.fr, 32*1024)
 	c.lr = lineio.NewReader(c.br, c.lim.MaxLineLength)
 	st := tc.ConnectionState()
