@@ -67,7 +67,9 @@ func TestTraceRedacts(t *testing.T) {
 		func(ctx context.Context, c *Client) error {
 			return c.Auth(ctx, sasl.NewPlainClient("", "alice", "alicepw"))
 		},
-		func(ctx context.Context, c *Client) error { return c.Auth(ctx, sasl.NewLoginClient("alice", "alicepw")) },
+		func(ctx context.Context, c *Client) error {
+			return c.Auth(ctx, sasl.NewLoginClient("alice", "alicepw"))
+		},
 	} {
 		ctx := testCtx(t)
 		c, err := Dial(ctx, ln.Addr().String(), opts)
