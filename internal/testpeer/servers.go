@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Dovecot is a private Dovecot 2.3 instance: IMAP, POP3 and LMTP on
@@ -116,6 +117,17 @@ type Postfix struct {
 	LogFile  string
 	SMTP     string // STARTTLS offered, not required
 	SMTPS    string // implicit TLS
+
+	env []string // the script's settings, for Restart
+}
+
+// Restart stops the instance and starts it again on the same ports and
+// directory, dropping every connection: a server restart as clients see it.
+func (p *Postfix) Restart(t testing.TB) {
+	t.Helper()
+	if out, err := runScript(t, "postfix.sh", p.env, "start", p.Dir); err != nil {
+		t.Fatalf("postfix.sh start (restart): %v\n%s", err, out)
+	}
 }
 
 // TLSConfig returns a client configuration that trusts the instance's
@@ -140,6 +152,10 @@ type PostfixOptions struct {
 	// RequireSMTPUTF8 restores Postfix's stock handling of SMTPUTF8 mail
 	// (the LMTP server must then offer SMTPUTF8).
 	RequireSMTPUTF8 bool
+	// SMTPTimeout, when set, is how long smtpd waits for an idle client
+	// before it drops the connection (smtpd_timeout; Postfix's default is
+	// 300 s), in whole seconds.
+	SMTPTimeout time.Duration
 }
 
 // StartPostfix starts a private Postfix for the test, or skips it when
@@ -153,6 +169,7 @@ func StartPostfix(t testing.TB, opts PostfixOptions) *Postfix {
 	var out []byte
 	var err error
 	var ports []int
+	var env []string
 	for attempt := 0; attempt < 2; attempt++ {
 		ports = freePorts(t, 3)
 		lmtp := opts.LMTP
@@ -160,7 +177,7 @@ func StartPostfix(t testing.TB, opts PostfixOptions) *Postfix {
 			lmtp = addr(ports[2])
 		}
 		_, lmtpPort, _ := strings.Cut(lmtp, ":")
-		env := []string{
+		env = []string{
 			"POSTFIX_SMTP_PORT=" + strconv.Itoa(ports[0]),
 			"POSTFIX_SMTPS_PORT=" + strconv.Itoa(ports[1]),
 			"POSTFIX_LMTP_PORT=" + lmtpPort,
@@ -179,6 +196,9 @@ func StartPostfix(t testing.TB, opts PostfixOptions) *Postfix {
 		}
 		if opts.RequireSMTPUTF8 {
 			env = append(env, "POSTFIX_REQUIRE_SMTPUTF8=yes")
+		}
+		if opts.SMTPTimeout > 0 {
+			env = append(env, "POSTFIX_SMTPD_TIMEOUT="+strconv.Itoa(int(opts.SMTPTimeout.Seconds()))+"s")
 		}
 		out, err = runScript(t, "postfix.sh", env, "start", dir)
 		if err == nil {
@@ -201,6 +221,7 @@ func StartPostfix(t testing.TB, opts PostfixOptions) *Postfix {
 		LogFile:  filepath.Join(dir, "postfix.log"),
 		SMTP:     addr(ports[0]),
 		SMTPS:    addr(ports[1]),
+		env:      env,
 	}
 }
 

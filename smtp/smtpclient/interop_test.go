@@ -16,8 +16,28 @@ import (
 func TestRealPeers(t *testing.T) {
 	d := testpeer.StartDovecot(t, testpeer.DovecotOptions{})
 	t.Run("DovecotLMTP", func(t *testing.T) { testDovecotLMTP(t, d) })
-	p := testpeer.StartPostfix(t, testpeer.PostfixOptions{LMTP: d.LMTP, Dovecot: d})
+	p := testpeer.StartPostfix(t, testpeer.PostfixOptions{LMTP: d.LMTP, Dovecot: d, SMTPTimeout: 2 * time.Second})
 	t.Run("Postfix", func(t *testing.T) { testPostfix(t, p) })
+	t.Run("PostfixIdleAndRestart", func(t *testing.T) { testPostfixIdleAndRestart(t, p) })
+}
+
+// testPostfixIdleAndRestart: Postfix drops our pooled connection after its
+// smtpd_timeout (2 s here), and later restarts; every send still succeeds,
+// each on a new connection where the pooled one is gone (issue 15).
+func testPostfixIdleAndRestart(t *testing.T, p *testpeer.Postfix) {
+	ctx := ctxT(t)
+	s := &Submitter{Addr: p.SMTP, Auth: &sasl.ClientOptions{Username: "alice", Password: "alicepw"},
+		Options: Options{TLSConfig: p.TLSConfig(), LocalName: "client.test"}, NoopAfter: -1}
+	defer s.Close(ctx)
+	env := &Envelope{From: "alice@localhost", To: []string{"bob@localhost"}}
+	for i := 0; i < 2; i++ {
+		_, err := s.Submit(ctx, env, strings.NewReader(plainMsg))
+		require.NoError(t, err, "send %d", i)
+		time.Sleep(2500 * time.Millisecond)
+	}
+	p.Restart(t)
+	_, err := s.Submit(ctx, env, strings.NewReader(plainMsg))
+	require.NoError(t, err, "after the restart")
 }
 
 // testDovecotLMTP: our LMTP client against Dovecot's LMTP server, with
