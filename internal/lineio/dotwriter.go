@@ -21,11 +21,49 @@ type DotWriter struct {
 	skipLF    bool // a CR was written as CRLF; swallow an LF right after it
 	closed    bool
 	err       error
+	buf       []byte // ReadFrom's, kept across Reset
 }
 
 // NewDotWriter returns a DotWriter that writes to w.
 func NewDotWriter(w io.Writer) *DotWriter {
 	return &DotWriter{w: w, lineStart: true}
+}
+
+// Reset makes d encode a new body onto w, keeping the buffer ReadFrom
+// allocated, so that a connection that sends many bodies reuses one.
+func (d *DotWriter) Reset(w io.Writer) {
+	*d = DotWriter{w: w, lineStart: true, buf: d.buf}
+}
+
+// readFromBufSize is the size of ReadFrom's buffer: half of io.Copy's,
+// since the bytes go on to a buffered writer anyway.
+const readFromBufSize = 16 << 10
+
+// ReadFrom encodes everything r returns up to io.EOF. It implements
+// io.ReaderFrom, so io.Copy into a DotWriter (from a reader that is not an
+// io.WriterTo, or from an *os.File, whose WriteTo falls back to io.Copy
+// for anything but a socket) reads into the DotWriter's own buffer instead
+// of allocating 32 KiB per body; the buffer is kept across Reset.
+func (d *DotWriter) ReadFrom(r io.Reader) (int64, error) {
+	if d.buf == nil {
+		d.buf = make([]byte, readFromBufSize)
+	}
+	var total int64
+	for {
+		n, err := r.Read(d.buf)
+		if n > 0 {
+			total += int64(n)
+			if _, werr := d.Write(d.buf[:n]); werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 var (

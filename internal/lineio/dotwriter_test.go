@@ -8,6 +8,7 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func encode(t testing.TB, chunks ...string) string {
@@ -67,7 +68,58 @@ func TestDotWriter(t *testing.T) {
 			if got := encode(t, bytewise...); got != tt.want {
 				t.Fatalf("byte by byte: wire = %q, want %q", got, tt.want)
 			}
+			// And through ReadFrom, with reads of one byte and of more.
+			for _, r := range []io.Reader{iotest.OneByteReader(strings.NewReader(whole)), iotest.HalfReader(strings.NewReader(whole))} {
+				var out bytes.Buffer
+				w := NewDotWriter(&out)
+				if n, err := w.ReadFrom(r); err != nil || n != int64(len(whole)) {
+					t.Fatalf("ReadFrom = %d, %v", n, err)
+				}
+				if err := w.Close(); err != nil || out.String() != tt.want {
+					t.Fatalf("ReadFrom: wire = %q (%v), want %q", out.String(), err, tt.want)
+				}
+			}
 		})
+	}
+}
+
+// A DotWriter reused through Reset encodes each body afresh and copies
+// with its one buffer: no allocation per body.
+func TestDotWriterResetReusesBuffer(t *testing.T) {
+	var out bytes.Buffer
+	var w DotWriter
+	body := strings.Repeat("line\r\n.dot\r\n", 5000)
+	var r strings.Reader
+	// Hide strings.Reader's WriteTo, as an *os.File's falls back to
+	// io.Copy: ReadFrom is what copies.
+	var src io.Reader = struct{ io.Reader }{&r}
+	send := func() {
+		out.Reset()
+		r.Reset(body)
+		w.Reset(&out)
+		if _, err := io.Copy(&w, src); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	want := out.String()
+	if allocs := testing.AllocsPerRun(20, send); allocs != 0 {
+		t.Errorf("%v allocations per body", allocs)
+	}
+	if out.String() != want || !strings.HasPrefix(want, "line\r\n..dot\r\n") || !strings.HasSuffix(want, "\r\n.\r\n") {
+		t.Errorf("second body differs")
+	}
+	// A failed body's error does not outlive Reset.
+	w.Reset(&failWriter{})
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Fatal("no error from a failing writer")
+	}
+	w.Reset(&out)
+	if _, err := w.Write([]byte("x")); err != nil {
+		t.Fatalf("after Reset: %v", err)
 	}
 }
 

@@ -66,6 +66,11 @@ type conn struct {
 	apopStamp string // greeting timestamp when APOP is offered
 	closing   bool   // the session must end after the current command
 
+	// dw and top are reused by every RETR and TOP of the session, so
+	// that sending a message allocates no buffer.
+	dw  lineio.DotWriter
+	top *bufio.Reader
+
 	drop    Maildrop
 	msgs    []Message
 	deleted []bool

@@ -1,6 +1,7 @@
 package pop3server
 
 import (
+	"bufio"
 	"bytes"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func TestCopyTop(t *testing.T) {
 	}
 	for i, tt := range tests {
 		var out bytes.Buffer
-		if err := copyTop(&out, strings.NewReader(tt.msg), tt.n); err != nil {
+		if err := copyTop(&out, bufio.NewReaderSize(strings.NewReader(tt.msg), 16*1024), tt.n); err != nil {
 			t.Fatal(err)
 		}
 		if out.String() != tt.want {

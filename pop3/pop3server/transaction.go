@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 
-	"github.com/posthorn/posthorn/internal/lineio"
 	"github.com/posthorn/posthorn/pop3"
 )
 
@@ -164,9 +163,16 @@ func (c *conn) send(i, lines int) {
 	} else {
 		c.reply("+OK top of message follows")
 	}
-	dw := lineio.NewDotWriter(c.bw)
+	c.dw.Reset(c.bw)
+	dw := &c.dw
 	if lines >= 0 {
-		err = copyTop(dw, r, lines)
+		if c.top == nil {
+			c.top = bufio.NewReaderSize(r, 16*1024)
+		} else {
+			c.top.Reset(r)
+		}
+		err = copyTop(dw, c.top, lines)
+		c.top.Reset(nil) // let go of the message
 	} else {
 		_, err = io.Copy(dw, r)
 	}
@@ -181,10 +187,10 @@ func (c *conn) send(i, lines int) {
 	c.log.Debug("pop3 message sent", "user", c.user, "uid", m.UID, "size", m.Size)
 }
 
-// copyTop copies the header, the empty line and n body lines of a message.
-// Lines may end in LF or CRLF; the DotWriter makes them CRLF.
-func copyTop(w io.Writer, r io.Reader, n int) error {
-	br := bufio.NewReaderSize(r, 16*1024)
+// copyTop copies the header, the empty line and n body lines of a message
+// read through br. Lines may end in LF or CRLF; the DotWriter makes them
+// CRLF.
+func copyTop(w io.Writer, br *bufio.Reader, n int) error {
 	inBody, partial := false, false
 	for !inBody || n > 0 {
 		line, err := br.ReadSlice('\n')
