@@ -10,6 +10,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/smtp/authres"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/dns/dnsmessage"
@@ -244,4 +245,21 @@ func TestOverDNS(t *testing.T) {
 	ev = e.Evaluate(ctx, &Message{From: "broken.test"})
 	assert.Equal(t, TempError, ev.Result)
 	assert.True(t, strings.Contains(ev.Problem, "temporary"), ev.Problem)
+}
+
+func TestAuthResult(t *testing.T) {
+	z := &zone{txt: map[string][]string{"_dmarc.example.com": {"v=DMARC1; p=reject; t=y"}}}
+	ev := evaluate(t, z, &Message{From: "example.com"})
+	h := authres.Header{AuthServID: "mx.example.org", Results: []authres.Result{ev.AuthResult()}}
+	v, err := h.Format()
+	require.NoError(t, err)
+	assert.Equal(t, "mx.example.org; dmarc=fail header.from=example.com policy.dmarc=quarantine", v, "t=y: one level below reject")
+	ev = evaluate(t, z, &Message{From: "example.com", SPF: SPFResult{Domain: "example.com", Result: "pass"}})
+	h.Results = []authres.Result{ev.AuthResult()}
+	v, _ = h.Format()
+	assert.Equal(t, "mx.example.org; dmarc=pass header.from=example.com policy.dmarc=reject", v)
+	ev = evaluate(t, z, &Message{From: "example.org"})
+	h.Results = []authres.Result{ev.AuthResult()}
+	v, _ = h.Format()
+	assert.Equal(t, "mx.example.org; dmarc=none header.from=example.org", v)
 }

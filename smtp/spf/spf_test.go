@@ -10,6 +10,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/smtp/authres"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/dns/dnsmessage"
@@ -288,3 +289,22 @@ func (hang) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr
 }
 func (hang) LookupMX(ctx context.Context, name string) ([]*net.MX, error)  { return nil, nil }
 func (hang) LookupAddr(ctx context.Context, addr string) ([]string, error) { return nil, nil }
+
+func TestAuthResult(t *testing.T) {
+	z := zone(map[string][]string{"example.com": {"TXT v=spf1 ip4:192.0.2.1 -all"}, "bad.example": {"TXT v=spf1 moo"}})
+	o := check(t, z, "192.0.2.1", "mail.example.com", "a@example.com")
+	h := authres.Header{AuthServID: "mx.example.org", Results: []authres.Result{o.AuthResult()}}
+	v, err := h.Format()
+	require.NoError(t, err)
+	assert.Equal(t, "mx.example.org; spf=pass smtp.mailfrom=a@example.com", v)
+
+	o = check(t, z, "192.0.2.1", "mail.example.com", "a@bad.example")
+	h.Results = []authres.Result{o.AuthResult()}
+	v, err = h.Format()
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(v, `mx.example.org; spf=permerror reason="`), v)
+	// Round trip through the parser.
+	parsed, err := authres.Parse(v)
+	require.NoError(t, err)
+	assert.Equal(t, "a@bad.example", parsed.Results[0].Props[0].Value)
+}
