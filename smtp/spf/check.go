@@ -46,7 +46,7 @@ type Checker struct {
 	// means DefaultMaxVoidLookups, negative means no limit.
 	MaxVoidLookups int
 	// Timeout bounds one evaluation; past it the result is temperror.
-	// Zero means DefaultTimeout.
+	// Zero means DefaultTimeout; negative leaves it to the context.
 	Timeout time.Duration
 	// DefaultExplanation is the explain-string for a Fail whose record
 	// has no usable exp= (RFC 7208 §6.2); empty means none.
@@ -136,11 +136,16 @@ func splitSender(s string) (local, domain string) {
 // send mail for domain, with sender (local@domain) and helo for macros.
 func (c *Checker) CheckHost(ctx context.Context, ip netip.Addr, domain, sender, helo string) *Outcome {
 	timeout := c.Timeout
-	if timeout <= 0 {
+	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// A deadline of the caller's that comes first already bounds the
+	// evaluation; a timer costs as much as a cached evaluation.
+	if dl, ok := ctx.Deadline(); timeout > 0 && (!ok || time.Until(dl) > timeout) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	local, senderDomain := splitSender(sender)
 	e := &eval{
 		c: c, res: c.resolver(), ip: ip.Unmap(),
@@ -257,13 +262,13 @@ func (e *eval) checkHost(ctx context.Context, domain string, top bool) (hostResu
 	for _, d := range rec.Directives {
 		hasAll = hasAll || d.Mechanism == MechAll
 	}
-	for _, d := range rec.Directives {
+	for i, d := range rec.Directives {
 		match, err := e.match(ctx, d, domain)
 		if err != nil {
 			return hostResult{}, err
 		}
 		if match {
-			r := hostResult{result: d.Qualifier.result(), mechanism: d.String()}
+			r := hostResult{result: d.Qualifier.result(), mechanism: rec.mechanism(i)}
 			if r.result == Fail {
 				r.explanation = e.explain(ctx, rec.Exp, domain)
 			}

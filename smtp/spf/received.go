@@ -15,6 +15,7 @@ const maxFieldValue = 200
 // and shortened, so it cannot inject header lines.
 func (o *Outcome) ReceivedSPF() string {
 	var b strings.Builder
+	b.Grow(512)
 	receiver := o.Receiver
 	if receiver == "" {
 		receiver = "unknown"
@@ -22,15 +23,15 @@ func (o *Outcome) ReceivedSPF() string {
 	b.WriteString("Received-SPF: ")
 	b.WriteString(string(o.Result))
 	b.WriteString(" (")
-	b.WriteString(commentText(receiver))
+	writeComment(&b, receiver)
 	b.WriteString(": ")
-	b.WriteString(commentText(o.comment()))
+	o.writeComment(&b)
 	b.WriteString(")")
 	kv := func(k, v string) {
 		b.WriteString("\r\n\t")
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(value(v))
+		writeValue(&b, v)
 		b.WriteByte(';')
 	}
 	kv("receiver", receiver)
@@ -50,25 +51,74 @@ func (o *Outcome) ReceivedSPF() string {
 	return b.String()
 }
 
-func (o *Outcome) comment() string {
-	who := "domain of " + o.Sender
+// writeComment writes the explanatory comment (RFC 7208 §9.1: "conveying
+// supporting information for the result, such as <ip>, <sender>, and
+// <domain>").
+func (o *Outcome) writeComment(b *strings.Builder) {
+	who, whose := "domain of ", o.Sender
 	if o.Identity == IdentityHelo {
-		who = "domain of " + o.Helo
+		whose = o.Helo
 	}
 	ip := o.IP.String()
 	switch o.Result {
-	case Pass:
-		return who + " designates " + ip + " as permitted sender"
-	case Fail, SoftFail:
-		return who + " does not designate " + ip + " as permitted sender"
+	case Pass, Fail, SoftFail:
+		b.WriteString(who)
+		writeComment(b, whose)
+		if o.Result == Pass {
+			b.WriteString(" designates ")
+		} else {
+			b.WriteString(" does not designate ")
+		}
+		b.WriteString(ip)
+		b.WriteString(" as permitted sender")
 	case Neutral:
-		return ip + " is neither permitted nor denied by " + who
+		b.WriteString(ip)
+		b.WriteString(" is neither permitted nor denied by ")
+		b.WriteString(who)
+		writeComment(b, whose)
 	case None:
-		return who + " does not designate permitted sender hosts"
+		b.WriteString(who)
+		writeComment(b, whose)
+		b.WriteString(" does not designate permitted sender hosts")
 	case TempError:
-		return "temporary error checking " + who
+		b.WriteString("temporary error checking ")
+		b.WriteString(who)
+		writeComment(b, whose)
+	default:
+		b.WriteString("permanent error in the SPF record of ")
+		writeComment(b, o.Domain)
 	}
-	return "permanent error in the SPF record of " + o.Domain
+}
+
+// writeClean writes s shortened to maxFieldValue, with bytes outside
+// printable ASCII as "?" and those in special as quoted-pairs
+// (RFC 5322 §3.2.1).
+func writeClean(b *strings.Builder, s, special string) {
+	for i := 0; i < len(s) && i < maxFieldValue; i++ {
+		c := s[i]
+		switch {
+		case c < 0x20 || c >= 0x7f:
+			c = '?'
+		case strings.IndexByte(special, c) >= 0:
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+}
+
+// writeComment writes s as comment text (RFC 5322 §3.2.2).
+func writeComment(b *strings.Builder, s string) { writeClean(b, s, `\()`) }
+
+// writeValue writes a dot-atom as is and anything else as a
+// quoted-string.
+func writeValue(b *strings.Builder, s string) {
+	if len(s) <= maxFieldValue && isDotAtom(s) {
+		b.WriteString(s)
+		return
+	}
+	b.WriteByte('"')
+	writeClean(b, s, `\"`)
+	b.WriteByte('"')
 }
 
 // clean keeps printable ASCII and shortens to maxFieldValue.
@@ -82,22 +132,6 @@ func clean(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// commentText escapes what a comment cannot hold bare (RFC 5322 §3.2.2).
-func commentText(s string) string {
-	s = clean(s)
-	r := strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`)
-	return r.Replace(s)
-}
-
-// value writes a dot-atom as is and anything else as a quoted-string.
-func value(s string) string {
-	s = clean(s)
-	if isDotAtom(s) {
-		return s
-	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
 func isDotAtom(s string) bool {

@@ -81,6 +81,16 @@ type Record struct {
 	Redirect, Exp string
 	// Unknown lists the other modifiers in order.
 	Unknown []Modifier
+
+	names []string // Directives[i].String(), made once by ParseRecord
+}
+
+// mechanism returns the text of directive i for Outcome.Mechanism.
+func (r *Record) mechanism(i int) string {
+	if i < len(r.names) {
+		return r.names[i]
+	}
+	return r.Directives[i].String()
 }
 
 // SyntaxError describes why a record is not valid SPF; evaluation turns it
@@ -167,6 +177,10 @@ func ParseRecord(txt string) (*Record, error) {
 			return nil, &SyntaxError{Term: term, Reason: err.Error()}
 		}
 		r.Directives = append(r.Directives, d)
+	}
+	r.names = make([]string, len(r.Directives))
+	for i, d := range r.Directives {
+		r.names[i] = d.String()
 	}
 	return r, nil
 }

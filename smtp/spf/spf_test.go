@@ -244,6 +244,10 @@ func TestReceivedSPF(t *testing.T) {
 		assert.True(t, strings.HasPrefix(line, "\t"), "continuation line %q", line)
 	}
 	assert.NotContains(t, f, "\nX-Injected")
+	assert.Contains(t, f, "\thelo=\"evil??X-Injected: 1 (\\\") \\\\\";\r\n", "quoted-pairs for \" and \\")
+	var cb strings.Builder
+	writeComment(&cb, `a(b)c\`)
+	assert.Equal(t, `a\(b\)c\\`, cb.String(), "comment escapes ( ) and \\")
 }
 
 // Over real sockets: the caching DNS client asking a DNS server on
