@@ -54,7 +54,10 @@ var (
 )
 
 func normFlags(s string) string {
-	f := strings.Fields(s)
+	// \Recent is the state of one session, not of the mailbox (RFC 3501
+	// §2.3.2): a cache session that happened to SELECT between an APPEND
+	// and the appending session's next poll sees it, the final one not.
+	f := slices.DeleteFunc(strings.Fields(s), func(x string) bool { return strings.EqualFold(x, `\Recent`) })
 	slices.Sort(f)
 	return strings.Join(f, " ")
 }

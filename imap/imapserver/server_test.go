@@ -4,27 +4,104 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
+	"github.com/posthorn/posthorn/imap/imapserver/maildir"
 )
 
-// testServer runs a Server with an imapmem store holding user "alice"
-// (password "secret") on 127.0.0.1.
+// testServer runs a Server with a store holding user "alice" (password
+// "secret") on 127.0.0.1: imapmem, or with POSTHORN_TEST_STORE=maildir
+// the Maildir store in a temporary directory, so that the same tests
+// hold for both stores (.ci/run runs the package both ways).
 type testServer struct {
 	t     *testing.T
 	srv   *imapserver.Server
-	store *imapmem.Store
+	store testStore
 	addr  string
+}
+
+// testStore is what the tests use of a store beyond imapserver.Backend:
+// the methods imapmem and maildir share.
+type testStore interface {
+	imapserver.Backend
+	AddUser(username, password string) error
+	Deliver(ctx context.Context, username string, r io.Reader) (uint32, error)
+	DeliverTo(ctx context.Context, username, mailbox string, r io.Reader, flags []string, date time.Time) (uint32, error)
+	SetQuota(username string, storage, messages int64) error
+	OpenMaildrop(ctx context.Context, username string) (testMaildrop, error)
+}
+
+type testMaildrop interface {
+	Messages() []testMaildropMessage
+	Delete(ctx context.Context, uids []uint32) error
+	Close() error
+}
+
+type testMaildropMessage struct{ UID uint32 }
+
+type memTestStore struct{ *imapmem.Store }
+
+func (s memTestStore) OpenMaildrop(ctx context.Context, user string) (testMaildrop, error) {
+	md, err := s.Store.OpenMaildrop(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return memTestMaildrop{md}, nil
+}
+
+type memTestMaildrop struct{ *imapmem.Maildrop }
+
+func (m memTestMaildrop) Messages() []testMaildropMessage {
+	var out []testMaildropMessage
+	for _, x := range m.Maildrop.Messages() {
+		out = append(out, testMaildropMessage{x.UID})
+	}
+	return out
+}
+
+type dirTestStore struct{ *maildir.Store }
+
+func (s dirTestStore) OpenMaildrop(ctx context.Context, user string) (testMaildrop, error) {
+	md, err := s.Store.OpenMaildrop(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	return dirTestMaildrop{md}, nil
+}
+
+type dirTestMaildrop struct{ *maildir.Maildrop }
+
+func (m dirTestMaildrop) Messages() []testMaildropMessage {
+	var out []testMaildropMessage
+	for _, x := range m.Maildrop.Messages() {
+		out = append(out, testMaildropMessage{x.UID})
+	}
+	return out
+}
+
+// newTestStore returns the store the tests run over (see testServer).
+func newTestStore(t testing.TB) testStore {
+	if os.Getenv("POSTHORN_TEST_STORE") == "maildir" {
+		s, err := maildir.Open(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return dirTestStore{s}
+	}
+	return memTestStore{imapmem.New()}
 }
 
 func newTestServer(t *testing.T, configure ...func(*imapserver.Server)) *testServer {
 	t.Helper()
-	store := imapmem.New()
+	store := newTestStore(t)
 	if err := store.AddUser("alice", "secret"); err != nil {
 		t.Fatal(err)
 	}

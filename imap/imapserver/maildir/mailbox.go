@@ -1,0 +1,732 @@
+package maildir
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/posthorn/posthorn/imap/imapserver"
+)
+
+type expungeRec struct {
+	uid    uint32
+	modSeq uint64
+	base   string
+}
+
+// maxExpungeHistory bounds the expunges a mailbox remembers for QRESYNC
+// (RFC 7162 §5.3); older ones are forgotten at a checkpoint and a client
+// asking further back gets imapserver.ErrHistoryExpired.
+const maxExpungeHistory = 1 << 14
+
+// mailbox is one Maildir folder. Every field is guarded by user.mu. The
+// messages are read from disk on first use (an idle mailbox costs one
+// map entry).
+type mailbox struct {
+	u       *user
+	name    string
+	dir     string
+	loaded  bool
+	deleted bool
+
+	uidValidity uint32
+	uidNext     uint32
+	guid        string
+	modSeq      uint64
+	recentUID   uint32
+	msgs        []*message // ascending UID
+	size        int64
+	expunged    []expungeRec // ascending modSeq
+	expiredTo   uint64
+	keywords    []string // dovecot-keywords: letter a+i is keywords[i]
+
+	handles map[*handle]struct{}
+	doomed  []*doomedFile
+	// incoming holds the base names of files a commit is placing into
+	// cur or new: a scan must not take them for another program's.
+	incoming map[string]bool
+
+	log     file
+	logRecs int
+	// dirStamp is the modification times of cur and new after our last
+	// scan or change: when they differ, another program changed the
+	// folder and it is scanned again.
+	dirStamp     [2]time.Time
+	uidlistDirty bool
+}
+
+// doomedFile is an expunged message's file kept until every handle that
+// had the message in view was told (or closed).
+type doomedFile struct {
+	path    string
+	waiting map[*handle]bool
+}
+
+func (u *user) newMailbox(name, dir string) *mailbox {
+	return &mailbox{u: u, name: name, dir: dir, handles: map[*handle]struct{}{}, incoming: map[string]bool{}}
+}
+
+// createLocked creates a folder directory with a fresh index.
+func (u *user) createLocked(name string, use []string) error {
+	dir := filepath.Join(u.dir, dirName(name))
+	// On a case-insensitive file system two names differing in case
+	// would share a directory: refuse the second one.
+	for n, other := range u.mailboxes {
+		if n != name && strings.EqualFold(filepath.Base(other.dir), filepath.Base(dir)) && other.dir != u.dir {
+			return fmt.Errorf("%w: %q collides with %q", imapserver.ErrMailboxExists, name, n)
+		}
+	}
+	if _, err := u.s.fs.Stat(dir); err == nil {
+		return fmt.Errorf("%w: %q", imapserver.ErrMailboxExists, name)
+	}
+	if err := u.makeMaildirLocked(dir); err != nil {
+		return err
+	}
+	mb := u.newMailbox(name, dir)
+	mb.uidValidity, mb.uidNext, mb.modSeq, mb.guid = u.s.newValidity(), 1, 1, newGUID()
+	mb.loaded = true
+	if err := mb.checkpointLocked(); err != nil {
+		return err
+	}
+	if err := u.s.fs.SyncDir(u.dir); err != nil {
+		return err
+	}
+	u.mailboxes[name] = mb
+	if len(use) > 0 {
+		u.specialUse[name] = use
+		return u.saveMetaLocked()
+	}
+	return nil
+}
+
+func (mb *mailbox) path(parts ...string) string {
+	return filepath.Join(append([]string{mb.dir}, parts...)...)
+}
+
+// entry is a message as the index describes it, during loading.
+type entry struct {
+	rec    record
+	flags  []string
+	modSeq uint64
+}
+
+// loadLocked reads the index and the directories.
+func (mb *mailbox) loadLocked() error {
+	if mb.loaded {
+		return nil
+	}
+	if mb.deleted {
+		return fmt.Errorf("%w: %q", imapserver.ErrNoSuchMailbox, mb.name)
+	}
+	fsys := mb.u.s.fs
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := fsys.Mkdir(mb.path(sub), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("%w: %q", imapserver.ErrNoSuchMailbox, mb.name)
+			}
+			return err
+		}
+	}
+	if data, err := fsys.ReadFile(mb.path(keywordsName)); err == nil {
+		mb.keywords = parseKeywords(string(data))
+	}
+	data, err := fsys.ReadFile(mb.path(indexName))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	recs, good := parseLog(data)
+	needCheckpoint := len(recs) == 0 || recs[0].kind != 'H'
+	if good < len(data) {
+		mb.u.s.logger.Warn("maildir: index cut after a torn record", "mailbox", mb.name, "user", mb.u.name, "kept", good, "size", len(data))
+		needCheckpoint = true
+	}
+	byUID := map[uint32]*entry{}
+	for _, r := range recs {
+		switch r.kind {
+		case 'H':
+			mb.uidValidity, mb.uidNext, mb.modSeq, mb.guid, mb.expiredTo = r.validity, r.uidNext, r.modSeq, r.guid, r.expired
+		case 'A':
+			byUID[r.uid] = &entry{rec: r, flags: r.flags, modSeq: r.modSeq}
+		case 'F':
+			if e := byUID[r.uid]; e != nil {
+				e.flags, e.modSeq = r.flags, r.modSeq
+			}
+		case 'X':
+			for _, g := range r.gone {
+				delete(byUID, g.uid)
+				mb.expunged = append(mb.expunged, expungeRec{g.uid, r.modSeq, g.base})
+			}
+		case 'U':
+			mb.uidNext, mb.modSeq = max(mb.uidNext, r.uidNext), max(mb.modSeq, r.modSeq)
+		}
+		if r.kind == 'A' || r.kind == 'F' || r.kind == 'X' {
+			mb.modSeq = max(mb.modSeq, r.modSeq)
+		}
+		if r.kind == 'A' {
+			mb.uidNext = max(mb.uidNext, r.uid+1)
+		}
+	}
+	var dl uidlist
+	if d, err := fsys.ReadFile(mb.path(uidlistName)); err == nil {
+		dl, _ = parseUIDList(string(d))
+	}
+	if mb.uidValidity == 0 {
+		// No index of ours: take over Dovecot's UIDs if there are any.
+		mb.uidValidity, mb.uidNext, mb.guid, mb.modSeq = dl.validity, max(dl.next, 1), dl.guid, 1
+		if mb.uidValidity == 0 {
+			mb.uidValidity = mb.u.s.newValidity()
+		}
+		if mb.guid == "" {
+			mb.guid = newGUID()
+		}
+	}
+	mb.msgs = make([]*message, 0, len(byUID))
+	for _, e := range byUID {
+		md := &msgData{uid: e.rec.uid, date: time.Unix(0, e.rec.date), vsize: e.rec.size, raw: e.rec.raw, base: e.rec.base, fs: fsys}
+		empty := ""
+		md.path.Store(&empty)
+		mb.msgs = append(mb.msgs, &message{md, &flagState{modSeq: e.modSeq, flags: e.flags}})
+	}
+	sort.Slice(mb.msgs, func(i, j int) bool { return mb.msgs[i].uid < mb.msgs[j].uid })
+	for _, m := range mb.msgs {
+		mb.size += m.vsize
+	}
+	mb.recentUID = mb.uidNext
+	if !needCheckpoint {
+		f, err := fsys.OpenFile(mb.path(indexName), os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		mb.log, mb.logRecs = f, len(recs)
+	}
+	mb.loaded = true
+	if err := mb.reconcileLocked(&dl, true); err != nil {
+		mb.loaded = false
+		return err
+	}
+	if needCheckpoint || mb.logRecs > 2*len(mb.msgs)+1024 {
+		if err := mb.checkpointLocked(); err != nil {
+			return err
+		}
+	} else if err := mb.log.Sync(); err != nil {
+		return err
+	}
+	mb.cleanTmpLocked()
+	return nil
+}
+
+// cleanTmpLocked removes files left in tmp for more than 36 hours
+// (the Maildir rule) and our own leftovers of a crash.
+func (mb *mailbox) cleanTmpLocked() {
+	fsys := mb.u.s.fs
+	ents, err := fsys.ReadDir(mb.path("tmp"))
+	if err != nil {
+		return
+	}
+	cut := mb.u.s.now().Add(-36 * time.Hour)
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if info.ModTime().Before(cut) || strings.HasSuffix(e.Name(), ".expunged") {
+			fsys.Remove(mb.path("tmp", e.Name()))
+		}
+	}
+}
+
+type diskFile struct {
+	sub, name, letters string
+}
+
+// scanLocked lists cur and new: base name -> file.
+func (mb *mailbox) scanLocked() (map[string]diskFile, error) {
+	fsys := mb.u.s.fs
+	files := map[string]diskFile{}
+	for i, sub := range []string{"cur", "new"} {
+		if info, err := fsys.Stat(mb.path(sub)); err == nil {
+			mb.dirStamp[i] = info.ModTime()
+		}
+		ents, err := fsys.ReadDir(mb.path(sub))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			n := e.Name()
+			if strings.HasPrefix(n, ".") || e.IsDir() {
+				continue
+			}
+			base, letters := splitName(n)
+			if old, ok := files[base]; ok && old.sub == "cur" {
+				continue // the same message in both: a rename undone halfway
+			}
+			files[base] = diskFile{sub, n, letters}
+		}
+	}
+	return files, nil
+}
+
+// changedOnDisk reports whether cur or new changed since the last scan
+// or change of ours.
+func (mb *mailbox) changedOnDisk() bool {
+	for i, sub := range []string{"cur", "new"} {
+		info, err := mb.u.s.fs.Stat(mb.path(sub))
+		if err != nil || !info.ModTime().Equal(mb.dirStamp[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// stampLocked records the directories' times after a change of ours.
+func (mb *mailbox) stampLocked() {
+	for i, sub := range []string{"cur", "new"} {
+		if info, err := mb.u.s.fs.Stat(mb.path(sub)); err == nil {
+			mb.dirStamp[i] = info.ModTime()
+		}
+	}
+}
+
+// rescanLocked notices other programs' changes if the directories changed.
+func (mb *mailbox) rescanLocked() error {
+	if !mb.loaded || mb.deleted || !mb.changedOnDisk() {
+		return nil
+	}
+	var dl uidlist
+	if d, err := mb.u.s.fs.ReadFile(mb.path(uidlistName)); err == nil {
+		dl, _ = parseUIDList(string(d))
+	}
+	return mb.reconcileLocked(&dl, false)
+}
+
+// reconcileLocked compares the messages in memory with the files: files
+// gone are expunged, files renamed with other flags change flags, and
+// new files get new UIDs (from Dovecot's uidlist if it gave one that is
+// still free). Changes are logged and published.
+func (mb *mailbox) reconcileLocked(dl *uidlist, loading bool) error {
+	fsys := mb.u.s.fs
+	files, err := mb.scanLocked()
+	if err != nil {
+		return err
+	}
+	if data, err := fsys.ReadFile(mb.path(keywordsName)); err == nil && !loading {
+		mb.keywords = parseKeywords(string(data))
+	}
+	var recs []*record
+	var gone []*message
+	known := make(map[string]bool, len(mb.msgs))
+	for i, m := range mb.msgs {
+		known[m.base] = true
+		f, ok := files[m.base]
+		if !ok {
+			gone = append(gone, m)
+			continue
+		}
+		p := mb.path(f.sub, f.name)
+		m.path.Store(&p)
+		fileFlags := infoFlags(f.letters, mb.keywords)
+		if sameFlags(representable(m.flags, mb.keywords), fileFlags) {
+			continue
+		}
+		// Re-flagged by another program: its letters win; keywords the
+		// letters cannot carry stay.
+		nf := fileFlags
+		for _, fl := range m.flags {
+			if !strings.HasPrefix(fl, `\`) && !hasFlag(representable([]string{fl}, mb.keywords), fl) {
+				nf = append(nf, fl)
+			}
+		}
+		mb.modSeq++
+		nm := &message{m.msgData, &flagState{modSeq: mb.modSeq, flags: nf}}
+		mb.msgs[i] = nm
+		recs = append(recs, &record{kind: 'F', modSeq: mb.modSeq, uid: m.uid, flags: nf})
+		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateFlags, UID: m.uid, Flags: nf, ModSeq: mb.modSeq}, nil)
+	}
+	// Files of messages we expunged whose removal a crash undid.
+	var doomedBases map[string]bool
+	if loading && len(mb.expunged) > 0 {
+		doomedBases = make(map[string]bool, len(mb.expunged))
+		for _, e := range mb.expunged {
+			doomedBases[e.base] = true
+		}
+	}
+	var fresh []diskFile
+	for base, f := range files {
+		if known[base] || mb.incoming[base] {
+			continue
+		}
+		if doomedBases[base] {
+			fsys.Remove(mb.path(f.sub, f.name))
+			continue
+		}
+		fresh = append(fresh, f)
+	}
+	if len(recs) > 0 {
+		if err := mb.writeLogLocked(recs...); err != nil {
+			return err
+		}
+		recs = recs[:0]
+	}
+	if len(gone) > 0 {
+		del := make(map[*msgData]bool, len(gone))
+		for _, m := range gone {
+			del[m.msgData] = true
+		}
+		if err := mb.expungeLocked(func(m *message) bool { return del[m.msgData] }, nil, true); err != nil {
+			return err
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	// New files: Dovecot's UID when it gave one we have not used, in
+	// that order; then the rest by name (delivery time first).
+	uidOf := func(f diskFile) uint32 {
+		base, _ := splitName(f.name)
+		if u := dl.uids[base]; u >= mb.uidNext {
+			return u
+		}
+		return 0
+	}
+	sort.Slice(fresh, func(i, j int) bool {
+		a, b := uidOf(fresh[i]), uidOf(fresh[j])
+		if (a == 0) != (b == 0) {
+			return a != 0
+		}
+		if a != b {
+			return a < b
+		}
+		return fresh[i].name < fresh[j].name
+	})
+	mb.modSeq++
+	firstNew := uint32(0)
+	for _, f := range fresh {
+		p := mb.path(f.sub, f.name)
+		base, _ := splitName(f.name)
+		info, err := fsys.Stat(p)
+		if err != nil {
+			continue
+		}
+		md := &msgData{base: base, date: info.ModTime(), fs: fsys}
+		md.path.Store(&p)
+		if w, ok := sizeField(base, 'W'); ok {
+			md.vsize = w
+			if s, ok := sizeField(base, 'S'); ok && s == w {
+				md.raw = true
+			}
+		} else {
+			data, err := fsys.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			md.vsize, md.raw = crlfSize(data), cleanCRLF(data) || bytesHaveNoLineEnds(data)
+		}
+		uid := uidOf(f)
+		if uid == 0 {
+			uid = mb.uidNext
+		}
+		mb.uidNext = uid + 1
+		md.uid = uid
+		if firstNew == 0 {
+			firstNew = uid
+		}
+		flags := infoFlags(f.letters, mb.keywords)
+		m := &message{md, &flagState{modSeq: mb.modSeq, flags: flags}}
+		recs = append(recs, &record{kind: 'A', uid: uid, modSeq: mb.modSeq, date: md.date.UnixNano(), size: md.vsize, raw: md.raw, base: base, flags: flags})
+		mb.msgs = append(mb.msgs, m)
+		mb.size += m.vsize
+		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateNew, UID: uid, Flags: flags, ModSeq: mb.modSeq}, nil)
+	}
+	if loading && firstNew != 0 {
+		// Mail other programs delivered while we were not running is
+		// recent (RFC 3501 §2.3.2).
+		mb.recentUID = min(mb.recentUID, firstNew)
+	}
+	mb.uidlistDirty = true
+	return mb.writeLogLocked(recs...)
+}
+
+func bytesHaveNoLineEnds(data []byte) bool {
+	for _, b := range data {
+		if b == '\n' || b == '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// writeLogLocked appends records to the index (not synced).
+func (mb *mailbox) writeLogLocked(recs ...*record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if mb.log == nil {
+		return mb.checkpointLocked()
+	}
+	var buf []byte
+	for _, r := range recs {
+		buf = appendRecord(buf, r)
+	}
+	if _, err := mb.log.Write(buf); err != nil {
+		return fmt.Errorf("maildir: writing index of %q: %w", mb.name, err)
+	}
+	mb.logRecs += len(recs)
+	return nil
+}
+
+// maybeCheckpointLocked rewrites the index when it grew large.
+func (mb *mailbox) maybeCheckpointLocked() error {
+	if mb.logRecs > 2*len(mb.msgs)+1024 {
+		return mb.checkpointLocked()
+	}
+	return nil
+}
+
+// checkpointLocked writes the whole state as a new index (synced and
+// renamed over the old one), and dovecot-uidlist and dovecot-keywords.
+// The directories are synced first, so that the expunge records that
+// lose their file names refer to files whose removal is durable.
+func (mb *mailbox) checkpointLocked() error {
+	fsys := mb.u.s.fs
+	if len(mb.expunged) > maxExpungeHistory {
+		cut := len(mb.expunged) - maxExpungeHistory
+		last := mb.expunged[cut-1].modSeq
+		for cut < len(mb.expunged) && mb.expunged[cut].modSeq == last {
+			cut++
+		}
+		mb.expiredTo = last
+		mb.expunged = append([]expungeRec(nil), mb.expunged[cut:]...)
+	}
+	buf := appendRecord(nil, &record{kind: 'H', validity: mb.uidValidity, uidNext: mb.uidNext, modSeq: mb.modSeq, guid: mb.guid, expired: mb.expiredTo})
+	for i := 0; i < len(mb.expunged); {
+		r := record{kind: 'X', modSeq: mb.expunged[i].modSeq}
+		for ; i < len(mb.expunged) && mb.expunged[i].modSeq == r.modSeq; i++ {
+			r.gone = append(r.gone, goneRec{mb.expunged[i].uid, mb.expunged[i].base})
+		}
+		buf = appendRecord(buf, &r)
+	}
+	for _, m := range mb.msgs {
+		buf = appendRecord(buf, &record{kind: 'A', uid: m.uid, modSeq: m.modSeq, date: m.date.UnixNano(), size: m.vsize, raw: m.raw, base: m.base, flags: m.flags})
+	}
+	if mb.log != nil {
+		mb.log.Close()
+		mb.log = nil
+	}
+	if err := writeFileAtomic(fsys, mb.path(indexName), buf, true); err != nil {
+		return fmt.Errorf("maildir: writing index of %q: %w", mb.name, err)
+	}
+	f, err := fsys.OpenFile(mb.path(indexName), os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	mb.log, mb.logRecs = f, 1+len(mb.msgs)
+	mb.writeUIDListLocked()
+	return nil
+}
+
+// writeUIDListLocked writes dovecot-uidlist (not synced: it is derived).
+func (mb *mailbox) writeUIDListLocked() {
+	data := formatUIDList(mb.uidValidity, mb.uidNext, mb.guid, mb.msgs)
+	if err := writeFileAtomic(mb.u.s.fs, mb.path(uidlistName), data, false); err != nil {
+		mb.u.s.logger.Warn("maildir: writing dovecot-uidlist", "mailbox", mb.name, "err", err)
+	}
+	mb.uidlistDirty = false
+}
+
+// keywordLettersLocked gives letters to the new keywords among flags,
+// while there are letters left, and writes dovecot-keywords first, so
+// that no file name uses a letter the file does not define.
+func (mb *mailbox) keywordLettersLocked(flags []string) {
+	changed := false
+	for _, f := range flags {
+		if strings.HasPrefix(f, `\`) || hasFlag(mb.keywords, f) {
+			continue
+		}
+		i := 0
+		for i < len(mb.keywords) && mb.keywords[i] != "" {
+			i++
+		}
+		if i >= maxKeywords {
+			continue
+		}
+		if i == len(mb.keywords) {
+			mb.keywords = append(mb.keywords, f)
+		} else {
+			mb.keywords[i] = f
+		}
+		changed = true
+	}
+	if changed {
+		if err := writeFileAtomic(mb.u.s.fs, mb.path(keywordsName), formatKeywords(mb.keywords), false); err != nil {
+			mb.u.s.logger.Warn("maildir: writing dovecot-keywords", "mailbox", mb.name, "err", err)
+		}
+	}
+}
+
+// fileName is the name of a message's file with the given flags.
+func (mb *mailbox) fileName(base string, flags []string) string {
+	return base + ":2," + infoLetters(flags, mb.keywords)
+}
+
+// renameForFlagsLocked renames a message's file to carry its new flags.
+func (mb *mailbox) renameForFlagsLocked(md *msgData, flags []string) {
+	old := *md.path.Load()
+	if old == "" {
+		return
+	}
+	p := mb.path("cur", mb.fileName(md.base, flags))
+	if p == old {
+		return
+	}
+	if err := mb.u.s.fs.Rename(old, p); err != nil {
+		// Removed by another program: the next scan expunges it.
+		return
+	}
+	md.path.Store(&p)
+}
+
+func (mb *mailbox) closeLocked() error {
+	if mb.uidlistDirty && mb.loaded && !mb.deleted {
+		mb.writeUIDListLocked()
+	}
+	if mb.log != nil {
+		err := mb.log.Sync()
+		if cerr := mb.log.Close(); err == nil {
+			err = cerr
+		}
+		mb.log = nil
+		return err
+	}
+	return nil
+}
+
+// publishLocked records an update for every open handle.
+func (mb *mailbox) publishLocked(upd imapserver.Update, origin *handle) {
+	for h := range mb.handles {
+		u := upd
+		u.Own = h == origin
+		if u.Own && u.Kind == imapserver.UpdateFlags {
+			continue
+		}
+		h.pending = append(h.pending, u)
+		if h.notify != nil {
+			h.notify()
+		}
+	}
+}
+
+// expungeLocked removes the messages for which del returns true: one
+// X record, one mod-sequence. The files move out of the way at once but
+// are removed only when every handle has been told (doomedFile).
+func (mb *mailbox) expungeLocked(del func(*message) bool, origin *handle, goneAlready bool) error {
+	var gone []*message
+	kept := mb.msgs[:0]
+	for _, m := range mb.msgs {
+		if del(m) {
+			gone = append(gone, m)
+		} else {
+			kept = append(kept, m)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	clear(mb.msgs[len(kept):])
+	mb.msgs = kept
+	mb.modSeq++
+	r := &record{kind: 'X', modSeq: mb.modSeq}
+	for _, m := range gone {
+		r.gone = append(r.gone, goneRec{m.uid, m.base})
+		mb.expunged = append(mb.expunged, expungeRec{m.uid, mb.modSeq, m.base})
+		mb.size -= m.vsize
+	}
+	err := mb.writeLogLocked(r)
+	for _, m := range gone {
+		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateExpunge, UID: m.uid, ModSeq: mb.modSeq}, origin)
+		if !goneAlready {
+			mb.doomLocked(m.msgData)
+		}
+	}
+	mb.uidlistDirty = true
+	return err
+}
+
+// doomLocked removes an expunged message's file now, or once the
+// handles open now have polled.
+func (mb *mailbox) doomLocked(md *msgData) {
+	p := *md.path.Load()
+	if p == "" {
+		return
+	}
+	if len(mb.handles) == 0 {
+		mb.u.s.fs.Remove(p)
+		return
+	}
+	// Out of cur/new at once, so that neither a rescan nor Dovecot takes
+	// it for a message; still readable under its new name.
+	tp := mb.path("tmp", filepath.Base(p)+".expunged")
+	if err := mb.u.s.fs.Rename(p, tp); err == nil {
+		p = tp
+		md.path.Store(&tp)
+	}
+	d := &doomedFile{path: p, waiting: make(map[*handle]bool, len(mb.handles))}
+	for h := range mb.handles {
+		d.waiting[h] = true
+	}
+	mb.doomed = append(mb.doomed, d)
+}
+
+// toldLocked notes that h has polled (or closed): files it was the last
+// to wait for are removed.
+func (mb *mailbox) toldLocked(h *handle) {
+	if len(mb.doomed) == 0 {
+		return
+	}
+	kept := mb.doomed[:0]
+	for _, d := range mb.doomed {
+		delete(d.waiting, h)
+		if len(d.waiting) == 0 {
+			mb.u.s.fs.Remove(d.path)
+			continue
+		}
+		kept = append(kept, d)
+	}
+	clear(mb.doomed[len(kept):])
+	mb.doomed = kept
+}
+
+// find returns the index of uid in mb.msgs, or -1.
+func (mb *mailbox) find(uid uint32) int {
+	i := sort.Search(len(mb.msgs), func(i int) bool { return mb.msgs[i].uid >= uid })
+	if i < len(mb.msgs) && mb.msgs[i].uid == uid {
+		return i
+	}
+	return -1
+}
+
+func statusLocked(mb *mailbox) imapserver.MailboxStatus {
+	st := imapserver.MailboxStatus{
+		Messages:      uint32(len(mb.msgs)),
+		UIDNext:       mb.uidNext,
+		UIDValidity:   mb.uidValidity,
+		Size:          mb.size,
+		HighestModSeq: mb.modSeq,
+	}
+	for _, m := range mb.msgs {
+		if m.uid >= mb.recentUID {
+			st.Recent++
+		}
+		if !m.hasFlag(`\Seen`) {
+			st.Unseen++
+		}
+		if m.hasFlag(`\Deleted`) {
+			st.Deleted++
+		}
+	}
+	return st
+}
