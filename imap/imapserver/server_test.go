@@ -35,55 +35,8 @@ type testStore interface {
 	Deliver(ctx context.Context, username string, r io.Reader) (uint32, error)
 	DeliverTo(ctx context.Context, username, mailbox string, r io.Reader, flags []string, date time.Time) (uint32, error)
 	SetQuota(username string, storage, messages int64) error
-	OpenMaildrop(ctx context.Context, username string) (testMaildrop, error)
-}
-
-type testMaildrop interface {
-	Messages() []testMaildropMessage
-	Delete(ctx context.Context, uids []uint32) error
-	Close() error
-}
-
-type testMaildropMessage struct{ UID uint32 }
-
-type memTestStore struct{ *imapmem.Store }
-
-func (s memTestStore) OpenMaildrop(ctx context.Context, user string) (testMaildrop, error) {
-	md, err := s.Store.OpenMaildrop(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	return memTestMaildrop{md}, nil
-}
-
-type memTestMaildrop struct{ *imapmem.Maildrop }
-
-func (m memTestMaildrop) Messages() []testMaildropMessage {
-	var out []testMaildropMessage
-	for _, x := range m.Maildrop.Messages() {
-		out = append(out, testMaildropMessage{x.UID})
-	}
-	return out
-}
-
-type dirTestStore struct{ *maildir.Store }
-
-func (s dirTestStore) OpenMaildrop(ctx context.Context, user string) (testMaildrop, error) {
-	md, err := s.Store.OpenMaildrop(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	return dirTestMaildrop{md}, nil
-}
-
-type dirTestMaildrop struct{ *maildir.Maildrop }
-
-func (m dirTestMaildrop) Messages() []testMaildropMessage {
-	var out []testMaildropMessage
-	for _, x := range m.Maildrop.Messages() {
-		out = append(out, testMaildropMessage{x.UID})
-	}
-	return out
+	LockMaildrop(ctx context.Context, username string) (uidls []string, sizes []int64, unlock func(), err error)
+	DeleteMaildropMessages(ctx context.Context, username string, uidls []string) error
 }
 
 // newTestStore returns the store the tests run over (see testServer).
@@ -94,9 +47,9 @@ func newTestStore(t testing.TB) testStore {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		return dirTestStore{s}
+		return s
 	}
-	return memTestStore{imapmem.New()}
+	return imapmem.New()
 }
 
 func newTestServer(t *testing.T, configure ...func(*imapserver.Server)) *testServer {

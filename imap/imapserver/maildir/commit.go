@@ -1,10 +1,8 @@
 package maildir
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -305,72 +303,6 @@ func (s *Store) writeMessage(mb *mailbox, data []byte, flags []string, date time
 	f.tmpPath = mb.path("tmp", f.base)
 	if err := writeSynced(s.fs, f.tmpPath, content, date); err != nil {
 		return nil, fmt.Errorf("maildir: writing message: %w", err)
-	}
-	return f, nil
-}
-
-// writeStream writes a delivered message into tmp as it arrives, with LF
-// line ends (CRLF, bare LF and bare CR all end a line, as imapmem and
-// IMAP serve them: CRLF), and syncs it. The size fields are known only
-// at the end, so the file gets its final name at the rename.
-func (s *Store) writeStream(mb *mailbox, r io.Reader, date time.Time) (*pendingFile, error) {
-	base := s.uniqueBase()
-	tmp := mb.path("tmp", base)
-	fh, err := s.fs.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("maildir: writing message: %w", err)
-	}
-	fail := func(err error) (*pendingFile, error) {
-		fh.Close()
-		s.fs.Remove(tmp)
-		return nil, fmt.Errorf("maildir: writing message: %w", err)
-	}
-	bw := bufio.NewWriterSize(fh, 64<<10)
-	br := bufio.NewReaderSize(r, 64<<10)
-	var written, lines int64
-	cr := false
-	for {
-		b, err := br.ReadByte()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fail(err)
-		}
-		if cr {
-			cr = false
-			if b == '\n' {
-				continue // the LF of a CRLF: written already
-			}
-		}
-		if b == '\r' {
-			b, cr = '\n', true
-		}
-		bw.WriteByte(b)
-		written++
-		if b == '\n' {
-			lines++
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	if err := s.fs.Chtimes(tmp, date); err != nil {
-		return fail(err)
-	}
-	if err := fh.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := fh.Close(); err != nil {
-		s.fs.Remove(tmp)
-		return nil, err
-	}
-	f := &pendingFile{date: date, vsize: written + lines}
-	f.base = fmt.Sprintf("%s,S=%d,W=%d", base, written, f.vsize)
-	f.tmpPath = mb.path("tmp", f.base)
-	if err := s.fs.Rename(tmp, f.tmpPath); err != nil {
-		s.fs.Remove(tmp)
-		return nil, err
 	}
 	return f, nil
 }

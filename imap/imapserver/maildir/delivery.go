@@ -1,22 +1,28 @@
 package maildir
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
 )
 
-// Deliver adds a message to the user's INBOX, as SMTP/LMTP delivery
-// does, and returns its UID. r is read to its end and written to disk as
-// it arrives (CRLF, bare LF and bare CR all end a line; the file keeps
-// LF, IMAP and POP3 serve CRLF). It returns only when the message is
-// durable (see the package guarantees). It fails with ErrNoSuchUser for
-// an unknown account and with imapserver.ErrOverQuota (storing nothing)
-// when the user's quota would be exceeded.
+// Deliver adds a message to the user's INBOX and returns its UID. r is
+// read to its end and written to disk as it arrives (CRLF, bare LF and
+// bare CR all end a line; the file keeps LF, IMAP and POP3 serve CRLF).
+// It returns only when the message is durable (see the package
+// guarantees). It fails with ErrNoSuchUser for an unknown account and
+// with imapserver.ErrOverQuota (storing nothing) when the user's quota
+// would be exceeded.
 func (s *Store) Deliver(ctx context.Context, username string, r io.Reader) (uint32, error) {
 	return s.DeliverTo(ctx, username, "INBOX", r, nil, time.Time{})
 }
@@ -35,7 +41,7 @@ func (s *Store) DeliverTo(ctx context.Context, username, mailbox string, r io.Re
 	if date.IsZero() {
 		date = s.now()
 	}
-	f, err := s.writeStream(mb, r, date)
+	f, err := s.writeStream(mb, nil, r, date)
 	if err != nil {
 		return 0, err
 	}
@@ -47,9 +53,92 @@ func (s *Store) DeliverTo(ctx context.Context, username, mailbox string, r io.Re
 	return req.res[0].UID, nil
 }
 
-// CheckQuota reports imapserver.ErrOverQuota when one more message of
-// size octets would exceed the user's quota now (for RCPT with SIZE=).
-// Deliver checks again, atomically with the delivery.
+// DeliverMessage delivers one message to the INBOX of each of usernames
+// (it implements smtpserver.DeliveryStore). The body streams into a
+// file in tmp of the first known recipient, with LF line ends; after
+// io.EOF the header lines header returns are written in front of it in
+// a second file (the body copied from the page cache), which is synced
+// and hard-linked into the other recipients' tmp. Each recipient's
+// commit is durable before DeliverMessage returns, and deliveries to one
+// user at the same time share their fsyncs (group commit).
+//
+// perRecipient[i] is nil when delivered, ErrNoSuchUser (fs.ErrNotExist)
+// for an unknown account, or imapserver.ErrOverQuota (syscall.EDQUOT).
+func (s *Store) DeliverMessage(ctx context.Context, usernames []string, body io.Reader, header func() []byte) (perRecipient []error, err error) {
+	perRecipient = make([]error, len(usernames))
+	users := make([]*user, len(usernames))
+	mbs := make([]*mailbox, len(usernames))
+	first := -1
+	for i, name := range usernames {
+		u, err := s.user(name)
+		if err == nil {
+			mbs[i], err = u.mailboxForWrite("INBOX")
+		}
+		users[i], perRecipient[i] = u, err
+		if err == nil && first < 0 {
+			first = i
+		}
+	}
+	if first < 0 {
+		// Nobody to deliver to; the body is still read to its end.
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return nil, fmt.Errorf("maildir: reading message: %w", err)
+		}
+		return perRecipient, nil
+	}
+	date := s.now()
+	f, err := s.writeStream(mbs[first], header, body, date)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		s.fs.Remove(f.tmpPath)
+		return nil, err
+	}
+	// One file per recipient: a hard link where possible.
+	files := make([]*pendingFile, len(usernames))
+	files[first] = f
+	for i := range usernames {
+		if perRecipient[i] != nil || i == first {
+			continue
+		}
+		g := *f
+		g.base = strings.Replace(f.base, "Q", "Q"+strconv.Itoa(i)+"-", 1)
+		g.tmpPath = mbs[i].path("tmp", g.base)
+		if err := s.fs.Link(f.tmpPath, g.tmpPath); err != nil {
+			data, rerr := s.fs.ReadFile(f.tmpPath)
+			if rerr == nil {
+				err = writeSynced(s.fs, g.tmpPath, data, date)
+			}
+			if err != nil {
+				perRecipient[i] = fmt.Errorf("maildir: storing message: %w", err)
+				continue
+			}
+		}
+		files[i] = &g
+	}
+	// The links become durable with the rename into new and its
+	// directory's fsync; the users commit in parallel.
+	var wg sync.WaitGroup
+	for i := range usernames {
+		if perRecipient[i] != nil {
+			continue
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			req := &commitReq{mailbox: "INBOX", quota: true, files: []*pendingFile{files[i]}}
+			perRecipient[i] = users[i].commit.submit(req)
+		}(i)
+	}
+	wg.Wait()
+	return perRecipient, nil
+}
+
+// CheckQuota reports ErrNoSuchUser for an unknown account and
+// imapserver.ErrOverQuota when one more message of size octets would
+// exceed the user's quota now (for RCPT with SIZE=; smtpserver's
+// DeliveryStore). The delivery checks again, atomically with its commit.
 func (s *Store) CheckQuota(ctx context.Context, username string, size int64) error {
 	u, err := s.user(username)
 	if err != nil {
@@ -60,92 +149,102 @@ func (s *Store) CheckQuota(ctx context.Context, username string, size int64) err
 	return u.quotaCheckLocked(1, size)
 }
 
-// MaildropMessage is one INBOX message as POP3 sees it.
-type MaildropMessage struct {
-	UID  uint32
-	UIDL string // "<uidvalidity>.<uid>", unique and stable (RFC 1939 §7)
-	Size int64  // octets with CRLF line ends
+// The POP3 maildrop is the user's INBOX; the three methods below are
+// pop3server.MaildropStore. The lock is held in this process.
+
+// LockMaildrop takes the user's POP3 lock and snapshots the INBOX: UIDLs
+// "<uidvalidity>.<uid>" and sizes with CRLF line ends, in UID order. It
+// fails with ErrMaildropLocked (syscall.EBUSY) while another lock is
+// held and with ErrNoSuchUser (fs.ErrNotExist) for an unknown account.
+func (s *Store) LockMaildrop(ctx context.Context, username string) (uidls []string, sizes []int64, unlock func(), err error) {
+	u, err := s.user(username)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.popLocked {
+		return nil, nil, nil, ErrMaildropLocked
+	}
+	mb, err := u.selectableLocked("INBOX")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := mb.rescanLocked(); err != nil {
+		return nil, nil, nil, err
+	}
+	u.popLocked = true
+	uidls = make([]string, len(mb.msgs))
+	sizes = make([]int64, len(mb.msgs))
+	prefix := strconv.FormatUint(uint64(mb.uidValidity), 10) + "."
+	for i, m := range mb.msgs {
+		uidls[i] = prefix + strconv.FormatUint(uint64(m.uid), 10)
+		sizes[i] = m.vsize
+	}
+	var once sync.Once
+	unlock = func() {
+		once.Do(func() {
+			u.mu.Lock()
+			u.popLocked = false
+			u.mu.Unlock()
+		})
+	}
+	return uidls, sizes, unlock, nil
 }
 
-// Maildrop is a POP3 session's exclusive lock on a user's INBOX and the
-// snapshot taken when it was acquired. Not safe for concurrent use.
-type Maildrop struct {
-	u      *user
-	msgs   []MaildropMessage
-	closed bool
-}
-
-// OpenMaildrop locks the user's INBOX for POP3 and snapshots it. It fails
-// with ErrMaildropLocked while another Maildrop of the user is open.
-func (s *Store) OpenMaildrop(ctx context.Context, username string) (*Maildrop, error) {
+// OpenMaildropMessage returns the INBOX message with the given UIDL,
+// with CRLF line ends; a message expunged since is an error wrapping
+// imapserver.ErrNoSuchMessage and fs.ErrNotExist.
+func (s *Store) OpenMaildropMessage(ctx context.Context, username, uidl string) (io.Reader, error) {
 	u, err := s.user(username)
 	if err != nil {
 		return nil, err
 	}
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.popLocked {
-		return nil, ErrMaildropLocked
-	}
-	mb, err := u.selectableLocked("INBOX")
-	if err != nil {
-		return nil, err
-	}
-	if err := mb.rescanLocked(); err != nil {
-		return nil, err
-	}
-	u.popLocked = true
-	md := &Maildrop{u: u, msgs: make([]MaildropMessage, len(mb.msgs))}
-	prefix := strconv.FormatUint(uint64(mb.uidValidity), 10) + "."
-	for i, m := range mb.msgs {
-		md.msgs[i] = MaildropMessage{UID: m.uid, UIDL: prefix + strconv.FormatUint(uint64(m.uid), 10), Size: m.vsize}
-	}
-	return md, nil
-}
-
-// Messages returns the snapshot taken at OpenMaildrop, in UID order.
-func (md *Maildrop) Messages() []MaildropMessage { return md.msgs }
-
-// Open returns the raw message (CRLF) with the given UID and its size.
-func (md *Maildrop) Open(ctx context.Context, uid uint32) (io.ReaderAt, int64, error) {
-	u := md.u
-	u.mu.Lock()
-	if md.closed {
-		u.mu.Unlock()
-		return nil, 0, fmt.Errorf("maildir: maildrop closed")
-	}
 	mb, err := u.selectableLocked("INBOX")
 	if err != nil {
 		u.mu.Unlock()
-		return nil, 0, err
+		return nil, err
 	}
-	i := mb.find(uid)
+	i := -1
+	if uid, ok := parseUIDL(uidl, mb.uidValidity); ok {
+		i = mb.find(uid)
+	}
 	if i < 0 {
 		u.mu.Unlock()
-		return nil, 0, fmt.Errorf("%w: UID %d", imapserver.ErrNoSuchMessage, uid)
+		return nil, fmt.Errorf("%w: UIDL %q (%w)", imapserver.ErrNoSuchMessage, uidl, fs.ErrNotExist)
 	}
 	m := mb.msgs[i]
 	u.mu.Unlock()
 	r, err := m.Open()
-	return r, m.vsize, err
+	if err != nil {
+		return nil, err
+	}
+	return r.(*bytes.Reader), nil
 }
 
-// Delete expunges the messages with the given UIDs from INBOX (POP3's
-// UPDATE state), durably before it returns.
-func (md *Maildrop) Delete(ctx context.Context, uids []uint32) error {
-	u := md.u
+// DeleteMaildropMessages expunges the INBOX messages with the given
+// UIDLs (POP3's UPDATE state), durably before it returns. UIDLs already
+// gone are ignored; it refuses when no POP3 lock is held.
+func (s *Store) DeleteMaildropMessages(ctx context.Context, username string, uidls []string) error {
+	u, err := s.user(username)
+	if err != nil {
+		return err
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if md.closed {
-		return fmt.Errorf("maildir: maildrop closed")
+	if !u.popLocked {
+		return fmt.Errorf("maildir: maildrop of %q is not locked", username)
 	}
 	mb, err := u.selectableLocked("INBOX")
 	if err != nil {
 		return err
 	}
-	del := make(map[uint32]bool, len(uids))
-	for _, uid := range uids {
-		del[uid] = true
+	del := make(map[uint32]bool, len(uidls))
+	for _, uidl := range uidls {
+		if uid, ok := parseUIDL(uidl, mb.uidValidity); ok {
+			del[uid] = true
+		}
 	}
 	if err := mb.expungeLocked(func(m *message) bool { return del[m.uid] }, nil, false); err != nil {
 		return err
@@ -157,13 +256,121 @@ func (md *Maildrop) Delete(ctx context.Context, uids []uint32) error {
 	return nil
 }
 
-// Close releases the lock. It deletes nothing.
-func (md *Maildrop) Close() error {
-	md.u.mu.Lock()
-	defer md.u.mu.Unlock()
-	if !md.closed {
-		md.closed = true
-		md.u.popLocked = false
+func parseUIDL(uidl string, validity uint32) (uint32, bool) {
+	v, u, ok := strings.Cut(uidl, ".")
+	if !ok {
+		return 0, false
 	}
-	return nil
+	vn, err1 := strconv.ParseUint(v, 10, 32)
+	un, err2 := strconv.ParseUint(u, 10, 32)
+	if err1 != nil || err2 != nil || uint32(vn) != validity || un == 0 {
+		return 0, false
+	}
+	return uint32(un), true
+}
+
+// lfWriter writes with LF line ends: CRLF, bare LF and bare CR all end a
+// line. It counts the octets written and the lines, for ,S= and ,W=.
+type lfWriter struct {
+	w       *bufio.Writer
+	cr      bool
+	written int64
+	lines   int64
+}
+
+func (l *lfWriter) Write(p []byte) (int, error) {
+	for _, b := range p {
+		if l.cr {
+			l.cr = false
+			if b == '\n' {
+				continue
+			}
+		}
+		if b == '\r' {
+			b, l.cr = '\n', true
+		}
+		l.w.WriteByte(b)
+		l.written++
+		if b == '\n' {
+			l.lines++
+		}
+	}
+	return len(p), nil
+}
+
+// writeStream writes a message into tmp as it arrives with LF line ends
+// and syncs it. header, if not nil, is called after the body's io.EOF
+// for lines to put in front: the body is then copied behind them into a
+// second file (from the page cache), since a file cannot grow at its
+// start. The size fields are known only at the end, so the file gets
+// its final name by a rename within tmp.
+func (s *Store) writeStream(mb *mailbox, header func() []byte, r io.Reader, date time.Time) (*pendingFile, error) {
+	base := s.uniqueBase()
+	tmp := mb.path("tmp", base)
+	fh, err := s.fs.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: writing message: %w", err)
+	}
+	fail := func(err error) (*pendingFile, error) {
+		fh.Close()
+		s.fs.Remove(tmp)
+		return nil, fmt.Errorf("maildir: writing message: %w", err)
+	}
+	lw := &lfWriter{w: bufio.NewWriterSize(fh, 64<<10)}
+	if _, err := io.Copy(lw, r); err != nil {
+		return fail(err)
+	}
+	if err := lw.w.Flush(); err != nil {
+		return fail(err)
+	}
+	var h []byte
+	if header != nil {
+		h = header()
+	}
+	if len(h) > 0 {
+		// Header first, then the body read back.
+		body, bodyLen, bodyLines := fh, lw.written, lw.lines
+		tmp2 := tmp + ".h"
+		fh2, err := s.fs.OpenFile(tmp2, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+		if err != nil {
+			return fail(err)
+		}
+		lw = &lfWriter{w: bufio.NewWriterSize(fh2, 64<<10)}
+		lw.Write(h)
+		lw.cr = false
+		if _, err := io.Copy(lw.w, io.NewSectionReader(body, 0, bodyLen)); err != nil {
+			fh2.Close()
+			s.fs.Remove(tmp2)
+			return fail(err)
+		}
+		hl := lw.lines
+		if err := lw.w.Flush(); err != nil {
+			fh2.Close()
+			s.fs.Remove(tmp2)
+			return fail(err)
+		}
+		lw.written += bodyLen
+		lw.lines = hl + bodyLines
+		body.Close()
+		s.fs.Remove(tmp)
+		fh, tmp = fh2, tmp2
+	}
+	if err := s.fs.Chtimes(tmp, date); err != nil {
+		return fail(err)
+	}
+	if err := fh.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := fh.Close(); err != nil {
+		s.fs.Remove(tmp)
+		return nil, err
+	}
+	f := &pendingFile{date: date, vsize: lw.written + lw.lines}
+	f.base = fmt.Sprintf("%s,S=%d,W=%d", base, lw.written, f.vsize)
+	f.tmpPath = mb.path("tmp", f.base)
+	if err := s.fs.Rename(tmp, f.tmpPath); err != nil {
+		s.fs.Remove(tmp)
+		return nil, err
+	}
+	return f, nil
 }

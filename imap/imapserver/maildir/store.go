@@ -71,6 +71,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
@@ -80,13 +81,26 @@ import (
 // Errors of the store beyond those of imapserver.
 var (
 	// ErrNoSuchUser is returned for an account not added with AddUser.
-	ErrNoSuchUser = errors.New("maildir: no such user")
+	// It is fs.ErrNotExist to errors.Is, which is how smtpserver's and
+	// pop3server's store interfaces recognise it.
+	ErrNoSuchUser error = &stdError{"maildir: no such user", fs.ErrNotExist}
 	// ErrUserExists is returned by AddUser for a name already added.
 	ErrUserExists = errors.New("maildir: user already exists")
-	// ErrMaildropLocked is returned by OpenMaildrop while another POP3
-	// session holds the user's maildrop.
-	ErrMaildropLocked = errors.New("maildir: maildrop in use")
+	// ErrMaildropLocked is returned by LockMaildrop while another POP3
+	// session holds the user's maildrop; it is syscall.EBUSY to errors.Is.
+	ErrMaildropLocked error = &stdError{"maildir: maildrop in use", syscall.EBUSY}
 )
+
+// stdError has its own text and is (errors.Is) a standard error without
+// wrapping it (see imapmem: a wrapped syscall.Errno is a net.Error to
+// errors.As).
+type stdError struct {
+	msg string
+	std error
+}
+
+func (e *stdError) Error() string        { return e.msg }
+func (e *stdError) Is(target error) bool { return target == e.std }
 
 var defaultMailboxes = []struct{ name, use string }{
 	{"Drafts", `\Drafts`},
@@ -466,6 +480,10 @@ func (s *Store) user(username string) (*user, error) {
 	return u, nil
 }
 
+// KeepsModSeq reports true: every mailbox keeps mod-sequences
+// (imapserver.ModSeqKeeper; CONDSTORE and QRESYNC are offered).
+func (s *Store) KeepsModSeq() bool { return true }
+
 // VerifyPassword implements imapserver.Backend and sasl.PasswordVerifier.
 func (s *Store) VerifyPassword(ctx context.Context, username, password string) error {
 	u, err := s.user(username)
@@ -528,7 +546,7 @@ func (s *Store) LookupSecret(ctx context.Context, username string) (string, erro
 }
 
 // User implements imapserver.Backend.
-func (s *Store) User(ctx context.Context, username string) (imapserver.User, error) {
+func (s *Store) User(ctx context.Context, username string, conn *imapserver.ConnInfo) (imapserver.User, error) {
 	u, err := s.user(username)
 	if err != nil {
 		return nil, err

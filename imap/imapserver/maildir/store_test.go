@@ -40,7 +40,7 @@ func readAll(t *testing.T, m imapserver.Message) string {
 
 func mustOpen(t *testing.T, s *Store, name string) imapserver.Mailbox {
 	t.Helper()
-	u, err := s.User(context.Background(), "alice")
+	u, err := s.User(context.Background(), "alice", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +74,9 @@ func TestPersistAcrossReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	u, _ := s.User(ctx, "alice")
+	u, _ := s.User(ctx, "alice", nil)
 	bin := "binary\x00\nbare LF\rCR\r\n"
-	res, err := u.Append(ctx, "Sent", strings.NewReader(bin), int64(len(bin)), imapserver.AppendOptions{Flags: []string{`\Seen`}})
+	res, err := u.Append(ctx, "Sent", strings.NewReader(bin), int64(len(bin)), imapserver.AppendOptions{Flags: []string{`\Seen`}, Binary: true})
 	if err != nil || res.UID != 1 {
 		t.Fatal(res, err)
 	}

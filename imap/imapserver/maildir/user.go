@@ -386,6 +386,11 @@ func (s *userSession) AppendMulti(ctx context.Context, name string, msgs []imaps
 			cleanup()
 			return nil, err
 		}
+		if !am.Binary {
+			// A plain literal is text: bare line ends become CRLF, as
+			// imapmem stores them; a literal8 is kept as sent (RFC 3516).
+			data = toCRLF(data)
+		}
 		date := am.Date
 		if date.IsZero() {
 			date = u.s.now()
