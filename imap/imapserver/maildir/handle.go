@@ -72,7 +72,6 @@ func (h *handle) Poll() []imapserver.Update {
 			}
 		}
 	}
-	mb.toldLocked(h)
 	return p
 }
 
@@ -324,7 +323,7 @@ func (h *handle) Close() error {
 		h.closed = true
 		delete(h.mb.handles, h)
 		h.pending = nil
-		h.mb.toldLocked(h)
+		h.mb.closedLocked(h)
 	}
 	return nil
 }

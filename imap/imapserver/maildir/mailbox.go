@@ -61,7 +61,9 @@ type mailbox struct {
 }
 
 // doomedFile is an expunged message's file kept until every handle that
-// had the message in view was told (or closed).
+// had the message in view has closed: the server may serve it to its
+// session until it has sent the EXPUNGE, which can be several commands
+// later (RFC 9051 §7.5.1 forbids it during FETCH, STORE and SEARCH).
 type doomedFile struct {
 	path    string
 	waiting map[*handle]bool
@@ -647,23 +649,34 @@ func (mb *mailbox) expungeLocked(del func(*message) bool, origin *handle, goneAl
 	}
 	err := mb.writeLogLocked(r)
 	for _, m := range gone {
-		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateExpunge, UID: m.uid, ModSeq: mb.modSeq}, origin)
 		if !goneAlready {
-			mb.doomLocked(m.msgData)
+			mb.doomLocked(m.msgData, origin)
 		}
+		// The server serves the message to sessions not told yet (RFC
+		// 2180 §4.1.1); a file another program removed cannot be.
+		var msg imapserver.Message
+		if !goneAlready {
+			msg = m
+		}
+		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateExpunge, UID: m.uid, ModSeq: mb.modSeq, Message: msg}, origin)
 	}
 	mb.uidlistDirty = true
 	return err
 }
 
 // doomLocked removes an expunged message's file now, or once the
-// handles open now have polled.
-func (mb *mailbox) doomLocked(md *msgData) {
+// handles open now (but the one that expunged, whose session reports
+// the expunge at once) have closed.
+func (mb *mailbox) doomLocked(md *msgData, origin *handle) {
 	p := *md.path.Load()
 	if p == "" {
 		return
 	}
-	if len(mb.handles) == 0 {
+	others := len(mb.handles)
+	if _, ok := mb.handles[origin]; ok {
+		others--
+	}
+	if others == 0 {
 		mb.u.s.fs.Remove(p)
 		return
 	}
@@ -676,14 +689,16 @@ func (mb *mailbox) doomLocked(md *msgData) {
 	}
 	d := &doomedFile{path: p, waiting: make(map[*handle]bool, len(mb.handles))}
 	for h := range mb.handles {
-		d.waiting[h] = true
+		if h != origin {
+			d.waiting[h] = true
+		}
 	}
 	mb.doomed = append(mb.doomed, d)
 }
 
-// toldLocked notes that h has polled (or closed): files it was the last
-// to wait for are removed.
-func (mb *mailbox) toldLocked(h *handle) {
+// closedLocked notes that h has closed: files it was the last to hold
+// are removed.
+func (mb *mailbox) closedLocked(h *handle) {
 	if len(mb.doomed) == 0 {
 		return
 	}
