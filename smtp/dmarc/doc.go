@@ -34,7 +34,11 @@
 // ParseReport reads the XML reports others send (RFC 9990 and RFC 7489
 // formats, plain, gzip or zip), bounded in size, depth and record count.
 // An Aggregator collects Observations of evaluated messages and builds
-// the reports to send, one per policy domain with rua=.
+// the reports to send, one per policy domain with rua=;
+// Evaluator.ReportDestinations keeps only the rua URIs that may receive
+// them (RFC 9990 §4: external destinations must confirm), and Report's
+// Filename, Subject and WriteGzip give the parts of the report message
+// (§3.5.2).
 //
 // # Implementation notes
 //

@@ -131,3 +131,40 @@ func TestAggregatorRoundTrip(t *testing.T) {
 
 	assert.Empty(t, agg.Reports(ReportMetadata{}, begin, begin), "a new period starts empty")
 }
+
+// RFC 9990 §4: external report destinations must confirm.
+func TestReportDestinations(t *testing.T) {
+	z := &zone{txt: map[string][]string{
+		"_dmarc.blue.example.com":                          {"v=DMARC1; p=none"},
+		"_dmarc.example.com":                               {"v=DMARC1; p=none"},
+		"blue.example.com._report._dmarc.red.example.net":  {"v=DMARC1"},
+		"blue.example.com._report._dmarc.over.example.net": {"v=DMARC1; rua=mailto:other@over.example.net"},
+		"blue.example.com._report._dmarc.evil.example.net": {"v=DMARC1; rua=mailto:victim@victim.example"},
+	}, fail: map[string]bool{"blue.example.com._report._dmarc.broken.example": true}}
+	e := &Evaluator{Resolver: z}
+	ctx := context.Background()
+	got, err := e.ReportDestinations(ctx, "blue.example.com", []string{
+		"mailto:own@example.com",             // same Organizational Domain
+		"mailto:reports@red.example.net",     // confirmed
+		"mailto:reports@over.example.net",    // confirmed, overridden
+		"mailto:reports@evil.example.net",    // override to another host: dropped
+		"mailto:reports@unconfirmed.example", // no record: dropped
+		"https://red.example.net/dmarc",      // host of an https URI
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"mailto:own@example.com", "mailto:reports@red.example.net", "mailto:other@over.example.net", "https://red.example.net/dmarc"}, got)
+	_, err = e.ReportDestinations(ctx, "blue.example.com", []string{"mailto:r@broken.example"})
+	assert.Error(t, err, "a temporary failure is reported, to retry")
+}
+
+func TestReportMessageParts(t *testing.T) {
+	r := Report{Feedback: &Feedback{ReportMetadata: ReportMetadata{ReportID: "1721054318-example.com@example.org", DateRange: DateRange{1013662812, 1013749130}},
+		PolicyPublished: PolicyPublished{Domain: "example.com"}, Records: []ReportRecord{{Row: Row{SourceIP: "192.0.2.1", Count: 1}}}}}
+	assert.Equal(t, "mail.receiver.example!example.com!1013662812!1013749130.xml.gz", r.Filename("mail.receiver.example", true))
+	assert.Equal(t, "Report Domain: example.com Submitter: mail.receiver.example Report-ID: <1721054318-example.com@example.org>", r.Subject("mail.receiver.example"))
+	var buf bytes.Buffer
+	require.NoError(t, r.WriteGzip(&buf))
+	r.Feedback.ReportMetadata.OrgName = "x"
+	_, err := ParseReport(&buf)
+	assert.Error(t, err, "org_name was empty when written")
+}
