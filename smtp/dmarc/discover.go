@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -33,9 +34,20 @@ func (m OrgMethod) String() string {
 // maxWalk is the most queries one tree walk makes (RFC 9989 §4.10).
 const maxWalk = 8
 
-// normalize lower-cases a domain and drops a trailing dot.
+// normalize lower-cases a domain, drops a trailing dot and turns U-labels
+// into A-labels, the form DNS queries need (RFC 5890; RFC 9990 §4 step 3
+// asks for it explicitly).
 func normalize(d string) string {
-	return strings.ToLower(strings.TrimSuffix(d, "."))
+	d = strings.ToLower(strings.TrimSuffix(d, "."))
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			if a, err := idna.Lookup.ToASCII(d); err == nil {
+				return a
+			}
+			return d
+		}
+	}
+	return d
 }
 
 // walkTargets lists the names a tree walk from domain queries, the domain

@@ -263,3 +263,10 @@ func TestAuthResult(t *testing.T) {
 	v, _ = h.Format()
 	assert.Equal(t, "mx.example.org; dmarc=none header.from=example.org", v)
 }
+
+func TestIDNAuthor(t *testing.T) {
+	z := &zone{txt: map[string][]string{"_dmarc.xn--bcher-kva.example": {"v=DMARC1; p=reject"}}}
+	ev := evaluate(t, z, &Message{From: "Bücher.example", DKIM: []DKIMResult{{Domain: "xn--bcher-kva.example", Result: "pass"}}})
+	assert.Equal(t, Pass, ev.Result)
+	assert.Equal(t, "xn--bcher-kva.example", ev.AuthorDomain)
+}

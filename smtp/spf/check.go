@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/dns"
+	"golang.org/x/net/idna"
 )
 
 // Defaults of Checker's zero fields.
@@ -147,6 +148,8 @@ func (c *Checker) CheckHost(ctx context.Context, ip netip.Addr, domain, sender, 
 		defer cancel()
 	}
 	local, senderDomain := splitSender(sender)
+	// RFC 7208 §4.3: internationalized names are checked as A-labels.
+	domain, senderDomain = aLabels(domain), aLabels(senderDomain)
 	e := &eval{
 		c: c, res: c.resolver(), ip: ip.Unmap(),
 		sender: local + "@" + senderDomain, local: local, senderDomain: senderDomain, helo: helo,
@@ -171,6 +174,21 @@ func (c *Checker) CheckHost(ctx context.Context, ip netip.Addr, domain, sender, 
 	}
 	o.Result, o.Mechanism, o.Explanation = res.result, res.mechanism, res.explanation
 	return o
+}
+
+// aLabels converts a name with U-labels to A-labels (RFC 5890); a name
+// that does not convert is returned as it is, and fails validDomain or
+// finds no record.
+func aLabels(d string) string {
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			if a, err := idna.Lookup.ToASCII(d); err == nil {
+				return a
+			}
+			return d
+		}
+	}
+	return d
 }
 
 // eval is the state of one check_host() evaluation, kept across include

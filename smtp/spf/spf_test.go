@@ -312,3 +312,11 @@ func TestAuthResult(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "a@bad.example", parsed.Results[0].Props[0].Value)
 }
+
+// RFC 7208 §4.3: an internationalized domain is checked as A-labels.
+func TestIDN(t *testing.T) {
+	z := zone(map[string][]string{"xn--bcher-kva.example": {"TXT v=spf1 ip4:192.0.2.1 -all"}})
+	o := check(t, z, "192.0.2.1", "h.test", "kunde@bücher.example")
+	assert.Equal(t, Pass, o.Result)
+	assert.Equal(t, "kunde@xn--bcher-kva.example", o.Sender)
+}
