@@ -2,6 +2,7 @@ package dkim
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash"
 )
@@ -137,6 +138,38 @@ func (b *bodyCanon) flush() {
 	b.n += int64(len(out))
 }
 
+var space = []byte(" ")
+
+// needsRelaxing reports whether p may contain a tab or two spaces in a
+// row, eight bytes at a time. The per-byte test ((v-1) &^ v & 0x80) can
+// also flag the byte after a match (a borrow); that only sends a line to
+// the slow path, which is always right.
+func needsRelaxing(p []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	var prev uint64 // 0x80 when the previous word ended in a space
+	for len(p) >= 8 {
+		x := binary.LittleEndian.Uint64(p)
+		if t := x ^ (0x09 * ones); (t-ones)&^t&highs != 0 {
+			return true
+		}
+		sp := x ^ (0x20 * ones)
+		m := (sp - ones) &^ sp & highs
+		if m&(m<<8|prev) != 0 {
+			return true
+		}
+		prev = m >> 56
+		p = p[8:]
+	}
+	last := prev != 0
+	for _, c := range p {
+		if c == '\t' || c == ' ' && last {
+			return true
+		}
+		last = c == ' '
+	}
+	return false
+}
+
 var crlfs = bytes.Repeat([]byte("\r\n"), 64)
 
 // flushLines emits the held-back line ends before content.
@@ -203,6 +236,28 @@ func (b *bodyCanon) Write(p []byte) (int, error) {
 // output buffer: each input byte gives at most one output byte, plus the
 // one space that may be pending from before.
 func (b *bodyCanon) relaxedContent(line []byte) {
+	// The common case: apart from trailing whitespace (held back), the
+	// text is already canonical (no tab, no run of spaces). Copy it whole.
+	end := len(line)
+	for end > 0 && (line[end-1] == ' ' || line[end-1] == '\t') {
+		end--
+	}
+	if end == 0 {
+		b.pendingWSP = true // whitespace only, so far
+		return
+	}
+	if core := line[:end]; !needsRelaxing(core) {
+		if b.pendingCRLF > 0 {
+			b.flushLines()
+		}
+		if b.pendingWSP && core[0] != ' ' {
+			b.emit(space)
+		}
+		b.emit(core)
+		b.content = true
+		b.pendingWSP = end < len(line)
+		return
+	}
 	j := 0
 	for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
 		j++
