@@ -37,7 +37,7 @@ func (s *Server) init() {
 		}
 		s.auth = s.Auth
 		if s.auth == nil && s.Backend != nil {
-			s.auth = &sasl.Registry{Credentials: s.Backend, AllowPlaintext: s.AllowInsecureAuth, Hostname: s.hostname}
+			s.auth = &sasl.Registry{Credentials: backendCredentials(s.Backend), AllowPlaintext: s.AllowInsecureAuth, Hostname: s.hostname}
 		}
 		s.connLim = limit.NewConnLimiter(limit.ConnLimits{Max: s.Limits.MaxConns, PerIP: s.Limits.MaxConnsPerIP})
 		if s.Limits.AuthFailureDelay >= 0 {
@@ -266,7 +266,7 @@ func (s *Server) credentials() any {
 	if s.Auth != nil && s.Auth.Credentials != nil {
 		return s.Auth.Credentials
 	}
-	return s.Backend
+	return backendCredentials(s.Backend)
 }
 
 // passwords returns the verifier for USER/PASS, or nil.

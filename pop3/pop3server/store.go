@@ -46,14 +46,24 @@ type MaildropStore interface {
 }
 
 // NewStoreBackend returns a Backend that serves POP3 from store's
-// maildrops. Authentication is separate: set the server's Auth (or its
-// Credentials) to the store when it implements the sasl credential
-// interfaces, as imapmem.Store does.
+// maildrops. When Server.Auth is nil (or has no Credentials), the store
+// itself verifies logins through whichever sasl credential interfaces it
+// implements (sasl.PasswordVerifier for USER/PASS, as imapmem.Store
+// does), as for any Backend.
 func NewStoreBackend(store MaildropStore) Backend {
 	return &storeBackend{store: store}
 }
 
 type storeBackend struct{ store MaildropStore }
+
+// backendCredentials is what verifies logins when Server.Auth names no
+// Credentials: the Backend, or the store behind NewStoreBackend's.
+func backendCredentials(b Backend) any {
+	if sb, ok := b.(*storeBackend); ok {
+		return sb.store
+	}
+	return b
+}
 
 var errStoreInUse = &pop3.Error{Code: pop3.CodeInUse, Text: "maildrop already in use"}
 

@@ -9,7 +9,6 @@ import (
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/pop3/internal/pop3test"
 	"github.com/posthorn/posthorn/pop3/pop3server"
-	"github.com/posthorn/posthorn/sasl"
 )
 
 // The in-memory store serves POP3 without importing this package.
@@ -30,9 +29,9 @@ func TestStoreBackendImapmem(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// No Auth: the store behind the backend verifies passwords.
 	env := pop3test.Start(t, &pop3server.Server{
 		Backend:           pop3server.NewStoreBackend(store),
-		Auth:              &sasl.Registry{Credentials: store, AllowPlaintext: true},
 		AllowInsecureAuth: true,
 	})
 
@@ -44,6 +43,10 @@ func TestStoreBackendImapmem(t *testing.T) {
 	c := pop3test.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
+		C: USER bob
+		S: +OK*
+		C: PASS wrong
+		S: -ERR*
 		C: USER bob
 		S: +OK*
 		C: PASS pw

@@ -1,6 +1,7 @@
 package smtpserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -100,6 +101,18 @@ type StoreOptions struct {
 	// 452). Use 552 5.2.2 to bounce at once.
 	OverQuota *smtp.Error
 
+	// Inspect, when not nil, sees each message as it streams into the
+	// store, for checks that need the whole message, such as DKIM
+	// verification (dkim.Verifier is an io.Writer). It is called when the
+	// message data starts, with the envelope; the message is written to w
+	// (nil: not needed) as the store receives it, without the Received:
+	// field. After the last octet and before the store commits, done is
+	// called (not for a message cut short): it returns header lines, each
+	// ending in CRLF, to put above the Received: field
+	// (Authentication-Results:, RFC 8601 §5), or an error to refuse the
+	// message, nothing being stored (a *smtp.Error is the reply).
+	Inspect func(ctx context.Context, c *ConnInfo, from smtp.Mailbox, to []smtp.Mailbox) (w io.Writer, done func() ([]byte, error))
+
 	// Logger records local failures and, in SMTP mode, a recipient that
 	// failed after DATA when another succeeded (one reply cannot say so,
 	// and this backend has no queue to send a bounce). nil discards.
@@ -156,6 +169,13 @@ type storeSession struct {
 	users []string // distinct accounts of the accepted recipients
 	rcpt  []int    // per accepted RCPT, its index in users
 	trace []byte   // the server's Received: field, set before Data
+
+	// For StoreOptions.Inspect only.
+	from  smtp.Mailbox
+	to    []smtp.Mailbox // accepted recipients, in order
+	extra []byte         // lines Inspect's done returned
+	hdr   []byte         // extra and trace, handed to the store
+	tee   inspectReader
 }
 
 var (
@@ -178,6 +198,7 @@ func (s *storeSession) local(domain string) bool {
 
 func (s *storeSession) Mail(ctx context.Context, from smtp.Mailbox, opts *smtp.MailOptions) error {
 	s.Reset(ctx)
+	s.from = from
 	if opts != nil {
 		s.size = opts.Size
 	}
@@ -207,6 +228,7 @@ func (s *storeSession) Rcpt(ctx context.Context, to smtp.Mailbox, opts *smtp.Rcp
 	for i, u := range s.users {
 		if u == user { // a second address of the same account: one copy
 			s.rcpt = append(s.rcpt, i)
+			s.to = append(s.to, to)
 			return nil
 		}
 	}
@@ -216,6 +238,7 @@ func (s *storeSession) Rcpt(ctx context.Context, to smtp.Mailbox, opts *smtp.Rcp
 		return s.reply(err)
 	}
 	s.rcpt = append(s.rcpt, len(s.users))
+	s.to = append(s.to, to)
 	s.users = append(s.users, user)
 	return nil
 }
@@ -260,11 +283,24 @@ func (s *storeSession) reply(err error) error {
 
 func (s *storeSession) takeTrace(b []byte) { s.trace = b }
 
-func (s *storeSession) header() []byte { return s.trace }
+func (s *storeSession) header() []byte {
+	if len(s.extra) == 0 {
+		return s.trace
+	}
+	s.hdr = append(append(s.hdr[:0], s.extra...), s.trace...)
+	return s.hdr
+}
 
 func (s *storeSession) deliver(ctx context.Context, r io.Reader) ([]error, error) {
+	s.extra = s.extra[:0]
+	if f := s.b.opts.Inspect; f != nil {
+		w, done := f(ctx, s.conn, s.from, s.to)
+		s.tee = inspectReader{r: r, w: w, done: done, extra: &s.extra}
+		r = &s.tee
+	}
 	res, err := s.b.store.DeliverMessage(ctx, s.users, r, s.header)
 	s.trace = nil
+	s.tee = inspectReader{}
 	if err != nil {
 		// A body error is answered by the server, which knows which
 		// limit or policy it enforced; the rest are local failures.
@@ -316,6 +352,41 @@ func (s *storeSession) LMTPData(ctx context.Context, r io.Reader) []error {
 
 func (s *storeSession) Reset(ctx context.Context) {
 	s.size, s.users, s.rcpt, s.trace = 0, s.users[:0], s.rcpt[:0], nil
+	s.from, s.to = smtp.Mailbox{}, s.to[:0]
+}
+
+var crlfBytes = []byte("\r\n")
+
+// inspectReader copies the message to StoreOptions.Inspect's writer and,
+// at its end, asks its verdict: an error instead of io.EOF makes the
+// store deliver nothing.
+type inspectReader struct {
+	r     io.Reader
+	w     io.Writer
+	done  func() ([]byte, error)
+	extra *[]byte
+	err   error // a write error of w: w sees no more
+}
+
+func (t *inspectReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 && t.w != nil && t.err == nil {
+		_, t.err = t.w.Write(p[:n])
+	}
+	if err == io.EOF && t.done != nil {
+		done := t.done
+		t.done = nil
+		lines, derr := done()
+		if derr != nil {
+			return n, derr
+		}
+		*t.extra = append(*t.extra, lines...)
+		if n := len(*t.extra); n > 0 && !bytes.HasSuffix(*t.extra, crlfBytes) {
+			// The lines must not run into the Received: field.
+			*t.extra = append(*t.extra, crlfBytes...)
+		}
+	}
+	return n, err
 }
 
 func (s *storeSession) Close(ctx context.Context) error { return nil }

@@ -269,3 +269,42 @@ func TestStoreBackendImapmem(t *testing.T) {
 	require.True(t, strings.HasPrefix(string(b), "Received: from client.test"), "%q", b)
 	require.True(t, strings.HasSuffix(string(b), "\r\nSubject: hi\r\n\r\nbody\r\n"), "%q", b)
 }
+
+// StoreOptions.Inspect sees the message as it streams, with its
+// envelope, and puts its verdict above the Received: field
+// (Authentication-Results:, RFC 8601 §5), or refuses the message.
+func TestStoreBackendInspect(t *testing.T) {
+	st := newRecStore("alice", "bob")
+	var seen strings.Builder
+	var env string
+	opts := StoreOptions{Inspect: func(ctx context.Context, c *ConnInfo, from smtp.Mailbox, to []smtp.Mailbox) (io.Writer, func() ([]byte, error)) {
+		env = fmt.Sprint(c.Hostname, " ", from, " ", to)
+		seen.Reset()
+		return &seen, func() ([]byte, error) {
+			if strings.Contains(seen.String(), "spam") {
+				return nil, smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "Refused by policy")
+			}
+			return []byte(fmt.Sprintf("Authentication-Results: mx.test; x-octets=%d", seen.Len())), nil
+		}
+	}}
+	w := storeServer(t, st, ModeMX, opts)
+	w.cmd("MAIL FROM:<x@example.net>", 250)
+	w.cmd("RCPT TO:<alice@a.example>", 250)
+	w.cmd("RCPT TO:<bob@b.example>", 250)
+	w.cmd("DATA", 354)
+	w.send("Subject: hi\r\n\r\nbody\r\n.\r\n")
+	w.expect(250)
+	require.Equal(t, "client.test x@example.net [alice@a.example bob@b.example]", env)
+	require.Equal(t, "Subject: hi\r\n\r\nbody\r\n", seen.String())
+	got := st.deliveries()
+	require.Len(t, got, 1)
+	require.True(t, strings.HasPrefix(got[0].header, "Authentication-Results: mx.test; x-octets=21\r\nReceived: from client.test"), "%q", got[0].header)
+
+	// A refusal after the data: nothing is stored, the reply is its own.
+	w.cmd("MAIL FROM:<x@example.net>", 250)
+	w.cmd("RCPT TO:<alice@a.example>", 250)
+	w.cmd("DATA", 354)
+	w.send("Subject: spam\r\n\r\nbody\r\n.\r\n")
+	requireReply(t, w.expect(550), "5.7.1")
+	require.Len(t, st.deliveries(), 1)
+}
