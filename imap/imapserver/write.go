@@ -5,9 +5,9 @@ import (
 	"io"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
 // respWriter writes response syntax to a bufio.Writer without
@@ -31,58 +31,16 @@ func (w *respWriter) num64(n uint64) {
 	w.Write(strconv.AppendUint(w.AvailableBuffer(), n, 10))
 }
 
-// quotable reports whether s can be sent as a quoted string.
-func quotable(s string, utf8ok bool) bool {
-	if len(s) > 1024 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '\r' || c == '\n' || c == 0 {
-			return false
-		}
-		if c >= 0x80 && !utf8ok {
-			return false
-		}
-	}
-	return !utf8ok || utf8.ValidString(s)
-}
-
-// str writes s as a quoted string or, when it cannot be quoted, a literal.
+// str writes s as a quoted string or, when it cannot be quoted, a literal,
+// with imapwire's encoder (the one in the tree), straight into the
+// buffer.
 func (w *respWriter) str(s string) {
-	if quotable(s, w.utf8) {
-		w.WriteByte('"')
-		for i := 0; i < len(s); i++ {
-			if s[i] == '"' || s[i] == '\\' {
-				w.WriteByte('\\')
-			}
-			w.WriteByte(s[i])
-		}
-		w.WriteByte('"')
-		return
-	}
-	w.WriteByte('{')
-	w.num(uint32(len(s)))
-	w.WriteString("}\r\n")
-	w.WriteString(s)
+	w.Write(imapwire.AppendString(w.AvailableBuffer(), s, w.utf8))
 }
 
 // astr writes s as an atom when it is one, otherwise as a string.
 func (w *respWriter) astr(s string) {
-	if s != "" && len(s) < 256 {
-		ok := true
-		for i := 0; i < len(s); i++ {
-			if !imap.IsAStringChar(s[i]) {
-				ok = false
-				break
-			}
-		}
-		if ok && s != "NIL" {
-			w.WriteString(s)
-			return
-		}
-	}
-	w.str(s)
+	w.Write(imapwire.AppendAString(w.AvailableBuffer(), s, w.utf8))
 }
 
 // mailbox writes a mailbox name: modified UTF-7 unless the session

@@ -9,6 +9,10 @@ import (
 	"github.com/posthorn/posthorn/imap"
 )
 
+// MaxQuoted is the longest string AppendString writes quoted; longer
+// strings become literals.
+const MaxQuoted = 1024
+
 // quotable reports whether s can be sent as a quoted string: no CR, LF or
 // NUL, 7-bit (or valid UTF-8 when utf8ok), and not longer than MaxQuoted.
 func quotable(s string, utf8ok bool) bool {

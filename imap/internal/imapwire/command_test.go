@@ -1,7 +1,6 @@
 package imapwire
 
 import (
-	"bufio"
 	"fmt"
 	"strings"
 	"testing"
@@ -135,43 +134,35 @@ func TestReadFetchAtts(t *testing.T) {
 	}
 }
 
-func TestEncoder(t *testing.T) {
-	var sb strings.Builder
-	bw := bufio.NewWriter(&sb)
-	e := NewEncoder(bw)
-	e.Star().Number(12).Raw(" FETCH (UID ").Number(4827313).Raw(" FLAGS ").Flags([]imap.Flag{imap.FlagSeen, "$Junk"}).
-		Raw(" INTERNALDATE ").DateTime(time.Date(1996, 7, 7, 2, 44, 25, 0, time.FixedZone("", -7*3600))).
-		Raw(" X ").String("a \"q\" \\").SP().String("line\r\nbreak").SP().String("naïve").SP().NString("").SP().AString("nil").SP().AString("INBOX").
-		Raw(")").CRLF()
-	e.StatusResponse("a1", imap.StatusOK, imap.CodeReadWrite, "", "SELECT completed")
-	e.Error("a2", imap.NoError(imap.CodeTryCreate, "no such mailbox"))
-	e.Error("a3", imap.ByeError(imap.CodeTooBig, "literal too big"))
-	e.Continuation("")
-	must(t, e.Flush())
-	want := "* 12 FETCH (UID 4827313 FLAGS (\\Seen $Junk) INTERNALDATE \" 7-Jul-1996 02:44:25 -0700\" X \"a \\\"q\\\" \\\\\" {11}\r\nline\r\nbreak {6}\r\nnaïve NIL \"nil\" INBOX)\r\n" +
-		"a1 OK [READ-WRITE] SELECT completed\r\n" +
-		"a2 NO [TRYCREATE] no such mailbox\r\n" +
-		"* BYE [TOOBIG] literal too big\r\n" +
-		"+ Ready\r\n"
-	if sb.String() != want {
-		t.Errorf("got\n%q\nwant\n%q", sb.String(), want)
+// The Append functions write what the server's respWriter and the
+// client's Command use: atoms, quoted strings, literals, NIL, dates.
+func TestAppendStrings(t *testing.T) {
+	var b []byte
+	b = AppendString(b, "a \"q\" \\", false)
+	b = append(b, ' ')
+	b = AppendString(b, "line\r\nbreak", false)
+	b = append(b, ' ')
+	b = AppendString(b, "naïve", false)
+	b = append(b, ' ')
+	b = AppendString(b, "naïve", true)
+	b = append(b, ' ')
+	b = AppendString(b, "\xff", true)
+	b = append(b, ' ')
+	b = AppendNString(b, "", false)
+	b = append(b, ' ')
+	b = AppendAString(b, "nil", false)
+	b = append(b, ' ')
+	b = AppendAString(b, "INBOX", false)
+	b = append(b, ' ')
+	b = AppendDateTime(b, time.Date(1996, 7, 7, 2, 44, 25, 0, time.FixedZone("", -7*3600)))
+	want := "\"a \\\"q\\\" \\\\\" {11}\r\nline\r\nbreak {6}\r\nnaïve \"naïve\" {1}\r\n\xff NIL \"nil\" INBOX \" 7-Jul-1996 02:44:25 -0700\""
+	if string(b) != want {
+		t.Errorf("got\n%q\nwant\n%q", b, want)
 	}
 	// The date-time round-trips through the decoder.
 	dt, ok := ParseDateTime([]byte(" 7-Jul-1996 02:44:25 -0700"))
 	if !ok || dt.Unix() != time.Date(1996, 7, 7, 9, 44, 25, 0, time.UTC).Unix() {
 		t.Errorf("ParseDateTime = %v %v", dt, ok)
-	}
-}
-
-func TestEncoderUTF8(t *testing.T) {
-	var sb strings.Builder
-	bw := bufio.NewWriter(&sb)
-	e := NewEncoder(bw)
-	e.UTF8 = true
-	e.String("naïve").SP().String("\xff")
-	_ = e.Flush()
-	if got := sb.String(); got != "\"naïve\" {1}\r\n\xff" {
-		t.Errorf("got %q", got)
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package imapwire is the IMAP wire codec shared by the posthorn IMAP
 // server and client: a streaming Decoder over a *bufio.Reader for the
 // grammar of RFC 9051 §9 and RFC 3501 §9 (atoms, strings, literals, lists,
-// numbers, sets, flags, dates, search programs, fetch attributes), and an
-// Encoder over a *bufio.Writer for responses and commands.
+// numbers, sets, flags, dates, search programs, fetch attributes), and the
+// Append functions that write the same grammar.
 //
 // # Decoder
 //
@@ -30,15 +30,17 @@
 // again from zero; the whole command (lines and string literals) is bounded
 // by MaxCommandBytes, and streamed message literals by the caller's limit.
 //
-// # Encoder
+// # Writing
 //
-// The encoder writes through the bufio.Writer's AvailableBuffer, so numbers,
-// atoms and sets are written without allocation. String chooses a quoted
-// string when it is safe (7-bit, or UTF-8 once the session allows it, no CR,
-// LF or NUL, not too long) and a literal otherwise. Errors are sticky and
-// reported by Err and Flush.
+// The Append functions append IMAP syntax to a []byte: strings as an atom,
+// a quoted string when it is safe (7-bit, or UTF-8 once the session allows
+// it, no CR, LF or NUL, not longer than MaxQuoted) and a literal
+// otherwise; envelopes, body structures, search programs and fetch
+// attributes. They are the one encoder of the package: the server's
+// response writer writes their output through its bufio.Writer's
+// AvailableBuffer without allocation, and the client builds its commands
+// with Command, which keeps the places of its literals as structure.
 //
-// The Append* functions produce the same bytes into a []byte; the server
-// uses them to pre-encode ENVELOPE and BODYSTRUCTURE once per message and
-// write the cached form with a single copy.
+// The server also uses them to pre-encode ENVELOPE and BODYSTRUCTURE once
+// per message and write the cached form with a single copy.
 package imapwire

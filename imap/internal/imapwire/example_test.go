@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/imap/internal/imapwire"
 )
 
@@ -55,20 +54,20 @@ func ExampleDecoder_Recover() {
 	// next command: a3
 }
 
-func ExampleEncoder() {
-	var out strings.Builder
-	w := bufio.NewWriter(&out)
-	e := imapwire.NewEncoder(w)
-	e.Star().Number(1).Raw(" FETCH (UID ").Number(42).Raw(" FLAGS ").
-		Flags([]imap.Flag{imap.FlagSeen}).Raw(" BODY[HEADER.FIELDS (Subject)] ").
-		String("Subject: hi\r\n\r\n").Raw(")").CRLF()
-	e.StatusResponse("a1", imap.StatusOK, "", "", "FETCH completed")
-	_ = e.Flush()
-	fmt.Print(strings.ReplaceAll(out.String(), "\r\n", "\n"))
+// A client command keeps its literals as structure: the sender closes
+// each header ("}" CRLF, or "+}" CRLF under LITERAL+) where Segments says,
+// so data that reads like a literal header is only data.
+func ExampleCommand() {
+	var c imapwire.Command
+	c.Raw("LOGIN ")
+	c.AString("alice", false)
+	c.SP()
+	c.AString("p{1}\r\nq", false)
+	_ = c.Segments(func(b []byte, lit bool, n int64) error {
+		fmt.Printf("%q literal=%v size=%d\n", b, lit, n)
+		return nil
+	})
 	// Output:
-	// * 1 FETCH (UID 42 FLAGS (\Seen) BODY[HEADER.FIELDS (Subject)] {15}
-	// Subject: hi
-	//
-	// )
-	// a1 OK FETCH completed
+	// "LOGIN alice {7" literal=true size=7
+	// "p{1}\r\nq" literal=false size=0
 }

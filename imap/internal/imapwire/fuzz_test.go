@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"io"
 	"testing"
-
-	"github.com/posthorn/posthorn/imap"
 )
 
 // parseCommand drives the decoder through one command the way a server
@@ -236,21 +234,5 @@ func BenchmarkParseCommand(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-func BenchmarkEncodeFetch(b *testing.B) {
-	bw := bufio.NewWriterSize(io.Discard, 4096)
-	e := NewEncoder(bw)
-	flags := []imap.Flag{imap.FlagSeen, imap.FlagAnswered}
-	env := []byte(`("Mon, 7 Feb 1994 21:52:25 -0800" "afternoon meeting" (("Fred Foobar" NIL "foobar" "blurdybloop.example")) NIL NIL NIL NIL NIL NIL "<B27397-0100000@cac.washington.example>")`)
-	b.ReportAllocs()
-	for i := range b.N {
-		// * n FETCH (UID n FLAGS (...) RFC822.SIZE n ENVELOPE (...))
-		e.Star().Number(uint32(i)).Raw(" FETCH (UID ").Number(uint32(i) + 1000).Raw(" FLAGS ").Flags(flags).
-			Raw(" RFC822.SIZE ").Number64(4096).Raw(" ENVELOPE ").RawBytes(env).Raw(")").CRLF()
-	}
-	if err := e.Flush(); err != nil {
-		b.Fatal(err)
 	}
 }

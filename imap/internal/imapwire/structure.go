@@ -159,19 +159,3 @@ func appendParams(b []byte, ps []imap.Param) []byte {
 	}
 	return append(b, ')')
 }
-
-// Envelope writes env (see AppendEnvelope).
-func (e *Encoder) Envelope(env *imap.Envelope) *Encoder {
-	if e.err == nil {
-		e.write(AppendEnvelope(e.w.AvailableBuffer(), env))
-	}
-	return e
-}
-
-// BodyStructure writes bs (see AppendBodyStructure).
-func (e *Encoder) BodyStructure(bs *imap.BodyStructure, extended bool) *Encoder {
-	if e.err == nil {
-		e.write(AppendBodyStructure(e.w.AvailableBuffer(), bs, extended))
-	}
-	return e
-}
