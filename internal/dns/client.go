@@ -63,13 +63,14 @@ type Client struct {
 	// Logger receives debug records of failed exchanges; nil logs nothing.
 	Logger *slog.Logger
 
-	once    sync.Once
-	conf    Config
-	confErr error
-	next    uint32 // rotation counter, under mu
-	mu      sync.Mutex
-	cache   map[cacheKey]cacheEntry
-	now     func() time.Time // tests move the clock
+	once     sync.Once
+	conf     Config
+	confErr  error
+	next     uint32 // rotation counter, under mu
+	mu       sync.Mutex
+	cache    map[cacheKey]cacheEntry
+	inflight map[cacheKey]*flight
+	now      func() time.Time // tests move the clock
 }
 
 // Response is one resolved answer.
@@ -82,7 +83,7 @@ type Response struct {
 	// records: "no data") or RCodeNameError (NXDOMAIN).
 	RCode dnsmessage.RCode
 	// Records are the answer records of Type, at the end of any CNAME
-	// chain.
+	// chain. They are shared with the cache: do not modify them.
 	Records []dnsmessage.Resource
 	// CNAMEs is the chain of aliases followed, in order (without Name).
 	CNAMEs []string
@@ -206,6 +207,14 @@ type cacheKey struct {
 	typ  dnsmessage.Type
 }
 
+// flight is a query in progress; concurrent lookups of the same name and
+// type wait for it instead of asking again.
+type flight struct {
+	done chan struct{}
+	resp *Response
+	err  *net.DNSError
+}
+
 type cacheEntry struct {
 	resp    *Response
 	expires time.Time
@@ -228,14 +237,43 @@ func (c *Client) lookupOne(ctx context.Context, name string, typ dnsmessage.Type
 	if nerr != nil {
 		return nil, &net.DNSError{Err: "invalid domain name", Name: name, IsNotFound: true}
 	}
+	c.mu.Lock()
+	if f, ok := c.inflight[key]; ok {
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, &net.DNSError{Err: ctx.Err().Error(), Name: name, IsTimeout: errors.Is(ctx.Err(), context.DeadlineExceeded), IsTemporary: true}
+		}
+		if f.err != nil {
+			e := *f.err
+			return nil, &e
+		}
+		r := *f.resp
+		return &r, nil
+	}
+	f := &flight{done: make(chan struct{})}
+	if c.inflight == nil {
+		c.inflight = make(map[cacheKey]*flight)
+	}
+	c.inflight[key] = f
+	c.mu.Unlock()
 	resp, err := c.exchange(ctx, qname, typ)
+	if err == nil && c.CacheSize >= 0 && resp.TTL > 0 {
+		c.store(key, resp, now)
+	}
+	// resp is not modified from here on: it is shared with the cache and
+	// the waiting lookups, each of which gets its own copy.
+	c.mu.Lock()
+	delete(c.inflight, key)
+	c.mu.Unlock()
+	f.resp, f.err = resp, err
+	close(f.done)
 	if err != nil {
 		return nil, err
 	}
-	if c.CacheSize >= 0 && resp.TTL > 0 {
-		c.store(key, resp, now)
-	}
-	return resp, nil
+	r := *resp
+	return &r, nil
 }
 
 func (c *Client) store(key cacheKey, resp *Response, now time.Time) {

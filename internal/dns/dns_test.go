@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -309,4 +310,25 @@ func TestDomainExists(t *testing.T) {
 	assert.False(t, ok)
 	_, err = c.DomainExists(ctx, "broken.test")
 	assert.True(t, dnsErr(t, err).IsTemporary)
+}
+
+// Concurrent lookups of one name share one query.
+func TestConcurrentLookupsShareAQuery(t *testing.T) {
+	s := dnstest.NewServer(t)
+	s.TXT("busy.test", "v=spf1 -all")
+	s.SetDelay(100 * time.Millisecond)
+	c := newClient(t, s)
+	c.Timeout = 2 * time.Second
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			txt, err := c.LookupTXT(context.Background(), "busy.test")
+			assert.NoError(t, err)
+			assert.Equal(t, []string{"v=spf1 -all"}, txt)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 1, s.Queries("busy.test"))
 }

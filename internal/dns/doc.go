@@ -38,6 +38,8 @@
 //     of the records used runs out; negative answers for the SOA's negative
 //     TTL (RFC 2308 §5) and not at all without an SOA. Temporary failures
 //     are never cached. The cache holds at most Client.CacheSize entries.
+//   - Concurrent lookups of one name and type share one query: the
+//     first asks, the others wait for its answer (or their own context).
 //   - CNAME chains are followed within the answer and, when the answer ends
 //     at an alias, by asking again for its target, at most MaxCNAMEHops
 //     times.

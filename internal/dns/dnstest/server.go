@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -31,6 +32,7 @@ type Server struct {
 	silentT  map[string]map[dnsmessage.Type]bool
 	ad       bool
 	truncate bool
+	delay    time.Duration
 	queries  map[string]int
 
 	udp net.PacketConn
@@ -168,6 +170,13 @@ func (s *Server) SetAD(ad bool) {
 	s.ad = ad
 }
 
+// SetDelay delays every answer by d.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
+}
+
 // SetTruncate makes every UDP answer empty and truncated, so the client
 // must ask again over TCP.
 func (s *Server) SetTruncate(tc bool) {
@@ -191,9 +200,19 @@ func (s *Server) serveUDP() {
 		if err != nil {
 			return
 		}
-		if out := s.answer(buf[:n], true); out != nil {
-			s.udp.WriteTo(out, from)
+		out := s.answer(buf[:n], true)
+		if out == nil {
+			continue
 		}
+		s.mu.Lock()
+		d := s.delay
+		s.mu.Unlock()
+		if d > 0 {
+			s.wg.Add(1)
+			time.AfterFunc(d, func() { defer s.wg.Done(); s.udp.WriteTo(out, from) })
+			continue
+		}
+		s.udp.WriteTo(out, from)
 	}
 }
 
