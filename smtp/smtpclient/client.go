@@ -106,6 +106,9 @@ type Client struct {
 	// failed send may be retried: the server answered MAIL (something
 	// may have been accepted), the end of the message went out.
 	mailReplied, endSent bool
+	// transactions counts MAIL commands the server accepted, against
+	// LIMITS MAILMAX (RFC 9422 §4.2).
+	transactions int
 }
 
 // Dial connects to addr ("host:port") in plaintext and reads the greeting.

@@ -311,8 +311,20 @@ func (t *txn) runPipelined() (res []RecipientResult, err error) {
 	mailErr := r.Err()
 	if mailErr == nil {
 		c.needReset = true
+		c.transactions++
 	}
 	t.txErr = mailErr
+	if r.Code == 421 {
+		// RFC 5321 §3.8: the server refused the transaction and closes
+		// the channel (RFC 9422 §4.2, past LIMITS MAILMAX, say); the
+		// replies to the commands pipelined behind MAIL never come.
+		c.broken = mailErr
+		_ = c.conn.Close()
+		for i := range t.results {
+			t.results[i].Err = mailErr
+		}
+		return t.overall()
+	}
 	var rcptOK []int
 	for i := range t.env.To {
 		r, err := c.readReply(ctx, c.to.Rcpt)
@@ -410,6 +422,7 @@ func (t *txn) runLockstep() ([]RecipientResult, error) {
 	}
 	c.mailReplied = true
 	c.needReset = true
+	c.transactions++
 	var rcptOK []int
 	for i := range t.env.To {
 		if _, err := c.cmdLine(ctx, c.to.Rcpt, t.line(i+1)); err != nil {

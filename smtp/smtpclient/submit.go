@@ -9,6 +9,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,7 +162,16 @@ func (s *Submitter) Submit(ctx context.Context, env *Envelope, msg Message) ([]R
 		}
 		res, err := c.Send(ctx, env, msg, msg.Size())
 		if err != nil && c.broken != nil && ctx.Err() == nil {
+			var se *smtp.Error
+			closing := errors.As(err, &se) && se.Code == 421 && !errors.Is(err, ErrPartial)
 			switch {
+			case closing && attempt == 0:
+				// 421: the server refused the whole transaction and
+				// closed the channel (RFC 5321 §3.8), so nothing was
+				// accepted: a new connection may try again.
+				s.discard(c)
+				continue
+			case closing:
 			case c.endSent:
 				err = fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
 			case !c.mailReplied && attempt == 0:
@@ -450,6 +461,10 @@ func (s *Submitter) healthy(ctx context.Context, p pooled) bool {
 	if p.c.broken != nil || idle > maxIdle || p.c.br.Buffered() > 0 || !connQuiet(p.c.conn) {
 		return false
 	}
+	if max := p.c.limit("MAILMAX"); max > 0 && p.c.transactions >= max {
+		// RFC 9422 §4.2: the server would refuse the next MAIL.
+		return false
+	}
 	noop := s.NoopAfter
 	if noop == 0 {
 		noop = 5 * time.Second
@@ -458,6 +473,23 @@ func (s *Submitter) healthy(ctx context.Context, p pooled) bool {
 		return p.c.Noop(ctx) == nil
 	}
 	return true
+}
+
+// limit returns the value of a LIMITS parameter (RFC 9422) the server
+// announced, or 0.
+func (c *Client) limit(name string) int {
+	params, ok := c.ext["LIMITS"]
+	if !ok {
+		return 0
+	}
+	for _, f := range strings.Fields(params) {
+		if k, v, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, name) {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 // discard closes a connection that is not reused and frees its slot.

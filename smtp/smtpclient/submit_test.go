@@ -13,6 +13,7 @@ import (
 
 	"github.com/posthorn/posthorn/mime"
 	"github.com/posthorn/posthorn/sasl"
+	"github.com/posthorn/posthorn/smtp"
 	"github.com/posthorn/posthorn/smtp/smtpserver"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -351,4 +352,40 @@ func TestSubmitBuilder(t *testing.T) {
 	_, err = s.SubmitBuilder(ctx, &mime.Builder{To: b.To, Text: strings.NewReader("x")})
 	var be *mime.BuildError
 	require.ErrorAs(t, err, &be)
+}
+
+// A server that announces LIMITS MAILMAX (RFC 9422 §4.2) ends a
+// connection after that many transactions with 421. The Submitter opens a
+// new connection instead of sending past the limit, and a pipelined
+// transaction the server refuses with 421 at MAIL is a refusal, retried on
+// a new connection, never an unknown outcome.
+func TestSubmitterMailMax(t *testing.T) {
+	var conns atomic.Int32
+	rec := &recorder{}
+	srv := &smtpserver.Server{Backend: rec, Limits: smtpserver.Limits{MaxMessages: 3}}
+	srv.Hooks.Connect = func(smtpserver.ConnEvent) { conns.Add(1) }
+	addr := serve(t, srv, false)
+	ctx := ctxT(t)
+	s := &Submitter{Addr: addr, TLS: TLSNone}
+	defer s.Close(ctx)
+	for i := 0; i < 7; i++ {
+		_, err := s.Submit(ctx, plainEnv(), strings.NewReader(plainMsg))
+		require.NoError(t, err, "message %d", i)
+	}
+	assert.Len(t, rec.all(), 7)
+	assert.Equal(t, int32(3), conns.Load())
+
+	// A client that ignores the limit gets the 421 as the MAIL reply.
+	c, err := Dial(ctx, addr, nil)
+	require.NoError(t, err)
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		_, err := c.Send(ctx, plainEnv(), strings.NewReader(plainMsg), int64(len(plainMsg)))
+		require.NoError(t, err)
+	}
+	_, err = c.Send(ctx, plainEnv(), strings.NewReader(plainMsg), int64(len(plainMsg)))
+	var se *smtp.Error
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, 421, se.Code)
+	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
 }
