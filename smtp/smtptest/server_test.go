@@ -332,4 +332,3 @@ func BenchmarkWaitLatency(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Load())/float64(n)/1e3, "wake-µs")
 }
-
