@@ -17,7 +17,8 @@ import (
 //
 // A session calls LockMaildrop once after login, then OpenMaildropMessage
 // for RETR and TOP, then DeleteMaildropMessages at most once (in the
-// UPDATE state, after QUIT), then the unlock function, always.
+// UPDATE state, after QUIT), then the unlock function, always. The stores
+// of this module check their conformance with internal/storetest.
 type MaildropStore interface {
 	// LockMaildrop takes the exclusive lock on username's maildrop (RFC
 	// 1939 §4) and snapshots it: the unique-id listing and size of each

@@ -27,6 +27,11 @@ import (
 //     (StoreOptions.OverQuota, 452 4.2.2 by default);
 //   - a *smtp.Error is answered as it is;
 //   - anything else is a local failure, answered 451 4.3.0 and logged.
+//
+// Such an error must not wrap a syscall.Errno itself (give it an Is
+// method instead): errors.As finds a net.Error in an Errno, and a server
+// would take the store's refusal for a broken connection. The stores of
+// this module check their conformance with internal/storetest.
 type DeliveryStore interface {
 	// CheckQuota reports whether username exists and could take one more
 	// message of size octets now; size is 0 when the client did not
