@@ -270,3 +270,9 @@ func TestIDNAuthor(t *testing.T) {
 	assert.Equal(t, Pass, ev.Result)
 	assert.Equal(t, "xn--bcher-kva.example", ev.AuthorDomain)
 }
+
+// *net.Resolver and posthorn's client both fit.
+var (
+	_ Resolver = (*net.Resolver)(nil)
+	_ Resolver = (*dns.Client)(nil)
+)

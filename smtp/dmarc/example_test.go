@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"time"
 
 	"github.com/posthorn/posthorn/smtp/dmarc"
 	"github.com/posthorn/posthorn/smtp/spf"
@@ -73,4 +75,50 @@ func ExampleRecord_String() {
 	}
 	fmt.Printf("_dmarc.example.com. IN TXT %q\n", rec.String())
 	// Output: _dmarc.example.com. IN TXT "v=DMARC1; p=quarantine; np=reject; rua=mailto:dmarc-reports@example.com"
+}
+
+// Reading an aggregate report another receiver sent (the attachment of
+// its report message, gzip or zip or plain XML).
+func ExampleParseReport() {
+	f, err := os.Open("testdata/rfc9990-sample.xml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Close()
+	fb, err := dmarc.ParseReport(f)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(fb.ReportMetadata.OrgName, "about", fb.PolicyPublished.Domain)
+	for _, r := range fb.Records {
+		fmt.Println(r.Row.SourceIP, r.Row.Count, "messages:", r.Row.PolicyEvaluated.Disposition,
+			"dkim", r.Row.PolicyEvaluated.DKIM, "spf", r.Row.PolicyEvaluated.SPF)
+	}
+	// Output:
+	// Sample Reporter about example.com
+	// 192.0.2.123 123 messages: pass dkim pass spf fail
+}
+
+// Building the day's aggregate reports from the evaluations an MX made.
+func ExampleAggregator() {
+	dns := records{"_dmarc.example.com": {"v=DMARC1; p=reject; rua=mailto:dmarc@example.com"}}
+	e := &dmarc.Evaluator{Resolver: dns}
+	var agg dmarc.Aggregator
+	for _, spfResult := range []string{"pass", "pass", "fail"} {
+		m := &dmarc.Message{From: "example.com", SPF: dmarc.SPFResult{Domain: "example.com", Result: spfResult}}
+		agg.Add(dmarc.Observation{SourceIP: netip.MustParseAddr("192.0.2.1"), Message: m, Evaluation: e.Evaluate(context.Background(), m)})
+	}
+	day := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	for _, r := range agg.Reports(dmarc.ReportMetadata{OrgName: "mx.example.org", Email: "postmaster@example.org"}, day, day.Add(24*time.Hour-time.Second)) {
+		fmt.Println(r.RUA, r.Filename("mx.example.org", true))
+		for _, rec := range r.Feedback.Records {
+			fmt.Println(rec.Row.Count, rec.Row.PolicyEvaluated.Disposition)
+		}
+	}
+	// Output:
+	// [mailto:dmarc@example.com] mx.example.org!example.com!1796601600!1796687999.xml.gz
+	// 2 pass
+	// 1 reject
 }

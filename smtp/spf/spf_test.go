@@ -320,3 +320,9 @@ func TestIDN(t *testing.T) {
 	assert.Equal(t, Pass, o.Result)
 	assert.Equal(t, "kunde@xn--bcher-kva.example", o.Sender)
 }
+
+// *net.Resolver and posthorn's client both fit.
+var (
+	_ Resolver = (*net.Resolver)(nil)
+	_ Resolver = (*dns.Client)(nil)
+)
