@@ -21,6 +21,10 @@
 //   - Every change to a mailbox bumps that mailbox's mod-sequence; the
 //     changed message carries the new value (RFC 7162 §3). Expunges are
 //     kept in an expunge history with their mod-sequence, for QRESYNC.
+//   - An expunge hands the expunged record to every handle in its
+//     UpdateExpunge (Update.Message): the content stays reachable until
+//     the last session holding it has told its client, so a session
+//     not told yet goes on serving it (RFC 2180 §4.1.1).
 //   - A message record is immutable once published: a flag change
 //     replaces the record in the mailbox's slice. So a Message handed to
 //     a session never changes under it and can be read without the lock.

@@ -415,3 +415,57 @@ func TestConcurrent(t *testing.T) {
 	}
 	_ = time.Now
 }
+
+// An expunge hands every handle the expunged message, still readable and
+// with the flags it had, so that a session not told yet can go on
+// serving it (RFC 2180 §4.1.1; imapserver.Mailbox); MOVE too.
+func TestExpungeKeepsMessage(t *testing.T) {
+	_, u := newUser(t)
+	ctx := context.Background()
+	appendMsg(t, u, "INBOX", testMsg, `\Deleted`, "$x")
+	appendMsg(t, u, "INBOX", testMsg)
+	h1, err := u.OpenMailbox(ctx, "INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h1.Close()
+	h2, err := u.OpenMailbox(ctx, "INBOX", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	if err := h1.Expunge(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h1.Move(ctx, []uint32{2}, "Trash"); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := h2.Messages(ctx, []uint32{1, 2}); len(msgs) != 0 {
+		t.Fatalf("Messages returned %d expunged messages", len(msgs))
+	}
+	var got []uint32
+	for _, up := range h2.Poll() {
+		if up.Kind != imapserver.UpdateExpunge {
+			continue
+		}
+		m := up.Message
+		if m == nil || m.UID() != up.UID {
+			t.Fatalf("expunge of UID %d carries %v", up.UID, m)
+		}
+		ra, err := m.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(io.NewSectionReader(ra, 0, m.Size()))
+		if err != nil || string(b) != testMsg {
+			t.Errorf("UID %d reads %q, %v", m.UID(), b, err)
+		}
+		if up.UID == 1 && strings.Join(m.Flags(), " ") != `\Deleted $x` {
+			t.Errorf("UID 1 flags %v", m.Flags())
+		}
+		got = append(got, up.UID)
+	}
+	if fmt.Sprint(got) != "[1 2]" {
+		t.Errorf("expunges told: %v", got)
+	}
+}
