@@ -31,9 +31,11 @@
 //     one that was absent, breaks the signature (RFC 6376 §8.15).
 //   - A DNS failure other than "no such record" is [TempError], never a
 //     pass or fail (RFC 6376 §6.1.2).
-//   - Parsers are bounded: tag lists to 64 tags and 16 KiB, the header kept
-//     for verification to 1 MiB by default, signatures per message to 8 by
-//     default, TXT records considered per key to 8.
+//   - Parsers are bounded: tag lists to 64 tags and 16 KiB, h= to 128
+//     names, the header to 1 MiB (by default) and 1000 fields, signatures
+//     per message to 8 (by default), TXT records considered per key to 8,
+//     RSA keys to 8192 bits. Selecting the signed fields is therefore
+//     cheap even for a message built to make it expensive.
 //
 // # Implementation notes
 //

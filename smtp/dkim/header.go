@@ -5,6 +5,13 @@ import (
 	"strings"
 )
 
+// maxFields bounds the header fields of a message this package signs or
+// verifies. Selecting the fields an h= list names is quadratic in the
+// worst case; with at most maxFields fields and maxSignedNames names it
+// stays cheap. Postfix, for one, refuses messages with more header lines
+// than this by default.
+const maxFields = 1000
+
 // field is one header field as it appeared: its name (as written, without
 // trailing whitespace) and the raw bytes from the name to the end of its
 // last line, line break included.
@@ -22,6 +29,7 @@ type headerBuf struct {
 	max      int
 	lineLen  int  // bytes of the current line seen so far
 	lastCR   bool // the current line so far is exactly "\r"
+	lines    int  // header lines seen
 	done     bool
 	overflow bool
 }
@@ -42,6 +50,10 @@ func (h *headerBuf) feed(p []byte) (body []byte) {
 		h.keep(p[:i+1])
 		p = p[i+1:]
 		h.lineLen, h.lastCR = 0, false
+		if h.lines++; h.lines > maxFields*4 && !h.overflow {
+			// Far more lines than fields allowed: stop keeping them.
+			h.overflow, h.buf = true, nil
+		}
 		if empty {
 			h.done = true
 			return p
@@ -64,8 +76,18 @@ func (h *headerBuf) keep(p []byte) {
 
 // fields splits the collected header into fields. The blank line that
 // ends the header is not part of any field. A line that is neither a
-// continuation nor has a colon is skipped: it cannot be named in h=.
+// continuation nor has a colon is skipped: it cannot be named in h=. More
+// than maxFields fields is an overflow: nil is returned and overflow set.
 func (h *headerBuf) fields() []field {
+	fs := h.split()
+	if len(fs) > maxFields {
+		h.overflow = true
+		return nil
+	}
+	return fs
+}
+
+func (h *headerBuf) split() []field {
 	buf := h.buf
 	// One allocation: at most one field per line.
 	fs := make([]field, 0, bytes.Count(buf, []byte{'\n'})+1)

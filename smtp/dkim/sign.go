@@ -187,12 +187,16 @@ func (s *Signer) Close() error {
 	}
 	s.closed = true
 	s.header.done = true
+	var fs []field
+	if !s.header.overflow {
+		fs = s.header.fields()
+	}
 	if s.header.overflow {
 		s.err = ErrHeaderTooLarge
 		return s.err
 	}
 	s.body.finish()
-	s.field, s.err = s.sign(s.header.fields(), s.body.h.Sum(nil))
+	s.field, s.err = s.sign(fs, s.body.h.Sum(nil))
 	return s.err
 }
 
@@ -229,6 +233,9 @@ func (s *Signer) signedNames(fs []field) []string {
 func (s *Signer) sign(fs []field, bodyHash []byte) (string, error) {
 	o := &s.opts
 	names := s.signedNames(fs)
+	if len(names) > maxSignedNames {
+		return "", fmt.Errorf("dkim: h= would name %d fields, more than the %d verifiers here accept", len(names), maxSignedNames)
+	}
 	// The field is folded at tag boundaries and inside h=, b= and bh=;
 	// with simple header canonicalization the folding is what is signed,
 	// so it is built once and only b= is filled in afterwards.

@@ -9,6 +9,10 @@ import (
 	"time"
 )
 
+// maxSignedNames bounds the h= list (see maxFields). Over-signing every
+// field of DefaultHeaders twice stays far below it.
+const maxSignedNames = 128
+
 // Algorithm names a signing algorithm (the a= tag, RFC 6376 §3.3).
 type Algorithm string
 
@@ -117,6 +121,9 @@ func ParseSignature(value string) (*Signature, error) {
 		return nil, syntaxErr("bh=: %v", err)
 	}
 	hv := valueOf(tags, "h")
+	if n := strings.Count(hv, ":") + 1; n > maxSignedNames {
+		return nil, syntaxErr("h= names %d fields, more than %d", n, maxSignedNames)
+	}
 	sig.Headers = make([]string, 0, strings.Count(hv, ":")+1)
 	for h := range strings.SplitSeq(hv, ":") {
 		h = trimFWS(h)

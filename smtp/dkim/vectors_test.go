@@ -329,6 +329,21 @@ func TestLimits(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	require.ErrorIs(t, res[0].Err, ErrHeaderTooLarge)
+
+	// Built to make field selection expensive: many fields, long h=.
+	many := strings.Repeat("X: y\r\n", maxFields) + msg
+	res, err = Verify(context.Background(), strings.NewReader(many), &VerifyOptions{Resolver: z})
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.ErrorIs(t, res[0].Err, ErrHeaderTooLarge)
+	_, err = NewSigner(&SignOptions{Domain: "example.com", Selector: "sel", Key: ek})
+	require.NoError(t, err)
+	longH := "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com; s=sel; bh=; b=; h=from" +
+		strings.Repeat(":x", maxSignedNames) + "\r\nFrom: a@example.com\r\n\r\n"
+	res, err = Verify(context.Background(), strings.NewReader(longH), &VerifyOptions{Resolver: z})
+	require.NoError(t, err)
+	require.Equal(t, PermError, res[0].Status)
+	require.ErrorIs(t, res[0].Err, ErrSyntax)
 }
 
 func TestExpired(t *testing.T) {

@@ -97,8 +97,8 @@ type VerifyOptions struct {
 	// ErrTooMany. Zero means 8.
 	MaxSignatures int
 	// MaxHeaderBytes bounds the header section kept for verification;
-	// beyond it every signature gets PermError with ErrHeaderTooLarge.
-	// Zero means 1 MiB.
+	// beyond it, or beyond 1000 header fields, the message gets one
+	// PermError result with ErrHeaderTooLarge. Zero means 1 MiB.
 	MaxHeaderBytes int
 }
 
@@ -204,11 +204,13 @@ func (v *Verifier) Write(p []byte) (int, error) {
 // startSignatures parses the header once it is complete, sets up the body
 // hashes and starts the key lookups.
 func (v *Verifier) startSignatures() {
+	if !v.header.overflow {
+		v.fields = v.header.fields()
+	}
 	if v.header.overflow {
 		v.extra = append(v.extra, Result{Status: PermError, Err: ErrHeaderTooLarge})
 		return
 	}
-	v.fields = v.header.fields()
 	for _, f := range v.fields {
 		if !equalFold(f.name, "DKIM-Signature") {
 			continue
