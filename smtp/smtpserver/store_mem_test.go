@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
+	"github.com/posthorn/posthorn/imap/imapserver/maildir"
 	"github.com/posthorn/posthorn/smtp"
 	"github.com/stretchr/testify/require"
 )
@@ -166,8 +167,9 @@ func deliveryMemory(t testing.TB, st DeliveryStore, size int64) (peak, alloc uin
 const bigMessage = 50 << 20
 
 // Issue 13: a 50 MB message streams from the socket into a store that
-// writes to disk, with a few buffers in memory, never the message; into
-// imapmem, which keeps messages in memory, with one copy of it.
+// writes to disk (a test store, and maildir), with a few buffers in
+// memory, never the message; into imapmem, which keeps messages in
+// memory, with one copy of it.
 func TestDeliveryMemory(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's shadow memory distorts heap figures")
@@ -180,6 +182,15 @@ func TestDeliveryMemory(t *testing.T) {
 		fi, err := os.Stat(filepath.Join(st.dir, "msg.1"))
 		require.NoError(t, err)
 		require.Greater(t, fi.Size(), int64(bigMessage))
+	})
+	t.Run("maildir", func(t *testing.T) {
+		st, err := maildir.Open(t.TempDir(), nil)
+		require.NoError(t, err)
+		defer st.Close()
+		require.NoError(t, st.AddUser("alice", "pw"))
+		peak, alloc := deliveryMemory(t, st, bigMessage)
+		t.Logf("50 MiB into maildir: peak heap %.2f MiB above idle, %.2f MiB allocated", mib(peak), mib(alloc))
+		require.LessOrEqual(t, peak, uint64(2<<20), "peak heap above idle")
 	})
 	t.Run("imapmem", func(t *testing.T) {
 		st := imapmem.New()
@@ -203,6 +214,13 @@ func BenchmarkDeliveryMemory(b *testing.B) {
 		st   func(b *testing.B) DeliveryStore
 	}{
 		{"disk", func(b *testing.B) DeliveryStore { return &diskStore{dir: b.TempDir()} }},
+		{"maildir", func(b *testing.B) DeliveryStore {
+			st, err := maildir.Open(b.TempDir(), nil)
+			require.NoError(b, err)
+			b.Cleanup(func() { st.Close() })
+			require.NoError(b, st.AddUser("alice", "pw"))
+			return st
+		}},
 		{"imapmem", func(b *testing.B) DeliveryStore {
 			st := imapmem.New()
 			require.NoError(b, st.AddUser("alice", "pw"))
