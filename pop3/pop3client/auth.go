@@ -1,8 +1,10 @@
 package pop3client
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -59,9 +61,11 @@ func (c *Client) capabilities(ctx context.Context) (pop3.Capabilities, error) {
 	return c.Capa(ctx)
 }
 
-// StartTLS upgrades the connection with STLS (RFC 2595 §4). The cached
+// StartTLS upgrades the connection with STLS (RFC 2595 §4). cfg nil means
+// Options.TLSConfig; its ServerName defaults to the host dialled, and the
+// certificate is verified unless the config says otherwise. The cached
 // capabilities are discarded, as §4 requires.
-func (c *Client) StartTLS(ctx context.Context) error {
+func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	if c.isTLS {
 		return errors.New("pop3client: already using TLS")
 	}
@@ -74,7 +78,7 @@ func (c *Client) StartTLS(ctx context.Context) error {
 			// injecting plaintext (the CVE-2011-0411 class).
 			return errors.New("pop3client: server sent data after the STLS reply")
 		}
-		tc, err := tlsutil.ClientUpgrade(ctx, c.nc, tlsutil.ClientConfig(c.opts.TLSConfig, c.serverName, "pop3"))
+		tc, err := tlsutil.ClientUpgrade(ctx, c.nc, tlsutil.ClientConfig(cmp.Or(cfg, c.opts.TLSConfig), c.serverName, "pop3"))
 		if err != nil {
 			return err
 		}

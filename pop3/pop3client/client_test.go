@@ -52,7 +52,7 @@ func dialSTLS(t *testing.T, e *pop3test.Env) *pop3client.Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := c.StartTLS(ctx); err != nil {
+	if err := c.StartTLS(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	return c

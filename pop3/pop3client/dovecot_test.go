@@ -65,7 +65,7 @@ func TestDovecot(t *testing.T) {
 			} else {
 				c, err = pop3client.Dial(ctx, d.POP3, opts)
 				if err == nil {
-					err = c.StartTLS(ctx)
+					err = c.StartTLS(ctx, nil)
 				}
 			}
 			if err != nil {

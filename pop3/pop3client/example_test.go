@@ -54,7 +54,7 @@ func ExampleClient_Download() {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.StartTLS(ctx); err != nil {
+	if err := c.StartTLS(ctx, nil); err != nil {
 		log.Fatal(err)
 	}
 	if err := c.Login(ctx, "alice", "secret"); err != nil {

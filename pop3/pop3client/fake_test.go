@@ -47,7 +47,7 @@ func TestStartTLSRefusesInjectedReply(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.StartTLS(ctx); err == nil {
+	if err := c.StartTLS(ctx, nil); err == nil {
 		t.Fatal("StartTLS accepted injected plaintext")
 	}
 	if err := c.Noop(ctx); err == nil {

@@ -151,10 +151,17 @@ func DialTLS(ctx context.Context, addr string, opts *Options) (*Client, error) {
 	return c, nil
 }
 
-// NewClient runs the protocol over an open connection and reads the
-// greeting. serverName is used to verify the certificate on StartTLS.
-func NewClient(ctx context.Context, conn net.Conn, serverName string, opts *Options) (*Client, error) {
-	c, err := newClient(ctx, conn, serverName, optsOrZero(opts))
+// NewClient runs the protocol over an open connection (plaintext, or a
+// *tls.Conn for implicit TLS) and reads the greeting. The certificate is
+// verified on StartTLS against Options.TLSConfig.ServerName, or else the
+// host of the connection's remote address.
+func NewClient(ctx context.Context, conn net.Conn, opts *Options) (*Client, error) {
+	o := optsOrZero(opts)
+	serverName := hostOf(conn.RemoteAddr().String())
+	if o.TLSConfig != nil && o.TLSConfig.ServerName != "" {
+		serverName = o.TLSConfig.ServerName
+	}
+	c, err := newClient(ctx, conn, serverName, o)
 	if err != nil {
 		return nil, err
 	}
