@@ -276,3 +276,17 @@ var (
 	_ Resolver = (*net.Resolver)(nil)
 	_ Resolver = (*dns.Client)(nil)
 )
+
+type hangTXT struct{ zone }
+
+func (*hangTXT) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	<-ctx.Done()
+	return nil, &net.DNSError{Err: ctx.Err().Error(), Name: name, IsTimeout: true, IsTemporary: true}
+}
+
+// A resolver that never answers gives temperror at the deadline.
+func TestEvaluateTimeout(t *testing.T) {
+	e := &Evaluator{Resolver: &hangTXT{}, Timeout: 50 * time.Millisecond}
+	ev := e.Evaluate(context.Background(), &Message{From: "example.com"})
+	assert.Equal(t, TempError, ev.Result)
+}

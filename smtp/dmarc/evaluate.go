@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/posthorn/posthorn/internal/dns"
 )
@@ -110,6 +111,9 @@ type Evaluation struct {
 	Problem string
 }
 
+// DefaultTimeout bounds one evaluation when Evaluator.Timeout is zero.
+const DefaultTimeout = 20 * time.Second
+
 // Evaluator evaluates DMARC. The zero value uses the DNS Tree Walk and a
 // caching DNS client over the system's resolvers. It is safe for
 // concurrent use.
@@ -127,6 +131,10 @@ type Evaluator struct {
 	// Rand returns an integer in [0, 100) for pct sampling; nil means
 	// math/rand/v2.
 	Rand func() int
+	// Timeout bounds one evaluation's DNS queries; past it the result is
+	// temperror. Zero means DefaultTimeout; negative leaves it to the
+	// context.
+	Timeout time.Duration
 
 	once sync.Once
 
@@ -171,6 +179,15 @@ func (e *Evaluator) init() {
 // policy of its Author Domain (RFC 9989 §5.3).
 func (e *Evaluator) Evaluate(ctx context.Context, m *Message) *Evaluation {
 	e.init()
+	timeout := e.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	if dl, ok := ctx.Deadline(); timeout > 0 && (!ok || time.Until(dl) > timeout) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	ev := &Evaluation{AuthorDomain: normalize(m.From), Method: e.Method, Result: None, Disposition: DispositionNone}
 	temp := func(err error) *Evaluation {
 		ev.Result, ev.Disposition, ev.Problem = TempError, DispositionNone, err.Error()

@@ -1,8 +1,12 @@
 package spf
 
 import (
+	"context"
 	"errors"
+	"net/netip"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // maxExpansion bounds what one macro-string may expand to. Expansion never
@@ -190,4 +194,85 @@ func truncateDomain(d string) string {
 		d = d[i+1:]
 	}
 	return d
+}
+
+// macros returns the macro values for expansion at domain.
+func (e *eval) macros(ctx context.Context, domain string, exp bool) macroValue {
+	return func(letter byte) (string, error) {
+		switch letter {
+		case 's':
+			return e.sender, nil
+		case 'l':
+			return e.local, nil
+		case 'o':
+			return e.senderDomain, nil
+		case 'd':
+			return domain, nil
+		case 'i':
+			return dottedIP(e.ip), nil
+		case 'v':
+			if e.ip.Is4() {
+				return "in-addr", nil
+			}
+			return "ip6", nil
+		case 'h':
+			return e.helo, nil
+		case 'c':
+			return e.ip.String(), nil
+		case 'r':
+			if e.c.Receiver == "" {
+				return "unknown", nil
+			}
+			return e.c.Receiver, nil
+		case 't':
+			now := time.Now
+			if e.c.Now != nil {
+				now = e.c.Now
+			}
+			return strconv.FormatInt(now().Unix(), 10), nil
+		case 'p':
+			return e.pMacro(ctx, domain), nil
+		}
+		return "", errMacroSyntax
+	}
+}
+
+// pMacro is the %{p} value (RFC 7208 §7.3): domain itself if validated,
+// else a validated subdomain of it, else any validated name, else
+// "unknown".
+func (e *eval) pMacro(ctx context.Context, domain string) string {
+	names, err := e.validatedNames(ctx)
+	if err != nil || len(names) == 0 {
+		return "unknown"
+	}
+	d := strings.ToLower(domain)
+	for _, n := range names {
+		if n == d {
+			return n
+		}
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, "."+d) {
+			return n
+		}
+	}
+	return names[0]
+}
+
+// dottedIP is the %{i} form: dotted quad, or dotted nibbles for IPv6
+// (RFC 7208 §7.3).
+func dottedIP(ip netip.Addr) string {
+	if ip.Is4() {
+		return ip.String()
+	}
+	const hex = "0123456789abcdef"
+	a := ip.As16()
+	b := make([]byte, 0, 63)
+	for i, c := range a {
+		if i > 0 {
+			b = append(b, '.')
+		}
+		b = append(b, hex[c>>4], '.', hex[c&0xf])
+	}
+	return string(b)
 }
