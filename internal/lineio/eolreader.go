@@ -127,7 +127,7 @@ func (e *EOLReader) check(b []byte) {
 	}
 	// Fast path: every LF follows a CR (one vectorised search per line)
 	// and there are no other CRs (a vectorised count).
-	if crlfOnly(rest) {
+	if CRLFOnly(rest) {
 		return
 	}
 	for j, c := range rest {
@@ -146,8 +146,10 @@ func (e *EOLReader) check(b []byte) {
 	}
 }
 
-// crlfOnly reports whether every CR and LF in b is in a CRLF.
-func crlfOnly(b []byte) bool {
+// CRLFOnly reports whether every CR and every LF in b is part of a CRLF:
+// one vectorised search per line and one vectorised count, several times
+// faster than counting "\r\n" with bytes.Count.
+func CRLFOnly(b []byte) bool {
 	lfs := 0
 	for i := 0; ; {
 		j := bytes.IndexByte(b[i:], '\n')

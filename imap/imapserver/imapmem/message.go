@@ -1,12 +1,13 @@
 package imapmem
 
 import (
-	"bytes"
 	"io"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/posthorn/posthorn/internal/lineio"
 )
 
 // content is the raw message, shared by all copies of it, with the slot
@@ -150,9 +151,8 @@ func applyFlags(dst, cur []string, op uint8, flags []string) ([]string, bool) {
 // toCRLF returns data with every bare LF (and bare CR) turned into CRLF.
 // It returns data itself when nothing needs changing.
 func toCRLF(data []byte) []byte {
-	// Fast path (vectorised counts): every CR and every LF is in a CRLF.
-	crlf := bytes.Count(data, []byte("\r\n"))
-	if crlf == bytes.Count(data, []byte("\n")) && crlf == bytes.Count(data, []byte("\r")) {
+	// Fast path: every CR and every LF is in a CRLF.
+	if lineio.CRLFOnly(data) {
 		return data
 	}
 	bare := 0
