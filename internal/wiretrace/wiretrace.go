@@ -53,6 +53,10 @@ const BodyLines = 5
 // maxLine bounds one traced line; the rest is counted, not shown.
 const maxLine = 512
 
+// maxOwed bounds the POP3 replies a trace waits for; past it, a pipelined
+// burst's replies are traced as single-line ones.
+const maxOwed = 1024
+
 // Tracer writes the trace of one session.
 type Tracer struct {
 	mu     sync.Mutex
@@ -398,7 +402,9 @@ func (t *Tracer) pop3(d *dir, s string, over int) {
 				kind = multi
 			}
 		}
-		t.owed = append(t.owed, kind)
+		if len(t.owed) < maxOwed {
+			t.owed = append(t.owed, kind)
+		}
 		t.printLine(d, s, over)
 		return
 	}
