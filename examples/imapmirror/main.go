@@ -72,7 +72,9 @@ func run(ctx context.Context, addr, mode, user, pass, mailbox, dir string, log *
 	default:
 		return stats{}, fmt.Errorf("imapmirror: unknown -tls mode %q", mode)
 	}
-	c, err := dial(ctx, addr, &imapclient.Options{Logger: log})
+	// -tls none is the caller's explicit choice of a connection without
+	// TLS, so the password may cross it (AllowInsecureAuth).
+	c, err := dial(ctx, addr, &imapclient.Options{Logger: log, AllowInsecureAuth: mode == "none"})
 	if err != nil {
 		return stats{}, err
 	}
