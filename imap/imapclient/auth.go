@@ -203,7 +203,7 @@ func (c *Client) Login(ctx context.Context, username, password string) error {
 	opts := sasl.ClientOptions{Username: username, Password: password, AllowPlaintext: c.opts.AllowInsecureAuth}
 	if cs, ok := c.TLSConnectionState(); ok {
 		opts.TLS = true
-		opts.ChannelBinding = sasl.ChannelBindingFromTLS(&cs)
+		opts.ChannelBinding = c.channelBinding(&cs)
 	}
 	if sc, err := sasl.Choose(mechs, opts); err == nil {
 		return c.Auth(ctx, sc)
@@ -237,6 +237,19 @@ func (c *Client) loginCommand(ctx context.Context, username, password string) er
 func (c *Client) isTLS() bool {
 	_, ok := c.TLSConnectionState()
 	return ok
+}
+
+// channelBinding returns the connection's one channel binding, made at its
+// first use: a failed -PLUS exchange consumes it, so that a second Login
+// on the connection does not choose -PLUS again, which RFC 9266 §4.1
+// forbids and our server refuses.
+func (c *Client) channelBinding(cs *tls.ConnectionState) *sasl.ChannelBinding {
+	c.cbMu.Lock()
+	defer c.cbMu.Unlock()
+	if c.cb == nil {
+		c.cb = sasl.ChannelBindingFromTLS(cs)
+	}
+	return c.cb
 }
 
 // TLSConnectionState returns the state of the connection's TLS layer

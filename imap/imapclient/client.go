@@ -18,6 +18,7 @@ import (
 	"github.com/posthorn/posthorn/imap/internal/imapwire"
 	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/internal/wiretrace"
+	"github.com/posthorn/posthorn/sasl"
 )
 
 // ErrClosed is returned by commands on a connection that has been closed,
@@ -124,6 +125,9 @@ type Client struct {
 	lim   Limits
 	log   *slog.Logger
 	trace *wiretrace.Tracer
+
+	cbMu sync.Mutex
+	cb   *sasl.ChannelBinding // the TLS channel binding, made at first use
 
 	// Owned by the reader goroutine (swapped under wmu with the reader
 	// paused, for STARTTLS and COMPRESS).

@@ -116,7 +116,13 @@ func (c *Client) loginWith(ctx context.Context, opts sasl.ClientOptions) error {
 	opts.TLS = c.tls
 	opts.AllowPlaintext = c.opts.AllowInsecureAuth
 	if st, ok := c.TLSConnectionState(); ok {
-		opts.ChannelBinding = sasl.ChannelBindingFromTLS(&st)
+		// One binding per connection, consumed by the first -PLUS
+		// exchange, so a second attempt does not choose -PLUS again
+		// (RFC 9266 §4.1).
+		if c.cb == nil {
+			c.cb = sasl.ChannelBindingFromTLS(&st)
+		}
+		opts.ChannelBinding = c.cb
 	}
 	if opts.Host == "" {
 		opts.Host = c.serverName

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/wiretrace"
+	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp"
 )
 
@@ -106,6 +107,7 @@ type Client struct {
 	// failed send may be retried: the server answered MAIL (something
 	// may have been accepted), the end of the message went out.
 	mailReplied, endSent bool
+	cb                   *sasl.ChannelBinding // the TLS channel binding, made at first use
 	// transactions counts MAIL commands the server accepted, against
 	// LIMITS MAILMAX (RFC 9422 §4.2).
 	transactions int

@@ -389,3 +389,45 @@ func TestSubmitterMailMax(t *testing.T) {
 	assert.Equal(t, 421, se.Code)
 	assert.NotErrorIs(t, err, ErrOutcomeUnknown)
 }
+
+// A failed -PLUS exchange consumes the connection's channel binding, so a
+// second Login on the same connection picks a mechanism without it instead
+// of -PLUS again, which RFC 9266 §4.1 forbids (the server refuses it).
+func TestLoginAgainAfterFailedPlus(t *testing.T) {
+	tc := testCert(t)
+	reg := &sasl.Registry{Credentials: creds{"alice": "secret"}, Mechanisms: []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"}}
+	addr := serve(t, &smtpserver.Server{Backend: &recorder{}, Mode: smtpserver.ModeSubmission, TLSConfig: tc.ServerConfig(), Auth: reg}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, &Options{TLSConfig: tc.ClientConfig()})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.StartTLS(ctx, nil))
+	require.ErrorIs(t, c.Login(ctx, "alice", "wrong"), sasl.ErrAuthFailed)
+	require.NoError(t, c.Login(ctx, "alice", "secret"))
+}
+
+// The server keeps one channel binding per TLS connection too: a client
+// that runs SCRAM-SHA-256-PLUS a second time on the connection (with a
+// binding of its own making) is refused, and -PLUS is no longer offered
+// (RFC 9266 §4.1). Before the fix the second exchange succeeded.
+func TestServerChannelBindingSingleUse(t *testing.T) {
+	tc := testCert(t)
+	reg := &sasl.Registry{Credentials: creds{"alice": "secret"}, Mechanisms: []string{"SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"}}
+	addr := serve(t, &smtpserver.Server{Backend: &recorder{}, Mode: smtpserver.ModeSubmission, TLSConfig: tc.ServerConfig(), Auth: reg}, false)
+	ctx := ctxT(t)
+	c, err := Dial(ctx, addr, &Options{TLSConfig: tc.ClientConfig()})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.StartTLS(ctx, nil))
+	plus := func(pw string) error {
+		st, _ := c.TLSConnectionState()
+		sc, err := sasl.NewSCRAMClient(sasl.SCRAMOptions{Username: "alice", Password: pw, Plus: true, ChannelBinding: sasl.ChannelBindingFromTLS(&st)})
+		require.NoError(t, err)
+		return c.Auth(ctx, sc)
+	}
+	require.ErrorIs(t, plus("wrong"), sasl.ErrAuthFailed)
+	require.Error(t, plus("secret"))
+	require.NoError(t, c.Hello(ctx))
+	offered, _ := c.Extension("AUTH")
+	assert.NotContains(t, offered, "PLUS")
+}

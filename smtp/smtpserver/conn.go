@@ -23,22 +23,23 @@ import (
 // conn is one client connection. Everything but interruptIdle runs on the
 // connection's goroutine.
 type conn struct {
-	started time.Time // when the connection was accepted, for Hooks
-	srv     *Server
-	lim     Limits
-	nc      net.Conn
-	in      io.Reader // nc, traced (Server.Trace)
-	trace   *wiretrace.Tracer
-	ip      netip.Addr // client address (after XCLIENT)
-	release func()     // gives the connection-limit slot back
-	fr      *flushReader
-	br      *bufio.Reader
-	bw      *bufio.Writer
-	lr      *lineio.Reader
-	log     *slog.Logger
-	info    ConnInfo
-	sess    Session
-	ctx     context.Context
+	chanBind *sasl.ChannelBinding // the TLS channel binding, made at first use
+	started  time.Time            // when the connection was accepted, for Hooks
+	srv      *Server
+	lim      Limits
+	nc       net.Conn
+	in       io.Reader // nc, traced (Server.Trace)
+	trace    *wiretrace.Tracer
+	ip       netip.Addr // client address (after XCLIENT)
+	release  func()     // gives the connection-limit slot back
+	fr       *flushReader
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	lr       *lineio.Reader
+	log      *slog.Logger
+	info     ConnInfo
+	sess     Session
+	ctx      context.Context
 
 	out     []byte           // reply scratch
 	recvBuf []byte           // Received: field scratch
@@ -304,7 +305,14 @@ func (c *conn) resetTx() {
 func (c *conn) connState() sasl.ConnState {
 	cs := sasl.ConnState{TLS: c.tls, RemoteAddr: c.info.RemoteAddr, TLSState: c.info.TLS}
 	if c.info.TLS != nil {
-		cs.ChannelBinding = sasl.ChannelBindingFromTLS(c.info.TLS)
+		// One binding per TLS connection, kept: the first -PLUS exchange
+		// consumes it, and -PLUS is then neither offered nor accepted
+		// again (RFC 9266 §4.1). A fresh one per AUTH had let a client
+		// run SCRAM-PLUS twice on one connection.
+		if c.chanBind == nil {
+			c.chanBind = sasl.ChannelBindingFromTLS(c.info.TLS)
+		}
+		cs.ChannelBinding = c.chanBind
 	}
 	return cs
 }

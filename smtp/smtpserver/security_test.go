@@ -238,3 +238,4 @@ func TestMaxConnections(t *testing.T) {
 	w2.expect(421)
 	w1.cmd("NOOP", 250)
 }
+
