@@ -238,4 +238,3 @@ func TestMaxConnections(t *testing.T) {
 	w2.expect(421)
 	w1.cmd("NOOP", 250)
 }
-
