@@ -47,6 +47,11 @@ type Session interface {
 	// that breaks a limit or the bare CR/LF policy makes r return an error
 	// at the end instead. So the backend must read r to io.EOF before it
 	// commits the message, and then return nil to accept it (250).
+	//
+	// Until then the message is not acknowledged, and up to
+	// Limits.MaxConnections of them may arrive at once, each as large as
+	// Limits.MaxMessageSize: stream r to disk (or to its final place)
+	// rather than into memory. NewStoreBackend does.
 	Data(ctx context.Context, r io.Reader) error
 	// Reset aborts the transaction in progress, if any (RSET, a new EHLO,
 	// STARTTLS, or the end of a transaction).

@@ -47,6 +47,9 @@
 //     chunk is read synchronously, without the pipe.) A panic in a backend ends that session with 421.
 //   - ConnInfo is owned by the connection goroutine; backends read it from
 //     Session methods.
+//   - The Received: field goes at the head of Data's reader, except for
+//     NewStoreBackend's sessions (the unexported traceTaker), which hand it
+//     to the store at commit with the other header lines to prepend.
 //   - The accept loop never touches a connection's addresses: behind a
 //     PROXY-protocol load balancer, RemoteAddr reads the header, so the
 //     limits, ConnInfo and logger are set up in the connection's own
