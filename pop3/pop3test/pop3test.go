@@ -1,0 +1,229 @@
+// Package pop3test runs real POP3 servers inside tests, in the manner of
+// net/http/httptest: a server on a loopback port over an in-memory store,
+// users made in code, messages placed straight into maildrops, and a ready
+// client that trusts the server's certificate.
+//
+//	srv := pop3test.NewServer(t)                 // closed by t.Cleanup
+//	srv.AddUser("bob", "pw")
+//	srv.Deliver(ctx, "bob", rawMessage)
+//	c, _ := srv.Client(ctx)                      // STLS done
+//
+// Store is the server's imapmem.Store: give it to an smtp/smtptest server
+// (its Store field) to read over POP3 the mail that server accepts, or to
+// an imap/imaptest server (its Store field, before Start) to see POP3
+// deletions over IMAP. LoginError and FailUsers make logins fail, for
+// testing an application's handling of a refused login.
+package pop3test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
+	"github.com/posthorn/posthorn/internal/testkit"
+	"github.com/posthorn/posthorn/pop3/pop3client"
+	"github.com/posthorn/posthorn/pop3/pop3server"
+	"github.com/posthorn/posthorn/sasl"
+)
+
+// Server is a POP3 server for a test. Its exported fields may be set
+// between NewUnstartedServer and Start.
+type Server struct {
+	// Addr is the server's "host:port", set by Start.
+	Addr string
+	// Server is the underlying server (Limits, Expire, LoginDelay,
+	// EnableAPOP, ...). Its Backend and Auth are set by Start.
+	Server *pop3server.Server
+	// Store holds the accounts and mail; replace it before Start to share
+	// another.
+	Store *imapmem.Store
+	// LoginError, when set, fails every login (for the users in FailUsers,
+	// or everyone when it is empty) with this error: a *pop3.Error with a
+	// code such as [AUTH], [SYS/TEMP] or [IN-USE].
+	LoginError error
+	FailUsers  []string
+
+	t       testing.TB
+	ln      net.Listener
+	done    chan struct{}
+	implied bool
+	mu      sync.Mutex
+	closed  bool
+}
+
+// NewServer starts a server on a loopback port, offering STLS, over a new
+// in-memory store; it is closed when the test ends (t may be nil outside
+// tests: then call Close).
+func NewServer(t testing.TB) *Server {
+	s := NewUnstartedServer(t)
+	s.Start()
+	return s
+}
+
+// NewTLSServer starts a server with implicit TLS (as on port 995).
+func NewTLSServer(t testing.TB) *Server {
+	s := NewUnstartedServer(t)
+	s.StartTLS()
+	return s
+}
+
+// NewUnstartedServer returns a server to configure; call Start or
+// StartTLS.
+func NewUnstartedServer(t testing.TB) *Server {
+	s := &Server{t: t, Store: imapmem.New()}
+	tc, err := testkit.ServerTLS()
+	if err != nil {
+		s.fatal(err)
+	}
+	s.Server = &pop3server.Server{Hostname: "localhost", TLSConfig: tc}
+	return s
+}
+
+func (s *Server) fatal(err error) {
+	if s.t != nil {
+		s.t.Helper()
+		s.t.Fatalf("pop3test: %v", err)
+	}
+	panic("pop3test: " + err.Error())
+}
+
+// Start starts the server (plaintext with STLS).
+func (s *Server) Start() { s.start(false) }
+
+// StartTLS starts the server with implicit TLS.
+func (s *Server) StartTLS() { s.start(true) }
+
+func (s *Server) start(implicit bool) {
+	if s.ln != nil {
+		s.fatal(errors.New("server already started"))
+	}
+	ln, err := testkit.Listen()
+	if err != nil {
+		s.fatal(err)
+	}
+	s.ln, s.Addr, s.implied = ln, ln.Addr().String(), implicit
+	fs := &faultStore{Store: s.Store, s: s}
+	s.Server.Backend = pop3server.NewStoreBackend(fs)
+	s.Server.Auth = &sasl.Registry{Credentials: fs}
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		if implicit {
+			_ = s.Server.ServeTLS(ln)
+		} else {
+			_ = s.Server.Serve(ln)
+		}
+	}()
+	if s.t != nil {
+		s.t.Cleanup(s.Close)
+	}
+}
+
+// Close shuts the server down and waits for it. It may be called more
+// than once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed || s.ln == nil {
+		s.closed = true
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.Server.Shutdown(ctx)
+	<-s.done
+}
+
+// AddUser adds an account with a password.
+func (s *Server) AddUser(name, password string) {
+	if err := s.Store.AddUser(name, password); err != nil {
+		s.fatal(err)
+	}
+}
+
+// Deliver places a message in the user's maildrop (the INBOX).
+func (s *Server) Deliver(ctx context.Context, user string, raw []byte) error {
+	_, err := s.Store.DeliverTo(ctx, user, "INBOX", bytes.NewReader(raw), nil, time.Time{})
+	return err
+}
+
+// Certificate returns the server's certificate.
+func (s *Server) Certificate() *x509.Certificate {
+	c, err := testkit.Cert()
+	if err != nil {
+		s.fatal(err)
+	}
+	return c.Certificate.Leaf
+}
+
+// ClientTLSConfig returns a client configuration that trusts the server.
+func (s *Server) ClientTLSConfig() *tls.Config {
+	c, err := testkit.Cert()
+	if err != nil {
+		s.fatal(err)
+	}
+	return c.ClientConfig()
+}
+
+// Client returns a client connected over TLS (implicit, or STLS) and not
+// yet logged in. The caller closes it.
+func (s *Server) Client(ctx context.Context) (*pop3client.Client, error) {
+	o := &pop3client.Options{TLSConfig: s.ClientTLSConfig()}
+	if s.implied {
+		return pop3client.DialTLS(ctx, s.Addr, o)
+	}
+	c, err := pop3client.Dial(ctx, s.Addr, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.StartTLS(ctx, nil); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// faultStore is the Store with LoginError injected.
+type faultStore struct {
+	*imapmem.Store
+	s *Server
+}
+
+func (f *faultStore) fail(user string) error {
+	if f.s.LoginError != nil && (len(f.s.FailUsers) == 0 || slices.Contains(f.s.FailUsers, user)) {
+		return f.s.LoginError
+	}
+	return nil
+}
+
+func (f *faultStore) VerifyPassword(ctx context.Context, user, password string) error {
+	if err := f.fail(user); err != nil {
+		return err
+	}
+	return f.Store.VerifyPassword(ctx, user, password)
+}
+
+func (f *faultStore) LookupSCRAM(ctx context.Context, user string, h sasl.SCRAMHash) (sasl.SCRAMKeys, error) {
+	if err := f.fail(user); err != nil {
+		return sasl.SCRAMKeys{}, err
+	}
+	return f.Store.LookupSCRAM(ctx, user, h)
+}
+
+func (f *faultStore) LockMaildrop(ctx context.Context, user string) ([]string, []int64, func(), error) {
+	if err := f.fail(user); err != nil {
+		return nil, nil, nil, err
+	}
+	return f.Store.LockMaildrop(ctx, user)
+}
+
