@@ -226,4 +226,3 @@ func (f *faultStore) LockMaildrop(ctx context.Context, user string) ([]string, [
 	}
 	return f.Store.LockMaildrop(ctx, user)
 }
-
