@@ -6,8 +6,10 @@
 //
 // Dial, DialTLS (implicit TLS, port 993) or DialStartTLS connect and read the
 // greeting; NewClient starts a client on any net.Conn. Each command is a
-// method whose first argument is a context.Context: Login, Authenticate and
-// Auth (SASL, strongest mechanism offered), Select, List, Status, Append,
+// method whose first argument is a context.Context: Login (user name and
+// password, the strongest way the server offers: SCRAM-PLUS, SCRAM, PLAIN,
+// then the LOGIN command), Auth (one SASL exchange with a given
+// mechanism), Select, List, Status, Append,
 // Fetch and UIDFetch, Search, Store, Copy, Move, Expunge, Idle and
 // IdleLoop, and so on. NO and BAD completions come back as *imap.Error;
 // use errors.As or errors.Is with a template *imap.Error.
@@ -61,6 +63,19 @@
 // waiting for the completion abandons the command: its responses are read
 // and dropped and the connection stays usable. IdleLoop ends IDLE with
 // DONE when its context ends.
+//
+// No password or token is sent without TLS (the LOGIN command, PLAIN,
+// LOGIN, OAUTHBEARER, XOAUTH2 fail with sasl.ErrInsecureAuth before
+// anything is written) unless Options.AllowInsecureAuth is set, whatever
+// the server announces: a man in the middle can strip STARTTLS and
+// LOGINDISABLED (RFC 9051 §11.1). Options.Trace writes a protocol trace
+// with LOGIN's arguments (literals too) and AUTHENTICATE redacted.
+//
+// Commands are built as imapwire.Command values, which keep the places of
+// their literals as structure; the writer closes each literal header
+// ("}" CRLF and a wait for the continuation, or "+}" under LITERAL+) where
+// the builder put it, so argument data that looks like "{1}" CRLF is only
+// data (RFC 9051 §4.3).
 //
 // STARTTLS and COMPRESS pause the reader goroutine after the
 // tagged OK (command.pause); the issuer performs the handshake and hands it
