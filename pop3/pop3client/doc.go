@@ -27,7 +27,9 @@
 //     closes the connection and later calls return ErrClosed. Nothing the
 //     session marked deleted is removed then (RFC 1939 §6).
 //   - Passwords are not sent over a connection without TLS unless
-//     Options.AllowInsecureAuth is set (sasl.ErrInsecureAuth).
+//     Options.AllowInsecureAuth is set (sasl.ErrInsecureAuth); APOP, which
+//     sends only a digest, is always allowed. Options.Trace writes a
+//     protocol trace with PASS, APOP and AUTH redacted.
 //   - RFC 6856 §2.2: User and APOP send UTF-8 names or passwords only to a
 //     server that advertises "UTF8 USER" (else ErrNotSupported, nothing
 //     sent); APOP then prepares the name (query string) and the secret

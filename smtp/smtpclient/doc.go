@@ -42,5 +42,6 @@
 //     asks for verified TLS (RFC 8689 §4.2.1). No password or token is sent
 //     without TLS (Login and Auth with PLAIN, LOGIN, OAUTHBEARER, XOAUTH2
 //     fail with sasl.ErrInsecureAuth) unless Options.AllowInsecureAuth is
-//     set; there is no exemption for loopback.
+//     set; there is no exemption for loopback. Options.Trace writes a
+//     protocol trace with AUTH exchanges redacted and message data elided.
 package smtpclient
