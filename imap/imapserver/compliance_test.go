@@ -84,3 +84,66 @@ C: b1 SEARCH RETURN (MAX ALL) MODSEQ 1
 S: * ESEARCH (TAG "b1") MAX 3 ALL 1:3 MODSEQ %[2]s
 S: b1 OK SEARCH completed`, ms[1], ms[2], ms[3]))
 }
+
+// A LIST pattern that is not modified UTF-7 ("&'") matches no mailbox
+// name, so LIST answers OK with nothing, as Dovecot does, rather than
+// NO [CANNOT] (issue 12 defect 8; imaptest's atoms script).
+func TestListPatternInvalidUTF7MatchesNothing(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login()
+	c.run(`
+C: a1 LIST "" "!#$&'+,-.0123456789:;<=>?@^_` + "`" + `|[}%*"
+S: a1 OK LIST completed
+C: a2 LIST "" ("&'" INBOX)
+S: * LIST (\HasNoChildren) "/" INBOX
+S: a2 OK LIST completed`)
+}
+
+// RFC 3501 §6.3.9: with foo/bar subscribed and foo not, LSUB "" "%" must
+// return foo flagged \Noselect, and LSUB "" "*" only foo/bar (issue 12
+// defect 5). The parent is returned whether or not a mailbox foo exists.
+func TestLsubPercentUnsubscribedParent(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login()
+	c.run(`
+C: a1 CREATE t/foo/bar
+S: a1 OK CREATE completed
+C: a2 SUBSCRIBE t/foo/bar
+S: a2 OK SUBSCRIBE completed
+C: a3 SUBSCRIBE t/ghost/child
+S: a3 OK SUBSCRIBE completed
+C: a4 LSUB "" t/%
+S: * LSUB (\Noselect) "/" t/foo
+S: * LSUB (\Noselect) "/" t/ghost
+S: a4 OK LSUB completed
+C: a5 LSUB "" t/*
+S: * LSUB (\HasNoChildren) "/" t/foo/bar
+S: * LSUB (\NonExistent) "/" t/ghost/child
+S: a5 OK LSUB completed
+C: a6 LSUB "" t%
+S: * LSUB (\Noselect) "/" t
+S: a6 OK LSUB completed`)
+}
+
+// RFC 5258 §3.5: LIST (SUBSCRIBED RECURSIVEMATCH) returns an unsubscribed
+// parent with CHILDINFO only when a subscribed child is not itself
+// returned; with a second pattern matching the child, the parent is not
+// returned (issue 12 defect 8; imaptest's listext).
+func TestListRecursiveMatchChildInfoTwoPatterns(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login()
+	c.run(`
+C: a1 CREATE p/q
+S: a1 OK CREATE completed
+C: a2 SUBSCRIBE p/q
+S: a2 OK SUBSCRIBE completed
+C: a3 LIST (SUBSCRIBED RECURSIVEMATCH) "" (p)
+S: * LIST (\HasChildren) "/" p ("CHILDINFO" ("SUBSCRIBED"))
+S: a3 OK LIST completed
+C: a4 LIST (SUBSCRIBED RECURSIVEMATCH) "" (p p/q)
+S: * LIST (\HasNoChildren \Subscribed) "/" p/q
+S: a4 OK LIST completed
+C: a5 LIST (SUBSCRIBED RECURSIVEMATCH) "" p%
+S: * LIST (\HasChildren) "/" p ("CHILDINFO" ("SUBSCRIBED"))
+S: a5 OK LIST completed`)
+}

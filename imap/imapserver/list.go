@@ -1,10 +1,19 @@
 package imapserver
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/posthorn/posthorn/imap"
 )
+
+// LIST (RFC 9051 §6.3.9, RFC 5258, RFC 5819, RFC 6154) and LSUB
+// (RFC 3501 §6.3.9) in three steps: parseList reads the command,
+// selectList picks the names to return from the backend's list (one pass
+// to index every name's descendants, one to select), and writeList
+// writes the responses. The index makes the child look-ups (\HasChildren,
+// CHILDINFO, LSUB's \Noselect parents) constant time per name, so a LIST
+// costs time linear in the number of mailboxes.
 
 // listOptions are the LIST-EXTENDED selection and return options (RFC 5258).
 type listOptions struct {
@@ -16,207 +25,337 @@ type listOptions struct {
 	lsub           bool
 }
 
-// LIST (RFC 9051 §6.3.9, RFC 5258, RFC 5819, RFC 6154) and LSUB (RFC 3501 §6.3.9).
+// listCommand is a parsed LIST or LSUB command.
+type listCommand struct {
+	listOptions
+	ref      string   // reference name, as sent
+	patterns []string // mailbox patterns, as sent
+}
+
 func cmdList(s *session, tag string, uid bool) error {
-	var opt listOptions
-	opt.lsub = s.cmdName == "LSUB"
-	if err := s.dec.SP(); err != nil {
-		return err
-	}
-	if !opt.lsub {
-		if ok, err := s.dec.Byte('('); err != nil {
-			return err
-		} else if ok {
-			for first := true; ; first = false {
-				if ok, err := s.dec.Byte(')'); err != nil {
-					return err
-				} else if ok {
-					break
-				}
-				if !first {
-					if err := s.dec.SP(); err != nil {
-						return err
-					}
-				}
-				o, err := s.dec.ReadAtomUpper()
-				if err != nil {
-					return err
-				}
-				switch o {
-				case "SUBSCRIBED":
-					opt.subscribed, opt.retSubscribed = true, true
-				case "RECURSIVEMATCH":
-					opt.recursiveMatch = true
-				case "SPECIAL-USE":
-					opt.specialUse = true
-				case "REMOTE":
-				default:
-					return bad("unknown LIST selection option %s", o)
-				}
-			}
-			if opt.recursiveMatch && !opt.subscribed {
-				return bad("RECURSIVEMATCH needs another selection option") // RFC 5258 §3.1
-			}
-			if err := s.dec.SP(); err != nil {
-				return err
-			}
-		}
-	}
-	ref, err := s.dec.ReadMailbox()
+	cmd, err := s.parseList()
 	if err != nil {
 		return err
 	}
-	if err := s.dec.SP(); err != nil {
+	ref, ok, err := s.decodePattern(cmd.ref)
+	if err != nil {
 		return err
 	}
-	var patterns []string
-	if ok, err := s.dec.Byte('('); err != nil {
-		return err
-	} else if ok && !opt.lsub {
-		for first := true; ; first = false {
-			if ok, err := s.dec.Byte(')'); err != nil {
-				return err
-			} else if ok {
-				break
-			}
-			if !first {
-				if err := s.dec.SP(); err != nil {
-					return err
-				}
-			}
-			p, err := s.dec.ReadListMailbox()
-			if err != nil {
-				return err
-			}
-			patterns = append(patterns, p)
-		}
-	} else {
-		p, err := s.dec.ReadListMailbox()
+	patterns := make([]listPattern, 0, len(cmd.patterns))
+	for _, p := range cmd.patterns {
+		d, valid, err := s.decodePattern(p)
 		if err != nil {
 			return err
 		}
-		patterns = append(patterns, p)
-	}
-	if ok, err := s.dec.AtEOL(); err != nil {
-		return err
-	} else if !ok && !opt.lsub {
-		// list-return-opts = "RETURN" SP "(" [return-option *(SP return-option)] ")"
-		if err := s.dec.SP(); err != nil {
-			return err
+		if !ok || !valid {
+			// Not modified UTF-7: no mailbox name can match it, so it
+			// selects nothing (imaptest's atoms script; Dovecot too).
+			continue
 		}
-		r, err := s.dec.ReadAtomUpper()
-		if err != nil {
-			return err
-		}
-		if r != "RETURN" {
-			return bad("expected RETURN")
-		}
-		if err := s.dec.SP(); err != nil {
-			return err
-		}
-		err = s.dec.ReadList(true, func() error {
-			o, err := s.dec.ReadAtomUpper()
-			if err != nil {
-				return err
-			}
-			switch o {
-			case "SUBSCRIBED":
-				opt.retSubscribed = true
-			case "CHILDREN", "SPECIAL-USE":
-				// Always returned.
-			case "STATUS":
-				if err := s.dec.SP(); err != nil {
-					return err
-				}
-				items, err := s.readStatusItems()
-				if err != nil {
-					return err
-				}
-				opt.status = items
-			default:
-				return bad("unknown LIST return option %s", o)
-			}
+		// RFC 9051 §6.3.9: an empty pattern asks for the delimiter.
+		if d == "" && len(cmd.patterns) == 1 {
+			s.w.WriteString("* " + s.cmdName + ` (\Noselect) "/" ""` + "\r\n")
 			return nil
-		})
-		if err != nil {
-			return err
 		}
-	}
-	if err := s.crlf(); err != nil {
-		return err
-	}
-	if ref, err = s.decodePattern(ref); err != nil {
-		return err
-	}
-	for i, p := range patterns {
-		if patterns[i], err = s.decodePattern(p); err != nil {
-			return err
+		if ref != "" && !strings.HasPrefix(d, string(Delimiter)) {
+			d = ref + d
 		}
+		patterns = append(patterns, compileListPattern(imap.CanonicalMailboxName(d, Delimiter)))
 	}
-	// RFC 9051 §6.3.9: an empty pattern asks for the delimiter.
-	if len(patterns) == 1 && patterns[0] == "" {
-		s.w.WriteString("* " + s.cmdName + ` (\Noselect) "/" ""` + "\r\n")
+	if len(patterns) == 0 {
 		return nil
 	}
 	infos, err := s.user.ListMailboxes(s.ctx)
 	if err != nil {
 		return err
 	}
-	exists := make(map[string]*MailboxInfo, len(infos))
-	for i := range infos {
-		exists[infos[i].Name] = &infos[i]
+	s.writeList(&cmd.listOptions, selectList(infos, patterns, &cmd.listOptions))
+	return nil
+}
+
+// parseList reads the arguments of LIST or LSUB up to and including the
+// CRLF: [selection options] reference patterns [RETURN (options)].
+func (s *session) parseList() (*listCommand, error) {
+	cmd := &listCommand{}
+	cmd.lsub = s.cmdName == "LSUB"
+	if err := s.dec.SP(); err != nil {
+		return nil, err
 	}
-	for i := range patterns {
-		if ref != "" && !strings.HasPrefix(patterns[i], string(Delimiter)) {
-			patterns[i] = ref + patterns[i]
+	if !cmd.lsub {
+		if ok, err := s.dec.Byte('('); err != nil {
+			return nil, err
+		} else if ok {
+			if err := s.parseListSelection(&cmd.listOptions); err != nil {
+				return nil, err
+			}
 		}
-		patterns[i] = imap.CanonicalMailboxName(patterns[i], Delimiter)
 	}
+	ref, err := s.dec.ReadMailbox()
+	if err != nil {
+		return nil, err
+	}
+	cmd.ref = ref
+	if err := s.dec.SP(); err != nil {
+		return nil, err
+	}
+	if ok, err := s.dec.Byte('('); err != nil {
+		return nil, err
+	} else if ok && !cmd.lsub {
+		for first := true; ; first = false {
+			if ok, err := s.dec.Byte(')'); err != nil {
+				return nil, err
+			} else if ok {
+				break
+			}
+			if !first {
+				if err := s.dec.SP(); err != nil {
+					return nil, err
+				}
+			}
+			p, err := s.dec.ReadListMailbox()
+			if err != nil {
+				return nil, err
+			}
+			cmd.patterns = append(cmd.patterns, p)
+		}
+	} else {
+		p, err := s.dec.ReadListMailbox()
+		if err != nil {
+			return nil, err
+		}
+		cmd.patterns = append(cmd.patterns, p)
+	}
+	if ok, err := s.dec.AtEOL(); err != nil {
+		return nil, err
+	} else if !ok && !cmd.lsub {
+		if err := s.parseListReturn(&cmd.listOptions); err != nil {
+			return nil, err
+		}
+	}
+	return cmd, s.crlf()
+}
+
+// parseListSelection reads list-select-opts after their "(" and the SP
+// that follows them (RFC 5258 §6).
+func (s *session) parseListSelection(opt *listOptions) error {
+	for first := true; ; first = false {
+		if ok, err := s.dec.Byte(')'); err != nil {
+			return err
+		} else if ok {
+			break
+		}
+		if !first {
+			if err := s.dec.SP(); err != nil {
+				return err
+			}
+		}
+		o, err := s.dec.ReadAtomUpper()
+		if err != nil {
+			return err
+		}
+		switch o {
+		case "SUBSCRIBED":
+			opt.subscribed, opt.retSubscribed = true, true
+		case "RECURSIVEMATCH":
+			opt.recursiveMatch = true
+		case "SPECIAL-USE":
+			opt.specialUse = true
+		case "REMOTE":
+		default:
+			return bad("unknown LIST selection option %s", o)
+		}
+	}
+	if opt.recursiveMatch && !opt.subscribed {
+		return bad("RECURSIVEMATCH needs another selection option") // RFC 5258 §3.1
+	}
+	return s.dec.SP()
+}
+
+// parseListReturn reads
+// list-return-opts = "RETURN" SP "(" [return-option *(SP return-option)] ")"
+// after the SP before it (RFC 5258 §6, RFC 5819 §4).
+func (s *session) parseListReturn(opt *listOptions) error {
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	r, err := s.dec.ReadAtomUpper()
+	if err != nil {
+		return err
+	}
+	if r != "RETURN" {
+		return bad("expected RETURN")
+	}
+	if err := s.dec.SP(); err != nil {
+		return err
+	}
+	return s.dec.ReadList(true, func() error {
+		o, err := s.dec.ReadAtomUpper()
+		if err != nil {
+			return err
+		}
+		switch o {
+		case "SUBSCRIBED":
+			opt.retSubscribed = true
+		case "CHILDREN", "SPECIAL-USE":
+			// Always returned.
+		case "STATUS":
+			if err := s.dec.SP(); err != nil {
+				return err
+			}
+			items, err := s.readStatusItems()
+			if err != nil {
+				return err
+			}
+			opt.status = items
+		default:
+			return bad("unknown LIST return option %s", o)
+		}
+		return nil
+	})
+}
+
+// Descendant bits of a name in the list index.
+const (
+	hasChild             uint8 = 1 << iota // a mailbox exists below the name
+	hasSubscribedChild                     // a subscribed name lies below it
+	hasUnmatchedSubChild                   // ... that no pattern matches
+	isListed                               // the name is in the backend's list
+)
+
+// listEntry is one name to return.
+type listEntry struct {
+	info      *MailboxInfo
+	below     uint8 // descendant bits
+	childInfo bool  // RFC 5258 §3.5 CHILDINFO ("SUBSCRIBED")
+	parent    bool  // LSUB: an unsubscribed parent of subscribed names
+}
+
+// selectList picks the names a LIST or LSUB returns from the backend's
+// list infos, which is sorted by name; infos[i] is referenced, not copied.
+func selectList(infos []MailboxInfo, patterns []listPattern, opt *listOptions) []listEntry {
+	var m listMatcher
 	match := func(name string) bool {
-		for _, p := range patterns {
-			if matchPattern(p, name) {
+		for i := range patterns {
+			if m.match(&patterns[i], name) {
 				return true
 			}
 		}
 		return false
 	}
-	for _, info := range infos {
+	// Index: the descendant bits of every name that has descendants,
+	// found by walking each name's ancestors (keys are substrings of the
+	// names, so the map holds no copies).
+	subs := opt.lsub || opt.recursiveMatch
+	below := make(map[string]uint8)
+	for i := range infos {
+		info := &infos[i]
+		var bits uint8
+		if !info.NonExistent {
+			bits |= hasChild
+		}
+		if subs && info.Subscribed {
+			bits |= hasSubscribedChild
+			if !match(info.Name) {
+				bits |= hasUnmatchedSubChild
+			}
+		}
+		if bits == 0 {
+			continue
+		}
+		name := info.Name
+		for j := len(name) - 1; j > 0; j-- {
+			if name[j] == Delimiter {
+				below[name[:j]] |= bits
+			}
+		}
+	}
+	var out []listEntry
+	for i := range infos {
+		info := &infos[i]
+		bits, ok := below[info.Name]
+		if ok {
+			below[info.Name] = bits | isListed
+		}
 		if !match(info.Name) {
 			continue
 		}
-		subscribedChild := false
-		hasChildren := false
-		prefix := info.Name + string(Delimiter)
-		for _, o := range infos {
-			if strings.HasPrefix(o.Name, prefix) {
-				if !o.NonExistent {
-					hasChildren = true
+		e := listEntry{info: info, below: bits}
+		switch {
+		case opt.lsub:
+			// RFC 3501 §6.3.9: a "%" that stops above subscribed names
+			// returns their unsubscribed parent, flagged \Noselect.
+			if !info.Subscribed {
+				if e.below&hasUnmatchedSubChild == 0 {
+					continue
 				}
-				if o.Subscribed {
-					subscribedChild = true
-				}
+				e.parent = true
 			}
-		}
-		if opt.lsub || opt.subscribed {
-			if !info.Subscribed && !(opt.recursiveMatch && subscribedChild) {
+		case opt.subscribed:
+			if !info.Subscribed {
+				// RFC 5258 §3.5: CHILDINFO only when a subscribed child is
+				// not itself returned (redundant CHILDINFO suppressed).
+				if !opt.recursiveMatch || e.below&hasUnmatchedSubChild == 0 {
+					continue
+				}
+				e.childInfo = true
+			}
+		default:
+			if info.NonExistent {
 				continue
 			}
-		} else if info.NonExistent {
-			continue
 		}
 		if opt.specialUse && len(info.SpecialUse) == 0 {
 			continue
 		}
-		var attrs []string
-		if info.NonExistent {
+		out = append(out, e)
+	}
+	if subs {
+		out = addMissingParents(out, below, match, opt)
+	}
+	return out
+}
+
+// addMissingParents adds the names that are not in the backend's list
+// (no mailbox, not subscribed) but that LSUB or RECURSIVEMATCH must
+// return because subscribed names below them are not returned, and
+// sorts the entries by name when it adds any.
+func addMissingParents(out []listEntry, below map[string]uint8, match func(string) bool, opt *listOptions) []listEntry {
+	var extra []listEntry
+	for name, bits := range below {
+		if bits&(hasUnmatchedSubChild|isListed) != hasUnmatchedSubChild || !match(name) {
+			continue
+		}
+		info := &MailboxInfo{Name: name, NonExistent: bits&hasChild == 0}
+		extra = append(extra, listEntry{info: info, below: bits, parent: opt.lsub, childInfo: !opt.lsub})
+	}
+	if len(extra) == 0 {
+		return out
+	}
+	out = append(out, extra...)
+	slices.SortFunc(out, func(a, b listEntry) int { return strings.Compare(a.info.Name, b.info.Name) })
+	return out
+}
+
+// writeList writes the LIST or LSUB responses for the entries, each
+// followed by its STATUS with LIST-STATUS (RFC 5819 §2).
+func (s *session) writeList(opt *listOptions, entries []listEntry) {
+	var buf [6]string
+	for i := range entries {
+		e := &entries[i]
+		info := e.info
+		attrs := buf[:0]
+		switch {
+		case e.parent:
+			attrs = append(attrs, string(imap.AttrNoSelect))
+		case info.NonExistent:
 			attrs = append(attrs, string(imap.AttrNonExistent))
-		} else if info.NoSelect {
+		case info.NoSelect:
 			attrs = append(attrs, string(imap.AttrNoSelect))
 		}
 		if info.NoInferiors {
 			attrs = append(attrs, string(imap.AttrNoInferiors))
-		} else if !info.NonExistent {
-			if hasChildren {
+		} else if !info.NonExistent && !e.parent {
+			if e.below&hasChild != 0 {
 				attrs = append(attrs, string(imap.AttrHasChildren))
 			} else {
 				attrs = append(attrs, string(imap.AttrHasNoChildren))
@@ -232,48 +371,98 @@ func cmdList(s *session, tag string, uid bool) error {
 		s.w.flags(attrs)
 		s.w.WriteString(` "/" `)
 		s.w.mailbox(info.Name)
-		if opt.recursiveMatch && subscribedChild && !info.Subscribed {
+		if e.childInfo {
 			s.w.WriteString(` ("CHILDINFO" ("SUBSCRIBED"))`)
 		}
 		s.w.crlf()
-		if len(opt.status) > 0 && !info.NoSelect && !info.NonExistent {
+		if len(opt.status) > 0 && !info.NoSelect && !info.NonExistent && !e.parent {
 			// RFC 5819 §2: STATUS follows the LIST line; failures are skipped.
 			if st, err := s.user.Status(s.ctx, info.Name); err == nil {
 				s.writeStatus(info.Name, st, opt.status)
 			}
 		}
 	}
-	return nil
 }
 
 // decodePattern decodes a LIST reference or pattern like a mailbox name;
-// the wildcards are ASCII and pass through modified UTF-7 untouched.
-func (s *session) decodePattern(p string) (string, error) {
+// the wildcards are ASCII and pass through modified UTF-7 untouched. A
+// pattern that is not valid modified UTF-7 is reported as !valid: no
+// mailbox name can match it.
+func (s *session) decodePattern(p string) (d string, valid bool, err error) {
 	if p == "" {
-		return "", nil
+		return "", true, nil
 	}
 	if !s.utf8 {
 		d, err := imap.DecodeMailboxName(p)
 		if err != nil {
-			return "", no(imap.CodeCannot, "Invalid modified UTF-7 in pattern")
+			return "", false, nil
 		}
 		p = d
 	}
 	n, ok := imap.NormalizeMailboxName(p)
 	if !ok {
-		return "", no(imap.CodeCannot, "Invalid pattern")
+		return "", false, no(imap.CodeCannot, "Invalid pattern")
 	}
-	return n, nil
+	return n, true, nil
 }
 
-// matchPattern matches a LIST pattern: "*" matches anything, "%" anything
-// but the delimiter (RFC 9051 §6.3.9). It runs in O(len(pattern) *
-// len(name)) time whatever the pattern, so hostile patterns cannot
-// make it backtrack exponentially.
-func matchPattern(pattern, name string) bool {
+// listPattern is a LIST pattern with its common shapes recognised:
+// a name without wildcards, "prefix*" and "prefix%".
+type listPattern struct {
+	p      string
+	prefix string // the part before the only wildcard, at the end
+	kind   uint8
+}
+
+const (
+	patGeneral uint8 = iota // wildcards anywhere: the general matcher
+	patExact                // no wildcard
+	patStar                 // prefix + "*"
+	patPercent              // prefix + "%"
+)
+
+func compileListPattern(p string) listPattern {
+	i := strings.IndexAny(p, "*%")
+	switch {
+	case i < 0:
+		return listPattern{p: p, kind: patExact}
+	case i == len(p)-1 && p[i] == '*':
+		return listPattern{p: p, prefix: p[:i], kind: patStar}
+	case i == len(p)-1:
+		return listPattern{p: p, prefix: p[:i], kind: patPercent}
+	}
+	return listPattern{p: p, kind: patGeneral}
+}
+
+// listMatcher matches names against list patterns, reusing its buffers.
+type listMatcher struct {
+	cur, next []bool
+}
+
+func (m *listMatcher) match(p *listPattern, name string) bool {
+	switch p.kind {
+	case patExact:
+		return name == p.p
+	case patStar:
+		return strings.HasPrefix(name, p.prefix)
+	case patPercent:
+		return strings.HasPrefix(name, p.prefix) && strings.IndexByte(name[len(p.prefix):], Delimiter) < 0
+	}
+	return m.general(p.p, name)
+}
+
+// general matches a pattern: "*" matches anything, "%" anything but the
+// delimiter (RFC 9051 §6.3.9). It runs in O(len(pattern) * len(name))
+// time whatever the pattern, so hostile patterns cannot make it
+// backtrack exponentially.
+func (m *listMatcher) general(pattern, name string) bool {
 	// cur[j]: pattern[:i] matches name[:j].
-	cur := make([]bool, len(name)+1)
-	next := make([]bool, len(name)+1)
+	if cap(m.cur) < len(name)+1 {
+		m.cur = make([]bool, len(name)+1)
+		m.next = make([]bool, len(name)+1)
+	}
+	cur, next := m.cur[:len(name)+1], m.next[:len(name)+1]
+	clear(cur)
 	cur[0] = true
 	for i := 0; i < len(pattern); i++ {
 		c := pattern[i]

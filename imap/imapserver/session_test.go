@@ -168,7 +168,7 @@ S: a3 BAD [CLIENTBUG] FETCH not allowed in this state
 C: a4 CREATE "&Jjo"
 S: a4 NO [CANNOT] Invalid modified UTF-7 mailbox name
 C: a5 LIST "" "*&AGE-"
-S: a5 NO [CANNOT] Invalid modified UTF-7 in pattern
+S: a5 OK LIST completed
 C: a6 BLURDYBLOOP
 S: a6 BAD unknown command BLURDYBLOOP
 C: a7 NOOP
