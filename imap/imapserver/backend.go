@@ -157,7 +157,8 @@ type User interface {
 	// Username returns the account name.
 	Username() string
 	// ListMailboxes returns all the user's mailboxes, in any order. The
-	// server matches LIST patterns and computes \HasChildren itself.
+	// server matches LIST patterns and computes \HasChildren itself. It
+	// never modifies the slice, so a backend may return one it keeps.
 	ListMailboxes(ctx context.Context) ([]MailboxInfo, error)
 	// Status returns the state of a mailbox without selecting it.
 	Status(ctx context.Context, name string) (MailboxStatus, error)

@@ -246,7 +246,7 @@ func selectList(infos []MailboxInfo, patterns []listPattern, opt *listOptions) [
 	// found by walking each name's ancestors (keys are substrings of the
 	// names, so the map holds no copies).
 	subs := opt.lsub || opt.recursiveMatch
-	below := make(map[string]uint8)
+	below := make(map[string]uint8, len(infos)/8)
 	for i := range infos {
 		info := &infos[i]
 		var bits uint8
@@ -367,7 +367,9 @@ func (s *session) writeList(opt *listOptions, entries []listEntry) {
 		if !opt.lsub {
 			attrs = append(attrs, info.SpecialUse...)
 		}
-		s.w.WriteString("* " + s.cmdName + " ")
+		s.w.WriteString("* ")
+		s.w.WriteString(s.cmdName)
+		s.w.WriteByte(' ')
 		s.w.flags(attrs)
 		s.w.WriteString(` "/" `)
 		s.w.mailbox(info.Name)

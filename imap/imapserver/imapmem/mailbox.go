@@ -91,6 +91,7 @@ func (u *user) createLocked(name string, use []string) *mailbox {
 		handles:     make(map[*handle]struct{}),
 	}
 	u.mailboxes[name] = mb
+	u.list = nil
 	return mb
 }
 
@@ -209,11 +210,21 @@ func (s *userSession) ListMailboxes(ctx context.Context) ([]imapserver.MailboxIn
 	u := s.u
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.list == nil {
+		u.list = u.listLocked()
+	}
+	// Shared: the server never modifies it (imapserver.User), and a
+	// change builds a new one.
+	return u.list, nil
+}
+
+// listLocked builds ListMailboxes' answer.
+func (u *user) listLocked() []imapserver.MailboxInfo {
 	out := make([]imapserver.MailboxInfo, 0, len(u.mailboxes)+len(u.subscriptions))
 	for name, mb := range u.mailboxes {
 		out = append(out, imapserver.MailboxInfo{
 			Name:       name,
-			SpecialUse: slices.Clone(mb.specialUse),
+			SpecialUse: mb.specialUse,
 			Subscribed: u.subscriptions[name],
 			NoSelect:   mb.noSelect,
 		})
@@ -223,8 +234,8 @@ func (s *userSession) ListMailboxes(ctx context.Context) ([]imapserver.MailboxIn
 			out = append(out, imapserver.MailboxInfo{Name: name, Subscribed: true, NonExistent: true})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	slices.SortFunc(out, func(a, b imapserver.MailboxInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 func (s *userSession) Status(ctx context.Context, name string) (imapserver.MailboxStatus, error) {
@@ -259,6 +270,7 @@ func (s *userSession) CreateMailbox(ctx context.Context, name string, opts imaps
 		}
 		mb.noSelect = false
 		mb.specialUse = opts.SpecialUse
+		u.list = nil
 		return nil
 	}
 	// RFC 9051 §6.3.4: create the superior levels that are missing.
@@ -305,10 +317,12 @@ func (s *userSession) DeleteMailbox(ctx context.Context, name string) error {
 		mb.deleted = false
 		mb.noSelect = true
 		mb.uidValidity = u.store.newValidity()
+		u.list = nil
 		return nil
 	}
 	u.dropLocked(mb)
 	delete(u.mailboxes, name)
+	u.list = nil
 	return nil
 }
 
@@ -330,6 +344,7 @@ func (s *userSession) RenameMailbox(ctx context.Context, oldName, newName string
 	if strings.HasPrefix(newName, oldName+string(imapserver.Delimiter)) {
 		return fmt.Errorf("%w: cannot rename %q under itself", imapserver.ErrCannotDelete, oldName)
 	}
+	u.list = nil
 	for i := 0; i < len(newName); i++ {
 		if newName[i] == imapserver.Delimiter {
 			if _, ok := u.mailboxes[newName[:i]]; !ok {
@@ -367,6 +382,7 @@ func (s *userSession) RenameMailbox(ctx context.Context, oldName, newName string
 func (s *userSession) Subscribe(ctx context.Context, name string) error {
 	s.u.mu.Lock()
 	s.u.subscriptions[canonicalName(name)] = true
+	s.u.list = nil
 	s.u.mu.Unlock()
 	return nil
 }
@@ -379,6 +395,7 @@ func (s *userSession) Unsubscribe(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: not subscribed to %q", imapserver.ErrNoSuchMailbox, name)
 	}
 	delete(s.u.subscriptions, name)
+	s.u.list = nil
 	return nil
 }
 

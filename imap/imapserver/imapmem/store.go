@@ -139,6 +139,10 @@ type user struct {
 	scram         map[sasl.SCRAMHash]sasl.SCRAMKeys
 	mailboxes     map[string]*mailbox
 	subscriptions map[string]bool
+	// list is ListMailboxes' answer, sorted, kept until a mailbox or a
+	// subscription changes (nil then): a LIST of many mailboxes costs a
+	// copy, not a sort.
+	list          []imapserver.MailboxInfo
 	popLocked     bool
 	quotaStorage  int64 // 0 = unlimited
 	quotaMessages int64 // 0 = unlimited
