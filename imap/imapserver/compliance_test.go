@@ -147,3 +147,22 @@ C: a5 LIST (SUBSCRIBED RECURSIVEMATCH) "" p%
 S: * LIST (\HasChildren) "/" p ("CHILDINFO" ("SUBSCRIBED"))
 S: a5 OK LIST completed`)
 }
+
+// A binary APPEND whose part holds NUL: BODY[1] cannot carry NUL (RFC 9051
+// §4.3), so the part is stored as base64 and BINARY[1] still returns the
+// octets appended (RFC 3516 §4.4; imaptest's append-binary).
+func TestAppendBinaryNUL(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.login()
+	msg := "Subject: b\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00-\xe4\n\r\n\n"
+	c.send(fmt.Sprintf("a1 APPEND INBOX ~{%d+}", len(msg)))
+	c.send(msg)
+	c.run(`
+S: a1 OK [APPENDUID ...
+C: a2 SELECT INBOX
+S: ~ a2 OK
+C: a3 FETCH 1 (BINARY.SIZE[1] BODY.PEEK[1])
+S: * 1 FETCH (BINARY.SIZE[1] 7 BODY[1] {12}
+S: AC3kCg0KCg==)
+S: a3 OK FETCH completed`)
+}

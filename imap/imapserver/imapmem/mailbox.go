@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
+	"github.com/posthorn/posthorn/imap/internal/imapmsg"
 )
 
 type expungeRec struct {
@@ -179,7 +180,8 @@ func statusLocked(mb *mailbox) imapserver.MailboxStatus {
 
 // readMessage reads exactly size octets (or all of r when size < 0)
 // and converts line ends to CRLF, unless binary: a binary APPEND's
-// content is stored as sent (RFC 3516 §4.4).
+// content is stored as sent, apart from parts holding NUL, which become
+// base64 (RFC 3516 §4.4; see imapmsg.EncodeNULParts).
 func readMessage(r io.Reader, size int64, binary bool) ([]byte, error) {
 	var data []byte
 	var err error
@@ -193,7 +195,7 @@ func readMessage(r io.Reader, size int64, binary bool) ([]byte, error) {
 		return nil, fmt.Errorf("imapmem: reading message: %w", err)
 	}
 	if binary {
-		return data, nil
+		return imapmsg.EncodeNULParts(data), nil
 	}
 	return toCRLF(data), nil
 }

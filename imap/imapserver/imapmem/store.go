@@ -35,7 +35,8 @@
 //     blocks while user.mu is held: notification is a non-blocking send.
 //   - Messages are stored with CRLF line ends: a bare LF given to Append
 //     or Deliver is stored as CRLF, except in a binary APPEND
-//     (AppendOptions.Binary), whose content is stored as sent.
+//     (AppendOptions.Binary), whose content is stored as sent, apart from
+//     parts holding NUL, which are stored base64-encoded (RFC 3516 §4.4).
 package imapmem
 
 import (
@@ -140,8 +141,8 @@ type user struct {
 	mailboxes     map[string]*mailbox
 	subscriptions map[string]bool
 	// list is ListMailboxes' answer, sorted, kept until a mailbox or a
-	// subscription changes (nil then): a LIST of many mailboxes costs a
-	// copy, not a sort.
+	// subscription changes (nil then): a LIST of many mailboxes costs
+	// no sort and no copy.
 	list          []imapserver.MailboxInfo
 	popLocked     bool
 	quotaStorage  int64 // 0 = unlimited
