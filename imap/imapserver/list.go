@@ -10,8 +10,8 @@ import (
 // LIST (RFC 9051 §6.3.9, RFC 5258, RFC 5819, RFC 6154) and LSUB
 // (RFC 3501 §6.3.9) in three steps: parseList reads the command,
 // selectList picks the names to return from the backend's list (one pass
-// to index every name's descendants, one to select), and writeList
-// writes the responses. The index makes the child look-ups (\HasChildren,
+// to index every name's descendants, one to select) and hands each to
+// writeListEntry, which writes its response. The index makes the child look-ups (\HasChildren,
 // CHILDINFO, LSUB's \Noselect parents) constant time per name, so a LIST
 // costs time linear in the number of mailboxes.
 
@@ -69,7 +69,9 @@ func cmdList(s *session, tag string, uid bool) error {
 	if err != nil {
 		return err
 	}
-	s.writeList(&cmd.listOptions, selectList(infos, patterns, &cmd.listOptions))
+	selectList(infos, patterns, &cmd.listOptions, func(e listEntry) {
+		s.writeListEntry(&cmd.listOptions, &e)
+	})
 	return nil
 }
 
@@ -231,8 +233,10 @@ type listEntry struct {
 }
 
 // selectList picks the names a LIST or LSUB returns from the backend's
-// list infos, which is sorted by name; infos[i] is referenced, not copied.
-func selectList(infos []MailboxInfo, patterns []listPattern, opt *listOptions) []listEntry {
+// list infos and calls emit with each, in the order of infos, then any
+// parents the list lacks, sorted (RFC 9051 §6.3.9 asks no order). The
+// entry and its info are valid only during the call.
+func selectList(infos []MailboxInfo, patterns []listPattern, opt *listOptions, emit func(listEntry)) {
 	var m listMatcher
 	match := func(name string) bool {
 		for i := range patterns {
@@ -269,7 +273,6 @@ func selectList(infos []MailboxInfo, patterns []listPattern, opt *listOptions) [
 			}
 		}
 	}
-	var out []listEntry
 	for i := range infos {
 		info := &infos[i]
 		bits, ok := below[info.Name]
@@ -307,19 +310,20 @@ func selectList(infos []MailboxInfo, patterns []listPattern, opt *listOptions) [
 		if opt.specialUse && len(info.SpecialUse) == 0 {
 			continue
 		}
-		out = append(out, e)
+		emit(e)
 	}
 	if subs {
-		out = addMissingParents(out, below, match, opt)
+		addMissingParents(below, match, opt, emit)
 	}
-	return out
 }
 
-// addMissingParents adds the names that are not in the backend's list
+// addMissingParents emits the names that are not in the backend's list
 // (no mailbox, not subscribed) but that LSUB or RECURSIVEMATCH must
-// return because subscribed names below them are not returned, and
-// sorts the entries by name when it adds any.
-func addMissingParents(out []listEntry, below map[string]uint8, match func(string) bool, opt *listOptions) []listEntry {
+// return because subscribed names below them are not returned, sorted.
+func addMissingParents(below map[string]uint8, match func(string) bool, opt *listOptions, emit func(listEntry)) {
+	if opt.specialUse {
+		return // no special use without a mailbox
+	}
 	var extra []listEntry
 	for name, bits := range below {
 		if bits&(hasUnmatchedSubChild|isListed) != hasUnmatchedSubChild || !match(name) {
@@ -328,60 +332,55 @@ func addMissingParents(out []listEntry, below map[string]uint8, match func(strin
 		info := &MailboxInfo{Name: name, NonExistent: bits&hasChild == 0}
 		extra = append(extra, listEntry{info: info, below: bits, parent: opt.lsub, childInfo: !opt.lsub})
 	}
-	if len(extra) == 0 {
-		return out
+	slices.SortFunc(extra, func(a, b listEntry) int { return strings.Compare(a.info.Name, b.info.Name) })
+	for i := range extra {
+		emit(extra[i])
 	}
-	out = append(out, extra...)
-	slices.SortFunc(out, func(a, b listEntry) int { return strings.Compare(a.info.Name, b.info.Name) })
-	return out
 }
 
-// writeList writes the LIST or LSUB responses for the entries, each
-// followed by its STATUS with LIST-STATUS (RFC 5819 §2).
-func (s *session) writeList(opt *listOptions, entries []listEntry) {
+// writeListEntry writes the LIST or LSUB response for an entry, followed
+// by its STATUS with LIST-STATUS (RFC 5819 §2).
+func (s *session) writeListEntry(opt *listOptions, e *listEntry) {
 	var buf [6]string
-	for i := range entries {
-		e := &entries[i]
-		info := e.info
-		attrs := buf[:0]
-		switch {
-		case e.parent:
-			attrs = append(attrs, string(imap.AttrNoSelect))
-		case info.NonExistent:
-			attrs = append(attrs, string(imap.AttrNonExistent))
-		case info.NoSelect:
-			attrs = append(attrs, string(imap.AttrNoSelect))
+	info := e.info
+	attrs := buf[:0]
+	switch {
+	case e.parent:
+		attrs = append(attrs, string(imap.AttrNoSelect))
+	case info.NonExistent:
+		attrs = append(attrs, string(imap.AttrNonExistent))
+	case info.NoSelect:
+		attrs = append(attrs, string(imap.AttrNoSelect))
+	}
+	if info.NoInferiors {
+		attrs = append(attrs, string(imap.AttrNoInferiors))
+	} else if !info.NonExistent && !e.parent {
+		if e.below&hasChild != 0 {
+			attrs = append(attrs, string(imap.AttrHasChildren))
+		} else {
+			attrs = append(attrs, string(imap.AttrHasNoChildren))
 		}
-		if info.NoInferiors {
-			attrs = append(attrs, string(imap.AttrNoInferiors))
-		} else if !info.NonExistent && !e.parent {
-			if e.below&hasChild != 0 {
-				attrs = append(attrs, string(imap.AttrHasChildren))
-			} else {
-				attrs = append(attrs, string(imap.AttrHasNoChildren))
-			}
-		}
-		if info.Subscribed && opt.retSubscribed {
-			attrs = append(attrs, string(imap.AttrSubscribed))
-		}
-		if !opt.lsub {
-			attrs = append(attrs, info.SpecialUse...)
-		}
-		s.w.WriteString("* ")
-		s.w.WriteString(s.cmdName)
-		s.w.WriteByte(' ')
-		s.w.flags(attrs)
-		s.w.WriteString(` "/" `)
-		s.w.mailbox(info.Name)
-		if e.childInfo {
-			s.w.WriteString(` ("CHILDINFO" ("SUBSCRIBED"))`)
-		}
-		s.w.crlf()
-		if len(opt.status) > 0 && !info.NoSelect && !info.NonExistent && !e.parent {
-			// RFC 5819 §2: STATUS follows the LIST line; failures are skipped.
-			if st, err := s.user.Status(s.ctx, info.Name); err == nil {
-				s.writeStatus(info.Name, st, opt.status)
-			}
+	}
+	if info.Subscribed && opt.retSubscribed {
+		attrs = append(attrs, string(imap.AttrSubscribed))
+	}
+	if !opt.lsub {
+		attrs = append(attrs, info.SpecialUse...)
+	}
+	s.w.WriteString("* ")
+	s.w.WriteString(s.cmdName)
+	s.w.WriteByte(' ')
+	s.w.flags(attrs)
+	s.w.WriteString(` "/" `)
+	s.w.mailbox(info.Name)
+	if e.childInfo {
+		s.w.WriteString(` ("CHILDINFO" ("SUBSCRIBED"))`)
+	}
+	s.w.crlf()
+	if len(opt.status) > 0 && !info.NoSelect && !info.NonExistent && !e.parent {
+		// RFC 5819 §2: STATUS follows the LIST line; failures are skipped.
+		if st, err := s.user.Status(s.ctx, info.Name); err == nil {
+			s.writeStatus(info.Name, st, opt.status)
 		}
 	}
 }
