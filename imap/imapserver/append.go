@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/imap/internal/imapmsg"
 )
 
 // APPEND (RFC 9051 §6.3.12) with APPENDUID (RFC 4315), APPENDLIMIT
@@ -124,6 +125,9 @@ func cmdAppend(s *session, tag string, uid bool) error {
 		}
 		left -= info.Size
 		opts.Binary = info.Binary
+		if info.Binary {
+			data = imapmsg.EncodeNULParts(data)
+		}
 		msgs = append(msgs, appendMessage{opts: opts, data: data})
 		if utf8Form {
 			if err := s.dec.Expect(')'); err != nil {
@@ -170,8 +174,18 @@ func (s *session) appendOne(tag, name string) error {
 	if err != nil {
 		return err
 	}
-	opts.Binary = info.Binary
-	res, aerr := s.user.Append(s.ctx, name, r, info.Size, opts)
+	size := info.Size
+	if opts.Binary = info.Binary; info.Binary {
+		// Read whole (bounded by MaxAppend like a MULTIAPPEND's
+		// messages) to re-encode parts that hold NUL.
+		data := make([]byte, info.Size)
+		if _, err := io.ReadFull(r, data); err != nil {
+			return err
+		}
+		data = imapmsg.EncodeNULParts(data)
+		r, size = bytes.NewReader(data), int64(len(data))
+	}
+	res, aerr := s.user.Append(s.ctx, name, r, size, opts)
 	if utf8Form {
 		if err := s.dec.Expect(')'); err != nil {
 			return err

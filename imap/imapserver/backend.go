@@ -131,8 +131,10 @@ type AppendOptions struct {
 	// Date is the internal date; the zero Time means now.
 	Date time.Time
 	// Binary reports that the message came as a literal8 (~{n},
-	// RFC 3516 §4.4): it may hold NUL and bare line ends, and a store
-	// keeps it as sent (a CTE change is allowed, a loss of data is not).
+	// RFC 3516 §4.4): it may hold bare line ends, and a store keeps it
+	// as sent. The server has re-encoded as base64 any part that held
+	// NUL, which IMAP cannot send in BODY[] (a CTE change the RFC allows;
+	// BINARY[] still gives the octets appended).
 	Binary bool
 }
 

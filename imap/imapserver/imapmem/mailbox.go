@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
-	"github.com/posthorn/posthorn/imap/internal/imapmsg"
 )
 
 type expungeRec struct {
@@ -180,8 +179,7 @@ func statusLocked(mb *mailbox) imapserver.MailboxStatus {
 
 // readMessage reads exactly size octets (or all of r when size < 0)
 // and converts line ends to CRLF, unless binary: a binary APPEND's
-// content is stored as sent, apart from parts holding NUL, which become
-// base64 (RFC 3516 §4.4; see imapmsg.EncodeNULParts).
+// content is stored as sent (RFC 3516 §4.4).
 func readMessage(r io.Reader, size int64, binary bool) ([]byte, error) {
 	var data []byte
 	var err error
@@ -195,7 +193,7 @@ func readMessage(r io.Reader, size int64, binary bool) ([]byte, error) {
 		return nil, fmt.Errorf("imapmem: reading message: %w", err)
 	}
 	if binary {
-		return imapmsg.EncodeNULParts(data), nil
+		return data, nil
 	}
 	return toCRLF(data), nil
 }

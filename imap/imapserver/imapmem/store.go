@@ -35,8 +35,7 @@
 //     blocks while user.mu is held: notification is a non-blocking send.
 //   - Messages are stored with CRLF line ends: a bare LF given to Append
 //     or Deliver is stored as CRLF, except in a binary APPEND
-//     (AppendOptions.Binary), whose content is stored as sent, apart from
-//     parts holding NUL, which are stored base64-encoded (RFC 3516 §4.4).
+//     (AppendOptions.Binary), whose content is stored as sent.
 package imapmem
 
 import (
