@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
-	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/internal/testpeer"
 )
 
@@ -38,12 +37,13 @@ var imaptestExceptions = map[string]string{
 	"move:44": "RFC 6851 §3.3: MOVE = COPY, STORE, UID EXPUNGE; EXISTS of the copy may precede the EXPUNGE",
 }
 
-// startImaptestServer serves an imapmem store with user "imaptest" on
-// 127.0.0.1 with plaintext LOGIN allowed (the imaptest build has no
-// STARTTLS) and returns the port.
+// startImaptestServer serves the tests' store (imapmem, or Maildir with
+// POSTHORN_TEST_STORE=maildir) with user "imaptest" on 127.0.0.1 with
+// plaintext LOGIN allowed (the imaptest build has no STARTTLS) and
+// returns the port.
 func startImaptestServer(t *testing.T) int {
 	t.Helper()
-	store := imapmem.New()
+	store := newTestStore(t)
 	if err := store.AddUser("imaptest", "pass"); err != nil {
 		t.Fatal(err)
 	}
