@@ -332,3 +332,38 @@ func TestConcurrentLookupsShareAQuery(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 1, s.Queries("busy.test"))
 }
+
+func TestWithTimeout(t *testing.T) {
+	ctx, stop := WithTimeout(context.Background(), 50*time.Millisecond)
+	dl, ok := ctx.Deadline()
+	assert.True(t, ok)
+	assert.WithinDuration(t, time.Now().Add(50*time.Millisecond), dl, 20*time.Millisecond)
+	select {
+	case <-ctx.Done():
+		assert.ErrorIs(t, ctx.Err(), context.DeadlineExceeded)
+	case <-time.After(2 * time.Second):
+		t.Fatal("no deadline")
+	}
+	stop()
+
+	// A derived context sees the deadline.
+	ctx, stop = WithTimeout(context.Background(), 30*time.Millisecond)
+	child, cancel := context.WithTimeout(ctx, time.Hour)
+	<-child.Done()
+	cancel()
+	stop()
+
+	// stop cancels; an earlier parent deadline is kept.
+	ctx, stop = WithTimeout(context.Background(), time.Hour)
+	stop()
+	assert.Error(t, ctx.Err())
+	parent, pcancel := context.WithTimeout(context.Background(), time.Second)
+	defer pcancel()
+	ctx, stop = WithTimeout(parent, time.Hour)
+	assert.Equal(t, parent, ctx)
+	stop()
+
+	// Unused, it starts no timer: stop without Done.
+	_, stop = WithTimeout(context.Background(), time.Hour)
+	stop()
+}

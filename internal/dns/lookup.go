@@ -20,9 +20,9 @@ func (c *Client) lookup(ctx context.Context, name string, typ dnsmessage.Type) (
 		return nil, err
 	}
 	if resp.NotFound() {
-		msg := "no such host"
+		msg := "no such host" // NXDOMAIN, in net.Resolver's words
 		if resp.RCode == dnsmessage.RCodeSuccess {
-			msg = "no " + strings.TrimPrefix(typ.String(), "Type") + " record"
+			msg = "no records of the asked type"
 		}
 		return resp, &net.DNSError{Err: msg, Name: name, IsNotFound: true}
 	}

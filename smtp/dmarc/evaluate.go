@@ -183,10 +183,11 @@ func (e *Evaluator) Evaluate(ctx context.Context, m *Message) *Evaluation {
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	if dl, ok := ctx.Deadline(); timeout > 0 && (!ok || time.Until(dl) > timeout) {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+	if timeout > 0 {
+		// The timer starts only if a query goes to the network.
+		var stop func()
+		ctx, stop = dns.WithTimeout(ctx, timeout)
+		defer stop()
 	}
 	ev := &Evaluation{AuthorDomain: normalize(m.From), Method: e.Method, Result: None, Disposition: DispositionNone}
 	temp := func(err error) *Evaluation {

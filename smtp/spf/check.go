@@ -140,12 +140,12 @@ func (c *Checker) CheckHost(ctx context.Context, ip netip.Addr, domain, sender, 
 	if timeout == 0 {
 		timeout = DefaultTimeout
 	}
-	// A deadline of the caller's that comes first already bounds the
-	// evaluation; a timer costs as much as a cached evaluation.
-	if dl, ok := ctx.Deadline(); timeout > 0 && (!ok || time.Until(dl) > timeout) {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+	if timeout > 0 {
+		// The timer starts only if a query goes to the network: a timer
+		// costs as much as an evaluation answered from the cache.
+		var stop func()
+		ctx, stop = dns.WithTimeout(ctx, timeout)
+		defer stop()
 	}
 	local, senderDomain := splitSender(sender)
 	// RFC 7208 §4.3: internationalized names are checked as A-labels.
