@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/imap/imapserver"
@@ -104,6 +105,55 @@ func TestTraceRedacts(t *testing.T) {
 			if !strings.Contains(tr, want) {
 				t.Errorf("%s trace lacks %q:\n%s", side, want, tr)
 			}
+		}
+	}
+}
+
+// After COMPRESS (RFC 4978) the trace follows the inflated protocol on
+// both sides, not the compressed bytes.
+func TestTraceCompress(t *testing.T) {
+	var srvTrace, cliTrace lockedBuffer
+	store := imapmem.New()
+	if err := store.AddUser("alice", "alicepw"); err != nil {
+		t.Fatal(err)
+	}
+	srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true, Trace: &srvTrace}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	ctx := testCtx(t)
+	c, err := Dial(ctx, ln.Addr().String(), &Options{Trace: &cliTrace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, "alice", "alicepw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Compress(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(ctx, "INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for side, tr := range map[string]string{"client": cliTrace.String(), "server": srvTrace.String()} {
+		for _, want := range []string{"COMPRESS DEFLATE", "SELECT INBOX", "SELECT completed", "LOGOUT"} {
+			if !strings.Contains(tr, want) {
+				t.Errorf("%s trace lacks %q:\n%s", side, want, tr)
+			}
+		}
+		if !utf8.ValidString(tr) {
+			t.Errorf("%s trace holds compressed bytes:\n%q", side, tr)
 		}
 	}
 }
