@@ -42,8 +42,10 @@ type mailbox struct {
 	msgs        []*message // ascending UID
 	size        int64
 	expunged    []expungeRec // ascending modSeq
-	expiredTo   uint64
-	keywords    []string // dovecot-keywords: letter a+i is keywords[i]
+	// expungedBases are the file names of expunged, built when needed.
+	expungedBases map[string]bool
+	expiredTo     uint64
+	keywords      []string // dovecot-keywords: letter a+i is keywords[i]
 
 	handles map[*handle]struct{}
 	doomed  []*doomedFile
@@ -350,11 +352,10 @@ func (mb *mailbox) reconcileLocked(dl *uidlist, loading bool) error {
 		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateFlags, UID: m.uid, Flags: nf, ModSeq: mb.modSeq}, nil)
 	}
 	// Files of messages we expunged whose removal a crash undid.
-	var doomedBases map[string]bool
-	if loading && len(mb.expunged) > 0 {
-		doomedBases = make(map[string]bool, len(mb.expunged))
+	if len(mb.expunged) > 0 && mb.expungedBases == nil {
+		mb.expungedBases = make(map[string]bool, len(mb.expunged))
 		for _, e := range mb.expunged {
-			doomedBases[e.base] = true
+			mb.expungedBases[e.base] = true
 		}
 	}
 	var fresh []diskFile
@@ -362,7 +363,7 @@ func (mb *mailbox) reconcileLocked(dl *uidlist, loading bool) error {
 		if known[base] || mb.incoming[base] {
 			continue
 		}
-		if doomedBases[base] {
+		if mb.expungedBases[base] {
 			fsys.Remove(mb.path(f.sub, f.name))
 			continue
 		}
@@ -503,6 +504,7 @@ func (mb *mailbox) checkpointLocked() error {
 		}
 		mb.expiredTo = last
 		mb.expunged = append([]expungeRec(nil), mb.expunged[cut:]...)
+		mb.expungedBases = nil
 	}
 	buf := appendRecord(nil, &record{kind: 'H', validity: mb.uidValidity, uidNext: mb.uidNext, modSeq: mb.modSeq, guid: mb.guid, expired: mb.expiredTo})
 	for i := 0; i < len(mb.expunged); {
@@ -645,6 +647,9 @@ func (mb *mailbox) expungeLocked(del func(*message) bool, origin *handle, goneAl
 	for _, m := range gone {
 		r.gone = append(r.gone, goneRec{m.uid, m.base})
 		mb.expunged = append(mb.expunged, expungeRec{m.uid, mb.modSeq, m.base})
+		if mb.expungedBases != nil {
+			mb.expungedBases[m.base] = true
+		}
 		mb.size -= m.vsize
 	}
 	err := mb.writeLogLocked(r)

@@ -176,7 +176,7 @@ func mkdirAll(fsys fileSystem, dir string) error {
 	if err := fsys.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return nil
+	return fsys.SyncDir(filepath.Dir(dir))
 }
 
 // Close writes what is kept lazily (dovecot-uidlist) and closes the
