@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/imap/imapserver"
@@ -61,7 +62,7 @@ func checkName(name string) (string, error) {
 		return "", fmt.Errorf("%w: empty", ErrBadName)
 	}
 	for _, r := range n {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) {
 			return "", fmt.Errorf("%w: control character", ErrBadName)
 		}
 	}
