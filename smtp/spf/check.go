@@ -191,6 +191,16 @@ func aLabels(d string) string {
 	return d
 }
 
+// isAddress reports whether d is an IP address, bare or as an address
+// literal ("[192.0.2.1]", "[IPv6:2001:db8::1]").
+func isAddress(d string) bool {
+	if strings.HasPrefix(d, "[") {
+		return true
+	}
+	_, err := netip.ParseAddr(d)
+	return err == nil
+}
+
 // eval is the state of one check_host() evaluation, kept across include
 // and redirect (the lookup limits count the whole evaluation).
 type eval struct {
@@ -268,8 +278,10 @@ func (e *eval) countVoid() *evalError {
 
 // checkHost evaluates the record of domain (RFC 7208 §4).
 func (e *eval) checkHost(ctx context.Context, domain string, top bool) (hostResult, *evalError) {
-	// §4.3: a malformed or single-label domain is "none".
-	if !validDomain(domain) {
+	// §4.3: a malformed or single-label domain is "none"; so is an
+	// address, bracketed as a HELO literal or bare (§2.3: the HELO
+	// identity is a domain name).
+	if !validDomain(domain) || (top && isAddress(domain)) {
 		return hostResult{result: None}, nil
 	}
 	rec, err := e.fetchRecord(ctx, domain)

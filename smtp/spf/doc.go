@@ -12,6 +12,17 @@
 // ParseRecord checks and parses a record (for publishing one, or linting
 // it); Record.String formats one.
 //
+// # In an SMTP server
+//
+// A session checks at MAIL FROM, where it knows the client address
+// (ConnInfo.RemoteAddr), the EHLO name (ConnInfo.Hostname) and the
+// reverse-path: CheckMailFrom, then refuse a Fail with 550 5.7.23 and
+// answer a TempError with 451 4.7.24 (RFC 7372 §3.2, RFC 7208 §8.4 and
+// §8.6), or keep the Outcome to decide later. At DATA the Outcome gives
+// the Received-SPF field and an Authentication-Results entry, and its
+// Domain and Result feed DMARC (smtp/dmarc). The test TestInboundChecks
+// in smtp/dmarc runs exactly this against smtpserver.
+//
 // # Conformance
 //
 // The OpenSPF RFC 7208 test suite (testdata/rfc7208-tests.json, converted

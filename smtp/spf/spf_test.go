@@ -211,6 +211,9 @@ func TestTempError(t *testing.T) {
 func TestNullSenderAndHelo(t *testing.T) {
 	z := zone(map[string][]string{
 		"mail.h.test": {"TXT v=spf1 ip4:192.0.2.0/24 -all"},
+		// Records no check may ask for: addresses are no domains.
+		"192.0.2.7":   {"TXT v=spf1 +all"},
+		"[192.0.2.7]": {"TXT v=spf1 +all"},
 	})
 	c := &Checker{Resolver: z}
 	ip := netip.MustParseAddr("192.0.2.7")
@@ -224,6 +227,8 @@ func TestNullSenderAndHelo(t *testing.T) {
 	assert.Equal(t, IdentityHelo, o.Identity)
 	// §4.3: an address literal or a single label is none.
 	assert.Equal(t, None, c.CheckHelo(context.Background(), ip, "[192.0.2.7]").Result)
+	assert.Equal(t, None, c.CheckHelo(context.Background(), ip, "192.0.2.7").Result, "a bare address is no domain")
+	assert.Equal(t, None, c.CheckMailFrom(context.Background(), ip, "[192.0.2.7]", "").Result)
 	assert.Equal(t, None, c.CheckHelo(context.Background(), ip, "localhost").Result)
 	// An IPv4-mapped client address is the IPv4 address.
 	assert.Equal(t, Pass, c.CheckHelo(context.Background(), netip.MustParseAddr("::ffff:192.0.2.7"), "mail.h.test").Result)
