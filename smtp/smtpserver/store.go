@@ -94,9 +94,9 @@ type StoreOptions struct {
 	// RequireOwnSender makes MAIL FROM on this backend carry the
 	// authenticated user's own address (RFC 6409 §6.1: a submission
 	// server may check the sender): the user name at one of Domains, or
-	// the user name itself when it is an address. An unauthenticated
-	// session and the null sender are refused (550 5.7.1). Set it for
-	// submission, not for an MX.
+	// the user name itself when it is an address (with Domains nil, only
+	// the latter). An unauthenticated session and the null sender are
+	// refused (550 5.7.1). Set it for submission, not for an MX.
 	RequireOwnSender bool
 
 	// OverQuota is the reply for a recipient over quota. nil means 452
