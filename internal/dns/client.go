@@ -60,14 +60,18 @@ type Client struct {
 	// Logger receives debug records of failed exchanges; nil logs nothing.
 	Logger *slog.Logger
 
-	once     sync.Once
-	conf     Config
-	confErr  error
-	next     uint32 // rotation counter, under mu
-	mu       sync.Mutex
-	cache    map[cacheKey]cacheEntry
-	inflight map[cacheKey]*flight
-	now      func() time.Time // tests move the clock
+	once    sync.Once
+	conf    Config // under mu
+	confErr error
+	// confChecked, confMod and confSize track resolv.conf for reloading.
+	confChecked time.Time
+	confMod     time.Time
+	confSize    int64
+	next        uint32 // rotation counter, under mu
+	mu          sync.Mutex
+	cache       map[cacheKey]cacheEntry
+	inflight    map[cacheKey]*flight
+	now         func() time.Time // tests move the clock
 }
 
 // Response is one resolved answer.
@@ -99,37 +103,70 @@ func (r *Response) NotFound() bool {
 	return r.RCode == dnsmessage.RCodeNameError || len(r.Records) == 0
 }
 
+// reloadInterval is how often resolv.conf is checked for changes, as the
+// C library and Go's resolver do.
+const reloadInterval = 5 * time.Second
+
 func (c *Client) init() {
 	c.once.Do(func() {
-		if len(c.Servers) > 0 {
-			c.conf = defaultConfig()
-			c.conf.Servers = c.Servers
-		} else {
-			path := c.ConfigPath
-			if path == "" {
-				path = "/etc/resolv.conf"
-			}
-			f, err := os.Open(path)
-			if err != nil {
-				c.conf = defaultConfig()
-			} else {
-				c.conf, c.confErr = ParseConfig(f)
-				f.Close()
-			}
-		}
-		if c.Timeout > 0 {
-			c.conf.Timeout = c.Timeout
-		}
-		if c.Attempts > 0 {
-			c.conf.Attempts = c.Attempts
-		}
-		if c.TrustAD {
-			c.conf.TrustAD = true
-		}
 		if c.now == nil {
 			c.now = time.Now
 		}
+		c.mu.Lock()
+		c.loadConfig()
+		c.mu.Unlock()
 	})
+}
+
+// loadConfig (under c.mu) sets c.conf from Servers or resolv.conf and the
+// Client's fields.
+func (c *Client) loadConfig() {
+	c.confChecked = c.now()
+	if len(c.Servers) > 0 {
+		c.conf = defaultConfig()
+		c.conf.Servers = c.Servers
+	} else {
+		c.conf, c.confErr = defaultConfig(), nil
+		if f, err := os.Open(c.configPath()); err == nil {
+			if st, err := f.Stat(); err == nil {
+				c.confMod, c.confSize = st.ModTime(), st.Size()
+			}
+			c.conf, c.confErr = ParseConfig(f)
+			f.Close()
+		}
+	}
+	if c.Timeout > 0 {
+		c.conf.Timeout = c.Timeout
+	}
+	if c.Attempts > 0 {
+		c.conf.Attempts = c.Attempts
+	}
+	if c.TrustAD {
+		c.conf.TrustAD = true
+	}
+}
+
+func (c *Client) configPath() string {
+	if c.ConfigPath != "" {
+		return c.ConfigPath
+	}
+	return "/etc/resolv.conf"
+}
+
+// config returns the configuration to query with, re-reading resolv.conf
+// when it changed (checked at most every reloadInterval, and only when a
+// query goes to the network).
+func (c *Client) config() (Config, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.Servers) == 0 && c.now().Sub(c.confChecked) >= reloadInterval {
+		c.confChecked = c.now()
+		st, err := os.Stat(c.configPath())
+		if err != nil || !st.ModTime().Equal(c.confMod) || st.Size() != c.confSize {
+			c.loadConfig()
+		}
+	}
+	return c.conf, c.confErr
 }
 
 // Lookup asks for the records of type typ at name, from the cache when it
@@ -138,9 +175,6 @@ func (c *Client) init() {
 // failure or an invalid name.
 func (c *Client) Lookup(ctx context.Context, name string, typ dnsmessage.Type) (*Response, error) {
 	c.init()
-	if c.confErr != nil {
-		return nil, &net.DNSError{Err: "reading resolv.conf: " + c.confErr.Error(), Name: name, IsTemporary: true}
-	}
 	// The cache key is the lower-case name without the root dot; for the
 	// usual lower-case input it costs no allocation.
 	key := strings.ToLower(strings.TrimSuffix(name, "."))

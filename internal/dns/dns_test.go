@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -230,11 +231,11 @@ func TestAuthenticData(t *testing.T) {
 
 	remote := &Client{Servers: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.53:53")}}
 	remote.init()
-	assert.False(t, remote.trusts(remote.conf.Servers[0]))
+	assert.False(t, remote.conf.trusts(remote.conf.Servers[0]))
 	explicit := &Client{Servers: []netip.AddrPort{netip.MustParseAddrPort("192.0.2.53:53")}, TrustAD: true}
 	explicit.init()
-	assert.True(t, explicit.trusts(explicit.conf.Servers[0]))
-	assert.True(t, c.trusts(netip.MustParseAddrPort("[::1]:53")))
+	assert.True(t, explicit.conf.trusts(explicit.conf.Servers[0]))
+	assert.True(t, c.conf.trusts(netip.MustParseAddrPort("[::1]:53")))
 }
 
 // An answer with the wrong ID is ignored (RFC 5452 §9.1): the client keeps
@@ -366,4 +367,25 @@ func TestWithTimeout(t *testing.T) {
 	// Unused, it starts no timer: stop without Done.
 	_, stop = WithTimeout(context.Background(), time.Hour)
 	stop()
+}
+
+// resolv.conf is read again when it changes (checked every 5 seconds).
+func TestResolvConfReload(t *testing.T) {
+	path := t.TempDir() + "/resolv.conf"
+	require.NoError(t, os.WriteFile(path, []byte("nameserver 192.0.2.1\n"), 0o644))
+	now := time.Unix(1e9, 0)
+	c := &Client{ConfigPath: path}
+	c.now = func() time.Time { return now }
+	c.init()
+	one := []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:53")}
+	assert.Equal(t, one, c.conf.Servers)
+
+	require.NoError(t, os.WriteFile(path, []byte("nameserver 192.0.2.2\nnameserver 192.0.2.3\n"), 0o644))
+	conf, err := c.config()
+	require.NoError(t, err)
+	assert.Equal(t, one, conf.Servers, "not looked at again within 5 s")
+	now = now.Add(6 * time.Second)
+	conf, err = c.config()
+	require.NoError(t, err)
+	assert.Equal(t, []netip.AddrPort{netip.MustParseAddrPort("192.0.2.2:53"), netip.MustParseAddrPort("192.0.2.3:53")}, conf.Servers)
 }

@@ -38,6 +38,9 @@
 //     of the records used runs out; negative answers for the SOA's negative
 //     TTL (RFC 2308 §5) and not at all without an SOA. Temporary failures
 //     are never cached. The cache holds at most Client.CacheSize entries.
+//   - resolv.conf is read on first use and again when it changes: a query
+//     that goes to the network looks at the file's time and size at most
+//     every 5 seconds, as the C library does.
 //   - Concurrent lookups of one name and type share one query: the
 //     first asks, the others wait for its answer (or their own context).
 //   - CNAME chains are followed within the answer and, when the answer ends

@@ -17,23 +17,27 @@ import (
 // exchange asks the servers in turn until one gives a definite answer
 // (success or NXDOMAIN).
 func (c *Client) exchange(ctx context.Context, qname dnsmessage.Name, typ dnsmessage.Type) (*Response, *net.DNSError) {
-	servers := c.conf.Servers
+	conf, cerr := c.config()
+	if cerr != nil {
+		return nil, &net.DNSError{Err: "reading resolv.conf: " + cerr.Error(), Name: qname.String(), IsTemporary: true}
+	}
+	servers := conf.Servers
 	c.mu.Lock()
 	start := 0
-	if c.conf.Rotate {
+	if conf.Rotate {
 		start = int(c.next % uint32(len(servers)))
 		c.next++
 	}
 	c.mu.Unlock()
 	var lastErr error
 	timeout := false
-	for attempt := 0; attempt < c.conf.Attempts; attempt++ {
+	for attempt := 0; attempt < conf.Attempts; attempt++ {
 		for i := range servers {
 			if err := ctx.Err(); err != nil {
 				return nil, &net.DNSError{Err: err.Error(), Name: qname.String(), IsTimeout: errors.Is(err, context.DeadlineExceeded), IsTemporary: true}
 			}
 			server := servers[(start+i)%len(servers)]
-			resp, err := c.ask(ctx, server, qname, typ)
+			resp, err := ask(ctx, &conf, server, qname, typ)
 			if err == nil {
 				return resp, nil
 			}
@@ -59,14 +63,14 @@ type errRCode dnsmessage.RCode
 
 func (e errRCode) Error() string { return "server answered " + dnsmessage.RCode(e).String() }
 
-func (c *Client) ask(ctx context.Context, server netip.AddrPort, qname dnsmessage.Name, typ dnsmessage.Type) (*Response, error) {
+func ask(ctx context.Context, conf *Config, server netip.AddrPort, qname dnsmessage.Name, typ dnsmessage.Type) (*Response, error) {
 	id := uint16(rand.Uint32())
 	q := dnsmessage.Question{Name: qname, Type: typ, Class: dnsmessage.ClassINET}
 	query, err := buildQuery(id, q)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.conf.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, conf.Timeout)
 	defer cancel()
 	raw, err := exchangeUDP(ctx, server, id, q, query)
 	if err != nil {
@@ -87,13 +91,13 @@ func (c *Client) ask(ctx context.Context, server netip.AddrPort, qname dnsmessag
 	if resp.RCode != dnsmessage.RCodeSuccess && resp.RCode != dnsmessage.RCodeNameError {
 		return nil, errRCode(resp.RCode)
 	}
-	resp.Authentic = resp.Authentic && c.trusts(server)
+	resp.Authentic = resp.Authentic && conf.trusts(server)
 	return resp, nil
 }
 
 // trusts reports whether the AD bit from server counts (RFC 7672 §2.1.3).
-func (c *Client) trusts(server netip.AddrPort) bool {
-	return c.conf.TrustAD || server.Addr().Unmap().IsLoopback()
+func (conf *Config) trusts(server netip.AddrPort) bool {
+	return conf.TrustAD || server.Addr().Unmap().IsLoopback()
 }
 
 func buildQuery(id uint16, q dnsmessage.Question) ([]byte, error) {
