@@ -4,7 +4,8 @@
 // # Map
 //
 // A [Server] accepts connections (Serve, ServeTLS, ListenAndServe,
-// Shutdown, the same shape as net/http and the posthorn SMTP and POP3
+// ListenAndServeTLS, Shutdown, Close: the same shape as net/http, and
+// the same server shell, internal/serve, as the posthorn SMTP and POP3
 // servers) and runs one session per connection. The [Backend] stores
 // bytes: it authenticates (VerifyPassword, or the sasl credential
 // interfaces through [Server.SASL]) and opens a [User], whose mailboxes
@@ -87,7 +88,10 @@
 //   - A session has one goroutine. It reads commands ahead through its
 //     bufio.Reader (pipelining) and answers them in order. Nothing else
 //     writes to its connection; other goroutines only set flags
-//     (shuttingDown, woken) and move the read deadline to wake it.
+//     (woken, and Shutdown's through the embedded serve.Stop) and move
+//     the read deadline to wake it. Shutdown wakes a session only while
+//     it waits for a command or idles (Wait/Busy), so an APPEND being
+//     received is never cut short before Shutdown's deadline.
 //   - The sequence-number map (selected.uids) changes only when the
 //     client is told: EXISTS appends, EXPUNGE removes. Expunges reported
 //     by the backend during FETCH, STORE or SEARCH by sequence number are

@@ -32,7 +32,7 @@ func cmdIdle(s *session, tag string, uid bool) error {
 	}
 	var line []byte
 	for {
-		if s.shuttingDown.Load() {
+		if s.Stopping() {
 			return errShutdown
 		}
 		if s.woken.Swap(false) {
@@ -45,18 +45,25 @@ func cmdIdle(s *session, tag string, uid bool) error {
 			}
 			continue
 		}
-		s.conn.SetReadDeadline(time.Now().Add(s.srv.limits.IdleTimeout))
+		// IDLE waits for the client like a session between commands:
+		// Shutdown wakes it (serve.Stop).
+		if !s.Wait(time.Now().Add(s.srv.limits.IdleTimeout)) {
+			return errShutdown
+		}
 		if s.woken.Load() {
+			s.Busy(time.Time{})
 			continue
 		}
 		// Wait with the buffers parked: an idling connection holds none.
 		if err := s.park(); err != nil {
+			s.Busy(time.Time{})
 			return err
 		}
 		err := s.waitByte()
 		s.unpark()
+		stopping := s.Busy(time.Time{})
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && (s.woken.Load() || s.shuttingDown.Load()) {
+			if errors.Is(err, os.ErrDeadlineExceeded) && (s.woken.Load() || stopping) {
 				continue
 			}
 			return err
@@ -71,7 +78,7 @@ func cmdIdle(s *session, tag string, uid bool) error {
 			if len(line) > 1024 {
 				return imap.ByeError("", "Expected DONE")
 			}
-		case errors.Is(err, os.ErrDeadlineExceeded) && (s.woken.Load() || s.shuttingDown.Load()):
+		case errors.Is(err, os.ErrDeadlineExceeded) && (s.woken.Load() || s.Stopping()):
 		default:
 			return err
 		}

@@ -1,20 +1,20 @@
 package imapserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/internal/proxyproto"
+	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -153,18 +153,6 @@ type Server struct {
 	// ProxyHeaderTimeout bounds the time a trusted proxy may take to send
 	// the PROXY header; 0 means 5 seconds.
 	ProxyHeaderTimeout time.Duration
-
-	initOnce  sync.Once
-	limits    Limits
-	registry  *sasl.Registry
-	readers   sync.Pool   // *bufio.Reader of idle-capable sessions
-	writers   sync.Pool   // *bufio.Writer
-	deflaters deflatePool // compressors of idle COMPRESS sessions (compress.go)
-	connLimit *limit.ConnLimiter
-	authLimit *limit.AuthLimiter
-	tlsConfig *tls.Config
-	log       *slog.Logger
-
 	// Trace, when not nil, receives a trace of every session for
 	// debugging: each line received ("C: ") and sent ("S: "), after the
 	// client's address, with LOGIN arguments (literals too) and AUTHENTICATE exchanges redacted and message
@@ -172,11 +160,16 @@ type Server struct {
 	// lines interleave; the writer must be safe for concurrent use.
 	Trace io.Writer
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*session]struct{}
-	closed    atomic.Bool
-	done      chan struct{}
+	initOnce  sync.Once
+	limits    Limits
+	registry  *sasl.Registry
+	readers   sync.Pool   // *bufio.Reader of idle-capable sessions
+	writers   sync.Pool   // *bufio.Writer
+	deflaters deflatePool // compressors of idle COMPRESS sessions (compress.go)
+	authLimit *limit.AuthLimiter
+	tlsConfig *tls.Config
+	log       *slog.Logger
+	sh        *serve.Shell
 
 	// sorts shares the sort state of mailboxes between sessions (sort_cache.go).
 	sorts sortShare
@@ -197,206 +190,71 @@ func (s *Server) init() {
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
 		}
-		s.connLimit = limit.NewConnLimiter(limit.ConnLimits{Max: s.limits.MaxConns, PerIP: s.limits.MaxConnsPerIP})
 		s.authLimit = limit.NewAuthLimiter(limit.AuthLimits{})
-		s.listeners = make(map[net.Listener]struct{})
-		s.conns = make(map[*session]struct{})
-		s.done = make(chan struct{})
+		s.sh = serve.New(serve.Config{
+			Name:             "imapserver",
+			TLS:              s.tlsConfig,
+			ErrClosed:        ErrServerClosed,
+			Proxy:            proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout},
+			Limits:           limit.ConnLimits{Max: s.limits.MaxConns, PerIP: s.limits.MaxConnsPerIP},
+			HandshakeTimeout: s.limits.LoginTimeout,
+			Logger:           s.log,
+			Connect:          s.Hooks.Connect,
+			Disconnect:       s.Hooks.Disconnect,
+			Refusal:          refusal,
+			NewConn:          func(nc net.Conn, ip netip.Addr) serve.Conn { return newSession(s, nc, ip) },
+		})
 	})
 }
 
-// ListenAndServe listens on s.Addr (":imap" when empty) and serves.
-func (s *Server) ListenAndServe() error {
-	addr := s.Addr
-	if addr == "" {
-		addr = ":imap"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.Serve(ln)
-}
+// ListenAndServe listens on s.Addr (":imap", port 143, when empty) and
+// calls Serve.
+func (s *Server) ListenAndServe() error { return s.start(nil, cmp.Or(s.Addr, ":imap"), false) }
 
-// ServeTLS serves implicit TLS (RFC 8314, port 993) on ln with TLSConfig.
-// With ProxyTrusted set, the PROXY header is read before the TLS
-// handshake.
-func (s *Server) ServeTLS(ln net.Listener) error {
-	if s.TLSConfig == nil {
-		return errors.New("imapserver: ServeTLS needs TLSConfig")
-	}
-	return s.serve(s.proxyListener(ln), true)
-}
+// ListenAndServeTLS listens on s.Addr (":imaps", port 993, when empty)
+// and calls ServeTLS.
+func (s *Server) ListenAndServeTLS() error { return s.start(nil, cmp.Or(s.Addr, ":imaps"), true) }
 
 // Serve accepts connections on ln and serves each in its own goroutine.
 // It returns ErrServerClosed after Shutdown or Close. With ProxyTrusted
 // set, ln must be a plain TCP listener (use ServeTLS for implicit TLS).
-func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(s.proxyListener(ln), false)
-}
+func (s *Server) Serve(ln net.Listener) error { return s.start(ln, "", false) }
 
-func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
+// ServeTLS serves implicit TLS (RFC 8314) on ln with TLSConfig. With
+// ProxyTrusted set, the PROXY header is read before the TLS handshake.
+func (s *Server) ServeTLS(ln net.Listener) error { return s.start(ln, "", true) }
+
+// start serves ln, or a listener on addr when ln is nil.
+func (s *Server) start(ln net.Listener, addr string, implicitTLS bool) error {
 	if s.Backend == nil {
 		return errors.New("imapserver: Server.Backend is nil")
 	}
-	s.init()
-	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-	var delay time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if s.closed.Load() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		if implicitTLS {
-			c = tls.Server(c, s.tlsConfig)
-		}
-		// Everything that needs the peer address runs in the
-		// connection's goroutine: behind a proxy, the address is known
-		// only once the PROXY header has been read, and a slow header
-		// must not hold up Accept.
-		go s.startSession(c)
-	}
+	return s.shell().Start(ln, addr, implicitTLS)
 }
 
-// startSession reads the PROXY header, if one is due, and serves the
-// connection within the connection limits.
-func (s *Server) startSession(c net.Conn) {
-	if err := proxyproto.CheckHeader(c); err != nil {
-		s.log.Info("bad PROXY header", "proxy", proxyproto.PeerAddr(c).String(), "err", err)
-		c.Close()
-		return
+// refusal is the BYE that turns a connection away (RFC 9051 §7.1.5).
+func refusal(why string) string {
+	if why == serve.RefusedShutdown {
+		return "* BYE [UNAVAILABLE] Server shutting down\r\n"
 	}
-	ip := limit.AddrOf(c.RemoteAddr())
-	release, err := s.connLimit.Acquire(ip)
-	if err != nil {
-		s.refuse(c, ip, err)
-		return
-	}
-	sess := newSession(s, c, ip)
-	s.mu.Lock()
-	if s.closed.Load() {
-		// Shutdown has already told the tracked sessions; this one
-		// arrived too late to be among them.
-		s.mu.Unlock()
-		release()
-		s.refuse(c, ip, ErrServerClosed)
-		return
-	}
-	s.conns[sess] = struct{}{}
-	s.mu.Unlock()
-	defer s.endSession(sess)
-	defer release()
-	if h := s.Hooks.Connect; h != nil {
-		h(ConnEvent{Remote: ip})
-	}
-	if h := s.Hooks.Disconnect; h != nil {
-		start := time.Now()
-		defer func() { h(ConnEvent{Remote: ip, Duration: time.Since(start)}) }()
-	}
-	sess.serve()
-}
-
-// refuse tells the client why it is not served and closes the connection.
-func (s *Server) refuse(c net.Conn, ip netip.Addr, err error) {
-	s.log.Warn("connection refused", "remote", c.RemoteAddr().String(), "err", err)
-	if h := s.Hooks.Connect; h != nil {
-		why := "too many connections"
-		if errors.Is(err, ErrServerClosed) {
-			why = "shutting down"
-		}
-		h(ConnEvent{Remote: ip, Refused: why})
-	}
-	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	// RFC 9051 §7.1.5: BYE with the reason, then close. Under implicit
-	// TLS this runs the handshake first, within the write deadline.
-	if errors.Is(err, ErrServerClosed) {
-		fmt.Fprintf(c, "* BYE [UNAVAILABLE] Server shutting down\r\n")
-	} else {
-		fmt.Fprintf(c, "* BYE [UNAVAILABLE] Too many connections\r\n")
-	}
-	c.Close()
-}
-
-func (s *Server) endSession(sess *session) {
-	s.mu.Lock()
-	delete(s.conns, sess)
-	if len(s.conns) == 0 && s.closed.Load() {
-		select {
-		case <-s.done:
-		default:
-			close(s.done)
-		}
-	}
-	s.mu.Unlock()
+	return "* BYE [UNAVAILABLE] Too many connections\r\n"
 }
 
 // Shutdown stops accepting connections, tells every session waiting for
 // a command (or in IDLE) "* BYE" and closes it; sessions running a
-// command finish it first. It returns when all sessions ended or ctx is
-// done, then closing whatever is left.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.init()
-	s.mu.Lock()
-	s.closed.Store(true)
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	sessions := make([]*session, 0, len(s.conns))
-	for c := range s.conns {
-		sessions = append(sessions, c)
-	}
-	if len(s.conns) == 0 {
-		select {
-		case <-s.done:
-		default:
-			close(s.done)
-		}
-	}
-	s.mu.Unlock()
-	for _, c := range sessions {
-		c.shutdown()
-	}
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		s.Close()
-		return ctx.Err()
-	}
-}
+// command (an APPEND being received) finish it first. It returns nil
+// when all sessions ended. When ctx is done first, the rest get "* BYE"
+// even in the middle of a command, where the session is reading from
+// the client, their connections are closed, and Shutdown returns
+// ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error { return s.shell().Shutdown(ctx) }
 
-// Close closes the listeners and every connection at once.
-func (s *Server) Close() error {
+// Close closes the listeners and every connection at once, without a
+// BYE.
+func (s *Server) Close() error { return s.shell().Close() }
+
+// shell returns the server shell (internal/serve), made on first use.
+func (s *Server) shell() *serve.Shell {
 	s.init()
-	s.mu.Lock()
-	s.closed.Store(true)
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	for c := range s.conns {
-		c.raw.Close()
-	}
-	s.mu.Unlock()
-	return nil
+	return s.sh
 }

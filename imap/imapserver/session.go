@@ -17,6 +17,7 @@ import (
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/imap/internal/imapwire"
+	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/internal/wiretrace"
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -36,9 +37,10 @@ var errClose = errors.New("imapserver: close connection")
 // session is one connection. All its fields are used by its own
 // goroutine only, except those marked otherwise.
 type session struct {
-	srv  *Server
-	conn net.Conn // the connection, *tls.Conn after STARTTLS
-	raw  net.Conn // the accepted connection, never changed: for other goroutines
+	serve.Stop // Shutdown and Abort, from the Server's goroutine
+	srv        *Server
+	conn       net.Conn // the connection, *tls.Conn after STARTTLS
+	raw        net.Conn // the accepted connection, never changed: for other goroutines
 	// trace traces what is read and written through pc and w
 	// (Server.Trace); nil when off.
 	trace *wiretrace.Tracer
@@ -92,21 +94,15 @@ type session struct {
 	cs condState // CONDSTORE/QRESYNC (condstore.go)
 
 	// Set from other goroutines.
-	shuttingDown atomic.Bool
-	woken        atomic.Bool
+	woken atomic.Bool
 }
 
 func newSession(srv *Server, c net.Conn, ip netip.Addr) *session {
 	s := &session{srv: srv, conn: c, raw: c, ip: ip}
+	s.ctx = s.Init(c)
 	s.log = srv.log.With("remote", c.RemoteAddr().String())
 	_, s.tls = c.(*tls.Conn)
 	return s
-}
-
-// shutdown asks the session to say BYE as soon as it is waiting for input.
-func (s *session) shutdown() {
-	s.shuttingDown.Store(true)
-	s.raw.SetReadDeadline(time.Now())
 }
 
 func (s *session) limits() imapwire.Limits {
@@ -118,11 +114,10 @@ func (s *session) limits() imapwire.Limits {
 	return lim
 }
 
-func (s *session) serve() {
+// Serve implements serve.Conn: it runs the session.
+func (s *session) Serve() {
 	defer s.conn.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s.ctx = ctx
+	defer s.End()
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("panic in session", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -138,13 +133,7 @@ func (s *session) serve() {
 		s.releaseBuffers()
 	}()
 	if tc, ok := s.conn.(*tls.Conn); ok {
-		hctx, hcancel := context.WithTimeout(ctx, s.srv.limits.LoginTimeout)
-		err := tc.HandshakeContext(hctx)
-		hcancel()
-		if err != nil {
-			s.log.Info("TLS handshake failed", "err", err)
-			return
-		}
+		// Implicit TLS: the shell ran the handshake.
 		s.setTLSState(tc)
 	}
 	s.w.refresh = func() { s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout)) }
@@ -181,7 +170,7 @@ func (s *session) serve() {
 			s.flush()
 			return
 		}
-		if s.shuttingDown.Load() && s.state != stateLogout {
+		if s.Stopping() && s.state != stateLogout {
 			s.endWith(errShutdown)
 			return
 		}
@@ -192,6 +181,10 @@ var errShutdown = errors.New("imapserver: shutting down")
 
 // endWith ends the session after err, with a BYE where one is due.
 func (s *session) endWith(err error) {
+	if s.Aborted() && !errors.Is(err, errClose) {
+		// Shutdown's deadline cut a command short (RFC 9051 §7.1.5).
+		err = errShutdown
+	}
 	switch {
 	case errors.Is(err, errShutdown):
 		s.w.WriteString("* BYE Server shutting down\r\n")
@@ -221,19 +214,16 @@ func (s *session) waitInput() error {
 		return err
 	}
 	defer s.unpark()
-	// shutdown sets its flag before moving the deadline, so checking the
-	// flag after setting ours cannot miss it.
-	s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
-	if s.shuttingDown.Load() {
+	if !s.Wait(time.Now().Add(s.idleTimeout())) {
 		return errShutdown
 	}
 	err := s.waitByte()
 	if err == nil {
 		// The rest of the command: generous, but bounded.
-		s.conn.SetReadDeadline(time.Now().Add(s.idleTimeout()))
+		s.Busy(time.Now().Add(s.idleTimeout()))
 		return nil
 	}
-	if s.shuttingDown.Load() {
+	if s.Busy(time.Time{}) {
 		return errShutdown
 	}
 	return err

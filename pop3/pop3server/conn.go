@@ -10,11 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/internal/lineio"
+	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/internal/wiretrace"
 	"github.com/posthorn/posthorn/pop3"
 	"github.com/posthorn/posthorn/sasl"
@@ -36,19 +35,19 @@ const (
 	writeBufSize = 64 * 1024
 )
 
-// conn is one client session. All fields except interrupted are used by
-// the session goroutine only.
+// conn is one client session. All fields but the embedded Stop are used
+// by the session goroutine only.
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	trace  *wiretrace.Tracer
-	br     *bufio.Reader
-	lr     *lineio.Reader
-	bw     *bufio.Writer
-	log    *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	remote netip.Addr
+	serve.Stop // Shutdown and Abort, from the Server's goroutine
+	srv        *Server
+	nc         net.Conn
+	trace      *wiretrace.Tracer
+	br         *bufio.Reader
+	lr         *lineio.Reader
+	bw         *bufio.Writer
+	log        *slog.Logger
+	ctx        context.Context
+	remote     netip.Addr
 
 	state     state
 	tls       bool
@@ -75,18 +74,13 @@ type conn struct {
 	msgs    []Message
 	deleted []bool
 	locked  bool // holds srv.locks[user]
-
-	// interrupted is set by Shutdown: the session ends at its next command
-	// boundary.
-	interrupted atomic.Bool
 }
 
-func (s *Server) newConn(nc net.Conn, implicitTLS bool) *conn {
-	c := &conn{srv: s, nc: nc, tls: implicitTLS}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+func (s *Server) newConn(nc net.Conn, ip netip.Addr) *conn {
+	c := &conn{srv: s, nc: nc, remote: ip}
+	c.ctx = c.Init(nc)
 	c.trace = wiretrace.New(s.Trace, wiretrace.POP3, true, nc.RemoteAddr().String()+" ")
 	c.setReaders(nc)
-	c.remote = limit.AddrOf(nc.RemoteAddr())
 	c.log = s.logger.With("remote", nc.RemoteAddr().String())
 	return c
 }
@@ -104,8 +98,9 @@ func (c *conn) setReaders(nc net.Conn) {
 	}
 }
 
-// serve runs the session until QUIT, an error, or Shutdown.
-func (c *conn) serve() {
+// Serve implements serve.Conn: it runs the session until QUIT, an error,
+// or Shutdown.
+func (c *conn) Serve() {
 	defer c.close()
 	defer func() {
 		if r := recover(); r != nil {
@@ -113,10 +108,8 @@ func (c *conn) serve() {
 		}
 	}()
 	if tc, ok := c.nc.(*tls.Conn); ok {
-		if err := c.handshake(tc); err != nil {
-			c.log.Info("pop3 TLS handshake failed", "err", err)
-			return
-		}
+		// Implicit TLS: the shell ran the handshake.
+		c.setTLSState(tc)
 	}
 	c.log.Debug("pop3 connection")
 	c.greet()
@@ -154,26 +147,16 @@ func (c *conn) readLine() ([]byte, error) {
 	if err := c.flushIfIdle(); err != nil {
 		return nil, err
 	}
-	// Set the deadline before looking at the flag: interrupt sets the
-	// flag before its deadline, so one of the two is always seen.
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.Limits.IdleTimeout))
-	if c.interrupted.Load() {
-		return nil, errInterrupted
-	}
-	line, err := c.lr.ReadLine()
-	if err != nil && c.interrupted.Load() {
-		return nil, errInterrupted
-	}
-	return line, err
+	return c.ReadLine(c.lr, time.Now().Add(c.srv.Limits.IdleTimeout))
 }
-
-var errInterrupted = errors.New("pop3server: shutting down")
 
 func (c *conn) readFailed(err error) {
 	switch {
-	case errors.Is(err, errInterrupted):
+	case errors.Is(err, serve.ErrShutdown):
+		// The session ends without entering UPDATE (RFC 1939 §6).
 		c.reply("-ERR [SYS/TEMP] server shutting down")
-		c.flush()
+		c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		c.bw.Flush()
 	case errors.Is(err, io.EOF):
 		c.log.Debug("pop3 client went away", "state", c.state)
 	default:
@@ -271,16 +254,6 @@ func (c *conn) greet() {
 	}
 }
 
-func (c *conn) handshake(tc *tls.Conn) error {
-	ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
-	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return err
-	}
-	c.setTLSState(tc)
-	return nil
-}
-
 // setTLSState records the state of a completed TLS handshake and the
 // connection's channel binding.
 func (c *conn) setTLSState(tc *tls.Conn) {
@@ -294,8 +267,7 @@ func (c *conn) setTLSState(tc *tls.Conn) {
 func (c *conn) close() {
 	c.releaseMaildrop()
 	c.nc.Close()
-	c.cancel()
-	c.srv.untrack(c)
+	c.End()
 }
 
 func (c *conn) releaseMaildrop() {
@@ -309,12 +281,4 @@ func (c *conn) releaseMaildrop() {
 		c.srv.unlock(c.user)
 		c.locked = false
 	}
-}
-
-// interrupt makes the session stop at its next command boundary.
-func (c *conn) interrupt() {
-	c.interrupted.Store(true)
-	// Wake a blocked read; a session in the middle of a RETR sees the
-	// flag when it comes back for the next command.
-	c.nc.SetReadDeadline(time.Now())
 }

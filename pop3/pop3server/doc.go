@@ -55,6 +55,11 @@
 //   - Replies are buffered and flushed only when no further command is
 //     buffered (RFC 2449 §6.6 PIPELINING), or before the server blocks
 //     (auth-failure delay, SASL challenge).
+//   - Listeners, the accept loop, implicit TLS, the PROXY header,
+//     connection limits, the Connect/Disconnect hooks and Shutdown are
+//     the server shell (internal/serve) shared with the other servers;
+//     Shutdown wakes a session only while it waits for a command
+//     (serve.Stop's Wait and Busy), so a transaction in flight finishes.
 //   - The accept loop never touches a connection's addresses: behind a
 //     PROXY-protocol load balancer RemoteAddr reads the header, so the
 //     limits, ConnInfo and logger are set up in the connection's own

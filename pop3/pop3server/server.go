@@ -5,18 +5,18 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/limit"
+	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/sasl"
 )
 
-// ErrServerClosed is returned by Serve, ServeTLS and ListenAndServe after
-// Shutdown.
+// ErrServerClosed is returned by Serve, ServeTLS, ListenAndServe and
+// ListenAndServeTLS after Shutdown or Close.
 var ErrServerClosed = errors.New("pop3server: server closed")
 
 // Server is a POP3 server. Its exported fields are the configuration; set
@@ -89,16 +89,6 @@ type Server struct {
 	// Hooks are called on connections, authentications and deletions,
 	// for metrics and auditing; nil fields are skipped.
 	Hooks Hooks
-
-	initOnce  sync.Once
-	tlsConfig *tls.Config
-	auth      *sasl.Registry
-	connLim   *limit.ConnLimiter
-	authLim   *limit.AuthLimiter
-	logger    *slog.Logger
-	hostname  string
-	connID    atomic.Uint64 // feeds APOP timestamps
-
 	// Trace, when not nil, receives a trace of every session for
 	// debugging: each line received ("C: ") and sent ("S: "), after the
 	// client's address, with PASS, APOP and AUTH exchanges redacted and message
@@ -106,12 +96,17 @@ type Server struct {
 	// lines interleave; the writer must be safe for concurrent use.
 	Trace io.Writer
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	locks     map[string]struct{} // users with a session in TRANSACTION
-	closed    bool
-	connsDone chan struct{} // closed when conns becomes empty after closed
+	initOnce  sync.Once
+	tlsConfig *tls.Config
+	auth      *sasl.Registry
+	authLim   *limit.AuthLimiter
+	logger    *slog.Logger
+	hostname  string
+	connID    atomic.Uint64 // feeds APOP timestamps
+	sh        *serve.Shell
+
+	mu    sync.Mutex
+	locks map[string]struct{} // users with a session in TRANSACTION
 }
 
 // Limits bounds what one server and one session may use. Zero fields take

@@ -11,27 +11,26 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/lineio"
+	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/internal/wiretrace"
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp"
 )
 
-// conn is one client connection. Everything but interruptIdle runs on the
-// connection's goroutine.
+// conn is one client connection. Everything but the embedded Stop's
+// Shutdown and Abort runs on the connection's goroutine.
 type conn struct {
+	serve.Stop
 	chanBind *sasl.ChannelBinding // the TLS channel binding, made at first use
-	started  time.Time            // when the connection was accepted, for Hooks
 	srv      *Server
 	lim      Limits
 	nc       net.Conn
 	in       io.Reader // nc, traced (Server.Trace)
 	trace    *wiretrace.Tracer
 	ip       netip.Addr // client address (after XCLIENT)
-	release  func()     // gives the connection-limit slot back
 	fr       *flushReader
 	br       *bufio.Reader
 	bw       *bufio.Writer
@@ -63,14 +62,11 @@ type conn struct {
 	mailOpts smtp.MailOptions
 	rcpts    []smtp.Mailbox
 	bdat     *bdatState
-
-	mu      sync.Mutex // guards idle and the read deadline while idle
-	idle    bool
-	stopped bool
 }
 
-func newConn(s *Server, nc net.Conn, lim Limits) *conn {
-	c := &conn{srv: s, lim: lim, nc: nc, started: time.Now()}
+func newConn(s *Server, nc net.Conn, ip netip.Addr, lim Limits) *conn {
+	c := &conn{srv: s, lim: lim, nc: nc, ip: ip}
+	c.ctx = c.Init(nc)
 	c.trace = wiretrace.New(s.Trace, wiretrace.SMTP, true, nc.RemoteAddr().String()+" ")
 	c.in = c.trace.Reader(nc)
 	c.bw = bufio.NewWriterSize(c.trace.Writer(nc), 4096)
@@ -112,6 +108,11 @@ func (f *flushReader) Read(p []byte) (int, error) {
 			}
 			_ = c.nc.SetReadDeadline(d)
 			f.lastSet = now
+			if c.Aborted() {
+				// Shutdown's deadline passed: the deadline just set
+				// must not undo the one Abort set.
+				return 0, errShutdown
+			}
 		}
 	}
 	return c.in.Read(p)
@@ -160,9 +161,9 @@ func splitLines(s string) []string {
 	return out
 }
 
-func (c *conn) serve() {
-	ctx, cancel := context.WithCancel(context.Background())
-	c.ctx = ctx
+// Serve implements serve.Conn: it runs the session.
+func (c *conn) Serve() {
+	ctx := c.ctx
 	defer func() {
 		if r := recover(); r != nil {
 			// A backend panic ends this session only (DESIGN: never crash).
@@ -173,19 +174,12 @@ func (c *conn) serve() {
 		if c.sess != nil {
 			c.closeSession()
 		}
-		cancel()
+		c.End()
 		_ = c.nc.Close()
-		c.srv.removeConn(c)
 	}()
 
 	if tc, ok := c.nc.(*tls.Conn); ok {
-		// Implicit TLS (RFC 8314): handshake before the greeting.
-		_ = tc.SetDeadline(time.Now().Add(c.lim.CommandTimeout))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			c.log.Debug("TLS handshake failed", "err", err)
-			return
-		}
-		_ = tc.SetDeadline(time.Time{})
+		// Implicit TLS (RFC 8314): the shell ran the handshake.
 		st := tc.ConnectionState()
 		c.info.TLS = &st
 		c.tls = true
@@ -212,9 +206,8 @@ func (c *conn) serve() {
 				}
 				continue
 			}
-			if c.srv.shuttingDown() {
-				c.reply(421, smtp.CodeShutdown, c.srv.hostname()+" shutting down")
-				_ = c.flush()
+			if errors.Is(err, errShutdown) || c.Stopping() {
+				c.sayShutdown()
 			} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				// RFC 5321 §4.5.3.2.7: 421 on timeout.
 				c.reply(421, smtp.CodeTimeout, c.srv.hostname()+" timeout, closing connection")
@@ -251,32 +244,18 @@ func (c *conn) tooManyErrors() bool {
 
 // readCommand reads one command line with the command timeout.
 func (c *conn) readCommand() ([]byte, error) {
-	c.mu.Lock()
-	if c.stopped {
-		c.mu.Unlock()
-		return nil, errShutdown
-	}
-	c.idle = true
-	_ = c.nc.SetReadDeadline(time.Now().Add(c.lim.CommandTimeout))
-	c.mu.Unlock()
-	line, err := c.lr.ReadLine()
-	c.mu.Lock()
-	c.idle = false
-	c.mu.Unlock()
-	return line, err
+	return c.ReadLine(c.lr, time.Now().Add(c.lim.CommandTimeout))
 }
 
-var errShutdown = errors.New("smtpserver: shutting down")
+var errShutdown = serve.ErrShutdown
 
-// interruptIdle makes a connection waiting for a command stop waiting;
-// called by Shutdown from another goroutine.
-func (c *conn) interruptIdle() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.stopped = true
-	if c.idle {
-		_ = c.nc.SetReadDeadline(time.Now())
-	}
+// sayShutdown answers 421 because the server is shutting down (RFC 5321
+// §3.8), with a write deadline of its own: a client that reads nothing
+// cannot hold Shutdown up.
+func (c *conn) sayShutdown() {
+	c.reply(421, smtp.CodeShutdown, c.srv.hostname()+" shutting down")
+	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.bw.Flush()
 }
 
 func (c *conn) closeSession() {

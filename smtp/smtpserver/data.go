@@ -203,6 +203,12 @@ func (c *conn) endDataTimeouts() { c.fr.dataMode = false }
 // 5321 §4.5.3.2.5) before the connection is closed.
 func (c *conn) dataTimeoutReply(err error) {
 	var ne net.Error
+	if c.Aborted() {
+		// Shutdown's deadline cut the transfer short: 421 all the same
+		// (RFC 5321 §3.8).
+		c.sayShutdown()
+		return
+	}
 	if errors.As(err, &ne) && ne.Timeout() {
 		c.reply(421, smtp.CodeTimeout, c.srv.hostname()+" timeout during message transfer, closing connection")
 		_ = c.flush()

@@ -50,6 +50,11 @@
 //   - The Received: field goes at the head of Data's reader, except for
 //     NewStoreBackend's sessions (the unexported traceTaker), which hand it
 //     to the store at commit with the other header lines to prepend.
+//   - Listeners, the accept loop, implicit TLS, the PROXY header,
+//     connection limits, the Connect/Disconnect hooks and Shutdown are
+//     the server shell (internal/serve) shared with the other servers;
+//     Shutdown wakes a session only while it waits for a command
+//     (serve.Stop's Wait and Busy), so a transaction in flight finishes.
 //   - The accept loop never touches a connection's addresses: behind a
 //     PROXY-protocol load balancer, RemoteAddr reads the header, so the
 //     limits, ConnInfo and logger are set up in the connection's own

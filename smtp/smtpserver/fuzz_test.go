@@ -65,10 +65,9 @@ func FuzzSession(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := newConn(s, srv, s.Limits.withDefaults())
-		s.conns = map[*conn]struct{}{c: {}}
+		c := newConn(s, srv, remoteIP(srv.RemoteAddr()), s.Limits.withDefaults())
 		done := make(chan struct{})
-		go func() { c.serve(); close(done) }()
+		go func() { c.Serve(); close(done) }()
 		out := make(chan []byte, 1)
 		go func() { data, _ := io.ReadAll(cli); out <- data }()
 		go func() {

@@ -1,6 +1,7 @@
 package smtpserver
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/internal/proxyproto"
+	"github.com/posthorn/posthorn/internal/serve"
 )
 
 // Mode selects what the server is for.
@@ -138,7 +140,8 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
+// ErrServerClosed is returned by Serve, ServeTLS, ListenAndServe and
+// ListenAndServeTLS after Shutdown or Close.
 var ErrServerClosed = errors.New("smtpserver: server closed")
 
 // Server is an SMTP, submission or LMTP server. Its exported fields are the
@@ -205,12 +208,9 @@ type Server struct {
 	// lines interleave; the writer must be safe for concurrent use.
 	Trace io.Writer
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	connLim   *limit.ConnLimiter
-	closing   bool
-	done      chan struct{}
+	shellOnce sync.Once
+	sh        *serve.Shell
+	mu        sync.Mutex // guards authLim
 	authLim   *limit.AuthLimiter
 }
 
@@ -259,224 +259,71 @@ func (s *Server) logger() *slog.Logger {
 // ListenAndServe listens on s.Addr and serves plaintext (with STARTTLS
 // when TLSConfig is set).
 func (s *Server) ListenAndServe() error {
-	addr := s.Addr
-	if addr == "" {
-		switch s.Mode {
-		case ModeSubmission:
-			addr = ":587"
-		case ModeLMTP:
-			addr = ":24"
-		default:
-			addr = ":25"
-		}
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.Serve(ln)
+	port := map[Mode]string{ModeSubmission: ":587", ModeLMTP: ":24"}[s.Mode]
+	return s.start(nil, cmp.Or(s.Addr, port, ":25"), false)
 }
 
 // ListenAndServeTLS listens on s.Addr (":465" when empty) and serves
 // implicit TLS (RFC 8314) with s.TLSConfig.
 func (s *Server) ListenAndServeTLS() error {
-	if s.TLSConfig == nil {
-		return errors.New("smtpserver: ListenAndServeTLS needs TLSConfig")
-	}
-	addr := s.Addr
-	if addr == "" {
-		addr = ":465"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return s.ServeTLS(ln)
-}
-
-// ServeTLS serves implicit TLS (RFC 8314) on ln using s.TLSConfig.
-func (s *Server) ServeTLS(ln net.Listener) error {
-	if s.TLSConfig == nil {
-		return errors.New("smtpserver: ServeTLS needs TLSConfig")
-	}
-	return s.serve(tls.NewListener(proxyproto.NewListener(ln, proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout}), serverTLSConfig(s.TLSConfig)))
+	return s.start(nil, cmp.Or(s.Addr, ":465"), true)
 }
 
 // Serve accepts connections on ln and serves each on its own goroutine.
-// It returns ErrServerClosed after Shutdown. A listener returned by
-// tls.NewListener (or the internal implicit TLS listener) is served as
-// implicit TLS; with ProxyTrusted set, use ServeTLS instead, so that the
-// PROXY header is read before the TLS handshake.
-func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(proxyproto.NewListener(ln, proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout}))
-}
+// It returns ErrServerClosed after Shutdown or Close. With ProxyTrusted
+// set, ln must be a plain TCP listener (use ServeTLS for implicit TLS).
+func (s *Server) Serve(ln net.Listener) error { return s.start(ln, "", false) }
 
-func (s *Server) serve(ln net.Listener) error {
+// ServeTLS serves implicit TLS (RFC 8314) on ln using s.TLSConfig. With
+// ProxyTrusted set, the PROXY header is read before the TLS handshake.
+func (s *Server) ServeTLS(ln net.Listener) error { return s.start(ln, "", true) }
+
+// start serves ln, or a listener on addr when ln is nil.
+func (s *Server) start(ln net.Listener, addr string, implicitTLS bool) error {
 	if s.Backend == nil {
 		return errors.New("smtpserver: no Backend")
 	}
-	lim := s.Limits.withDefaults()
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	if s.listeners == nil {
-		s.listeners = map[net.Listener]struct{}{}
-		s.conns = map[*conn]struct{}{}
-		s.connLim = limit.NewConnLimiter(limit.ConnLimits{Max: noLimit(lim.MaxConnections), PerIP: noLimit(lim.MaxConnectionsPerIP)})
-		s.done = make(chan struct{})
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		// Everything that needs the peer address runs in the
-		// connection's goroutine: behind a proxy, the address is known
-		// only once the PROXY header has been read.
-		go func() {
-			if err := proxyproto.CheckHeader(nc); err != nil {
-				s.logger().Info("bad PROXY header", "proxy", proxyproto.PeerAddr(nc), "err", err)
-				_ = nc.Close()
-				return
-			}
-			if c := s.newConn(nc, lim); c != nil {
-				c.serve()
-			}
-		}()
-	}
+	return s.shell().Start(ln, addr, implicitTLS)
 }
 
-// newConn registers a connection, enforcing the connection limits. Over
-// a limit it answers 421 and closes (RFC 5321 §3.8).
-func (s *Server) newConn(nc net.Conn, lim Limits) *conn {
-	ip := remoteIP(nc.RemoteAddr())
-	s.mu.Lock()
-	over := ""
-	var release func()
-	if s.closing {
-		over = "shutting down"
-	} else {
-		var err error
-		if release, err = s.connLim.Acquire(ip); err != nil {
-			over = "too many connections"
+// shell returns the server shell (internal/serve), made on first use.
+func (s *Server) shell() *serve.Shell {
+	s.shellOnce.Do(func() {
+		lim := s.Limits.withDefaults()
+		host := s.hostname()
+		var tlsConfig *tls.Config
+		if s.TLSConfig != nil {
+			tlsConfig = serverTLSConfig(s.TLSConfig)
 		}
-	}
-	if over != "" {
-		s.mu.Unlock()
-		if h := s.Hooks.Connect; h != nil {
-			h(ConnEvent{Remote: ip, Refused: over})
-		}
-		s.logger().Warn("connection refused", "remote", nc.RemoteAddr().String(), "reason", over)
-		go refuse(nc, s.hostname(), over)
-		return nil
-	}
-	c := newConn(s, nc, lim)
-	s.conns[c] = struct{}{}
-	c.ip, c.release = ip, release
-	s.mu.Unlock()
-	if h := s.Hooks.Connect; h != nil {
-		h(ConnEvent{Remote: ip})
-	}
-	return c
-}
-
-func refuse(nc net.Conn, host, why string) {
-	_ = nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, _ = nc.Write([]byte("421 4.7.0 " + host + " " + why + "\r\n"))
-	_ = nc.Close()
-}
-
-func (s *Server) removeConn(c *conn) {
-	if h := s.Hooks.Disconnect; h != nil {
-		h(ConnEvent{Remote: c.ip, Duration: time.Since(c.started)})
-	}
-	s.mu.Lock()
-	delete(s.conns, c)
-	if c.release != nil {
-		c.release()
-	}
-	if s.closing && len(s.conns) == 0 && s.done != nil {
-		select {
-		case <-s.done:
-		default:
-			close(s.done)
-		}
-	}
-	s.mu.Unlock()
-}
-
-func (s *Server) shuttingDown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
+		s.sh = serve.New(serve.Config{
+			Name:             "smtpserver",
+			TLS:              tlsConfig,
+			ErrClosed:        ErrServerClosed,
+			Proxy:            proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout},
+			Limits:           limit.ConnLimits{Max: noLimit(lim.MaxConnections), PerIP: noLimit(lim.MaxConnectionsPerIP)},
+			HandshakeTimeout: lim.CommandTimeout,
+			Logger:           s.Logger,
+			Connect:          s.Hooks.Connect,
+			Disconnect:       s.Hooks.Disconnect,
+			// RFC 5321 §3.8: 421 and close.
+			Refusal: func(why string) string { return "421 4.7.0 " + host + " " + why + "\r\n" },
+			NewConn: func(nc net.Conn, ip netip.Addr) serve.Conn { return newConn(s, nc, ip, lim) },
+		})
+	})
+	return s.sh
 }
 
 // Shutdown stops accepting connections, answers "421 4.3.2" to every
 // session waiting for a command (a session in the middle of a message
-// finishes that transaction first), and waits for the sessions to end or
-// ctx to expire, when it closes the rest and returns ctx.Err().
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	if s.done == nil {
-		s.done = make(chan struct{})
-	}
-	for ln := range s.listeners {
-		_ = ln.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	if len(s.conns) == 0 {
-		select {
-		case <-s.done:
-		default:
-			close(s.done)
-		}
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.interruptIdle()
-	}
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for c := range s.conns {
-			c.mu.Lock()
-			_ = c.nc.Close()
-			c.mu.Unlock()
-		}
-		s.mu.Unlock()
-		return ctx.Err()
-	}
-}
+// finishes that transaction first, and is answered), and waits for the
+// sessions to end. When ctx is done first, the rest get "421 4.3.2" even
+// in the middle of a message (RFC 5321 §3.8), their connections are
+// closed, and Shutdown returns ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error { return s.shell().Shutdown(ctx) }
+
+// Close closes the listeners and every connection at once, without a
+// reply.
+func (s *Server) Close() error { return s.shell().Close() }
 
 func remoteIP(a net.Addr) netip.Addr { return limit.AddrOf(a) }
 

@@ -56,9 +56,7 @@ func (c *conn) cmdStartTLS(arg string) {
 		return
 	}
 	_ = tc.SetDeadline(time.Time{})
-	c.mu.Lock()
 	c.nc = tc
-	c.mu.Unlock()
 	c.in = c.trace.Reader(tc)
 	c.bw.Reset(c.trace.Writer(tc))
 	c.br = bufio.NewReaderSize(c.fr, 32*1024)
