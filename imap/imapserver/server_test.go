@@ -14,6 +14,7 @@ import (
 	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/imap/imapserver/maildir"
+	"github.com/posthorn/posthorn/internal/wiretest"
 )
 
 // testServer runs a Server with a store holding user "alice" (password
@@ -134,39 +135,13 @@ func (c *testConn) send(line string) {
 	}
 }
 
-// run plays a transcript written like the RFCs: "C: " lines are sent,
-// "S: " lines must arrive in that order. An S line ending in "..." is a
-// prefix; "S: ~ text" skips lines up to one containing text; other
-// lines of the script are ignored.
+// run plays a transcript with the runner all server tests share
+// (internal/wiretest): "C: " lines are sent, "S: " lines must arrive in
+// that order; an S line ending in "..." is a prefix; "S: ~ text" skips
+// lines up to one containing text.
 func (c *testConn) run(script string) {
 	c.t.Helper()
-	for _, l := range strings.Split(script, "\n") {
-		l = strings.TrimSpace(l)
-		switch {
-		case strings.HasPrefix(l, "C: "):
-			c.send(l[3:])
-		case l == "C:":
-			c.send("")
-		case strings.HasPrefix(l, "S: ") || l == "S:":
-			want := strings.TrimPrefix(l[2:], " ")
-			got := c.readLine()
-			if strings.HasPrefix(want, "~ ") {
-				for !strings.Contains(got, want[2:]) {
-					got = c.readLine()
-				}
-				continue
-			}
-			ok := got == want
-			if strings.HasSuffix(want, "...") {
-				ok = strings.HasPrefix(got, strings.TrimSuffix(want, "..."))
-			} else if strings.HasPrefix(want, "~ ") {
-				ok = strings.Contains(got, want[2:])
-			}
-			if !ok {
-				c.t.Fatalf("\n got S: %s\nwant S: %s", got, want)
-			}
-		}
-	}
+	wiretest.New(c.t, c.conn, c.br).Script(script)
 }
 
 // expectClosed checks that the server closed the connection.

@@ -2,10 +2,7 @@ package pop3server_test
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,46 +11,6 @@ import (
 	"github.com/posthorn/posthorn/pop3/internal/pop3test"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
-
-// Shutdown ends idle sessions with [SYS/TEMP] and deletes nothing; Serve
-// returns ErrServerClosed.
-func TestShutdown(t *testing.T) {
-	be := pop3test.NewBackend()
-	be.AddUser("alice", "secret")
-	be.Deliver("alice", []byte(msg1))
-	srv := &pop3server.Server{Backend: be, AllowInsecureAuth: true}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	c := pop3test.Dial(t, l.Addr().String())
-	c.Script(`
-		S: +OK*
-		C: USER alice
-		S: +OK*
-		C: PASS secret
-		S: +OK*
-		C: DELE 1
-		S: +OK*`)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	c.Script(`S: -ERR [SYS/TEMP] server shutting down`)
-	c.ExpectClosed()
-	if err := <-served; !errors.Is(err, pop3server.ErrServerClosed) {
-		t.Fatalf("Serve = %v", err)
-	}
-	if got := be.UIDs("alice"); len(got) != 1 {
-		t.Fatalf("maildrop holds %v", got)
-	}
-	if _, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
-		t.Fatal("listener still open")
-	}
-}
 
 // Connections over the per-address limit get [SYS/TEMP] (RFC 2449 §8).
 func TestConnLimit(t *testing.T) {

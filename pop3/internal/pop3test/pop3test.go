@@ -30,6 +30,7 @@ type Backend struct {
 	mech   string
 	remote string
 	tlsVer uint16
+	open   int // maildrops opened and not closed
 }
 
 type user struct {
@@ -139,6 +140,7 @@ func (b *Backend) OpenMaildrop(ctx context.Context, name string, info *pop3serve
 	if !ok {
 		return nil, &pop3.Error{Code: pop3.CodeSysPerm, Text: "no maildrop"}
 	}
+	b.open++
 	d := &drop{b: b, u: u}
 	for _, m := range u.msgs {
 		d.snap = append(d.snap, pop3server.Message{UID: m.uid, Size: wireSize(m.data), UTF8: m.utf8})
@@ -220,7 +222,20 @@ func (d *drop) Delete(ctx context.Context, uids []string) error {
 	return nil
 }
 
-func (d *drop) Close() error { return nil }
+func (d *drop) Close() error {
+	d.b.mu.Lock()
+	defer d.b.mu.Unlock()
+	d.b.open--
+	return nil
+}
+
+// OpenMaildrops returns the number of maildrops opened and not closed
+// yet: the locks sessions hold on the store.
+func (b *Backend) OpenMaildrops() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.open
+}
 
 // SecretBackend adds sasl.SecretLookup (APOP, CRAM-MD5) to a Backend.
 type SecretBackend struct{ *Backend }
