@@ -87,38 +87,82 @@ func protoErr(line []byte, reason string) error {
 // A positive or negative reply is returned as a *Reply with a nil error;
 // call [Reply.Err] to turn a 4xx/5xx into an *Error.
 func ReadReply(br *bufio.Reader, lim ReplyLimits) (*Reply, error) {
-	lim = lim.withDefaults()
 	r := &Reply{}
+	if err := readReply(br, lim, r, nil); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ReplyReader reads replies as ReadReply does, into one Reply it reuses,
+// and reuses the text of a line equal to one of the last few it read: a
+// client that reads the same replies again and again ("250 2.1.0 Ok")
+// allocates nothing for them. The zero value is ready to use.
+type ReplyReader struct {
+	// Limits bound each reply.
+	Limits ReplyLimits
+
+	r      Reply
+	recent [8]string
+	next   int
+}
+
+// Read reads one reply from br. The Reply is valid until the next Read.
+func (rr *ReplyReader) Read(br *bufio.Reader) (*Reply, error) {
+	rr.r = Reply{}
+	if err := readReply(br, rr.Limits, &rr.r, rr.intern); err != nil {
+		return nil, err
+	}
+	return &rr.r, nil
+}
+
+// intern returns a string equal to b, one of the recent ones if it can.
+func (rr *ReplyReader) intern(b []byte) string {
+	for _, s := range rr.recent {
+		if s == string(b) {
+			return s
+		}
+	}
+	s := string(b)
+	rr.recent[rr.next] = s
+	rr.next = (rr.next + 1) % len(rr.recent)
+	return s
+}
+
+// readReply reads one reply into r, making line texts with intern (nil:
+// a plain conversion).
+func readReply(br *bufio.Reader, lim ReplyLimits, r *Reply, intern func([]byte) string) error {
+	lim = lim.withDefaults()
 	for n := 0; ; n++ {
 		if n >= lim.MaxLines {
-			return nil, ErrReplyTooLong
+			return ErrReplyTooLong
 		}
 		line, err := readBoundedLine(br, lim.MaxLineLength)
 		if err != nil {
 			if err == io.EOF && n > 0 {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, err
+			return err
 		}
 		if len(line) < 3 {
-			return nil, protoErr(line, "too short")
+			return protoErr(line, "too short")
 		}
 		code := 0
 		for i := 0; i < 3; i++ {
 			c := line[i]
 			if c < '0' || c > '9' {
-				return nil, protoErr(line, "no reply code")
+				return protoErr(line, "no reply code")
 			}
 			code = code*10 + int(c-'0')
 		}
 		// RFC 5321 §4.2: first digit 2-5, second 0-5.
 		if line[0] < '2' || line[0] > '5' || line[1] > '5' {
-			return nil, protoErr(line, "reply code out of range")
+			return protoErr(line, "reply code out of range")
 		}
 		if n == 0 {
 			r.Code = code
 		} else if code != r.Code {
-			return nil, protoErr(line, "reply code changed inside a multi-line reply")
+			return protoErr(line, "reply code changed inside a multi-line reply")
 		}
 		last := true
 		text := line[3:]
@@ -128,11 +172,16 @@ func ReadReply(br *bufio.Reader, lim ReplyLimits) (*Reply, error) {
 				last = false
 			case ' ':
 			default:
-				return nil, protoErr(line, "bad separator")
+				return protoErr(line, "bad separator")
 			}
 			text = text[1:]
 		}
-		s := string(text)
+		var s string
+		if intern != nil {
+			s = intern(text)
+		} else {
+			s = string(text)
+		}
 		if n == 0 {
 			if enh, rest, ok := cutEnhanced(s, line[0]); ok {
 				r.Enhanced = enh
@@ -150,7 +199,7 @@ func ReadReply(br *bufio.Reader, lim ReplyLimits) (*Reply, error) {
 			r.Lines = append(r.Lines, s)
 		}
 		if last {
-			return r, nil
+			return nil
 		}
 	}
 }

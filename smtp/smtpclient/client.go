@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/lineio"
 	"github.com/posthorn/posthorn/internal/wiretrace"
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp"
@@ -108,6 +109,9 @@ type Client struct {
 	// may have been accepted), the end of the message went out.
 	mailReplied, endSent bool
 	cb                   *sasl.ChannelBinding // the TLS channel binding, made at first use
+	replies              smtp.ReplyReader     // reused for every reply
+	dw                   *lineio.DotWriter    // writeDotBody's, reused
+	bw2                  *blockWriter         // under dw
 	// transactions counts MAIL commands the server accepted, against
 	// LIMITS MAILMAX (RFC 9422 §4.2).
 	transactions int
@@ -297,7 +301,9 @@ func (c *Client) deadline(ctx context.Context, d time.Duration) time.Time {
 // as a reply, not an error.
 func (c *Client) readReply(ctx context.Context, timeout time.Duration) (*smtp.Reply, error) {
 	_ = c.conn.SetReadDeadline(c.deadline(ctx, timeout))
-	return smtp.ReadReply(c.br, c.lim)
+	// The Reply is reused by the next read: callers take what they keep.
+	c.replies.Limits = c.lim
+	return c.replies.Read(c.br)
 }
 
 func (c *Client) flush(ctx context.Context, timeout time.Duration) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/posthorn/posthorn/internal/lineio"
@@ -251,6 +252,9 @@ func (t *txn) finish(final []RecipientResult, rcptOK []int) ([]RecipientResult, 
 }
 
 func (t *txn) overall() ([]RecipientResult, error) {
+	if !slices.ContainsFunc(t.results, func(r RecipientResult) bool { return r.Err != nil }) {
+		return t.results, nil
+	}
 	var accepted []string
 	var refused RecipientErrors
 	for _, r := range t.results {
@@ -505,12 +509,33 @@ func (t *txn) copyRaw(off, n int64) error {
 	return nil
 }
 
-// writeDotBody sends the message dot-stuffed, then the end of data.
+// writeDotBody sends the message dot-stuffed, then the end of data. The
+// writers are the Client's, reused from message to message.
 func (t *txn) writeDotBody() error {
-	dw := lineio.NewDotWriter(&blockWriter{c: t.c, ctx: t.ctx})
-	buf := t.c.scratchBuf(t.size)
-	if _, err := io.CopyBuffer(onlyWriter{dw}, io.NewSectionReader(t.msg, 0, t.size), buf); err != nil {
-		return err
+	c := t.c
+	if c.dw == nil {
+		c.bw2 = &blockWriter{c: c}
+		c.dw = lineio.NewDotWriter(c.bw2)
+	} else {
+		c.dw.Reset(c.bw2)
+	}
+	c.bw2.ctx = t.ctx
+	dw := c.dw
+	buf := c.scratchBuf(t.size)
+	for off := int64(0); off < t.size; {
+		n, err := t.msg.ReadAt(buf[:min(int64(len(buf)), t.size-off)], off)
+		if n > 0 {
+			if _, werr := dw.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			off += int64(n)
+		}
+		if err != nil && (err != io.EOF || off < t.size) {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
 	}
 	t.c.endSent = true
 	if err := dw.Close(); err != nil {
