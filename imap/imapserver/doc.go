@@ -104,7 +104,8 @@
 //     UID commands first bring the view up to date once their command
 //     line is read, except UID SEARCH, SORT and THREAD, whose criteria
 //     may hold the client's sequence numbers; FETCH and STORE by
-//     sequence number do too, holding the expunges.
+//     sequence number do too, holding the expunges and the EXISTS of new
+//     mail, which must not join the client's "*" (selected.announced).
 //   - A command's own responses are never followed by an older state
 //     of the same message (RFC 7162 §3.1.4): pending updates go before
 //     them (above), and those polled after a FETCH or STORE are checked

@@ -91,10 +91,22 @@ func (s *session) sendUpdates(expunges bool) {
 	}
 	ups := sel.mb.Poll()
 	if len(s.deferred) > 0 {
-		// Polled during the command (noteExpunges): they come first.
+		// Polled during the command (pollExpunges): they come first.
 		ups = append(s.deferred, ups...)
 		s.deferred = nil
 	}
+	// Before a FETCH or STORE by sequence number (atEOL, expunges held)
+	// new messages join the map but are not announced: the client's
+	// "*" means the last message it knew of when it sent the command,
+	// and a STORE 5:* +FLAGS (\Deleted) must not reach mail it never
+	// saw. Their flag changes wait for the end of the command.
+	quiet := s.atEOL && !expunges
+	var later []Update
+	defer func() {
+		if len(later) > 0 {
+			s.deferred = append(later, s.deferred...)
+		}
+	}()
 	for _, u := range ups {
 		if u.Kind != UpdateDeleted {
 			sel.noteModSeq(u.ModSeq)
@@ -127,6 +139,10 @@ func (s *session) sendUpdates(expunges bool) {
 				continue
 			}
 			if int(seq) > sel.announced {
+				if quiet {
+					later = append(later, u)
+					continue
+				}
 				announce()
 			}
 			s.checkKeywords(u.Flags)
@@ -193,7 +209,9 @@ func (s *session) sendUpdates(expunges bool) {
 			s.writeModSeqCode()
 		}
 	}
-	announce()
+	if !quiet {
+		announce()
+	}
 	if !expunges && len(sel.expunged) > 0 && s.modSeqOn() && !s.atEOL {
 		// RFC 7162 §3.2, §6: with expunges held back, the client must not
 		// take the highest MODSEQ it saw as its HIGHESTMODSEQ; this one,

@@ -24,6 +24,9 @@ func (s *session) resolve(set imap.NumSet, uid bool) ([]uint32, error) {
 	}
 	n := uint32(len(sel.uids))
 	if !uid {
+		// Sequence numbers are the client's: messages it was not told
+		// of yet (sendUpdates before FETCH and STORE) are not in "*".
+		n = uint32(min(sel.announced, len(sel.uids)))
 		r := set.Resolve(n)
 		var out []uint32
 		for _, rg := range r.Ranges {

@@ -88,9 +88,9 @@ S: ~ b1 OK`)
 	c1.run(`S: * 3 EXISTS
 S: * 3 RECENT`)
 	c2.run(`C: b2 STORE 1 +FLAGS (\Flagged)
+S: * 1 FETCH (FLAGS (\Flagged))
 S: * 3 EXISTS
 S: * 0 RECENT
-S: * 1 FETCH (FLAGS (\Flagged))
 S: b2 OK STORE completed`)
 	c1.run(`S: * 1 FETCH (UID 1 FLAGS (\Flagged \Recent))`)
 	c2.run(`C: b3 STORE 2 +FLAGS.SILENT (\Deleted)

@@ -310,3 +310,43 @@ S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $hello $World 
 S: * 3 FETCH (FLAGS (\Seen $Fresh \Recent))
 S: b7 OK FETCH completed`)
 }
+
+// A FETCH or STORE by sequence number hears of other sessions' changes
+// first, but not of new mail: "*" is the last message the client knew
+// of when it sent the command (RFC 9051 §6.4.5 and §9 seq-number), so
+// a STORE 1:* +FLAGS (\Deleted) cannot reach a message that arrived
+// meanwhile; its EXISTS follows the command's responses.
+func TestSyncNewMailNotInStar(t *testing.T) {
+	ts := newCondstoreServer(t, 2)
+	c1, c2 := ts.login(), ts.login()
+	c1.run(`
+C: a1 SELECT INBOX
+S: ~ a1 OK`)
+	c2.run(`
+C: b1 SELECT INBOX
+S: ~ b1 OK
+C: b2 STORE 2 +FLAGS (\Answered)
+S: * 2 FETCH (FLAGS (\Answered))
+S: b2 OK STORE completed`)
+	ts.deliver(msg1)
+	c2.run(`
+C: b3 STORE 1 +FLAGS (\Seen)
+S: * 1 FETCH (FLAGS (\Seen))
+S: * 3 EXISTS
+S: * 1 RECENT
+S: b3 OK STORE completed`)
+	c1.run(`
+C: a2 STORE 1:* +FLAGS (\Deleted)
+S: * 2 FETCH (UID 2 FLAGS (\Answered))
+S: * 1 FETCH (UID 1 FLAGS (\Seen))
+S: * 1 FETCH (FLAGS (\Seen \Deleted))
+S: * 2 FETCH (FLAGS (\Answered \Deleted))
+S: * 3 EXISTS
+S: * 0 RECENT
+S: a2 OK STORE completed
+C: a3 FETCH 1:* (FLAGS)
+S: * 1 FETCH (FLAGS (\Seen \Deleted))
+S: * 2 FETCH (FLAGS (\Answered \Deleted))
+S: * 3 FETCH (FLAGS ())
+S: a3 OK FETCH completed`)
+}
