@@ -199,3 +199,26 @@ func TestContextCancelledIsTempError(t *testing.T) {
 		require.True(t, errors.Is(r.Err, ErrTemporary))
 	}
 }
+
+// A large body starts the key lookups in the background; they still
+// honour the context, and the results are the same.
+func TestBackgroundLookups(t *testing.T) {
+	ek, _ := rfc8463Keys(t)
+	rec, _ := KeyRecordFor(ek.Public())
+	z := zone{"s._domainkey.example.com": {rec}}
+	msg := "From: a@example.com\r\n\r\n" + strings.Repeat("0123456789abcdef\r\n", 10000)
+	var out bytes.Buffer
+	require.NoError(t, Sign(&out, strings.NewReader(msg), &SignOptions{Domain: "example.com", Selector: "s", Key: ek}))
+	v := NewVerifier(context.Background(), &VerifyOptions{Resolver: z})
+	v.Write(out.Bytes()[:lookupAhead+4096])
+	require.True(t, v.lookingUp)
+	v.Write(out.Bytes()[lookupAhead+4096:])
+	require.NoError(t, v.Close())
+	require.Equal(t, Pass, v.Results()[0].Status, "%v", v.Results()[0].Err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := Verify(ctx, &out, &VerifyOptions{Resolver: z})
+	require.NoError(t, err)
+	require.Equal(t, TempError, res[0].Status)
+}

@@ -6,7 +6,7 @@
 //
 //   - [Verifier] is an io.Writer a received message passes through on its
 //     way to the store (one pass, memory bounded by the header limit, key
-//     lookups running while the body streams); [Verify] wraps it for an
+//     lookups running while a large body streams); [Verify] wraps it for an
 //     io.Reader. Each DKIM-Signature field gets a [Result] whose [Status]
 //     uses the result words of RFC 8601, ready for Authentication-Results.
 //   - [Signer] hashes a message in one pass and returns the DKIM-Signature
