@@ -307,7 +307,6 @@ func TestDKIMVerifyConstantMemory(t *testing.T) {
 	})
 }
 
-
 // reportCPU adds the CPU time per operation (user and system, all
 // threads): on a shared, loaded machine wall time mostly measures the
 // scheduler.
