@@ -26,6 +26,10 @@ type Spool struct {
 	// MemLimit is the number of octets kept in memory before moving to a
 	// file; 0 means DefaultMemLimit.
 	MemLimit int
+	// Buf, when not nil, is the memory buffer to use (from a pool, say):
+	// with a capacity of MemLimit the Spool allocates nothing in memory.
+	// The caller may reuse it after Close.
+	Buf []byte
 
 	mem  []byte // in memory; after the move, the copy buffer
 	f    *os.File
@@ -47,6 +51,7 @@ func (s *Spool) InMemory() bool { return s.f == nil }
 
 // Write appends p.
 func (s *Spool) Write(p []byte) (int, error) {
+	s.init()
 	if s.f == nil && len(s.mem)+len(p) <= s.limit() {
 		s.mem = append(s.mem, p...)
 		s.size += int64(len(p))
@@ -65,6 +70,7 @@ func (s *Spool) Write(p []byte) (int, error) {
 // buffer to copy, so spooling allocates one buffer of MemLimit octets at
 // most.
 func (s *Spool) ReadFrom(r io.Reader) (int64, error) {
+	s.init()
 	var total int64
 	lim := s.limit()
 	for s.f == nil {
@@ -108,6 +114,13 @@ func (s *Spool) ReadFrom(r io.Reader) (int64, error) {
 		if err != nil {
 			return total, err
 		}
+	}
+}
+
+// init takes Buf as the memory buffer, once.
+func (s *Spool) init() {
+	if s.Buf != nil && s.mem == nil && s.size == 0 {
+		s.mem, s.Buf = s.Buf[:0], nil
 	}
 }
 

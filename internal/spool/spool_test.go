@@ -57,3 +57,34 @@ func TestSpoolReadFromError(t *testing.T) {
 		t.Fatalf("ReadFrom = %d, %v", n, err)
 	}
 }
+
+// With Buf of MemLimit octets, spooling a message that fits allocates
+// nothing, and the buffer is the caller's again after Close.
+func TestSpoolBuf(t *testing.T) {
+	buf := make([]byte, 0, DefaultMemLimit)
+	data := bytes.Repeat([]byte("x"), 10000)
+	var r bytes.Reader
+	allocs := testing.AllocsPerRun(10, func() {
+		r.Reset(data)
+		s := Spool{Buf: buf}
+		if _, err := s.ReadFrom(&r); err != nil || s.Size() != int64(len(data)) {
+			t.Fatal(err)
+		}
+		s.Close()
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations", allocs)
+	}
+	// Past the limit it moves to a file, the buffer serving as the copy
+	// buffer, and reads back intact.
+	big := bytes.Repeat([]byte("0123456789"), 20000)
+	s := Spool{Dir: t.TempDir(), Buf: buf}
+	defer s.Close()
+	if _, err := s.ReadFrom(bytes.NewReader(big)); err != nil || s.InMemory() {
+		t.Fatalf("%v, in memory %v", err, s.InMemory())
+	}
+	got := make([]byte, len(big))
+	if _, err := s.ReadAt(got, 0); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("read back: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/smtp"
 )
 
@@ -45,7 +46,21 @@ func benchMessage(size int) string {
 // BenchmarkTransaction runs pipelined MAIL/RCPT/DATA transactions of a 4 KB
 // message over one loopback connection.
 func BenchmarkTransaction(b *testing.B) {
-	s := &Server{Backend: discardBackend{}, Hostname: "bench.test", Limits: Limits{MaxMessages: -1}}
+	benchTransaction(b, discardBackend{})
+}
+
+// BenchmarkTransactionStore is BenchmarkTransaction delivering into
+// imapmem through NewStoreBackend: what the glue and the store add.
+func BenchmarkTransactionStore(b *testing.B) {
+	st := imapmem.New()
+	if err := st.AddUser("b", "pw"); err != nil {
+		b.Fatal(err)
+	}
+	benchTransaction(b, NewStoreBackend(st, StoreOptions{}))
+}
+
+func benchTransaction(b *testing.B, be Backend) {
+	s := &Server{Backend: be, Hostname: "bench.test", Limits: Limits{MaxMessages: -1}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -58,7 +58,18 @@ func (s *Store) DeliverMessage(ctx context.Context, usernames []string, body io.
 	s.mu.Lock()
 	sp := spool.Spool{Dir: s.spoolDir}
 	s.mu.Unlock()
-	defer sp.Close()
+	// A pooled buffer: a message up to 64 KiB is then read without
+	// growing one, and copied once into its own allocation below.
+	buf, _ := s.spoolBufs.Get().(*[]byte)
+	if buf == nil {
+		b := make([]byte, 0, spool.DefaultMemLimit)
+		buf = &b
+	}
+	sp.Buf = *buf
+	defer func() {
+		sp.Close()
+		s.spoolBufs.Put(buf)
+	}()
 	if _, err := sp.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("imapmem: reading message: %w", err)
 	}

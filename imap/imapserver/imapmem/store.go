@@ -101,6 +101,9 @@ type Store struct {
 	nextValidity uint32
 	now          func() time.Time
 	spoolDir     string // for DeliverMessage; "" = os.TempDir
+	// spoolBufs holds *[]byte of spool.DefaultMemLimit octets for
+	// DeliverMessage's spools.
+	spoolBufs sync.Pool
 }
 
 // SetSpoolDir sets the directory where DeliverMessage spools a message
