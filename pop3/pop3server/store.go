@@ -51,6 +51,10 @@ type MaildropStore interface {
 // itself verifies logins through whichever sasl credential interfaces it
 // implements (sasl.PasswordVerifier for USER/PASS, as imapmem.Store
 // does), as for any Backend.
+//
+// The store does not say which messages have UTF-8 header content (RFC
+// 6532), so no Message is marked UTF8 and such a message is sent as is
+// to a client that has not enabled UTF8 mode, which RFC 6856 §2 forbids.
 func NewStoreBackend(store MaildropStore) Backend {
 	return &storeBackend{store: store}
 }
