@@ -59,6 +59,11 @@ type config struct {
 	IMAP, IMAPTLS                   string
 	POP3, POP3TLS                   string
 
+	// Web is the web inbox's address ("" turns it off); WebPublic allows
+	// an address other than loopback.
+	Web       string
+	WebPublic bool
+
 	// Trace, when not nil, receives a protocol trace of every session
 	// (-trace: standard error), with passwords and AUTH exchanges
 	// redacted and message bodies elided.
@@ -77,6 +82,7 @@ func defaultConfig() config {
 		IMAPTLS:       "127.0.0.1:1993",
 		POP3:          "127.0.0.1:1110",
 		POP3TLS:       "127.0.0.1:1995",
+		Web:           "127.0.0.1:8025",
 	}
 }
 
@@ -93,6 +99,8 @@ func main() {
 	flag.StringVar(&cfg.IMAPTLS, "imaps", cfg.IMAPTLS, "IMAP listen address with implicit TLS")
 	flag.StringVar(&cfg.POP3, "pop3", cfg.POP3, "POP3 listen address (STLS)")
 	flag.StringVar(&cfg.POP3TLS, "pop3s", cfg.POP3TLS, "POP3 listen address with implicit TLS")
+	flag.StringVar(&cfg.Web, "web", cfg.Web, `web inbox listen address ("" turns it off; loopback only without -web-public)`)
+	flag.BoolVar(&cfg.WebPublic, "web-public", false, "allow the web inbox on an address other than loopback (it shows every account's mail)")
 	trace := flag.Bool("trace", false, "write a protocol trace of every session to standard error (passwords and AUTH exchanges redacted, bodies elided)")
 	flag.Parse()
 	if *trace {
@@ -212,6 +220,12 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		ls[s.name] = l
 	}
 
+	web, err := startWeb(cfg, store, func() []string { return []string{cfg.User} }, logger, ls)
+	if err != nil {
+		closeAll()
+		return err
+	}
+
 	fmt.Fprintf(out, "posthorn mailserver for @%s (in-memory store: mail is lost at exit)\n", cfg.Domain)
 	// The login name is the account name, not the address: say both, so
 	// nobody tries to log in as the address.
@@ -219,6 +233,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	fmt.Fprintf(out, "  cert      %s (self-signed; trust it in your client)\n", certFile)
 	for _, s := range services {
 		fmt.Fprintf(out, "  %-11s %-22s %s\n", s.name, ls[s.name].Addr(), s.what)
+	}
+	if web != nil {
+		fmt.Fprintf(out, "  %-11s http://%-15s web inbox (live), JSON API under /api/v1\n", "web", ls["web"].Addr())
 	}
 	fmt.Fprintf(out, "  try:      swaks --server %s --to %s@%s\n", ls["smtp"].Addr(), cfg.User, cfg.Domain)
 
@@ -244,6 +261,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	logger.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	web.shutdown(shutCtx)
 	for _, shut := range []func(context.Context) error{mx.Shutdown, submission.Shutdown, imapSrv.Shutdown, pop3Srv.Shutdown} {
 		if err := shut(shutCtx); err != nil && !isClosed(err) {
 			logger.Warn("shutdown", "err", err)

@@ -31,7 +31,7 @@ func startServerTrace(t *testing.T, trace io.Writer) (addrs map[string]string, c
 	cfg := defaultConfig()
 	cfg.Trace = trace
 	cfg.Password = "demo-pw"
-	for _, p := range []*string{&cfg.SMTP, &cfg.Submission, &cfg.SubmissionTLS, &cfg.IMAP, &cfg.IMAPTLS, &cfg.POP3, &cfg.POP3TLS} {
+	for _, p := range []*string{&cfg.SMTP, &cfg.Submission, &cfg.SubmissionTLS, &cfg.IMAP, &cfg.IMAPTLS, &cfg.POP3, &cfg.POP3TLS, &cfg.Web} {
 		*p = "127.0.0.1:0"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
