@@ -42,7 +42,8 @@ type Message struct {
 	Size int64
 	// UTF8 marks a message with non-ASCII header content (RFC 6532). It
 	// is refused with -ERR [UTF8] unless the client enabled UTF8 mode
-	// (RFC 6856 §2.1).
+	// (RFC 6856 §2.1). An unmarked message is refused too when the server
+	// finds such content in its first 16 KiB; marking it saves opening it.
 	UTF8 bool
 }
 

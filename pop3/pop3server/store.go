@@ -53,8 +53,9 @@ type MaildropStore interface {
 // does), as for any Backend.
 //
 // The store does not say which messages have UTF-8 header content (RFC
-// 6532), so no Message is marked UTF8 and such a message is sent as is
-// to a client that has not enabled UTF8 mode, which RFC 6856 §2 forbids.
+// 6532), so no Message is marked UTF8; the server finds such a header
+// when a client that has not enabled UTF8 mode asks for the message, and
+// refuses it with -ERR [UTF8] (RFC 6856 §2).
 func NewStoreBackend(store MaildropStore) Backend {
 	return &storeBackend{store: store}
 }

@@ -103,3 +103,56 @@ func TestStoreBackendImapmem(t *testing.T) {
 		t.Fatalf("maildrop after QUIT: %v", uidls)
 	}
 }
+
+// RFC 6856 §2: without UTF8 mode, a message with UTF-8 header content
+// (RFC 6532) is refused, though the store does not mark it; 8-bit body
+// text under an ASCII header is sent as before.
+func TestStoreBackendUTF8Header(t *testing.T) {
+	ctx := context.Background()
+	store := imapmem.New()
+	if err := store.AddUser("bob", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"Subject: Grüße\r\n\r\nHallo\r\n", "Subject: hi\r\n\r\nGrüße\r\n"} {
+		if _, err := store.Deliver(ctx, "bob", strings.NewReader(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := pop3test.Start(t, &pop3server.Server{Backend: pop3server.NewStoreBackend(store), AllowInsecureAuth: true})
+	c := pop3test.Dial(t, env.Addr)
+	c.Script(`
+		S: +OK*
+		C: USER bob
+		S: +OK*
+		C: PASS pw
+		S: +OK*
+		C: RETR 1
+		S: -ERR [UTF8] message needs UTF8 mode
+		C: TOP 1 0
+		S: -ERR [UTF8] message needs UTF8 mode
+		C: RETR 2
+		S: +OK*
+		S: Subject: hi
+		S:
+		S: Grüße
+		S: .
+		C: QUIT
+		S: +OK bye`)
+	c = pop3test.Dial(t, env.Addr)
+	c.Script(`
+		S: +OK*
+		C: UTF8
+		S: +OK*
+		C: USER bob
+		S: +OK*
+		C: PASS pw
+		S: +OK*
+		C: RETR 1
+		S: +OK*
+		S: Subject: Grüße
+		S:
+		S: Hallo
+		S: .
+		C: QUIT
+		S: +OK bye`)
+}

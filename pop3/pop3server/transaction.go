@@ -2,6 +2,7 @@ package pop3server
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -157,6 +158,20 @@ func (c *conn) send(i, lines int) {
 	if cl, ok := r.(io.Closer); ok {
 		defer cl.Close()
 	}
+	if c.top == nil {
+		c.top = bufio.NewReaderSize(r, 16*1024)
+	} else {
+		c.top.Reset(r)
+	}
+	br := c.top
+	defer br.Reset(nil) // let go of the message
+	// RFC 6856 §2: without UTF8 mode, no UTF-8 header content goes out
+	// as is. A backend that does not mark such messages (Message.UTF8)
+	// gets them found here, in the first 16 KiB.
+	if !c.utf8 && headerUTF8(br) {
+		c.reply("-ERR [UTF8] message needs UTF8 mode")
+		return
+	}
 	if lines < 0 {
 		// Clients read the size; never translated.
 		c.replyRaw("+OK %d octets", m.Size)
@@ -166,15 +181,9 @@ func (c *conn) send(i, lines int) {
 	c.dw.Reset(c.bw)
 	dw := &c.dw
 	if lines >= 0 {
-		if c.top == nil {
-			c.top = bufio.NewReaderSize(r, 16*1024)
-		} else {
-			c.top.Reset(r)
-		}
-		err = copyTop(dw, c.top, lines)
-		c.top.Reset(nil) // let go of the message
+		err = copyTop(dw, br, lines)
 	} else {
-		_, err = io.Copy(dw, r)
+		_, err = io.Copy(dw, br)
 	}
 	if err == nil {
 		err = dw.Close()
@@ -185,6 +194,30 @@ func (c *conn) send(i, lines int) {
 		return
 	}
 	c.log.Debug("pop3 message sent", "user", c.user, "uid", m.UID, "size", m.Size)
+}
+
+// headerUTF8 reports whether the message header in br, as far as br's
+// buffer holds it, has an octet outside ASCII (RFC 6532). It consumes
+// nothing.
+func headerUTF8(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Size())
+	switch {
+	case len(b) > 0 && b[0] == '\n', len(b) > 1 && b[0] == '\r' && b[1] == '\n':
+		return false // no header at all
+	}
+	end := len(b)
+	if i := bytes.Index(b, []byte("\n\r\n")); i >= 0 {
+		end = i
+	}
+	if i := bytes.Index(b[:end], []byte("\n\n")); i >= 0 {
+		end = i
+	}
+	for _, ch := range b[:end] {
+		if ch >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // copyTop copies the header, the empty line and n body lines of a message
