@@ -3,6 +3,7 @@ package imaptest_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -102,4 +103,23 @@ func TestLoginError(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, sasl.ErrAuthFailed), "%v", err)
 	require.NoError(t, c.Login(ctx, "carol", "pw"))
+}
+
+// Close leaves no goroutine behind, with a client left connected.
+func TestNoGoroutinesLeft(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for i := 0; i < 3; i++ {
+		s := imaptest.NewServer(nil)
+		s.AddUser("bob", "pw")
+		c, err := s.Client(ctxT(t))
+		require.NoError(t, err)
+		require.NoError(t, c.Login(ctxT(t), "bob", "pw"))
+		s.Close()
+		c.Close()
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -85,4 +86,23 @@ func TestLoginError(t *testing.T) {
 	err = c.Login(ctx, "bob", "pw")
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, sasl.ErrAuthFailed), "a temporary failure is not a wrong password: %v", err)
+}
+
+// Close leaves no goroutine behind, with a client left connected.
+func TestNoGoroutinesLeft(t *testing.T) {
+	before := runtime.NumGoroutine()
+	for i := 0; i < 3; i++ {
+		s := pop3test.NewServer(nil)
+		s.AddUser("bob", "pw")
+		c, err := s.Client(ctxT(t))
+		require.NoError(t, err)
+		require.NoError(t, c.Login(ctxT(t), "bob", "pw"))
+		s.Close()
+		c.Close()
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before)
 }
