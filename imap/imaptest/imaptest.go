@@ -28,10 +28,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"net"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,12 +56,7 @@ type Server struct {
 	LoginError error
 	FailUsers  []string
 
-	t       testing.TB
-	ln      net.Listener
-	done    chan struct{}
-	implied bool
-	mu      sync.Mutex
-	closed  bool
+	kit testkit.Lifecycle
 }
 
 // NewServer starts a server on a loopback port, offering STARTTLS, over a
@@ -86,21 +78,13 @@ func NewTLSServer(t testing.TB) *Server {
 // NewUnstartedServer returns a server to configure; call Start or
 // StartTLS.
 func NewUnstartedServer(t testing.TB) *Server {
-	s := &Server{t: t, Store: imapmem.New()}
+	s := &Server{Store: imapmem.New(), kit: testkit.Lifecycle{Name: "imaptest", T: t}}
 	tc, err := testkit.ServerTLS()
 	if err != nil {
-		s.fatal(err)
+		s.kit.Fatal(err)
 	}
 	s.Server = &imapserver.Server{Hostname: "localhost", TLSConfig: tc}
 	return s
-}
-
-func (s *Server) fatal(err error) {
-	if s.t != nil {
-		s.t.Helper()
-		s.t.Fatalf("imaptest: %v", err)
-	}
-	panic("imaptest: " + err.Error())
 }
 
 // Start starts the server (plaintext with STARTTLS).
@@ -110,51 +94,23 @@ func (s *Server) Start() { s.start(false) }
 func (s *Server) StartTLS() { s.start(true) }
 
 func (s *Server) start(implicit bool) {
-	if s.ln != nil {
-		s.fatal(errors.New("server already started"))
-	}
-	ln, err := testkit.Listen()
-	if err != nil {
-		s.fatal(err)
-	}
-	s.ln, s.Addr, s.implied = ln, ln.Addr().String(), implicit
 	s.Server.Backend = &faultBackend{Store: s.Store, s: s}
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		if implicit {
-			_ = s.Server.ServeTLS(ln)
-		} else {
-			_ = s.Server.Serve(ln)
-		}
-	}()
-	if s.t != nil {
-		s.t.Cleanup(s.Close)
-	}
+	s.kit.Start(implicit, nil, s.Server.Serve, s.Server.ServeTLS, func(ctx context.Context) error {
+		err := s.Server.Shutdown(ctx)
+		_ = s.Server.Close()
+		return err
+	})
+	s.Addr = s.kit.Addr
 }
 
 // Close shuts the server down and waits for it. It may be called more
 // than once.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed || s.ln == nil {
-		s.closed = true
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = s.Server.Shutdown(ctx)
-	_ = s.Server.Close()
-	<-s.done
-}
+func (s *Server) Close() { s.kit.Close() }
 
 // AddUser adds an account with a password (kept as SCRAM keys too).
 func (s *Server) AddUser(name, password string) {
 	if err := s.Store.AddUser(name, password); err != nil {
-		s.fatal(err)
+		s.kit.Fatal(err)
 	}
 }
 
@@ -170,28 +126,16 @@ func (s *Server) DeliverTo(ctx context.Context, user, mailbox string, raw []byte
 }
 
 // Certificate returns the server's certificate.
-func (s *Server) Certificate() *x509.Certificate {
-	c, err := testkit.Cert()
-	if err != nil {
-		s.fatal(err)
-	}
-	return c.Certificate.Leaf
-}
+func (s *Server) Certificate() *x509.Certificate { return s.kit.Certificate() }
 
 // ClientTLSConfig returns a client configuration that trusts the server.
-func (s *Server) ClientTLSConfig() *tls.Config {
-	c, err := testkit.Cert()
-	if err != nil {
-		s.fatal(err)
-	}
-	return c.ClientConfig()
-}
+func (s *Server) ClientTLSConfig() *tls.Config { return s.kit.ClientTLSConfig() }
 
 // Client returns a client connected over TLS (implicit, or STARTTLS) and
 // not yet logged in. The caller closes it.
 func (s *Server) Client(ctx context.Context) (*imapclient.Client, error) {
 	o := &imapclient.Options{TLSConfig: s.ClientTLSConfig()}
-	if s.implied {
+	if s.kit.Implicit {
 		return imapclient.DialTLS(ctx, s.Addr, o)
 	}
 	return imapclient.DialStartTLS(ctx, s.Addr, o)

@@ -6,8 +6,12 @@ package testkit
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"net"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/sasl"
@@ -110,4 +114,97 @@ func (s *Signal) Notify() {
 		s.ch = nil
 	}
 	s.mu.Unlock()
+}
+
+// Lifecycle is what the three test servers share: listening on loopback,
+// serving in a goroutine, shutting down once, by t.Cleanup or Close.
+type Lifecycle struct {
+	// Name prefixes fatal errors ("smtptest").
+	Name string
+	// T is the test, or nil outside tests (then errors panic).
+	T testing.TB
+	// Addr is set by Start.
+	Addr string
+	// Implicit reports whether Start served implicit TLS.
+	Implicit bool
+
+	ln       net.Listener
+	done     chan struct{}
+	shutdown func(context.Context) error
+	mu       sync.Mutex
+	closed   bool
+}
+
+// Fatal fails the test (or panics without one).
+func (l *Lifecycle) Fatal(err error) {
+	if l.T != nil {
+		l.T.Helper()
+		l.T.Fatalf("%s: %v", l.Name, err)
+	}
+	panic(l.Name + ": " + err.Error())
+}
+
+// Start listens, then runs serve (or serveTLS when implicit) on the
+// listener in a goroutine; wrap, when not nil, wraps the listener first.
+// shutdown is called by Close.
+func (l *Lifecycle) Start(implicit bool, wrap func(net.Listener) net.Listener, serve, serveTLS func(net.Listener) error, shutdown func(context.Context) error) {
+	if l.ln != nil {
+		l.Fatal(errors.New("server already started"))
+	}
+	ln, err := Listen()
+	if err != nil {
+		l.Fatal(err)
+	}
+	if wrap != nil {
+		ln = wrap(ln)
+	}
+	l.ln, l.Addr, l.Implicit, l.shutdown = ln, ln.Addr().String(), implicit, shutdown
+	l.done = make(chan struct{})
+	run := serve
+	if implicit {
+		run = serveTLS
+	}
+	go func() {
+		defer close(l.done)
+		_ = run(ln)
+	}()
+	if l.T != nil {
+		l.T.Cleanup(l.Close)
+	}
+}
+
+// Close shuts the server down (2 s for sessions to finish) and waits for
+// its goroutine. It may be called more than once.
+func (l *Lifecycle) Close() {
+	l.mu.Lock()
+	if l.closed || l.ln == nil {
+		l.closed = true
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = l.shutdown(ctx)
+	<-l.done
+}
+
+// Certificate returns the process certificate's leaf.
+func (l *Lifecycle) Certificate() *x509.Certificate {
+	c, err := cert()
+	if err != nil {
+		l.Fatal(err)
+	}
+	return c.Certificate.Leaf
+}
+
+// ClientTLSConfig returns a client configuration that trusts the process
+// certificate (ServerName "localhost").
+func (l *Lifecycle) ClientTLSConfig() *tls.Config {
+	c, err := cert()
+	if err != nil {
+		l.Fatal(err)
+	}
+	return c.ClientConfig()
 }

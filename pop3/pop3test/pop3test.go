@@ -20,10 +20,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"net"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,12 +48,7 @@ type Server struct {
 	LoginError error
 	FailUsers  []string
 
-	t       testing.TB
-	ln      net.Listener
-	done    chan struct{}
-	implied bool
-	mu      sync.Mutex
-	closed  bool
+	kit testkit.Lifecycle
 }
 
 // NewServer starts a server on a loopback port, offering STLS, over a new
@@ -78,21 +70,13 @@ func NewTLSServer(t testing.TB) *Server {
 // NewUnstartedServer returns a server to configure; call Start or
 // StartTLS.
 func NewUnstartedServer(t testing.TB) *Server {
-	s := &Server{t: t, Store: imapmem.New()}
+	s := &Server{Store: imapmem.New(), kit: testkit.Lifecycle{Name: "pop3test", T: t}}
 	tc, err := testkit.ServerTLS()
 	if err != nil {
-		s.fatal(err)
+		s.kit.Fatal(err)
 	}
 	s.Server = &pop3server.Server{Hostname: "localhost", TLSConfig: tc}
 	return s
-}
-
-func (s *Server) fatal(err error) {
-	if s.t != nil {
-		s.t.Helper()
-		s.t.Fatalf("pop3test: %v", err)
-	}
-	panic("pop3test: " + err.Error())
 }
 
 // Start starts the server (plaintext with STLS).
@@ -102,52 +86,21 @@ func (s *Server) Start() { s.start(false) }
 func (s *Server) StartTLS() { s.start(true) }
 
 func (s *Server) start(implicit bool) {
-	if s.ln != nil {
-		s.fatal(errors.New("server already started"))
-	}
-	ln, err := testkit.Listen()
-	if err != nil {
-		s.fatal(err)
-	}
-	s.ln, s.Addr, s.implied = ln, ln.Addr().String(), implicit
 	fs := &faultStore{Store: s.Store, s: s}
 	s.Server.Backend = pop3server.NewStoreBackend(fs)
 	s.Server.Auth = &sasl.Registry{Credentials: fs}
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		if implicit {
-			_ = s.Server.ServeTLS(ln)
-		} else {
-			_ = s.Server.Serve(ln)
-		}
-	}()
-	if s.t != nil {
-		s.t.Cleanup(s.Close)
-	}
+	s.kit.Start(implicit, nil, s.Server.Serve, s.Server.ServeTLS, s.Server.Shutdown)
+	s.Addr = s.kit.Addr
 }
 
 // Close shuts the server down and waits for it. It may be called more
 // than once.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed || s.ln == nil {
-		s.closed = true
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = s.Server.Shutdown(ctx)
-	<-s.done
-}
+func (s *Server) Close() { s.kit.Close() }
 
 // AddUser adds an account with a password.
 func (s *Server) AddUser(name, password string) {
 	if err := s.Store.AddUser(name, password); err != nil {
-		s.fatal(err)
+		s.kit.Fatal(err)
 	}
 }
 
@@ -158,28 +111,16 @@ func (s *Server) Deliver(ctx context.Context, user string, raw []byte) error {
 }
 
 // Certificate returns the server's certificate.
-func (s *Server) Certificate() *x509.Certificate {
-	c, err := testkit.Cert()
-	if err != nil {
-		s.fatal(err)
-	}
-	return c.Certificate.Leaf
-}
+func (s *Server) Certificate() *x509.Certificate { return s.kit.Certificate() }
 
 // ClientTLSConfig returns a client configuration that trusts the server.
-func (s *Server) ClientTLSConfig() *tls.Config {
-	c, err := testkit.Cert()
-	if err != nil {
-		s.fatal(err)
-	}
-	return c.ClientConfig()
-}
+func (s *Server) ClientTLSConfig() *tls.Config { return s.kit.ClientTLSConfig() }
 
 // Client returns a client connected over TLS (implicit, or STLS) and not
 // yet logged in. The caller closes it.
 func (s *Server) Client(ctx context.Context) (*pop3client.Client, error) {
 	o := &pop3client.Options{TLSConfig: s.ClientTLSConfig()}
-	if s.implied {
+	if s.kit.Implicit {
 		return pop3client.DialTLS(ctx, s.Addr, o)
 	}
 	c, err := pop3client.Dial(ctx, s.Addr, o)

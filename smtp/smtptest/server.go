@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -41,19 +40,15 @@ type Server struct {
 	// RequireTLS before STARTTLS (530 5.7.0, RFC 3207 §4).
 	RequireAuth, RequireTLS bool
 
-	t       testing.TB
-	tc      *tls.Config
-	users   testkit.Users
-	sig     testkit.Signal
-	ln      *trackListener
-	done    chan struct{}
-	implied bool // implicit TLS
+	kit   testkit.Lifecycle
+	users testkit.Users
+	sig   testkit.Signal
+	ln    *trackListener
 
 	mu       sync.Mutex
 	faults   []Fault
 	attempts [AtData + 1]int
 	msgs     []*Message
-	closed   bool
 }
 
 // NewServer starts a server on a loopback port, offering STARTTLS, and
@@ -76,12 +71,11 @@ func NewTLSServer(t testing.TB) *Server {
 // NewUnstartedServer returns a server to configure; call Start or
 // StartTLS.
 func NewUnstartedServer(t testing.TB) *Server {
-	s := &Server{t: t}
+	s := &Server{kit: testkit.Lifecycle{Name: "smtptest", T: t}}
 	tc, err := testkit.ServerTLS()
 	if err != nil {
-		s.fatal(err)
+		s.kit.Fatal(err)
 	}
-	s.tc = tc
 	s.Server = &smtpserver.Server{
 		Hostname:  "localhost",
 		TLSConfig: tc,
@@ -91,14 +85,6 @@ func NewUnstartedServer(t testing.TB) *Server {
 	return s
 }
 
-func (s *Server) fatal(err error) {
-	if s.t != nil {
-		s.t.Helper()
-		s.t.Fatalf("smtptest: %v", err)
-	}
-	panic("smtptest: " + err.Error())
-}
-
 // Start starts the server (plaintext with STARTTLS).
 func (s *Server) Start() { s.start(false) }
 
@@ -106,50 +92,24 @@ func (s *Server) Start() { s.start(false) }
 func (s *Server) StartTLS() { s.start(true) }
 
 func (s *Server) start(implicit bool) {
-	if s.ln != nil {
-		s.fatal(errors.New("server already started"))
-	}
-	ln, err := testkit.Listen()
-	if err != nil {
-		s.fatal(err)
-	}
-	s.ln = &trackListener{Listener: ln, conns: map[string]net.Conn{}}
-	s.Addr = ln.Addr().String()
-	s.implied = implicit
 	if pv, ok := s.Store.(sasl.PasswordVerifier); ok {
 		s.users.Alt = pv
 	}
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		if implicit {
-			_ = s.Server.ServeTLS(s.ln)
-		} else {
-			_ = s.Server.Serve(s.ln)
-		}
-	}()
-	if s.t != nil {
-		s.t.Cleanup(s.Close)
+	track := func(ln net.Listener) net.Listener {
+		s.ln = &trackListener{Listener: ln, conns: map[string]net.Conn{}}
+		return s.ln
 	}
+	s.kit.Start(implicit, track, s.Server.Serve, s.Server.ServeTLS, func(ctx context.Context) error {
+		err := s.Server.Shutdown(ctx)
+		s.ln.closeAll()
+		return err
+	})
+	s.Addr = s.kit.Addr
 }
 
 // Close shuts the server down, waits for its goroutines and closes the
 // connections left. It may be called more than once.
-func (s *Server) Close() {
-	s.mu.Lock()
-	if s.closed || s.ln == nil {
-		s.closed = true
-		s.mu.Unlock()
-		return
-	}
-	s.closed = true
-	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = s.Server.Shutdown(ctx)
-	s.ln.closeAll()
-	<-s.done
-}
+func (s *Server) Close() { s.kit.Close() }
 
 // AddUser adds an account for AUTH. With a Store that checks passwords
 // itself (imapmem does), its users can log in too.
@@ -163,23 +123,11 @@ func (s *Server) SetFaults(f ...Fault) {
 }
 
 // Certificate returns the server's certificate.
-func (s *Server) Certificate() *x509.Certificate {
-	c, err := testkit.Cert()
-	if err != nil {
-		s.fatal(err)
-	}
-	return c.Certificate.Leaf
-}
+func (s *Server) Certificate() *x509.Certificate { return s.kit.Certificate() }
 
 // ClientTLSConfig returns a client configuration that trusts the server's
 // certificate (ServerName "localhost").
-func (s *Server) ClientTLSConfig() *tls.Config {
-	c, err := testkit.Cert()
-	if err != nil {
-		s.fatal(err)
-	}
-	return c.ClientConfig()
-}
+func (s *Server) ClientTLSConfig() *tls.Config { return s.kit.ClientTLSConfig() }
 
 // ClientOptions returns smtpclient options that trust the server.
 func (s *Server) ClientOptions() *smtpclient.Options {
@@ -189,7 +137,7 @@ func (s *Server) ClientOptions() *smtpclient.Options {
 // Client returns a client connected to the server, over TLS: implicit for
 // NewTLSServer, STARTTLS otherwise when offered. The caller closes it.
 func (s *Server) Client(ctx context.Context) (*smtpclient.Client, error) {
-	if s.implied {
+	if s.kit.Implicit {
 		return smtpclient.DialTLS(ctx, s.Addr, s.ClientOptions())
 	}
 	c, err := smtpclient.Dial(ctx, s.Addr, s.ClientOptions())
