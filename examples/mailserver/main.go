@@ -177,7 +177,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
 		Backend:   store,
-		SASL:      auth,
+		Auth:      auth,
 		Logger:    logger.With("server", "imap"),
 		Trace:     cfg.Trace,
 	}

@@ -136,7 +136,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 	for range 10000 {
 		store.Deliver(context.Background(), "alice", strings.NewReader(msg1))
 	}
-	srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true, Limits: imapserver.Limits{MaxConnsPerIP: -1}}
+	srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true, Limits: imapserver.Limits{MaxConnectionsPerIP: -1}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

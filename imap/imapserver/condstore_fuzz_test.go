@@ -33,7 +33,7 @@ func FuzzCondstore(f *testing.F) {
 		for _, m := range []string{msg1, msg2, msg1} {
 			store.Deliver(context.Background(), "alice", strings.NewReader(m))
 		}
-		srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true, Limits: imapserver.Limits{MaxAuthFailures: 1, MaxLine: 4096, MaxAppend: 1 << 16}}
+		srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true, Limits: imapserver.Limits{MaxAuthFailures: 1, MaxLineLength: 4096, MaxAppend: 1 << 16}}
 		ln := &oneConnListener{c: make(chan net.Conn, 1), done: make(chan struct{})}
 		c := &fuzzConn{r: bytes.NewReader(in), closed: make(chan struct{})}
 		ln.c <- c

@@ -8,7 +8,7 @@
 // the same server shell, internal/serve, as the posthorn SMTP and POP3
 // servers) and runs one session per connection. The [Backend] stores
 // bytes: it authenticates (VerifyPassword, or the sasl credential
-// interfaces through [Server.SASL]) and opens a [User], whose mailboxes
+// interfaces through [Server.Auth]) and opens a [User], whose mailboxes
 // are opened as [Mailbox] handles. A backend keeps raw messages with CRLF
 // line ends, flags, UIDs, per-mailbox mod-sequences and an expunge
 // history, mailbox metadata and subscriptions, and publishes every change

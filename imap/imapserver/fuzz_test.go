@@ -75,7 +75,7 @@ func FuzzSession(f *testing.F) {
 		store.AddUser("alice", "secret")
 		store.Deliver(context.Background(), "alice", strings.NewReader(msg1))
 		store.Deliver(context.Background(), "alice", strings.NewReader(msg2))
-		srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true, Limits: imapserver.Limits{MaxAuthFailures: 1, MaxLine: 4096, MaxAppend: 1 << 16}}
+		srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true, Limits: imapserver.Limits{MaxAuthFailures: 1, MaxLineLength: 4096, MaxAppend: 1 << 16}}
 		ln := &oneConnListener{c: make(chan net.Conn, 1), done: make(chan struct{})}
 		c := &fuzzConn{r: bytes.NewReader(in), closed: make(chan struct{})}
 		ln.c <- c

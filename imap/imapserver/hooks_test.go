@@ -21,7 +21,7 @@ func TestHooks(t *testing.T) {
 	)
 	rec := func(f func()) { mu.Lock(); f(); mu.Unlock() }
 	ts := newTestServer(t, func(s *imapserver.Server) {
-		s.Limits.MaxConns = 1
+		s.Limits.MaxConnections = 1
 		s.Hooks = imapserver.Hooks{
 			Connect:    func(e imapserver.ConnEvent) { rec(func() { connects = append(connects, e) }) },
 			Disconnect: func(e imapserver.ConnEvent) { rec(func() { closes = append(closes, e) }) },

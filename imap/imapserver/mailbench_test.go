@@ -61,7 +61,7 @@ func TestServeIMAPForMailbench(t *testing.T) {
 		Backend:           store,
 		AllowInsecureAuth: true,
 		// mailbench imap-idle opens thousands of connections from one address.
-		Limits: imapserver.Limits{MaxConnsPerIP: -1, MaxConns: -1},
+		Limits: imapserver.Limits{MaxConnectionsPerIP: -1, MaxConnections: -1},
 	}
 	go func() { _ = s.Serve(ln) }()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)

@@ -75,7 +75,7 @@ func TestProxyProtocol(t *testing.T) {
 		logs := &syncBuf{}
 		ts := newTestServer(t, func(s *imapserver.Server) {
 			s.ProxyTrusted = loopbackNet
-			s.Limits.MaxConnsPerIP = 1
+			s.Limits.MaxConnectionsPerIP = 1
 			s.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		})
 		c := ts.dialProxied(proxyHeader(t, v, "203.0.113.7:40000"))

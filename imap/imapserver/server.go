@@ -24,12 +24,15 @@ import (
 var ErrServerClosed = errors.New("imapserver: server closed")
 
 // Limits bound what one connection may send and how long it may wait.
-// A zero field takes the default named in its comment. MaxConns and
-// MaxConnsPerIP may be negative for no limit; other limits are always on.
+// A zero field takes the default named in its comment. MaxConnections,
+// MaxConnectionsPerIP and AuthFailureDelay may be negative for no limit;
+// other limits are always on (a negative value takes the default). The
+// field names and the defaults of the connection and authentication
+// limits are those of smtpserver.Limits and pop3server.Limits.
 type Limits struct {
-	// MaxLine is the longest command line in bytes between literals.
-	// Default 65536 (RFC 7162 §4 asks for at least 8192).
-	MaxLine int
+	// MaxLineLength is the longest command line in bytes between
+	// literals. Default 65536 (RFC 7162 §4 asks for at least 8192).
+	MaxLineLength int
 	// MaxLiteral is the largest literal of a command other than APPEND.
 	// Default 65536.
 	MaxLiteral int64
@@ -40,13 +43,21 @@ type Limits struct {
 	MaxLiterals int
 	// MaxDepth is the deepest parenthesis nesting. Default 64.
 	MaxDepth int
-	// MaxConns is the most connections served at once. Default 10000.
-	MaxConns int
-	// MaxConnsPerIP is the most connections from one address. Default 50.
-	MaxConnsPerIP int
+	// MaxConnections is the most connections served at once. Default
+	// 1000.
+	MaxConnections int
+	// MaxConnectionsPerIP is the most connections from one client
+	// network (an IPv4 address, an IPv6 /64). Default 20.
+	MaxConnectionsPerIP int
 	// MaxAuthFailures is the number of failed logins after which the
 	// connection is closed. Default 3.
 	MaxAuthFailures int
+	// AuthFailureDelay is the delay before the next attempt after three
+	// failed logins from one client network, doubled per further
+	// failure up to a minute (per user name: up to 2 seconds), on any
+	// connection; failures are forgotten at one per minute. Default 1
+	// second.
+	AuthFailureDelay time.Duration
 	// LoginTimeout is the idle timeout before authentication. Default 1 minute.
 	LoginTimeout time.Duration
 	// IdleTimeout is the idle timeout after authentication, IDLE included.
@@ -73,7 +84,7 @@ func (l Limits) withDefaults() Limits {
 		}
 	}
 	// Negative values (other than the connection limits) mean the default.
-	for _, v := range []*int{&l.MaxLine, &l.MaxLiterals, &l.MaxDepth, &l.MaxAuthFailures} {
+	for _, v := range []*int{&l.MaxLineLength, &l.MaxLiterals, &l.MaxDepth, &l.MaxAuthFailures} {
 		*v = max(*v, 0)
 	}
 	for _, v := range []*int64{&l.MaxLiteral, &l.MaxAppend} {
@@ -82,13 +93,14 @@ func (l Limits) withDefaults() Limits {
 	for _, v := range []*time.Duration{&l.LoginTimeout, &l.WriteTimeout} {
 		*v = max(*v, 0)
 	}
-	def(&l.MaxLine, 65536)
+	def(&l.MaxLineLength, 65536)
 	def64(&l.MaxLiteral, 65536)
 	def64(&l.MaxAppend, 64<<20)
 	def(&l.MaxLiterals, 1000)
 	def(&l.MaxDepth, 64)
-	def(&l.MaxConns, 10000)
-	def(&l.MaxConnsPerIP, 50)
+	def(&l.MaxConnections, 1000)
+	def(&l.MaxConnectionsPerIP, 20)
+	defDur(&l.AuthFailureDelay, time.Second)
 	def(&l.MaxAuthFailures, 3)
 	defDur(&l.LoginTimeout, time.Minute)
 	defDur(&l.IdleTimeout, 30*time.Minute)
@@ -113,11 +125,15 @@ type Server struct {
 	TLSConfig *tls.Config
 	// Backend stores the mail. Required.
 	Backend Backend
-	// SASL offers AUTHENTICATE mechanisms. nil means a Registry whose
-	// Credentials is Backend and whose AllowPlaintext is AllowInsecureAuth.
-	SASL *sasl.Registry
-	// AllowInsecureAuth allows LOGIN and PLAIN on connections without TLS
-	// (RFC 9051 §11.1 forbids it by default; loopback tests may set it).
+	// Auth offers the AUTHENTICATE mechanisms (RFC 9051 §6.2.2). nil
+	// means a registry of sasl.DefaultMechanisms whose Credentials is the
+	// Backend and whose AllowPlaintext is AllowInsecureAuth, as in
+	// smtpserver and pop3server.
+	Auth *sasl.Registry
+	// AllowInsecureAuth allows LOGIN, and plaintext mechanisms of the
+	// default Auth registry, on connections without TLS (RFC 9051 §11.1
+	// forbids it by default; loopback tests may set it). A registry set
+	// in Auth decides for its own mechanisms with its AllowPlaintext.
 	AllowInsecureAuth bool
 	// LiteralMinus advertises LITERAL- instead of LITERAL+ (RFC 7888):
 	// non-synchronising literals are then limited to 4096 octets.
@@ -131,7 +147,8 @@ type Server struct {
 	// Hooks are called on connections and logins, for metrics and
 	// auditing; nil fields are skipped.
 	Hooks Hooks
-	// Hostname is named in the greeting; "" means "posthorn".
+	// Hostname is named in the greeting; "" means os.Hostname(), or
+	// "localhost".
 	Hostname string
 	// AllowSetQuota decides who may change quota limits with SETQUOTA
 	// (RFC 9208 §4.1.3), given the logged-in user and the quota root
@@ -169,6 +186,7 @@ type Server struct {
 	authLimit *limit.AuthLimiter
 	tlsConfig *tls.Config
 	log       *slog.Logger
+	hostname  string
 	sh        *serve.Shell
 
 	// sorts shares the sort state of mailboxes between sessions (sort_cache.go).
@@ -178,7 +196,8 @@ type Server struct {
 func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.limits = s.Limits.withDefaults()
-		s.registry = s.SASL
+		s.hostname = serve.Hostname(s.Hostname)
+		s.registry = s.Auth
 		if s.registry == nil {
 			s.registry = &sasl.Registry{Credentials: s.Backend, AllowPlaintext: s.AllowInsecureAuth}
 		}
@@ -190,13 +209,15 @@ func (s *Server) init() {
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
 		}
-		s.authLimit = limit.NewAuthLimiter(limit.AuthLimits{})
+		if s.limits.AuthFailureDelay > 0 {
+			s.authLimit = limit.NewAuthLimiter(limit.AuthLimits{BaseDelay: s.limits.AuthFailureDelay})
+		}
 		s.sh = serve.New(serve.Config{
 			Name:             "imapserver",
 			TLS:              s.tlsConfig,
 			ErrClosed:        ErrServerClosed,
 			Proxy:            proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout},
-			Limits:           limit.ConnLimits{Max: s.limits.MaxConns, PerIP: s.limits.MaxConnsPerIP},
+			Limits:           limit.ConnLimits{Max: s.limits.MaxConnections, PerIP: s.limits.MaxConnectionsPerIP},
 			HandshakeTimeout: s.limits.LoginTimeout,
 			Logger:           s.log,
 			Connect:          s.Hooks.Connect,

@@ -107,7 +107,7 @@ func newSession(srv *Server, c net.Conn, ip netip.Addr) *session {
 
 func (s *session) limits() imapwire.Limits {
 	l := s.srv.limits
-	lim := imapwire.Limits{MaxLine: l.MaxLine, MaxLiteral: l.MaxLiteral, MaxLiterals: l.MaxLiterals, MaxDepth: l.MaxDepth}
+	lim := imapwire.Limits{MaxLine: l.MaxLineLength, MaxLiteral: l.MaxLiteral, MaxLiterals: l.MaxLiterals, MaxDepth: l.MaxDepth}
 	if s.srv.LiteralMinus {
 		lim.MaxNonSyncLiteral = 4096 // RFC 7888 §5
 	}
@@ -147,10 +147,7 @@ func (s *session) Serve() {
 	s.dec.Continue = s.continueLiteral
 	s.log.Debug("connection opened")
 
-	host := s.srv.Hostname
-	if host == "" {
-		host = "posthorn"
-	}
+	host := s.srv.hostname
 	s.w.WriteString("* OK [CAPABILITY ")
 	s.writeCaps()
 	s.w.WriteString("] " + sanitizeText(host) + " IMAP server ready\r\n")

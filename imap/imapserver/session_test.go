@@ -156,7 +156,7 @@ S: p5 OK LOGOUT completed`)
 }
 
 func TestHostileInput(t *testing.T) {
-	ts := newTestServer(t, func(s *imapserver.Server) { s.Limits.MaxLine = 1000 })
+	ts := newTestServer(t, func(s *imapserver.Server) { s.Limits.MaxLineLength = 1000 })
 	c := ts.login()
 	c.run(`
 C: a1 LIST "" ` + strings.Repeat("x", 2000) + `
@@ -256,7 +256,7 @@ S: a1 OK NOOP completed`)
 }
 
 func TestConnLimitPerIP(t *testing.T) {
-	ts := newTestServer(t, func(s *imapserver.Server) { s.Limits.MaxConnsPerIP = 1 })
+	ts := newTestServer(t, func(s *imapserver.Server) { s.Limits.MaxConnectionsPerIP = 1 })
 	ts.dial()
 	c, err := net.Dial("tcp", ts.addr)
 	if err != nil {

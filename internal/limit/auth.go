@@ -142,6 +142,9 @@ func (a *AuthLimiter) Delay(addr netip.Addr, user string) time.Duration {
 // one user do not queue (that would let anyone hold a user's attempts
 // back); they wait at most UserMaxDelay.
 func (a *AuthLimiter) Wait(ctx context.Context, addr netip.Addr, user string) error {
+	if a == nil {
+		return ctx.Err()
+	}
 	d := a.reserve(addr, user)
 	if d <= 0 {
 		return ctx.Err()
@@ -184,8 +187,13 @@ func (a *AuthLimiter) reserve(addr netip.Addr, user string) time.Duration {
 	return d
 }
 
-// Failure records a failed attempt from addr for user.
+// Failure records a failed attempt from addr for user. Wait, Failure and
+// Success do nothing on a nil *AuthLimiter, a server's way of turning
+// the delays off.
 func (a *AuthLimiter) Failure(addr netip.Addr, user string) {
+	if a == nil {
+		return
+	}
 	nk, uk, hasNet, hasUser := a.keys(addr, user)
 	now := a.lim.Now()
 	a.mu.Lock()
@@ -201,6 +209,9 @@ func (a *AuthLimiter) Failure(addr netip.Addr, user string) {
 // Success records a successful login: it clears the user's counter. The
 // network's counter stays, decaying as usual.
 func (a *AuthLimiter) Success(addr netip.Addr, user string) {
+	if a == nil {
+		return
+	}
 	_, uk, _, hasUser := a.keys(addr, user)
 	if !hasUser {
 		return

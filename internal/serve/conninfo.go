@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/posthorn/posthorn/sasl"
@@ -63,4 +64,17 @@ type AuthEvent struct {
 	// Err is nil on success, otherwise the reason (sasl.ErrAuthFailed
 	// and the like).
 	Err error
+}
+
+// Hostname is a server's Hostname field with the one default of the
+// three servers: name when it is set, else os.Hostname(), else
+// "localhost".
+func Hostname(name string) string {
+	if name != "" {
+		return name
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "localhost"
 }

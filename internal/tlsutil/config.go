@@ -18,8 +18,24 @@ const (
 // protocol named by alpn: TLS 1.2 or newer, and NextProtos set to alpn
 // alone so that a client offering only foreign protocols (http/1.1, h2, …)
 // fails the handshake (ALPACA). An empty alpn leaves NextProtos as in base.
-// Certificates and everything else come from base.
+// Unless base lists CipherSuites, TLS 1.2 offers only the AEAD suites
+// (AES-GCM and ChaCha20-Poly1305 with ECDHE; TLS 1.3 has no others), not
+// Go's CBC-SHA1 ones: this is the configuration of submission, IMAP and
+// POP3, whose clients are ours to require it of. Certificates and
+// everything else come from base.
 func ServerConfig(base *tls.Config, alpn string) *tls.Config {
+	cfg := OpportunisticServerConfig(base, alpn)
+	if len(cfg.CipherSuites) == 0 {
+		cfg.CipherSuites = AEADCipherSuites()
+	}
+	return cfg
+}
+
+// OpportunisticServerConfig is ServerConfig with Go's default TLS 1.2
+// cipher suites, for the SMTP MX listener: a sender whose opportunistic
+// STARTTLS handshake fails delivers in plaintext instead (RFC 7435 §3),
+// so refusing its older suites would only lower its protection.
+func OpportunisticServerConfig(base *tls.Config, alpn string) *tls.Config {
 	cfg := cloneConfig(base)
 	if cfg.MinVersion < tls.VersionTLS12 {
 		cfg.MinVersion = tls.VersionTLS12
@@ -28,6 +44,20 @@ func ServerConfig(base *tls.Config, alpn string) *tls.Config {
 		cfg.NextProtos = []string{alpn}
 	}
 	return cfg
+}
+
+// AEADCipherSuites returns the TLS 1.2 cipher suites ServerConfig
+// offers: ECDHE key exchange with an AEAD cipher, in Go's preference
+// order.
+func AEADCipherSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
 }
 
 // ClientConfig returns a copy of base (which may be nil) for a client of

@@ -30,7 +30,7 @@ func FuzzSession(f *testing.F) {
 	}
 	var logs syncBuffer
 	srv := &pop3server.Server{AllowInsecureAuth: true, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		Limits: pop3server.Limits{MaxConnsPerIP: -1, MaxBadCommands: 1000, MaxAuthFailures: 1000, AuthFailureDelay: -1}}
+		Limits: pop3server.Limits{MaxConnectionsPerIP: -1, MaxBadCommands: 1000, MaxAuthFailures: 1000, AuthFailureDelay: -1}}
 	env := pop3test.Start(f, srv)
 	env.Backend.Deliver("alice", []byte(msg1))
 	env.Backend.Deliver("alice", []byte(msg2))

@@ -86,7 +86,7 @@ func TestHooks(t *testing.T) {
 func TestHooksRefusedConnection(t *testing.T) {
 	refused := make(chan pop3server.ConnEvent, 4)
 	env := start(t, &pop3server.Server{AllowInsecureAuth: true,
-		Limits: pop3server.Limits{MaxConns: 1},
+		Limits: pop3server.Limits{MaxConnections: 1},
 		Hooks: pop3server.Hooks{Connect: func(e pop3server.ConnEvent) {
 			if e.Refused != "" {
 				refused <- e

@@ -14,7 +14,7 @@ import (
 
 // Connections over the per-address limit get [SYS/TEMP] (RFC 2449 §8).
 func TestConnLimit(t *testing.T) {
-	env := start(t, &pop3server.Server{Limits: pop3server.Limits{MaxConnsPerIP: 1}})
+	env := start(t, &pop3server.Server{Limits: pop3server.Limits{MaxConnectionsPerIP: 1}})
 	c1 := pop3test.Dial(t, env.Addr)
 	c1.Script(`S: +OK*`)
 	c2 := pop3test.Dial(t, env.Addr)

@@ -66,7 +66,7 @@ func TestProxyProtocol(t *testing.T) {
 	for _, v := range []int{1, 2} {
 		logs := &logBuf{}
 		logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		env := start(t, &pop3server.Server{AllowInsecureAuth: true, ProxyTrusted: loopback, Limits: pop3server.Limits{MaxConnsPerIP: 1}, Logger: logger})
+		env := start(t, &pop3server.Server{AllowInsecureAuth: true, ProxyTrusted: loopback, Limits: pop3server.Limits{MaxConnectionsPerIP: 1}, Logger: logger})
 		c := dialProxied(t, env.Addr, proxyHeader(t, v, "203.0.113.7:40000"))
 		c.Script(`
 			S: +OK POP3 server ready

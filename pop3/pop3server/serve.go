@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/posthorn/posthorn/internal/limit"
@@ -27,14 +26,7 @@ func (s *Server) init() {
 		if s.logger == nil {
 			s.logger = slog.New(slog.DiscardHandler)
 		}
-		s.hostname = s.Hostname
-		if s.hostname == "" {
-			if h, err := os.Hostname(); err == nil && h != "" {
-				s.hostname = h
-			} else {
-				s.hostname = "localhost"
-			}
-		}
+		s.hostname = serve.Hostname(s.Hostname)
 		if s.TLSConfig != nil {
 			s.tlsConfig = tlsutil.ServerConfig(s.TLSConfig, "pop3")
 		}
@@ -51,7 +43,7 @@ func (s *Server) init() {
 			TLS:              s.tlsConfig,
 			ErrClosed:        ErrServerClosed,
 			Proxy:            proxyproto.Config{Trusted: s.ProxyTrusted, HeaderTimeout: s.ProxyHeaderTimeout},
-			Limits:           limit.ConnLimits{Max: s.Limits.MaxConns, PerIP: s.Limits.MaxConnsPerIP},
+			Limits:           limit.ConnLimits{Max: s.Limits.MaxConnections, PerIP: s.Limits.MaxConnectionsPerIP},
 			HandshakeTimeout: time.Minute,
 			Logger:           s.logger,
 			Connect:          s.Hooks.Connect,

@@ -35,13 +35,16 @@ type Server struct {
 	TLSConfig *tls.Config
 	// Backend opens maildrops. Required.
 	Backend Backend
-	// Auth offers SASL mechanisms to AUTH (RFC 5034). nil means a registry
-	// with the default mechanisms over the Backend's credential interfaces.
-	// Its Credentials (or, when nil, the Backend) also verify USER/PASS
-	// (sasl.PasswordVerifier) and APOP (sasl.SecretLookup).
+	// Auth offers the AUTH mechanisms (RFC 5034). nil means a registry of
+	// sasl.DefaultMechanisms whose Credentials is the Backend and whose
+	// AllowPlaintext is AllowInsecureAuth, as in smtpserver and
+	// imapserver. Its Credentials (or, when nil, the Backend) also verify
+	// USER/PASS (sasl.PasswordVerifier) and APOP (sasl.SecretLookup).
 	Auth *sasl.Registry
-	// AllowInsecureAuth offers USER/PASS and plaintext SASL mechanisms on
-	// unencrypted connections. The default offers them only after TLS.
+	// AllowInsecureAuth offers USER/PASS, and plaintext mechanisms of the
+	// default Auth registry, on connections without TLS (RFC 2595 §2.2,
+	// RFC 8314 §3; loopback tests may set it). A registry set in Auth
+	// decides for its own mechanisms with its AllowPlaintext.
 	AllowInsecureAuth bool
 	// EnableAPOP offers APOP (RFC 1939 §7) when the credentials implement
 	// sasl.SecretLookup. APOP needs the password stored in the clear and
@@ -112,13 +115,13 @@ type Server struct {
 // Limits bounds what one server and one session may use. Zero fields take
 // the defaults given.
 type Limits struct {
-	// MaxConns is the number of concurrent connections (default 1000;
+	// MaxConnections is the number of concurrent connections (default 1000;
 	// negative: no limit).
-	MaxConns int
-	// MaxConnsPerIP is the number of concurrent connections from one
+	MaxConnections int
+	// MaxConnectionsPerIP is the number of concurrent connections from one
 	// client network, an IPv4 address or an IPv6 /64 (default 20;
 	// negative: no limit).
-	MaxConnsPerIP int
+	MaxConnectionsPerIP int
 	// IdleTimeout ends a session that sends no command for this long.
 	// Default 10 minutes, the minimum RFC 1939 §3 allows for the
 	// autologout timer; shorter values are for tests.
@@ -147,11 +150,11 @@ func (l Limits) withDefaults() Limits {
 			*v = d
 		}
 	}
-	if l.MaxConns == 0 {
-		l.MaxConns = 1000
+	if l.MaxConnections == 0 {
+		l.MaxConnections = 1000
 	}
-	if l.MaxConnsPerIP == 0 {
-		l.MaxConnsPerIP = 20
+	if l.MaxConnectionsPerIP == 0 {
+		l.MaxConnectionsPerIP = 20
 	}
 	def(&l.MaxAuthFailures, 3)
 	def(&l.MaxBadCommands, 10)

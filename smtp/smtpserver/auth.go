@@ -12,15 +12,6 @@ import (
 	"github.com/posthorn/posthorn/smtp"
 )
 
-// AuthRegistry is what the server needs from a SASL registry;
-// *sasl.Registry implements it.
-type AuthRegistry interface {
-	// Offer lists the mechanisms offered on a connection in state cs.
-	Offer(cs sasl.ConnState) []string
-	// NewServer starts an exchange for mech.
-	NewServer(mech string, cs sasl.ConnState) (sasl.Server, error)
-}
-
 // maxAuthLine bounds one base64 SASL response line (RFC 4954 §4 asks
 // for at least 12288 octets).
 const maxAuthLine = 16384
@@ -28,7 +19,7 @@ const maxAuthLine = 16384
 // cmdAuth handles AUTH (RFC 4954 §4).
 func (c *conn) cmdAuth(arg string) {
 	switch {
-	case c.srv.Auth == nil:
+	case c.srv.registry == nil:
 		c.reply(502, smtp.EnhancedCode{5, 5, 1}, "AUTH not available")
 		c.errors++
 		return
@@ -56,8 +47,8 @@ func (c *conn) cmdAuth(arg string) {
 	mech, ir, hasIR := strings.Cut(arg, " ")
 	mech = strings.ToUpper(mech)
 	cs := c.connState()
-	if !slices.Contains(c.srv.Auth.Offer(cs), mech) {
-		if !c.tls && slices.Contains(c.srv.Auth.Offer(sasl.ConnState{TLS: true}), mech) {
+	if !slices.Contains(c.srv.registry.Offer(cs), mech) {
+		if !c.tls && slices.Contains(c.srv.registry.Offer(sasl.ConnState{TLS: true}), mech) {
 			// RFC 4954 §6: 538 for a mechanism that needs encryption.
 			c.reply(538, smtp.CodeEncryptRequired, "Encryption required for requested authentication mechanism")
 		} else {
@@ -66,7 +57,7 @@ func (c *conn) cmdAuth(arg string) {
 		c.errors++
 		return
 	}
-	srv, err := c.srv.Auth.NewServer(mech, cs)
+	srv, err := c.srv.registry.NewServer(mech, cs)
 	if err != nil {
 		c.reply(504, smtp.EnhancedCode{5, 5, 4}, "Unrecognized authentication type")
 		c.errors++

@@ -65,6 +65,7 @@ func FuzzSession(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.shell() // the server's state, as Serve makes it
 		c := newConn(s, srv, remoteIP(srv.RemoteAddr()), s.Limits.withDefaults())
 		done := make(chan struct{})
 		go func() { c.Serve(); close(done) }()

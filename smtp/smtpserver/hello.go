@@ -83,8 +83,8 @@ func (c *conn) capabilities(first string) []string {
 }
 
 func (c *conn) offeredMechs() []string {
-	if c.srv.Auth == nil {
+	if c.srv.registry == nil {
 		return nil
 	}
-	return c.srv.Auth.Offer(c.connState())
+	return c.srv.registry.Offer(c.connState())
 }

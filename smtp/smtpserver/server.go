@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/internal/proxyproto"
 	"github.com/posthorn/posthorn/internal/serve"
+	"github.com/posthorn/posthorn/sasl"
 )
 
 // Mode selects what the server is for.
@@ -151,17 +151,25 @@ type Server struct {
 	// (":587" in ModeSubmission, ":24" in ModeLMTP).
 	Addr string
 	// Hostname is the server's name in the greeting, EHLO reply and
-	// Received: fields; "" means os.Hostname().
+	// Received: fields; "" means os.Hostname(), or "localhost".
 	Hostname string
 	// TLSConfig enables STARTTLS (RFC 3207) and is required by ServeTLS.
 	// nil means plaintext only.
 	TLSConfig *tls.Config
 	// Backend receives the mail. Required.
 	Backend Backend
-	// Auth offers SASL authentication (RFC 4954). nil means no AUTH.
-	// Mechanisms that reveal a password are offered before TLS only when
-	// Auth.AllowPlaintext is set.
-	Auth AuthRegistry
+	// Auth offers SASL authentication (RFC 4954). nil means a registry of
+	// sasl.DefaultMechanisms whose Credentials is the Backend and whose
+	// AllowPlaintext is AllowInsecureAuth, as in imapserver and
+	// pop3server, when the Backend implements a sasl credential interface
+	// (sasl.PasswordVerifier, ...); a Backend that implements none gets
+	// no AUTH. Mechanisms that reveal a password are offered before TLS
+	// only when the registry's AllowPlaintext is set.
+	Auth *sasl.Registry
+	// AllowInsecureAuth offers the plaintext mechanisms of the default
+	// Auth registry on connections without TLS (loopback tests may set
+	// it). A registry set in Auth decides with its AllowPlaintext.
+	AllowInsecureAuth bool
 	// Mode is MX (default), submission or LMTP.
 	Mode Mode
 	// Limits bound what clients can do; the zero value has safe defaults.
@@ -208,10 +216,12 @@ type Server struct {
 	// lines interleave; the writer must be safe for concurrent use.
 	Trace io.Writer
 
-	shellOnce sync.Once
-	sh        *serve.Shell
-	mu        sync.Mutex // guards authLim
-	authLim   *limit.AuthLimiter
+	initOnce sync.Once
+	sh       *serve.Shell
+	registry *sasl.Registry // Auth, or the default one; nil: no AUTH
+	host     string         // Hostname, or the default
+	mu       sync.Mutex     // guards authLim
+	authLim  *limit.AuthLimiter
 }
 
 // authLimiter returns the server-wide auth-failure limiter, or nil when
@@ -238,16 +248,7 @@ func (s *Server) disabled(ext string) bool {
 	return false
 }
 
-func (s *Server) hostname() string {
-	if s.Hostname != "" {
-		return s.Hostname
-	}
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "localhost"
-	}
-	return h
-}
+func (s *Server) hostname() string { return s.host }
 
 func (s *Server) logger() *slog.Logger {
 	if s.Logger != nil {
@@ -286,14 +287,23 @@ func (s *Server) start(ln net.Listener, addr string, implicitTLS bool) error {
 	return s.shell().Start(ln, addr, implicitTLS)
 }
 
-// shell returns the server shell (internal/serve), made on first use.
+// shell returns the server shell (internal/serve), made on first use
+// with the rest of the server's state.
 func (s *Server) shell() *serve.Shell {
-	s.shellOnce.Do(func() {
+	s.initOnce.Do(func() {
 		lim := s.Limits.withDefaults()
-		host := s.hostname()
+		s.host = serve.Hostname(s.Hostname)
+		host := s.host
+		s.registry = s.Auth
+		if s.registry == nil {
+			reg := &sasl.Registry{Credentials: s.Backend, AllowPlaintext: s.AllowInsecureAuth, Hostname: host}
+			if len(reg.Offer(sasl.ConnState{TLS: true})) > 0 {
+				s.registry = reg
+			}
+		}
 		var tlsConfig *tls.Config
 		if s.TLSConfig != nil {
-			tlsConfig = serverTLSConfig(s.TLSConfig)
+			tlsConfig = serverTLSConfig(s.TLSConfig, s.Mode)
 		}
 		s.sh = serve.New(serve.Config{
 			Name:             "smtpserver",

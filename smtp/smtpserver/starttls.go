@@ -12,9 +12,13 @@ import (
 )
 
 // serverTLSConfig is the configuration used on the wire: TLS 1.2 as the
-// floor and ALPN "smtp", refusing clients that offer only foreign
-// protocols (ALPACA).
-func serverTLSConfig(base *tls.Config) *tls.Config {
+// minimum and ALPN "smtp" (internal/tlsutil). Submission and LMTP offer
+// only AEAD cipher suites in TLS 1.2; the MX keeps Go's defaults, since a
+// sender refused at the handshake falls back to plaintext (RFC 7435 §3).
+func serverTLSConfig(base *tls.Config, mode Mode) *tls.Config {
+	if mode == ModeMX {
+		return tlsutil.OpportunisticServerConfig(base, tlsutil.ALPNSMTP)
+	}
 	return tlsutil.ServerConfig(base, tlsutil.ALPNSMTP)
 }
 
@@ -48,7 +52,7 @@ func (c *conn) cmdStartTLS(arg string) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.CommandTimeout)
-	tc, err := tlsutil.ServerUpgrade(ctx, c.nc, c.br, serverTLSConfig(c.srv.TLSConfig))
+	tc, err := tlsutil.ServerUpgrade(ctx, c.nc, c.br, serverTLSConfig(c.srv.TLSConfig, c.srv.Mode))
 	cancel()
 	if err != nil {
 		c.log.Info("STARTTLS failed", "err", err)
