@@ -12,6 +12,7 @@ import (
 
 	"github.com/posthorn/posthorn/smtp/authres"
 	"github.com/posthorn/posthorn/smtp/dkim"
+	"github.com/posthorn/posthorn/smtp/smtpclient"
 )
 
 // An application signs a password-reset message before handing it to its
@@ -113,4 +114,35 @@ func exampleSigned() string {
 		Now:     func() time.Time { return time.Unix(1796673600, 0) },
 	})
 	return out.String()
+}
+
+// Signing on the way out: the application stores the message (here in
+// memory; a spool file works the same), signs it in one pass, and hands
+// the signed message to the SMTP client, which reads it at any offset
+// without another copy. (Not run: it needs a submission server.)
+func ExampleSignStored() {
+	ctx := context.Background()
+	key, err := dkim.GenerateKey(dkim.Ed25519SHA256) // in production: loaded from disk
+	if err != nil {
+		log.Fatal(err)
+	}
+	msg := strings.NewReader("From: no-reply@example.com\r\nTo: user@example.net\r\n" +
+		"Subject: Your receipt\r\n\r\nThank you for your order.\r\n")
+
+	signed, err := dkim.SignStored(msg, msg.Size(), &dkim.SignOptions{
+		Domain: "example.com", Selector: "mail2026", Key: key,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := smtpclient.Dial(ctx, "smtp.example.com:587", &smtpclient.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	env := &smtpclient.Envelope{From: "no-reply@example.com", To: []string{"user@example.net"}}
+	if _, err := c.Send(ctx, env, signed, signed.Size()); err != nil {
+		log.Fatal(err)
+	}
+	c.Quit(ctx)
 }
