@@ -21,7 +21,8 @@ import (
 )
 
 // names collects a package's exported top-level names, methods (as
-// "Type.Method") and struct fields ("Type.Field") from its source.
+// "Type.Method", interface methods too) and struct fields ("Type.Field")
+// from its source.
 func names(t *testing.T, dir string) map[string]bool {
 	t.Helper()
 	fset := token.NewFileSet()
@@ -64,6 +65,13 @@ func names(t *testing.T, dir string) map[string]bool {
 						if st, ok := s.Type.(*ast.StructType); ok {
 							for _, fl := range st.Fields.List {
 								for _, n := range fl.Names {
+									out[s.Name.Name+"."+n.Name] = true
+								}
+							}
+						}
+						if it, ok := s.Type.(*ast.InterfaceType); ok {
+							for _, m := range it.Methods.List {
+								for _, n := range m.Names {
 									out[s.Name.Name+"."+n.Name] = true
 								}
 							}
