@@ -79,7 +79,7 @@ func failureKind(err error) (kind, fix string) {
 	case errors.As(err, &unknownAuth), errors.As(err, &verr), errors.As(err, &certInvalid):
 		return "tls", "Install a certificate from a public CA with its full chain (intermediates included)."
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return "timeout", "No answer in time: the port is probably blocked by a firewall or your provider; try the other submission port (465 or 587)."
+		return "timeout", "No answer in time: the port is probably blocked by a firewall or your provider; try the implicit-TLS port instead (465 for sending, 993 for IMAP, 995 for POP3) or another network."
 	}
 	return "network", ""
 }
@@ -102,7 +102,9 @@ type lineConn struct {
 
 const maxLine = 4096
 
-func newLineConn(c net.Conn) *lineConn { return &lineConn{conn: c, br: bufio.NewReaderSize(c, maxLine)} }
+func newLineConn(c net.Conn) *lineConn {
+	return &lineConn{conn: c, br: bufio.NewReaderSize(c, maxLine)}
+}
 
 func (l *lineConn) readLine() (string, error) {
 	line, isPrefix, err := l.br.ReadLine()

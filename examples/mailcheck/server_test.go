@@ -8,8 +8,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -293,4 +295,10 @@ func TestServerNothingListens(t *testing.T) {
 	r := checkOne(t, testEnv(nil), svcAt(t, "imaps", "127.0.0.1:"+strconv.Itoa(port)), ServerOptions{})
 	assert.Equal(t, []string{"no-ports"}, problemIDs(r))
 	assert.True(t, r.Has("port-closed"))
+}
+
+func writeCertPEM(t *testing.T, path string, cert *x509.Certificate) {
+	t.Helper()
+	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	require.NoError(t, os.WriteFile(path, b, 0o600))
 }

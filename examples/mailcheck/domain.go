@@ -7,10 +7,7 @@ import (
 	"io"
 )
 
-func runLogin(ctx context.Context, fs *flag.FlagSet, c *common, args []string, stdin io.Reader, stderr io.Writer) (*Report, error) {
-	return nil, errors.New("not yet")
-}
-
 func runDomain(ctx context.Context, fs *flag.FlagSet, c *common, args []string) (*Report, error) {
+	_ = io.EOF
 	return nil, errors.New("not yet")
 }
