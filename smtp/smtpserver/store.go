@@ -118,6 +118,11 @@ type StoreOptions struct {
 	// message, nothing being stored (a *smtp.Error is the reply).
 	Inspect func(ctx context.Context, c *ConnInfo, from smtp.Mailbox, to []smtp.Mailbox) (w io.Writer, done func() ([]byte, error))
 
+	// Authenticate, when not nil, checks SPF, DKIM and DMARC on the mail
+	// this backend receives and records the results in
+	// Authentication-Results (see InboundAuth). Set it for an MX.
+	Authenticate *InboundAuth
+
 	// Logger records local failures and, in SMTP mode, a recipient that
 	// failed after DATA when another succeeded (one reply cannot say so,
 	// and this backend has no queue to send a bounce). nil discards.
@@ -181,6 +186,10 @@ type storeSession struct {
 	extra []byte         // lines Inspect's done returned
 	hdr   []byte         // extra and trace, handed to the store
 	tee   inspectReader
+
+	// For StoreOptions.Authenticate only.
+	verdict AuthVerdict
+	auth    authReader
 }
 
 var (
@@ -209,6 +218,9 @@ func (s *storeSession) Mail(ctx context.Context, from smtp.Mailbox, opts *smtp.M
 	}
 	if s.b.opts.RequireOwnSender && !s.ownSender(from) {
 		return errStoreNotOwner
+	}
+	if s.checking() {
+		return s.authMail(ctx, from)
 	}
 	return nil
 }
@@ -298,6 +310,10 @@ func (s *storeSession) header() []byte {
 
 func (s *storeSession) deliver(ctx context.Context, r io.Reader) ([]error, error) {
 	s.extra = s.extra[:0]
+	if s.checking() {
+		r = s.authBody(ctx, r)
+		ctx = context.WithValue(ctx, verdictKey{}, &s.verdict)
+	}
 	if f := s.b.opts.Inspect; f != nil {
 		w, done := f(ctx, s.conn, s.from, s.to)
 		s.tee = inspectReader{r: r, w: w, done: done, extra: &s.extra}
@@ -306,6 +322,7 @@ func (s *storeSession) deliver(ctx context.Context, r io.Reader) ([]error, error
 	res, err := s.b.store.DeliverMessage(ctx, s.users, r, s.header)
 	s.trace = nil
 	s.tee = inspectReader{}
+	s.auth.v, s.auth.r, s.auth.filter, s.auth.ctx = nil, nil, nil, nil
 	if err != nil {
 		// A body error is answered by the server, which knows which
 		// limit or policy it enforced; the rest are local failures.
@@ -358,6 +375,7 @@ func (s *storeSession) LMTPData(ctx context.Context, r io.Reader) []error {
 func (s *storeSession) Reset(ctx context.Context) {
 	s.size, s.users, s.rcpt, s.trace = 0, s.users[:0], s.rcpt[:0], nil
 	s.from, s.to = smtp.Mailbox{}, s.to[:0]
+	s.verdict = AuthVerdict{}
 }
 
 var crlfBytes = []byte("\r\n")

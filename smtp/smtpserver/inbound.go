@@ -1,0 +1,357 @@
+package smtpserver
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+
+	"github.com/posthorn/posthorn/internal/limit"
+	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/authres"
+	"github.com/posthorn/posthorn/smtp/dkim"
+	"github.com/posthorn/posthorn/smtp/dmarc"
+	"github.com/posthorn/posthorn/smtp/spf"
+)
+
+// InboundAuth is the message authentication an MX does on the mail it
+// receives, for StoreOptions.Authenticate: SPF at MAIL FROM (RFC 7208),
+// DKIM while the message streams into the store (RFC 6376), DMARC once it
+// has arrived (RFC 9989), and the results recorded in an
+// Authentication-Results field (RFC 8601) and a Received-SPF field (RFC
+// 7208 §9.1) above the Received: field. The message is read once: the DKIM
+// verifier and the From: field scanner see it on its way to the store.
+//
+// Authentication-Results fields in the incoming header that carry
+// AuthServID are removed on the way (RFC 8601 §5: they are forged, since
+// only this host may write them).
+//
+// Replies, each at the step where the fact is known:
+//
+//   - SPF fail, with RejectSPFFail: 550 5.7.23 at MAIL (RFC 7372 §3.2);
+//   - SPF temperror: 451 4.7.24 at MAIL, so the client retries (RFC 7208
+//     §8.6; a temporary DNS failure is never taken for a pass or fail);
+//   - DMARC fail under p=reject, with ApplyDMARC: 550 5.7.1 after DATA
+//     (RFC 9989 §5.3.7), nothing stored;
+//   - DMARC temperror, or a failure under p=reject or p=quarantine while a
+//     DKIM key lookup failed temporarily, with ApplyDMARC: 451 4.7.1;
+//   - more than one From: field, with ApplyDMARC: 550 5.7.1 (RFC 5322
+//     §3.6 allows one; two would let a sender choose which one DMARC
+//     checks and which one the reader sees).
+//
+// DMARC quarantine, with ApplyDMARC, does not refuse the message: it sets
+// AuthVerdict.Quarantine, which a store reads with InboundVerdict from
+// the context of DeliverMessage once body reached io.EOF (for example to
+// file the message into Junk). A store that does not look delivers it as
+// any other, with dmarc=fail and policy.dmarc=quarantine in its
+// Authentication-Results for a filter to act on.
+//
+// Sessions that authenticated (ConnInfo.Identity set: submission) are not
+// checked unless CheckAuthenticated is set.
+type InboundAuth struct {
+	// AuthServID names this host in Authentication-Results (RFC 8601
+	// §2.5), normally the server's Hostname. Required.
+	AuthServID string
+	// SPF checks the MAIL FROM identity; nil checks no SPF (and DMARC
+	// then sees spf=none).
+	SPF *spf.Checker
+	// DKIM verifies the message's signatures with these options; nil
+	// verifies none.
+	DKIM *dkim.VerifyOptions
+	// DMARC evaluates the author domain's policy; nil evaluates none.
+	DMARC *dmarc.Evaluator
+	// RejectSPFFail refuses an SPF fail at MAIL FROM (RFC 7208 §8.4
+	// permits it). Many receivers leave it unset and let DMARC decide,
+	// since a forwarded message fails SPF but may pass DKIM.
+	RejectSPFFail bool
+	// ApplyDMARC applies the author domain's reject and quarantine
+	// policies; unset, the DMARC result is only recorded.
+	ApplyDMARC bool
+	// NoReceivedSPF leaves out the Received-SPF field
+	// (Authentication-Results has the SPF result too).
+	NoReceivedSPF bool
+	// CheckAuthenticated checks authenticated sessions too.
+	CheckAuthenticated bool
+}
+
+// AuthVerdict is what InboundAuth found about one message.
+type AuthVerdict struct {
+	// SPF is the MAIL FROM check; nil without InboundAuth.SPF.
+	SPF *spf.Outcome
+	// DKIM has one result per signature.
+	DKIM []dkim.Result
+	// DMARC is the evaluation; nil without InboundAuth.DMARC or without a
+	// usable From: address.
+	DMARC *dmarc.Evaluation
+	// Quarantine is set when ApplyDMARC is on and the author domain's
+	// policy asks to quarantine the message (RFC 9989 §5.3.7): deliver it
+	// where the user sees it as suspicious, such as a Junk mailbox.
+	Quarantine bool
+}
+
+type verdictKey struct{}
+
+// InboundVerdict returns the authentication verdict for the message being
+// delivered, from the context NewStoreBackend passes to
+// DeliveryStore.DeliverMessage when StoreOptions.Authenticate is set, or
+// nil. Its fields are final once the body has returned io.EOF (when
+// DeliverMessage calls header, or after); before that they are not.
+func InboundVerdict(ctx context.Context) *AuthVerdict {
+	v, _ := ctx.Value(verdictKey{}).(*AuthVerdict)
+	return v
+}
+
+var (
+	errSPFFail      = smtp.NewError(550, smtp.EnhancedCode{5, 7, 23}, "SPF check failed")
+	errSPFTemp      = smtp.NewError(451, smtp.EnhancedCode{4, 7, 24}, "SPF check failed temporarily, try again later")
+	errDMARCTemp    = smtp.NewError(451, smtp.EnhancedCode{4, 7, 1}, "DMARC check failed temporarily, try again later")
+	errMultipleFrom = smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "A message must have one From: field")
+)
+
+// checking reports whether InboundAuth applies to this session.
+func (s *storeSession) checking() bool {
+	a := s.b.opts.Authenticate
+	return a != nil && (a.CheckAuthenticated || s.conn.Identity == nil)
+}
+
+// authMail checks SPF at MAIL FROM.
+func (s *storeSession) authMail(ctx context.Context, from smtp.Mailbox) error {
+	a := s.b.opts.Authenticate
+	if a.SPF == nil {
+		return nil
+	}
+	sender := ""
+	if !from.IsNull() {
+		sender = from.String()
+	}
+	o := a.SPF.CheckMailFrom(ctx, limit.AddrOf(s.conn.RemoteAddr), s.conn.Hostname, sender)
+	s.verdict.SPF = o
+	switch {
+	case o.Result == spf.TempError:
+		return errSPFTemp
+	case o.Result == spf.Fail && a.RejectSPFFail:
+		if o.Explanation != "" {
+			// RFC 7208 §6.2: the explanation goes to the sender.
+			return smtp.NewError(550, smtp.EnhancedCode{5, 7, 23}, "SPF check failed: "+o.Explanation)
+		}
+		return errSPFFail
+	}
+	return nil
+}
+
+// authReader passes the message to the store with forged
+// Authentication-Results removed, feeds the original to the DKIM verifier
+// and the From: scanner, and at its end evaluates DMARC and writes the
+// result fields into s.extra, or refuses the message.
+type authReader struct {
+	s      *storeSession
+	ctx    context.Context
+	r      io.Reader
+	v      *dkim.Verifier
+	filter *authres.Filter
+	scan   fromScanner
+	out    bytes.Buffer // filtered header bytes not yet read
+	err    error        // the final error, io.EOF or a refusal
+}
+
+func (s *storeSession) authBody(ctx context.Context, r io.Reader) io.Reader {
+	a := s.b.opts.Authenticate
+	ar := &s.auth
+	*ar = authReader{s: s, ctx: ctx, r: r, out: ar.out, scan: fromScanner{from: ar.scan.from[:0]}}
+	ar.out.Reset()
+	if a.DKIM != nil {
+		ar.v = dkim.NewVerifier(ctx, a.DKIM)
+	}
+	ar.filter = authres.NewFilter(&ar.out, a.AuthServID)
+	return ar
+}
+
+func (a *authReader) Read(p []byte) (int, error) {
+	for {
+		if a.out.Len() > 0 {
+			n, _ := a.out.Read(p)
+			return n, nil
+		}
+		if a.err != nil {
+			return 0, a.err
+		}
+		n, err := a.r.Read(p)
+		if n > 0 {
+			chunk := p[:n]
+			if a.v != nil {
+				a.v.Write(chunk) // its errors show in Results
+			}
+			if !a.scan.done {
+				// Still in the header: through the filter.
+				a.scan.write(chunk)
+				a.filter.Write(chunk)
+				n = 0
+			}
+		}
+		if err == io.EOF {
+			a.filter.Close()
+			a.err = a.s.authEnd()
+			if a.err == nil {
+				a.err = io.EOF
+			}
+			err = nil
+		} else if err != nil {
+			a.err = err
+			err = nil
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// authEnd evaluates DMARC and writes the result fields once the message
+// has arrived.
+func (s *storeSession) authEnd() error {
+	a := s.b.opts.Authenticate
+	ar := &s.auth
+	v := &s.verdict
+	var res []authres.Result
+	if v.SPF != nil {
+		res = append(res, v.SPF.AuthResult())
+	}
+	dkimTemp := false
+	if ar.v != nil {
+		ar.v.Close()
+		v.DKIM = ar.v.Results()
+		if len(v.DKIM) == 0 {
+			res = append(res, authres.Result{Method: "dkim", Value: "none"})
+		}
+		for i := range v.DKIM {
+			res = append(res, v.DKIM[i].AuthResult())
+			dkimTemp = dkimTemp || v.DKIM[i].Status == dkim.TempError
+		}
+	}
+	if a.DMARC != nil {
+		switch {
+		case ar.scan.count > 1:
+			res = append(res, authres.Result{Method: "dmarc", Value: "permerror", Reason: "more than one From field"})
+			if a.ApplyDMARC {
+				return errMultipleFrom
+			}
+		default:
+			// RFC 5322 §2.2.3: unfolding removes the CRLFs.
+			author, err := dmarc.AuthorDomain(strings.ReplaceAll(string(ar.scan.from), "\r\n", ""))
+			if err != nil {
+				res = append(res, authres.Result{Method: "dmarc", Value: "permerror", Reason: "no usable From address"})
+				break
+			}
+			m := dmarc.Message{From: author}
+			if v.SPF != nil {
+				m.SPF = dmarc.SPFResult{Domain: v.SPF.Domain, Result: string(v.SPF.Result)}
+			}
+			for i := range v.DKIM {
+				if sig := v.DKIM[i].Signature; sig != nil {
+					m.DKIM = append(m.DKIM, dmarc.DKIMResult{Domain: sig.Domain, Selector: sig.Selector, Result: string(v.DKIM[i].Status)})
+				}
+			}
+			ev := a.DMARC.Evaluate(ar.ctx, &m)
+			v.DMARC = ev
+			res = append(res, ev.AuthResult())
+			if a.ApplyDMARC {
+				switch {
+				case ev.Result == dmarc.TempError:
+					return errDMARCTemp
+				case ev.Result == dmarc.Fail && dkimTemp &&
+					(ev.Disposition == dmarc.DispositionReject || ev.Disposition == dmarc.DispositionQuarantine):
+					// A signature whose key did not load might have
+					// passed: ask again rather than judge.
+					return errDMARCTemp
+				case ev.Disposition == dmarc.DispositionReject:
+					return smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "Rejected by the DMARC policy of "+ev.PolicyDomain)
+				case ev.Disposition == dmarc.DispositionQuarantine:
+					v.Quarantine = true
+				}
+			}
+		}
+	}
+	if len(res) > 0 {
+		h := authres.Header{AuthServID: a.AuthServID, Results: res}
+		field, err := h.Field()
+		if err != nil {
+			s.b.log.Error("Authentication-Results not written", "err", err)
+		} else {
+			s.extra = append(s.extra, field...)
+		}
+	}
+	if v.SPF != nil && !a.NoReceivedSPF {
+		s.extra = append(s.extra, v.SPF.ReceivedSPF()...)
+	}
+	return nil
+}
+
+// maxFromField bounds the From: field kept for DMARC; a longer one is
+// cut, and then does not parse.
+const maxFromField = 8 << 10
+
+var fromName = []byte("From")
+
+// fromScanner finds the From: fields of a message header as it streams
+// past and keeps the value of the first.
+type fromScanner struct {
+	done    bool   // past the header
+	mid     bool   // inside a line
+	name    []byte // the start of the current line, while it may be a name
+	inFrom  bool   // the current field is the first From:
+	nameOK  bool   // the current line's name has been judged
+	count   int    // From: fields seen
+	from    []byte // the first From: field's value, unfolded CRLFs kept
+	nameBuf [16]byte
+}
+
+func (f *fromScanner) write(p []byte) {
+	for len(p) > 0 && !f.done {
+		if !f.mid {
+			// At the start of a line.
+			c := p[0]
+			switch {
+			case c == ' ' || c == '\t':
+				// A continuation of the current field.
+				f.mid, f.nameOK = true, true
+				continue
+			case c == '\r' || c == '\n':
+				f.done = true // the blank line ending the header
+				return
+			}
+			f.inFrom, f.nameOK, f.mid = false, false, true
+			f.name = f.nameBuf[:0]
+		}
+		i := bytes.IndexByte(p, '\n')
+		line := p
+		if i >= 0 {
+			line = p[:i+1]
+		}
+		p = p[len(line):]
+		if !f.nameOK {
+			colon := bytes.IndexByte(line, ':')
+			part := line
+			if colon >= 0 {
+				part = line[:colon]
+			}
+			if len(f.name)+len(part) <= len(f.nameBuf) {
+				f.name = append(f.name, part...)
+			} else {
+				f.nameOK = true // too long to be From
+			}
+			if colon >= 0 && !f.nameOK {
+				f.nameOK = true
+				if bytes.EqualFold(bytes.TrimRight(f.name, " \t"), fromName) {
+					f.count++
+					f.inFrom = f.count == 1
+				}
+				line = line[colon+1:]
+			}
+		}
+		if f.inFrom && f.nameOK && len(f.from)+len(line) <= maxFromField {
+			f.from = append(f.from, line...)
+		}
+		if i >= 0 {
+			f.mid = false
+		}
+	}
+}
