@@ -1,0 +1,96 @@
+package smtpqueue
+
+import (
+	"context"
+	"strings"
+
+	"golang.org/x/net/idna"
+
+	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/smtpclient"
+)
+
+// Transport sends a message to the recipients at one destination. The
+// queue groups a message's pending recipients by Destination, sends each
+// group in one transaction, and limits the deliveries in progress per
+// destination (Options.MaxPerDestination).
+type Transport interface {
+	// Destination returns the name recipients are grouped and limited by:
+	// their domain for direct delivery, the server for a smarthost.
+	Destination(rcpt string) string
+	// Send tries to deliver msg to env.To and returns one result per
+	// recipient, in order: nil Err for accepted, a Temporary error to
+	// retry that recipient later, a Permanent one to bounce it.
+	Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult
+}
+
+// MX delivers directly to each recipient domain's MX hosts with
+// smtpclient.Deliver: preference order, fallback to the next host, null MX
+// (RFC 7505), implicit MX, IDN. Set Options.Resolver and Options.Options
+// .Dialer to reach test servers.
+type MX struct {
+	// Options configure Deliver; their MailOptions are replaced by each
+	// message's.
+	Options smtpclient.DeliverOptions
+}
+
+// Destination returns the recipient's domain, lower-case, as an A-label.
+func (t *MX) Destination(rcpt string) string { return domainOf(rcpt) }
+
+// Send calls smtpclient.Deliver. The recipients' NOTIFY and ORCPT
+// parameters are not passed on: Deliver takes none (see the package doc).
+func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult {
+	o := t.Options
+	o.MailOptions = env.MailOptions
+	return smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
+}
+
+// Smarthost relays every message through one submission server with a
+// smtpclient.Submitter (STARTTLS on 587 or implicit TLS on 465, AUTH, a
+// pool of connections). NOTIFY, ORCPT, RET and ENVID go to the server.
+type Smarthost struct {
+	Submitter *smtpclient.Submitter
+}
+
+// Destination returns the server's address: all mail goes there.
+func (t *Smarthost) Destination(string) string { return t.Submitter.Addr }
+
+// Send submits the message. An error that is not per recipient applies to
+// every recipient. ErrOutcomeUnknown (the connection broke after the
+// message went out) counts as temporary: the message is sent again later,
+// perhaps twice, never lost (RFC 5321 §6.1).
+func (t *Smarthost) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult {
+	res, err := t.Submitter.Submit(ctx, env, msg)
+	if len(res) != len(env.To) {
+		res = make([]smtpclient.RecipientResult, len(env.To))
+		for i, to := range env.To {
+			res[i].Recipient = to
+		}
+	}
+	if err != nil {
+		any := false
+		for _, r := range res {
+			if r.Err != nil {
+				any = true
+			}
+		}
+		if !any {
+			for i := range res {
+				res[i].Err = err
+			}
+		}
+	}
+	return res
+}
+
+func domainOf(addr string) string {
+	m, err := smtp.ParseMailbox(addr)
+	if err != nil {
+		return ""
+	}
+	d := strings.ToLower(m.Domain)
+	if a, err := idna.Lookup.ToASCII(d); err == nil {
+		d = a
+	}
+	return d
+}
