@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
@@ -87,7 +87,7 @@ func (r *rawCopy) run(b *testing.B) {
 func BenchmarkRetr10MB(b *testing.B) {
 	msg := bigMessage(10 << 20)
 	raw := newRawCopy(b, msg)
-	e := pop3test.Start(b, &pop3server.Server{AllowInsecureAuth: true})
+	e := pop3fake.Start(b, &pop3server.Server{AllowInsecureAuth: true})
 	e.Backend.Deliver("alice", msg)
 	ctx := context.Background()
 	c, err := dialPlain(ctx, e.Addr)

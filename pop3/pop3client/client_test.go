@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/pop3"
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3client"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 	"github.com/posthorn/posthorn/sasl"
@@ -34,18 +34,18 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func env(t *testing.T, srv *pop3server.Server) *pop3test.Env {
+func env(t *testing.T, srv *pop3server.Server) *pop3fake.Env {
 	if srv == nil {
 		srv = &pop3server.Server{}
 	}
-	e := pop3test.Start(t, srv)
+	e := pop3fake.Start(t, srv)
 	for _, m := range dotty {
 		e.Backend.Deliver("alice", []byte(m))
 	}
 	return e
 }
 
-func dialSTLS(t *testing.T, e *pop3test.Env) *pop3client.Client {
+func dialSTLS(t *testing.T, e *pop3fake.Env) *pop3client.Client {
 	ctx := ctxT(t)
 	c, err := pop3client.Dial(ctx, e.Addr, &pop3client.Options{TLSConfig: e.Cert.ClientConfig()})
 	if err != nil {
@@ -156,11 +156,11 @@ func TestClientAgainstServer(t *testing.T) {
 func TestTLSAuthCombinations(t *testing.T) {
 	// CRAM-MD5 is offered only when listed (and the store has secrets).
 	mechs := append(slices.Clone(sasl.DefaultMechanisms), sasl.CRAMMD5)
-	be := pop3test.SecretBackend{Backend: pop3test.NewBackend()}
-	e := pop3test.Start(t, &pop3server.Server{Backend: be, EnableAPOP: true,
+	be := pop3fake.SecretBackend{Backend: pop3fake.NewBackend()}
+	e := pop3fake.Start(t, &pop3server.Server{Backend: be, EnableAPOP: true,
 		Auth: &sasl.Registry{Credentials: be, Mechanisms: mechs}})
-	bePlain := pop3test.SecretBackend{Backend: pop3test.NewBackend()}
-	ePlain := pop3test.Start(t, &pop3server.Server{Backend: bePlain, EnableAPOP: true, AllowInsecureAuth: true,
+	bePlain := pop3fake.SecretBackend{Backend: pop3fake.NewBackend()}
+	ePlain := pop3fake.Start(t, &pop3server.Server{Backend: bePlain, EnableAPOP: true, AllowInsecureAuth: true,
 		Auth: &sasl.Registry{Credentials: bePlain, Mechanisms: mechs, AllowPlaintext: true}})
 	type login func(ctx context.Context, c *pop3client.Client) error
 	logins := map[string]login{
@@ -438,7 +438,7 @@ func TestNoCapaServer(t *testing.T) {
 			return
 		}
 		defer nc.Close()
-		c := pop3test.Wrap(t, nc)
+		c := pop3fake.Wrap(t, nc)
 		c.Send("+OK old server\r\n")
 		for _, pair := range [][2]string{{"CAPA", "-ERR what?"}, {"USER bob", "+OK"}, {"PASS pw", "+OK"}, {"QUIT", "+OK"}} {
 			if got := c.ReadLine(); got != pair[0] {

@@ -6,7 +6,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3client"
 )
 
@@ -24,7 +24,7 @@ func fakeServer(t *testing.T, greeting string, exchange [][2]string) string {
 			return
 		}
 		defer nc.Close()
-		c := pop3test.Wrap(t, nc)
+		c := pop3fake.Wrap(t, nc)
 		c.Send(greeting)
 		for _, pair := range exchange {
 			if got := c.ReadLine(); got != pair[0] {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/posthorn/posthorn/pop3"
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3client"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
@@ -61,7 +61,7 @@ func TestLang(t *testing.T) {
 // advertises "UTF8 USER"; APOP prepares name and secret with SASLprep on
 // both sides.
 func TestUTF8User(t *testing.T) {
-	e := env(t, &pop3server.Server{Backend: pop3test.SecretBackend{Backend: pop3test.NewBackend()}, EnableAPOP: true})
+	e := env(t, &pop3server.Server{Backend: pop3fake.SecretBackend{Backend: pop3fake.NewBackend()}, EnableAPOP: true})
 	e.Backend.AddUser("jörg", "pässwörd")
 	ctx := ctxT(t)
 	c := dialSTLS(t, e)

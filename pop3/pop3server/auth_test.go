@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
@@ -15,7 +15,7 @@ import (
 // one, "*" to cancel, strict Base64.
 func TestAuthSASL(t *testing.T) {
 	env := start(t, nil)
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: AUTH
@@ -43,7 +43,7 @@ func TestAuthSASL(t *testing.T) {
 		S: -ERR unknown command or wrong state: AUTH
 		C: QUIT
 		S: +OK bye`)
-	c2 := pop3test.Dial(t, env.Addr)
+	c2 := pop3fake.Dial(t, env.Addr)
 	c2.Script(`
 		S: +OK*
 		C: AUTH PLAIN AGFsaWNlAHNlY3JldA==
@@ -54,10 +54,10 @@ func TestAuthSASL(t *testing.T) {
 
 // RFC 1939 §7 APOP, offered only when enabled and the backend has secrets.
 func TestAPOP(t *testing.T) {
-	be := pop3test.NewBackend()
-	env := pop3test.Start(t, &pop3server.Server{Backend: pop3test.SecretBackend{Backend: be}, EnableAPOP: true})
+	be := pop3fake.NewBackend()
+	env := pop3fake.Start(t, &pop3server.Server{Backend: pop3fake.SecretBackend{Backend: be}, EnableAPOP: true})
 	env.Backend.Deliver("alice", []byte(msg1))
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	greeting := c.ReadLine()
 	stamp := regexp.MustCompile(`<[^>]+>`).FindString(greeting)
 	if stamp == "" {
@@ -73,8 +73,8 @@ func TestAPOP(t *testing.T) {
 		S: +OK bye`)
 
 	// Without EnableAPOP: no timestamp and no APOP.
-	env2 := start(t, &pop3server.Server{Backend: pop3test.SecretBackend{Backend: pop3test.NewBackend()}})
-	c2 := pop3test.Dial(t, env2.Addr)
+	env2 := start(t, &pop3server.Server{Backend: pop3fake.SecretBackend{Backend: pop3fake.NewBackend()}})
+	c2 := pop3fake.Dial(t, env2.Addr)
 	c2.Script(`
 		S: +OK POP3 server ready
 		C: APOP alice ` + hex.EncodeToString(sum[:]) + `
@@ -84,7 +84,7 @@ func TestAPOP(t *testing.T) {
 // Too many failures close the connection; each waits the failure delay.
 func TestAuthFailureLimit(t *testing.T) {
 	env := start(t, &pop3server.Server{AllowInsecureAuth: true, Limits: pop3server.Limits{MaxAuthFailures: 2, AuthFailureDelay: 20 * time.Millisecond}})
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice
@@ -102,7 +102,7 @@ func TestAuthFailureLimit(t *testing.T) {
 // Line limits and bad commands (RFC 2449 §4).
 func TestBadCommands(t *testing.T) {
 	env := start(t, &pop3server.Server{AllowInsecureAuth: true, Limits: pop3server.Limits{MaxBadCommands: 3}})
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	long := make([]byte, 300)
 	for i := range long {
 		long[i] = 'A'
@@ -128,7 +128,7 @@ func TestBadCommands(t *testing.T) {
 // RFC 1939 §3 autologout: the session ends without UPDATE.
 func TestIdleTimeout(t *testing.T) {
 	env := start(t, &pop3server.Server{AllowInsecureAuth: true, Limits: pop3server.Limits{IdleTimeout: 100 * time.Millisecond}})
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice
@@ -148,7 +148,7 @@ func TestIdleTimeout(t *testing.T) {
 func TestUTF8(t *testing.T) {
 	env := start(t, nil)
 	env.Backend.Deliver("alice", []byte("Subject: Grüße\r\n\r\nHallo\r\n"))
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice
@@ -159,7 +159,7 @@ func TestUTF8(t *testing.T) {
 		S: -ERR [UTF8] message needs UTF8 mode
 		C: QUIT
 		S: +OK bye`)
-	c2 := pop3test.Dial(t, env.Addr)
+	c2 := pop3fake.Dial(t, env.Addr)
 	c2.Script(`
 		S: +OK*
 		C: UTF8
@@ -183,7 +183,7 @@ func TestUTF8(t *testing.T) {
 // After the three free failures each attempt waits the growing delay.
 func TestAuthFailureDelay(t *testing.T) {
 	env := start(t, &pop3server.Server{AllowInsecureAuth: true, Limits: pop3server.Limits{MaxAuthFailures: 10, AuthFailureDelay: 100 * time.Millisecond}})
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`S: +OK*`)
 	for i := 0; i < 4; i++ {
 		c.Script(`

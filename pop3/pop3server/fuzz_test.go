@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
@@ -31,7 +31,7 @@ func FuzzSession(f *testing.F) {
 	var logs syncBuffer
 	srv := &pop3server.Server{AllowInsecureAuth: true, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 		Limits: pop3server.Limits{MaxConnectionsPerIP: -1, MaxBadCommands: 1000, MaxAuthFailures: 1000, AuthFailureDelay: -1}}
-	env := pop3test.Start(f, srv)
+	env := pop3fake.Start(f, srv)
 	env.Backend.Deliver("alice", []byte(msg1))
 	env.Backend.Deliver("alice", []byte(msg2))
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -27,7 +27,7 @@ func TestHooks(t *testing.T) {
 		Auth:       func(e pop3server.AuthEvent) { rec(func() { auths = append(auths, e) }) },
 		Deleted:    func(e pop3server.DeleteEvent) { rec(func() { deletes = append(deletes, e) }) },
 	}})
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK POP3 server ready
 		C: USER alice
@@ -92,9 +92,9 @@ func TestHooksRefusedConnection(t *testing.T) {
 				refused <- e
 			}
 		}}})
-	first := pop3test.Dial(t, env.Addr)
+	first := pop3fake.Dial(t, env.Addr)
 	first.Script(`S: +OK POP3 server ready`)
-	second := pop3test.Dial(t, env.Addr)
+	second := pop3fake.Dial(t, env.Addr)
 	second.Script(`S: -ERR [SYS/TEMP] too many connections`)
 	select {
 	case e := <-refused:

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/posthorn/posthorn/internal/testpeer"
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
@@ -97,7 +97,7 @@ func TestCurl(t *testing.T) {
 	if got := run("pop3://127.0.0.1:" + port(env.Addr) + "/1"); got != msg1 {
 		t.Errorf("RETR over pop3:// = %q", got)
 	}
-	if got := run("--cacert", cert, "pop3s://localhost:"+port(env.TLSAddr)+"/2"); got != pop3test.CRLF(msg2) {
+	if got := run("--cacert", cert, "pop3s://localhost:"+port(env.TLSAddr)+"/2"); got != pop3fake.CRLF(msg2) {
 		t.Errorf("RETR over pop3s:// = %q", got)
 	}
 	if got := run("--ssl-reqd", "--cacert", cert, "pop3://localhost:"+port(env.Addr)+"/"); got != "1 67\r\n2 77\r\n" {

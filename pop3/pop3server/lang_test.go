@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"testing"
 
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
@@ -34,7 +34,7 @@ func langServer() *pop3server.Server {
 // text changes: status, response codes, tags and numbers stay.
 func TestLang(t *testing.T) {
 	env := start(t, langServer())
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK POP3 server ready
 		C: LANG es
@@ -88,7 +88,7 @@ func TestLang(t *testing.T) {
 func TestLangKeepsResponseCodes(t *testing.T) {
 	env := start(t, langServer())
 	env.Backend.Deliver("alice", []byte("Subject: caf\xc3\xa9\r\n\r\nx\r\n"))
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: LANG es
@@ -105,7 +105,7 @@ func TestLangKeepsResponseCodes(t *testing.T) {
 // Without Languages, LANG offers English only.
 func TestLangEnglishOnly(t *testing.T) {
 	env := start(t, nil)
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: LANG
@@ -127,7 +127,7 @@ func TestLangEnglishOnly(t *testing.T) {
 func TestUTF8User(t *testing.T) {
 	env := start(t, nil)
 	env.Backend.AddUser("jörg", "pässwörd")
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER ｊörg
@@ -137,7 +137,7 @@ func TestUTF8User(t *testing.T) {
 		C: QUIT
 		S: +OK bye
 	`)
-	c = pop3test.Dial(t, env.Addr)
+	c = pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: UTF8
@@ -147,7 +147,7 @@ func TestUTF8User(t *testing.T) {
 		C: PASS pässwörd
 		S: +OK jörg has 0 messages (0 octets)
 	`)
-	c = pop3test.Dial(t, env.Addr)
+	c = pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER jörg` + "\ue000" + `
@@ -163,14 +163,14 @@ func TestUTF8User(t *testing.T) {
 // the language is back to English after the handshake.
 func TestLangForgottenAfterSTLS(t *testing.T) {
 	env := start(t, langServer())
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: LANG es
 		S: +OK es Idioma cambiado
 		C: STLS
 		S: +OK begin TLS negotiation`)
-	c = pop3test.Wrap(t, tls.Client(c.NetConn(), env.Cert.ClientConfig()))
+	c = pop3fake.Wrap(t, tls.Client(c.NetConn(), env.Cert.ClientConfig()))
 	c.Script(`
 		C: LANG uga
 		S: -ERR unsupported language
@@ -186,7 +186,7 @@ func TestLangNeverTranslatesData(t *testing.T) {
 		"language changed": "ok",
 	}}}}
 	env := start(t, srv)
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice

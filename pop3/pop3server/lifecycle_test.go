@@ -8,16 +8,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
 // Connections over the per-address limit get [SYS/TEMP] (RFC 2449 §8).
 func TestConnLimit(t *testing.T) {
 	env := start(t, &pop3server.Server{Limits: pop3server.Limits{MaxConnectionsPerIP: 1}})
-	c1 := pop3test.Dial(t, env.Addr)
+	c1 := pop3fake.Dial(t, env.Addr)
 	c1.Script(`S: +OK*`)
-	c2 := pop3test.Dial(t, env.Addr)
+	c2 := pop3fake.Dial(t, env.Addr)
 	c2.Script(`S: -ERR [SYS/TEMP] too many connections`)
 	c2.ExpectClosed()
 	c1.Script(`
@@ -47,7 +47,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	var buf syncBuffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	env := start(t, &pop3server.Server{AllowInsecureAuth: true, Logger: log})
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice

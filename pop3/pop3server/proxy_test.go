@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/proxyproto"
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
@@ -53,9 +53,9 @@ func proxyHeader(t *testing.T, v int, client string) string {
 
 // dialProxied connects to addr and sends hdr first, as a load balancer
 // does.
-func dialProxied(t *testing.T, addr, hdr string) *pop3test.Conn {
+func dialProxied(t *testing.T, addr, hdr string) *pop3fake.Conn {
 	t.Helper()
-	c := pop3test.Dial(t, addr)
+	c := pop3fake.Dial(t, addr)
 	c.Send(hdr)
 	return c
 }
@@ -102,7 +102,7 @@ func TestProxyProtocolBadHeader(t *testing.T) {
 	c := dialProxied(t, env.Addr, "CAPA\r\n")
 	c.ExpectClosed()
 	// A silent one is closed after ProxyHeaderTimeout.
-	c = pop3test.Dial(t, env.Addr)
+	c = pop3fake.Dial(t, env.Addr)
 	c.ExpectClosed()
 }
 
@@ -111,7 +111,7 @@ func TestProxyProtocolBadHeader(t *testing.T) {
 func TestProxyProtocolUntrusted(t *testing.T) {
 	for _, trusted := range [][]netip.Prefix{nil, {netip.MustParsePrefix("192.0.2.0/24")}} {
 		env := start(t, &pop3server.Server{AllowInsecureAuth: true, ProxyTrusted: trusted})
-		c := pop3test.Dial(t, env.Addr)
+		c := pop3fake.Dial(t, env.Addr)
 		c.Script(`
 			S: +OK POP3 server ready
 			C: PROXY TCP4 203.0.113.7 198.51.100.1 40000 110
@@ -139,7 +139,7 @@ func TestProxyProtocolImplicitTLS(t *testing.T) {
 	if _, err := nc.Write([]byte(proxyHeader(t, 2, "[2001:db8::7]:40000"))); err != nil {
 		t.Fatal(err)
 	}
-	c := pop3test.Wrap(t, tls.Client(nc, env.Cert.ClientConfig()))
+	c := pop3fake.Wrap(t, tls.Client(nc, env.Cert.ClientConfig()))
 	c.Script(`
 		S: +OK POP3 server ready
 		C: USER alice

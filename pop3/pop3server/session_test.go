@@ -8,18 +8,18 @@ import (
 	"testing"
 
 	"github.com/posthorn/posthorn/pop3"
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
 const msg1 = "From: a@example.org\r\nSubject: one\r\n\r\nline 1\r\n.dot line\r\n.\r\nline 4\r\n"
 const msg2 = "From: b@example.org\nSubject: two, stored with LF\n\nbody 1\nbody 2\nbody 3\n"
 
-func start(t *testing.T, srv *pop3server.Server) *pop3test.Env {
+func start(t *testing.T, srv *pop3server.Server) *pop3fake.Env {
 	if srv == nil {
 		srv = &pop3server.Server{AllowInsecureAuth: true}
 	}
-	env := pop3test.Start(t, srv)
+	env := pop3fake.Start(t, srv)
 	env.Backend.Deliver("alice", []byte(msg1))
 	env.Backend.Deliver("alice", []byte(msg2))
 	return env
@@ -28,7 +28,7 @@ func start(t *testing.T, srv *pop3server.Server) *pop3test.Env {
 // RFC 1939 §5, §6, §7 and the example session of §10, on our server.
 func TestSessionRFC1939(t *testing.T) {
 	env := start(t, nil)
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK POP3 server ready
 		C: STAT
@@ -106,7 +106,7 @@ func TestSessionRFC1939(t *testing.T) {
 // RFC 1939 §7 TOP: the header, the blank line and n body lines.
 func TestTop(t *testing.T) {
 	env := start(t, nil)
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice
@@ -149,7 +149,7 @@ func TestTop(t *testing.T) {
 // deletes nothing.
 func TestDroppedSessionDeletesNothing(t *testing.T) {
 	env := start(t, nil)
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice
@@ -164,7 +164,7 @@ func TestDroppedSessionDeletesNothing(t *testing.T) {
 	c.NetConn().Close()
 	// The lock is released once the server notices: a new session gets in
 	// and still sees both messages.
-	c2 := pop3test.Dial(t, env.Addr)
+	c2 := pop3fake.Dial(t, env.Addr)
 	c2.Script(`S: +OK*`)
 	for i := 0; ; i++ {
 		c2.Script(`
@@ -191,14 +191,14 @@ func TestDroppedSessionDeletesNothing(t *testing.T) {
 // RFC 2449 §8.1.2: a second session gets [IN-USE].
 func TestInUse(t *testing.T) {
 	env := start(t, nil)
-	c1 := pop3test.Dial(t, env.Addr)
+	c1 := pop3fake.Dial(t, env.Addr)
 	c1.Script(`
 		S: +OK*
 		C: USER alice
 		S: +OK*
 		C: PASS secret
 		S: +OK*`)
-	c2 := pop3test.Dial(t, env.Addr)
+	c2 := pop3fake.Dial(t, env.Addr)
 	c2.Script(`
 		S: +OK*
 		C: USER alice
@@ -216,7 +216,7 @@ func TestInUse(t *testing.T) {
 // is gone, DELE of it is harmless.
 func TestGoneMessage(t *testing.T) {
 	env := start(t, nil)
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice
@@ -250,7 +250,7 @@ func TestGoneMessage(t *testing.T) {
 // RFC 2449 §6.6: pipelined commands are answered in order.
 func TestPipelining(t *testing.T) {
 	env := start(t, nil)
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice
@@ -275,7 +275,7 @@ func TestPipelining(t *testing.T) {
 // RFC 2449 §5 CAPA, and USER/PASS only after TLS by default (RFC 2595 §2.2).
 func TestCapaAndPlaintextPolicy(t *testing.T) {
 	env := start(t, &pop3server.Server{Expire: "NEVER", LoginDelay: 60, Implementation: "posthorn"})
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK POP3 server ready
 		C: CAPA
@@ -305,7 +305,7 @@ func TestCapaAndPlaintextPolicy(t *testing.T) {
 	if tc.ConnectionState().NegotiatedProtocol != "" && tc.ConnectionState().NegotiatedProtocol != "pop3" {
 		t.Fatalf("ALPN %q", tc.ConnectionState().NegotiatedProtocol)
 	}
-	s := pop3test.Wrap(t, tc)
+	s := pop3fake.Wrap(t, tc)
 	s.Script(`
 		C: CAPA
 		S: +OK capability list follows
@@ -354,7 +354,7 @@ func TestCapaAndPlaintextPolicy(t *testing.T) {
 // carried into the TLS session; the server drops the connection.
 func TestSTLSRefusesPipelinedPlaintext(t *testing.T) {
 	env := start(t, nil)
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: STLS
@@ -371,7 +371,7 @@ func TestImplicitTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	c := pop3test.Wrap(t, tc)
+	c := pop3fake.Wrap(t, tc)
 	c.Script(`
 		S: +OK POP3 server ready
 		C: STLS
@@ -395,7 +395,7 @@ func TestImplicitTLS(t *testing.T) {
 func TestBackendResponseCode(t *testing.T) {
 	env := start(t, nil)
 	env.Backend.RefuseLogins(&pop3.Error{Code: pop3.CodeLoginDelay, Text: "wait 60 seconds"})
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice
@@ -422,7 +422,7 @@ func TestBackendResponseCode(t *testing.T) {
 // pipelined behind it.
 func TestClosingReplyFlushedWithPipelinedInput(t *testing.T) {
 	env := start(t, &pop3server.Server{AllowInsecureAuth: true, Limits: pop3server.Limits{MaxAuthFailures: 1}})
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER alice

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/internal/wiretest"
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
@@ -28,9 +28,9 @@ var bigMessage = "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 70)
 
 // shutdownServer serves a Server on 127.0.0.1 over a maildrop holding
 // msg1 and bigMessage; served reports what Serve returned.
-func shutdownServer(t *testing.T) (srv *pop3server.Server, be *pop3test.Backend, addr string, served chan error) {
+func shutdownServer(t *testing.T) (srv *pop3server.Server, be *pop3fake.Backend, addr string, served chan error) {
 	t.Helper()
-	be = pop3test.NewBackend()
+	be = pop3fake.NewBackend()
 	be.AddUser("alice", "secret")
 	be.Deliver("alice", []byte(msg1))
 	be.Deliver("alice", []byte(bigMessage))
@@ -73,7 +73,7 @@ func shutdownAsync(srv *pop3server.Server, d time.Duration) chan error {
 }
 
 // released waits for the session to give its maildrop back.
-func released(t *testing.T, be *pop3test.Backend) {
+func released(t *testing.T, be *pop3fake.Backend) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); be.OpenMaildrops() != 0; {
 		if time.Now().After(deadline) {

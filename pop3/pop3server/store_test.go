@@ -7,7 +7,7 @@ import (
 
 	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
-	"github.com/posthorn/posthorn/pop3/internal/pop3test"
+	"github.com/posthorn/posthorn/pop3/internal/pop3fake"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 )
 
@@ -30,7 +30,7 @@ func TestStoreBackendImapmem(t *testing.T) {
 		}
 	}
 	// No Auth: the store behind the backend verifies passwords.
-	env := pop3test.Start(t, &pop3server.Server{
+	env := pop3fake.Start(t, &pop3server.Server{
 		Backend:           pop3server.NewStoreBackend(store),
 		AllowInsecureAuth: true,
 	})
@@ -40,7 +40,7 @@ func TestStoreBackendImapmem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := pop3test.Dial(t, env.Addr)
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER bob
@@ -53,7 +53,7 @@ func TestStoreBackendImapmem(t *testing.T) {
 		S: -ERR [IN-USE] maildrop already in use`)
 	unlock()
 
-	c = pop3test.Dial(t, env.Addr)
+	c = pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER bob
@@ -118,8 +118,8 @@ func TestStoreBackendUTF8Header(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := pop3test.Start(t, &pop3server.Server{Backend: pop3server.NewStoreBackend(store), AllowInsecureAuth: true})
-	c := pop3test.Dial(t, env.Addr)
+	env := pop3fake.Start(t, &pop3server.Server{Backend: pop3server.NewStoreBackend(store), AllowInsecureAuth: true})
+	c := pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: USER bob
@@ -138,7 +138,7 @@ func TestStoreBackendUTF8Header(t *testing.T) {
 		S: .
 		C: QUIT
 		S: +OK bye`)
-	c = pop3test.Dial(t, env.Addr)
+	c = pop3fake.Dial(t, env.Addr)
 	c.Script(`
 		S: +OK*
 		C: UTF8

@@ -1,4 +1,4 @@
-package pop3test
+package pop3fake
 
 import (
 	"net"

@@ -1,6 +1,6 @@
-// Package pop3test holds test helpers shared by the pop3server and
+// Package pop3fake holds test helpers shared by the pop3server and
 // pop3client tests: a small in-memory Backend and a server starter.
-package pop3test
+package pop3fake
 
 import (
 	"bytes"
