@@ -11,6 +11,7 @@ type Phase string
 
 // The phases of a submission, in order.
 const (
+	PhaseSign     Phase = "sign"     // Submitter.Sign, before anything is sent
 	PhaseDial     Phase = "dial"     // connecting (TCP, or a Dialer)
 	PhaseTLS      Phase = "tls"      // the implicit-TLS handshake (RFC 8314)
 	PhaseGreeting Phase = "greeting" // waiting for the 220 greeting

@@ -74,9 +74,9 @@ const (
 //
 // # Errors
 //
-// Every error is an *OpError naming the phase (dial, tls, greeting, ehlo,
-// starttls, auth, mail, rcpt, data) and the server, wrapping the cause:
-// an *smtp.Error for a refusal, *PartialError when some recipients were
+// Every error is an *OpError naming the phase (sign, dial, tls, greeting,
+// ehlo, starttls, auth, mail, rcpt, data) and the server, wrapping the
+// cause: the error of Sign, an *smtp.Error for a refusal, *PartialError when some recipients were
 // refused, RecipientErrors, sasl.ErrAuthFailed for wrong credentials
 // (535 5.7.8, RFC 4954 §6), ErrOutcomeUnknown, ErrTLSMismatch, a net.Error
 // or a context error.
@@ -115,6 +115,10 @@ type Submitter struct {
 	// 0 means 5 s. A submission server greets at once. (Options.Timeouts
 	// .Greeting, when set, is used instead.)
 	GreetingTimeout time.Duration
+	// Sign, when not nil, is applied to every message before it is sent,
+	// once (a retry sends the same result): for a DKIM signature, see
+	// SignFunc. An error fails the submission before anything is sent.
+	Sign SignFunc
 
 	mu    sync.Mutex
 	idle  []pooled
@@ -137,7 +141,23 @@ type SubmitOptions struct {
 	Options Options
 	// GreetingTimeout is as in Submitter.
 	GreetingTimeout time.Duration
+	// Sign is as in Submitter.
+	Sign SignFunc
 }
+
+// SignFunc transforms a message on its way out, typically adding a
+// DKIM-Signature field in front of it. It reads msg, which does not change
+// until the result is no longer read, and returns the message to send. A
+// DKIM signer fits in a line and signs in constant memory, reading the
+// message once to hash it and again as it is sent:
+//
+//	s.Sign = func(ctx context.Context, m smtpclient.Message) (smtpclient.Message, error) {
+//		return dkim.SignStored(m, m.Size(), opts) // *dkim.Signed is a Message
+//	}
+//
+// (Check the error before using the result: a nil *dkim.Signed is not a
+// nil Message.)
+type SignFunc func(ctx context.Context, msg Message) (Message, error)
 
 // Submit sends msg from one sender to its recipients through the
 // submission server addr: STARTTLS required (or implicit TLS on port 465),
@@ -146,7 +166,7 @@ type SubmitOptions struct {
 func Submit(ctx context.Context, addr string, auth *sasl.ClientOptions, from string, to []string, msg Message, opts *SubmitOptions) ([]RecipientResult, error) {
 	s := &Submitter{Addr: addr, Auth: auth, MaxIdle: -1}
 	if opts != nil {
-		s.TLS, s.Options, s.GreetingTimeout = opts.TLS, opts.Options, opts.GreetingTimeout
+		s.TLS, s.Options, s.GreetingTimeout, s.Sign = opts.TLS, opts.Options, opts.GreetingTimeout, opts.Sign
 	}
 	return s.Submit(ctx, &Envelope{From: from, To: to}, msg)
 }
@@ -155,6 +175,13 @@ func Submit(ctx context.Context, addr string, auth *sasl.ClientOptions, from str
 // an *OpError (see Submitter); it is nil only when every recipient was
 // accepted, and a *PartialError (errors.Is ErrPartial) when some were.
 func (s *Submitter) Submit(ctx context.Context, env *Envelope, msg Message) ([]RecipientResult, error) {
+	if s.Sign != nil {
+		signed, err := s.Sign(ctx, msg)
+		if err != nil {
+			return nil, &OpError{Phase: PhaseSign, Addr: s.Addr, Err: err}
+		}
+		msg = signed
+	}
 	for attempt := 0; ; attempt++ {
 		c, err := s.get(ctx)
 		if err != nil {
