@@ -213,3 +213,7 @@ func tlsFindings(r *Report, subj, host string, t *TLSInfo, now time.Time) {
 			t.KeyType, t.KeyBits, t.NotAfter.Format(time.DateOnly))
 	}
 }
+
+func tlsConfigRoots(env *Env) *tls.Config {
+	return &tls.Config{RootCAs: env.RootCAs, MinVersion: tls.VersionTLS12}
+}
