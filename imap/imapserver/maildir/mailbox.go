@@ -49,6 +49,9 @@ type mailbox struct {
 
 	handles map[*handle]struct{}
 	doomed  []*doomedFile
+	// adoptUIDList: the mailbox had no index of ours; the first scan
+	// takes every UID from dovecot-uidlist.
+	adoptUIDList bool
 	// incoming holds the base names of files a commit is placing into
 	// cur or new: a scan must not take them for another program's.
 	incoming map[string]bool
@@ -181,6 +184,7 @@ func (mb *mailbox) loadLocked() error {
 	}
 	if mb.uidValidity == 0 {
 		// No index of ours: take over Dovecot's UIDs if there are any.
+		mb.adoptUIDList = true
 		mb.uidValidity, mb.uidNext, mb.guid, mb.modSeq = dl.validity, max(dl.next, 1), dl.guid, 1
 		if mb.uidValidity == 0 {
 			mb.uidValidity = mb.u.s.newValidity()
@@ -389,9 +393,11 @@ func (mb *mailbox) reconcileLocked(dl *uidlist, loading bool) error {
 	}
 	// New files: Dovecot's UID when it gave one we have not used, in
 	// that order; then the rest by name (delivery time first).
+	adopt := mb.adoptUIDList
+	mb.adoptUIDList = false
 	uidOf := func(f diskFile) uint32 {
 		base, _ := splitName(f.name)
-		if u := dl.uids[base]; u >= mb.uidNext {
+		if u := dl.uids[base]; u != 0 && (u >= mb.uidNext || adopt) {
 			return u
 		}
 		return 0
@@ -433,7 +439,7 @@ func (mb *mailbox) reconcileLocked(dl *uidlist, loading bool) error {
 		if uid == 0 {
 			uid = mb.uidNext
 		}
-		mb.uidNext = uid + 1
+		mb.uidNext = max(mb.uidNext, uid+1)
 		md.uid = uid
 		if firstNew == 0 {
 			firstNew = uid
