@@ -22,6 +22,11 @@ import (
 //	F <modseq> <uid> <flag>...                                    its flags now
 //	X <modseq> <uid> <"base"> [<uid> <"base">]...                 expunged
 //	U <uidnext> <modseq>                                          counters only
+//	S <cur mtime ns> <new mtime ns>                               directories as we left them
+//
+// An S record last in the log says that nothing changed since but what
+// the directories' times show: when they still match, the mailbox opens
+// without listing cur and new.
 //
 // The log is rewritten (new file, fsync, rename, fsync of the directory)
 // when it holds many more records than messages, keeping one A record
@@ -82,6 +87,8 @@ func appendRecord(buf []byte, r *record) []byte {
 		}
 	case 'U':
 		p = fmt.Appendf(p, "U %d %d", r.uidNext, r.modSeq)
+	case 'S':
+		p = fmt.Appendf(p, "S %d %d", r.date, r.size)
 	}
 	buf = fmt.Appendf(buf, "%08x ", crc32.Checksum(p, crcTable))
 	buf = append(buf, p...)
@@ -208,6 +215,11 @@ func parseRecord(p string) (record, bool) {
 			return r, false
 		}
 		r.uidNext, r.modSeq = u32(t[1]), u64(t[2])
+	case 'S':
+		if len(t) != 3 {
+			return r, false
+		}
+		r.date, r.size = i64(t[1]), i64(t[2])
 	default:
 		return r, false
 	}

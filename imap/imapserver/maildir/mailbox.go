@@ -213,7 +213,15 @@ func (mb *mailbox) loadLocked() error {
 		mb.log, mb.logRecs = f, len(recs)
 	}
 	mb.loaded = true
-	if err := mb.reconcileLocked(&dl, true); err != nil {
+	recsBefore := mb.logRecs
+	if n := len(recs); !needCheckpoint && n > 0 && recs[n-1].kind == 'S' && mb.stampMatches(recs[n-1]) {
+		// Nothing changed since we closed it: no listing. Paths follow
+		// from the flags; Open tries the other places a file can be.
+		for _, m := range mb.msgs {
+			p := mb.defaultPath(m.base, m.flags)
+			m.path.Store(&p)
+		}
+	} else if err := mb.reconcileLocked(&dl, true); err != nil {
 		mb.loaded = false
 		return err
 	}
@@ -221,8 +229,11 @@ func (mb *mailbox) loadLocked() error {
 		if err := mb.checkpointLocked(); err != nil {
 			return err
 		}
-	} else if err := mb.log.Sync(); err != nil {
-		return err
+	} else if mb.logRecs != recsBefore {
+		// Repairs of what other programs changed: durable before use.
+		if err := mb.log.Sync(); err != nil {
+			return err
+		}
 	}
 	mb.cleanTmpLocked()
 	return nil
@@ -277,6 +288,43 @@ func (mb *mailbox) scanLocked() (map[string]diskFile, error) {
 		}
 	}
 	return files, nil
+}
+
+// stampMatches reports whether cur and new have the times an S record
+// gave them.
+func (mb *mailbox) stampMatches(r record) bool {
+	for i, sub := range []string{"cur", "new"} {
+		info, err := mb.u.s.fs.Stat(mb.path(sub))
+		if err != nil {
+			return false
+		}
+		want := r.date
+		if i == 1 {
+			want = r.size
+		}
+		if info.ModTime().UnixNano() != want {
+			return false
+		}
+		mb.dirStamp[i] = info.ModTime()
+	}
+	return true
+}
+
+// stampSettled reports whether the directories' times are old enough to
+// trust: another program's change within the file system's timestamp
+// granularity of our last one would leave them equal.
+func (mb *mailbox) stampSettled() bool {
+	now := mb.u.s.now()
+	return now.Sub(mb.dirStamp[0]) > 2*time.Second && now.Sub(mb.dirStamp[1]) > 2*time.Second
+}
+
+// defaultPath is where a message's file is when we put it there: in new
+// without flags, else in cur with its info letters.
+func (mb *mailbox) defaultPath(base string, flags []string) string {
+	if letters := infoLetters(flags, mb.keywords); letters != "" {
+		return mb.path("cur", base+":2,"+letters)
+	}
+	return mb.path("new", base)
 }
 
 // changedOnDisk reports whether cur or new changed since the last scan
@@ -593,7 +641,15 @@ func (mb *mailbox) renameForFlagsLocked(md *msgData, flags []string) {
 	if p == old {
 		return
 	}
-	if err := mb.u.s.fs.Rename(old, p); err != nil {
+	err := mb.u.s.fs.Rename(old, p)
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		for _, alt := range md.altPaths(old) {
+			if err = mb.u.s.fs.Rename(alt, p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+				break
+			}
+		}
+	}
+	if err != nil {
 		// Removed by another program: the next scan expunges it.
 		return
 	}
@@ -603,6 +659,11 @@ func (mb *mailbox) renameForFlagsLocked(md *msgData, flags []string) {
 func (mb *mailbox) closeLocked() error {
 	if mb.uidlistDirty && mb.loaded && !mb.deleted {
 		mb.writeUIDListLocked()
+	}
+	if mb.log != nil && mb.loaded && !mb.deleted && !mb.changedOnDisk() && mb.stampSettled() {
+		// The directories as we leave them, so that the next start
+		// need not list them (see index.go).
+		mb.writeLogLocked(&record{kind: 'S', date: mb.dirStamp[0].UnixNano(), size: mb.dirStamp[1].UnixNano()})
 	}
 	if mb.log != nil {
 		err := mb.log.Sync()

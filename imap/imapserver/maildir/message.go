@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,13 +58,22 @@ func (m *message) ModSeq() uint64          { return m.modSeq }
 func (m *message) Open() (io.ReaderAt, error) {
 	var data []byte
 	var err error
+	var p string
 	for try := 0; try < 3; try++ {
-		p := *m.path.Load()
+		p = *m.path.Load()
 		data, err = m.fs.ReadFile(p)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
 		// Renamed by a flag change meanwhile: the next Load sees the new path.
+	}
+	if err != nil && errors.Is(err, fs.ErrNotExist) {
+		for _, alt := range m.altPaths(p) {
+			if data, err = m.fs.ReadFile(alt); err == nil {
+				m.path.CompareAndSwap(m.path.Load(), &alt) // found: remember
+				break
+			}
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -72,6 +82,31 @@ func (m *message) Open() (io.ReaderAt, error) {
 		data = toCRLF(data)
 	}
 	return bytes.NewReader(data), nil
+}
+
+// altPaths are the other places the file at p may be when its path was
+// derived rather than listed (a mailbox opened without a scan): new
+// without info, cur with an empty info, and any info letters (found by
+// listing cur, the last resort).
+func (md *msgData) altPaths(p string) []string {
+	if p == "" {
+		return nil
+	}
+	mbdir := filepath.Dir(filepath.Dir(p))
+	alts := []string{filepath.Join(mbdir, "cur", md.base+":2,"), filepath.Join(mbdir, "new", md.base)}
+	for _, a := range alts {
+		if _, err := md.fs.Stat(a); err == nil {
+			return []string{a}
+		}
+	}
+	if ents, err := md.fs.ReadDir(filepath.Join(mbdir, "cur")); err == nil {
+		for _, e := range ents {
+			if b, _ := splitName(e.Name()); b == md.base {
+				return []string{filepath.Join(mbdir, "cur", e.Name())}
+			}
+		}
+	}
+	return nil
 }
 
 // LoadParsed and StoreParsed implement imapserver.ParseCache.

@@ -216,3 +216,40 @@ func TestExpungedStaysReadable(t *testing.T) {
 		t.Fatal("file still there after every session closed")
 	}
 }
+
+// TestReopenWithoutScan: a mailbox closed with its directories settled
+// opens without listing them (an S record ends the index); messages are
+// still found wherever they are, and a change by another program since
+// is still noticed.
+func TestReopenWithoutScan(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir, nil)
+	s.Deliver(ctx, "alice", strings.NewReader(crlfMsg))
+	s.Deliver(ctx, "alice", strings.NewReader(crlfMsg))
+	mb := mustOpen(t, s, "INBOX")
+	mb.SetFlags(ctx, []uint32{2}, imapserver.FlagsAdd, []string{`\Seen`}, 0)
+	mb.SetFlags(ctx, []uint32{2}, imapserver.FlagsRemove, []string{`\Seen`}, 0) // now in cur with ":2,"
+	mb.Close()
+	s.now = func() time.Time { return time.Now().Add(time.Minute) }
+	s.Close()
+	data, _ := os.ReadFile(filepath.Join(dir, "alice", indexName))
+	recs, _ := parseLog(data)
+	if recs[len(recs)-1].kind != 'S' {
+		t.Fatalf("index does not end with a stamp: %c", recs[len(recs)-1].kind)
+	}
+	s2 := openStore(t, dir, nil)
+	ms := messages(t, mustOpen(t, s2, "INBOX"))
+	if len(ms) != 2 || readAll(t, ms[0]) != crlfMsg || readAll(t, ms[1]) != crlfMsg {
+		t.Fatalf("after a reopen without scan: %d messages", len(ms))
+	}
+	s2.now = func() time.Time { return time.Now().Add(time.Minute) }
+	s2.Close()
+	// Another program delivers: the directory's time changes.
+	time.Sleep(20 * time.Millisecond)
+	os.WriteFile(filepath.Join(dir, "alice", "new", "1.other"), []byte("Subject: x\n\ny\n"), 0o600)
+	s3 := openStore(t, dir, nil)
+	if uids := mustOpen(t, s3, "INBOX").Snapshot().UIDs; len(uids) != 3 {
+		t.Fatalf("foreign delivery after the stamp not noticed: %v", uids)
+	}
+}
