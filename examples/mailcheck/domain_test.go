@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -177,4 +179,34 @@ func TestStsMatch(t *testing.T) {
 	assert.False(t, stsMatch([]string{"*.example.org"}, "a.b.example.org"))
 	assert.False(t, stsMatch([]string{"*.example.org"}, "example.org"))
 	assert.True(t, stsMatch([]string{"mail.example.org"}, "MAIL.example.org."))
+}
+
+// The command line: -resolver, -mtasts-url-base with -ca, -dnsbl none, -json
+// and the exit code.
+func TestRunDomain(t *testing.T) {
+	zone := dnstest.NewServer(t)
+	zone.MX("cli.test.", 10, "mail.cli.test.")
+	zone.A("mail.cli.test.", "192.0.2.40")
+	zone.PTR("40.2.0.192.in-addr.arpa.", "mail.cli.test.")
+	zone.TXT("cli.test.", "v=spf1 mx -all")
+	zone.TXT("_dmarc.cli.test.", "v=DMARC1; p=quarantine; rua=mailto:d@cli.test")
+	zone.TXT("_mta-sts.cli.test.", "v=STSv1; id=1")
+	sts := policyServer(t, "version: STSv1\nmode: enforce\nmx: mail.cli.test\nmax_age: 604800\n")
+	pem := t.TempDir() + "/ca.pem"
+	writeCertPEM(t, pem, sts.Certificate())
+	args := []string{"domain", "-resolver", zone.Addr.String(), "-mtasts-url-base", sts.URL, "-ca", pem, "-dnsbl", "none"}
+
+	var out, errOut bytes.Buffer
+	rc := run(context.Background(), append(args, "cli.test"), nil, &out, &errOut)
+	t.Log(out.String())
+	assert.Equal(t, 0, rc, errOut.String())
+	assert.Contains(t, out.String(), "No problems found.")
+
+	zone.TXT("_dmarc.broken-cli.test.", "v=DMARC1; p=none")
+	out.Reset()
+	rc = run(context.Background(), append(args, "-json", "broken-cli.test"), nil, &out, &errOut)
+	assert.Equal(t, 1, rc)
+	var rep Report
+	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
+	assert.Equal(t, Error, rep.Findings[0].Severity, "problems first")
 }
