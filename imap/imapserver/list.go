@@ -246,11 +246,16 @@ func selectList(infos []MailboxInfo, patterns []listPattern, opt *listOptions, e
 		}
 		return false
 	}
-	// Index: the descendant bits of every name that has descendants,
-	// found by walking each name's ancestors (keys are substrings of the
-	// names, so the map holds no copies).
+	// Index: the descendant bits of every name that has descendants and
+	// matches a pattern (only those are returned), found by walking each
+	// name's ancestors (keys are substrings of the names, so the map
+	// holds no copies).
 	subs := opt.lsub || opt.recursiveMatch
 	below := make(map[string]uint8, len(infos)/8)
+	// Siblings usually come together (a backend tends to list in name
+	// order): the last parent written saves most map writes.
+	var lastKey string
+	var lastBits uint8
 	for i := range infos {
 		info := &infos[i]
 		var bits uint8
@@ -267,20 +272,31 @@ func selectList(infos []MailboxInfo, patterns []listPattern, opt *listOptions, e
 			continue
 		}
 		name := info.Name
-		for j := len(name) - 1; j > 0; j-- {
-			if name[j] == Delimiter {
+		j := strings.LastIndexByte(name, Delimiter)
+		if j <= 0 {
+			continue
+		}
+		if parent := name[:j]; parent != lastKey {
+			lastKey, lastBits = parent, bits
+		} else if bits&^lastBits == 0 {
+			continue // the parent and its ancestors have these bits
+		} else {
+			lastBits |= bits
+		}
+		for ; j > 0; j-- {
+			if name[j] == Delimiter && match(name[:j]) {
 				below[name[:j]] |= bits
 			}
 		}
 	}
 	for i := range infos {
 		info := &infos[i]
-		bits, ok := below[info.Name]
-		if ok {
-			below[info.Name] = bits | isListed
-		}
 		if !match(info.Name) {
 			continue
+		}
+		bits, ok := below[info.Name]
+		if ok && subs {
+			below[info.Name] = bits | isListed
 		}
 		e := listEntry{info: info, below: bits}
 		switch {

@@ -235,6 +235,21 @@ func (u *user) listLocked() []imapserver.MailboxInfo {
 		}
 	}
 	slices.SortFunc(out, func(a, b imapserver.MailboxInfo) int { return strings.Compare(a.Name, b.Name) })
+	// The names, copied side by side in list order, so that a LIST walks
+	// memory in order instead of visiting each name where it was made.
+	n := 0
+	for i := range out {
+		n += len(out[i].Name)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := range out {
+		b.WriteString(out[i].Name)
+	}
+	all := b.String()
+	for i := range out {
+		out[i].Name, all = all[:len(out[i].Name)], all[len(out[i].Name):]
+	}
 	return out
 }
 
