@@ -102,7 +102,7 @@ func (q *Queue) attempt(ctx context.Context, e *entry) {
 		wg.Wait()
 		f.Close()
 	}
-	q.finish(e, pending, results)
+	q.finish(e, pending, results, ctx.Err() != nil)
 }
 
 func (q *Queue) sendTo(ctx context.Context, e *entry, dest string, idx []int, msg smtpclient.Message) []error {
@@ -184,12 +184,18 @@ func oneLine(s string) string {
 
 // finish records the outcome of an attempt: delivered and failed
 // recipients, DSNs, the next attempt or the removal of the message.
-func (q *Queue) finish(e *entry, pending []int, results map[int]error) {
+//
+// aborted means Run's context ended during the attempt: a recipient that
+// failed then was not really tried, so it stays pending and due, with no
+// attempt counted, and is tried again at once after a restart.
+func (q *Queue) finish(e *entry, pending []int, results map[int]error, aborted bool) {
 	rec := e.rec
 	q.mu.Lock()
 	now := q.clock.Now()
-	e.st.Attempts++
-	e.st.LastAttempt = now
+	if !aborted {
+		e.st.Attempts++
+		e.st.LastAttempt = now
+	}
 	var failed, succeeded []int
 	var events []Event
 	for _, i := range pending {
@@ -197,6 +203,8 @@ func (q *Queue) finish(e *entry, pending []int, results map[int]error) {
 		r := &e.st.Rcpts[i]
 		ev := Event{ID: rec.ID, Recipient: rec.To[i], Destination: q.tr.Destination(rec.To[i]), Attempts: e.st.Attempts, Time: now}
 		switch {
+		case err != nil && aborted:
+			continue
 		case err == nil:
 			r.Status, r.Reply, r.Code, r.Enhanced = StatusDelivered, "", 0, ""
 			q.stats.Delivered++
@@ -228,7 +236,8 @@ func (q *Queue) finish(e *entry, pending []int, results map[int]error) {
 		}
 	}
 	var delayed []int
-	if len(left) > 0 && now.Sub(rec.Arrival) >= q.retry.Expire {
+	// Neither expire nor warn on an attempt that did not happen.
+	if !aborted && len(left) > 0 && now.Sub(rec.Arrival) >= q.retry.Expire {
 		// RFC 5321 §4.5.4.1: give up after the retry period; the DSN
 		// keeps the last reply as the diagnostic.
 		for _, i := range left {
@@ -244,7 +253,7 @@ func (q *Queue) finish(e *entry, pending []int, results map[int]error) {
 			events = append(events, Event{Type: EventExpired, ID: rec.ID, Recipient: rec.To[i], Destination: q.tr.Destination(rec.To[i]), Attempts: e.st.Attempts, Reply: r.Reply, Code: r.Code, Time: now})
 		}
 		left = nil
-	} else if len(left) > 0 && !e.st.DelayWarned && q.opts.DelayWarning > 0 && now.Sub(rec.Arrival) >= q.opts.DelayWarning {
+	} else if !aborted && len(left) > 0 && !e.st.DelayWarned && q.opts.DelayWarning > 0 && now.Sub(rec.Arrival) >= q.opts.DelayWarning {
 		for _, i := range left {
 			if wants(rec, i, smtp.NotifyDelay) {
 				delayed = append(delayed, i)
@@ -252,7 +261,7 @@ func (q *Queue) finish(e *entry, pending []int, results map[int]error) {
 		}
 		e.st.DelayWarned = true
 	}
-	if len(left) > 0 {
+	if len(left) > 0 && !aborted {
 		e.st.NextAttempt = now.Add(q.retry.jittered(e.st.Attempts))
 	}
 	q.mu.Unlock()

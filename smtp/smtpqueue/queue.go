@@ -449,3 +449,5 @@ func (h *dueHeap) Pop() any {
 	e.heapIdx = -1
 	return e
 }
+
+func (h *dueHeap) fix(i int) { heap.Fix(h, i) }

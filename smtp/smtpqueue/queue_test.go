@@ -342,3 +342,25 @@ func TestEnqueueRefusesBadEnvelopes(t *testing.T) {
 		t.Errorf("queued %d", s.Queued)
 	}
 }
+
+// Stopping Run in the middle of an attempt counts no attempt: the message
+// stays due and goes out after a restart.
+func TestStopDuringAttempt(t *testing.T) {
+	h := newHarness(t, []string{"one.test", "sender.test"}, nil)
+	h.srv("one.test").SetFaults(smtptest.Fault{At: smtptest.AtRcpt, Times: 1, Delay: time.Second})
+	id := h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@one.test"}}, testMsg)
+	h.eventually("attempt in progress", func() bool { return h.q.Stats().Active == 1 })
+	h.stop()
+	mi, err := h.q.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mi.Attempts != 0 || mi.Recipients[0].Status != StatusPending || mi.LastReply != "" {
+		t.Errorf("after stop: %+v", mi)
+	}
+	h.start(nil)
+	h.empty()
+	if n := len(h.srv("one.test").Messages()); n != 1 {
+		t.Errorf("%d deliveries", n)
+	}
+}
