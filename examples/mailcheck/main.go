@@ -4,6 +4,7 @@
 //	mailcheck server [-relay] [-port NAME=PORT]... HOST
 //	mailcheck login [-all-mechs] [-password-file F] imap://user@host
 //	mailcheck domain [-selector S]... [-ip ADDR]... example.org
+//	mailcheck roundtrip [-from A] [-to A] [-wait D] smtp://user@host imap://user@host
 //
 // Common flags: -json (a report for scripts), -timeout (each network step),
 // -resolver ADDR (DNS server), -ca FILE (extra trusted roots, PEM).
@@ -33,6 +34,7 @@ const usage = `usage:
   mailcheck server [flags] HOST      ports, TLS, certificates, AUTH, relaying
   mailcheck login [flags] URL        log in: imap://user@host, smtp://, pop3:// (imaps, submissions, pop3s)
   mailcheck domain [flags] DOMAIN    MX, SPF, DMARC, DKIM, MTA-STS, TLS-RPT, DANE, blocklists
+  mailcheck roundtrip [flags] SMTP-URL IMAP-URL   send a test message, read it back, show delay and Authentication-Results
 Run "mailcheck COMMAND -h" for the flags of a command.
 `
 
@@ -118,6 +120,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		rep, err = runLogin(ctx, fs, &c, args[1:], stdin, stderr)
 	case "domain":
 		rep, err = runDomain(ctx, fs, &c, args[1:])
+	case "roundtrip":
+		rep, err = runRoundtrip(ctx, fs, &c, args[1:], stdin, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
