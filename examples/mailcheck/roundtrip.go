@@ -169,7 +169,7 @@ func roundtripRead(ctx context.Context, env *Env, t *LoginTarget, r *Report, res
 			if err == nil && len(msgs) > 0 {
 				res.AuthResults = unfoldFields(msgs[0].Section(sec))
 			}
-			r.ok("roundtrip-delivered", subj, "arrived in INBOX after %s", res.Delay.Round(100*time.Millisecond))
+			r.ok("roundtrip-delivered", subj, "arrived in INBOX after %s", res.Delay.Round(time.Millisecond))
 			for _, ar := range res.AuthResults {
 				low := strings.ToLower(ar)
 				if strings.Contains(low, "=fail") || strings.Contains(low, "=softfail") || strings.Contains(low, "=permerror") {
@@ -260,4 +260,3 @@ func runRoundtrip(ctx context.Context, fs *flag.FlagSet, c *common, args []strin
 	}
 	return CheckRoundtrip(ctx, env, st, it, RoundtripOptions{From: *from, To: *to, Wait: *wait}), nil
 }
-
