@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/netip"
 	"strings"
 
 	"github.com/posthorn/posthorn/internal/limit"
@@ -47,7 +48,7 @@ import (
 // Authentication-Results for a filter to act on.
 //
 // Sessions that authenticated (ConnInfo.Identity set: submission) are not
-// checked unless CheckAuthenticated is set.
+// checked unless CheckAuthenticated is set, nor are clients in Trusted.
 type InboundAuth struct {
 	// AuthServID names this host in Authentication-Results (RFC 8601
 	// §2.5), normally the server's Hostname. Required.
@@ -72,6 +73,10 @@ type InboundAuth struct {
 	NoReceivedSPF bool
 	// CheckAuthenticated checks authenticated sessions too.
 	CheckAuthenticated bool
+	// Trusted are client networks whose mail is not checked: this host
+	// and the relays that pass it mail they checked (as Postfix's
+	// mynetworks). Their Authentication-Results fields are kept.
+	Trusted []netip.Prefix
 }
 
 // AuthVerdict is what InboundAuth found about one message.
@@ -111,7 +116,18 @@ var (
 // checking reports whether InboundAuth applies to this session.
 func (s *storeSession) checking() bool {
 	a := s.b.opts.Authenticate
-	return a != nil && (a.CheckAuthenticated || s.conn.Identity == nil)
+	if a == nil || (s.conn.Identity != nil && !a.CheckAuthenticated) {
+		return false
+	}
+	if len(a.Trusted) > 0 {
+		ip := limit.AddrOf(s.conn.RemoteAddr)
+		for _, p := range a.Trusted {
+			if p.Contains(ip) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // authMail checks SPF at MAIL FROM.

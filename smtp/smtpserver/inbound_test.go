@@ -221,3 +221,29 @@ func TestInboundAuthTempError(t *testing.T) {
 	requireCode(t, err, 451, smtp.EnhancedCode{4, 7, 24})
 	assert.Empty(t, st.msgs)
 }
+
+// A client in Trusted is not checked: its SPF-failing sender passes, and
+// no Authentication-Results field is added or removed.
+func TestInboundAuthTrusted(t *testing.T) {
+	z := dnstest.NewServer(t)
+	z.TXT("elsewhere.example", "v=spf1 ip4:192.0.2.0/24 -all")
+	client := &dns.Client{Servers: []netip.AddrPort{z.Addr}, Timeout: 300 * time.Millisecond, Attempts: 1}
+	st := &authStore{}
+	b := smtpserver.NewStoreBackend(st, smtpserver.StoreOptions{Authenticate: &smtpserver.InboundAuth{
+		AuthServID:    "mx.example.org",
+		SPF:           &spf.Checker{Resolver: client},
+		RejectSPFFail: true,
+		Trusted:       []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	}})
+	srv := &smtpserver.Server{Hostname: "mx.example.org", Backend: b}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	in := "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=x@elsewhere.example\r\nFrom: x@elsewhere.example\r\n\r\nhi\r\n"
+	require.NoError(t, authSend(t, ln.Addr().String(), "x@elsewhere.example", []byte(in)))
+	msg, _ := st.last()
+	assert.True(t, strings.HasPrefix(msg, "Received: "), msg)
+	assert.True(t, strings.HasSuffix(msg, in), msg)
+	assert.Zero(t, z.Queries("elsewhere.example"))
+}
