@@ -68,6 +68,10 @@ type config struct {
 	// (-trace: standard error), with passwords and AUTH exchanges
 	// redacted and message bodies elided.
 	Trace io.Writer
+
+	// Auth is message authentication: inbound checks, DKIM signing
+	// (auth.go).
+	Auth authConfig
 }
 
 func defaultConfig() config {
@@ -83,10 +87,14 @@ func defaultConfig() config {
 		POP3:          "127.0.0.1:1110",
 		POP3TLS:       "127.0.0.1:1995",
 		Web:           "127.0.0.1:8025",
+		Auth:          defaultAuthConfig(),
 	}
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "dns-records" {
+		os.Exit(dnsRecordsMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	cfg := defaultConfig()
 	flag.StringVar(&cfg.Hostname, "hostname", cfg.Hostname, "server name in greetings and Received: fields")
 	flag.StringVar(&cfg.Domain, "domain", cfg.Domain, "the local mail domain: mail to USER@DOMAIN is delivered")
@@ -102,6 +110,7 @@ func main() {
 	flag.StringVar(&cfg.Web, "web", cfg.Web, `web inbox listen address ("" turns it off; loopback only without -web-public)`)
 	flag.BoolVar(&cfg.WebPublic, "web-public", false, "allow the web inbox on an address other than loopback (it shows every account's mail)")
 	trace := flag.Bool("trace", false, "write a protocol trace of every session to standard error (passwords and AUTH exchanges redacted, bodies elided)")
+	authFlags(flag.CommandLine, &cfg.Auth)
 	flag.Parse()
 	if *trace {
 		cfg.Trace = os.Stderr
@@ -145,6 +154,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		return fmt.Errorf("certificate: %w", err)
 	}
 	tlsConfig := cert.ServerConfig()
+	mauth, err := setupAuth(cfg, certDir, logger)
+	if err != nil {
+		return err
+	}
 
 	// One SASL registry per protocol would work as well; the store
 	// implements every credential interface sasl knows of that it can
@@ -154,8 +167,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	mx := &smtpserver.Server{
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
-		Backend: smtpserver.NewStoreBackend(store, smtpserver.StoreOptions{
+		Backend: smtpserver.NewStoreBackend(junkFiling{store}, smtpserver.StoreOptions{
 			Domains: []string{cfg.Domain}, Postmaster: cfg.User, Logger: logger,
+			Authenticate: mauth.inbound,
 		}),
 		Mode:   smtpserver.ModeMX,
 		Logger: logger.With("server", "smtp"),
@@ -167,6 +181,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		Backend: smtpserver.NewStoreBackend(store, smtpserver.StoreOptions{
 			Domains: []string{cfg.Domain}, Postmaster: cfg.User, Logger: logger,
 			RequireOwnSender: true, // RFC 6409 §6.1
+			Inspect:          mauth.sign,
 		}),
 		Auth:   auth,
 		Mode:   smtpserver.ModeSubmission,
@@ -237,6 +252,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	if web != nil {
 		fmt.Fprintf(out, "  %-11s http://%-15s web inbox (live), JSON API under /api/v1\n", "web", ls["web"].Addr())
 	}
+	mauth.banner(out, cfg)
 	fmt.Fprintf(out, "  try:      swaks --server %s --to %s@%s\n", ls["smtp"].Addr(), cfg.User, cfg.Domain)
 
 	errc := make(chan error, len(services))
