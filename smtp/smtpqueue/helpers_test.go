@@ -76,12 +76,23 @@ func (c *fakeClock) Set(t time.Time) {
 type testNet struct {
 	mu      sync.Mutex
 	servers map[string]*smtptest.Server
+	addrs   map[string]string // other servers (a Postfix), by domain
+}
+
+func (n *testNet) addr(domain string) (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if a, ok := n.addrs[domain]; ok {
+		return a, true
+	}
+	if s, ok := n.servers[domain]; ok {
+		return s.Addr, true
+	}
+	return "", false
 }
 
 func (n *testNet) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, ok := n.servers[strings.ToLower(name)]; !ok {
+	if _, ok := n.addr(strings.ToLower(name)); !ok {
 		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 	}
 	return []*net.MX{{Host: "mx." + name + ".", Pref: 10}}, nil
@@ -92,14 +103,12 @@ func (n *testNet) dial(ctx context.Context, network, addr string) (net.Conn, err
 	if err != nil {
 		return nil, err
 	}
-	n.mu.Lock()
-	srv, ok := n.servers[strings.TrimPrefix(host, "mx.")]
-	n.mu.Unlock()
+	a, ok := n.addr(strings.TrimPrefix(host, "mx."))
 	if !ok {
 		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
 	var d net.Dialer
-	return d.DialContext(ctx, network, srv.Addr)
+	return d.DialContext(ctx, network, a)
 }
 
 func (n *testNet) transport() *MX {
@@ -123,8 +132,12 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, domains []string, edit func(*Options)) *harness {
+	return newHarnessAddrs(t, domains, nil, edit)
+}
+
+func newHarnessAddrs(t *testing.T, domains []string, addrs map[string]string, edit func(*Options)) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), clock: newFakeClock(), net: &testNet{servers: map[string]*smtptest.Server{}}}
+	h := &harness{t: t, dir: t.TempDir(), clock: newFakeClock(), net: &testNet{servers: map[string]*smtptest.Server{}, addrs: addrs}}
 	for _, d := range domains {
 		h.net.servers[d] = smtptest.NewServer(t)
 	}
