@@ -98,7 +98,7 @@ func appendRecord(buf []byte, r *record) []byte {
 // parseLog parses a log and returns the records and the length of the
 // valid prefix.
 func parseLog(data []byte) ([]record, int) {
-	var recs []record
+	recs := make([]record, 0, bytes.Count(data, []byte{'\n'}))
 	off := 0
 	for off < len(data) {
 		nl := bytes.IndexByte(data[off:], '\n')

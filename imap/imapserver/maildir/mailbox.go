@@ -1,11 +1,13 @@
 package maildir
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -152,20 +154,28 @@ func (mb *mailbox) loadLocked() error {
 		mb.u.s.logger.Warn("maildir: index cut after a torn record", "mailbox", mb.name, "user", mb.u.name, "kept", good, "size", len(data))
 		needCheckpoint = true
 	}
-	byUID := map[uint32]*entry{}
-	for _, r := range recs {
+	// Messages in log order (ascending UIDs, normally); pos finds a
+	// UID's entry, an expunge leaves a hole.
+	entries := make([]entry, 0, len(recs))
+	pos := make(map[uint32]int32, len(recs))
+	for i := range recs {
+		r := &recs[i]
 		switch r.kind {
 		case 'H':
 			mb.uidValidity, mb.uidNext, mb.modSeq, mb.guid, mb.expiredTo = r.validity, r.uidNext, r.modSeq, r.guid, r.expired
 		case 'A':
-			byUID[r.uid] = &entry{rec: r, flags: r.flags, modSeq: r.modSeq}
+			pos[r.uid] = int32(len(entries))
+			entries = append(entries, entry{rec: *r, flags: r.flags, modSeq: r.modSeq})
 		case 'F':
-			if e := byUID[r.uid]; e != nil {
-				e.flags, e.modSeq = r.flags, r.modSeq
+			if j, ok := pos[r.uid]; ok {
+				entries[j].flags, entries[j].modSeq = r.flags, r.modSeq
 			}
 		case 'X':
 			for _, g := range r.gone {
-				delete(byUID, g.uid)
+				if j, ok := pos[g.uid]; ok {
+					entries[j].rec.uid = 0 // gone
+					delete(pos, g.uid)
+				}
 				mb.expunged = append(mb.expunged, expungeRec{g.uid, r.modSeq, g.base})
 			}
 		case 'U':
@@ -193,14 +203,25 @@ func (mb *mailbox) loadLocked() error {
 			mb.guid = newGUID()
 		}
 	}
-	mb.msgs = make([]*message, 0, len(byUID))
-	for _, e := range byUID {
-		md := &msgData{uid: e.rec.uid, date: time.Unix(0, e.rec.date), vsize: e.rec.size, raw: e.rec.raw, base: e.rec.base, fs: fsys}
-		empty := ""
+	mb.msgs = make([]*message, 0, len(pos))
+	mds := make([]msgData, len(pos))
+	fss := make([]flagState, len(pos))
+	empty := ""
+	for i := range entries {
+		e := &entries[i]
+		if e.rec.uid == 0 || pos[e.rec.uid] != int32(i) {
+			continue // expunged, or an older record of a UID added again
+		}
+		k := len(mb.msgs)
+		md := &mds[k]
+		md.uid, md.date, md.vsize, md.raw, md.base, md.fs = e.rec.uid, time.Unix(0, e.rec.date), e.rec.size, e.rec.raw, e.rec.base, fsys
 		md.path.Store(&empty)
-		mb.msgs = append(mb.msgs, &message{md, &flagState{modSeq: e.modSeq, flags: e.flags}})
+		fss[k] = flagState{modSeq: e.modSeq, flags: e.flags}
+		mb.msgs = append(mb.msgs, &message{md, &fss[k]})
 	}
-	sort.Slice(mb.msgs, func(i, j int) bool { return mb.msgs[i].uid < mb.msgs[j].uid })
+	if !slices.IsSortedFunc(mb.msgs, func(a, b *message) int { return cmp.Compare(a.uid, b.uid) }) {
+		slices.SortFunc(mb.msgs, func(a, b *message) int { return cmp.Compare(a.uid, b.uid) })
+	}
 	for _, m := range mb.msgs {
 		mb.size += m.vsize
 	}
@@ -322,9 +343,9 @@ func (mb *mailbox) stampSettled() bool {
 // without flags, else in cur with its info letters.
 func (mb *mailbox) defaultPath(base string, flags []string) string {
 	if letters := infoLetters(flags, mb.keywords); letters != "" {
-		return mb.path("cur", base+":2,"+letters)
+		return mb.dir + string(filepath.Separator) + "cur" + string(filepath.Separator) + base + ":2," + letters
 	}
-	return mb.path("new", base)
+	return mb.dir + string(filepath.Separator) + "new" + string(filepath.Separator) + base
 }
 
 // changedOnDisk reports whether cur or new changed since the last scan
