@@ -27,7 +27,21 @@ type Dovecot struct {
 	POP3S    string         // implicit TLS
 	LMTP     string         // LMTP, STARTTLS offered
 	Auth     string         // Dovecot's auth protocol, for Postfix
-	Users    map[string]string
+	// Submission is the submission service (STARTTLS, AUTH), when
+	// DovecotOptions.SubmissionRelay turned it on; "" otherwise.
+	Submission string
+	Users      map[string]string
+
+	env []string // the script's settings, for Restart
+}
+
+// Restart stops the instance and starts it again on the same ports and
+// folder, dropping every connection.
+func (d *Dovecot) Restart(t testing.TB) {
+	t.Helper()
+	if out, err := runScript(t, "dovecot.sh", d.env, "start", d.Dir); err != nil {
+		t.Fatalf("dovecot.sh start (restart): %v\n%s", err, out)
+	}
 }
 
 // TLSConfig returns a client configuration that trusts the instance's
@@ -41,6 +55,10 @@ func (d *Dovecot) TLSConfig() *tls.Config {
 type DovecotOptions struct {
 	Users map[string]string // user name (lower case) → password
 	Quota string            // STORAGE quota, e.g. "100M"
+	// SubmissionRelay, when set ("127.0.0.1:port"), turns on Dovecot's
+	// submission service (Debian package dovecot-submissiond), relaying
+	// to that SMTP server; its address is Dovecot.Submission.
+	SubmissionRelay string
 }
 
 // StartDovecot starts a private Dovecot for the test, or skips it when
@@ -64,9 +82,10 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 	var out []byte
 	var err error
 	var ports []int
+	var env []string
 	for attempt := 0; attempt < 2; attempt++ {
-		ports = freePorts(t, 6)
-		env := []string{
+		ports = freePorts(t, 7)
+		env = []string{
 			"DOVECOT_IMAP_PORT=" + strconv.Itoa(ports[0]),
 			"DOVECOT_IMAPS_PORT=" + strconv.Itoa(ports[1]),
 			"DOVECOT_POP3_PORT=" + strconv.Itoa(ports[2]),
@@ -74,6 +93,9 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 			"DOVECOT_LMTP_PORT=" + strconv.Itoa(ports[4]),
 			"DOVECOT_AUTH_PORT=" + strconv.Itoa(ports[5]),
 			"DOVECOT_USERS=" + strings.Join(users, " "),
+		}
+		if opts.SubmissionRelay != "" {
+			env = append(env, "DOVECOT_SUBMISSION_PORT="+strconv.Itoa(ports[6]), "DOVECOT_SUBMISSION_RELAY="+opts.SubmissionRelay)
 		}
 		if opts.Quota != "" {
 			env = append(env, "DOVECOT_QUOTA="+opts.Quota)
@@ -104,6 +126,13 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 		LMTP:     addr(ports[4]),
 		Auth:     addr(ports[5]),
 		Users:    opts.Users,
+		env:      env,
+		Submission: func() string {
+			if opts.SubmissionRelay == "" {
+				return ""
+			}
+			return addr(ports[6])
+		}(),
 	}
 }
 
