@@ -283,6 +283,18 @@ type Message interface {
 // server keeps what it parsed from the message (part index, ENVELOPE,
 // BODYSTRUCTURE), so a message is parsed once, not once per FETCH. A
 // store shares the slot between all copies of the same content.
+//
+// The slot holds a small handle (a few dozen bytes) for as long as the
+// message lives; the parse behind it, about 1-5 KiB, is dropped again
+// when the server's parses together pass Limits.ParseCacheBytes, least
+// recently used first. The server never keeps a message alive through
+// its cache: an expunged message's parse is freed with the message.
+//
+// A store that keeps these items in an index of its own, or that does
+// not want them kept in memory at all, opts out by not implementing
+// ParseCache: the server then parses such a message on each use (only
+// FETCH of a structure or section, SEARCH of header or body, and SORT
+// need a parse).
 type ParseCache interface {
 	// LoadParsed returns what StoreParsed stored, or nil.
 	LoadParsed() any

@@ -15,7 +15,7 @@ import (
 
 // benchServer serves n messages (msg1 and msg2 alternately) and returns
 // a logged-in connection with INBOX selected.
-func benchServer(b *testing.B, n int) (net.Conn, *bufio.Reader) {
+func benchServer(b *testing.B, n int, configure ...func(*imapserver.Server)) (net.Conn, *bufio.Reader) {
 	store := imapmem.New()
 	store.AddUser("alice", "secret")
 	for i := range n {
@@ -26,6 +26,9 @@ func benchServer(b *testing.B, n int) (net.Conn, *bufio.Reader) {
 		store.Deliver(context.Background(), "alice", strings.NewReader(m))
 	}
 	srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true}
+	for _, f := range configure {
+		f(srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -78,6 +81,45 @@ func BenchmarkFetch(b *testing.B) {
 			}
 			b.SetBytes(int64(bytes / b.N))
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/msg")
+		})
+	}
+}
+
+// BenchmarkFetchBounded measures a warm FETCH ENVELOPE of a working set
+// of 1,000 messages in a mailbox of 20,000 whose parses do not all fit in
+// the parse cache (4 MiB, about 2,000 of these parses): the whole
+// mailbox was fetched once (so the cache is full and evicting), then the
+// working set once. "unbounded" is the same with a cache that holds the
+// whole mailbox; "scan" fetches the whole mailbox each time through the
+// 4 MiB cache, so that most messages are parsed again (the cold figure).
+func BenchmarkFetchBounded(b *testing.B) {
+	const n, ws = 20000, 1000
+	for _, bc := range []struct {
+		name  string
+		bound int64
+		set   string
+	}{
+		{"unbounded", 1 << 40, fmt.Sprintf("%d:*", n-ws+1)},
+		{"bounded", 4 << 20, fmt.Sprintf("%d:*", n-ws+1)},
+		{"scan", 4 << 20, "1:*"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c, br := benchServer(b, n, func(s *imapserver.Server) { s.Limits.ParseCacheBytes = bc.bound })
+			fmt.Fprintf(c, "w FETCH 1:* ENVELOPE\r\n")
+			readUntil(b, br, "w ")
+			fmt.Fprintf(c, "w FETCH %s ENVELOPE\r\n", bc.set)
+			readUntil(b, br, "w ")
+			per := ws
+			if bc.set == "1:*" {
+				per = n
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				fmt.Fprintf(c, "f FETCH %s ENVELOPE\r\n", bc.set)
+				readUntil(b, br, "f ")
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/msg")
 		})
 	}
 }

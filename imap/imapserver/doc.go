@@ -133,7 +133,10 @@
 //     are copied from the backend's io.ReaderAt through the buffer. The
 //     parse of a message (part index, encoded ENVELOPE, BODY and
 //     BODYSTRUCTURE) is computed once and kept in the Message's
-//     ParseCache, shared by all sessions and copies of the message.
+//     ParseCache, shared by all sessions and copies of the message,
+//     bounded by Limits.ParseCacheBytes with CLOCK eviction over weak
+//     pointers (parsecache.go): a hit sets an atomic referenced bit and
+//     takes no lock.
 //   - While waiting for a client (between commands and in IDLE) with
 //     nothing buffered, a session returns its read and write buffers to
 //     the Server's pools and waits on a one-byte read.

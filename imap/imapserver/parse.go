@@ -19,12 +19,18 @@ type parsedMsg struct {
 }
 
 // parsed returns the message's parse, from its cache when it has one.
-// Backends without a ParseCache get the message parsed per use.
+// Backends without a ParseCache, and servers whose Limits turn the
+// cache off, get the message parsed per use.
 func (s *session) parsed(m Message) (*parsedMsg, error) {
+	var e *parseEntry
 	pc, _ := m.(ParseCache)
-	if pc != nil {
-		if v, ok := pc.LoadParsed().(*parsedMsg); ok {
-			return v, nil
+	cache := s.srv.parses
+	if pc != nil && cache != nil {
+		e, _ = pc.LoadParsed().(*parseEntry)
+		if e != nil {
+			if pm := e.load(); pm != nil {
+				return pm, nil
+			}
 		}
 	}
 	ra, err := m.Open()
@@ -37,8 +43,15 @@ func (s *session) parsed(m Message) (*parsedMsg, error) {
 	}
 	// A message over the part limit is served with the tree built so far.
 	pm := &parsedMsg{root: root, enc: imapmsg.Encode(ra, root)}
-	if pc != nil {
-		pc.StoreParsed(pm)
+	if pc != nil && cache != nil {
+		if e == nil {
+			// Concurrent misses may each store an entry; one stays in
+			// the slot and the others are collected (the ring holds
+			// them weakly).
+			e = new(parseEntry)
+			pc.StoreParsed(e)
+		}
+		pm = cache.add(e, pm)
 	}
 	return pm, nil
 }

@@ -25,8 +25,9 @@ var ErrServerClosed = errors.New("imapserver: server closed")
 
 // Limits bound what one connection may send and how long it may wait.
 // A zero field takes the default named in its comment. MaxConnections,
-// MaxConnectionsPerIP and AuthFailureDelay may be negative for no limit;
-// other limits are always on (a negative value takes the default). The
+// MaxConnectionsPerIP and AuthFailureDelay may be negative for no limit,
+// and ParseCacheBytes negative turns the parse cache off; other limits
+// are always on (a negative value takes the default). The
 // field names and the defaults of the connection and authentication
 // limits are those of smtpserver.Limits and pop3server.Limits.
 type Limits struct {
@@ -65,6 +66,13 @@ type Limits struct {
 	IdleTimeout time.Duration
 	// WriteTimeout bounds each write of a response. Default 5 minutes.
 	WriteTimeout time.Duration
+	// ParseCacheBytes bounds the memory, shared by all sessions, of the
+	// messages' cached parses (part index, ENVELOPE, BODY and
+	// BODYSTRUCTURE, about 1-5 KiB a message; see ParseCache): past it the
+	// parses least recently used are dropped and parsed again when next
+	// needed. Default 64 MiB. Negative turns the cache off: every FETCH
+	// of a structure item parses the message again.
+	ParseCacheBytes int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -96,6 +104,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxLineLength, 65536)
 	def64(&l.MaxLiteral, 65536)
 	def64(&l.MaxAppend, 64<<20)
+	def64(&l.ParseCacheBytes, 64<<20)
 	def(&l.MaxLiterals, 1000)
 	def(&l.MaxDepth, 64)
 	def(&l.MaxConnections, 1000)
@@ -189,6 +198,9 @@ type Server struct {
 	hostname  string
 	sh        *serve.Shell
 
+	// parses bounds the cached parses (parsecache.go); nil when off.
+	parses *parseClock
+
 	// sorts shares the sort state of mailboxes between sessions (sort_cache.go).
 	sorts sortShare
 }
@@ -197,6 +209,9 @@ func (s *Server) init() {
 	s.initOnce.Do(func() {
 		s.limits = s.Limits.withDefaults()
 		s.hostname = serve.Hostname(s.Hostname)
+		if s.limits.ParseCacheBytes > 0 {
+			s.parses = &parseClock{max: s.limits.ParseCacheBytes}
+		}
 		s.registry = s.Auth
 		if s.registry == nil {
 			s.registry = &sasl.Registry{Credentials: s.Backend, AllowPlaintext: s.AllowInsecureAuth}
