@@ -138,6 +138,45 @@ type Store struct {
 	users        map[string]*user
 	lastValidity uint32
 	closed       bool
+
+	stopWatch chan struct{}
+	watchDone chan struct{}
+}
+
+// watchInterval is how often folders that sessions wait on (IDLE) are
+// looked at for other programs' changes: two stats per folder.
+const watchInterval = 2 * time.Second
+
+// watch notices other programs' changes to the folders sessions have
+// open, so that a session in IDLE hears of them without polling.
+func (s *Store) watch() {
+	defer close(s.watchDone)
+	t := time.NewTicker(watchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopWatch:
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		users := make([]*user, 0, len(s.users))
+		for _, u := range s.users {
+			users = append(users, u)
+		}
+		s.mu.Unlock()
+		for _, u := range users {
+			u.mu.Lock()
+			for _, mb := range u.mailboxes {
+				if len(mb.handles) > 0 && len(mb.incoming) == 0 {
+					if err := mb.rescanLocked(); err != nil {
+						s.logger.Warn("maildir: rescan", "mailbox", mb.name, "user", u.name, "err", err)
+					}
+				}
+			}
+			u.mu.Unlock()
+		}
+	}
 }
 
 // Open opens (creating it if needed) a store rooted at dir.
@@ -161,6 +200,8 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if err := mkdirAll(s.fs, s.root); err != nil {
 		return nil, err
 	}
+	s.stopWatch, s.watchDone = make(chan struct{}), make(chan struct{})
+	go s.watch()
 	return s, nil
 }
 
@@ -187,8 +228,13 @@ func (s *Store) Close() error {
 	for _, u := range s.users {
 		users = append(users, u)
 	}
+	wasClosed := s.closed
 	s.closed = true
 	s.mu.Unlock()
+	if !wasClosed {
+		close(s.stopWatch)
+		<-s.watchDone
+	}
 	var first error
 	for _, u := range users {
 		u.mu.Lock()

@@ -253,3 +253,29 @@ func TestReopenWithoutScan(t *testing.T) {
 		t.Fatalf("foreign delivery after the stamp not noticed: %v", uids)
 	}
 }
+
+// TestIdleHearsOtherWriters: a session waiting in IDLE (SetNotify, no
+// Poll) is woken when another program delivers into the folder.
+func TestIdleHearsOtherWriters(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, nil)
+	defer s.Close()
+	mb := mustOpen(t, s, "INBOX")
+	woke := make(chan struct{}, 1)
+	mb.SetNotify(func() {
+		select {
+		case woke <- struct{}{}:
+		default:
+		}
+	})
+	time.Sleep(10 * time.Millisecond)
+	os.WriteFile(filepath.Join(dir, "alice", "new", "1.other"), []byte("Subject: x\n\ny\n"), 0o600)
+	select {
+	case <-woke:
+	case <-time.After(3 * watchInterval):
+		t.Fatal("IDLE session not told of another program's delivery")
+	}
+	if ups := mb.Poll(); len(ups) != 1 || ups[0].Kind != imapserver.UpdateNew || !ups[0].Recent {
+		t.Fatalf("updates %+v", ups)
+	}
+}
