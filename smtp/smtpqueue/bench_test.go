@@ -42,6 +42,7 @@ func BenchmarkEnqueue(b *testing.B) {
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 			b.ReportMetric(float64(q.st.msgSync.started)/float64(b.N), "dirsyncs/op")
+			q.Close()
 		})
 	}
 }
@@ -78,6 +79,7 @@ func TestLargeQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	q.Close()
 	q = nil
 	var m0, m1 runtime.MemStats
 	runtime.GC()

@@ -97,7 +97,8 @@ func (q *Queue) notify(e *entry, idx []int, action mime.Action, now time.Time) {
 		defer f.Close()
 		rb.Original = io.NewSectionReader(f, e.off, e.size)
 		switch {
-		case action != actionFailed, rec.MailOptions.Return == smtp.ReturnHeaders:
+		// RFC 8689 §5: a REQUIRETLS message is bounced as if RET=HDRS.
+		case action != actionFailed, rec.MailOptions.Return == smtp.ReturnHeaders, rec.MailOptions.RequireTLS:
 			rb.HeadersOnly = true
 		case rec.MailOptions.Return == smtp.ReturnFull:
 		default:
@@ -109,7 +110,9 @@ func (q *Queue) notify(e *entry, idx []int, action mime.Action, now time.Time) {
 		q.log.Error("smtpqueue: cannot build DSN", "id", rec.ID, "err", err)
 		return
 	}
-	id, err := q.enqueue(context.Background(), &Envelope{To: []string{to}}, &buf, kind)
+	// RFC 8689 §5: the DSN of a REQUIRETLS message is protected alike.
+	env := &Envelope{To: []string{to}, MailOptions: smtp.MailOptions{RequireTLS: rec.MailOptions.RequireTLS}}
+	id, err := q.enqueue(context.Background(), env, &buf, kind)
 	if err != nil {
 		q.log.Error("smtpqueue: cannot queue DSN", "id", rec.ID, "err", err)
 		return

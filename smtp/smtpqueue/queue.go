@@ -169,12 +169,16 @@ type Options struct {
 // ErrNotFound is returned by the operations on a message not in the queue.
 var ErrNotFound = errors.New("smtpqueue: no such message")
 
+// ErrLocked is returned by Open when another process (or Queue) has the
+// directory open.
+var ErrLocked = errors.New("smtpqueue: queue directory in use by another process")
+
 // ErrClosed is returned by Enqueue after Close.
 var ErrClosed = errors.New("smtpqueue: queue closed")
 
 // Queue is a durable outbound mail queue in a directory. Enqueue stores
-// messages; Run delivers them. It is safe for concurrent use. One process
-// opens a directory at a time.
+// messages; Run delivers them. It is safe for concurrent use. One Queue
+// opens a directory at a time (a lock file enforces it on Unix).
 type Queue struct {
 	opts  Options
 	retry RetryPolicy
@@ -182,6 +186,7 @@ type Queue struct {
 	log   *slog.Logger
 	tr    Transport
 	st    *store
+	lock  *os.File
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -250,13 +255,22 @@ func Open(dir string, opts *Options) (*Queue, error) {
 	if q.tr == nil {
 		q.tr = &MX{}
 	}
-	st, err := openStore(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	q.st = st
+	st, err := openStore(dir)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	q.st, q.lock = st, lock
 	ids, err := st.list()
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	now := q.clock.Now()
@@ -416,13 +430,16 @@ func (q *Queue) Run(ctx context.Context) error {
 	}
 }
 
-// Close stops Enqueue from accepting messages. Stop Run through its
-// context first.
+// Close stops Enqueue from accepting messages and releases the
+// directory. Stop Run through its context first.
 func (q *Queue) Close() error {
 	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return nil
+	}
 	q.closed = true
-	q.mu.Unlock()
-	return nil
+	return q.lock.Close()
 }
 
 // dueHeap orders the messages waiting for an attempt by their time.

@@ -364,3 +364,54 @@ func TestStopDuringAttempt(t *testing.T) {
 		t.Errorf("%d deliveries", n)
 	}
 }
+
+// REQUIRETLS to a server that does not offer it: bounced with 5.7.30
+// (RFC 8689 §4.2.1), the header only even with RET=FULL, and the DSN
+// itself sent with REQUIRETLS (§5).
+func TestRequireTLSBounce(t *testing.T) {
+	one := smtptest.NewUnstartedServer(t)
+	one.Server.DisableExtensions = []string{"REQUIRETLS"}
+	one.Start()
+	h := newHarness(t, []string{"sender.test"}, func(o *Options) {
+		mx := o.Transport.(*MX)
+		mx.Options.Options.TLSConfig = one.ClientTLSConfig() // trusts every smtptest server
+	})
+	h.net.mu.Lock()
+	h.net.servers["one.test"] = one
+	h.net.mu.Unlock()
+	h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@one.test"}, MailOptions: smtp.MailOptions{RequireTLS: true, Return: smtp.ReturnFull}}, testMsg)
+	h.empty()
+	dsns := h.srv("sender.test").Messages()
+	if len(dsns) != 1 {
+		t.Fatalf("%d DSNs", len(dsns))
+	}
+	if !dsns[0].MailOptions.RequireTLS || !dsns[0].TLS {
+		t.Error("the DSN of a REQUIRETLS message went without REQUIRETLS")
+	}
+	if r := readDSN(t, dsns[0]).Status.Recipients[0]; r.Status != "5.7.30" || r.Action != mime.ActionFailed {
+		t.Errorf("DSN: %+v", r)
+	}
+	if strings.Contains(string(dsns[0].Raw), "Hi Bob!") {
+		t.Error("the body of a REQUIRETLS message was returned")
+	}
+	if len(h.srv("one.test").Messages()) != 0 {
+		t.Error("delivered without REQUIRETLS")
+	}
+}
+
+func TestOpenLocks(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, nil); err != ErrLocked {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	q.Close()
+	q2, err := Open(dir, nil)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	q2.Close()
+}
