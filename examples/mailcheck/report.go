@@ -52,7 +52,10 @@ type Report struct {
 }
 
 func (r *Report) add(sev Severity, id, subject, fix, format string, args ...any) {
-	r.Findings = append(r.Findings, Finding{Severity: sev, ID: id, Subject: subject, Message: fmt.Sprintf(format, args...), Fix: fix})
+	// One line per finding: joined errors carry newlines, and a server's
+	// reply must not be able to forge lines of the report.
+	msg := strings.Join(strings.FieldsFunc(fmt.Sprintf(format, args...), func(r rune) bool { return r == '\n' || r == '\r' }), "; ")
+	r.Findings = append(r.Findings, Finding{Severity: sev, ID: id, Subject: subject, Message: msg, Fix: fix})
 }
 
 func (r *Report) problem(sev Severity, id, subject, fix, format string, args ...any) {

@@ -302,3 +302,10 @@ func writeCertPEM(t *testing.T, path string, cert *x509.Certificate) {
 	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
 	require.NoError(t, os.WriteFile(path, b, 0o600))
 }
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}
