@@ -83,9 +83,15 @@ type Shell struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	conns     map[Conn]net.Conn // session → accepted connection
+	conns     map[Conn]tracked
 	closing   bool
 	done      chan struct{} // closed once closing and no conns are left
+}
+
+// tracked is what the shell keeps of a session being served.
+type tracked struct {
+	nc      net.Conn // the accepted connection
+	release func()   // gives the connection-limit slot back
 }
 
 // New returns a Shell for cfg.
@@ -99,7 +105,7 @@ func New(cfg Config) *Shell {
 		log:       log,
 		connLim:   limit.NewConnLimiter(cfg.Limits),
 		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[Conn]net.Conn),
+		conns:     make(map[Conn]tracked),
 		done:      make(chan struct{}),
 	}
 }
@@ -180,52 +186,92 @@ func (s *Shell) isClosing() bool {
 	return s.closing
 }
 
-// handle serves one accepted connection.
+// handle serves one accepted connection. Its frame stays under every
+// session for the session's life, so it is kept small: the work before
+// and after Serve is done in functions that have returned by then (an
+// idle IMAP session's stack fits in 4 KiB, and this frame counts).
 func (s *Shell) handle(nc net.Conn) {
+	c, ip := s.admit(nc)
+	if c == nil {
+		return
+	}
+	start := time.Now()
+	if s.handshake(nc) {
+		c.Serve()
+	}
+	s.finish(c, nc, ip, start)
+}
+
+// admit reads the PROXY header, if one is due, and tracks the
+// connection within the connection limits; it returns the session, or
+// nil after turning the connection away.
+//
+//go:noinline
+func (s *Shell) admit(nc net.Conn) (Conn, netip.Addr) {
 	if err := proxyproto.CheckHeader(nc); err != nil {
 		s.log.Info("bad PROXY header", "proxy", proxyproto.PeerAddr(nc).String(), "err", err)
 		nc.Close()
-		return
+		return nil, netip.Addr{}
 	}
 	ip := limit.AddrOf(nc.RemoteAddr())
 	release, err := s.connLim.Acquire(ip)
 	if err != nil {
 		s.refuse(nc, ip, RefusedLimit)
-		return
+		return nil, ip
 	}
-	defer release()
 	s.mu.Lock()
 	if s.closing {
 		// Shutdown has already told the tracked sessions; this one
 		// arrived too late to be among them.
 		s.mu.Unlock()
+		release()
 		s.refuse(nc, ip, RefusedShutdown)
-		return
+		return nil, ip
 	}
 	c := s.cfg.NewConn(nc, ip)
-	s.conns[c] = nc
+	s.conns[c] = tracked{nc: nc, release: release}
 	s.mu.Unlock()
-	defer s.untrack(c)
 	if h := s.cfg.Connect; h != nil {
 		h(ConnEvent{Remote: ip})
 	}
+	return c, ip
+}
+
+// handshake runs the implicit TLS handshake (RFC 8314), so that the
+// protocol starts on an encrypted connection, and reports whether the
+// session may start.
+//
+//go:noinline
+func (s *Shell) handshake(nc net.Conn) bool {
+	tc, ok := nc.(*tls.Conn)
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		s.log.Info("TLS handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+		return false
+	}
+	return true
+}
+
+// finish closes a served connection, gives its slot back and stops
+// tracking it.
+//
+//go:noinline
+func (s *Shell) finish(c Conn, nc net.Conn, ip netip.Addr, start time.Time) {
+	nc.Close()
 	if h := s.cfg.Disconnect; h != nil {
-		start := time.Now()
-		defer func() { h(ConnEvent{Remote: ip, Duration: time.Since(start)}) }()
+		h(ConnEvent{Remote: ip, Duration: time.Since(start)})
 	}
-	defer nc.Close()
-	if tc, ok := nc.(*tls.Conn); ok {
-		// Implicit TLS (RFC 8314): the handshake comes before the
-		// greeting, so the protocol starts on an encrypted connection.
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HandshakeTimeout)
-		err := tc.HandshakeContext(ctx)
-		cancel()
-		if err != nil {
-			s.log.Info("TLS handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
-			return
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.conns[c]; ok {
+		t.release()
+		delete(s.conns, c)
 	}
-	c.Serve()
+	s.doneIfIdleLocked()
 }
 
 // refuse tells the client why it is not served and closes the
@@ -239,13 +285,6 @@ func (s *Shell) refuse(nc net.Conn, ip netip.Addr, why string) {
 	nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	nc.Write([]byte(s.cfg.Refusal(why)))
 	nc.Close()
-}
-
-func (s *Shell) untrack(c Conn) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.conns, c)
-	s.doneIfIdleLocked()
 }
 
 func (s *Shell) doneIfIdleLocked() {
@@ -315,7 +354,7 @@ func (s *Shell) Close() error {
 func (s *Shell) closeConns() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, nc := range s.conns {
-		nc.Close()
+	for _, t := range s.conns {
+		t.nc.Close()
 	}
 }
