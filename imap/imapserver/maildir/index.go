@@ -126,7 +126,7 @@ func parseLog(data []byte) ([]record, int) {
 // tokens splits a payload at spaces; a token starting with `"` is a Go
 // quoted string and is returned unquoted.
 func tokens(s string) ([]string, bool) {
-	var out []string
+	out := make([]string, 0, strings.Count(s, " ")+1)
 	for len(s) > 0 {
 		if s[0] == '"' {
 			q, err := strconv.QuotedPrefix(s)
