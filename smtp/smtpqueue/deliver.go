@@ -329,10 +329,10 @@ func setReply(r *rcptState, err error) {
 		err error
 		enh string
 	}{
-		{smtpclient.ErrRequireTLS, "5.7.30"},    // RFC 8689 §4.2.1: REQUIRETLS support required
-		{smtpclient.ErrNeedsSMTPUTF8, "5.6.7"},  // RFC 6531 §3.2, RFC 6533 §3: non-ASCII address
-		{smtpclient.ErrNeeds8BitMIME, "5.6.3"},  // RFC 3463: conversion required but not supported
-		{smtpclient.ErrTooLarge, "5.3.4"},       // RFC 3463: message too big for system
+		{smtpclient.ErrRequireTLS, "5.7.30"},   // RFC 8689 §4.2.1: REQUIRETLS support required
+		{smtpclient.ErrNeedsSMTPUTF8, "5.6.7"}, // RFC 6531 §3.2, RFC 6533 §3: non-ASCII address
+		{smtpclient.ErrNeeds8BitMIME, "5.6.3"}, // RFC 3463: conversion required but not supported
+		{smtpclient.ErrTooLarge, "5.3.4"},      // RFC 3463: message too big for system
 	} {
 		if errors.Is(err, c.err) {
 			r.Enhanced = c.enh
