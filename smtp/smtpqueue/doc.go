@@ -74,6 +74,10 @@
 // failure goes to Options.Postmaster as a double bounce, and a double
 // bounce that fails is dropped with a log line, so nothing loops.
 //
+// Options.Sign transforms each message before it is sent; DKIM returns one
+// that adds a DKIM-Signature with smtp/dkim, hashing the stored file without
+// copying it.
+//
 // # Operations
 //
 // List, Get, Hold, Release, RetryNow and Delete manage the queue; Stats

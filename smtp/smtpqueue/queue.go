@@ -154,8 +154,10 @@ type Options struct {
 	// sender gave no RET (RFC 3461 §4.3 leaves it to us); larger ones, and
 	// RET=HDRS, return the header only. 0 means 256 KiB.
 	ReturnLimit int64
-	// Sign, when set, is applied to the message before each attempt (e.g.
-	// a DKIM signature, smtp/dkim) and returns the message to send.
+	// Sign, when set, is applied to the message before each attempt and
+	// returns the message to send: DKIM(opts) adds a DKIM signature. When
+	// it fails the message is sent unsigned and a warning logged, rather
+	// than held back.
 	Sign func(ctx context.Context, msg smtpclient.Message) (smtpclient.Message, error)
 	// Clock is the time source; nil means the system clock.
 	Clock Clock
