@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -166,5 +167,44 @@ func TestConcurrentDeliveries(t *testing.T) {
 	s2 := openStore(t, dir, nil)
 	if got := inbox(t, s2, "alice"); len(got) != 64 {
 		t.Fatalf("after reopen: %d messages", len(got))
+	}
+}
+
+// countFS counts directory and file syncs on the real file system.
+type countFS struct {
+	osFS
+	dirSyncs atomic.Int64
+}
+
+func (c *countFS) SyncDir(name string) error {
+	c.dirSyncs.Add(1)
+	return c.osFS.SyncDir(name)
+}
+
+// TestGroupCommit: concurrent deliveries share their directory (and
+// index) fsyncs: 64 deliveries at once cost far fewer than 64.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	fsys := &countFS{}
+	s := openStore(t, t.TempDir(), fsys)
+	before := fsys.dirSyncs.Load()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if _, err := s.Deliver(ctx, "alice", strings.NewReader(crlfMsg)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	n := fsys.dirSyncs.Load() - before
+	t.Logf("64 concurrent deliveries: %d directory syncs", n)
+	if n >= 64 {
+		t.Fatalf("64 concurrent deliveries made %d directory syncs: no group commit", n)
 	}
 }
