@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +17,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -42,6 +47,11 @@ type DomainOptions struct {
 	HTTPClient *http.Client
 	// MTASTSURLBase replaces "https://mta-sts.DOMAIN" (for tests).
 	MTASTSURLBase string
+	// DANEConnect connects to an MX host that has DNSSEC-validated TLSA
+	// records and checks them against the certificate it presents after
+	// STARTTLS, on MXPort (0 means 25).
+	DANEConnect bool
+	MXPort      int
 }
 
 // DomainResult is the -json detail of a domain check.
@@ -208,7 +218,7 @@ func (d *domainCheck) checkMXHost(host string) {
 	for _, ip := range ips {
 		d.checkPTR(subj, ip)
 	}
-	d.checkTLSA(host)
+	d.checkTLSA(host, ips[0])
 }
 
 // checkPTR: forward-confirmed reverse DNS, which many receivers require of
@@ -243,7 +253,7 @@ func (d *domainCheck) checkPTR(subj string, ip netip.Addr) {
 }
 
 // checkTLSA: DANE for SMTP (RFC 7672): TLSA records count only with DNSSEC.
-func (d *domainCheck) checkTLSA(host string) {
+func (d *domainCheck) checkTLSA(host string, ip netip.Addr) {
 	ctx, cancel := d.qctx()
 	recs, authentic, err := d.opts.DNS.LookupTLSA(ctx, "_25._tcp."+host)
 	cancel()
@@ -267,6 +277,72 @@ func (d *domainCheck) checkTLSA(host string) {
 		}
 	}
 	d.r.ok("tlsa", "DANE "+host, "%d TLSA record(s), DNSSEC-validated", len(recs))
+	if d.opts.DANEConnect {
+		d.matchTLSA(host, ip, recs)
+	}
+}
+
+// matchTLSA connects to the MX and checks that one TLSA record matches the
+// certificate chain it presents (RFC 7672 §3.1 and §3.2, RFC 6698 §2.1).
+func (d *domainCheck) matchTLSA(host string, ip netip.Addr, recs []dns.TLSA) {
+	subj := "DANE " + host
+	port := d.opts.MXPort
+	if port == 0 {
+		port = 25
+	}
+	svc := Service{Name: "smtp", Proto: "smtp", Port: port}
+	var chain []*x509.Certificate
+	err := session(d.ctx, d.env, host, net.JoinHostPort(ip.String(), strconv.Itoa(port)), svc, nil, nil, func(p *prober) error {
+		if p.tlsState == nil {
+			return errNoStartTLS
+		}
+		chain = p.tlsState.PeerCertificates
+		return nil
+	})
+	if err != nil {
+		kind, _ := failureKind(err)
+		d.r.problem(Warn, "dane-unchecked", subj, "Check from a network where port 25 is open, or look at the MX's STARTTLS (\"mailcheck server\").",
+			"could not fetch the certificate from %s port %d (%s): %v", ip, port, kind, err)
+		return
+	}
+	for _, t := range recs {
+		if tlsaMatches(t, chain) {
+			d.r.ok("dane-match", subj, "TLSA %d %d %d matches the certificate the MX presents", t.Usage, t.Selector, t.MatchingType)
+			return
+		}
+	}
+	d.r.problem(Error, "dane-mismatch", subj, "Publish TLSA records for the certificate (or key) the MX serves now, before changing it next time (RFC 7672 §4): DANE senders will not deliver.",
+		"no TLSA record matches the certificate the MX presents")
+}
+
+func tlsaMatches(t dns.TLSA, chain []*x509.Certificate) bool {
+	var certs []*x509.Certificate
+	switch t.Usage {
+	case 3: // DANE-EE: the server's own certificate
+		if len(chain) > 0 {
+			certs = chain[:1]
+		}
+	case 2: // DANE-TA: a certificate in the chain
+		certs = chain
+	}
+	for _, c := range certs {
+		data := c.Raw
+		if t.Selector == 1 {
+			data = c.RawSubjectPublicKeyInfo
+		}
+		switch t.MatchingType {
+		case 1:
+			h := sha256.Sum256(data)
+			data = h[:]
+		case 2:
+			h := sha512.Sum512(data)
+			data = h[:]
+		}
+		if bytes.Equal(data, t.Data) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkSPF lints the SPF record (RFC 7208) and returns its ip4/ip6 hosts.
@@ -732,6 +808,7 @@ func runDomain(ctx context.Context, fs *flag.FlagSet, c *common, args []string) 
 	fs.Var(&selectors, "selector", "DKIM selector to check; repeatable")
 	fs.Var(&ips, "ip", "sending address to look up on the blocklists (besides SPF's ip4/ip6); repeatable")
 	fs.Var(&lists, "dnsbl", "blocklist zone to ask (default "+strings.Join(DefaultDNSBLs, ", ")+"; \"none\" for none); repeatable")
+	daneConnect := fs.Bool("dane-connect", true, "connect to port 25 of MX hosts with TLSA records to check them against the certificate")
 	stsBase := fs.String("mtasts-url-base", "", "fetch the MTA-STS policy from this base URL instead of https://mta-sts.DOMAIN")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -747,7 +824,7 @@ func runDomain(ctx context.Context, fs *flag.FlagSet, c *common, args []string) 
 	if err != nil {
 		return nil, err
 	}
-	opts := DomainOptions{DNS: cl, Selectors: selectors, MTASTSURLBase: *stsBase}
+	opts := DomainOptions{DNS: cl, Selectors: selectors, MTASTSURLBase: *stsBase, DANEConnect: *daneConnect}
 	for _, s := range ips {
 		ip, err := netip.ParseAddr(s)
 		if err != nil {

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/posthorn/posthorn/smtp/smtptest"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -209,4 +213,30 @@ func TestRunDomain(t *testing.T) {
 	var rep Report
 	require.NoError(t, json.Unmarshal(out.Bytes(), &rep))
 	assert.Equal(t, Error, rep.Findings[0].Severity, "problems first")
+}
+
+// DANE: TLSA records checked against the certificate our SMTP server
+// presents after STARTTLS; a stale record is a mismatch.
+func TestDomainDANEMatch(t *testing.T) {
+	srv := smtptest.NewServer(t)
+	_, port, _ := net.SplitHostPort(srv.Addr)
+	spki := sha256.Sum256(srv.Certificate().RawSubjectPublicKeyInfo)
+	for _, c := range []struct {
+		data []byte
+		want string
+	}{{spki[:], "dane-match"}, {make([]byte, 32), "dane-mismatch"}} {
+		zone := dnstest.NewServer(t)
+		zone.SetAD(true)
+		zone.MX("dane.test.", 10, "mx.dane.test.")
+		zone.A("mx.dane.test.", "127.0.0.1")
+		zone.Add("_25._tcp.mx.dane.test.", 300, &dnsmessage.UnknownResource{Type: dns.TypeTLSA, Data: append([]byte{3, 1, 1}, c.data...)})
+		p, _ := strconv.Atoi(port)
+		r := domainCheckAt(t, zone, "dane.test", nil, DomainOptions{DNSBLs: []string{}, DANEConnect: true, MXPort: p})
+		assert.True(t, r.Has(c.want), c.want)
+		if c.want == "dane-match" {
+			assert.NotContains(t, problemIDs(r), "dane-mismatch")
+		} else {
+			assert.Contains(t, problemIDs(r), "dane-mismatch")
+		}
+	}
 }
