@@ -86,6 +86,18 @@ type Backend interface {
 // type as smtpserver.ConnInfo and pop3server.ConnInfo.
 type ConnInfo = serve.ConnInfo
 
+// CommandInfo describes a command for Server.CommandFilter.
+type CommandInfo struct {
+	// Name is the command's name, upper case ("FETCH"); UID is set for
+	// the UID form.
+	Name string
+	UID  bool
+	// Username is the logged-in user, "" before login.
+	Username string
+	// Conn is the connection (nil fields before login).
+	Conn *ConnInfo
+}
+
 // MailboxInfo describes one mailbox for LIST.
 type MailboxInfo struct {
 	// Name is the full UTF-8 name, levels separated by Delimiter.

@@ -1,6 +1,8 @@
 package imapserver
 
 import (
+	"bufio"
+	"bytes"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +16,26 @@ func (s *session) canLogin() bool {
 	return s.tls || s.srv.AllowInsecureAuth
 }
 
-// writeCaps writes the capability list for the session's state.
+// writeCaps writes the capability list for the session's state,
+// through Server.CapabilityFilter when there is one.
 func (s *session) writeCaps() {
+	f := s.srv.CapabilityFilter
+	if f == nil {
+		s.writeAllCaps()
+		return
+	}
+	// Rare (tests, policy): write the list aside, filter, write it.
+	saved := s.w.Writer
+	var b bytes.Buffer
+	s.w.Writer = bufio.NewWriter(&b)
+	s.writeAllCaps()
+	s.w.Writer.Flush()
+	s.w.Writer = saved
+	s.w.WriteString(strings.Join(f(strings.Fields(b.String())), " "))
+}
+
+// writeAllCaps writes the capability list for the session's state.
+func (s *session) writeAllCaps() {
 	w := &s.w
 	w.WriteString("IMAP4rev1 IMAP4rev2")
 	if s.state == stateNotAuth {

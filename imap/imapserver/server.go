@@ -186,6 +186,19 @@ type Server struct {
 	// lines interleave; the writer must be safe for concurrent use.
 	Trace io.Writer
 
+	// CommandFilter, when not nil, is asked before each command runs,
+	// once its name is known; a non-nil error refuses the command: the
+	// rest of its line is skipped and an *imap.Error is the tagged reply
+	// as it is (NO [code] text), any other error NO. For policy (commands
+	// some users may not run) and for test servers (imap/imaptest) that
+	// make a command fail.
+	CommandFilter func(ctx context.Context, cmd CommandInfo) error
+	// CapabilityFilter, when not nil, edits the capabilities advertised
+	// (CAPABILITY, the greeting's and login's [CAPABILITY]): for a test
+	// server that withholds some. The commands of a withheld capability
+	// are still accepted.
+	CapabilityFilter func(caps []string) []string
+
 	initOnce  sync.Once
 	limits    Limits
 	registry  *sasl.Registry

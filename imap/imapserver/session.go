@@ -429,6 +429,20 @@ func (s *session) command() error {
 		name == "FETCH" || name == "STORE")
 	s.okCode = ""
 	start := time.Now()
+	if f := s.srv.CommandFilter; f != nil {
+		ci := CommandInfo{Name: name, UID: uid, Conn: &s.info}
+		if s.user != nil {
+			ci.Username = s.user.Username()
+		}
+		if ferr := f(s.ctx, ci); ferr != nil {
+			var ie *imap.Error
+			if !errors.As(ferr, &ie) || ie.Type == imap.StatusBYE {
+				ferr = imap.NoError("", "Command refused")
+			}
+			s.updateAtEOL = false
+			return s.finish(tag, name, ferr, start)
+		}
+	}
 	err = h.fn(s, tag, uid)
 	return s.finish(tag, name, err, start)
 }

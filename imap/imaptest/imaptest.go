@@ -18,8 +18,9 @@
 //
 // LoginError makes logins fail with the given error (an *imap.Error with
 // a code such as AUTHENTICATIONFAILED or UNAVAILABLE), for all users or
-// those in FailUsers, so an application's handling of a refused login can
-// be tested. The underlying Server's fields (Limits, AllowInsecureAuth,
+// those in FailUsers; SetCommandFaults makes commands fail (every time,
+// the first k times, for one user) with a chosen reply; Withhold leaves
+// capabilities out of what the server advertises. The underlying Server's fields (Limits, AllowInsecureAuth,
 // ...) can be set before Start.
 package imaptest
 
@@ -29,9 +30,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/imap/imapclient"
 	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
@@ -55,8 +59,75 @@ type Server struct {
 	// (for the users in FailUsers, or everyone when FailUsers is empty).
 	LoginError error
 	FailUsers  []string
+	// Withhold lists capabilities left out of what the server advertises
+	// ("IDLE", "MOVE", "COMPRESS=DEFLATE", "AUTH=PLAIN"...), to test how
+	// a client copes without them. The commands themselves still work.
+	Withhold []string
 
-	kit testkit.Lifecycle
+	kit    testkit.Lifecycle
+	mu     sync.Mutex
+	faults []CommandFault
+	counts map[int]int
+}
+
+// CommandFault makes a command fail, for testing how an application
+// handles a refusal.
+type CommandFault struct {
+	// Command is the command's name ("SELECT", "APPEND"); "UID FETCH"
+	// names the UID form.
+	Command string
+	// User limits the fault to one user; "" means anyone.
+	User string
+	// Times limits the fault to the first Times matching commands; 0
+	// means every one.
+	Times int
+	// Reply is the tagged reply; nil means "NO Command failed (test
+	// fault)".
+	Reply *imap.Error
+}
+
+// SetCommandFaults replaces the command faults; safe while the server
+// runs.
+func (s *Server) SetCommandFaults(f ...CommandFault) {
+	s.mu.Lock()
+	s.faults, s.counts = append([]CommandFault(nil), f...), map[int]int{}
+	s.mu.Unlock()
+}
+
+// commandFilter is the Server's CommandFilter: the first fault that
+// applies refuses the command.
+func (s *Server) commandFilter(_ context.Context, cmd imapserver.CommandInfo) error {
+	name := cmd.Name
+	if cmd.UID {
+		name = "UID " + name
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if !strings.EqualFold(f.Command, name) || (f.User != "" && f.User != cmd.Username) {
+			continue
+		}
+		s.counts[i]++
+		if f.Times > 0 && s.counts[i] > f.Times {
+			continue
+		}
+		if f.Reply != nil {
+			return f.Reply
+		}
+		return imap.NoError("", "Command failed (test fault)")
+	}
+	return nil
+}
+
+// capabilityFilter leaves out the withheld capabilities.
+func (s *Server) capabilityFilter(caps []string) []string {
+	out := caps[:0:0]
+	for _, c := range caps {
+		if !slices.ContainsFunc(s.Withhold, func(w string) bool { return strings.EqualFold(w, c) }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // NewServer starts a server on a loopback port, offering STARTTLS, over a
@@ -95,6 +166,10 @@ func (s *Server) StartTLS() { s.start(true) }
 
 func (s *Server) start(implicit bool) {
 	s.Server.Backend = &faultBackend{Store: s.Store, s: s}
+	s.Server.CommandFilter = s.commandFilter
+	if len(s.Withhold) > 0 {
+		s.Server.CapabilityFilter = s.capabilityFilter
+	}
 	s.kit.Start(implicit, nil, s.Server.Serve, s.Server.ServeTLS, func(ctx context.Context) error {
 		err := s.Server.Shutdown(ctx)
 		_ = s.Server.Close()

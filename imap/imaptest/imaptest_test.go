@@ -123,3 +123,46 @@ func TestNoGoroutinesLeft(t *testing.T) {
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before)
 }
+
+// Command faults refuse a command with the chosen reply (the first k
+// times, for one user), and withheld capabilities are not advertised.
+func TestCommandFaultsAndWithhold(t *testing.T) {
+	t.Parallel()
+	s := imaptest.NewUnstartedServer(t)
+	s.Withhold = []string{"IDLE", "MOVE"}
+	s.Start()
+	s.AddUser("bob", "pw")
+	s.AddUser("carol", "pw")
+	s.SetCommandFaults(
+		imaptest.CommandFault{Command: "SELECT", User: "bob", Times: 1, Reply: imap.NoError(imap.CodeUnavailable, "try later")},
+		imaptest.CommandFault{Command: "UID FETCH"},
+	)
+	ctx := ctxT(t)
+	_, err := s.Deliver(ctx, "bob", []byte("Subject: x\r\n\r\nx\r\n"))
+	require.NoError(t, err)
+	c, err := s.Client(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Login(ctx, "bob", "pw"))
+	assert.False(t, c.Has(ctx, "IDLE"))
+	assert.False(t, c.Has(ctx, "MOVE"))
+	assert.True(t, c.Has(ctx, "UIDPLUS"))
+	_, err = c.Select(ctx, "INBOX", nil)
+	var ie *imap.Error
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, imap.CodeUnavailable, ie.Code)
+	_, err = c.Select(ctx, "INBOX", nil)
+	require.NoError(t, err, "only the first SELECT fails")
+	_, err = c.UIDFetch(ctx, imap.NumSetOf(1), []imap.FetchAtt{{Item: imap.FetchFlags}}, nil).Collect()
+	require.Error(t, err)
+	_, err = c.Fetch(ctx, imap.NumSetOf(1), []imap.FetchAtt{{Item: imap.FetchFlags}}, nil).Collect()
+	require.NoError(t, err, "FETCH is not UID FETCH")
+
+	// The fault is bob's: carol selects at once.
+	c2, err := s.Client(ctx)
+	require.NoError(t, err)
+	defer c2.Close()
+	require.NoError(t, c2.Login(ctx, "carol", "pw"))
+	_, err = c2.Select(ctx, "INBOX", nil)
+	require.NoError(t, err)
+}

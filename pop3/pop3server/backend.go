@@ -74,3 +74,13 @@ type Maildrop interface {
 // "APOP" or the SASL mechanism) and Service "pop3". It is the same type as
 // smtpserver.ConnInfo and imapserver.ConnInfo.
 type ConnInfo = serve.ConnInfo
+
+// CommandInfo describes a command for Server.CommandFilter.
+type CommandInfo struct {
+	// Name is the command's name, upper case ("RETR").
+	Name string
+	// Username is the logged-in user, "" before login.
+	Username string
+	// Conn is the connection (nil fields before login).
+	Conn *ConnInfo
+}

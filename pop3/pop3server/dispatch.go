@@ -1,6 +1,9 @@
 package pop3server
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/posthorn/posthorn/pop3"
 )
 
@@ -15,6 +18,19 @@ func (c *conn) dispatch(cmd pop3.Command) (done bool) {
 		// Logged by cmdAuth with the mechanism only.
 	default:
 		c.log.Debug("pop3 command", "cmd", cmd.Name, "args", cmd.Args)
+	}
+	if f := c.srv.CommandFilter; f != nil && !c.unfiltered(cmd.Name) {
+		ci := CommandInfo{Name: cmd.Name, Conn: &c.info}
+		if c.state == stateTransaction {
+			ci.Username = c.user
+		}
+		if err := f(c.ctx, ci); err != nil {
+			if _, ok := pop3.AsError(err); !ok {
+				err = &pop3.Error{Text: "command refused"}
+			}
+			c.replyErr(cmd.Name, err)
+			return false
+		}
 	}
 	// Commands valid in every state.
 	switch cmd.Name {
@@ -99,41 +115,44 @@ func (c *conn) dispatchTransaction(cmd pop3.Command) bool {
 }
 
 // cmdCapa answers CAPA (RFC 2449 §5) for the current state.
+// unfiltered lists the commands CommandFilter is not asked about: the way
+// out, the capability list, and the steps of a login already begun.
+func (c *conn) unfiltered(name string) bool {
+	return name == "QUIT" || name == "CAPA" || name == "PASS" || name == "AUTH"
+}
+
 func (c *conn) cmdCapa() {
 	s := c.srv
-	c.reply("+OK capability list follows")
-	c.reply("TOP")
-	c.reply("UIDL")
-	c.reply("RESP-CODES")
-	c.reply("AUTH-RESP-CODE") // RFC 3206 §5
-	c.reply("PIPELINING")
+	caps := []string{"TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"} // AUTH-RESP-CODE: RFC 3206 §5
 	if c.state == stateAuthorization {
 		if c.plaintextOK() && s.passwords() != nil {
-			c.reply("USER")
+			caps = append(caps, "USER")
 		}
 		if mechs := c.mechanisms(); len(mechs) > 0 {
-			line := "SASL"
-			for _, m := range mechs {
-				line += " " + m
-			}
-			c.reply(line)
+			caps = append(caps, "SASL "+strings.Join(mechs, " "))
 		}
 		if s.tlsConfig != nil && !c.tls && !c.utf8 {
-			c.reply("STLS")
+			caps = append(caps, "STLS")
 		}
 	}
 	if s.Expire != "" {
-		c.reply("EXPIRE " + s.Expire)
+		caps = append(caps, "EXPIRE "+s.Expire)
 	}
 	if s.LoginDelay > 0 {
-		c.replyf("LOGIN-DELAY %d", s.LoginDelay)
+		caps = append(caps, "LOGIN-DELAY "+strconv.Itoa(s.LoginDelay))
 	}
 	// RFC 6856 §2.2: USER/PASS and APOP take UTF-8 names and passwords,
-	// prepared with SASLprep.
-	c.reply("UTF8 USER")
-	c.reply("LANG") // RFC 6856 §3
+	// prepared with SASLprep; §3: LANG.
+	caps = append(caps, "UTF8 USER", "LANG")
 	if s.Implementation != "" {
-		c.reply("IMPLEMENTATION " + s.Implementation)
+		caps = append(caps, "IMPLEMENTATION "+s.Implementation)
+	}
+	if s.CapabilityFilter != nil {
+		caps = s.CapabilityFilter(caps)
+	}
+	c.reply("+OK capability list follows")
+	for _, l := range caps {
+		c.reply(l)
 	}
 	c.reply(".")
 }

@@ -1,6 +1,7 @@
 package pop3server
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -98,6 +99,17 @@ type Server struct {
 	// data elided after a few lines (internal/wiretrace). Sessions'
 	// lines interleave; the writer must be safe for concurrent use.
 	Trace io.Writer
+
+	// CommandFilter, when not nil, is asked before each command runs
+	// (QUIT, CAPA, PASS and AUTH excepted); a non-nil error refuses it:
+	// a *pop3.Error is answered as it is (-ERR [code] text), any other
+	// error "-ERR command refused". For policy and for test servers
+	// (pop3/pop3test) that make a command fail.
+	CommandFilter func(ctx context.Context, cmd CommandInfo) error
+	// CapabilityFilter, when not nil, edits the CAPA list (each entry a
+	// capability line such as "TOP" or "SASL PLAIN SCRAM-SHA-256"): for a
+	// test server that withholds some. Withheld commands still work.
+	CapabilityFilter func(caps []string) []string
 
 	initOnce  sync.Once
 	tlsConfig *tls.Config

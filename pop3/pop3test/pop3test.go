@@ -11,8 +11,10 @@
 // Store is the server's imapmem.Store: give it to an smtp/smtptest server
 // (its Store field) to read over POP3 the mail that server accepts, or to
 // an imap/imaptest server (its Store field, before Start) to see POP3
-// deletions over IMAP. LoginError and FailUsers make logins fail, for
-// testing an application's handling of a refused login.
+// deletions over IMAP. LoginError and FailUsers make logins fail,
+// SetCommandFaults makes commands fail (every time, the first k times, for
+// one user) and Withhold leaves capabilities out of CAPA, for testing an
+// application's failure paths.
 package pop3test
 
 import (
@@ -21,11 +23,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/internal/testkit"
+	"github.com/posthorn/posthorn/pop3"
 	"github.com/posthorn/posthorn/pop3/pop3client"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 	"github.com/posthorn/posthorn/sasl"
@@ -47,8 +52,67 @@ type Server struct {
 	// code such as [AUTH], [SYS/TEMP] or [IN-USE].
 	LoginError error
 	FailUsers  []string
+	// Withhold lists capabilities left out of CAPA (by their first word:
+	// "TOP", "UIDL", "SASL", "STLS", "PIPELINING"...), to test how a
+	// client copes without them. The commands themselves still work.
+	Withhold []string
 
-	kit testkit.Lifecycle
+	kit    testkit.Lifecycle
+	mu     sync.Mutex
+	faults []CommandFault
+	counts map[int]int
+}
+
+// CommandFault makes a command fail, for testing how an application
+// handles a refusal.
+type CommandFault struct {
+	// Command is the command's name ("RETR", "DELE", "STAT").
+	Command string
+	// User limits the fault to one user; "" means anyone.
+	User string
+	// Times limits the fault to the first Times matching commands; 0
+	// means every one.
+	Times int
+	// Reply is the answer; nil means "-ERR command failed (test fault)".
+	Reply *pop3.Error
+}
+
+// SetCommandFaults replaces the command faults; safe while the server
+// runs.
+func (s *Server) SetCommandFaults(f ...CommandFault) {
+	s.mu.Lock()
+	s.faults, s.counts = append([]CommandFault(nil), f...), map[int]int{}
+	s.mu.Unlock()
+}
+
+func (s *Server) commandFilter(_ context.Context, cmd pop3server.CommandInfo) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if !strings.EqualFold(f.Command, cmd.Name) || (f.User != "" && f.User != cmd.Username) {
+			continue
+		}
+		s.counts[i]++
+		if f.Times > 0 && s.counts[i] > f.Times {
+			continue
+		}
+		if f.Reply != nil {
+			return f.Reply
+		}
+		return &pop3.Error{Text: "command failed (test fault)"}
+	}
+	return nil
+}
+
+func (s *Server) capabilityFilter(caps []string) []string {
+	out := caps[:0:0]
+	for _, c := range caps {
+		word, _, _ := strings.Cut(c, " ")
+		if !slices.ContainsFunc(s.Withhold, func(w string) bool { return strings.EqualFold(w, word) }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // NewServer starts a server on a loopback port, offering STLS, over a new
@@ -89,6 +153,10 @@ func (s *Server) start(implicit bool) {
 	fs := &faultStore{Store: s.Store, s: s}
 	s.Server.Backend = pop3server.NewStoreBackend(fs)
 	s.Server.Auth = &sasl.Registry{Credentials: fs}
+	s.Server.CommandFilter = s.commandFilter
+	if len(s.Withhold) > 0 {
+		s.Server.CapabilityFilter = s.capabilityFilter
+	}
 	s.kit.Start(implicit, nil, s.Server.Serve, s.Server.ServeTLS, s.Server.Shutdown)
 	s.Addr = s.kit.Addr
 }

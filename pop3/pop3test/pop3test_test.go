@@ -106,3 +106,31 @@ func TestNoGoroutinesLeft(t *testing.T) {
 	}
 	assert.LessOrEqual(t, runtime.NumGoroutine(), before)
 }
+
+// Command faults refuse a command with the chosen reply, and withheld
+// capabilities are left out of CAPA.
+func TestCommandFaultsAndWithhold(t *testing.T) {
+	t.Parallel()
+	s := pop3test.NewUnstartedServer(t)
+	s.Withhold = []string{"TOP", "PIPELINING"}
+	s.Start()
+	s.AddUser("bob", "pw")
+	s.SetCommandFaults(pop3test.CommandFault{Command: "RETR", Times: 1, Reply: &pop3.Error{Code: pop3.CodeSysTemp, Text: "disk busy"}})
+	ctx := ctxT(t)
+	require.NoError(t, s.Deliver(ctx, "bob", []byte("Subject: one\r\n\r\nhello\r\n")))
+	c, err := s.Client(ctx)
+	require.NoError(t, err)
+	defer c.Close()
+	caps, err := c.Capa(ctx)
+	require.NoError(t, err)
+	_, hasTop := caps["TOP"]
+	_, hasUIDL := caps["UIDL"]
+	assert.False(t, hasTop)
+	assert.True(t, hasUIDL)
+	require.NoError(t, c.Login(ctx, "bob", "pw"))
+	_, err = c.Retr(ctx, 1)
+	require.ErrorIs(t, err, pop3.ErrSysTemp)
+	r, err := c.Retr(ctx, 1)
+	require.NoError(t, err, "only the first RETR fails")
+	r.Close()
+}
