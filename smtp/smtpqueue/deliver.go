@@ -63,6 +63,7 @@ func (q *Queue) attempt(ctx context.Context, e *entry) {
 	q.mu.Unlock()
 
 	results := make(map[int]error, len(pending))
+	nextHopDSN := map[int]bool{} // the next hop took NOTIFY over
 	f, err := os.Open(q.st.path("msg", rec.ID))
 	if err != nil {
 		for _, i := range pending {
@@ -91,10 +92,11 @@ func (q *Queue) attempt(ctx context.Context, e *entry) {
 		for _, dest := range order {
 			idx := groups[dest]
 			wg.Go(func() {
-				res := q.sendTo(ctx, e, dest, idx, msg)
+				res, dsn := q.sendTo(ctx, e, dest, idx, msg)
 				mu.Lock()
 				for j, i := range idx {
 					results[i] = res[j]
+					nextHopDSN[i] = dsn
 				}
 				mu.Unlock()
 			})
@@ -102,18 +104,20 @@ func (q *Queue) attempt(ctx context.Context, e *entry) {
 		wg.Wait()
 		f.Close()
 	}
-	q.finish(e, pending, results, ctx.Err() != nil)
+	q.finish(e, pending, results, nextHopDSN, ctx.Err() != nil)
 }
 
-func (q *Queue) sendTo(ctx context.Context, e *entry, dest string, idx []int, msg smtpclient.Message) []error {
+// sendTo sends to the recipients idx at dest; dsn reports whether the
+// next hop took over their NOTIFY=SUCCESS requests (RFC 3461 §5.2.1).
+func (q *Queue) sendTo(ctx context.Context, e *entry, dest string, idx []int, msg smtpclient.Message) (out []error, dsn bool) {
 	rec := e.rec
-	out := make([]error, len(idx))
+	out = make([]error, len(idx))
 	release, err := q.acquire(ctx, dest)
 	if err != nil {
 		for j := range out {
 			out[j] = err
 		}
-		return out
+		return out, false
 	}
 	env := &smtpclient.Envelope{From: rec.From, MailOptions: rec.MailOptions}
 	for _, i := range idx {
@@ -144,7 +148,15 @@ func (q *Queue) sendTo(ctx context.Context, e *entry, dest string, idx []int, ms
 		}
 		q.log.Log(context.Background(), lvl, "smtpqueue: attempt", args...)
 	}
-	return out
+	if r, ok := q.tr.(DSNRelayer); ok {
+		for j, i := range idx {
+			if out[j] == nil && wants(rec, i, smtp.NotifySuccess) {
+				dsn = r.RelaysDSN(ctx, dest)
+				break
+			}
+		}
+	}
+	return out, dsn
 }
 
 func temporary(err error) bool {
@@ -188,7 +200,7 @@ func oneLine(s string) string {
 // aborted means Run's context ended during the attempt: a recipient that
 // failed then was not really tried, so it stays pending and due, with no
 // attempt counted, and is tried again at once after a restart.
-func (q *Queue) finish(e *entry, pending []int, results map[int]error, aborted bool) {
+func (q *Queue) finish(e *entry, pending []int, results map[int]error, nextHopDSN map[int]bool, aborted bool) {
 	rec := e.rec
 	q.mu.Lock()
 	now := q.clock.Now()
@@ -209,7 +221,9 @@ func (q *Queue) finish(e *entry, pending []int, results map[int]error, aborted b
 			r.Status, r.Reply, r.Code, r.Enhanced = StatusDelivered, "", 0, ""
 			q.stats.Delivered++
 			ev.Type = EventDelivered
-			if wants(rec, i, smtp.NotifySuccess) {
+			if wants(rec, i, smtp.NotifySuccess) && !nextHopDSN[i] {
+				// RFC 3461 §5.2.2: the next hop does not offer DSN, so
+				// the request ends here with a "relayed" notice.
 				succeeded = append(succeeded, i)
 			}
 		default:

@@ -65,9 +65,11 @@
 // and queued like any message, from the null sender (RFC 5321 §4.5.5,
 // RFC 3461 §6.2). A recipient that failed gets a "failed" DSN unless its
 // NOTIFY excludes FAILURE; one still pending after Options.DelayWarning a
-// "delayed" one if NOTIFY includes DELAY; one delivered a "relayed" one
-// when NOTIFY has SUCCESS (RFC 3461 §5.2.2: whether the next hop passes
-// the request on is not known). Without NOTIFY the default is
+// "delayed" one if NOTIFY includes DELAY. A NOTIFY=SUCCESS request goes
+// on with the message when the next hop offers DSN (RFC 3461 §5.2.1: a
+// Transport that knows implements DSNRelayer, as Smarthost does); else
+// the queue answers it with a "relayed" DSN once the next hop accepted
+// the message (§5.2.2), as it always does for MX delivery. Without NOTIFY the default is
 // FAILURE,DELAY (§4.1). ENVID becomes Original-Envelope-Id, ORCPT
 // Original-Recipient, and RET chooses whether the message or its header
 // is returned. A message from the null sender is never bounced: its

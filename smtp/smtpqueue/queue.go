@@ -154,6 +154,9 @@ type Options struct {
 	// sender gave no RET (RFC 3461 §4.3 leaves it to us); larger ones, and
 	// RET=HDRS, return the header only. 0 means 256 KiB.
 	ReturnLimit int64
+	// MaxMessageSize bounds what Enqueue stores; 0 means 64 MiB, negative
+	// no limit.
+	MaxMessageSize int64
 	// Sign, when set, is applied to the message before each attempt and
 	// returns the message to send: DKIM(opts) adds a DKIM signature. When
 	// it fails the message is sent unsigned and a warning logged, rather
@@ -174,6 +177,10 @@ var ErrNotFound = errors.New("smtpqueue: no such message")
 // ErrLocked is returned by Open when another process (or Queue) has the
 // directory open.
 var ErrLocked = errors.New("smtpqueue: queue directory in use by another process")
+
+// ErrTooLarge is returned by Enqueue for a message over
+// Options.MaxMessageSize.
+var ErrTooLarge = errors.New("smtpqueue: message too large")
 
 // ErrClosed is returned by Enqueue after Close.
 var ErrClosed = errors.New("smtpqueue: queue closed")
@@ -240,6 +247,9 @@ func Open(dir string, opts *Options) (*Queue, error) {
 	}
 	if o.MaxPerDestination <= 0 {
 		o.MaxPerDestination = 5
+	}
+	if o.MaxMessageSize == 0 {
+		o.MaxMessageSize = 64 << 20
 	}
 	if o.ReturnLimit <= 0 {
 		o.ReturnLimit = 256 << 10
@@ -372,7 +382,7 @@ func (q *Queue) enqueue(ctx context.Context, env *Envelope, msg io.Reader, kind 
 	if env.RcptOptions != nil {
 		rec.RcptOptions = append([]smtp.RcptOptions(nil), env.RcptOptions...)
 	}
-	off, size, err := q.st.writeMessage(rec, msg)
+	off, size, err := q.st.writeMessage(rec, msg, q.opts.MaxMessageSize)
 	if err != nil {
 		return "", fmt.Errorf("smtpqueue: enqueue: %w", err)
 	}

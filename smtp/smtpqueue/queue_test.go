@@ -3,6 +3,9 @@ package smtpqueue
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -339,6 +342,21 @@ func TestEnqueueRefusesBadEnvelopes(t *testing.T) {
 		}
 	}
 	if s := h.q.Stats(); s.Queued != 0 {
+		t.Errorf("queued %d", s.Queued)
+	}
+}
+
+func TestEnqueueTooLarge(t *testing.T) {
+	h := newHarness(t, nil, func(o *Options) { o.MaxMessageSize = 100 })
+	env := &Envelope{From: "a@b.test", To: []string{"x@y.test"}}
+	if _, err := h.q.Enqueue(context.Background(), env, strings.NewReader(strings.Repeat("x", 101))); err == nil || !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("101 bytes: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(h.dir, "tmp")); len(ents) != 0 {
+		t.Errorf("left %d files in tmp", len(ents))
+	}
+	h.q.Hold(h.enqueue(env, strings.Repeat("x", 100)))
+	if s := h.q.Stats(); s.Queued != 1 {
 		t.Errorf("queued %d", s.Queued)
 	}
 }

@@ -54,3 +54,32 @@ func TestSmarthost(t *testing.T) {
 		t.Errorf("deferred %d, want 2 (both recipients once)", d)
 	}
 }
+
+// NOTIFY=SUCCESS through a smarthost: left to it when it offers DSN
+// (RFC 3461 §5.2.1), answered with a "relayed" DSN when it does not
+// (§5.2.2).
+func TestSmarthostSuccessNotify(t *testing.T) {
+	for _, offers := range []bool{true, false} {
+		relay := smtptest.NewUnstartedServer(t)
+		if !offers {
+			relay.Server.DisableExtensions = []string{"DSN"}
+		}
+		relay.Start()
+		sub := &smtpclient.Submitter{Addr: relay.Addr, Options: *relay.ClientOptions()}
+		t.Cleanup(func() { sub.Close(waitCtx(t)) })
+		h := newHarness(t, nil, func(o *Options) { o.Transport = &Smarthost{Submitter: sub} })
+		h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@one.test"},
+			RcptOptions: []smtp.RcptOptions{{Notify: smtp.NotifySuccess}}}, testMsg)
+		h.empty()
+		var dsns int
+		for _, m := range relay.Messages() {
+			if m.From == "" {
+				dsns++
+				readDSN(t, m)
+			}
+		}
+		if want := map[bool]int{true: 0, false: 1}[offers]; dsns != want {
+			t.Errorf("relay offers DSN %v: %d relayed DSNs, want %d", offers, dsns, want)
+		}
+	}
+}

@@ -115,7 +115,7 @@ func validID(id string) bool {
 // it into msg and fsyncs msg (shared with concurrent callers). It returns the
 // offset of the message in the file and its size. Only after it returns is
 // the message durable.
-func (s *store) writeMessage(rec *record, msg io.Reader) (off, size int64, err error) {
+func (s *store) writeMessage(rec *record, msg io.Reader, max int64) (off, size int64, err error) {
 	hdr, err := json.Marshal(rec)
 	if err != nil {
 		return 0, 0, err
@@ -137,9 +137,15 @@ func (s *store) writeMessage(rec *record, msg io.Reader) (off, size int64, err e
 	w.Write(hdr)
 	w.WriteByte('\n')
 	off = int64(len(magic) + len(hdr) + 1)
+	if max > 0 {
+		msg = io.LimitReader(msg, max+1)
+	}
 	size, err = io.Copy(w, msg)
 	if err != nil {
 		return fail(err)
+	}
+	if max > 0 && size > max {
+		return fail(ErrTooLarge)
 	}
 	if err := w.Flush(); err != nil {
 		return fail(err)

@@ -3,6 +3,7 @@ package smtpqueue
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"golang.org/x/net/idna"
 
@@ -45,11 +46,42 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 	return smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
 }
 
+// DSNRelayer is an optional interface of a Transport that knows whether
+// the next hop for dest offers DSN (RFC 3461): then the NOTIFY, ORCPT, RET
+// and ENVID parameters went on with the message, and a NOTIFY=SUCCESS
+// request is the next hop's to answer (§5.2.1); otherwise the queue sends
+// a "relayed" DSN itself (§5.2.2).
+type DSNRelayer interface {
+	RelaysDSN(ctx context.Context, dest string) bool
+}
+
 // Smarthost relays every message through one submission server with a
 // smtpclient.Submitter (STARTTLS on 587 or implicit TLS on 465, AUTH, a
-// pool of connections). NOTIFY, ORCPT, RET and ENVID go to the server.
+// pool of connections). NOTIFY, ORCPT, RET and ENVID go to the server
+// when it offers DSN.
 type Smarthost struct {
 	Submitter *smtpclient.Submitter
+
+	mu       sync.Mutex
+	dsnKnown bool
+	dsn      bool
+}
+
+// RelaysDSN reports whether the server offers DSN, learnt from its EHLO
+// on one extra connection, the first time it is asked.
+func (t *Smarthost) RelaysDSN(ctx context.Context, _ string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.dsnKnown {
+		c, err := t.Submitter.Dial(ctx)
+		if err != nil {
+			return false
+		}
+		_, t.dsn = c.Extension("DSN")
+		t.dsnKnown = true
+		c.Quit(ctx)
+	}
+	return t.dsn
 }
 
 // Destination returns the server's address: all mail goes there.
