@@ -25,6 +25,7 @@ type Filter struct {
 	ids   []string
 	state int
 	hold  []byte // the current field, while it may be one to drop
+	spare []byte // hold's buffer, kept for the next field
 	drop  bool   // the current field is dropped
 	err   error
 	// Removed counts the fields dropped.
@@ -42,6 +43,12 @@ const (
 // given authserv-ids (normally one: this host's).
 func NewFilter(w io.Writer, ids ...string) *Filter {
 	return &Filter{w: w, ids: ids}
+}
+
+// Reset makes f ready for another message, written to w, removing the
+// same authserv-ids; it keeps its buffer.
+func (f *Filter) Reset(w io.Writer) {
+	*f = Filter{w: w, ids: f.ids, spare: f.spare}
 }
 
 // Write filters p. Errors are those of the underlying writer.
@@ -68,7 +75,10 @@ func (f *Filter) Write(p []byte) (int, error) {
 				f.state = stBody // the blank line ending the header
 				continue
 			}
-			f.hold = make([]byte, 0, 128)
+			if f.spare == nil {
+				f.spare = make([]byte, 0, 128)
+			}
+			f.hold = f.spare[:0] // not nil: a field is held
 			f.state = stHold
 		case stPass:
 			i := bytes.IndexByte(p, '\n')
@@ -89,6 +99,9 @@ func (f *Filter) Write(p []byte) (int, error) {
 			p = p[len(chunk):]
 			if !f.drop {
 				f.hold = append(f.hold, chunk...)
+				if cap(f.hold) <= maxHeldField+maxNameLen {
+					f.spare = f.hold[:0]
+				}
 				f.judgeName()
 			}
 			if i >= 0 {

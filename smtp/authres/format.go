@@ -17,81 +17,93 @@ var ErrInvalid = errors.New("authres: invalid value")
 // quoted when they are not tokens; control characters (CR, LF, NUL...)
 // are refused, so nothing can be injected into the header.
 func (h *Header) Format() (string, error) {
-	parts, err := h.parts()
-	if err != nil {
-		return "", err
-	}
-	return strings.Join(parts, " "), nil
+	b, err := h.appendFieldValue(nil, " ")
+	return string(b), err
 }
 
 // Field returns the whole header field, "Authentication-Results: " and
 // the value folded with one result per line, ending in CRLF. Prepend it to
 // the message (RFC 8601 §5: above the fields it describes).
 func (h *Header) Field() (string, error) {
-	parts, err := h.parts()
-	if err != nil {
-		return "", err
-	}
-	return "Authentication-Results: " + strings.Join(parts, "\r\n\t") + "\r\n", nil
+	b, err := h.AppendField(nil)
+	return string(b), err
 }
 
-// parts returns "authserv-id [version];" and then each result (each but
-// the last ending in ";").
-func (h *Header) parts() ([]string, error) {
-	id, err := quoteValue(h.AuthServID)
-	if err != nil || h.AuthServID == "" {
-		return nil, fmt.Errorf("%w: authserv-id %q", ErrInvalid, h.AuthServID)
+// AppendField appends the field Field returns to dst, without the
+// intermediate string: a server that prepends it to every message it
+// receives reuses one buffer. On error dst is returned unchanged.
+func (h *Header) AppendField(dst []byte) ([]byte, error) {
+	n := len(dst)
+	b := append(dst, "Authentication-Results: "...)
+	b, err := h.appendFieldValue(b, "\r\n\t")
+	if err != nil {
+		return dst[:n], err
 	}
-	first := id
+	return append(b, "\r\n"...), nil
+}
+
+// appendFieldValue appends "authserv-id [version];" and then each result, each
+// after sep and each but the last ending in ";".
+func (h *Header) appendFieldValue(b []byte, sep string) ([]byte, error) {
+	if h.AuthServID == "" {
+		return b, fmt.Errorf("%w: authserv-id %q", ErrInvalid, h.AuthServID)
+	}
+	b, err := appendValue(b, h.AuthServID)
+	if err != nil {
+		return b, fmt.Errorf("%w: authserv-id %q", ErrInvalid, h.AuthServID)
+	}
 	if h.Version > 0 {
-		first += " " + strconv.Itoa(h.Version)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(h.Version), 10)
 	}
-	first += ";"
+	b = append(b, ';')
 	if len(h.Results) == 0 {
-		return []string{first + " none"}, nil
+		return append(b, " none"...), nil
 	}
-	parts := []string{first}
-	for i, r := range h.Results {
-		s, err := r.format()
-		if err != nil {
-			return nil, err
+	for i := range h.Results {
+		b = append(b, sep...)
+		if b, err = h.Results[i].appendTo(b); err != nil {
+			return b, err
 		}
 		if i < len(h.Results)-1 {
-			s += ";"
+			b = append(b, ';')
 		}
-		parts = append(parts, s)
 	}
-	return parts, nil
+	return b, nil
 }
 
-func (r *Result) format() (string, error) {
+func (r *Result) appendTo(b []byte) ([]byte, error) {
 	if !isKeyword(r.Method) || !isKeyword(r.Value) {
-		return "", fmt.Errorf("%w: method %q result %q", ErrInvalid, r.Method, r.Value)
+		return b, fmt.Errorf("%w: method %q result %q", ErrInvalid, r.Method, r.Value)
 	}
-	var b strings.Builder
-	b.WriteString(r.Method)
+	b = append(b, r.Method...)
 	if r.MethodVersion > 0 {
-		b.WriteString("/" + strconv.Itoa(r.MethodVersion))
+		b = append(b, '/')
+		b = strconv.AppendInt(b, int64(r.MethodVersion), 10)
 	}
-	b.WriteString("=" + r.Value)
+	b = append(b, '=')
+	b = append(b, r.Value...)
+	var err error
 	if r.Reason != "" {
-		q, err := quoteValue(r.Reason)
-		if err != nil {
-			return "", err
+		b = append(b, " reason="...)
+		if b, err = appendValue(b, r.Reason); err != nil {
+			return b, err
 		}
-		b.WriteString(" reason=" + q)
 	}
 	for _, p := range r.Props {
 		if !isKeyword(p.Type) || !isKeyword(p.Name) {
-			return "", fmt.Errorf("%w: property %q.%q", ErrInvalid, p.Type, p.Name)
+			return b, fmt.Errorf("%w: property %q.%q", ErrInvalid, p.Type, p.Name)
 		}
-		v, err := quotePValue(p.Value)
-		if err != nil {
-			return "", err
+		b = append(b, ' ')
+		b = append(b, p.Type...)
+		b = append(b, '.')
+		b = append(b, p.Name...)
+		b = append(b, '=')
+		if b, err = appendPValue(b, p.Value); err != nil {
+			return b, err
 		}
-		b.WriteString(" " + p.Type + "." + p.Name + "=" + v)
 	}
-	return b.String(), nil
+	return b, nil
 }
 
 func isKeyword(s string) bool {
@@ -106,33 +118,40 @@ func isKeyword(s string) bool {
 	return true
 }
 
-// quoteValue writes a value as a token when it is one, else as a quoted
-// string. Control characters are refused.
-func quoteValue(s string) (string, error) {
+// appendValue appends a value as a token when it is one, else as a
+// quoted string. Control characters are refused.
+func appendValue(b []byte, s string) ([]byte, error) {
 	token := s != ""
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < ' ' && c != '\t' || c == 0x7f {
-			return "", fmt.Errorf("%w: control character in %q", ErrInvalid, clip(s))
+			return b, fmt.Errorf("%w: control character in %q", ErrInvalid, clip(s))
 		}
 		token = token && isTokenChar(c)
 	}
 	if token {
-		return s, nil
+		return append(b, s...), nil
 	}
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`, nil
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '"' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"'), nil
 }
 
-// quotePValue writes a property value: as is when it is a token or an
+// appendPValue appends a property value: as is when it is a token or an
 // address-like [local@]domain, else quoted.
-func quotePValue(s string) (string, error) {
+func appendPValue(b []byte, s string) ([]byte, error) {
 	if s != "" && !strings.ContainsAny(s, " \t;()\"\\") {
 		for i := 0; i < len(s); i++ {
 			if s[i] < ' ' || s[i] == 0x7f {
-				return "", fmt.Errorf("%w: control character in %q", ErrInvalid, clip(s))
+				return b, fmt.Errorf("%w: control character in %q", ErrInvalid, clip(s))
 			}
 		}
-		return s, nil
+		return append(b, s...), nil
 	}
-	return quoteValue(s)
+	return appendValue(b, s)
 }

@@ -354,6 +354,9 @@ func (e *Evaluator) aligned(ctx context.Context, mode Alignment, author, authorO
 // error says why (the receiver then decides, §5.3.1 leaves it to local
 // policy).
 func AuthorDomain(from string) (string, error) {
+	if d, ok := simpleAuthorDomain(from); ok {
+		return normalize(d), nil
+	}
 	addrs, err := mail.ParseAddressList(from)
 	if err != nil {
 		return "", err
@@ -374,4 +377,73 @@ func AuthorDomain(from string) (string, error) {
 		return "", errors.New("dmarc: empty From")
 	}
 	return domain, nil
+}
+
+// simpleAuthorDomain reads the domain of the usual From values without
+// the general parser: "local@domain", "<local@domain>" and
+// "Words Of A Name <local@domain>", where every word is atext and the
+// address a dot-atom. For anything else (quotes, comments, groups,
+// several addresses, non-ASCII) it reports false and AuthorDomain parses
+// the whole RFC 5322 grammar. FuzzSimpleAuthorDomain checks that both
+// agree wherever this one answers.
+func simpleAuthorDomain(s string) (string, bool) {
+	s = strings.Trim(s, " \t")
+	addr := s
+	if i := strings.IndexByte(s, '<'); i >= 0 {
+		if s[len(s)-1] != '>' {
+			return "", false
+		}
+		addr = s[i+1 : len(s)-1]
+		for _, w := range strings.Split(strings.TrimRight(s[:i], " "), " ") {
+			if w != "" && !isAtext(w, false) {
+				return "", false
+			}
+		}
+	}
+	at := strings.IndexByte(addr, '@')
+	if at <= 0 {
+		return "", false
+	}
+	local, domain := addr[:at], addr[at+1:]
+	if !isAtext(local, true) || !isDotAtomDomain(domain) {
+		return "", false
+	}
+	return domain, true
+}
+
+// isAtext reports whether s is non-empty atext (RFC 5322 §3.2.3), with
+// dots between atoms when dots is set (a dot-atom).
+func isAtext(s string, dots bool) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
+		case c == '.' && dots && s[i-1] != '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isDotAtomDomain reports whether s is a host name of letters, digits and
+// hyphens in dot-separated labels.
+func isDotAtomDomain(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-':
+		case c == '.' && s[i-1] != '.':
+		default:
+			return false
+		}
+	}
+	return true
 }

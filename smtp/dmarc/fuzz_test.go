@@ -2,7 +2,9 @@ package dmarc
 
 import (
 	"bytes"
+	"net/mail"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -48,6 +50,36 @@ func FuzzParseReport(f *testing.F) {
 		}
 		if _, err := ParseReport(&buf); err != nil {
 			t.Fatalf("a report we parsed does not parse after writing: %v\n%s", err, buf.String())
+		}
+	})
+}
+
+// FuzzSimpleAuthorDomain checks AuthorDomain's shortcut against the full
+// parser: wherever the shortcut answers, net/mail finds the same domain.
+func FuzzSimpleAuthorDomain(f *testing.F) {
+	for _, s := range []string{
+		"alerts@example.com", "<a@Example.COM>", "Example Alerts <alerts@example.com>",
+		`"Alice" <alice@example.com>`, "a@example.com, b@example.com", "a.b+c@sub.example.com",
+		" Bob  Smith <b@x.example> ", "a..b@example.com", "<@example.com>", "Név <a@example.com>",
+		"a@b@c", "undisclosed-recipients:;", "(c) <a@example.com>",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, ok := simpleAuthorDomain(s)
+		if !ok {
+			return
+		}
+		addrs, err := mail.ParseAddressList(s)
+		if err != nil {
+			t.Fatalf("%q: shortcut found %q, net/mail: %v", s, d, err)
+		}
+		if len(addrs) != 1 {
+			t.Fatalf("%q: %d addresses", s, len(addrs))
+		}
+		want := addrs[0].Address[strings.LastIndexByte(addrs[0].Address, '@')+1:]
+		if normalize(want) != normalize(d) {
+			t.Fatalf("%q: shortcut %q, net/mail %q", s, d, want)
 		}
 	})
 }

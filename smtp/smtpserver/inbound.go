@@ -173,12 +173,16 @@ type authReader struct {
 func (s *storeSession) authBody(ctx context.Context, r io.Reader) io.Reader {
 	a := s.b.opts.Authenticate
 	ar := &s.auth
-	*ar = authReader{s: s, ctx: ctx, r: r, out: ar.out, scan: fromScanner{from: ar.scan.from[:0]}}
+	*ar = authReader{s: s, ctx: ctx, r: r, out: ar.out, filter: ar.filter, scan: fromScanner{from: ar.scan.from[:0]}}
 	ar.out.Reset()
 	if a.DKIM != nil {
 		ar.v = dkim.NewVerifier(ctx, a.DKIM)
 	}
-	ar.filter = authres.NewFilter(&ar.out, a.AuthServID)
+	if ar.filter == nil {
+		ar.filter = authres.NewFilter(&ar.out, a.AuthServID)
+	} else {
+		ar.filter.Reset(&ar.out)
+	}
 	return ar
 }
 
@@ -288,11 +292,9 @@ func (s *storeSession) authEnd() error {
 	}
 	if len(res) > 0 {
 		h := authres.Header{AuthServID: a.AuthServID, Results: res}
-		field, err := h.Field()
-		if err != nil {
+		var err error
+		if s.extra, err = h.AppendField(s.extra); err != nil {
 			s.b.log.Error("Authentication-Results not written", "err", err)
-		} else {
-			s.extra = append(s.extra, field...)
 		}
 	}
 	if v.SPF != nil && !a.NoReceivedSPF {

@@ -322,7 +322,7 @@ func (s *storeSession) deliver(ctx context.Context, r io.Reader) ([]error, error
 	res, err := s.b.store.DeliverMessage(ctx, s.users, r, s.header)
 	s.trace = nil
 	s.tee = inspectReader{}
-	s.auth.v, s.auth.r, s.auth.filter, s.auth.ctx = nil, nil, nil, nil
+	s.auth.v, s.auth.r, s.auth.ctx = nil, nil, nil
 	if err != nil {
 		// A body error is answered by the server, which knows which
 		// limit or policy it enforced; the rest are local failures.
