@@ -2,6 +2,8 @@ package smtpclient_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -32,10 +34,25 @@ func TestDovecotSubmission(t *testing.T) {
 	env := &smtpclient.Envelope{From: "alice@localhost", To: []string{"bob@example.org"}}
 	_, err := s.Submit(ctx, env, strings.NewReader(msg))
 	require.NoError(t, err)
+	// The server drops the idle pooled connection, as its idle timeout
+	// would (doveadm kick closes the user's sessions).
+	out, err := exec.Command("doveadm", "-c", d.Dir+"/dovecot.conf", "kick", "alice").CombinedOutput()
+	require.NoError(t, err, "doveadm kick: %s", out)
+	time.Sleep(200 * time.Millisecond)
+	_, err = s.Submit(ctx, env, strings.NewReader(msg))
+	require.NoError(t, err, "after the server dropped the pooled connection")
+	// The second message needed a second login: the pooled connection
+	// was gone, and the Submitter replaced it.
+	logins := 0
+	for deadline := time.Now().Add(3 * time.Second); logins < 2 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		log, _ := os.ReadFile(d.LogFile)
+		logins = strings.Count(string(log), "submission-login: Info: Login: user=<alice>")
+	}
+	assert.Equal(t, 2, logins, "logins before the restart")
 	d.Restart(t)
 	_, err = s.Submit(ctx, env, strings.NewReader(msg))
 	require.NoError(t, err, "after the restart")
-	msgs, err := relay.WaitForMessages(ctx, 2, smtptest.To("bob@example.org"))
+	msgs, err := relay.WaitForMessages(ctx, 3, smtptest.To("bob@example.org"))
 	require.NoError(t, err)
 	assert.Equal(t, "alice@localhost", msgs[0].From)
 	assert.Equal(t, "via dovecot", msgs[1].Subject)
