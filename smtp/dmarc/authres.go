@@ -8,7 +8,7 @@ import "github.com/posthorn/posthorn/smtp/authres"
 // (RFC 9989 §9.1), when a record applied. A temperror carries its problem
 // as the reason.
 func (e *Evaluation) AuthResult() authres.Result {
-	ar := authres.Result{Method: "dmarc", Value: string(e.Result)}
+	ar := authres.Result{Method: "dmarc", Value: string(e.Result), Props: make([]authres.Prop, 0, 2)}
 	if e.Result == TempError {
 		ar.Reason = e.Problem
 	}

@@ -394,10 +394,12 @@ func simpleAuthorDomain(s string) (string, bool) {
 			return "", false
 		}
 		addr = s[i+1 : len(s)-1]
-		for _, w := range strings.Split(strings.TrimRight(s[:i], " "), " ") {
+		for phrase := s[:i]; phrase != ""; {
+			w, rest, _ := strings.Cut(phrase, " ")
 			if w != "" && !isAtext(w, false) {
 				return "", false
 			}
+			phrase = rest
 		}
 	}
 	at := strings.IndexByte(addr, '@')

@@ -167,13 +167,14 @@ type authReader struct {
 	filter *authres.Filter
 	scan   fromScanner
 	out    bytes.Buffer // filtered header bytes not yet read
+	res    []authres.Result
 	err    error        // the final error, io.EOF or a refusal
 }
 
 func (s *storeSession) authBody(ctx context.Context, r io.Reader) io.Reader {
 	a := s.b.opts.Authenticate
 	ar := &s.auth
-	*ar = authReader{s: s, ctx: ctx, r: r, out: ar.out, filter: ar.filter, scan: fromScanner{from: ar.scan.from[:0]}}
+	*ar = authReader{s: s, ctx: ctx, r: r, out: ar.out, filter: ar.filter, res: ar.res, scan: fromScanner{from: ar.scan.from[:0]}}
 	ar.out.Reset()
 	if a.DKIM != nil {
 		ar.v = dkim.NewVerifier(ctx, a.DKIM)
@@ -231,7 +232,8 @@ func (s *storeSession) authEnd() error {
 	a := s.b.opts.Authenticate
 	ar := &s.auth
 	v := &s.verdict
-	var res []authres.Result
+	res := ar.res[:0]
+	defer func() { ar.res = res[:0] }()
 	if v.SPF != nil {
 		res = append(res, v.SPF.AuthResult())
 	}
