@@ -168,7 +168,7 @@ type authReader struct {
 	scan   fromScanner
 	out    bytes.Buffer // filtered header bytes not yet read
 	res    []authres.Result
-	err    error        // the final error, io.EOF or a refusal
+	err    error // the final error, io.EOF or a refusal
 }
 
 func (s *storeSession) authBody(ctx context.Context, r io.Reader) io.Reader {
