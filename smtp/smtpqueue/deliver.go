@@ -41,11 +41,39 @@ func (q *Queue) acquire(ctx context.Context, dest string) (release func(), err e
 	}
 	select {
 	case d.sem <- struct{}{}:
-		return func() { <-d.sem; done() }, nil
 	case <-ctx.Done():
 		done()
 		return nil, ctx.Err()
 	}
+	release = func() { <-d.sem; done() }
+	if delay := q.opts.DestinationRateDelay; delay > 0 {
+		// Space the starts of deliveries to dest by delay (Postfix's
+		// default_destination_rate_delay).
+		q.mu.Lock()
+		now := q.clock.Now()
+		start := now
+		if next := q.rateNext[dest]; next.After(now) {
+			start = next
+		}
+		q.rateNext[dest] = start.Add(delay)
+		if len(q.rateNext) > 1024 {
+			for k, t := range q.rateNext {
+				if t.Before(now) {
+					delete(q.rateNext, k)
+				}
+			}
+		}
+		q.mu.Unlock()
+		if wait := start.Sub(now); wait > 0 {
+			select {
+			case <-q.clock.After(wait):
+			case <-ctx.Done():
+				release()
+				return nil, ctx.Err()
+			}
+		}
+	}
+	return release, nil
 }
 
 // attempt tries a message's pending recipients once, grouped by

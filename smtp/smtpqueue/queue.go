@@ -145,6 +145,10 @@ type Options struct {
 	// "postmaster@"+Hostname. A double bounce that fails is dropped and
 	// logged: no loop.
 	Postmaster string
+	// DestinationRateDelay spaces the starts of deliveries to one
+	// destination at least this far apart (a receiving server's rate
+	// limit); 0 means no delay.
+	DestinationRateDelay time.Duration
 	// MaxDeliveries caps the deliveries in progress; 0 means 20.
 	MaxDeliveries int
 	// MaxPerDestination caps the deliveries in progress to one destination
@@ -197,15 +201,16 @@ type Queue struct {
 	st    *store
 	lock  *os.File
 
-	mu      sync.Mutex
-	entries map[string]*entry
-	due     dueHeap
-	dests   map[string]*destSlot
-	active  int
-	closed  bool
-	stats   Stats
-	wake    chan struct{}
-	workers sync.WaitGroup
+	mu       sync.Mutex
+	entries  map[string]*entry
+	due      dueHeap
+	dests    map[string]*destSlot
+	rateNext map[string]time.Time // earliest next start per destination
+	active   int
+	closed   bool
+	stats    Stats
+	wake     chan struct{}
+	workers  sync.WaitGroup
 }
 
 // entry is the in-memory index of a queued message.
@@ -224,7 +229,7 @@ type entry struct {
 // messages stored there: every message acknowledged by Enqueue before a
 // crash is found again. opts may be nil.
 func Open(dir string, opts *Options) (*Queue, error) {
-	q := &Queue{entries: map[string]*entry{}, dests: map[string]*destSlot{}, wake: make(chan struct{}, 1)}
+	q := &Queue{entries: map[string]*entry{}, dests: map[string]*destSlot{}, rateNext: map[string]time.Time{}, wake: make(chan struct{}, 1)}
 	if opts != nil {
 		q.opts = *opts
 	}

@@ -433,3 +433,34 @@ func TestOpenLocks(t *testing.T) {
 	}
 	q2.Close()
 }
+
+// DestinationRateDelay spaces deliveries to one destination; another
+// destination is not held up.
+func TestDestinationRateDelay(t *testing.T) {
+	h := newHarness(t, []string{"one.test", "two.test", "sender.test"}, func(o *Options) { o.DestinationRateDelay = time.Minute })
+	for range 3 {
+		h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@one.test"}}, testMsg)
+	}
+	h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@two.test"}}, testMsg)
+	if _, err := h.srv("one.test").WaitForMessages(waitCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.srv("two.test").WaitForMessages(waitCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(h.srv("one.test").Messages()); n != 1 {
+		t.Fatalf("%d deliveries to one.test before the delay passed", n)
+	}
+	for want := 2; want <= 3; want++ {
+		h.clock.Advance(time.Minute)
+		if _, err := h.srv("one.test").WaitForMessages(waitCtx(t), want); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond)
+		if n := len(h.srv("one.test").Messages()); n != want {
+			t.Fatalf("%d deliveries after %d minutes", n, want-1)
+		}
+	}
+	h.empty()
+}
