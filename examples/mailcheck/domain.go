@@ -637,21 +637,7 @@ func (d *domainCheck) checkMTASTS(mxHosts []string) {
 		return
 	}
 	n := len(d.r.Problems())
-	fields := map[string]string{}
-	var patterns []string
-	sc := bufio.NewScanner(strings.NewReader(pol))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if k == "mx" {
-			patterns = append(patterns, strings.ToLower(v))
-		} else if _, dup := fields[k]; !dup {
-			fields[k] = v
-		}
-	}
+	fields, patterns := parseSTSPolicy(pol)
 	d.res.MTASTS = pol
 	if fields["version"] != "STSv1" {
 		d.r.problem(Error, "mta-sts-policy-syntax", subj, "Start the policy with \"version: STSv1\".", "policy has no \"version: STSv1\"")
@@ -677,6 +663,30 @@ func (d *domainCheck) checkMTASTS(mxHosts []string) {
 	if len(d.r.Problems()) == n {
 		d.r.ok("mta-sts", subj, "mode %s, mx %s", fields["mode"], strings.Join(patterns, ", "))
 	}
+}
+
+// parseSTSPolicy reads the key: value lines of a policy (RFC 8461 §3.2):
+// the first value of each key, and every mx pattern (at most 100).
+func parseSTSPolicy(pol string) (map[string]string, []string) {
+	fields := map[string]string{}
+	var patterns []string
+	sc := bufio.NewScanner(strings.NewReader(pol))
+	sc.Buffer(make([]byte, 0, 1024), 64<<10)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if k == "mx" {
+			if len(patterns) < 100 {
+				patterns = append(patterns, strings.ToLower(v))
+			}
+		} else if _, dup := fields[k]; !dup && len(fields) < 100 {
+			fields[k] = v
+		}
+	}
+	return fields, patterns
 }
 
 // stsMatch: a pattern "*.example.org" matches exactly one label in front

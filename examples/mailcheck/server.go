@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -63,11 +64,16 @@ type ServerOptions struct {
 // CheckServer probes host on each service and reports.
 func CheckServer(ctx context.Context, env *Env, host string, opts ServerOptions) *Report {
 	r := &Report{Command: "server", Target: host}
-	var results []*PortResult
+	// The ports are probed at the same time, so filtered ones cost one
+	// timeout in all rather than one each.
+	results := make([]*PortResult, len(opts.Services))
+	var wg sync.WaitGroup
+	for i, svc := range opts.Services {
+		wg.Go(func() { results[i] = probeService(ctx, env, host, svc, opts) })
+	}
+	wg.Wait()
 	open := 0
-	for _, svc := range opts.Services {
-		pr := probeService(ctx, env, host, svc, opts)
-		results = append(results, pr)
+	for _, pr := range results {
 		if pr.Open {
 			open++
 		}
