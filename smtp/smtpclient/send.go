@@ -616,9 +616,6 @@ type msgInfo struct {
 	utf8Header bool // non-ASCII in the header (an RFC 6532 message needs SMTPUTF8)
 }
 
-// onlyWriter hides ReadFrom, so io.CopyBuffer uses the buffer given.
-type onlyWriter struct{ io.Writer }
-
 // scratchBuf returns the client's reusable buffer for a message of size
 // octets: at least 4 KiB, at most 256 KiB.
 func (c *Client) scratchBuf(size int64) []byte {
