@@ -20,6 +20,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -64,6 +66,31 @@ func (c *common) env() (*Env, error) {
 	env := &Env{Timeout: c.timeout, HelloName: c.helo}
 	if env.HelloName == "" {
 		env.HelloName, _ = os.Hostname()
+	}
+	if c.resolver != "" {
+		// Host names are resolved through -resolver for every connection.
+		cl, err := newDNSClient(c)
+		if err != nil {
+			return nil, err
+		}
+		env.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := netip.ParseAddr(host); err != nil {
+				ips, err := cl.LookupNetIP(ctx, "ip", host)
+				if err != nil {
+					return nil, err
+				}
+				if len(ips) == 0 {
+					return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+				}
+				addr = net.JoinHostPort(ips[0].String(), port)
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}
 	}
 	if c.caFile != "" {
 		pem, err := os.ReadFile(c.caFile)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"math/big"
 	"net"
 	"os"
@@ -308,4 +310,21 @@ func mustRead(t *testing.T, path string) []byte {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return b
+}
+
+// -resolver applies to the server check's connections: a name only the
+// test's DNS server knows is found.
+func TestRunServerResolver(t *testing.T) {
+	srv := smtptest.NewServer(t)
+	zone := dnstest.NewServer(t)
+	zone.A("mail.example.test.", "127.0.0.1")
+	_, port, _ := net.SplitHostPort(srv.Addr)
+	pem := t.TempDir() + "/ca.pem"
+	writeCertPEM(t, pem, srv.Certificate())
+	var out, errOut bytes.Buffer
+	rc := run(context.Background(), []string{"server", "-resolver", zone.Addr.String(), "-ca", pem, "-no-versions", "-port", "submission=" + port, "mail.example.test"}, nil, &out, &errOut)
+	t.Log(out.String())
+	assert.Equal(t, 1, rc, errOut.String())
+	assert.Contains(t, out.String(), "answers: 220")
+	assert.Contains(t, out.String(), "certificate is for localhost, 127.0.0.1, ::1, not mail.example.test")
 }
