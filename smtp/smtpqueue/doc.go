@@ -87,12 +87,20 @@
 // delivery, deferral, failure, expiry and DSN, and Options.Logger a record
 // of every attempt (recipient, destination, outcome, reply, duration).
 //
+// # Secure delivery
+//
+// Direct delivery uses STARTTLS opportunistically (RFC 7435), and verified
+// TLS for REQUIRETLS messages as smtpclient.Deliver does; a REQUIRETLS
+// message that cannot be sent so is bounced with 5.7.30 (RFC 8689 §4.2.1).
+// MX.STS applies MTA-STS (RFC 8461): under an enforced policy only the MX
+// hosts it names are used, over verified TLS, and failures are deferred.
+//
 // # Not yet
 //
-// MTA-STS (RFC 8461), DANE (RFC 7672) and TLS-RPT (RFC 8460) are not
-// implemented: delivery uses opportunistic STARTTLS, and verified TLS for
-// REQUIRETLS as smtpclient.Deliver does. Direct delivery does not pass
-// NOTIFY and ORCPT to the next hop (smtpclient.Deliver takes no RCPT
-// parameters) and opens one connection per message and destination; a
-// smarthost gets them, over pooled connections.
+// DANE (RFC 7672) and TLS-RPT (RFC 8460) are not implemented, nor a policy
+// of our own per domain. Direct delivery does not pass NOTIFY and ORCPT to
+// the next hop (smtpclient.Deliver takes no RCPT parameters), so NOTIFY=
+// SUCCESS is answered with "relayed", and it opens one connection per
+// message and destination; a smarthost gets the parameters, over pooled
+// connections.
 package smtpqueue

@@ -33,3 +33,24 @@ func FuzzReadMessage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSTSPolicy: a policy body from the network never panics, and an
+// accepted policy is one of the three modes with a bounded MX list.
+func FuzzParseSTSPolicy(f *testing.F) {
+	f.Add("version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n")
+	f.Add("version: STSv1\nmode: none\nmax_age: 0\n")
+	f.Add("version: STSv1\nmode: testing\nmx: *.\nmax_age: 31557600\n")
+	f.Add("version:STSv1\nmode:enforce\nmx:\nmax_age:1")
+	f.Fuzz(func(t *testing.T, body string) {
+		p, err := parseSTSPolicy(body)
+		if err != nil {
+			return
+		}
+		if p.mode != "enforce" && p.mode != "testing" && p.mode != "none" || len(p.mx) > 100 {
+			t.Fatalf("%+v", p)
+		}
+		for _, h := range []string{"", ".", "*.", "a.b", "mx.example.com"} {
+			p.matches(h)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package smtpqueue
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 
@@ -33,6 +34,8 @@ type MX struct {
 	// Options configure Deliver; their MailOptions are replaced by each
 	// message's.
 	Options smtpclient.DeliverOptions
+	// STS, when set, applies MTA-STS policies (RFC 8461).
+	STS *MTASTS
 }
 
 // Destination returns the recipient's domain, lower-case, as an A-label.
@@ -43,7 +46,26 @@ func (t *MX) Destination(rcpt string) string { return domainOf(rcpt) }
 func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult {
 	o := t.Options
 	o.MailOptions = env.MailOptions
-	return smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
+	if t.STS != nil && len(env.To) > 0 {
+		if err := t.applySTS(ctx, domainOf(env.To[0]), &o); err != nil {
+			res := make([]smtpclient.RecipientResult, len(env.To))
+			for i, to := range env.To {
+				res[i] = smtpclient.RecipientResult{Recipient: to, Err: err}
+			}
+			return res
+		}
+	}
+	res := smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
+	if o.TLS == smtpclient.TLSRequired && !env.MailOptions.RequireTLS {
+		// RFC 8461 §5: under an enforced policy a TLS failure is retried,
+		// not bounced (the client counts some as permanent).
+		for i := range res {
+			if res[i].Err != nil && res[i].Permanent() && !isReply(res[i].Err) {
+				res[i].Err = &stsError{"MTA-STS: " + res[i].Err.Error()}
+			}
+		}
+	}
+	return res
 }
 
 // DSNRelayer is an optional interface of a Transport that knows whether
@@ -113,6 +135,11 @@ func (t *Smarthost) Send(ctx context.Context, env *smtpclient.Envelope, msg smtp
 		}
 	}
 	return res
+}
+
+func isReply(err error) bool {
+	var se *smtp.Error
+	return errors.As(err, &se)
 }
 
 func domainOf(addr string) string {
