@@ -26,6 +26,48 @@ func Index(r io.ReaderAt, size int64, lim Limits) (*Part, error) {
 	}
 	var w walker
 	w.init(bufio.NewReaderSize(io.NewSectionReader(r, 0, size), bufSize), lim, true, true)
+	return w.index()
+}
+
+// An Indexer computes part trees as Index does, keeping its read buffer
+// (64 KiB) and header scratch space from one message to the next, so that
+// indexing many messages allocates only their trees, whatever their size.
+// The zero value is ready to use. An Indexer is not safe for concurrent
+// use; keep one per goroutine or in a sync.Pool.
+type Indexer struct {
+	sr  io.SectionReader
+	br  *bufio.Reader
+	hdr []byte
+	hbr *bufio.Reader
+}
+
+// Index is Index with the Indexer's buffers.
+func (ix *Indexer) Index(r io.ReaderAt, size int64, lim Limits) (*Part, error) {
+	ix.sr = *io.NewSectionReader(r, 0, size)
+	if ix.br == nil {
+		ix.br = bufio.NewReaderSize(&ix.sr, 64<<10)
+	} else {
+		ix.br.Reset(&ix.sr)
+	}
+	var w walker
+	w.init(ix.br, lim, true, true)
+	w.hdr, w.hbr = ix.hdr[:0], ix.hbr
+	root, err := w.index()
+	// Keep the scratch space unless one odd header grew it past 64 KiB.
+	if cap(w.hdr) <= 64<<10 {
+		ix.hdr = w.hdr[:0]
+	}
+	// Keep no reference to the message nor to the walker (and its tree).
+	if ix.hbr = w.hbr; ix.hbr != nil {
+		ix.hbr.Reset(nil)
+	}
+	ix.sr = io.SectionReader{}
+	ix.br.Reset(nil)
+	return root, err
+}
+
+// index walks the whole message.
+func (w *walker) index() (*Part, error) {
 	for {
 		_, err := w.next()
 		if err == io.EOF {

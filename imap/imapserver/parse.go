@@ -37,7 +37,15 @@ func (s *session) parsed(m Message) (*parsedMsg, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := mime.Index(ra, m.Size(), mime.Limits{})
+	// The index's 64 KiB read buffer comes from a pool: a cold FETCH
+	// allocates the tree and the encoded replies, nothing in proportion
+	// to the message's size.
+	ix, _ := s.srv.indexers.Get().(*mime.Indexer)
+	if ix == nil {
+		ix = new(mime.Indexer)
+	}
+	root, err := ix.Index(ra, m.Size(), mime.Limits{})
+	s.srv.indexers.Put(ix)
 	if root == nil {
 		return nil, err
 	}

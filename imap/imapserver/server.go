@@ -213,6 +213,8 @@ type Server struct {
 
 	// parses bounds the cached parses (parsecache.go); nil when off.
 	parses *parseClock
+	// indexers are the *mime.Indexer of parses (parse.go).
+	indexers sync.Pool
 
 	// sorts shares the sort state of mailboxes between sessions (sort_cache.go).
 	sorts sortShare
