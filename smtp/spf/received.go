@@ -25,7 +25,8 @@ func (o *Outcome) ReceivedSPF() string {
 	b.WriteString(" (")
 	writeComment(&b, receiver)
 	b.WriteString(": ")
-	o.writeComment(&b)
+	ip := o.IP.String()
+	o.writeComment(&b, ip)
 	b.WriteString(")")
 	kv := func(k, v string) {
 		b.WriteString("\r\n\t")
@@ -35,7 +36,7 @@ func (o *Outcome) ReceivedSPF() string {
 		b.WriteByte(';')
 	}
 	kv("receiver", receiver)
-	kv("client-ip", o.IP.String())
+	kv("client-ip", ip)
 	if o.Identity == IdentityMailFrom {
 		kv("envelope-from", o.Sender)
 	}
@@ -54,12 +55,11 @@ func (o *Outcome) ReceivedSPF() string {
 // writeComment writes the explanatory comment (RFC 7208 §9.1: "conveying
 // supporting information for the result, such as <ip>, <sender>, and
 // <domain>").
-func (o *Outcome) writeComment(b *strings.Builder) {
+func (o *Outcome) writeComment(b *strings.Builder, ip string) {
 	who, whose := "domain of ", o.Sender
 	if o.Identity == IdentityHelo {
 		whose = o.Helo
 	}
-	ip := o.IP.String()
 	switch o.Result {
 	case Pass, Fail, SoftFail:
 		b.WriteString(who)
@@ -94,16 +94,27 @@ func (o *Outcome) writeComment(b *strings.Builder) {
 // printable ASCII as "?" and those in special as quoted-pairs
 // (RFC 5322 §3.2.1).
 func writeClean(b *strings.Builder, s, special string) {
-	for i := 0; i < len(s) && i < maxFieldValue; i++ {
+	if len(s) > maxFieldValue {
+		s = s[:maxFieldValue]
+	}
+	start := 0 // s[start:i] is written as it is
+	for i := 0; i < len(s); i++ {
 		c := s[i]
-		switch {
-		case c < 0x20 || c >= 0x7f:
+		// Every special character sorts at or below the backslash, so
+		// letters skip the lookup.
+		if c >= 0x20 && c < 0x7f && (c > '\\' || strings.IndexByte(special, c) < 0) {
+			continue
+		}
+		b.WriteString(s[start:i])
+		if c < 0x20 || c >= 0x7f {
 			c = '?'
-		case strings.IndexByte(special, c) >= 0:
+		} else {
 			b.WriteByte('\\')
 		}
 		b.WriteByte(c)
+		start = i + 1
 	}
+	b.WriteString(s[start:])
 }
 
 // writeComment writes s as comment text (RFC 5322 §3.2.2).

@@ -253,6 +253,9 @@ func TestReceivedSPF(t *testing.T) {
 	var cb strings.Builder
 	writeComment(&cb, `a(b)c\`)
 	assert.Equal(t, `a\(b\)c\\`, cb.String(), "comment escapes ( ) and \\")
+	cb.Reset()
+	writeComment(&cb, "\"x\x00\xff"+strings.Repeat("y", 300))
+	assert.Equal(t, "\"x??"+strings.Repeat("y", maxFieldValue-4), cb.String(), "\" passes in a comment; cut to maxFieldValue")
 }
 
 // Over real sockets: the caching DNS client asking a DNS server on
