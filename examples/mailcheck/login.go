@@ -289,8 +289,8 @@ func loginOnce(ctx context.Context, env *Env, t *LoginTarget, r *Report, res *Lo
 	if mech == "" {
 		err = c.Login(ctx, t.User, t.Password)
 		mech = chosen(offered, c)
-	} else if mech == "USER" {
-		err = c.Login(ctx, t.User, t.Password) // POP3 USER/PASS is Login's fallback
+	} else if pc, ok := c.(pop3Conn); ok && mech == "USER" {
+		err = pc.User(ctx, t.User, t.Password) // POP3 USER/PASS (RFC 1939 §7)
 	} else {
 		var sc sasl.Client
 		cs, _ := c.TLSConnectionState()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,8 +75,29 @@ func TestLoginSMTPNoStartTLS(t *testing.T) {
 	assert.Equal(t, []string{"login-tls"}, problemIDs(r))
 }
 
+// syncBuffer is a trace sink for a server's concurrent sessions.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 func TestLoginPOP3(t *testing.T) {
-	srv := pop3test.NewServer(t)
+	srv := pop3test.NewUnstartedServer(t)
+	trace := &syncBuffer{}
+	srv.Server.Trace = trace
+	srv.Start()
 	srv.AddUser("bob", "secret")
 	require.NoError(t, srv.Deliver(context.Background(), "bob", []byte("Subject: hi\r\n\r\nhi\r\n")))
 	env := testEnv(srv.ClientTLSConfig().RootCAs)
@@ -84,6 +106,11 @@ func TestLoginPOP3(t *testing.T) {
 	assert.Equal(t, 1, r.Details.(*LoginResult).Messages)
 	r = login(t, env, "pop3://bob@"+srv.Addr, "bad", LoginOptions{})
 	assert.Equal(t, []string{"login-auth"}, problemIDs(r))
+
+	r = login(t, env, "pop3://bob@"+srv.Addr, "secret", LoginOptions{AllMechs: true})
+	assert.Empty(t, problemIDs(r))
+	assert.Equal(t, "ok", r.Details.(*LoginResult).Tried["USER"])
+	assert.Contains(t, trace.String(), "C: USER bob", "USER/PASS itself, not the strongest SASL mechanism")
 }
 
 func TestLoginRefused(t *testing.T) {
