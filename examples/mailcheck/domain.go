@@ -292,7 +292,7 @@ func (d *domainCheck) matchTLSA(host string, ip netip.Addr, recs []dns.TLSA) {
 	}
 	svc := Service{Name: "smtp", Proto: "smtp", Port: port}
 	var chain []*x509.Certificate
-	err := session(d.ctx, d.env, host, net.JoinHostPort(ip.String(), strconv.Itoa(port)), svc, nil, nil, func(p *prober) error {
+	_, err := session(d.ctx, d.env, host, net.JoinHostPort(ip.String(), strconv.Itoa(port)), svc, nil, func(p *prober) error {
 		if p.tlsState == nil {
 			return errNoStartTLS
 		}

@@ -25,25 +25,31 @@ type prober struct {
 	capsTLS    []string
 	authTLS    []string
 	tag        int
+	connected  bool
+	capsDone   bool // the capabilities before TLS were read
 }
 
 var errNoStartTLS = errors.New("STARTTLS not offered")
+
+// handshakeError is a failed TLS handshake (the certificate is not checked
+// by the probe, so this is the server's TLS set-up or a version mismatch).
+type handshakeError struct{ err error }
+
+func (e *handshakeError) Error() string { return "TLS handshake: " + e.err.Error() }
+func (e *handshakeError) Unwrap() error { return e.err }
 
 // session runs one connection: greeting, capabilities, STARTTLS when offered
 // (or the implicit TLS handshake), then fn, then a polite goodbye. tlsCfg
 // nil means probeTLSConfig; fn nil means a TLS version probe, which fails
 // without STARTTLS.
-func session(ctx context.Context, env *Env, host, addr string, svc Service, tlsCfg *tls.Config, connected *bool, fn func(*prober) error) error {
+func session(ctx context.Context, env *Env, host, addr string, svc Service, tlsCfg *tls.Config, fn func(*prober) error) (p *prober, err error) {
 	ctx, cancel := context.WithTimeout(ctx, env.timeout())
 	defer cancel()
 	conn, err := env.dial(ctx, addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer conn.Close()
-	if connected != nil {
-		*connected = true
-	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
@@ -52,11 +58,11 @@ func session(ctx context.Context, env *Env, host, addr string, svc Service, tlsC
 	if tlsCfg == nil {
 		tlsCfg = probeTLSConfig(host)
 	}
-	p := &prober{proto: svc.Proto}
+	p = &prober{proto: svc.Proto, connected: true}
 	if svc.Implicit {
 		tc := tls.Client(conn, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("TLS handshake: %w", err)
+			return p, &handshakeError{err}
 		}
 		st := tc.ConnectionState()
 		p.tlsState = &st
@@ -64,39 +70,39 @@ func session(ctx context.Context, env *Env, host, addr string, svc Service, tlsC
 	}
 	p.lineConn = newLineConn(conn)
 	if err := p.greeting(); err != nil {
-		return ctxErr(ctx, err)
+		return p, ctxErr(ctx, err)
 	}
 	caps, err := p.capabilities(env)
 	if err != nil {
-		return ctxErr(ctx, err)
+		return p, ctxErr(ctx, err)
 	}
 	if svc.Implicit {
 		p.capsTLS = caps
 		p.authTLS = authMechs(p.proto, caps)
 	} else {
-		p.caps = caps
+		p.caps, p.capsDone = caps, true
 		p.auth = authMechs(p.proto, caps)
 		p.plainLogin = plainLoginOffered(p.proto, caps)
 		p.starttls = hasStartTLS(p.proto, caps)
 		if p.starttls {
 			if err := p.startTLS(ctx, tlsCfg); err != nil {
-				return ctxErr(ctx, err)
+				return p, ctxErr(ctx, err)
 			}
 			if p.capsTLS, err = p.capabilities(env); err != nil {
-				return ctxErr(ctx, err)
+				return p, ctxErr(ctx, err)
 			}
 			p.authTLS = authMechs(p.proto, p.capsTLS)
 		} else if fn == nil {
-			return errNoStartTLS
+			return p, errNoStartTLS
 		}
 	}
 	if fn != nil {
 		if err := fn(p); err != nil {
-			return ctxErr(ctx, err)
+			return p, ctxErr(ctx, err)
 		}
 	}
 	p.quit()
-	return nil
+	return p, nil
 }
 
 // ctxErr prefers the context's error when the connection was closed because
@@ -361,7 +367,7 @@ func (p *prober) startTLS(ctx context.Context, cfg *tls.Config) error {
 	// old reader (RFC 3207 §4.2: discard knowledge from before TLS).
 	tc := tls.Client(p.conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("TLS handshake after STARTTLS: %w", err)
+		return &handshakeError{err}
 	}
 	st := tc.ConnectionState()
 	p.tlsState = &st

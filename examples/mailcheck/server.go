@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -52,6 +53,7 @@ type PortResult struct {
 	OpenRelay   bool     `json:"open_relay,omitempty"`
 
 	plainLoginBefore bool // IMAP LOGIN or POP3 USER usable before TLS
+	capsRead         bool // the capabilities before TLS were read
 }
 
 // ServerOptions select what "server" does.
@@ -92,23 +94,35 @@ func subject(svc Service) string { return fmt.Sprintf("%s/%d", svc.Name, svc.Por
 func serviceFindings(r *Report, env *Env, host string, pr *PortResult) {
 	subj := subject(pr.Service)
 	if !pr.Open {
-		kind, _ := failureKind(errString(pr.Error))
 		switch pr.Failure {
 		case "timeout":
 			r.info("port-timeout", subj, "no answer (timeout): filtered by a firewall, or blocked by your network (port 25 often is)")
 		case "refused":
 			r.info("port-closed", subj, "connection refused: nothing listens here")
 		default:
-			_ = kind
 			r.info("port-failed", subj, "%s failure: %s", pr.Failure, pr.Error)
 		}
 		return
 	}
 	if pr.Error != "" {
-		r.problem(Error, "probe-failed", subj, "Look at the server's log for this connection.", "%s: %s", pr.Failure, pr.Error)
+		if pr.Failure == "tls" {
+			r.problem(Error, "tls-handshake-failed", subj, "Look at the server's TLS settings and log: it needs a certificate and key it can read, and TLS 1.2 or 1.3 enabled.",
+				"%s", pr.Error)
+		} else {
+			_, fix := failureKind(errString(pr.Error))
+			if pr.Failure == "timeout" {
+				fix = "The server accepts connections but does not answer in time: look at its log and load (or a firewall that inspects the protocol)."
+			}
+			if fix == "" {
+				fix = "Look at the server's log for this connection."
+			}
+			r.problem(Error, "probe-failed", subj, fix, "%s: %s", pr.Failure, pr.Error)
+		}
 	}
-	r.ok("port-open", subj, "answers: %s", pr.Banner)
-	if !pr.Service.Implicit && !pr.StartTLS {
+	if pr.Banner != "" {
+		r.ok("port-open", subj, "answers: %s", pr.Banner)
+	}
+	if !pr.Service.Implicit && !pr.StartTLS && pr.capsRead {
 		r.problem(Error, "no-starttls", subj, "Configure a certificate and enable STARTTLS (RFC 3207, RFC 9051 §6.2.1, RFC 2595) on this port.",
 			"STARTTLS is not offered: passwords and mail cross the network in the clear")
 	}
@@ -161,15 +175,7 @@ func (e errString) Error() string { return string(e) }
 func probeService(ctx context.Context, env *Env, host string, svc Service, opts ServerOptions) *PortResult {
 	pr := &PortResult{Service: svc}
 	addr := net.JoinHostPort(host, strconv.Itoa(svc.Port))
-	err := session(ctx, env, host, addr, svc, nil, &pr.Open, func(p *prober) error {
-		pr.Banner = p.banner
-		pr.CapsBefore, pr.AuthBefore = p.caps, p.auth
-		pr.plainLoginBefore = p.plainLogin
-		pr.StartTLS = p.starttls
-		if p.tlsState != nil {
-			pr.TLS = inspectTLS(env, *p.tlsState, host)
-			pr.CapsAfter, pr.AuthAfter = p.capsTLS, p.authTLS
-		}
+	p, err := session(ctx, env, host, addr, svc, nil, func(p *prober) error {
 		if opts.RelayTest && svc.Name == "smtp" {
 			reply, accepted, err := p.relayTest(env)
 			if err != nil {
@@ -179,8 +185,23 @@ func probeService(ctx context.Context, env *Env, host string, svc Service, opts 
 		}
 		return nil
 	})
+	if p != nil { // what the connection showed before any failure
+		pr.Open = p.connected
+		pr.Banner = p.banner
+		pr.CapsBefore, pr.AuthBefore = p.caps, p.auth
+		pr.plainLoginBefore = p.plainLogin
+		pr.StartTLS, pr.capsRead = p.starttls, p.capsDone
+		if p.tlsState != nil {
+			pr.TLS = inspectTLS(env, *p.tlsState, host)
+			pr.CapsAfter, pr.AuthAfter = p.capsTLS, p.authTLS
+		}
+	}
 	if err != nil {
 		pr.Failure, _ = failureKind(err)
+		var he *handshakeError
+		if errors.As(err, &he) {
+			pr.Failure = "tls"
+		}
 		pr.Error = err.Error()
 		return pr
 	}
@@ -188,7 +209,7 @@ func probeService(ctx context.Context, env *Env, host string, svc Service, opts 
 		for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11, tls.VersionTLS12, tls.VersionTLS13} {
 			cfg := probeTLSConfig(host)
 			cfg.MinVersion, cfg.MaxVersion = v, v
-			if session(ctx, env, host, addr, svc, cfg, nil, nil) == nil {
+			if _, err := session(ctx, env, host, addr, svc, cfg, nil); err == nil {
 				pr.TLSVersions = append(pr.TLSVersions, tls.VersionName(v))
 			}
 		}

@@ -285,7 +285,7 @@ func TestServerSilentTimesOut(t *testing.T) {
 	start := time.Now()
 	r := checkOne(t, env, svcAt(t, "submission", ln.Addr().String()), ServerOptions{})
 	assert.Less(t, time.Since(start), 3*time.Second)
-	assert.Contains(t, problemIDs(r), "probe-failed")
+	assert.Equal(t, []string{"probe-failed"}, problemIDs(r))
 	assert.Contains(t, text(r), "timeout")
 }
 
@@ -327,4 +327,14 @@ func TestRunServerResolver(t *testing.T) {
 	assert.Equal(t, 1, rc, errOut.String())
 	assert.Contains(t, out.String(), "answers: 220")
 	assert.Contains(t, out.String(), "certificate is for localhost, 127.0.0.1, ::1, not mail.example.test")
+}
+
+// STARTTLS offered, but the server cannot complete a handshake (no
+// certificate configured).
+func TestServerBrokenTLS(t *testing.T) {
+	srv := smtptest.NewUnstartedServer(t)
+	srv.Server.TLSConfig = &tls.Config{}
+	srv.Start()
+	r := checkOne(t, testEnv(nil), svcAt(t, "submission", srv.Addr), ServerOptions{})
+	assert.Equal(t, []string{"tls-handshake-failed"}, problemIDs(r))
 }
