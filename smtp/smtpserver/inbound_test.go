@@ -340,3 +340,28 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// The DMARC record cannot be fetched (the DNS server does not answer for
+// it): after DATA the message is answered 451 4.7.1, neither accepted as
+// a pass nor refused as a fail, and nothing is stored.
+func TestInboundAuthDMARCTempError(t *testing.T) {
+	z := dnstest.NewServer(t)
+	z.TXT("example.com", "v=spf1 ip4:127.0.0.1 -all")
+	z.Silent("_dmarc.example.com")
+	client := &dns.Client{Servers: []netip.AddrPort{z.Addr}, Timeout: 200 * time.Millisecond, Attempts: 1}
+	st := &authStore{}
+	b := smtpserver.NewStoreBackend(st, smtpserver.StoreOptions{Authenticate: &smtpserver.InboundAuth{
+		AuthServID: "mx.example.org",
+		SPF:        &spf.Checker{Resolver: client},
+		DMARC:      &dmarc.Evaluator{Resolver: client},
+		ApplyDMARC: true,
+	}})
+	srv := &smtpserver.Server{Hostname: "mx.example.org", Backend: b}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	err = authSend(t, ln.Addr().String(), "x@example.com", []byte("From: x@example.com\r\n\r\nhi\r\n"))
+	requireCode(t, err, 451, smtp.EnhancedCode{4, 7, 1})
+	assert.Empty(t, st.msgs)
+}
