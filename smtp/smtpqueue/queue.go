@@ -440,6 +440,9 @@ func (q *Queue) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			q.workers.Wait()
+			if c, ok := q.tr.(interface{ CloseIdle() }); ok {
+				c.CloseIdle()
+			}
 			return ctx.Err()
 		case <-timer:
 		case <-q.wake:

@@ -163,17 +163,29 @@ func TestPermanentFailureBounced(t *testing.T) {
 	}
 }
 
-// NOTIFY=NEVER: no DSN; NOTIFY=SUCCESS: a "relayed" one (RFC 3461 §5.2.2).
+// NOTIFY=NEVER: no DSN. NOTIFY and ORCPT go on to an MX that offers DSN
+// (RFC 3461 §5.2.1), which then answers NOTIFY=SUCCESS; an MX without DSN
+// gets a "relayed" DSN from us instead (§5.2.2).
 func TestNotify(t *testing.T) {
+	two := smtptest.NewUnstartedServer(t)
+	two.Server.DisableExtensions = []string{"DSN"}
+	two.Start()
 	h := newHarness(t, []string{"one.test", "sender.test"}, nil)
+	h.net.mu.Lock()
+	h.net.servers["two.test"] = two
+	h.net.mu.Unlock()
 	h.srv("one.test").SetFaults(smtptest.Fault{At: smtptest.AtRcpt, Reply: smtptest.Reply(550, "5.1.1 no such user"),
 		When: func(a *smtptest.Attempt) bool { return a.To == "nobody@one.test" }})
 	h.enqueue(&Envelope{
 		From:        "alice@sender.test",
-		To:          []string{"bob@one.test", "nobody@one.test"},
-		RcptOptions: []smtp.RcptOptions{{Notify: smtp.NotifySuccess}, {Notify: smtp.NotifyNever}},
+		To:          []string{"bob@one.test", "nobody@one.test", "carol@two.test"},
+		RcptOptions: []smtp.RcptOptions{{Notify: smtp.NotifySuccess, OriginalRecipientType: "rfc822", OriginalRecipient: "Bob@one.test"}, {Notify: smtp.NotifyNever}, {Notify: smtp.NotifySuccess}},
 	}, testMsg)
 	h.empty()
+	one := h.srv("one.test").Messages()
+	if len(one) != 1 || one[0].RcptOptions[0].Notify != smtp.NotifySuccess || one[0].RcptOptions[0].OriginalRecipient != "Bob@one.test" {
+		t.Fatalf("NOTIFY and ORCPT not relayed: %+v", one)
+	}
 	dsns := h.srv("sender.test").Messages()
 	if len(dsns) != 1 {
 		for _, d := range dsns {
@@ -182,9 +194,28 @@ func TestNotify(t *testing.T) {
 		t.Fatalf("%d DSNs, want 1", len(dsns))
 	}
 	rep := readDSN(t, dsns[0])
-	if r := rep.Status.Recipients; len(r) != 1 || r[0].Action != mime.ActionRelayed || r[0].FinalRecipient.Value != "bob@one.test" || r[0].Status != "2.0.0" {
+	if r := rep.Status.Recipients; len(r) != 1 || r[0].Action != mime.ActionRelayed || r[0].FinalRecipient.Value != "carol@two.test" || r[0].Status != "2.0.0" {
 		t.Errorf("success DSN: %+v", r)
 	}
+}
+
+// Messages to one MX host in a row share a connection.
+func TestConnectionReuse(t *testing.T) {
+	h := newHarness(t, []string{"one.test", "sender.test"}, nil)
+	for i := range 3 {
+		id := h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@one.test"}}, testMsg)
+		h.attempted(id, 1)
+		if _, err := h.srv("one.test").WaitForMessages(waitCtx(t), i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := h.srv("one.test").Messages()
+	for _, m := range msgs[1:] {
+		if m.RemoteAddr.String() != msgs[0].RemoteAddr.String() {
+			t.Errorf("new connection from %v, first was %v", m.RemoteAddr, msgs[0].RemoteAddr)
+		}
+	}
+	h.stop() // closes the idle connection
 }
 
 // A recipient deferred past DelayWarning gets one "delayed" DSN; after

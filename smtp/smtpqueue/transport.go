@@ -3,6 +3,7 @@ package smtpqueue
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 
@@ -36,16 +37,32 @@ type MX struct {
 	Options smtpclient.DeliverOptions
 	// STS, when set, applies MTA-STS policies (RFC 8461).
 	STS *MTASTS
+
+	poolOnce sync.Once
+	p        *mxPool
 }
 
 // Destination returns the recipient's domain, lower-case, as an A-label.
 func (t *MX) Destination(rcpt string) string { return domainOf(rcpt) }
 
-// Send calls smtpclient.Deliver. The recipients' NOTIFY and ORCPT
-// parameters are not passed on: Deliver takes none (see the package doc).
+// Send delivers to the recipients' MX hosts as smtpclient.Deliver does,
+// passing each recipient's NOTIFY and ORCPT on and reusing a connection
+// left open by an earlier message to the same host.
 func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult {
 	o := t.Options
 	o.MailOptions = env.MailOptions
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
+	if o.Port == "" {
+		o.Port = "25"
+	}
+	if o.TLS == smtpclient.TLSDefault {
+		o.TLS = smtpclient.TLSOpportunistic
+	}
+	if o.MaxHosts <= 0 {
+		o.MaxHosts = 5
+	}
 	if t.STS != nil && len(env.To) > 0 {
 		if err := t.applySTS(ctx, domainOf(env.To[0]), &o); err != nil {
 			res := make([]smtpclient.RecipientResult, len(env.To))
@@ -55,7 +72,12 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 			return res
 		}
 	}
-	res := smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
+	var res []smtpclient.RecipientResult
+	if d, ok := oneDomain(env.To); ok {
+		res = t.send(ctx, d, env, msg, &o)
+	} else {
+		res = smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
+	}
 	if o.TLS == smtpclient.TLSRequired && !env.MailOptions.RequireTLS {
 		// RFC 8461 §5: under an enforced policy a TLS failure is retried,
 		// not bounced (the client counts some as permanent).
@@ -135,6 +157,19 @@ func (t *Smarthost) Send(ctx context.Context, env *smtpclient.Envelope, msg smtp
 		}
 	}
 	return res
+}
+
+// oneDomain returns the domain all of to share, as an A-label.
+func oneDomain(to []string) (string, bool) {
+	d := ""
+	for i, a := range to {
+		x := domainOf(a)
+		if x == "" || (i > 0 && x != d) {
+			return "", false
+		}
+		d = x
+	}
+	return d, d != ""
 }
 
 func isReply(err error) bool {

@@ -1,0 +1,299 @@
+package smtpqueue
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/smtpclient"
+)
+
+// Direct delivery (RFC 5321 §5) with connections kept between messages:
+// the rules are smtpclient.Deliver's (MX preference order, equal
+// preferences shuffled, implicit MX, null MX, the next host on a
+// connection failure or 4xx, opportunistic or verified STARTTLS, IDN
+// domains by their A-labels), plus the recipients' RCPT parameters and an
+// idle pool per MX host, so a stream of messages to one destination
+// shares a connection.
+
+const (
+	mxMaxIdlePerHost = 2
+	mxIdleTimeout    = 30 * time.Second
+	mxNoopAfter      = 2 * time.Second
+)
+
+type idleConn struct {
+	c     *smtpclient.Client
+	since time.Time
+}
+
+type mxPool struct {
+	mu   sync.Mutex
+	idle map[string][]idleConn // by host and TLS policy
+	dsn  map[string]bool       // whether the last host of a destination offered DSN
+}
+
+func (t *MX) pool() *mxPool {
+	t.poolOnce.Do(func() { t.p = &mxPool{idle: map[string][]idleConn{}, dsn: map[string]bool{}} })
+	return t.p
+}
+
+// CloseIdle closes the connections kept for reuse. The queue calls it when
+// Run returns.
+func (t *MX) CloseIdle() {
+	p := t.pool()
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = map[string][]idleConn{}
+	p.mu.Unlock()
+	for _, l := range idle {
+		for _, ic := range l {
+			ic.c.Close()
+		}
+	}
+}
+
+// RelaysDSN reports whether the host that last took mail for dest offered
+// DSN, so that NOTIFY went on with the message (RFC 3461 §5.2.1).
+func (t *MX) RelaysDSN(_ context.Context, dest string) bool {
+	p := t.pool()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dsn[dest]
+}
+
+func (p *mxPool) get(ctx context.Context, key string) *smtpclient.Client {
+	for {
+		p.mu.Lock()
+		l := p.idle[key]
+		if len(l) == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		ic := l[len(l)-1]
+		p.idle[key] = l[:len(l)-1]
+		if len(p.idle[key]) == 0 {
+			delete(p.idle, key)
+		}
+		p.mu.Unlock()
+		idle := time.Since(ic.since)
+		if idle > mxIdleTimeout {
+			ic.c.Close()
+			continue
+		}
+		if idle > mxNoopAfter {
+			if err := ic.c.Noop(ctx); err != nil {
+				ic.c.Close()
+				continue
+			}
+		}
+		return ic.c
+	}
+}
+
+func (p *mxPool) put(key string, c *smtpclient.Client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle[key]) >= mxMaxIdlePerHost {
+		c.Close()
+		return
+	}
+	p.idle[key] = append(p.idle[key], idleConn{c, time.Now()})
+}
+
+// send delivers to recipients that share one domain.
+func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, msg smtpclient.Message, o *smtpclient.DeliverOptions) []smtpclient.RecipientResult {
+	res := make([]smtpclient.RecipientResult, len(env.To))
+	for i, to := range env.To {
+		res[i].Recipient = to
+	}
+	setAll := func(idx []int, err error) {
+		for _, i := range idx {
+			res[i].Err = err
+		}
+	}
+	all := make([]int, len(env.To))
+	for i := range all {
+		all[i] = i
+	}
+	hosts, err := mxHosts(ctx, domain, o)
+	if err != nil {
+		setAll(all, err)
+		return res
+	}
+	if len(hosts) > o.MaxHosts {
+		hosts = hosts[:o.MaxHosts]
+	}
+	policy := o.TLS
+	if env.MailOptions.RequireTLS {
+		policy = smtpclient.TLSRequired // RFC 8689 §4.2.1
+	}
+	p := t.pool()
+	pending := all
+	var lastErr error
+	for _, h := range hosts {
+		if len(pending) == 0 {
+			break
+		}
+		addr := net.JoinHostPort(h, o.Port)
+		key := addr + "|" + string(rune('0'+policy))
+		c := p.get(ctx, key)
+		if c == nil {
+			c, err = dialMX(ctx, addr, &o.Options, policy)
+			if err != nil {
+				var de *net.DNSError
+				if errors.As(err, &de) && de.IsNotFound && len(hosts) == 1 && h == domain {
+					lastErr = smtpclient.ErrNoHost
+					break
+				}
+				lastErr = err
+				var se *smtp.Error
+				if errors.As(err, &se) && se.Permanent() {
+					break
+				}
+				continue
+			}
+		}
+		e := &smtpclient.Envelope{From: env.From, MailOptions: env.MailOptions}
+		for _, i := range pending {
+			e.To = append(e.To, aLabel(env.To[i], domain))
+			if env.RcptOptions != nil {
+				e.RcptOptions = append(e.RcptOptions, env.RcptOptions[i])
+			}
+		}
+		r, err := c.Send(ctx, e, msg, msg.Size())
+		var pe *smtpclient.PartialError
+		if err == nil || errors.As(err, &pe) {
+			_, dsn := c.Extension("DSN")
+			p.mu.Lock()
+			p.dsn[domain] = dsn
+			p.mu.Unlock()
+			p.put(key, c)
+		} else {
+			// Whatever else went wrong, start the next message afresh.
+			c.Quit(ctx)
+		}
+		if r == nil {
+			lastErr = err
+			continue
+		}
+		var next []int
+		for j, i := range pending {
+			res[i].Err = r[j].Err
+			if r[j].Temporary() {
+				next = append(next, i)
+			}
+		}
+		pending = next
+		lastErr = nil
+	}
+	if lastErr != nil {
+		setAll(pending, lastErr)
+	}
+	return res
+}
+
+// aLabel writes an internationalised domain with an ASCII local part as
+// its A-label, so the message needs no SMTPUTF8.
+func aLabel(to, domain string) string {
+	if m, err := smtp.ParseMailbox(to); err == nil && isASCII(m.Local) && !isASCII(m.Domain) {
+		return smtp.Mailbox{Local: m.Local, Domain: domain}.String()
+	}
+	return to
+}
+
+// mxHosts returns the hosts to try for domain (RFC 5321 §5.1, RFC 7505).
+func mxHosts(ctx context.Context, domain string, o *smtpclient.DeliverOptions) ([]string, error) {
+	if strings.HasPrefix(domain, "[") {
+		// An address literal names the host itself (RFC 5321 §4.1.3).
+		in := strings.TrimSuffix(strings.TrimPrefix(domain, "["), "]")
+		in = strings.TrimPrefix(strings.TrimPrefix(in, "IPv6:"), "ipv6:")
+		return []string{in}, nil
+	}
+	mxs, err := o.Resolver.LookupMX(ctx, domain)
+	if err != nil {
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsNotFound {
+			return []string{domain}, nil // implicit MX
+		}
+		return nil, err
+	}
+	if len(mxs) == 0 {
+		return []string{domain}, nil
+	}
+	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
+		return nil, smtpclient.ErrNullMX
+	}
+	mxs = slices.Clone(mxs)
+	slices.SortStableFunc(mxs, func(a, b *net.MX) int { return cmp.Compare(a.Pref, b.Pref) })
+	for i := 0; i < len(mxs); {
+		j := i
+		for j < len(mxs) && mxs[j].Pref == mxs[i].Pref {
+			j++
+		}
+		rand.Shuffle(j-i, func(a, b int) { mxs[i+a], mxs[i+b] = mxs[i+b], mxs[i+a] })
+		i = j
+	}
+	var hosts []string
+	for _, mx := range mxs {
+		if h := strings.TrimSuffix(mx.Host, "."); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts, nil
+}
+
+// dialMX connects with the TLS policy: STARTTLS verified (required),
+// STARTTLS unverified with a plaintext fallback when the handshake fails
+// (opportunistic, RFC 7435), or none.
+func dialMX(ctx context.Context, addr string, o *smtpclient.Options, policy smtpclient.TLSPolicy) (*smtpclient.Client, error) {
+	c, err := smtpclient.Dial(ctx, addr, o)
+	if err != nil {
+		return nil, err
+	}
+	switch policy {
+	case smtpclient.TLSNone:
+		return c, nil
+	case smtpclient.TLSRequired:
+		if err := c.StartTLS(ctx, nil); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	if err := c.Hello(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if _, ok := c.Extension("STARTTLS"); !ok {
+		return c, nil
+	}
+	var cfg *tls.Config
+	if o.TLSConfig != nil {
+		cfg = o.TLSConfig.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName, _, _ = net.SplitHostPort(addr)
+	}
+	cfg.InsecureSkipVerify = true // RFC 7435: encrypt without authenticating
+	if err := c.StartTLS(ctx, cfg); err != nil {
+		c.Close()
+		var oe *net.OpError
+		if errors.As(err, &oe) || errors.Is(err, smtpclient.ErrClosed) || ctx.Err() != nil {
+			return nil, err
+		}
+		// The handshake was refused: plaintext on a new connection.
+		return smtpclient.Dial(ctx, addr, o)
+	}
+	return c, nil
+}
