@@ -51,8 +51,9 @@
 // message's pending recipients are grouped by destination
 // (Transport.Destination: the domain, or the smarthost), each group sent
 // in one transaction, at most Options.MaxPerDestination at once per
-// destination. MX delivers straight to the MX hosts through
-// smtpclient.Deliver; Smarthost relays through an smtpclient.Submitter.
+// destination. MX delivers straight to the MX hosts by smtpclient.Deliver's
+// rules, keeping connections open for the next message to the same host;
+// Smarthost relays through an smtpclient.Submitter and its pool.
 // Each recipient's outcome is recorded on its own: a 2xx marks it
 // delivered, a 5xx fails it, a 4xx (or a DNS or connection failure) leaves
 // only it pending for the next attempt. Retries follow RetryPolicy: 5
@@ -90,7 +91,7 @@
 // # Secure delivery
 //
 // Direct delivery uses STARTTLS opportunistically (RFC 7435), and verified
-// TLS for REQUIRETLS messages as smtpclient.Deliver does; a REQUIRETLS
+// TLS for REQUIRETLS messages; a REQUIRETLS
 // message that cannot be sent so is bounced with 5.7.30 (RFC 8689 §4.2.1).
 // MX.STS applies MTA-STS (RFC 8461): under an enforced policy only the MX
 // hosts it names are used, over verified TLS, and failures are deferred.
@@ -98,9 +99,7 @@
 // # Not yet
 //
 // DANE (RFC 7672) and TLS-RPT (RFC 8460) are not implemented, nor a policy
-// of our own per domain. Direct delivery does not pass NOTIFY and ORCPT to
-// the next hop (smtpclient.Deliver takes no RCPT parameters), so NOTIFY=
-// SUCCESS is answered with "relayed", and it opens one connection per
-// message and destination; a smarthost gets the parameters, over pooled
-// connections.
+// of our own per domain (require TLS, require verified TLS). Messages for
+// one destination share connections one after the other, but several
+// messages are not pipelined into one session.
 package smtpqueue

@@ -27,13 +27,15 @@ type Transport interface {
 	Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult
 }
 
-// MX delivers directly to each recipient domain's MX hosts with
+// MX delivers directly to each recipient domain's MX hosts by the rules of
 // smtpclient.Deliver: preference order, fallback to the next host, null MX
-// (RFC 7505), implicit MX, IDN. Set Options.Resolver and Options.Options
-// .Dialer to reach test servers.
+// (RFC 7505), implicit MX, IDN; each recipient's NOTIFY and ORCPT are
+// passed on, and connections are kept for the next message to the same
+// host. Set Options.Resolver and Options.Options.Dialer to reach test
+// servers. An MX must not be copied after first use.
 type MX struct {
-	// Options configure Deliver; their MailOptions are replaced by each
-	// message's.
+	// Options configure the delivery as they would smtpclient.Deliver;
+	// their MailOptions are replaced by each message's.
 	Options smtpclient.DeliverOptions
 	// STS, when set, applies MTA-STS policies (RFC 8461).
 	STS *MTASTS
