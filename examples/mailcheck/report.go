@@ -91,9 +91,11 @@ func (r *Report) Has(id string) bool {
 	return false
 }
 
+// sorted puts errors first, then warnings, then the rest in the order the
+// checks ran (so what was checked reads per port or per record).
 func (r *Report) sorted() []Finding {
 	fs := append([]Finding(nil), r.Findings...)
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Severity.rank() < fs[j].Severity.rank() })
+	sort.SliceStable(fs, func(i, j int) bool { return min(fs[i].Severity.rank(), 2) < min(fs[j].Severity.rank(), 2) })
 	return fs
 }
 

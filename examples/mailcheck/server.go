@@ -120,7 +120,7 @@ func serviceFindings(r *Report, env *Env, host string, pr *PortResult) {
 		}
 	}
 	if pr.Banner != "" {
-		r.ok("port-open", subj, "answers: %s", pr.Banner)
+		r.ok("port-open", subj, "answers: %s", clip(pr.Banner, 100))
 	}
 	if !pr.Service.Implicit && !pr.StartTLS && pr.capsRead {
 		r.problem(Error, "no-starttls", subj, "Configure a certificate and enable STARTTLS (RFC 3207, RFC 9051 §6.2.1, RFC 2595) on this port.",
@@ -229,4 +229,19 @@ func probeTLSConfig(host string) *tls.Config {
 		ids = append(ids, cs.ID)
 	}
 	return &tls.Config{ServerName: host, InsecureSkipVerify: true, CipherSuites: ids, MinVersion: tls.VersionTLS10} //nolint:gosec // verified by inspectTLS
+}
+
+// clip shortens s for the report and drops control characters a server
+// might send.
+func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
