@@ -37,6 +37,14 @@ func TestIndexerMatchesIndex(t *testing.T) {
 			if d := treeDump(got); d != treeDump(want) {
 				t.Fatalf("round %d, message %d:\n got %s\nwant %s", round, i, d, treeDump(want))
 			}
+			h, herr := ix.IndexHeader(bytes.NewReader(m), int64(len(m)), Limits{})
+			if herr != nil || h == nil {
+				t.Fatalf("round %d, message %d: IndexHeader: %v", round, i, herr)
+			}
+			if h.BodyOffset != want.BodyOffset || h.MediaType != want.MediaType || h.SubType != want.SubType ||
+				fmt.Sprint(h.Params) != fmt.Sprint(want.Params) || headerDump(h) != headerDump(want) || h.Children != nil {
+				t.Fatalf("round %d, message %d: IndexHeader's root differs from Index's", round, i)
+			}
 		}
 	}
 }
@@ -61,5 +69,13 @@ func treeDump(p *Part) string {
 		b.WriteString(treeDump(p.Message))
 	}
 	b.WriteString("}")
+	return b.String()
+}
+
+func headerDump(p *Part) string {
+	var b strings.Builder
+	for _, f := range p.Header.Fields() {
+		b.Write(f.Raw)
+	}
 	return b.String()
 }

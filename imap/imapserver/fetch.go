@@ -15,6 +15,7 @@ import (
 type fetchPlan struct {
 	atts      []imap.FetchAtt
 	needParse bool // ENVELOPE, BODY, BODYSTRUCTURE or a section
+	needWhole bool // as needParse, but ENVELOPE alone needs only the header
 	setSeen   bool // a non-PEEK body section (RFC 9051 §6.4.5)
 	hasFlags  bool
 }
@@ -44,15 +45,17 @@ func (p *fetchPlan) add(a imap.FetchAtt, hasUID *bool) {
 		*hasUID = true
 	case imap.FetchFlags:
 		p.hasFlags = true
-	case imap.FetchEnvelope, imap.FetchBody, imap.FetchBodyStructure:
+	case imap.FetchEnvelope:
 		p.needParse = true
+	case imap.FetchBody, imap.FetchBodyStructure:
+		p.needParse, p.needWhole = true, true
 	case imap.FetchRFC822, imap.FetchRFC822Text:
-		p.needParse = true
+		p.needParse, p.needWhole = true, true
 		p.setSeen = true
 	case imap.FetchRFC822Header:
-		p.needParse = true
+		p.needParse, p.needWhole = true, true
 	case imap.FetchBodySection, imap.FetchBinarySection, imap.FetchBinarySize:
-		p.needParse = true
+		p.needParse, p.needWhole = true, true
 		if a.Section != nil && !a.Section.Peek && !a.Section.Size {
 			p.setSeen = true
 		}
@@ -155,7 +158,7 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 	var pm *parsedMsg
 	if plan.needParse {
 		var err error
-		if pm, err = s.parsed(m); err != nil {
+		if pm, err = s.parse(m, !plan.needWhole); err != nil {
 			return err
 		}
 	}

@@ -14,21 +14,30 @@ import (
 type parsedMsg struct {
 	root *mime.Part
 	enc  *imapmsg.Encoded
+	// headerOnly is set for a parse of the header alone (root without
+	// children nor body, enc with only the ENVELOPE), made for a FETCH
+	// that asks for nothing else; any other use parses the whole message
+	// and replaces it in the cache.
+	headerOnly bool
 	// sortKeys are the SORT and THREAD keys, computed on first use (sort.go).
 	sortKeys atomic.Pointer[imapsort.Keys]
 }
 
-// parsed returns the message's parse, from its cache when it has one.
-// Backends without a ParseCache, and servers whose Limits turn the
+// parsed returns the message's whole parse, from its cache when it has
+// one. Backends without a ParseCache, and servers whose Limits turn the
 // cache off, get the message parsed per use.
-func (s *session) parsed(m Message) (*parsedMsg, error) {
+func (s *session) parsed(m Message) (*parsedMsg, error) { return s.parse(m, false) }
+
+// parse is parsed; with headerOnly a parse of the header alone will do
+// (only its ENVELOPE is used).
+func (s *session) parse(m Message, headerOnly bool) (*parsedMsg, error) {
 	var e *parseEntry
 	pc, _ := m.(ParseCache)
 	cache := s.srv.parses
 	if pc != nil && cache != nil {
 		e, _ = pc.LoadParsed().(*parseEntry)
 		if e != nil {
-			if pm := e.load(); pm != nil {
+			if pm := e.load(); pm != nil && (headerOnly || !pm.headerOnly) {
 				return pm, nil
 			}
 		}
@@ -44,13 +53,25 @@ func (s *session) parsed(m Message) (*parsedMsg, error) {
 	if ix == nil {
 		ix = new(mime.Indexer)
 	}
-	root, err := ix.Index(ra, m.Size(), mime.Limits{})
+	var root *mime.Part
+	if headerOnly {
+		// RFC 9051 §7.5.2: ENVELOPE comes from the header alone; the
+		// body is not read.
+		root, err = ix.IndexHeader(ra, m.Size(), mime.Limits{})
+	} else {
+		root, err = ix.Index(ra, m.Size(), mime.Limits{})
+	}
 	s.srv.indexers.Put(ix)
 	if root == nil {
 		return nil, err
 	}
 	// A message over the part limit is served with the tree built so far.
-	pm := &parsedMsg{root: root, enc: imapmsg.Encode(ra, root)}
+	var pm *parsedMsg
+	if headerOnly {
+		pm = &parsedMsg{root: root, enc: imapmsg.EncodeEnvelope(root), headerOnly: true}
+	} else {
+		pm = &parsedMsg{root: root, enc: imapmsg.Encode(ra, root)}
+	}
 	if pc != nil && cache != nil {
 		if e == nil {
 			// Concurrent misses may each store an entry; one stays in

@@ -27,8 +27,11 @@ import (
 
 // parseEntry is what a Message's ParseCache slot holds.
 type parseEntry struct {
-	pm  atomic.Pointer[parsedMsg] // nil when not (or no longer) cached
+	pm  atomic.Pointer[parsedMsg] // nil when not (or no longer) cached; set under parseClock.mu
 	ref atomic.Bool               // CLOCK referenced bit, set on a hit
+	// slot is the entry's ring slot while pm is set; guarded by
+	// parseClock.mu.
+	slot *clockSlot
 }
 
 // load returns the cached parse and marks the entry referenced.
@@ -60,19 +63,29 @@ type clockSlot struct {
 	size       int64
 }
 
-// add caches pm in e (unless another session got there first) and evicts
-// until the cache is within its bound. It returns the parse e holds.
+// add caches pm in e and evicts until the cache is within its bound. It
+// returns the parse e holds: pm, or what a concurrent miss cached
+// meanwhile if that is as complete (a whole parse replaces one of the
+// header alone).
 func (c *parseClock) add(e *parseEntry, pm *parsedMsg) *parsedMsg {
 	size := pm.size()
-	s := &clockSlot{e: weak.Make(e), size: size}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !e.pm.CompareAndSwap(nil, pm) {
-		// A concurrent miss cached an equal parse; an entry with a
-		// parse is in the ring.
-		return e.pm.Load()
+	if cur := e.pm.Load(); cur != nil {
+		if !cur.headerOnly || pm.headerOnly {
+			return cur
+		}
+		// The whole parse replaces the header's, in its slot.
+		e.pm.Store(pm)
+		c.bytes += size - e.slot.size
+		e.slot.size = size
+		c.evict()
+		return pm
 	}
+	e.pm.Store(pm)
 	e.ref.Store(false)
+	s := &clockSlot{e: weak.Make(e), size: size}
+	e.slot = s
 	if c.hand == nil {
 		s.prev, s.next = s, s
 		c.hand = s
@@ -99,6 +112,7 @@ func (c *parseClock) evict() {
 		}
 		if e != nil {
 			e.pm.Store(nil)
+			e.slot = nil
 		}
 		c.bytes -= s.size
 		c.n--

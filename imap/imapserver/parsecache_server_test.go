@@ -26,13 +26,15 @@ func fetchAll(c *testConn, items string) []string {
 }
 
 // A server whose parse cache holds far fewer parses than the mailbox
-// has messages, and one with the cache off, answer every structure item
-// exactly as one with the default cache, fetch after fetch.
+// has messages, and one with the default cache, answer every structure
+// item exactly as one with the cache off (which parses the whole
+// message each time), fetch after fetch, also after an ENVELOPE-only
+// FETCH (which caches a parse of the header alone).
 func TestParseCacheBoundedFetch(t *testing.T) {
 	const n = 300
 	items := "(ENVELOPE BODYSTRUCTURE BODY BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[1])"
-	var want string
-	for _, bound := range []int64{0, 16 << 10, 1, -1} {
+	var want, wantEnv string
+	for _, bound := range []int64{-1, 0, 16 << 10, 1} {
 		ts := newTestServer(t, func(s *imapserver.Server) { s.Limits.ParseCacheBytes = bound })
 		for i := range n {
 			m := msg1
@@ -45,6 +47,14 @@ func TestParseCacheBoundedFetch(t *testing.T) {
 		c.run(`
 C: s SELECT INBOX
 S: ~ s OK`)
+		// ENVELOPE alone first: the header-only parse it caches must
+		// give way to the whole parse for the other items.
+		env := strings.Join(fetchAll(c, "ENVELOPE"), "\n")
+		if wantEnv == "" {
+			wantEnv = env
+		} else if env != wantEnv {
+			t.Fatalf("bound %d: ENVELOPE differs from the default cache's", bound)
+		}
 		for round := range 3 {
 			got := strings.Join(fetchAll(c, items), "\n")
 			if c := strings.Count(got, "* "); c != n {

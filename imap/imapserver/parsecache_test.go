@@ -99,6 +99,27 @@ func TestParseClockWeak(t *testing.T) {
 	}
 }
 
+// A whole parse replaces a header-only one in its slot, with its size,
+// and a header-only parse never replaces a whole one.
+func TestParseClockUpgrade(t *testing.T) {
+	whole := testParse(t)
+	head := &parsedMsg{root: whole.root, enc: &imapmsg.Encoded{Envelope: whole.enc.Envelope}, headerOnly: true}
+	c := &parseClock{max: 1 << 20}
+	e := new(parseEntry)
+	if got := c.add(e, head); got != head {
+		t.Fatal("header-only parse not cached")
+	}
+	if got := c.add(e, whole); got != whole || e.pm.Load() != whole {
+		t.Fatal("whole parse did not replace the header's")
+	}
+	if got := c.add(e, head); got != whole {
+		t.Fatal("header-only parse replaced the whole one")
+	}
+	if b, n := c.stats(); n != 1 || b != whole.size() {
+		t.Errorf("%d slots, %d bytes; want 1, %d", n, b, whole.size())
+	}
+}
+
 // Concurrent misses and hits on shared entries keep the count right.
 func TestParseClockConcurrent(t *testing.T) {
 	one := testParse(t).size()

@@ -34,6 +34,14 @@ func Encode(r io.ReaderAt, root *mime.Part) *Encoded {
 	return EncodeStructures(env, bs)
 }
 
+// EncodeEnvelope encodes only the ENVELOPE of the message whose header
+// is root's (Body and BodyStructure stay nil): for a root that
+// mime.Indexer.IndexHeader read.
+func EncodeEnvelope(root *mime.Part) *Encoded {
+	buf := imapwire.AppendEnvelope(make([]byte, 0, 512), Envelope(root))
+	return &Encoded{Envelope: buf[:len(buf):len(buf)]}
+}
+
 // EncodeStructures encodes already computed structures.
 func EncodeStructures(env *imap.Envelope, bs *imap.BodyStructure) *Encoded {
 	buf := make([]byte, 0, 1024)
