@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
@@ -120,6 +121,55 @@ func BenchmarkFetchBounded(b *testing.B) {
 				readUntil(b, br, "f ")
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/msg")
+		})
+	}
+}
+
+// BenchmarkFetchCold measures the first FETCH of ENVELOPE or
+// BODYSTRUCTURE over a mailbox of 1,000 messages (imapserver.ColdCorpus)
+// on a server that has parsed none of them: each round a fresh store,
+// server and connection (their setup not timed). cpu-ns/msg is the
+// process's CPU time per message, client side included.
+func BenchmarkFetchCold(b *testing.B) {
+	const n = 1000
+	corpus := imapserver.ColdCorpus(n)
+	for _, item := range []string{"ENVELOPE", "BODYSTRUCTURE"} {
+		b.Run(item, func(b *testing.B) {
+			b.ReportAllocs()
+			var cpu time.Duration
+			for range b.N {
+				b.StopTimer()
+				store := imapmem.New()
+				store.AddUser("alice", "secret")
+				for _, m := range corpus {
+					store.Deliver(context.Background(), "alice", strings.NewReader(m))
+				}
+				srv := &imapserver.Server{Backend: store, AllowInsecureAuth: true}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				go srv.Serve(ln)
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				br := bufio.NewReaderSize(c, 64<<10)
+				br.ReadString('\n')
+				fmt.Fprintf(c, "a LOGIN alice secret\r\nb SELECT INBOX\r\n")
+				readUntil(b, br, "b ")
+				runtime.GC()
+				start := imapserver.CPUNow()
+				b.StartTimer()
+				fmt.Fprintf(c, "f FETCH 1:* %s\r\n", item)
+				readUntil(b, br, "f ")
+				b.StopTimer()
+				cpu += imapserver.CPUNow() - start
+				c.Close()
+				srv.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/msg")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*n), "cpu-ns/msg")
 		})
 	}
 }
