@@ -19,6 +19,9 @@ type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []fakeWaiter
+	// onAdvance runs after each Advance: the harness wakes the queue's
+	// loop, which may have computed its wait from the time before.
+	onAdvance func()
 }
 
 type fakeWaiter struct {
@@ -50,6 +53,13 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 
 // Advance moves the time forward and wakes the waiters now due.
 func (c *fakeClock) Advance(d time.Duration) {
+	c.advance(d)
+	if c.onAdvance != nil {
+		c.onAdvance()
+	}
+}
+
+func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -170,6 +180,7 @@ func (h *harness) start(edit func(*Options)) {
 		h.t.Fatal(err)
 	}
 	h.q = q
+	h.clock.onAdvance = q.kick
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan error, 1)

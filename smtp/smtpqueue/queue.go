@@ -58,7 +58,9 @@ const (
 // so tests can move time forward instead of waiting.
 type Clock interface {
 	Now() time.Time
-	// After returns a channel that receives once d has passed.
+	// After returns a channel that receives once d has passed, counted
+	// from the time of the call. The queue may call it often and drop the
+	// channel unread.
 	After(d time.Duration) <-chan time.Time
 }
 
@@ -434,7 +436,13 @@ func (q *Queue) Run(ctx context.Context) error {
 		}
 		var timer <-chan time.Time
 		if q.due.Len() > 0 && q.active < q.opts.MaxDeliveries {
-			timer = q.clock.After(q.due[0].st.NextAttempt.Sub(now))
+			next := q.due[0].st.NextAttempt
+			timer = q.clock.After(next.Sub(now))
+			if !q.clock.Now().Before(next) {
+				// The clock moved past next while the timer was set up.
+				q.mu.Unlock()
+				continue
+			}
 		}
 		q.mu.Unlock()
 		select {

@@ -3,6 +3,8 @@ package smtpqueue
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/posthorn/posthorn/mime"
 	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/smtpclient"
 	"github.com/posthorn/posthorn/smtp/smtptest"
 )
 
@@ -494,4 +497,46 @@ func TestDestinationRateDelay(t *testing.T) {
 		}
 	}
 	h.empty()
+}
+
+// A TLS policy of our own: a domain that requires verified TLS is not
+// delivered to a server whose certificate we do not trust (deferred, not
+// bounced), and is once we trust it.
+func TestDomainTLS(t *testing.T) {
+	var trust atomic.Bool
+	h := newHarness(t, []string{"one.test", "sender.test"}, func(o *Options) {
+		mx := o.Transport.(*MX)
+		mx.DomainTLS = func(d string) smtpclient.TLSPolicy {
+			if d == "one.test" {
+				return smtpclient.TLSRequired
+			}
+			return smtpclient.TLSDefault
+		}
+		trusted := smtptest.NewServer(t).ClientTLSConfig()
+		mx.Options.Options.TLSConfig = &tls.Config{ServerName: "localhost", VerifyConnection: func(cs tls.ConnectionState) error {
+			if !trust.Load() {
+				return errors.New("not trusted yet")
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: trusted.RootCAs, DNSName: "localhost"})
+			return err
+		}, InsecureSkipVerify: true}
+	})
+	id := h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@one.test"}}, testMsg)
+	h.attempted(id, 1)
+	mi, err := h.q.Get(id)
+	if err != nil || mi.Recipients[0].Status != StatusPending {
+		t.Fatalf("untrusted certificate: %+v %v", mi, err)
+	}
+	if n := len(h.srv("one.test").Messages()); n != 0 {
+		t.Fatal("delivered without verified TLS")
+	}
+	trust.Store(true)
+	h.q.RetryNow(id)
+	h.empty()
+	if got := h.srv("one.test").Messages(); len(got) != 1 || !got[0].TLS {
+		t.Fatal("not delivered over TLS once trusted")
+	}
+	if n := len(h.srv("sender.test").Messages()); n != 0 {
+		t.Errorf("%d DSNs", n)
+	}
 }

@@ -39,6 +39,12 @@ type MX struct {
 	Options smtpclient.DeliverOptions
 	// STS, when set, applies MTA-STS policies (RFC 8461).
 	STS *MTASTS
+	// DomainTLS, when set, gives a TLS policy of our own for a recipient
+	// domain (an A-label, lower-case): smtpclient.TLSRequired to accept
+	// only STARTTLS with a verified certificate, TLSDefault to keep
+	// Options.TLS (and MTA-STS). A domain that cannot meet its policy is
+	// deferred, not bounced.
+	DomainTLS func(domain string) smtpclient.TLSPolicy
 
 	poolOnce sync.Once
 	p        *mxPool
@@ -74,6 +80,11 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 			return res
 		}
 	}
+	if d, ok := oneDomain(env.To); ok && t.DomainTLS != nil {
+		if p := t.DomainTLS(d); p != smtpclient.TLSDefault {
+			o.TLS = p
+		}
+	}
 	var res []smtpclient.RecipientResult
 	if d, ok := oneDomain(env.To); ok {
 		res = t.send(ctx, d, env, msg, &o)
@@ -81,8 +92,9 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 		res = smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
 	}
 	if o.TLS == smtpclient.TLSRequired && !env.MailOptions.RequireTLS {
-		// RFC 8461 §5: under an enforced policy a TLS failure is retried,
-		// not bounced (the client counts some as permanent).
+		// RFC 8461 §5: under an enforced policy (MTA-STS or our own) a TLS
+		// failure is retried, not bounced (the client counts some as
+		// permanent).
 		for i := range res {
 			if res[i].Err != nil && res[i].Permanent() && !isReply(res[i].Err) {
 				res[i].Err = &stsError{"MTA-STS: " + res[i].Err.Error()}
