@@ -389,3 +389,33 @@ func TestResolvConfReload(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []netip.AddrPort{netip.MustParseAddrPort("192.0.2.2:53"), netip.MustParseAddrPort("192.0.2.3:53")}, conf.Servers)
 }
+
+// A TXT answer from the cache, positive or negative, is what the first
+// lookup returned, without a second query; the caller's copy is its own.
+func TestLookupTXTCachedAnswers(t *testing.T) {
+	s := dnstest.NewServer(t)
+	s.TXT("example.test", "v=spf1 ", "-all")
+	s.A("host.example.test", "192.0.2.1")
+	c := newClient(t, s)
+	ctx := context.Background()
+	for _, name := range []string{"example.test", "host.example.test", "nothing.example.test"} {
+		txt1, err1 := c.LookupTXT(ctx, name)
+		txt2, err2 := c.LookupTXT(ctx, name)
+		require.Equal(t, txt1, txt2, name)
+		require.Equal(t, err1, err2, name)
+		require.Equal(t, 1, s.Queries(name), name)
+		if len(txt2) > 0 {
+			txt2[0] = "changed"
+			txt3, _ := c.LookupTXT(ctx, name)
+			require.Equal(t, "v=spf1 -all", txt3[0])
+		}
+	}
+	_, err := c.LookupTXT(ctx, "nothing.example.test")
+	var de *net.DNSError
+	require.ErrorAs(t, err, &de)
+	require.True(t, de.IsNotFound)
+	require.Equal(t, "no such host", de.Err)
+	_, err = c.LookupTXT(ctx, "host.example.test")
+	require.ErrorAs(t, err, &de)
+	require.Equal(t, "no records of the asked type", de.Err)
+}

@@ -32,7 +32,10 @@ func (c *Client) lookup(ctx context.Context, name string, typ dnsmessage.Type) (
 // LookupTXT returns the TXT records at name, the strings of each record
 // joined into one (RFC 7208 §3.3, RFC 6376 §3.6.2.2).
 func (c *Client) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	if txt, ok := c.cachedTXT(name); ok {
+	if txt, ok, err := c.cachedTXT(name); ok {
+		if err != nil {
+			return nil, err
+		}
 		return slices.Clone(txt), nil
 	}
 	resp, err := c.lookup(ctx, name, dnsmessage.TypeTXT)
@@ -209,22 +212,33 @@ func (c *Client) DomainExists(ctx context.Context, name string) (bool, error) {
 	return resp.RCode != dnsmessage.RCodeNameError, nil
 }
 
-// cachedTXT returns the joined TXT records of a cached, unexpired answer
-// with records and no alias, without copying the Response as Lookup
-// does: the common case of an MX checking SPF and DMARC for a sender it
-// saw before.
-func (c *Client) cachedTXT(name string) ([]string, bool) {
+// cachedTXT answers from a cached, unexpired answer without an alias,
+// without copying the Response as Lookup does: the joined TXT records, or
+// for a negative answer the error lookup would return. This is the common
+// case of an MX checking SPF and DMARC (whose tree walk meets negative
+// answers) for a sender it saw before.
+func (c *Client) cachedTXT(name string) (txt []string, ok bool, err error) {
 	if c.CacheSize < 0 {
-		return nil, false
+		return nil, false, nil
 	}
 	c.init()
 	key := cacheKey{strings.ToLower(strings.TrimSuffix(name, ".")), dnsmessage.TypeTXT}
 	now := c.now()
 	c.mu.Lock()
-	e, ok := c.cache[key]
+	e, found := c.cache[key]
 	c.mu.Unlock()
-	if !ok || !now.Before(e.expires) || e.resp.txt == nil || len(e.resp.Records) == 0 || len(e.resp.CNAMEs) > 0 {
-		return nil, false
+	if !found || !now.Before(e.expires) || len(e.resp.CNAMEs) > 0 {
+		return nil, false, nil
 	}
-	return e.resp.txt, true
+	if e.resp.NotFound() {
+		msg := "no such host" // as lookup says it
+		if e.resp.RCode == dnsmessage.RCodeSuccess {
+			msg = "no records of the asked type"
+		}
+		return nil, true, &net.DNSError{Err: msg, Name: name, IsNotFound: true}
+	}
+	if e.resp.txt == nil {
+		return nil, false, nil
+	}
+	return e.resp.txt, true, nil
 }
