@@ -23,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/smtp"
 	"github.com/posthorn/posthorn/smtp/dkim"
@@ -35,7 +34,7 @@ import (
 // authConfig is what the message authentication flags set.
 type authConfig struct {
 	// DKIMKey is the PEM (PKCS #8) file of the DKIM signing key, made
-	// when missing; "" makes one in the temporary directory, lost at exit.
+	// when missing; "" means dkim.pem in the data directory (data.go).
 	DKIMKey string
 	// Selector is the DKIM selector the key is published under.
 	Selector string
@@ -53,7 +52,7 @@ func defaultAuthConfig() authConfig { return authConfig{Selector: "posthorn"} }
 
 // authFlags registers the flags of a on fs.
 func authFlags(fs *flag.FlagSet, a *authConfig) {
-	fs.StringVar(&a.DKIMKey, "dkim-key", a.DKIMKey, "DKIM signing key file (PEM, PKCS #8), made if missing (default: a new key each run, in the temporary directory)")
+	fs.StringVar(&a.DKIMKey, "dkim-key", a.DKIMKey, "DKIM signing key file (PEM, PKCS #8), made if missing (default: dkim.pem in the data directory; with -store memory a new key each run)")
 	fs.StringVar(&a.Selector, "dkim-selector", a.Selector, "DKIM selector the key is published under (SELECTOR._domainkey.DOMAIN)")
 	fs.StringVar(&a.Resolver, "resolver", a.Resolver, "DNS server (host:port) for SPF, DKIM and DMARC checks (default: the system's resolvers)")
 	fs.BoolVar(&a.CheckLoopback, "check-loopback", a.CheckLoopback, "check SPF, DKIM and DMARC on mail from loopback clients too (trusted by default)")
@@ -247,30 +246,30 @@ func dnsRecordsMain(args []string, out, errOut io.Writer) int {
 // (smtpserver.AuthVerdict.Quarantine) into each recipient's Junk mailbox,
 // flagged $Junk, and the rest as the store does. The verdict is known
 // only once the whole message has arrived, so a checked message is read
-// into memory first; imapmem keeps every message in memory anyway. (A
-// store on disk would rather decide the mailbox at commit.)
+// into memory first. (The Maildir store could rather decide the mailbox
+// at commit.)
 type junkFiling struct {
-	*imapmem.Store
+	mailStore
 }
 
 func (j junkFiling) DeliverMessage(ctx context.Context, users []string, body io.Reader, header func() []byte) ([]error, error) {
 	v := smtpserver.InboundVerdict(ctx)
 	if v == nil {
-		return j.Store.DeliverMessage(ctx, users, body, header)
+		return j.mailStore.DeliverMessage(ctx, users, body, header)
 	}
 	b, err := io.ReadAll(body)
 	if err != nil {
 		return nil, err
 	}
 	if !v.Quarantine {
-		return j.Store.DeliverMessage(ctx, users, bytes.NewReader(b), header)
+		return j.mailStore.DeliverMessage(ctx, users, bytes.NewReader(b), header)
 	}
 	h := header()
 	msg := append(append(make([]byte, 0, len(h)+len(b)), h...), b...)
 	res := make([]error, len(users))
 	now := time.Now()
 	for i, u := range users {
-		_, res[i] = j.Store.DeliverTo(ctx, u, "Junk", bytes.NewReader(msg), []string{"$Junk"}, now)
+		_, res[i] = j.mailStore.DeliverTo(ctx, u, "Junk", bytes.NewReader(msg), []string{"$Junk"}, now)
 	}
 	return res, nil
 }

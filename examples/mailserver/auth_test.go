@@ -17,7 +17,6 @@ import (
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/imap/imapclient"
-	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/sasl"
@@ -34,6 +33,7 @@ func startAuthServer(t *testing.T, mod func(*config)) map[string]string {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.Password = "demo-pw"
+	cfg.Data = t.TempDir()
 	for _, p := range []*string{&cfg.SMTP, &cfg.Submission, &cfg.SubmissionTLS, &cfg.IMAP, &cfg.IMAPTLS, &cfg.POP3, &cfg.POP3TLS} {
 		*p = "127.0.0.1:0"
 	}
@@ -43,7 +43,7 @@ func startAuthServer(t *testing.T, mod func(*config)) map[string]string {
 	readyc := make(chan map[string]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard, func(ls listeners, _ *imapmem.Store) {
+		done <- run(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard, func(ls listeners, _ mailStore) {
 			m := map[string]string{}
 			for name, l := range ls {
 				m[name] = l.Addr().String()

@@ -1,16 +1,21 @@
-// Command mailserver is a complete mail server on one in-memory store: SMTP
-// (an MX listener and submission with STARTTLS and implicit TLS), IMAP and
-// POP3, all on 127.0.0.1, with no configuration needed.
+// Command mailserver is a complete mail server on one store: SMTP (an MX
+// listener and submission with STARTTLS and implicit TLS), IMAP and POP3,
+// all on 127.0.0.1, with no configuration needed.
 //
 //	go run ./examples/mailserver
 //
-// At start it creates a demo account, makes a self-signed certificate for
-// localhost and 127.0.0.1, writes it to a temporary file so that clients
-// can trust it, and prints the account, the certificate path and every
-// listener. Mail sent to the MX port for an account of the local domain
-// lands in that account's INBOX, where IMAP and POP3 see it; a message
-// deleted over POP3 is gone from IMAP too, because the three servers share
-// one store (imapmem), as Dovecot serves IMAP and POP3 from one maildir.
+// Everything it keeps lives in the data directory, ./maildata unless
+// -data (data.go): the mail in a Maildir++ store, a self-signed
+// certificate for localhost and 127.0.0.1 made at the first start, the
+// demo account's random password and the DKIM key. A restart finds the
+// account, its mail with the same UIDs, and the certificate as they
+// were; -store memory keeps the mail in memory instead and writes
+// nothing there. At start it prints the account, the certificate path
+// and every listener. Mail sent to the MX port for an account of the
+// local domain lands in that account's INBOX, where IMAP and POP3 see
+// it; a message deleted over POP3 is gone from IMAP too, because the
+// three servers share one store, as Dovecot serves IMAP and POP3 from
+// one maildir.
 // The wiring is the library's: the store is the IMAP Backend itself, and
 // smtpserver.NewStoreBackend and pop3server.NewStoreBackend put SMTP
 // delivery and POP3 over it.
@@ -41,8 +46,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
-	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
-	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/pop3/pop3server"
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp/smtpserver"
@@ -54,6 +57,11 @@ type config struct {
 	Domain   string
 	User     string
 	Password string
+
+	// Store is "maildir" (under Data, kept across restarts) or
+	// "memory" (lost at exit); data.go.
+	Store string
+	Data  string
 
 	SMTP, Submission, SubmissionTLS string
 	IMAP, IMAPTLS                   string
@@ -79,6 +87,8 @@ func defaultConfig() config {
 		Hostname:      "localhost",
 		Domain:        "localhost",
 		User:          "demo",
+		Store:         storeMaildir,
+		Data:          "maildata",
 		SMTP:          "127.0.0.1:2525",
 		Submission:    "127.0.0.1:2587",
 		SubmissionTLS: "127.0.0.1:2465",
@@ -99,7 +109,9 @@ func main() {
 	flag.StringVar(&cfg.Hostname, "hostname", cfg.Hostname, "server name in greetings and Received: fields")
 	flag.StringVar(&cfg.Domain, "domain", cfg.Domain, "the local mail domain: mail to USER@DOMAIN is delivered")
 	flag.StringVar(&cfg.User, "user", cfg.User, "demo account name")
-	flag.StringVar(&cfg.Password, "password", "", "demo account password (default: random, printed at start)")
+	flag.StringVar(&cfg.Password, "password", "", "demo account password (default: random, made once and kept in the data directory, printed at start)")
+	flag.StringVar(&cfg.Store, "store", cfg.Store, `mail store: "maildir" (under -data, kept across restarts) or "memory" (lost at exit)`)
+	flag.StringVar(&cfg.Data, "data", cfg.Data, "data directory: mail, certificate, demo account, DKIM key")
 	flag.StringVar(&cfg.SMTP, "smtp", cfg.SMTP, "SMTP (MX) listen address, STARTTLS offered")
 	flag.StringVar(&cfg.Submission, "submission", cfg.Submission, "submission listen address (STARTTLS, AUTH required)")
 	flag.StringVar(&cfg.SubmissionTLS, "submissions", cfg.SubmissionTLS, "submission listen address with implicit TLS")
@@ -131,30 +143,19 @@ type listeners map[string]net.Listener
 // run starts every server and blocks until ctx is done, then shuts them
 // down gracefully. ready, when not nil, is called with the listeners once
 // all are bound.
-func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, ready func(listeners, *imapmem.Store)) error {
-	if cfg.Password == "" {
-		cfg.Password = randomPassword()
-	}
-	store := imapmem.New()
-	if err := store.AddUser(cfg.User, cfg.Password); err != nil {
-		return fmt.Errorf("demo account: %w", err)
-	}
-
-	cert, err := tlsutil.NewTestCert("localhost", "127.0.0.1", "::1", cfg.Hostname)
-	if err != nil {
-		return fmt.Errorf("certificate: %w", err)
-	}
-	certDir, err := os.MkdirTemp("", "posthorn-mailserver-")
+func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, ready func(listeners, mailStore)) error {
+	data, err := openData(cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(certDir)
-	certFile, _, err := cert.WriteFiles(certDir)
-	if err != nil {
-		return fmt.Errorf("certificate: %w", err)
-	}
-	tlsConfig := cert.ServerConfig()
-	mauth, err := setupAuth(cfg, certDir, logger)
+	defer func() {
+		if err := data.close(); err != nil {
+			logger.Warn("closing the store", "err", err)
+		}
+	}()
+	cfg.Password = data.password
+	store, certFile, tlsConfig := data.store, data.certFile, data.tlsConfig
+	mauth, err := setupAuth(cfg, data.dir, logger)
 	if err != nil {
 		return err
 	}
@@ -241,7 +242,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		return err
 	}
 
-	fmt.Fprintf(out, "posthorn mailserver for @%s (in-memory store: mail is lost at exit)\n", cfg.Domain)
+	if data.persistent {
+		fmt.Fprintf(out, "posthorn mailserver for @%s (data in %s: mail, account and certificate survive restarts)\n", cfg.Domain, data.dir)
+	} else {
+		fmt.Fprintf(out, "posthorn mailserver for @%s (in-memory store: mail is lost at exit)\n", cfg.Domain)
+	}
 	// The login name is the account name, not the address: say both, so
 	// nobody tries to log in as the address.
 	fmt.Fprintf(out, "  account   login %s  password %s  (address %s@%s)\n", cfg.User, cfg.Password, cfg.User, cfg.Domain)

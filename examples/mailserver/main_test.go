@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/internal/testpeer"
 )
 
@@ -31,6 +30,7 @@ func startServerTrace(t *testing.T, trace io.Writer) (addrs map[string]string, c
 	cfg := defaultConfig()
 	cfg.Trace = trace
 	cfg.Password = "demo-pw"
+	cfg.Data = t.TempDir() // the Maildir store, as a newcomer runs it
 	for _, p := range []*string{&cfg.SMTP, &cfg.Submission, &cfg.SubmissionTLS, &cfg.IMAP, &cfg.IMAPTLS, &cfg.POP3, &cfg.POP3TLS, &cfg.Web} {
 		*p = "127.0.0.1:0"
 	}
@@ -40,7 +40,7 @@ func startServerTrace(t *testing.T, trace io.Writer) (addrs map[string]string, c
 	done := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() {
-		done <- run(ctx, cfg, logger, &out, func(ls listeners, _ *imapmem.Store) {
+		done <- run(ctx, cfg, logger, &out, func(ls listeners, _ mailStore) {
 			m := map[string]string{}
 			for name, l := range ls {
 				m[name] = l.Addr().String()

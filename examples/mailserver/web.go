@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/examples/mailserver/webinbox"
-	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 )
 
 // webServer is the web inbox (examples/mailserver/webinbox) on its
@@ -22,7 +21,7 @@ type webServer struct {
 // startWeb binds the web inbox's address and serves it. The inbox shows
 // every message of the local accounts, so it listens on loopback only
 // unless -web-public says otherwise.
-func startWeb(cfg config, store *imapmem.Store, users func() []string, logger *slog.Logger, ls listeners) (*webServer, error) {
+func startWeb(cfg config, store webinbox.Store, users func() []string, logger *slog.Logger, ls listeners) (*webServer, error) {
 	if cfg.Web == "" {
 		return nil, nil
 	}
