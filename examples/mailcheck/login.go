@@ -357,17 +357,14 @@ func readPassword(file string, stdin io.Reader, stderr io.Writer) (string, error
 		return pw, nil
 	}
 	if f, ok := stdin.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		restore, err := echoOff(f)
+		if err != nil {
+			return "", err
+		}
+		if restore != nil {
 			fmt.Fprint(stderr, "Password: ")
-			off := exec.Command("stty", "-echo")
-			off.Stdin = f
-			if err := off.Run(); err != nil {
-				return "", fmt.Errorf("cannot turn off echo (%v): use -password-file or MAILCHECK_PASSWORD", err)
-			}
 			defer func() {
-				on := exec.Command("stty", "echo")
-				on.Stdin = f
-				_ = on.Run()
+				restore()
 				fmt.Fprintln(stderr)
 			}()
 		}
@@ -377,6 +374,29 @@ func readPassword(file string, stdin io.Reader, stderr io.Writer) (string, error
 		return "", fmt.Errorf("no password: %w", err)
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// echoOff turns off the echo of the terminal f with stty(1) and returns the
+// function that turns it on again; nil without error when f is not a
+// terminal (a pipe, /dev/null).
+func echoOff(f *os.File) (restore func(), err error) {
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil, nil
+	}
+	off := exec.Command("stty", "-echo")
+	off.Stdin = f
+	err = off.Run()
+	if errors.Is(err, exec.ErrNotFound) {
+		return nil, errors.New("stty(1) is missing, so echo cannot be turned off: use -password-file or MAILCHECK_PASSWORD")
+	}
+	if err != nil {
+		return nil, nil // a character device that is not a terminal
+	}
+	return func() {
+		on := exec.Command("stty", "echo")
+		on.Stdin = f
+		_ = on.Run()
+	}, nil
 }
 
 func runLogin(ctx context.Context, fs *flag.FlagSet, c *common, args []string, stdin io.Reader, stderr io.Writer) (*Report, error) {

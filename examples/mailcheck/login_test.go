@@ -180,3 +180,19 @@ func TestRunLoginJSON(t *testing.T) {
 	assert.Equal(t, 1, rc)
 	assert.True(t, strings.HasPrefix(out.String(), fmt.Sprintf("mailcheck login imap://bob@%s\n1 problem(s):\n  ERROR", srv.Addr)), out.String())
 }
+
+func TestRunUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		rc   int
+	}{
+		{nil, 2}, {[]string{"bogus"}, 2}, {[]string{"help"}, 0},
+		{[]string{"server", "-h"}, 0}, {[]string{"server"}, 2}, {[]string{"server", "-port", "nope=1", "h"}, 2},
+		{[]string{"login", "-h"}, 0}, {[]string{"login", "ftp://bob@h"}, 2}, {[]string{"login", "imap://h"}, 2},
+		{[]string{"domain", "-h"}, 0}, {[]string{"domain", "-ip", "x", "example.org"}, 2},
+		{[]string{"roundtrip", "imap://a@h", "smtp://a@h"}, 2},
+	} {
+		var out, errOut bytes.Buffer
+		assert.Equal(t, c.rc, run(context.Background(), c.args, strings.NewReader(""), &out, &errOut), "%v: %s", c.args, errOut.String())
+	}
+}

@@ -128,7 +128,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		relay := fs.Bool("relay", false, "test whether port 25 relays for anyone (RCPT to a reserved domain, QUIT before DATA; nothing is sent)")
 		noVersions := fs.Bool("no-versions", false, "skip probing TLS 1.0–1.3 one by one")
 		fs.Var(&ports, "port", "check only these services, NAME=PORT (smtp, submissions, submission, imap, imaps, pop3, pop3s); repeatable")
-		if fs.Parse(args[1:]) != nil || fs.NArg() != 1 {
+		if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+			return 0
+		} else if err != nil || fs.NArg() != 1 {
 			fmt.Fprint(stderr, "usage: mailcheck server [flags] HOST\n")
 			return 2
 		}
@@ -156,10 +158,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, err)
-		}
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	if c.json {
