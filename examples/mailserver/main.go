@@ -258,7 +258,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		fmt.Fprintf(out, "  %-11s http://%-15s web inbox (live), JSON API under /api/v1\n", "web", ls["web"].Addr())
 	}
 	mauth.banner(out, cfg)
-	fmt.Fprintf(out, "  try:      swaks --server %s --to %s@%s\n", ls["smtp"].Addr(), cfg.User, cfg.Domain)
+	printTry(out, cfg, ls, certFile)
 
 	errc := make(chan error, len(services))
 	for _, s := range services {
