@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -39,6 +41,7 @@ func Example() {
 	q, err := smtpqueue.Open(dir, &smtpqueue.Options{
 		Hostname:  "app.example.org",
 		Transport: &smtpqueue.Smarthost{Submitter: sub},
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)), // the application's logger
 	})
 	if err != nil {
 		log.Fatal(err)

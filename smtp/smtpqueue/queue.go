@@ -374,7 +374,8 @@ func (q *Queue) enqueue(ctx context.Context, env *Envelope, msg io.Reader, kind 
 	q.mu.Lock()
 	closed := q.closed
 	q.mu.Unlock()
-	if closed {
+	if closed && kind == KindMessage {
+		// A DSN from a delivery still finishing is stored all the same.
 		return "", ErrClosed
 	}
 	now := q.clock.Now()
