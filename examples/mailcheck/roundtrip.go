@@ -171,8 +171,7 @@ func roundtripRead(ctx context.Context, env *Env, t *LoginTarget, r *Report, res
 			}
 			r.ok("roundtrip-delivered", subj, "arrived in INBOX after %s", res.Delay.Round(time.Millisecond))
 			for _, ar := range res.AuthResults {
-				low := strings.ToLower(ar)
-				if strings.Contains(low, "=fail") || strings.Contains(low, "=softfail") || strings.Contains(low, "=permerror") {
+				if authResultsFailed(ar) {
 					r.problem(Warn, "roundtrip-auth-fail", subj, "Fix the failing SPF/DKIM/DMARC check named here (see \"mailcheck domain\"): receivers may reject or junk such mail.",
 						"%s", ar)
 				} else {
@@ -194,6 +193,18 @@ func roundtripRead(ctx context.Context, env *Env, t *LoginTarget, r *Report, res
 		case <-time.After(poll):
 		}
 	}
+}
+
+// authResultsFailed reports whether an Authentication-Results field has a
+// method result of fail, softfail or permerror (RFC 8601 §2.7).
+func authResultsFailed(field string) bool {
+	low := strings.ToLower(field)
+	for _, bad := range []string{"=fail", "=softfail", "=permerror"} {
+		if strings.Contains(low, bad) {
+			return true
+		}
+	}
+	return false
 }
 
 // unfoldFields splits a header block into unfolded fields (RFC 5322 §2.2.3).

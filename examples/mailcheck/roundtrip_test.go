@@ -63,3 +63,13 @@ func TestRoundtripBadPassword(t *testing.T) {
 	assert.Equal(t, []string{"roundtrip-send"}, problemIDs(r))
 	assert.Contains(t, text(r), "authentication")
 }
+
+func TestAuthResultsFields(t *testing.T) {
+	hdr := []byte("Authentication-Results: mx.example.org;\r\n spf=pass smtp.mailfrom=a@example.org;\r\n\tdkim=fail header.d=example.org\r\nAuthentication-Results: other; dmarc=pass\r\n\r\n")
+	fs := unfoldFields(hdr)
+	require.Len(t, fs, 2)
+	assert.Equal(t, "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=a@example.org; dkim=fail header.d=example.org", fs[0])
+	assert.True(t, authResultsFailed(fs[0]))
+	assert.False(t, authResultsFailed(fs[1]))
+	assert.True(t, authResultsFailed("x; SPF=SoftFail"))
+}
