@@ -119,13 +119,9 @@ func TestImaptestCompliance(t *testing.T) {
 // (flags and mod-sequences never go back, expunged messages stay gone,
 // keywords are in FLAGS...). Any error line fails the test.
 //
-// Until issue 12's defects 1–3 (update order, EXPUNGEISSUED, FLAGS
-// updates) are fixed, stress mode reports thousands of errors, so the test
-// runs only with POSTHORN_IMAPTEST_STRESS=1.
+// Before issue 12's defects 1–3 (update order, EXPUNGEISSUED, FLAGS
+// updates) were fixed, 30 s of stress mode reported 24,711 error lines.
 func TestImaptestStress(t *testing.T) {
-	if os.Getenv("POSTHORN_IMAPTEST_STRESS") != "1" {
-		t.Skip("set POSTHORN_IMAPTEST_STRESS=1: off until issue 12 defects 1-3 are fixed")
-	}
 	it := testpeer.FindImaptest(t)
 	port := startImaptestServer(t)
 	secs := "60"
