@@ -141,7 +141,7 @@ func (m *mailAuth) banner(out io.Writer, cfg config) {
 	}
 	fmt.Fprintf(out, "  checks    inbound %s; Authentication-Results recorded, DMARC reject refused, quarantine filed into Junk\n", state)
 	fmt.Fprintf(out, "  dkim      submission signs as d=%s s=%s, key %s\n", cfg.Domain, cfg.Auth.Selector, m.keyPath)
-	fmt.Fprintf(out, "  dns       go run ./examples/mailserver dns-records -domain %s -hostname %s -dkim-key KEYFILE\n", cfg.Domain, cfg.Hostname)
+	fmt.Fprintf(out, "  dns       go run ./examples/mailserver dns-records -domain %s -hostname %s -dkim-key %s\n", cfg.Domain, cfg.Hostname, shellQuote(m.keyPath))
 }
 
 // loadOrCreateKey reads a PKCS #8 PEM key from path or, when there is no

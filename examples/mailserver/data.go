@@ -8,6 +8,7 @@ package main
 //	cert.pem, key.pem  the self-signed certificate, made once (key 0600)
 //	demo-account.json  the demo account's login and password (0600)
 //	dkim.pem           the DKIM signing key (auth.go), made once
+//	lock               held while a server runs on the directory
 //
 // With -store memory nothing is kept: the store is imapmem and the files
 // go to a temporary directory removed at exit, as before.
@@ -120,24 +121,37 @@ func openMaildir(cfg config, logger *slog.Logger) (*siteData, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	lock, err := lockData(dir)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*siteData, error) {
+		lock.Close()
+		return nil, err
+	}
 	d := &siteData{dir: dir, persistent: true}
 	pw, err := demoPassword(filepath.Join(dir, "demo-account.json"), cfg.User, cfg.Password)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	d.password = pw
 	if d.certFile, d.tlsConfig, err = loadOrCreateCert(dir, cfg.Hostname); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	store, err := maildir.Open(filepath.Join(dir, "mail"), &maildir.Options{Logger: logger.With("store", "maildir")})
 	if err != nil {
-		return nil, fmt.Errorf("mail store: %w", err)
+		return fail(fmt.Errorf("mail store: %w", err))
 	}
 	if err := store.AddUser(cfg.User, pw); err != nil {
 		store.Close()
-		return nil, fmt.Errorf("demo account: %w", err)
+		return fail(fmt.Errorf("demo account: %w", err))
 	}
-	d.store, d.close = store, store.Close
+	d.store = store
+	d.close = func() error {
+		err := store.Close()
+		lock.Close()
+		return err
+	}
 	return d, nil
 }
 

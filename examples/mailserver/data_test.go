@@ -169,6 +169,24 @@ func TestMailserverRestartKeepsAccountMailAndCertificate(t *testing.T) {
 	}
 	certPEM, err := os.ReadFile(certFile)
 	require.NoError(t, err)
+	// The DKIM key is kept too, so the record published stays right;
+	// the banner's dns-records line names it.
+	dkimFile := filepath.Join(dir, "dkim.pem")
+	dkimPEM, err := os.ReadFile(dkimFile)
+	require.NoError(t, err)
+	assert.Contains(t, banner, "-dkim-key "+dkimFile)
+
+	// A second server on the same data directory is refused before it
+	// touches the store.
+	second := cfg
+	for _, p := range []*string{&second.SMTP, &second.Submission, &second.SubmissionTLS, &second.IMAP, &second.IMAPTLS, &second.POP3, &second.POP3TLS} {
+		*p = "127.0.0.1:0"
+	}
+	second.Web = ""
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel() // were it let in, it would return at once
+	err = run(cancelled, second, slog.New(slog.DiscardHandler), io.Discard, nil)
+	require.ErrorContains(t, err, "in use by another mailserver")
 	stop()
 
 	addrs, banner, _ = runOnce(t, cfg)
@@ -178,6 +196,9 @@ func TestMailserverRestartKeepsAccountMailAndCertificate(t *testing.T) {
 	again, err := os.ReadFile(certFile)
 	require.NoError(t, err)
 	assert.Equal(t, certPEM, again, "certificate file rewritten")
+	again, err = os.ReadFile(dkimFile)
+	require.NoError(t, err)
+	assert.Equal(t, dkimPEM, again, "DKIM key rewritten")
 
 	validity2, msgs2, served2 := inboxOverIMAPS(t, addrs["imaps"], certFile, "demo", password)
 	assert.Equal(t, validity, validity2, "UIDVALIDITY")
