@@ -100,6 +100,28 @@ func BenchmarkParseCold(b *testing.B) { benchParseCold(b, false) }
 // ENVELOPE alone, which parses only the header.
 func BenchmarkParseColdEnvelope(b *testing.B) { benchParseCold(b, true) }
 
+// BenchmarkParseColdEnvelopeThenWhole is a FETCH of ENVELOPE alone and
+// then one of BODYSTRUCTURE on messages seen for the first time: the
+// header-only parse, then the whole one (which reuses its ENVELOPE).
+func BenchmarkParseColdEnvelopeThenWhole(b *testing.B) {
+	corpus := ColdCorpus(200)
+	srv := &Server{}
+	srv.init()
+	s := &session{srv: srv}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := CPUNow()
+	for i := range b.N {
+		m := &cacheMsg{data: corpus[i%len(corpus)]}
+		for _, h := range []bool{true, false} {
+			if _, err := s.parse(m, h); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	ReportCPU(b, cpu, 1)
+}
+
 func benchParseCold(b *testing.B, headerOnly bool) {
 	corpus := ColdCorpus(200)
 	total := 0

@@ -136,7 +136,10 @@
 //     ParseCache, shared by all sessions and copies of the message,
 //     bounded by Limits.ParseCacheBytes with CLOCK eviction over weak
 //     pointers (parsecache.go): a hit sets an atomic referenced bit and
-//     takes no lock.
+//     takes no lock. A FETCH of ENVELOPE alone parses and caches only the
+//     header (RFC 9051 §7.5.2); anything more replaces that with the whole
+//     parse, reusing the encoded ENVELOPE. Parses read through a pooled
+//     mime.Indexer, so none allocates in proportion to the message size.
 //   - While waiting for a client (between commands and in IDLE) with
 //     nothing buffered, a session returns its read and write buffers to
 //     the Server's pools and waits on a one-byte read.

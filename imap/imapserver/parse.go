@@ -32,13 +32,17 @@ func (s *session) parsed(m Message) (*parsedMsg, error) { return s.parse(m, fals
 // (only its ENVELOPE is used).
 func (s *session) parse(m Message, headerOnly bool) (*parsedMsg, error) {
 	var e *parseEntry
+	var env []byte // the ENVELOPE of a header-only parse being completed
 	pc, _ := m.(ParseCache)
 	cache := s.srv.parses
 	if pc != nil && cache != nil {
 		e, _ = pc.LoadParsed().(*parseEntry)
 		if e != nil {
-			if pm := e.load(); pm != nil && (headerOnly || !pm.headerOnly) {
-				return pm, nil
+			if pm := e.load(); pm != nil {
+				if headerOnly || !pm.headerOnly {
+					return pm, nil
+				}
+				env = pm.enc.Envelope
 			}
 		}
 	}
@@ -69,6 +73,8 @@ func (s *session) parse(m Message, headerOnly bool) (*parsedMsg, error) {
 	var pm *parsedMsg
 	if headerOnly {
 		pm = &parsedMsg{root: root, enc: imapmsg.EncodeEnvelope(root), headerOnly: true}
+	} else if env != nil {
+		pm = &parsedMsg{root: root, enc: imapmsg.EncodeWithEnvelope(ra, root, env)}
 	} else {
 		pm = &parsedMsg{root: root, enc: imapmsg.Encode(ra, root)}
 	}

@@ -42,6 +42,18 @@ func EncodeEnvelope(root *mime.Part) *Encoded {
 	return &Encoded{Envelope: buf[:len(buf):len(buf)]}
 }
 
+// EncodeWithEnvelope is Encode for a message whose ENVELOPE is already
+// encoded (by EncodeEnvelope): env is reused, not computed again.
+func EncodeWithEnvelope(r io.ReaderAt, root *mime.Part, env []byte) *Encoded {
+	bs := BodyStructure(r, root)
+	buf := make([]byte, 0, 512)
+	buf = imapwire.AppendBodyStructure(buf, bs, false)
+	nb := len(buf)
+	buf = imapwire.AppendBodyStructure(buf, bs, true)
+	buf = buf[:len(buf):len(buf)]
+	return &Encoded{Envelope: env, Body: buf[:nb:nb], BodyStructure: buf[nb:]}
+}
+
 // EncodeStructures encodes already computed structures.
 func EncodeStructures(env *imap.Envelope, bs *imap.BodyStructure) *Encoded {
 	buf := make([]byte, 0, 1024)
