@@ -177,8 +177,10 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 			p.dsn[domain] = dsn
 			p.mu.Unlock()
 			p.put(key, c)
+		} else if broken(ctx, err) {
+			c.Close()
 		} else {
-			// Whatever else went wrong, start the next message afresh.
+			// A refusal: start the next message on a new connection.
 			c.Quit(ctx)
 		}
 		if r == nil {
@@ -199,6 +201,13 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 		setAll(pending, lastErr)
 	}
 	return res
+}
+
+// broken reports whether err left the connection unusable, so that QUIT
+// would only wait for a timeout.
+func broken(ctx context.Context, err error) bool {
+	var ne net.Error
+	return ctx.Err() != nil || errors.Is(err, smtpclient.ErrClosed) || errors.Is(err, smtpclient.ErrOutcomeUnknown) || errors.As(err, &ne)
 }
 
 // aLabel writes an internationalised domain with an ASCII local part as

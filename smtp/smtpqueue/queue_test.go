@@ -540,3 +540,26 @@ func TestDomainTLS(t *testing.T) {
 		t.Errorf("%d DSNs", n)
 	}
 }
+
+// A connection dropped in the middle of the data defers the message (it
+// may or may not have arrived: RFC 5321 §6.1), without waiting on the
+// dead connection, and the retry goes out on a new one.
+func TestDroppedConnectionRetried(t *testing.T) {
+	h := newHarness(t, []string{"one.test", "sender.test"}, nil)
+	h.srv("one.test").SetFaults(smtptest.Fault{At: smtptest.AtData, Times: 1, Drop: true})
+	start := time.Now()
+	id := h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@one.test"}}, testMsg)
+	h.attempted(id, 1)
+	mi, err := h.q.Get(id)
+	if err != nil || mi.Recipients[0].Status != StatusPending {
+		t.Fatalf("after the drop: %+v %v", mi, err)
+	}
+	h.q.RetryNow(id)
+	h.empty()
+	if n := len(h.srv("one.test").Messages()); n != 1 {
+		t.Errorf("%d deliveries", n)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v: waited on the dead connection", d)
+	}
+}
