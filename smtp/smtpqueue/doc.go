@@ -95,11 +95,18 @@
 // message that cannot be sent so is bounced with 5.7.30 (RFC 8689 §4.2.1).
 // MX.STS applies MTA-STS (RFC 8461): under an enforced policy only the MX
 // hosts it names are used, over verified TLS, and failures are deferred.
+// MX.TLSRPT records the TLS outcome of each new connection (RFC 8460 §4.3
+// result types) and builds the aggregate reports (JSON, gzip);
+// ParseTLSReport reads the reports others send.
 //
 // # Not yet
 //
-// DANE (RFC 7672) and TLS-RPT (RFC 8460) are not implemented, nor a policy
-// of our own per domain (require TLS, require verified TLS). Messages for
+// DANE (RFC 7672) is not implemented. TLS-RPT reports are built but not
+// sent: finding a domain's _smtp._tls record and mailing or posting the
+// report is the application's; sessions under an MTA-STS policy in
+// "testing" mode are counted as no-policy-found, since they are not
+// verified. A policy of our own per domain (MX.DomainTLS) can require
+// verified TLS, not merely encryption. Messages for
 // one destination share connections one after the other, but several
 // messages are not pipelined into one session.
 package smtpqueue

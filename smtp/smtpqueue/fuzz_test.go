@@ -1,6 +1,7 @@
 package smtpqueue
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,6 +52,20 @@ func FuzzParseSTSPolicy(f *testing.F) {
 		}
 		for _, h := range []string{"", ".", "*.", "a.b", "mx.example.com"} {
 			p.matches(h)
+		}
+	})
+}
+
+// FuzzParseTLSReport: a TLS-RPT report from anyone (JSON or gzip) never
+// panics and is bounded.
+func FuzzParseTLSReport(f *testing.F) {
+	f.Add([]byte(`{"organization-name":"X","date-range":{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-01T23:59:59Z"},"contact-info":"a@b","report-id":"r1","policies":[{"policy":{"policy-type":"sts","policy-domain":"d"},"summary":{"total-successful-session-count":1,"total-failure-session-count":0}}]}`))
+	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"))
+	f.Add([]byte(`{"report-id":"x","policies":[{}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rep, err := ParseTLSReport(bytes.NewReader(data))
+		if err == nil && (rep.ReportID == "" || len(rep.Policies) == 0) {
+			t.Fatalf("accepted %+v", rep)
 		}
 	})
 }

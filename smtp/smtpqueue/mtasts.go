@@ -239,10 +239,10 @@ func (f fixedMX) LookupMX(context.Context, string) ([]*net.MX, error) { return f
 
 // applySTS adjusts the delivery options for the domain's policy. It
 // returns an error when the policy leaves no host to deliver to.
-func (t *MX) applySTS(ctx context.Context, domain string, o *smtpclient.DeliverOptions) error {
+func (t *MX) applySTS(ctx context.Context, domain string, o *smtpclient.DeliverOptions) (*stsPolicy, error) {
 	p := t.STS.policy(ctx, domain)
 	if p == nil || p.mode != "enforce" {
-		return nil
+		return p, nil
 	}
 	r := o.Resolver
 	if r == nil {
@@ -250,7 +250,7 @@ func (t *MX) applySTS(ctx context.Context, domain string, o *smtpclient.DeliverO
 	}
 	mxs, err := r.LookupMX(ctx, domain)
 	if err != nil {
-		return &stsError{"MTA-STS: MX lookup for " + domain + " failed: " + err.Error()}
+		return p, &stsError{"MTA-STS: MX lookup for " + domain + " failed: " + err.Error()}
 	}
 	var ok fixedMX
 	for _, mx := range mxs {
@@ -259,10 +259,10 @@ func (t *MX) applySTS(ctx context.Context, domain string, o *smtpclient.DeliverO
 		}
 	}
 	if len(ok) == 0 {
-		return &stsError{"MTA-STS: no MX host of " + domain + " matches its enforced policy"}
+		return p, &stsError{"MTA-STS: no MX host of " + domain + " matches its enforced policy"}
 	}
 	o.Resolver = ok
 	// §4.2, §5: STARTTLS with a certificate valid for the MX host.
 	o.TLS = smtpclient.TLSRequired
-	return nil
+	return p, nil
 }

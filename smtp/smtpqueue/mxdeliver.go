@@ -110,7 +110,7 @@ func (p *mxPool) put(key string, c *smtpclient.Client) {
 }
 
 // send delivers to recipients that share one domain.
-func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, msg smtpclient.Message, o *smtpclient.DeliverOptions) []smtpclient.RecipientResult {
+func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, msg smtpclient.Message, o *smtpclient.DeliverOptions, sts *stsPolicy) []smtpclient.RecipientResult {
 	res := make([]smtpclient.RecipientResult, len(env.To))
 	for i, to := range env.To {
 		res[i].Recipient = to
@@ -148,6 +148,15 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 		c := p.get(ctx, key)
 		if c == nil {
 			c, err = dialMX(ctx, addr, &o.Options, policy)
+			if policy != smtpclient.TLSNone {
+				tlsErr := err
+				if err == nil {
+					if _, ok := c.TLSConnectionState(); !ok {
+						tlsErr = errNoTLS
+					}
+				}
+				t.TLSRPT.record(domain, sts, h, tlsErr)
+			}
 			if err != nil {
 				var de *net.DNSError
 				if errors.As(err, &de) && de.IsNotFound && len(hosts) == 1 && h == domain {

@@ -39,6 +39,9 @@ type MX struct {
 	Options smtpclient.DeliverOptions
 	// STS, when set, applies MTA-STS policies (RFC 8461).
 	STS *MTASTS
+	// TLSRPT, when set, records the TLS outcome of every new connection
+	// for TLS-RPT reports (RFC 8460).
+	TLSRPT *TLSRecorder
 	// DomainTLS, when set, gives a TLS policy of our own for a recipient
 	// domain (an A-label, lower-case): smtpclient.TLSRequired to accept
 	// only STARTTLS with a verified certificate, TLSDefault to keep
@@ -71,8 +74,10 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 	if o.MaxHosts <= 0 {
 		o.MaxHosts = 5
 	}
+	var sts *stsPolicy
 	if t.STS != nil && len(env.To) > 0 {
-		if err := t.applySTS(ctx, domainOf(env.To[0]), &o); err != nil {
+		var err error
+		if sts, err = t.applySTS(ctx, domainOf(env.To[0]), &o); err != nil {
 			res := make([]smtpclient.RecipientResult, len(env.To))
 			for i, to := range env.To {
 				res[i] = smtpclient.RecipientResult{Recipient: to, Err: err}
@@ -87,7 +92,7 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 	}
 	var res []smtpclient.RecipientResult
 	if d, ok := oneDomain(env.To); ok {
-		res = t.send(ctx, d, env, msg, &o)
+		res = t.send(ctx, d, env, msg, &o, sts)
 	} else {
 		res = smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
 	}
