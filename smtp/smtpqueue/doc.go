@@ -32,6 +32,7 @@
 //
 // # On disk
 //
+//	dir/lock          held (flock) by the one Queue that has the directory open
 //	dir/tmp/<id>      being written; removed by Open
 //	dir/msg/<id>      "posthorn-queue 1\n", one line of JSON (ID, arrival,
 //	                  kind, sender, recipients, MAIL and RCPT parameters),
