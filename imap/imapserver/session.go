@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/posthorn/posthorn/imap"
@@ -487,8 +488,7 @@ func (s *session) finish(tag, name string, err error, start time.Time) error {
 	if errors.Is(err, errClose) || errors.Is(err, errShutdown) {
 		return err
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+	if isConnError(err) {
 		return err
 	}
 	// A backend error.
@@ -497,6 +497,26 @@ func (s *session) finish(tag, name string, err error, start time.Time) error {
 	s.sendUpdates(s.allowExpunge)
 	s.w.status(tag, imap.StatusNO, code, "", text)
 	return nil
+}
+
+// isConnError reports whether err ends the session: the connection broke,
+// timed out or was closed. A store's file-system error is not one, even
+// though the syscall.Errno inside it implements net.Error: a full disk is
+// answered NO and the session goes on.
+func isConnError(err error) bool {
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &oe),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
+		return true
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return false
+	}
+	var ne net.Error // TLS alerts and other connection-level errors
+	return errors.As(err, &ne)
 }
 
 // backendCode maps a Backend error to a response code (RFC 9051 §7.1).
