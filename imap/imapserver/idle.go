@@ -19,16 +19,20 @@ func cmdIdle(s *session, tag string, uid bool) error {
 		return err
 	}
 	s.w.WriteString("+ idling\r\n")
-	s.sendUpdates(true)
-	if err := s.flush(); err != nil {
-		return err
-	}
+	// Register for changes before sending the pending ones, so that a
+	// change landing in between wakes the loop below: a store need not
+	// call a notifier for changes made before it was set.
 	if s.sel != nil {
+		s.woken.Store(false)
 		s.sel.mb.SetNotify(func() {
 			s.woken.Store(true)
 			s.raw.SetReadDeadline(time.Now())
 		})
 		defer s.sel.mb.SetNotify(nil)
+	}
+	s.sendUpdates(true)
+	if err := s.flush(); err != nil {
+		return err
 	}
 	var line []byte
 	for {
