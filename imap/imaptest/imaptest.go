@@ -29,9 +29,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -65,9 +62,7 @@ type Server struct {
 	Withhold []string
 
 	kit    testkit.Lifecycle
-	mu     sync.Mutex
-	faults []CommandFault
-	counts map[int]int
+	faults testkit.Faults
 }
 
 // CommandFault makes a command fail, for testing how an application
@@ -89,9 +84,14 @@ type CommandFault struct {
 // SetCommandFaults replaces the command faults; safe while the server
 // runs.
 func (s *Server) SetCommandFaults(f ...CommandFault) {
-	s.mu.Lock()
-	s.faults, s.counts = append([]CommandFault(nil), f...), map[int]int{}
-	s.mu.Unlock()
+	list := make([]testkit.Fault, len(f))
+	for i, x := range f {
+		list[i] = testkit.Fault{Command: x.Command, User: x.User, Times: x.Times}
+		if x.Reply != nil {
+			list[i].Reply = x.Reply
+		}
+	}
+	s.faults.Set(list)
 }
 
 // commandFilter is the Server's CommandFilter: the first fault that
@@ -101,29 +101,21 @@ func (s *Server) commandFilter(_ context.Context, cmd imapserver.CommandInfo) er
 	if cmd.UID {
 		name = "UID " + name
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if !strings.EqualFold(f.Command, name) || (f.User != "" && f.User != cmd.Username) {
-			continue
-		}
-		s.counts[i]++
-		if f.Times > 0 && s.counts[i] > f.Times {
-			continue
-		}
-		if f.Reply != nil {
-			return f.Reply
-		}
-		return imap.NoError("", "Command failed (test fault)")
+	reply, ok := s.faults.Match(name, cmd.Username)
+	switch {
+	case !ok:
+		return nil
+	case reply != nil:
+		return reply
 	}
-	return nil
+	return imap.NoError("", "Command failed (test fault)")
 }
 
 // capabilityFilter leaves out the withheld capabilities.
 func (s *Server) capabilityFilter(caps []string) []string {
 	out := caps[:0:0]
 	for _, c := range caps {
-		if !slices.ContainsFunc(s.Withhold, func(w string) bool { return strings.EqualFold(w, c) }) {
+		if !testkit.Withheld(s.Withhold, c) {
 			out = append(out, c)
 		}
 	}
@@ -223,10 +215,7 @@ type faultBackend struct {
 }
 
 func (b *faultBackend) fail(user string) error {
-	if b.s.LoginError != nil && (len(b.s.FailUsers) == 0 || slices.Contains(b.s.FailUsers, user)) {
-		return b.s.LoginError
-	}
-	return nil
+	return testkit.LoginFailure(b.s.LoginError, b.s.FailUsers, user)
 }
 
 func (b *faultBackend) VerifyPassword(ctx context.Context, user, password string) error {

@@ -9,6 +9,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,4 +209,63 @@ func (l *Lifecycle) ClientTLSConfig() *tls.Config {
 		l.Fatal(err)
 	}
 	return c.ClientConfig()
+}
+
+// Fault is a command fault of the IMAP and POP3 test servers, in the
+// form Faults keeps: the command's name (compared without case), the user
+// ("" for anyone), how many matching commands it refuses (0: every one)
+// and its reply (nil: the server's default refusal).
+type Fault struct {
+	Command, User string
+	Times         int
+	Reply         error
+}
+
+// Faults picks the fault for a command: the first in the list that
+// names it and its user and has refusals left. Every matching command
+// counts against a fault's Times. Safe for concurrent use.
+type Faults struct {
+	mu     sync.Mutex
+	list   []Fault
+	counts []int
+}
+
+// Set replaces the faults and their counts.
+func (f *Faults) Set(list []Fault) {
+	f.mu.Lock()
+	f.list, f.counts = list, make([]int, len(list))
+	f.mu.Unlock()
+}
+
+// Match reports whether a fault refuses the command of user, and its
+// reply (nil for the default refusal).
+func (f *Faults) Match(command, user string) (reply error, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, x := range f.list {
+		if !strings.EqualFold(x.Command, command) || (x.User != "" && x.User != user) {
+			continue
+		}
+		f.counts[i]++
+		if x.Times > 0 && f.counts[i] > x.Times {
+			continue
+		}
+		return x.Reply, true
+	}
+	return nil, false
+}
+
+// Withheld reports whether name is among the withheld capabilities
+// (compared without case).
+func Withheld(withhold []string, name string) bool {
+	return slices.ContainsFunc(withhold, func(w string) bool { return strings.EqualFold(w, name) })
+}
+
+// LoginFailure is the error a test server's LoginError option gives
+// user's login: err for the users listed, or for everyone when none is.
+func LoginFailure(err error, users []string, user string) error {
+	if err != nil && (len(users) == 0 || slices.Contains(users, user)) {
+		return err
+	}
+	return nil
 }

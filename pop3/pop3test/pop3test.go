@@ -22,9 +22,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,9 +56,7 @@ type Server struct {
 	Withhold []string
 
 	kit    testkit.Lifecycle
-	mu     sync.Mutex
-	faults []CommandFault
-	counts map[int]int
+	faults testkit.Faults
 }
 
 // CommandFault makes a command fail, for testing how an application
@@ -80,35 +76,34 @@ type CommandFault struct {
 // SetCommandFaults replaces the command faults; safe while the server
 // runs.
 func (s *Server) SetCommandFaults(f ...CommandFault) {
-	s.mu.Lock()
-	s.faults, s.counts = append([]CommandFault(nil), f...), map[int]int{}
-	s.mu.Unlock()
+	list := make([]testkit.Fault, len(f))
+	for i, x := range f {
+		list[i] = testkit.Fault{Command: x.Command, User: x.User, Times: x.Times}
+		if x.Reply != nil {
+			list[i].Reply = x.Reply
+		}
+	}
+	s.faults.Set(list)
 }
 
 func (s *Server) commandFilter(_ context.Context, cmd pop3server.CommandInfo) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if !strings.EqualFold(f.Command, cmd.Name) || (f.User != "" && f.User != cmd.Username) {
-			continue
-		}
-		s.counts[i]++
-		if f.Times > 0 && s.counts[i] > f.Times {
-			continue
-		}
-		if f.Reply != nil {
-			return f.Reply
-		}
-		return &pop3.Error{Text: "command failed (test fault)"}
+	reply, ok := s.faults.Match(cmd.Name, cmd.Username)
+	switch {
+	case !ok:
+		return nil
+	case reply != nil:
+		return reply
 	}
-	return nil
+	return &pop3.Error{Text: "command failed (test fault)"}
 }
 
+// capabilityFilter leaves out the withheld capabilities, by the first
+// word of each CAPA line.
 func (s *Server) capabilityFilter(caps []string) []string {
 	out := caps[:0:0]
 	for _, c := range caps {
 		word, _, _ := strings.Cut(c, " ")
-		if !slices.ContainsFunc(s.Withhold, func(w string) bool { return strings.EqualFold(w, word) }) {
+		if !testkit.Withheld(s.Withhold, word) {
 			out = append(out, c)
 		}
 	}
@@ -209,10 +204,7 @@ type faultStore struct {
 }
 
 func (f *faultStore) fail(user string) error {
-	if f.s.LoginError != nil && (len(f.s.FailUsers) == 0 || slices.Contains(f.s.FailUsers, user)) {
-		return f.s.LoginError
-	}
-	return nil
+	return testkit.LoginFailure(f.s.LoginError, f.s.FailUsers, user)
 }
 
 func (f *faultStore) VerifyPassword(ctx context.Context, user, password string) error {
