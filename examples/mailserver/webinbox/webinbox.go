@@ -221,7 +221,7 @@ func (in *Inbox) withMailbox(ctx context.Context, user string, readOnly bool, fn
 	return fn(mb)
 }
 
-// header reads the header of m (at most 256 KiB).
+// readAll returns the whole of m, for the message view and its parts.
 func readAll(m imapserver.Message) ([]byte, error) {
 	ra, err := m.Open()
 	if err != nil {
