@@ -2,6 +2,7 @@ package imap
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -52,4 +53,27 @@ func TestBodyStructureWalkPaths(t *testing.T) {
 	if !reflect.DeepEqual(paths, want) {
 		t.Fatalf("paths %v, want %v", paths, want)
 	}
+}
+
+// FuzzDecodeParams: any parameter list decodes without panic into names
+// without RFC 2231 stars, each once.
+func FuzzDecodeParams(f *testing.F) {
+	f.Add("FILENAME*", "utf-8''invoice-%C3%BC.pdf", "name*1", "x")
+	f.Add("name*0*", "iso-8859-1'de'%E4", "name*1", "b c")
+	f.Add("a", `say "hi" \o/`, "b", "=?utf-8?q?caf=C3=A9?=")
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2 string) {
+		out := DecodeParams([]Param{{n1, v1}, {n2, v2}})
+		seen := map[string]bool{}
+		decoded := strings.IndexByte(n1, '*') >= 0 || strings.IndexByte(n2, '*') >= 0 || strings.Contains(v1+v2, "=?")
+		for _, p := range out {
+			if decoded && strings.IndexByte(p.Name, '*') >= 0 {
+				t.Fatalf("name %q keeps its RFC 2231 star in %v", p.Name, out)
+			}
+			k := strings.ToLower(p.Name)
+			if seen[k] && decoded {
+				t.Fatalf("%q twice in %v", p.Name, out)
+			}
+			seen[k] = true
+		}
+	})
 }

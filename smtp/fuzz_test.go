@@ -3,6 +3,7 @@ package smtp
 import (
 	"bufio"
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -56,6 +57,15 @@ func FuzzReadReply(f *testing.F) {
 		r2, err := ReadReply(bufio.NewReader(bytes.NewReader(out)), ReplyLimits{})
 		if err != nil || r2.Code != r.Code {
 			t.Fatalf("reply does not round-trip: %q %v", out, err)
+		}
+		// A ReplyReader reusing its Reply and recent texts reads the
+		// same reply, again and again.
+		rr := ReplyReader{Limits: ReplyLimits{MaxLines: 10, MaxLineLength: 100}}
+		for range 2 {
+			got, err := rr.Read(bufio.NewReader(strings.NewReader(s)))
+			if err != nil || got.Code != r.Code || got.Enhanced != r.Enhanced || !slices.Equal(got.Lines, r.Lines) {
+				t.Fatalf("ReplyReader: %+v %v, ReadReply: %+v", got, err, r)
+			}
 		}
 	})
 }
