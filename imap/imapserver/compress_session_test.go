@@ -57,6 +57,20 @@ func deliverWhen(t *testing.T, ts *testServer, n uint32, msg string) {
 	}()
 }
 
+// deliverOnFile delivers msg to alice's INBOX once path exists (a
+// script's signal that it reached the point where it waits for the
+// delivery), for at most 20 seconds.
+func deliverOnFile(ts *testServer, path, msg string) {
+	go func() {
+		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(path); err == nil {
+				ts.store.Deliver(context.Background(), "alice", strings.NewReader(msg))
+				return
+			}
+		}
+	}()
+}
+
 // A long session through COMPRESS=DEFLATE with Python's imaplib, whose
 // socket the script wraps in zlib (raw DEFLATE, Z_SYNC_FLUSH per command)
 // after the OK (imaplib has no COMPRESS): SELECT, FETCH of large messages
@@ -73,7 +87,12 @@ func TestCompressPythonImaplib(t *testing.T) {
 		digests = append(digests, fmt.Sprintf("%x", sha256.Sum256([]byte(m))))
 	}
 	up := bigMessage(9, 200_000)
-	deliverWhen(t, ts, 4, "Subject: during idle\r\n\r\nhello\r\n")
+	// The script creates this file once the server has answered IDLE
+	// with its continuation, so the delivery cannot land earlier (in
+	// the response to the FETCH before it, where imaplib keeps the
+	// EXISTS and the script would wait in IDLE for ever under load).
+	idling := filepath.Join(t.TempDir(), "idling")
+	deliverOnFile(ts, idling, "Subject: during idle\r\n\r\nhello\r\n")
 	host, port, _ := strings.Cut(ts.addr, ":")
 	script := `
 import imaplib, zlib, os, hashlib, time
@@ -133,6 +152,7 @@ typ, data = m.fetch("4", "(BODY.PEEK[])")
 print("fetch back", hashlib.sha256(data[0][1]).hexdigest() == hashlib.sha256(msg).hexdigest())
 m.send(b"i1 IDLE\r\n")
 print("idle", m.readline().decode().strip())
+open(os.environ["IDLING"], "w").close()
 line = m.readline().decode().strip()
 while "EXISTS" not in line:
     line = m.readline().decode().strip()
@@ -152,7 +172,7 @@ m.logout()
 	if err := os.WriteFile(upFile, []byte(up), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := string(testpeer.RunPython(t, script, "HOST="+host, "PORT="+port, "UP="+upFile))
+	out := string(testpeer.RunPython(t, script, "HOST="+host, "PORT="+port, "UP="+upFile, "IDLING="+idling))
 	for i, l := range []string{"select [b'3']", "append OK 4", "fetch back True", "idle + idling", "update * 5 EXISTS", "done i1 OK IDLE completed", "search [b'5']", "noop OK"} {
 		if !strings.Contains(out, l+"\n") {
 			t.Fatalf("line %d %q missing from:\n%s", i, l, out)
