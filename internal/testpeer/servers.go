@@ -59,6 +59,9 @@ type DovecotOptions struct {
 	// submission service (Debian package dovecot-submissiond), relaying
 	// to that SMTP server; its address is Dovecot.Submission.
 	SubmissionRelay string
+	// ExtraConfig is appended to dovecot.conf (later settings win; a
+	// section named again, such as "namespace inbox { ... }", is merged).
+	ExtraConfig string
 }
 
 // StartDovecot starts a private Dovecot for the test, or skips it when
@@ -99,6 +102,9 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 		}
 		if opts.Quota != "" {
 			env = append(env, "DOVECOT_QUOTA="+opts.Quota)
+		}
+		if opts.ExtraConfig != "" {
+			env = append(env, "DOVECOT_EXTRA_CONF="+opts.ExtraConfig)
 		}
 		out, err = runScript(t, "dovecot.sh", env, "start", dir)
 		if err == nil {

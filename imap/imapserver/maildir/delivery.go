@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,30 +151,45 @@ func (s *Store) CheckQuota(ctx context.Context, username string, size int64) err
 }
 
 // The POP3 maildrop is the user's INBOX; the three methods below are
-// pop3server.MaildropStore. The lock is held in this process.
+// pop3server.MaildropStore. The lock is held in this process and as
+// Dovecot's POP3 session dotlock in the user's directory (poplock.go).
 
 // LockMaildrop takes the user's POP3 lock and snapshots the INBOX: UIDLs
 // "<uidvalidity>.<uid>" and sizes with CRLF line ends, in UID order. It
-// fails with ErrMaildropLocked (syscall.EBUSY) while another lock is
-// held and with ErrNoSuchUser (fs.ErrNotExist) for an unknown account.
+// fails with ErrMaildropLocked (syscall.EBUSY) while another session of
+// this store or another program (Dovecot's POP3 with pop3_lock_session)
+// holds the lock, after waiting Options.MaildropLockWait for the latter,
+// and with ErrNoSuchUser (fs.ErrNotExist) for an unknown account.
 func (s *Store) LockMaildrop(ctx context.Context, username string) (uidls []string, sizes []int64, unlock func(), err error) {
 	u, err := s.user(username)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	if u.popLocked {
+		u.mu.Unlock()
 		return nil, nil, nil, ErrMaildropLocked
 	}
-	mb, err := u.selectableLocked("INBOX")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := mb.rescanLocked(); err != nil {
-		return nil, nil, nil, err
-	}
 	u.popLocked = true
+	u.mu.Unlock()
+	// RFC 1939 §8: the lock is exclusive, for every program serving the
+	// maildrop; waiting for it happens without the user's mutex.
+	dl, err := s.takePOPLock(ctx, filepath.Join(u.dir, popLockName), s.popLockWait)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err != nil {
+		u.popLocked = false
+		return nil, nil, nil, err
+	}
+	mb, err := u.selectableLocked("INBOX")
+	if err == nil {
+		err = mb.rescanLocked()
+	}
+	if err != nil {
+		dl.release()
+		u.popLocked = false
+		return nil, nil, nil, err
+	}
 	uidls = make([]string, len(mb.msgs))
 	sizes = make([]int64, len(mb.msgs))
 	prefix := strconv.FormatUint(uint64(mb.uidValidity), 10) + "."
@@ -184,6 +200,7 @@ func (s *Store) LockMaildrop(ctx context.Context, username string) (uidls []stri
 	var once sync.Once
 	unlock = func() {
 		once.Do(func() {
+			dl.release()
 			u.mu.Lock()
 			u.popLocked = false
 			u.mu.Unlock()

@@ -118,6 +118,11 @@ type Options struct {
 	// unreadable files); nil means slog.Default().
 	Logger *slog.Logger
 
+	// MaildropLockWait is how long LockMaildrop waits for a POP3 lock
+	// another program (a Dovecot on the same tree) holds before it
+	// answers ErrMaildropLocked; 0 means 2 s, negative not at all.
+	MaildropLockWait time.Duration
+
 	fs fileSystem // tests: the power-cut layer
 }
 
@@ -132,7 +137,11 @@ type Store struct {
 	now    func() time.Time
 	host   string
 	pid    int
-	seq    atomic.Uint64
+	// lockHost is the host name as Dovecot writes it in dotlocks
+	// (gethostname), popLockWait how long LockMaildrop waits.
+	lockHost    string
+	popLockWait time.Duration
+	seq         atomic.Uint64
 
 	mu           sync.Mutex
 	users        map[string]*user
@@ -197,6 +206,13 @@ func Open(dir string, opts *Options) (*Store, error) {
 	}
 	// Maildir: "/" and ":" in the host part are written as octal escapes.
 	s.host = strings.NewReplacer("/", `\057`, ":", `\072`, ",", `\054`).Replace(h)
+	s.lockHost = h
+	switch s.popLockWait = opts.MaildropLockWait; {
+	case s.popLockWait == 0:
+		s.popLockWait = defaultPOPLockWait
+	case s.popLockWait < 0:
+		s.popLockWait = 0
+	}
 	if err := mkdirAll(s.fs, s.root); err != nil {
 		return nil, err
 	}
