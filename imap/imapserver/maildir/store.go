@@ -30,7 +30,11 @@
 // letters too), mod-sequences and the expunge history (index.go). Per
 // user, "subscriptions" (Dovecot's version 2 format) and posthorn-user
 // (special-use attributes and quota limits) are rewritten whole, through
-// a new file renamed over the old one.
+// a new file renamed over the old one. posthorn-quota keeps each
+// mailbox's usage with the directory times and index length it was
+// counted at, so that a quota check after a restart reads no other
+// mailbox; a mailbox whose times or index differ is counted again
+// (quota.go).
 //
 // # Guarantees
 //
@@ -259,6 +263,8 @@ func (s *Store) Close() error {
 				first = err
 			}
 		}
+		// After the S records: the usage as the next start finds it.
+		u.saveQuotaLocked()
 		u.mu.Unlock()
 	}
 	return first
@@ -305,7 +311,9 @@ type user struct {
 	quotaMessages int64
 	reserved      int64 // octets of deliveries between quota check and commit
 	reservedMsgs  int64
-	commit        committer
+	// quotaCache is posthorn-quota: usage of mailboxes not loaded.
+	quotaCache map[string]quotaEntry
+	commit     committer
 }
 
 type userMeta struct {
@@ -355,6 +363,7 @@ func (u *user) loadLocked() error {
 	u.mailboxes = map[string]*mailbox{}
 	u.subscriptions = map[string]bool{}
 	u.specialUse = map[string][]string{}
+	u.loadQuotaLocked()
 	if fresh {
 		if err := u.makeMaildirLocked(u.dir); err != nil {
 			return err
@@ -614,19 +623,6 @@ func (s *Store) User(ctx context.Context, username string, conn *imapserver.Conn
 		return nil, err
 	}
 	return &userSession{u: u}, nil
-}
-
-// usageLocked returns the user's usage over all mailboxes (loading
-// them) plus what deliveries in flight reserved.
-func (u *user) usageLocked() (storage, messages int64, err error) {
-	for _, mb := range u.mailboxes {
-		if err := mb.loadLocked(); err != nil {
-			return 0, 0, err
-		}
-		storage += mb.size
-		messages += int64(len(mb.msgs))
-	}
-	return storage + u.reserved, messages + u.reservedMsgs, nil
 }
 
 // quotaCheckLocked reports ErrOverQuota if n more messages of size
