@@ -129,8 +129,10 @@ func (p *Part) Lookup(section ...int) *Part {
 			cur, msg = cur.Message, true
 		}
 		if len(cur.Children) == 0 {
-			// Section 1 of a non-multipart message is its body.
-			if n != 1 || !msg || cur.IsMultipart() {
+			// Section 1 of a non-multipart message is its body. A
+			// multipart read as a leaf (its header cut short, or beyond
+			// MaxDepth) is non-multipart here, as in its BODYSTRUCTURE.
+			if n != 1 || !msg || (cur.IsContainer() && cur.MediaType == "multipart") {
 				return nil
 			}
 			msg = false

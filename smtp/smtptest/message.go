@@ -2,7 +2,6 @@ package smtptest
 
 import (
 	"bytes"
-	"io"
 	"net"
 	"strings"
 	"time"
@@ -68,49 +67,18 @@ type Attachment struct {
 // parse fills the parsed view from m.Raw. Parsing never fails: a broken
 // message keeps what could be read and says why in Defects.
 func (m *Message) parse() {
-	r := mime.NewReader(bytes.NewReader(m.Raw), mime.Limits{})
-	first := true
-	for {
-		p, err := r.NextPart()
-		if err != nil {
-			if err != io.EOF {
-				m.Defects = append(m.Defects, err.Error())
-			}
-			return
-		}
-		if first {
-			first = false
-			m.Header = p.Header
-			m.Subject, _ = mime.DecodeWords(p.Header.Get("Subject"))
-			m.HeaderFrom, _ = mime.ParseAddressList(p.Header.Get("From"))
-			m.HeaderTo, _ = mime.ParseAddressList(p.Header.Get("To"))
-			m.HeaderCc, _ = mime.ParseAddressList(p.Header.Get("Cc"))
-		}
-		if p.MediaType == "multipart" || p.ContentType() == "message/rfc822" {
-			continue
-		}
-		body, _ := io.ReadAll(r.Text())
-		for _, d := range p.Defects {
-			m.Defects = append(m.Defects, d.Error())
-		}
-		disp, params, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
-		switch ct := p.ContentType(); {
-		case ct == "text/plain" && m.Text == "" && disp != "attachment":
-			m.Text = string(body)
-		case ct == "text/html" && m.HTML == "" && disp != "attachment":
-			m.HTML = string(body)
-		default:
-			name := params["filename"]
-			if name == "" {
-				_, ctParams, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-				name = ctParams["name"]
-			}
+	c, _ := mime.ReadContent(bytes.NewReader(m.Raw), mime.Limits{}, -1)
+	m.Header, m.Subject = c.Header, c.Subject
+	m.HeaderFrom, m.HeaderTo, m.HeaderCc = c.From, c.To, c.Cc
+	m.Text, m.HTML, m.Defects = c.Text, c.HTML, c.Defects
+	for _, p := range c.Parts {
+		if p.IsAttachment() {
 			m.Attachments = append(m.Attachments, Attachment{
-				Filename:    name,
-				ContentType: ct,
-				ContentID:   strings.Trim(strings.TrimSpace(p.Header.Get("Content-ID")), "<>"),
-				Inline:      disp == "inline",
-				Data:        body,
+				Filename:    p.Filename,
+				ContentType: p.ContentType,
+				ContentID:   p.ContentID,
+				Inline:      p.Disposition == "inline",
+				Data:        p.Data,
 			})
 		}
 	}

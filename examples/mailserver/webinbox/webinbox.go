@@ -76,7 +76,7 @@ type Summary struct {
 
 // Part is one node of a message's MIME tree.
 type Part struct {
-	Path        string `json:"path"` // "1.2", "" for the root
+	Path        string `json:"path"` // IMAP section: "1.2", "1" for a one-part body, "" for a multipart root
 	ContentType string `json:"content_type"`
 	Filename    string `json:"filename,omitempty"`
 	Size        int    `json:"size"`
@@ -300,11 +300,10 @@ func (in *Inbox) known(user string) bool {
 	return false
 }
 
-// parse builds a Detail from raw bytes.
-func parse(s Summary, raw []byte) (Detail, map[string][]byte, map[string]string) {
+// parse builds a Detail from raw bytes, and returns the attachments'
+// parts by section number.
+func parse(s Summary, raw []byte) (Detail, map[string]mime.ContentPart) {
 	d := Detail{Summary: s}
-	bodies := map[string][]byte{}
-	types := map[string]string{}
 	h, _, _ := mime.ParseHeader(raw)
 	for _, f := range h.Fields() {
 		v, err := mime.DecodeWords(f.Value())
@@ -316,64 +315,24 @@ func parse(s Summary, raw []byte) (Detail, map[string][]byte, map[string]string)
 		}
 		d.Header = append(d.Header, [2]string{f.Key, strings.TrimSpace(v)})
 	}
-	r := mime.NewReader(bytes.NewReader(raw), mime.Limits{})
-	var counters []int
-	for {
-		p, err := r.NextPart()
-		if err != nil {
-			if err != io.EOF {
-				d.Defects = append(d.Defects, err.Error())
-			}
-			break
+	c, _ := mime.ReadContent(bytes.NewReader(raw), mime.Limits{}, 0)
+	d.Text, d.HTML, d.Defects = c.Text, c.HTML, c.Defects
+	atts := map[string]mime.ContentPart{}
+	for _, p := range c.Parts {
+		d.Parts = append(d.Parts, Part{
+			Path:        p.Section,
+			ContentType: p.ContentType,
+			Filename:    p.Filename,
+			Size:        p.Size,
+			ContentID:   p.ContentID,
+			Depth:       p.Depth,
+			Attachment:  p.IsAttachment(),
+		})
+		if p.IsAttachment() {
+			atts[p.Section] = p
 		}
-		// Section numbers as IMAP counts them, from depth.
-		for len(counters) > p.Depth {
-			counters = counters[:len(counters)-1]
-		}
-		if p.Depth > 0 {
-			for len(counters) < p.Depth {
-				counters = append(counters, 0)
-			}
-			counters[p.Depth-1]++
-		}
-		var path []string
-		for _, c := range counters[:p.Depth] {
-			path = append(path, strconv.Itoa(c))
-		}
-		part := Part{Path: strings.Join(path, "."), ContentType: p.ContentType(), Depth: p.Depth}
-		for _, def := range p.Defects {
-			d.Defects = append(d.Defects, def.Error())
-		}
-		if p.MediaType == "multipart" || p.ContentType() == "message/rfc822" {
-			d.Parts = append(d.Parts, part)
-			continue
-		}
-		body, _ := io.ReadAll(r.Text())
-		part.Size = len(body)
-		disp, dp, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
-		_, cp, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		part.ContentID = strings.Trim(strings.TrimSpace(p.Header.Get("Content-ID")), "<>")
-		part.Filename = dp["filename"]
-		if part.Filename == "" {
-			part.Filename = cp["name"]
-		}
-		switch ct := p.ContentType(); {
-		case ct == "text/plain" && d.Text == "" && disp != "attachment":
-			d.Text = string(body)
-		case ct == "text/html" && d.HTML == "" && disp != "attachment":
-			d.HTML = string(body)
-		default:
-			part.Attachment = true
-			key := part.Path
-			if key == "" {
-				key = "0"
-			}
-			bodies[key] = body
-			types[key] = ct
-		}
-		d.Parts = append(d.Parts, part)
 	}
-	return d, bodies, types
+	return d, atts
 }
 
 func (in *Inbox) fail(w http.ResponseWriter, err error) {
@@ -403,7 +362,7 @@ func (in *Inbox) pageMessage(w http.ResponseWriter, r *http.Request) {
 		in.fail(w, err)
 		return
 	}
-	d, _, _ := parse(s, raw)
+	d, _ := parse(s, raw)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	data := struct {
 		Detail
@@ -424,7 +383,7 @@ func (in *Inbox) partHTML(w http.ResponseWriter, r *http.Request) {
 		in.fail(w, err)
 		return
 	}
-	d, _, _ := parse(s, raw)
+	d, _ := parse(s, raw)
 	img := "img-src data: 'self'"
 	if r.URL.Query().Get("remote") == "1" {
 		img = "img-src data: 'self' http: https:"
@@ -435,11 +394,7 @@ func (in *Inbox) partHTML(w http.ResponseWriter, r *http.Request) {
 	html := d.HTML
 	for _, p := range d.Parts {
 		if p.ContentID != "" && p.Attachment {
-			key := p.Path
-			if key == "" {
-				key = "0"
-			}
-			html = strings.ReplaceAll(html, "cid:"+p.ContentID, fmt.Sprintf("/m/%s/%d/part/%s", s.User, s.UID, key))
+			html = strings.ReplaceAll(html, "cid:"+p.ContentID, fmt.Sprintf("/m/%s/%d/part/%s", s.User, s.UID, p.Path))
 		}
 	}
 	io.WriteString(w, html)
@@ -462,20 +417,18 @@ func (in *Inbox) partDownload(w http.ResponseWriter, r *http.Request) {
 		in.fail(w, err)
 		return
 	}
-	d, bodies, types := parse(s, raw)
+	_, atts := parse(s, raw)
 	key := r.PathValue("path")
-	body, ok := bodies[key]
+	p, ok := atts[key]
 	if !ok {
 		in.fail(w, errNotFound)
 		return
 	}
-	name := "part-" + key
-	for _, p := range d.Parts {
-		if (p.Path == key || (key == "0" && p.Path == "")) && p.Filename != "" {
-			name = p.Filename
-		}
+	name, body := p.Filename, p.Data
+	if name == "" {
+		name = "part-" + key
 	}
-	w.Header().Set("Content-Type", types[key])
+	w.Header().Set("Content-Type", p.ContentType)
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
@@ -506,7 +459,7 @@ func (in *Inbox) apiGet(w http.ResponseWriter, r *http.Request) {
 		in.fail(w, err)
 		return
 	}
-	d, _, _ := parse(s, raw)
+	d, _ := parse(s, raw)
 	writeJSON(w, d)
 }
 
