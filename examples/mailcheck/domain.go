@@ -2,12 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -19,9 +16,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/posthorn/posthorn/internal/dane"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/smtp/dkim"
 	"github.com/posthorn/posthorn/smtp/dmarc"
@@ -305,44 +304,16 @@ func (d *domainCheck) matchTLSA(host string, ip netip.Addr, recs []dns.TLSA) {
 			"could not fetch the certificate from %s port %d (%s): %v", ip, port, kind, err)
 		return
 	}
-	for _, t := range recs {
-		if tlsaMatches(t, chain) {
-			d.r.ok("dane-match", subj, "TLSA %d %d %d matches the certificate the MX presents", t.Usage, t.Selector, t.MatchingType)
-			return
-		}
+	// The check a DANE sender makes (internal/dane): DANE-EE the server's
+	// certificate, DANE-TA the chain and the names (the MX host, then the
+	// domain, RFC 7672 §3.2.2).
+	err = dane.Verify(recs, chain, []string{host, d.domain}, time.Now())
+	if err == nil {
+		d.r.ok("dane-match", subj, "a TLSA record authenticates the certificate the MX presents")
+		return
 	}
 	d.r.problem(Error, "dane-mismatch", subj, "Publish TLSA records for the certificate (or key) the MX serves now, before changing it next time (RFC 7672 §4): DANE senders will not deliver.",
-		"no TLSA record matches the certificate the MX presents")
-}
-
-func tlsaMatches(t dns.TLSA, chain []*x509.Certificate) bool {
-	var certs []*x509.Certificate
-	switch t.Usage {
-	case 3: // DANE-EE: the server's own certificate
-		if len(chain) > 0 {
-			certs = chain[:1]
-		}
-	case 2: // DANE-TA: a certificate in the chain
-		certs = chain
-	}
-	for _, c := range certs {
-		data := c.Raw
-		if t.Selector == 1 {
-			data = c.RawSubjectPublicKeyInfo
-		}
-		switch t.MatchingType {
-		case 1:
-			h := sha256.Sum256(data)
-			data = h[:]
-		case 2:
-			h := sha512.Sum512(data)
-			data = h[:]
-		}
-		if bytes.Equal(data, t.Data) {
-			return true
-		}
-	}
-	return false
+		"the TLSA records do not authenticate the certificate the MX presents: %v", err)
 }
 
 // checkSPF lints the SPF record (RFC 7208) and returns its ip4/ip6 hosts.

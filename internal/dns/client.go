@@ -183,6 +183,7 @@ func (c *Client) Lookup(ctx context.Context, name string, typ dnsmessage.Type) (
 	}
 	var chain []string
 	minTTL := time.Duration(-1)
+	authentic := true
 	for hop := 0; ; hop++ {
 		resp, derr := c.lookupOne(ctx, key, typ)
 		if derr != nil {
@@ -196,9 +197,12 @@ func (c *Client) Lookup(ctx context.Context, name string, typ dnsmessage.Type) (
 			minTTL = resp.TTL
 		}
 		chain = append(chain, resp.CNAMEs...)
+		// RFC 7672 §2.1.3: one insecure answer along the chain makes the
+		// whole result insecure, whatever the last answer says.
+		authentic = authentic && resp.Authentic
 		if len(resp.Records) > 0 || resp.RCode != dnsmessage.RCodeSuccess || len(resp.CNAMEs) == 0 || typ == dnsmessage.TypeCNAME {
 			out := *resp
-			out.Name, out.CNAMEs, out.TTL = key+".", chain, minTTL
+			out.Name, out.CNAMEs, out.TTL, out.Authentic = key+".", chain, minTTL, authentic
 			return &out, nil
 		}
 		if hop+1 >= MaxCNAMEHops {

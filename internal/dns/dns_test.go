@@ -238,6 +238,29 @@ func TestAuthenticData(t *testing.T) {
 	assert.True(t, c.conf.trusts(netip.MustParseAddrPort("[::1]:53")))
 }
 
+// RFC 7672 §2.1.3: an insecure answer anywhere along a CNAME chain the
+// client follows makes the result insecure, even when the last answer is
+// signed.
+func TestAuthenticDataAlongCNAMEChain(t *testing.T) {
+	s := dnstest.NewServer(t)
+	s.SetAD(true)
+	s.CNAME("alias.test", "mid.test")
+	s.CNAME("mid.test", "target.test")
+	s.A("target.test", "192.0.2.1")
+	c := newClient(t, s)
+	resp, err := c.Lookup(context.Background(), "alias.test", dnsmessage.TypeA)
+	require.NoError(t, err)
+	assert.True(t, resp.Authentic, "secure at every stage")
+	assert.Equal(t, []string{"mid.test.", "target.test."}, resp.CNAMEs)
+
+	s.SetADFor("mid.test", false)
+	c = newClient(t, s)
+	resp, err = c.Lookup(context.Background(), "alias.test", dnsmessage.TypeA)
+	require.NoError(t, err)
+	require.Len(t, resp.Records, 1)
+	assert.False(t, resp.Authentic, "the insecure middle CNAME taints the result")
+}
+
 // An answer with the wrong ID is ignored (RFC 5452 §9.1): the client keeps
 // reading and takes the real one.
 func TestSpoofedAnswerIgnored(t *testing.T) {

@@ -31,6 +31,7 @@ type Server struct {
 	silent   map[string]bool
 	silentT  map[string]map[dnsmessage.Type]bool
 	ad       bool
+	adFor    map[string]bool
 	truncate bool
 	delay    time.Duration
 	queries  map[string]int
@@ -48,6 +49,7 @@ func NewServer(t testing.TB) *Server {
 		rcode:   map[string]dnsmessage.RCode{},
 		silent:  map[string]bool{},
 		silentT: map[string]map[dnsmessage.Type]bool{},
+		adFor:   map[string]bool{},
 		queries: map[string]int{},
 	}
 	var err error
@@ -170,6 +172,15 @@ func (s *Server) SetAD(ad bool) {
 	s.ad = ad
 }
 
+// SetADFor sets or clears the AD bit on the answers for name alone,
+// whatever SetAD says: a signed name in an unsigned zone or the reverse,
+// as DANE tests need (RFC 7672 §2.2).
+func (s *Server) SetADFor(name string, ad bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.adFor[key(name)] = ad
+}
+
 // SetDelay delays every answer by d.
 func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Lock()
@@ -267,7 +278,11 @@ func (s *Server) answer(msg []byte, udp bool) []byte {
 	if s.silent[k] || s.silentT[k][q.Type] {
 		return nil
 	}
-	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, AuthenticData: s.ad}
+	ad := s.ad
+	if v, ok := s.adFor[k]; ok {
+		ad = v
+	}
+	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, AuthenticData: ad}
 	var answers []dnsmessage.Resource
 	rrs, exists := s.records[k]
 	if rc, ok := s.rcode[k]; ok {
