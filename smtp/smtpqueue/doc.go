@@ -96,13 +96,19 @@
 // message that cannot be sent so is bounced with 5.7.30 (RFC 8689 §4.2.1).
 // MX.STS applies MTA-STS (RFC 8461): under an enforced policy only the MX
 // hosts it names are used, over verified TLS, and failures are deferred.
+// MX.DANE applies DANE (RFC 7672) through a DNSSEC-validating resolver:
+// for a secure MX RRset, an MX host with secure TLSA records gets mail only
+// over STARTTLS with a certificate they authenticate (DANE-EE or DANE-TA,
+// the matching shared with mailcheck in internal/dane); failures defer.
+// DANE takes precedence over MTA-STS where both apply (RFC 8461 §2).
 // MX.TLSRPT records the TLS outcome of each new connection (RFC 8460 §4.3
 // result types) and builds the aggregate reports (JSON, gzip);
 // ParseTLSReport reads the reports others send.
 //
 // # Not yet
 //
-// DANE (RFC 7672) is not implemented. TLS-RPT reports are built but not
+// DANE is opportunistic only (no mandatory DANE per destination, RFC 7672
+// §6). TLS-RPT reports are built but not
 // sent: finding a domain's _smtp._tls record and mailing or posting the
 // report is the application's; sessions under an MTA-STS policy in
 // "testing" mode are counted as no-policy-found, since they are not

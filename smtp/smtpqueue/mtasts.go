@@ -26,7 +26,8 @@ import (
 //
 // Policies are cached in memory for their max_age and refreshed when the
 // TXT record's id changes; a cached policy stays in force when a refresh
-// fails (§5.1). DANE is not implemented, so it never takes precedence.
+// fails (§5.1). Where MX.DANE applies to a domain, its policy is not
+// consulted (§2).
 type MTASTS struct {
 	// Resolver looks up the _mta-sts TXT record; nil means
 	// net.DefaultResolver.

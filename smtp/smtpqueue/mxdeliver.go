@@ -110,7 +110,7 @@ func (p *mxPool) put(key string, c *smtpclient.Client) {
 }
 
 // send delivers to recipients that share one domain.
-func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, msg smtpclient.Message, o *smtpclient.DeliverOptions, sts *stsPolicy) []smtpclient.RecipientResult {
+func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, msg smtpclient.Message, o *smtpclient.DeliverOptions, sts *stsPolicy, dp *danePlan) []smtpclient.RecipientResult {
 	res := make([]smtpclient.RecipientResult, len(env.To))
 	for i, to := range env.To {
 		res[i].Recipient = to
@@ -124,8 +124,13 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 	for i := range all {
 		all[i] = i
 	}
-	hosts, err := mxHosts(ctx, domain, o)
-	if err != nil {
+	var hosts []string
+	var err error
+	if dp != nil && dp.active {
+		for _, h := range dp.hosts {
+			hosts = append(hosts, h.name)
+		}
+	} else if hosts, err = mxHosts(ctx, domain, o); err != nil {
 		setAll(all, err)
 		return res
 	}
@@ -139,23 +144,45 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 	p := t.pool()
 	pending := all
 	var lastErr error
-	for _, h := range hosts {
+	for hi, h := range hosts {
 		if len(pending) == 0 {
 			break
 		}
+		var dh *daneHost
+		if dp != nil && dp.active {
+			dh = &dp.hosts[hi]
+			if dh.err != nil {
+				// RFC 7672 §2.1.2: a host whose TLSA lookup failed is
+				// treated as unreachable.
+				t.TLSRPT.record(domain, nil, dh, h, dh.err)
+				lastErr = dh.err
+				continue
+			}
+			if dh.tlsa == nil {
+				dh = nil
+			}
+		}
 		addr := net.JoinHostPort(h, o.Port)
 		key := addr + "|" + string(rune('0'+policy))
+		if dh != nil {
+			// Authenticated for this domain's reference identifiers.
+			key = addr + "|dane|" + domain
+		}
 		c := p.get(ctx, key)
 		if c == nil {
-			c, err = dialMX(ctx, addr, &o.Options, policy)
-			if policy != smtpclient.TLSNone {
+			if dh != nil {
+				c, err = dialDANE(ctx, addr, &o.Options, dh)
+			} else {
+				c, err = dialMX(ctx, addr, &o.Options, policy)
+			}
+			if policy != smtpclient.TLSNone || dh != nil {
 				tlsErr := err
 				if err == nil {
 					if _, ok := c.TLSConnectionState(); !ok {
 						tlsErr = errNoTLS
 					}
 				}
-				t.TLSRPT.record(domain, sts, h, tlsErr)
+				t.TLSRPT.record(domain, sts, dh, h, tlsErr)
 			}
 			if err != nil {
 				var de *net.DNSError
@@ -250,6 +277,12 @@ func mxHosts(ctx context.Context, domain string, o *smtpclient.DeliverOptions) (
 	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
 		return nil, smtpclient.ErrNullMX
 	}
+	return sortMX(mxs), nil
+}
+
+// sortMX returns the MX host names in preference order, equal preferences
+// shuffled (RFC 5321 §5.1).
+func sortMX(mxs []*net.MX) []string {
 	mxs = slices.Clone(mxs)
 	slices.SortStableFunc(mxs, func(a, b *net.MX) int { return cmp.Compare(a.Pref, b.Pref) })
 	for i := 0; i < len(mxs); {
@@ -266,7 +299,7 @@ func mxHosts(ctx context.Context, domain string, o *smtpclient.DeliverOptions) (
 			hosts = append(hosts, h)
 		}
 	}
-	return hosts, nil
+	return hosts
 }
 
 // dialMX connects with the TLS policy: STARTTLS verified (required),

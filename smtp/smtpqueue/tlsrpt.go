@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/posthorn/posthorn/internal/dane"
 	"github.com/posthorn/posthorn/smtp"
 	"github.com/posthorn/posthorn/smtp/smtpclient"
 )
@@ -123,7 +124,7 @@ type TLSRecorder struct {
 	pols map[tlsKey]*tlsCounts
 }
 
-type tlsKey struct{ domain, typ string }
+type tlsKey struct{ domain, typ, host string }
 
 type tlsCounts struct {
 	policy  TLSPolicyDesc
@@ -131,12 +132,22 @@ type tlsCounts struct {
 	fails   map[TLSFailureDetail]int64 // FailedSessionCount zero in the key
 }
 
-func (r *TLSRecorder) record(domain string, p *stsPolicy, mxHost string, err error) {
+// record counts one session to mxHost for domain under the MTA-STS
+// policy p or, when dh is set, the MX host's DANE TLSA records.
+func (r *TLSRecorder) record(domain string, p *stsPolicy, dh *daneHost, mxHost string, err error) {
 	if r == nil {
 		return
 	}
 	desc := TLSPolicyDesc{Type: "no-policy-found", Domain: domain}
-	if p != nil && p.mode == "enforce" {
+	switch {
+	case dh != nil:
+		// RFC 8460 §4.4: the TLSA RRset as the policy-string; one
+		// policy per MX host, since each has its own.
+		desc = TLSPolicyDesc{Type: "tlsa", Domain: domain, String: dh.lines}
+		if mxHost != "" {
+			desc.MXHost = []string{mxHost}
+		}
+	case p != nil && p.mode == "enforce":
 		desc = TLSPolicyDesc{Type: "sts", Domain: domain, MXHost: p.mx, String: p.lines()}
 	}
 	var d TLSFailureDetail
@@ -151,7 +162,10 @@ func (r *TLSRecorder) record(domain string, p *stsPolicy, mxHost string, err err
 	if r.pols == nil {
 		r.pols = map[tlsKey]*tlsCounts{}
 	}
-	k := tlsKey{domain, desc.Type}
+	k := tlsKey{domain, desc.Type, ""}
+	if dh != nil {
+		k.host = mxHost
+	}
 	c := r.pols[k]
 	if c == nil {
 		c = &tlsCounts{fails: map[TLSFailureDetail]int64{}}
@@ -176,7 +190,15 @@ func tlsResultType(err error) string {
 	var ua x509.UnknownAuthorityError
 	var ne net.Error
 	var se *smtp.Error
+	var dl *daneLookupError
+	var dn *dane.NameError
 	switch {
+	case errors.As(err, &dl):
+		return "dnssec-invalid" // RFC 8460 §4.3.2.1
+	case errors.Is(err, dane.ErrNoMatch):
+		return "certificate-not-trusted"
+	case errors.As(err, &dn):
+		return "certificate-host-mismatch"
 	case errors.Is(err, smtpclient.ErrNoStartTLS), errors.Is(err, errNoTLS):
 		return "starttls-not-supported"
 	case errors.As(err, &hn):
@@ -220,12 +242,15 @@ func (r *TLSRecorder) Report(domain string, start, end time.Time, org, contact s
 		ContactInfo:      contact,
 		ReportID:         fmt.Sprintf("%s_%s@%s", start.UTC().Format("2006-01-02T15:04:05Z"), domain, contactDomain(contact)),
 	}
-	for _, typ := range []string{"sts", "no-policy-found"} {
-		k := tlsKey{domain, typ}
-		c := r.pols[k]
-		if c == nil {
-			continue
+	var keys []tlsKey
+	for k := range r.pols {
+		if k.domain == domain {
+			keys = append(keys, k)
 		}
+	}
+	slices.SortFunc(keys, func(a, b tlsKey) int { return strings.Compare(a.typ+"\x00"+a.host, b.typ+"\x00"+b.host) })
+	for _, k := range keys {
+		c := r.pols[k]
 		delete(r.pols, k)
 		ps := TLSPolicyStat{Policy: c.policy, Summary: TLSSummary{Successful: c.ok, Failed: c.bad}}
 		for d, n := range c.fails {

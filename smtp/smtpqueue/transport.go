@@ -39,6 +39,9 @@ type MX struct {
 	Options smtpclient.DeliverOptions
 	// STS, when set, applies MTA-STS policies (RFC 8461).
 	STS *MTASTS
+	// DANE, when set, applies DANE for SMTP (RFC 7672); it takes
+	// precedence over STS where both apply.
+	DANE *DANE
 	// TLSRPT, when set, records the TLS outcome of every new connection
 	// for TLS-RPT reports (RFC 8460).
 	TLSRPT *TLSRecorder
@@ -74,15 +77,21 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 	if o.MaxHosts <= 0 {
 		o.MaxHosts = 5
 	}
+	var dp *danePlan
+	if d, ok := oneDomain(env.To); ok && t.DANE != nil && !strings.HasPrefix(d, "[") {
+		// RFC 7672 §2.2: no DANE for an address literal.
+		var err error
+		if dp, err = t.DANE.plan(ctx, d, o.Port, o.MaxHosts); err != nil {
+			t.TLSRPT.record(d, nil, &daneHost{}, "", err)
+			return failAll(env.To, err)
+		}
+	}
 	var sts *stsPolicy
-	if t.STS != nil && len(env.To) > 0 {
+	if t.STS != nil && len(env.To) > 0 && (dp == nil || !dp.active) {
+		// RFC 8461 §2: where DANE applies, MTA-STS does not.
 		var err error
 		if sts, err = t.applySTS(ctx, domainOf(env.To[0]), &o); err != nil {
-			res := make([]smtpclient.RecipientResult, len(env.To))
-			for i, to := range env.To {
-				res[i] = smtpclient.RecipientResult{Recipient: to, Err: err}
-			}
-			return res
+			return failAll(env.To, err)
 		}
 	}
 	if d, ok := oneDomain(env.To); ok && t.DomainTLS != nil {
@@ -92,7 +101,7 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 	}
 	var res []smtpclient.RecipientResult
 	if d, ok := oneDomain(env.To); ok {
-		res = t.send(ctx, d, env, msg, &o, sts)
+		res = t.send(ctx, d, env, msg, &o, sts, dp)
 	} else {
 		res = smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
 	}
@@ -105,6 +114,15 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 				res[i].Err = &stsError{"MTA-STS: " + res[i].Err.Error()}
 			}
 		}
+	}
+	return res
+}
+
+// failAll gives every recipient the same error.
+func failAll(to []string, err error) []smtpclient.RecipientResult {
+	res := make([]smtpclient.RecipientResult, len(to))
+	for i, r := range to {
+		res[i] = smtpclient.RecipientResult{Recipient: r, Err: err}
 	}
 	return res
 }
