@@ -91,6 +91,7 @@ type Client struct {
 	serverName string
 	greeting   string
 	ext        map[string]string
+	extOrder   []string // ext's keys as advertised
 	hello      bool
 	tls        bool
 	authed     bool
@@ -388,13 +389,19 @@ func (c *Client) Hello(ctx context.Context) error {
 			return err
 		}
 		c.ext = map[string]string{}
+		c.extOrder = c.extOrder[:0]
 		c.hello = true
 		return nil
 	}
 	c.ext = map[string]string{}
+	c.extOrder = c.extOrder[:0]
 	for _, l := range r.Lines[1:] {
 		k, v, _ := strings.Cut(l, " ")
-		c.ext[strings.ToUpper(k)] = v
+		k = strings.ToUpper(k)
+		if _, dup := c.ext[k]; !dup {
+			c.extOrder = append(c.extOrder, k)
+		}
+		c.ext[k] = v
 	}
 	c.hello = true
 	return nil
@@ -412,6 +419,16 @@ func (c *Client) ensureHello(ctx context.Context) error {
 func (c *Client) Extension(ext string) (params string, ok bool) {
 	params, ok = c.ext[strings.ToUpper(ext)]
 	return params, ok
+}
+
+// Extensions returns the EHLO keywords the server advertised, upper-cased,
+// in the order it listed them (nil after HELO or before Hello). The
+// parameters of each are given by Extension.
+func (c *Client) Extensions() []string {
+	if len(c.extOrder) == 0 {
+		return nil
+	}
+	return append([]string(nil), c.extOrder...)
 }
 
 // MaxMessageSize returns the SIZE the server advertised, 0 for none or

@@ -1,8 +1,10 @@
 package smtpclient
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -455,4 +457,45 @@ func TestDowngrade8bit(t *testing.T) {
 	assert.Contains(t, s, "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n//4=")
 	assert.Contains(t, s, "preamble\r\n--XX\r\n")
 	assert.True(t, strings.HasSuffix(s, "Content-Type: text/plain\r\n\r\nplain ascii\r\n--XX--\r\n"), "%q", s)
+}
+
+// Extensions lists the EHLO keywords in the server's order, upper-cased
+// and once each, and forgets them when the server only takes HELO.
+func TestExtensionsOrder(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for i := 0; i < 2; i++ {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(conn)
+			fmt.Fprint(conn, "220 fake ESMTP\r\n")
+			line, _ := br.ReadString('\n')
+			if i == 0 && strings.HasPrefix(line, "EHLO") {
+				fmt.Fprint(conn, "250-fake\r\n250-size 1000\r\n250-8BITMIME\r\n250-Pipelining\r\n250-SIZE 2000\r\n250 AUTH PLAIN LOGIN\r\n")
+			} else {
+				fmt.Fprint(conn, "502 5.5.1 no EHLO here\r\n")
+				br.ReadString('\n')
+				fmt.Fprint(conn, "250 fake\r\n")
+			}
+			br.ReadString('\n')
+			conn.Close()
+		}
+	}()
+	ctx := ctxT(t)
+	c, err := Dial(ctx, ln.Addr().String(), nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Hello(ctx))
+	assert.Equal(t, []string{"SIZE", "8BITMIME", "PIPELINING", "AUTH"}, c.Extensions())
+	p, _ := c.Extension("size")
+	assert.Equal(t, "2000", p, "the last SIZE line wins")
+	c.Close()
+	c, err = Dial(ctx, ln.Addr().String(), nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Hello(ctx))
+	assert.Nil(t, c.Extensions())
+	c.Close()
 }
