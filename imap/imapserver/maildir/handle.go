@@ -72,6 +72,7 @@ func (h *handle) Poll() []imapserver.Update {
 			}
 		}
 	}
+	mb.saveRecentLocked()
 	return p
 }
 

@@ -41,6 +41,7 @@ type mailbox struct {
 	guid        string
 	modSeq      uint64
 	recentUID   uint32
+	recentSaved uint32     // recentUID as posthorn-recent has it (recent.go)
 	msgs        []*message // ascending UID
 	size        int64
 	expunged    []expungeRec // ascending modSeq
@@ -225,7 +226,7 @@ func (mb *mailbox) loadLocked() error {
 	for _, m := range mb.msgs {
 		mb.size += m.vsize
 	}
-	mb.recentUID = mb.uidNext
+	mb.loadRecentLocked()
 	if !needCheckpoint {
 		f, err := fsys.OpenFile(mb.path(indexName), os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {

@@ -34,7 +34,8 @@
 // mailbox's usage with the directory times and index length it was
 // counted at, so that a quota check after a restart reads no other
 // mailbox; a mailbox whose times or index differ is counted again
-// (quota.go).
+// (quota.go). posthorn-recent, per mailbox, records up to which UID
+// sessions have claimed \Recent (recent.go).
 //
 // # Guarantees
 //

@@ -505,6 +505,7 @@ func (s *userSession) OpenMailbox(ctx context.Context, name string, readOnly boo
 	snap.RecentFrom = max(mb.recentUID, 1)
 	if !readOnly {
 		mb.recentUID = mb.uidNext
+		mb.saveRecentLocked()
 	}
 	h.snap = snap
 	mb.handles[h] = struct{}{}
