@@ -314,6 +314,33 @@ type ParseCache interface {
 	StoreParsed(v any)
 }
 
+// Summary is what a store that indexes its messages on disk keeps of
+// each one, so that the server answers FETCH ENVELOPE, BODY and
+// BODYSTRUCTURE, and SORT and THREAD, without opening the message: the
+// replies encoded byte for byte as the server would encode them (RFC 9051
+// §7.5.2) and the unfolded header fields RFC 5256 sorts and threads on.
+// Summarize computes one.
+type Summary struct {
+	Envelope, Body, BodyStructure []byte
+	Subject, Date, From, To, Cc   string
+	MessageID, InReplyTo          string
+	References                    string
+}
+
+// Summarizer is an optional interface of Message for stores that keep a
+// Summary of each message in an index of their own (issue #20: the parse
+// cache must not hold a second copy of what the store keeps). The server
+// asks for it before opening the message for ENVELOPE, BODY,
+// BODYSTRUCTURE, SORT or THREAD; it still parses the message for body
+// sections and SEARCH of header or text.
+type Summarizer interface {
+	// Summary returns the message's summary, computing and indexing it
+	// first if the store has none yet; nil if it cannot (the server then
+	// parses the message itself). The result is shared: callers must not
+	// modify it.
+	Summary() *Summary
+}
+
 // FlagOp is the operation of STORE.
 type FlagOp uint8
 

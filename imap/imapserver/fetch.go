@@ -16,8 +16,11 @@ type fetchPlan struct {
 	atts      []imap.FetchAtt
 	needParse bool // ENVELOPE, BODY, BODYSTRUCTURE or a section
 	needWhole bool // as needParse, but ENVELOPE alone needs only the header
-	setSeen   bool // a non-PEEK body section (RFC 9051 §6.4.5)
-	hasFlags  bool
+	// needRoot: the part tree itself (a section, RFC822.*), which no
+	// Summary gives.
+	needRoot bool
+	setSeen  bool // a non-PEEK body section (RFC 9051 §6.4.5)
+	hasFlags bool
 }
 
 func newFetchPlan(atts []imap.FetchAtt, uid bool) fetchPlan {
@@ -50,12 +53,12 @@ func (p *fetchPlan) add(a imap.FetchAtt, hasUID *bool) {
 	case imap.FetchBody, imap.FetchBodyStructure:
 		p.needParse, p.needWhole = true, true
 	case imap.FetchRFC822, imap.FetchRFC822Text:
-		p.needParse, p.needWhole = true, true
+		p.needParse, p.needWhole, p.needRoot = true, true, true
 		p.setSeen = true
 	case imap.FetchRFC822Header:
-		p.needParse, p.needWhole = true, true
+		p.needParse, p.needWhole, p.needRoot = true, true, true
 	case imap.FetchBodySection, imap.FetchBinarySection, imap.FetchBinarySize:
-		p.needParse, p.needWhole = true, true
+		p.needParse, p.needWhole, p.needRoot = true, true, true
 		if a.Section != nil && !a.Section.Peek && !a.Section.Size {
 			p.setSeen = true
 		}
@@ -156,10 +159,22 @@ func (s *session) servedExpunged(msgs []Message) bool {
 func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool) error {
 	w := &s.w
 	var pm *parsedMsg
+	var env, body, bs []byte
 	if plan.needParse {
-		var err error
-		if pm, err = s.parse(m, !plan.needWhole); err != nil {
-			return err
+		// A store's own index answers the structures without the
+		// message being opened (Summarizer).
+		var sum *Summary
+		if sm, ok := m.(Summarizer); ok && !plan.needRoot {
+			sum = sm.Summary()
+		}
+		if sum != nil {
+			env, body, bs = sum.Envelope, sum.Body, sum.BodyStructure
+		} else {
+			var err error
+			if pm, err = s.parse(m, !plan.needWhole); err != nil {
+				return err
+			}
+			env, body, bs = pm.enc.Envelope, pm.enc.Body, pm.enc.BodyStructure
 		}
 	}
 	if plan.hasFlags || addFlags {
@@ -191,13 +206,13 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 			w.WriteByte(')')
 		case imap.FetchEnvelope:
 			w.WriteString("ENVELOPE ")
-			w.Write(pm.enc.Envelope)
+			w.Write(env)
 		case imap.FetchBody:
 			w.WriteString("BODY ")
-			w.Write(pm.enc.Body)
+			w.Write(body)
 		case imap.FetchBodyStructure:
 			w.WriteString("BODYSTRUCTURE ")
-			w.Write(pm.enc.BodyStructure)
+			w.Write(bs)
 		case imap.FetchRFC822:
 			w.WriteString("RFC822 ")
 			if err := s.writeRange(m, 0, m.Size(), nil); err != nil {

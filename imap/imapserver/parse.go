@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"io"
 	"sync/atomic"
 
 	"github.com/posthorn/posthorn/imap/internal/imapmsg"
@@ -102,4 +103,23 @@ func (s *session) message(m Message) (*imapmsg.Message, error) {
 		return nil, err
 	}
 	return imapmsg.NewCached(ra, m.Size(), pm.root, pm.enc), nil
+}
+
+// Summarize computes the Summary of the message read from r (size
+// octets, CRLF line ends), parsing it as the server does for FETCH.
+func Summarize(r io.ReaderAt, size int64) (*Summary, error) {
+	ix := new(mime.Indexer)
+	root, err := ix.Index(r, size, mime.Limits{})
+	if root == nil {
+		return nil, err
+	}
+	// A message over the part limit is summarised with the tree built
+	// so far, as FETCH serves it.
+	enc := imapmsg.Encode(r, root)
+	h := &root.Header
+	return &Summary{
+		Envelope: enc.Envelope, Body: enc.Body, BodyStructure: enc.BodyStructure,
+		Subject: h.Get("Subject"), Date: h.Get("Date"), From: h.Get("From"), To: h.Get("To"), Cc: h.Get("Cc"),
+		MessageID: h.Get("Message-ID"), InReplyTo: h.Get("In-Reply-To"), References: h.Get("References"),
+	}, nil
 }

@@ -325,6 +325,15 @@ func (s *session) sortMessages(crit *imap.SearchCriteria) (msgs []imapsort.Messa
 // sortKeys returns the message's SORT and THREAD keys, computed once per
 // message content and kept with its parse.
 func (s *session) sortKeys(m Message) (*imapsort.Keys, error) {
+	if sm, ok := m.(Summarizer); ok {
+		// The store's index has the fields: the message is not opened.
+		if sum := sm.Summary(); sum != nil {
+			return imapsort.NewKeys(&imapsort.Message{
+				Subject: sum.Subject, Date: sum.Date, From: sum.From, To: sum.To, Cc: sum.Cc,
+				MessageID: sum.MessageID, References: sum.References, InReplyTo: sum.InReplyTo,
+			}), nil
+		}
+	}
 	pm, err := s.parsed(m)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,12 +17,14 @@ import (
 // synced in tmp (or, for a copy, an existing file to link).
 type pendingFile struct {
 	tmpPath  string   // written to tmp, synced
-	linkFrom *msgData // or: a copy of this message's file
-	base     string
-	flags    []string
-	date     time.Time
-	vsize    int64
-	raw      bool
+	linkFrom *message // or: a copy of this message's file
+	// sum is the message's summary when it was computed on the way in.
+	sum   *imapserver.Summary
+	base  string
+	flags []string
+	date  time.Time
+	vsize int64
+	raw   bool
 
 	final string // where it went
 }
@@ -189,14 +192,20 @@ func (u *user) commitBatch(batch []*commitReq) {
 		recs := make([]*record, 0, len(r.files))
 		r.res = make([]imapserver.AppendResult, 0, len(r.files))
 		for _, f := range r.files {
-			md := &msgData{uid: mb.uidNext, date: f.date, vsize: f.vsize, raw: f.raw, base: f.base, fs: fsys}
+			md := &msgData{uid: mb.uidNext, date: f.date, vsize: f.vsize, raw: f.raw, base: f.base, mb: mb}
 			p := f.final
 			md.path.Store(&p)
+			var loc uint64
+			if f.sum != nil {
+				// Not synced: the cache is derived (summary.go).
+				loc = mb.appendSummary(md.uid, f.sum)
+				md.sum.Store(loc)
+			}
 			mb.uidNext++
 			m := &message{md, &flagState{modSeq: mb.modSeq, flags: f.flags}}
 			mb.msgs = append(mb.msgs, m)
 			mb.size += m.vsize
-			recs = append(recs, &record{kind: 'A', uid: md.uid, modSeq: mb.modSeq, date: f.date.UnixNano(), size: f.vsize, raw: f.raw, base: f.base, flags: f.flags})
+			recs = append(recs, &record{kind: 'A', uid: md.uid, modSeq: mb.modSeq, date: f.date.UnixNano(), size: f.vsize, raw: f.raw, base: f.base, flags: f.flags, loc: loc})
 			r.res = append(r.res, imapserver.AppendResult{UIDValidity: mb.uidValidity, UID: md.uid})
 		}
 		if err := mb.writeLogLocked(recs...); err != nil {
@@ -237,12 +246,12 @@ func (u *user) commitBatch(batch []*commitReq) {
 
 // linkOrCopy makes dst a hard link to src, or a synced copy where the
 // file system has no hard links.
-func linkOrCopy(s *Store, md *msgData, dst string, mb *mailbox) error {
+func linkOrCopy(s *Store, md *message, dst string, mb *mailbox) error {
 	var err error
 	var src string
 	for try := 0; try < 3; try++ {
 		// A flag change may rename the source meanwhile: take its path again.
-		src = *md.path.Load()
+		src = md.curPath()
 		if err = s.fs.Link(src, dst); err == nil || !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
@@ -299,6 +308,9 @@ func (s *Store) writeMessage(mb *mailbox, data []byte, flags []string, date time
 	} else {
 		f.raw = true
 	}
+	// The summary comes from the bytes in hand (served form: data), so
+	// that FETCH ENVELOPE never opens the file (summary.go).
+	f.sum, _ = imapserver.Summarize(bytes.NewReader(data), int64(len(data)))
 	f.base = fmt.Sprintf("%s,S=%d,W=%d", s.uniqueBase(), len(content), f.vsize)
 	f.tmpPath = mb.path("tmp", f.base)
 	if err := writeSynced(s.fs, f.tmpPath, content, date); err != nil {

@@ -156,7 +156,7 @@ func (h *handle) SetFlags(ctx context.Context, uids []uint32, op imapserver.Flag
 			mb.modSeq++
 			modSeq = mb.modSeq
 		}
-		mb.renameForFlagsLocked(m.msgData, nf)
+		mb.renameForFlagsLocked(m, nf)
 		mb.msgs[i] = &message{m.msgData, &flagState{modSeq: modSeq, flags: nf}}
 		recs = append(recs, &record{kind: 'F', modSeq: modSeq, uid: m.uid, flags: nf})
 		res.Changed = append(res.Changed, imapserver.FlagChange{UID: m.uid, Flags: nf, ModSeq: modSeq})
@@ -198,7 +198,11 @@ func (h *handle) copyReq(uids []uint32, dest string, move bool) (*commitReq, []*
 		if s, ok := sizeField(m.base, 'S'); ok {
 			base = fmt.Sprintf("%s,S=%d,W=%d", base, s, m.vsize)
 		}
-		req.files = append(req.files, &pendingFile{linkFrom: m.msgData, base: base, flags: m.flags, date: m.date, vsize: m.vsize, raw: m.raw})
+		pf := &pendingFile{linkFrom: m, base: base, flags: m.flags, date: m.date, vsize: m.vsize, raw: m.raw}
+		if loc := m.sum.Load(); loc != 0 {
+			pf.sum = mb.readSummary(m.msgData, loc) // the copy's summary too
+		}
+		req.files = append(req.files, pf)
 	}
 	return req, src, nil
 }

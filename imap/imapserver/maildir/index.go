@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -19,10 +20,18 @@ import (
 //
 //	H <uidvalidity> <uidnext> <highestmodseq> <guid> <expiredto>   first record
 //	A <uid> <modseq> <date ns> <size> <raw 0|1> <"base"> <flag>...   a message
+//	B <uid> <modseq> <date ns> <size> <raw 0|1> <loc> <"base"> <flag>...
+//	                                                   a message with a summary
+//	C <uid> <loc>                                      its summary, found later
 //	F <modseq> <uid> <flag>...                                    its flags now
 //	X <modseq> <uid> <"base"> [<uid> <"base">]...                 expunged
 //	U <uidnext> <modseq>                                          counters only
 //	S <cur mtime ns> <new mtime ns>                               directories as we left them
+//
+// <loc> is where the message's summary is in the summary cache
+// (summary.go): its offset times 2^24 plus its length. Summaries are
+// derived data, checked when read and computed again when wrong, so the
+// records that point to them need no ordering against the cache's writes.
 //
 // An S record last in the log says that nothing changed since but what
 // the directories' times show: when they still match, the mailbox opens
@@ -52,6 +61,7 @@ type record struct {
 	base     string
 	flags    []string
 	gone     []goneRec // X
+	loc      uint64    // A (written as B when not 0), C
 }
 
 type goneRec struct {
@@ -69,7 +79,11 @@ func appendRecord(buf []byte, r *record) []byte {
 		if r.raw {
 			raw = 1
 		}
-		p = fmt.Appendf(p, "A %d %d %d %d %d %s", r.uid, r.modSeq, r.date, r.size, raw, strconv.Quote(r.base))
+		if r.loc != 0 {
+			p = fmt.Appendf(p, "B %d %d %d %d %d %d %s", r.uid, r.modSeq, r.date, r.size, raw, r.loc, strconv.Quote(r.base))
+		} else {
+			p = fmt.Appendf(p, "A %d %d %d %d %d %s", r.uid, r.modSeq, r.date, r.size, raw, strconv.Quote(r.base))
+		}
 		for _, f := range r.flags {
 			p = append(p, ' ')
 			p = append(p, f...)
@@ -85,6 +99,8 @@ func appendRecord(buf []byte, r *record) []byte {
 		for _, g := range r.gone {
 			p = fmt.Appendf(p, " %d %s", g.uid, strconv.Quote(g.base))
 		}
+	case 'C':
+		p = fmt.Appendf(p, "C %d %d", r.uid, r.loc)
 	case 'U':
 		p = fmt.Appendf(p, "U %d %d", r.uidNext, r.modSeq)
 	case 'S':
@@ -98,7 +114,36 @@ func appendRecord(buf []byte, r *record) []byte {
 // parseLog parses a log and returns the records and the length of the
 // valid prefix.
 func parseLog(data []byte) ([]record, int) {
-	recs := make([]record, 0, bytes.Count(data, []byte{'\n'}))
+	var recs []record
+	var p logParser
+	good := p.parse(data, func(r *record) {
+		c := *r
+		c.flags = append([]string(nil), r.flags...)
+		recs = append(recs, c)
+	})
+	return recs, good
+}
+
+// logParser parses index records with few allocations: the strings it
+// returns are substrings of one copy of the log (a 100,000-message index
+// loads in one allocation for all file names), and equal flag lists are
+// shared (records never modify a flag list in place).
+type logParser struct {
+	text  string
+	flags map[string][]string
+	tok   []string
+	rec   record
+}
+
+// parse calls fn with each valid record (reused between calls: fn copies
+// what it keeps, flags and strings excepted) and returns the length of the
+// valid prefix. A line whose checksum does not match, or a last line
+// without its newline, ends it (RFC-less, our own format: see above).
+func (p *logParser) parse(data []byte, fn func(*record)) int {
+	p.text = string(data)
+	if p.flags == nil {
+		p.flags = map[string][]string{}
+	}
 	off := 0
 	for off < len(data) {
 		nl := bytes.IndexByte(data[off:], '\n')
@@ -109,60 +154,101 @@ func parseLog(data []byte) ([]record, int) {
 		if len(line) < 10 || line[8] != ' ' {
 			break
 		}
-		sum, err := strconv.ParseUint(string(line[:8]), 16, 32)
-		if err != nil || uint32(sum) != crc32.Checksum(line[9:], crcTable) {
+		sum, ok := hex32(line[:8])
+		if !ok || sum != crc32.Checksum(line[9:], crcTable) {
 			break
 		}
-		r, ok := parseRecord(string(line[9:]))
-		if !ok {
+		if !p.record(off+9, off+nl) {
 			break
 		}
-		recs = append(recs, r)
+		fn(&p.rec)
 		off += nl + 1
 	}
-	return recs, off
+	return off
 }
 
-// tokens splits a payload at spaces; a token starting with `"` is a Go
-// quoted string and is returned unquoted.
-func tokens(s string) ([]string, bool) {
-	out := make([]string, 0, strings.Count(s, " ")+1)
+func hex32(b []byte) (uint32, bool) {
+	var v uint32
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint32(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint32(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// tokens splits p.text[start:end] at spaces; a token starting with `"`
+// is a Go quoted string and is returned unquoted.
+func (p *logParser) tokens(start, end int) bool {
+	p.tok = p.tok[:0]
+	s := p.text[start:end]
 	for len(s) > 0 {
 		if s[0] == '"' {
-			q, err := strconv.QuotedPrefix(s)
-			if err != nil {
-				return nil, false
+			// Names without escapes (all of ours) are taken as they are.
+			j := strings.IndexByte(s[1:], '"')
+			if j >= 0 && strings.IndexByte(s[1:1+j], '\\') < 0 {
+				p.tok = append(p.tok, s[1:1+j])
+				s = s[j+2:]
+			} else {
+				q, err := strconv.QuotedPrefix(s)
+				if err != nil {
+					return false
+				}
+				v, err := strconv.Unquote(q)
+				if err != nil {
+					return false
+				}
+				p.tok = append(p.tok, v)
+				s = s[len(q):]
 			}
-			v, err := strconv.Unquote(q)
-			if err != nil {
-				return nil, false
-			}
-			out = append(out, v)
-			s = s[len(q):]
 		} else {
 			i := strings.IndexByte(s, ' ')
 			if i < 0 {
 				i = len(s)
 			}
-			out = append(out, s[:i])
+			p.tok = append(p.tok, s[:i])
 			s = s[i:]
 		}
 		if len(s) > 0 {
 			if s[0] != ' ' {
-				return nil, false
+				return false
 			}
 			s = s[1:]
 		}
 	}
-	return out, true
+	return true
 }
 
-func parseRecord(p string) (record, bool) {
-	t, ok := tokens(p)
-	if !ok || len(t) == 0 || len(t[0]) != 1 {
-		return record{}, false
+// flagList returns the flags t as a shared list.
+func (p *logParser) flagList(t []string) []string {
+	if len(t) == 0 {
+		return nil
 	}
-	r := record{kind: recKind(t[0][0])}
+	key := strings.Join(t, " ")
+	if l, ok := p.flags[key]; ok {
+		return l
+	}
+	l := slices.Clip(append([]string(nil), t...))
+	p.flags[key] = l
+	return l
+}
+
+func (p *logParser) record(start, end int) bool {
+	if !p.tokens(start, end) {
+		return false
+	}
+	t := p.tok
+	if len(t) == 0 || len(t[0]) != 1 {
+		return false
+	}
+	p.rec = record{kind: recKind(t[0][0])}
+	r := &p.rec
+	ok := true
 	u32 := func(s string) uint32 {
 		v, err := strconv.ParseUint(s, 10, 32)
 		if err != nil {
@@ -187,24 +273,36 @@ func parseRecord(p string) (record, bool) {
 	switch r.kind {
 	case 'H':
 		if len(t) != 6 {
-			return r, false
+			return false
 		}
 		r.validity, r.uidNext, r.modSeq, r.guid, r.expired = u32(t[1]), u32(t[2]), u64(t[3]), t[4], u64(t[5])
 	case 'A':
 		if len(t) < 7 {
-			return r, false
+			return false
 		}
 		r.uid, r.modSeq, r.date, r.size, r.raw, r.base = u32(t[1]), u64(t[2]), i64(t[3]), i64(t[4]), t[5] == "1", t[6]
-		r.flags = t[7:]
+		r.flags = p.flagList(t[7:])
+	case 'B':
+		if len(t) < 8 {
+			return false
+		}
+		r.kind = 'A'
+		r.uid, r.modSeq, r.date, r.size, r.raw, r.loc, r.base = u32(t[1]), u64(t[2]), i64(t[3]), i64(t[4]), t[5] == "1", u64(t[6]), t[7]
+		r.flags = p.flagList(t[8:])
+	case 'C':
+		if len(t) != 3 {
+			return false
+		}
+		r.uid, r.loc = u32(t[1]), u64(t[2])
 	case 'F':
 		if len(t) < 3 {
-			return r, false
+			return false
 		}
 		r.modSeq, r.uid = u64(t[1]), u32(t[2])
-		r.flags = t[3:]
+		r.flags = p.flagList(t[3:])
 	case 'X':
 		if len(t) < 2 || len(t)%2 != 0 {
-			return r, false
+			return false
 		}
 		r.modSeq = u64(t[1])
 		for i := 2; i+1 < len(t); i += 2 {
@@ -212,16 +310,16 @@ func parseRecord(p string) (record, bool) {
 		}
 	case 'U':
 		if len(t) != 3 {
-			return r, false
+			return false
 		}
 		r.uidNext, r.modSeq = u32(t[1]), u64(t[2])
 	case 'S':
 		if len(t) != 3 {
-			return r, false
+			return false
 		}
 		r.date, r.size = i64(t[1]), i64(t[2])
 	default:
-		return r, false
+		return false
 	}
-	return r, ok
+	return ok
 }

@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
@@ -52,6 +54,13 @@ type mailbox struct {
 
 	handles map[*handle]struct{}
 	doomed  []*doomedFile
+
+	// The summary cache (summary.go): cacheMu guards these, not
+	// user.mu, since sessions read summaries without the user's lock.
+	cacheMu       sync.RWMutex
+	cache         file
+	cacheEnd      int64
+	cacheValidity uint32
 	// adoptUIDList: the mailbox had no index of ours; the first scan
 	// takes every UID from dovecot-uidlist.
 	adoptUIDList bool
@@ -103,6 +112,7 @@ func (u *user) createLocked(name string, use []string) error {
 	if err := mb.checkpointLocked(); err != nil {
 		return err
 	}
+	mb.openCacheLocked()
 	if err := u.s.fs.SyncDir(u.dir); err != nil {
 		return err
 	}
@@ -120,12 +130,69 @@ func (mb *mailbox) path(parts ...string) string {
 
 // entry is a message as the index describes it, during loading.
 type entry struct {
-	rec    record
-	flags  []string
+	uid    uint32
+	raw    bool
+	gone   bool
+	date   int64
+	size   int64
 	modSeq uint64
+	loc    uint64
+	base   string
+	flags  []string
 }
 
-// loadLocked reads the index and the directories.
+// entryTable finds a UID's entry while the index is read: by binary
+// search while the A records come in ascending UID order (always, from
+// our own writes), by a map otherwise.
+type entryTable struct {
+	entries []entry
+	pos     map[uint32]int32
+}
+
+func (t *entryTable) add(e entry) {
+	n := len(t.entries)
+	if t.pos == nil && n > 0 && t.entries[n-1].uid >= e.uid {
+		t.pos = make(map[uint32]int32, n)
+		for i := range t.entries {
+			if !t.entries[i].gone {
+				t.pos[t.entries[i].uid] = int32(i)
+			}
+		}
+	}
+	if t.pos != nil {
+		if j, ok := t.pos[e.uid]; ok {
+			t.entries[j].gone = true // an older record of a UID added again
+		}
+		t.pos[e.uid] = int32(n)
+	}
+	t.entries = append(t.entries, e)
+}
+
+func (t *entryTable) find(uid uint32) *entry {
+	if t.pos != nil {
+		if j, ok := t.pos[uid]; ok {
+			return &t.entries[j]
+		}
+		return nil
+	}
+	j, ok := slices.BinarySearchFunc(t.entries, uid, func(e entry, uid uint32) int { return cmp.Compare(e.uid, uid) })
+	if !ok || t.entries[j].gone {
+		return nil
+	}
+	return &t.entries[j]
+}
+
+func (t *entryTable) remove(uid uint32) {
+	if e := t.find(uid); e != nil {
+		e.gone = true
+		if t.pos != nil {
+			delete(t.pos, uid)
+		}
+	}
+}
+
+// loadLocked reads the index and, unless the index says nothing changed
+// since it was written, the directories.
 func (mb *mailbox) loadLocked() error {
 	if mb.loaded {
 		return nil
@@ -149,34 +216,35 @@ func (mb *mailbox) loadLocked() error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	recs, good := parseLog(data)
-	needCheckpoint := len(recs) == 0 || recs[0].kind != 'H'
-	if good < len(data) {
-		mb.u.s.logger.Warn("maildir: index cut after a torn record", "mailbox", mb.name, "user", mb.u.name, "kept", good, "size", len(data))
-		needCheckpoint = true
-	}
-	// Messages in log order (ascending UIDs, normally); pos finds a
-	// UID's entry, an expunge leaves a hole.
-	entries := make([]entry, 0, len(recs))
-	pos := make(map[uint32]int32, len(recs))
-	for i := range recs {
-		r := &recs[i]
+	// Messages in log order (ascending UIDs, normally); an expunge
+	// leaves a hole.
+	var tab entryTable
+	tab.entries = make([]entry, 0, bytes.Count(data, []byte("\n")))
+	nrecs, ncache := 0, 0
+	first, last := byte(0), record{}
+	var p logParser
+	good := p.parse(data, func(r *record) {
+		if nrecs == 0 {
+			first = byte(r.kind)
+		}
+		nrecs++
 		switch r.kind {
 		case 'H':
 			mb.uidValidity, mb.uidNext, mb.modSeq, mb.guid, mb.expiredTo = r.validity, r.uidNext, r.modSeq, r.guid, r.expired
 		case 'A':
-			pos[r.uid] = int32(len(entries))
-			entries = append(entries, entry{rec: *r, flags: r.flags, modSeq: r.modSeq})
+			tab.add(entry{uid: r.uid, raw: r.raw, date: r.date, size: r.size, modSeq: r.modSeq, loc: r.loc, base: r.base, flags: r.flags})
+		case 'C':
+			if e := tab.find(r.uid); e != nil {
+				e.loc = r.loc
+			}
+			ncache++
 		case 'F':
-			if j, ok := pos[r.uid]; ok {
-				entries[j].flags, entries[j].modSeq = r.flags, r.modSeq
+			if e := tab.find(r.uid); e != nil {
+				e.flags, e.modSeq = r.flags, r.modSeq
 			}
 		case 'X':
 			for _, g := range r.gone {
-				if j, ok := pos[g.uid]; ok {
-					entries[j].rec.uid = 0 // gone
-					delete(pos, g.uid)
-				}
+				tab.remove(g.uid)
 				mb.expunged = append(mb.expunged, expungeRec{g.uid, r.modSeq, g.base})
 			}
 		case 'U':
@@ -188,13 +256,26 @@ func (mb *mailbox) loadLocked() error {
 		if r.kind == 'A' {
 			mb.uidNext = max(mb.uidNext, r.uid+1)
 		}
+		last = record{kind: r.kind, date: r.date, size: r.size}
+	})
+	needCheckpoint := nrecs == 0 || first != 'H'
+	if good < len(data) {
+		mb.u.s.logger.Warn("maildir: index cut after a torn record", "mailbox", mb.name, "user", mb.u.name, "kept", good, "size", len(data))
+		needCheckpoint = true
 	}
-	var dl uidlist
-	if d, err := fsys.ReadFile(mb.path(uidlistName)); err == nil {
-		dl, _ = parseUIDList(string(d))
+	var dl *uidlist
+	readUIDList := func() *uidlist {
+		if dl == nil {
+			dl = new(uidlist)
+			if d, err := fsys.ReadFile(mb.path(uidlistName)); err == nil {
+				*dl, _ = parseUIDList(string(d))
+			}
+		}
+		return dl
 	}
 	if mb.uidValidity == 0 {
 		// No index of ours: take over Dovecot's UIDs if there are any.
+		dl := readUIDList()
 		mb.adoptUIDList = true
 		mb.uidValidity, mb.uidNext, mb.guid, mb.modSeq = dl.validity, max(dl.next, 1), dl.guid, 1
 		if mb.uidValidity == 0 {
@@ -204,27 +285,33 @@ func (mb *mailbox) loadLocked() error {
 			mb.guid = newGUID()
 		}
 	}
-	mb.msgs = make([]*message, 0, len(pos))
-	mds := make([]msgData, len(pos))
-	fss := make([]flagState, len(pos))
-	empty := ""
-	for i := range entries {
-		e := &entries[i]
-		if e.rec.uid == 0 || pos[e.rec.uid] != int32(i) {
-			continue // expunged, or an older record of a UID added again
+	// The messages: four allocations for all of them.
+	n := 0
+	for i := range tab.entries {
+		if !tab.entries[i].gone {
+			n++
+		}
+	}
+	mb.msgs = make([]*message, 0, n)
+	mds := make([]msgData, n)
+	fss := make([]flagState, n)
+	ms := make([]message, n)
+	for i := range tab.entries {
+		e := &tab.entries[i]
+		if e.gone {
+			continue
 		}
 		k := len(mb.msgs)
 		md := &mds[k]
-		md.uid, md.date, md.vsize, md.raw, md.base, md.fs = e.rec.uid, time.Unix(0, e.rec.date), e.rec.size, e.rec.raw, e.rec.base, fsys
-		md.path.Store(&empty)
+		md.uid, md.date, md.vsize, md.raw, md.base, md.mb = e.uid, time.Unix(0, e.date), e.size, e.raw, e.base, mb
+		md.sum.Store(e.loc)
 		fss[k] = flagState{modSeq: e.modSeq, flags: e.flags}
-		mb.msgs = append(mb.msgs, &message{md, &fss[k]})
+		ms[k] = message{md, &fss[k]}
+		mb.msgs = append(mb.msgs, &ms[k])
+		mb.size += e.size
 	}
-	if !slices.IsSortedFunc(mb.msgs, func(a, b *message) int { return cmp.Compare(a.uid, b.uid) }) {
+	if tab.pos != nil && !slices.IsSortedFunc(mb.msgs, func(a, b *message) int { return cmp.Compare(a.uid, b.uid) }) {
 		slices.SortFunc(mb.msgs, func(a, b *message) int { return cmp.Compare(a.uid, b.uid) })
-	}
-	for _, m := range mb.msgs {
-		mb.size += m.vsize
 	}
 	mb.loadRecentLocked()
 	if !needCheckpoint {
@@ -232,22 +319,23 @@ func (mb *mailbox) loadLocked() error {
 		if err != nil {
 			return err
 		}
-		mb.log, mb.logRecs = f, len(recs)
+		mb.log, mb.logRecs = f, nrecs
 	}
 	mb.loaded = true
+	mb.openCacheLocked()
 	recsBefore := mb.logRecs
-	if n := len(recs); !needCheckpoint && n > 0 && recs[n-1].kind == 'S' && mb.stampMatches(recs[n-1]) {
+	if !needCheckpoint && last.kind == 'S' && mb.stampMatches(last) {
 		// Nothing changed since we closed it: no listing. Paths follow
-		// from the flags; Open tries the other places a file can be.
-		for _, m := range mb.msgs {
-			p := mb.defaultPath(m.base, m.flags)
-			m.path.Store(&p)
-		}
-	} else if err := mb.reconcileLocked(&dl, true); err != nil {
+		// from the flags when first needed (pathLocked); Open tries the
+		// other places a file can be.
+	} else if err := mb.reconcileLocked(readUIDList(), true); err != nil {
 		mb.loaded = false
+		mb.closeCache()
 		return err
 	}
-	if needCheckpoint || mb.logRecs > 2*len(mb.msgs)+1024 {
+	// Many summary locations in C records: a checkpoint folds them into
+	// the messages' records, so that the next load reads one line each.
+	if needCheckpoint || mb.logRecs > 2*len(mb.msgs)+1024 || ncache > len(mb.msgs)/4+1024 {
 		if err := mb.checkpointLocked(); err != nil {
 			return err
 		}
@@ -491,7 +579,7 @@ func (mb *mailbox) reconcileLocked(dl *uidlist, loading bool) error {
 		if err != nil {
 			continue
 		}
-		md := &msgData{base: base, date: info.ModTime(), fs: fsys}
+		md := &msgData{base: base, date: info.ModTime(), mb: mb}
 		md.path.Store(&p)
 		if w, ok := sizeField(base, 'W'); ok {
 			md.vsize = w
@@ -591,7 +679,7 @@ func (mb *mailbox) checkpointLocked() error {
 		buf = appendRecord(buf, &r)
 	}
 	for _, m := range mb.msgs {
-		buf = appendRecord(buf, &record{kind: 'A', uid: m.uid, modSeq: m.modSeq, date: m.date.UnixNano(), size: m.vsize, raw: m.raw, base: m.base, flags: m.flags})
+		buf = appendRecord(buf, &record{kind: 'A', uid: m.uid, modSeq: m.modSeq, date: m.date.UnixNano(), size: m.vsize, raw: m.raw, base: m.base, flags: m.flags, loc: m.sum.Load()})
 	}
 	if mb.log != nil {
 		mb.log.Close()
@@ -654,8 +742,8 @@ func (mb *mailbox) fileName(base string, flags []string) string {
 }
 
 // renameForFlagsLocked renames a message's file to carry its new flags.
-func (mb *mailbox) renameForFlagsLocked(md *msgData, flags []string) {
-	old := *md.path.Load()
+func (mb *mailbox) renameForFlagsLocked(md *message, flags []string) {
+	old := md.pathLocked()
 	if old == "" {
 		return
 	}
@@ -687,6 +775,7 @@ func (mb *mailbox) closeLocked() error {
 		// need not list them (see index.go).
 		mb.writeLogLocked(&record{kind: 'S', date: mb.dirStamp[0].UnixNano(), size: mb.dirStamp[1].UnixNano()})
 	}
+	mb.closeCache()
 	if mb.log != nil {
 		err := mb.log.Sync()
 		if cerr := mb.log.Close(); err == nil {
@@ -744,7 +833,7 @@ func (mb *mailbox) expungeLocked(del func(*message) bool, origin *handle, goneAl
 	err := mb.writeLogLocked(r)
 	for _, m := range gone {
 		if !goneAlready {
-			mb.doomLocked(m.msgData, origin)
+			mb.doomLocked(m, origin)
 		}
 		// The server serves the message to sessions not told yet (RFC
 		// 2180 §4.1.1); a file another program removed cannot be.
@@ -761,8 +850,8 @@ func (mb *mailbox) expungeLocked(del func(*message) bool, origin *handle, goneAl
 // doomLocked removes an expunged message's file now, or once the
 // handles open now (but the one that expunged, whose session reports
 // the expunge at once) have closed.
-func (mb *mailbox) doomLocked(md *msgData, origin *handle) {
-	p := *md.path.Load()
+func (mb *mailbox) doomLocked(md *message, origin *handle) {
+	p := md.pathLocked()
 	if p == "" {
 		return
 	}

@@ -28,19 +28,45 @@ type flagState struct {
 }
 
 type msgData struct {
-	uid   uint32
-	date  time.Time
-	vsize int64 // size with CRLF line ends, as IMAP and POP3 see it
+	uid uint32
 	// raw: the file holds the message exactly as served (CRLF files of
 	// other writers, and messages that would not survive LF↔CRLF);
 	// otherwise line ends are converted to CRLF on reading.
-	raw  bool
-	base string // file name up to the info (":2,...")
-	fs   fileSystem
+	raw   bool
+	date  time.Time
+	vsize int64  // size with CRLF line ends, as IMAP and POP3 see it
+	base  string // file name up to the info (":2,...")
+	mb    *mailbox
 	// path is the file's current path; a flag change or an expunge
-	// renames the file and stores the new one.
+	// renames the file and stores the new one. nil when the mailbox was
+	// opened without listing its directories: the path then follows from
+	// the flags (pathLocked).
 	path   atomic.Pointer[string]
 	parsed atomic.Pointer[parsedBox]
+	// sum is where the message's summary is in the summary cache
+	// (summary.go), 0 when it has none yet.
+	sum atomic.Uint64
+}
+
+// pathLocked returns the message file's path as far as the store knows
+// it. The caller holds user.mu.
+func (m *message) pathLocked() string {
+	if p := m.path.Load(); p != nil {
+		return *p
+	}
+	p := m.mb.defaultPath(m.base, m.flags)
+	m.path.Store(&p)
+	return p
+}
+
+// curPath is pathLocked for callers without the lock.
+func (m *message) curPath() string {
+	if p := m.path.Load(); p != nil {
+		return *p
+	}
+	m.mb.u.mu.Lock()
+	defer m.mb.u.mu.Unlock()
+	return m.pathLocked()
 }
 
 type parsedBox struct{ v any }
@@ -59,9 +85,10 @@ func (m *message) Open() (io.ReaderAt, error) {
 	var data []byte
 	var err error
 	var p string
+	fsys := m.mb.u.s.fs
 	for try := 0; try < 3; try++ {
-		p = *m.path.Load()
-		data, err = m.fs.ReadFile(p)
+		p = m.curPath()
+		data, err = fsys.ReadFile(p)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) {
 			break
 		}
@@ -69,7 +96,7 @@ func (m *message) Open() (io.ReaderAt, error) {
 	}
 	if err != nil && errors.Is(err, fs.ErrNotExist) {
 		for _, alt := range m.altPaths(p) {
-			if data, err = m.fs.ReadFile(alt); err == nil {
+			if data, err = fsys.ReadFile(alt); err == nil {
 				m.path.CompareAndSwap(m.path.Load(), &alt) // found: remember
 				break
 			}
@@ -93,13 +120,14 @@ func (md *msgData) altPaths(p string) []string {
 		return nil
 	}
 	mbdir := filepath.Dir(filepath.Dir(p))
+	fsys := md.mb.u.s.fs
 	alts := []string{filepath.Join(mbdir, "cur", md.base+":2,"), filepath.Join(mbdir, "new", md.base)}
 	for _, a := range alts {
-		if _, err := md.fs.Stat(a); err == nil {
+		if _, err := fsys.Stat(a); err == nil {
 			return []string{a}
 		}
 	}
-	if ents, err := md.fs.ReadDir(filepath.Join(mbdir, "cur")); err == nil {
+	if ents, err := fsys.ReadDir(filepath.Join(mbdir, "cur")); err == nil {
 		for _, e := range ents {
 			if b, _ := splitName(e.Name()); b == md.base {
 				return []string{filepath.Join(mbdir, "cur", e.Name())}

@@ -92,6 +92,13 @@ func powerCutOnce(t *testing.T, seed uint64) {
 					}
 					uids := mb.Snapshot().UIDs
 					if len(uids) > 0 {
+						// Summaries computed on first use: cache and
+						// index records written around the cut.
+						if ms, err := mb.Messages(ctx, uids[len(uids)/3:]); err == nil {
+							for _, m := range ms {
+								m.(imapserver.Summarizer).Summary()
+							}
+						}
 						mb.SetFlags(ctx, uids[len(uids)/2:], imapserver.FlagsAdd, []string{`\Flagged`, "kw" + fmt.Sprint(i%40)}, 0)
 						mb.Copy(ctx, uids[:1], "Trash")
 					}
@@ -208,8 +215,24 @@ func powerCutOnce(t *testing.T, seed uint64) {
 		}
 	}
 	// Trash opens too, and the index reopens a second time unchanged.
-	if _, err := u.OpenMailbox(ctx, "Trash", true); err != nil {
+	tr, err := u.OpenMailbox(ctx, "Trash", true)
+	if err != nil {
 		t.Fatalf("Trash after the power cut: %v", err)
+	}
+	// Every summary the caches give is the message's own.
+	trms, err := tr.Messages(ctx, tr.Snapshot().UIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range append(ms, trms...) {
+		r, err := m.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := imapserver.Summarize(r, m.Size())
+		if got := m.(imapserver.Summarizer).Summary(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("UID %d: summary after the power cut %+v, message says %+v", m.UID(), got, want)
+		}
 	}
 	mb.Close()
 }

@@ -148,6 +148,7 @@ func (mb *mailbox) dropLocked() {
 		mb.log.Close()
 		mb.log = nil
 	}
+	mb.closeCache()
 	mb.deleted = true
 	mb.doomed = nil
 }
@@ -282,8 +283,11 @@ func (mb *mailbox) moveDirLocked(dir string) {
 		return p
 	}
 	for _, m := range mb.msgs {
-		p := re(*m.path.Load())
-		m.path.Store(&p)
+		// A path not known yet follows from mb.dir when needed.
+		if p := m.path.Load(); p != nil {
+			np := re(*p)
+			m.path.Store(&np)
+		}
 	}
 	for _, d := range mb.doomed {
 		d.path = re(d.path)
