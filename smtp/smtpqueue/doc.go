@@ -102,15 +102,17 @@
 // the matching shared with mailcheck in internal/dane); failures defer.
 // DANE takes precedence over MTA-STS where both apply (RFC 8461 §2).
 // MX.TLSRPT records the TLS outcome of each new connection (RFC 8460 §4.3
-// result types) and builds the aggregate reports (JSON, gzip);
-// ParseTLSReport reads the reports others send.
+// result types) and builds the aggregate reports (JSON, gzip); a
+// TLSReporter sends them daily to the domains whose _smtp._tls record
+// asks, by DKIM-signed mail through the queue (delivered despite TLS
+// policy failures, KindTLSReport) or by HTTPS POST; ParseTLSReport reads
+// the reports others send.
 //
 // # Not yet
 //
 // DANE is opportunistic only (no mandatory DANE per destination, RFC 7672
-// §6). TLS-RPT reports are built but not
-// sent: finding a domain's _smtp._tls record and mailing or posting the
-// report is the application's; sessions under an MTA-STS policy in
+// §6). A TLS report that no rua URI takes is not retried (RFC 8460 §5.5
+// suggests retrying for a day); sessions under an MTA-STS policy in
 // "testing" mode are counted as no-policy-found, since they are not
 // verified. A policy of our own per domain (MX.DomainTLS) can require
 // verified TLS, not merely encryption. Messages for

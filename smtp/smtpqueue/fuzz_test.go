@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -66,6 +67,25 @@ func FuzzParseTLSReport(f *testing.F) {
 		rep, err := ParseTLSReport(bytes.NewReader(data))
 		if err == nil && (rep.ReportID == "" || len(rep.Policies) == 0) {
 			t.Fatalf("accepted %+v", rep)
+		}
+	})
+}
+
+// FuzzParseTLSRPTRecord: a _smtp._tls record from the DNS never panics, and
+// yields a bounded list of non-empty URIs.
+func FuzzParseTLSRPTRecord(f *testing.F) {
+	f.Add("v=TLSRPTv1; rua=mailto:a@b.test,https://r.test/x")
+	f.Add("v=TLSRPTv1;rua=;rua=,,")
+	f.Add("v=TLSRPTv1 ; x=y")
+	f.Fuzz(func(t *testing.T, rec string) {
+		rua, ok := parseTLSRPTRecord([]string{rec})
+		if ok != (len(rua) > 0) || len(rua) > maxRUA {
+			t.Fatalf("%q: %q %v", rec, rua, ok)
+		}
+		for _, u := range rua {
+			if u == "" || strings.ContainsAny(u, ";,") {
+				t.Fatalf("%q: URI %q", rec, u)
+			}
 		}
 	})
 }

@@ -154,7 +154,7 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 			if dh.err != nil {
 				// RFC 7672 §2.1.2: a host whose TLSA lookup failed is
 				// treated as unreachable.
-				t.TLSRPT.record(domain, nil, dh, h, dh.err)
+				t.recorder(ctx).record(domain, nil, dh, h, dh.err)
 				lastErr = dh.err
 				continue
 			}
@@ -182,7 +182,7 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 						tlsErr = errNoTLS
 					}
 				}
-				t.TLSRPT.record(domain, sts, dh, h, tlsErr)
+				t.recorder(ctx).record(domain, sts, dh, h, tlsErr)
 			}
 			if err != nil {
 				var de *net.DNSError
@@ -237,6 +237,15 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 		setAll(pending, lastErr)
 	}
 	return res
+}
+
+// recorder returns the TLS-RPT recorder for the delivery in ctx: none for a
+// TLS report itself (RFC 8460 §3).
+func (t *MX) recorder(ctx context.Context) *TLSRecorder {
+	if tlsPolicyExempt(ctx) {
+		return nil
+	}
+	return t.TLSRPT
 }
 
 // broken reports whether err left the connection unusable, so that QUIT

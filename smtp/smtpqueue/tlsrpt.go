@@ -117,8 +117,7 @@ func (r *TLSReport) Gzip() ([]byte, error) {
 
 // TLSRecorder records the TLS outcome of every direct-delivery session for
 // TLS-RPT (RFC 8460): set it as MX.TLSRPT, and build each domain's daily
-// report with Report. Finding the domains' _smtp._tls records and sending
-// the reports is left to the application for now.
+// report with Report, or let a TLSReporter send them.
 type TLSRecorder struct {
 	mu   sync.Mutex
 	pols map[tlsKey]*tlsCounts
@@ -240,7 +239,8 @@ func (r *TLSRecorder) Report(domain string, start, end time.Time, org, contact s
 		OrganizationName: org,
 		DateRange:        TLSReportRange{Start: start.UTC(), End: end.UTC()},
 		ContactInfo:      contact,
-		ReportID:         fmt.Sprintf("%s_%s@%s", start.UTC().Format("2006-01-02T15:04:05Z"), domain, contactDomain(contact)),
+		// A msg-id's form, so it can go in a report mail's Subject (§5.3).
+		ReportID: fmt.Sprintf("%s.%s@%s", start.UTC().Format("20060102T150405Z"), domain, contactDomain(contact)),
 	}
 	var keys []tlsKey
 	for k := range r.pols {

@@ -77,8 +77,9 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 	if o.MaxHosts <= 0 {
 		o.MaxHosts = 5
 	}
+	exempt := tlsPolicyExempt(ctx)
 	var dp *danePlan
-	if d, ok := oneDomain(env.To); ok && t.DANE != nil && !strings.HasPrefix(d, "[") {
+	if d, ok := oneDomain(env.To); ok && t.DANE != nil && !exempt && !strings.HasPrefix(d, "[") {
 		// RFC 7672 §2.2: no DANE for an address literal.
 		var err error
 		if dp, err = t.DANE.plan(ctx, d, o.Port, o.MaxHosts); err != nil {
@@ -87,14 +88,14 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 		}
 	}
 	var sts *stsPolicy
-	if t.STS != nil && len(env.To) > 0 && (dp == nil || !dp.active) {
+	if t.STS != nil && len(env.To) > 0 && !exempt && (dp == nil || !dp.active) {
 		// RFC 8461 §2: where DANE applies, MTA-STS does not.
 		var err error
 		if sts, err = t.applySTS(ctx, domainOf(env.To[0]), &o); err != nil {
 			return failAll(env.To, err)
 		}
 	}
-	if d, ok := oneDomain(env.To); ok && t.DomainTLS != nil {
+	if d, ok := oneDomain(env.To); ok && t.DomainTLS != nil && !exempt {
 		if p := t.DomainTLS(d); p != smtpclient.TLSDefault {
 			o.TLS = p
 		}
