@@ -64,6 +64,7 @@ type siteData struct {
 	password   string // the demo account's
 	certFile   string
 	tlsConfig  *tls.Config
+	certs      *certReloader // the configured certificate (-config "tls"), else nil
 	close      func() error
 }
 
@@ -98,16 +99,18 @@ func openMemory(cfg config) (*siteData, error) {
 		d.close()
 		return nil, err
 	}
-	d.password = cfg.Password
-	if d.password == "" {
-		d.password = randomPassword()
-	}
 	store := imapmem.New()
-	if err := store.AddUser(cfg.User, d.password); err != nil {
-		return fail(fmt.Errorf("demo account: %w", err))
+	if cfg.Site == nil {
+		d.password = cfg.Password
+		if d.password == "" {
+			d.password = randomPassword()
+		}
+		if err := store.AddUser(cfg.User, d.password); err != nil {
+			return fail(fmt.Errorf("demo account: %w", err))
+		}
 	}
 	d.store = store
-	if d.certFile, d.tlsConfig, err = loadOrCreateCert(dir, cfg.Hostname); err != nil {
+	if err := d.loadCert(cfg); err != nil {
 		return fail(err)
 	}
 	return d, nil
@@ -130,21 +133,25 @@ func openMaildir(cfg config, logger *slog.Logger) (*siteData, error) {
 		return nil, err
 	}
 	d := &siteData{dir: dir, persistent: true}
-	pw, err := demoPassword(filepath.Join(dir, "demo-account.json"), cfg.User, cfg.Password)
-	if err != nil {
-		return fail(err)
+	if cfg.Site == nil {
+		pw, err := demoPassword(filepath.Join(dir, "demo-account.json"), cfg.User, cfg.Password)
+		if err != nil {
+			return fail(err)
+		}
+		d.password = pw
 	}
-	d.password = pw
-	if d.certFile, d.tlsConfig, err = loadOrCreateCert(dir, cfg.Hostname); err != nil {
+	if err := d.loadCert(cfg); err != nil {
 		return fail(err)
 	}
 	store, err := maildir.Open(filepath.Join(dir, "mail"), &maildir.Options{Logger: logger.With("store", "maildir")})
 	if err != nil {
 		return fail(fmt.Errorf("mail store: %w", err))
 	}
-	if err := store.AddUser(cfg.User, pw); err != nil {
-		store.Close()
-		return fail(fmt.Errorf("demo account: %w", err))
+	if cfg.Site == nil {
+		if err := store.AddUser(cfg.User, d.password); err != nil {
+			store.Close()
+			return fail(fmt.Errorf("demo account: %w", err))
+		}
 	}
 	d.store = store
 	d.close = func() error {
@@ -153,6 +160,22 @@ func openMaildir(cfg config, logger *slog.Logger) (*siteData, error) {
 		return err
 	}
 	return d, nil
+}
+
+// loadCert loads the configured certificate (reloaded on SIGHUP) or the
+// self-signed pair of the data directory.
+func (d *siteData) loadCert(cfg config) error {
+	if cfg.Site != nil && cfg.Site.certFile != "" {
+		r, err := newCertReloader(cfg.Site.certFile, cfg.Site.keyFile)
+		if err != nil {
+			return err
+		}
+		d.certs, d.certFile, d.tlsConfig = r, cfg.Site.certFile, r.tlsConfig()
+		return nil
+	}
+	var err error
+	d.certFile, d.tlsConfig, err = loadOrCreateCert(d.dir, cfg.Hostname)
+	return err
 }
 
 // demoPassword returns the demo account's password: the one given

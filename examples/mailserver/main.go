@@ -27,6 +27,20 @@
 //
 // Flags change the addresses, the domain and the demo account; -h lists
 // them.
+//
+// For a real domain, -config FILE reads a configuration file (config.go
+// documents every key and its default; mailserver.example.json is a
+// complete example): domains, aliases, catch-all and plus-addressing, the
+// standard ports, a certificate reloaded on SIGHUP, accounts with
+// SCRAM-hashed secrets (accounts.go), quotas, limits, log format. The
+// MX then accepts only addresses an account or alias takes, and
+// submission queues mail for other domains (relay.go). Subcommands manage
+// it (subcommands.go):
+//
+//	mailserver useradd|userdel|passwd -config FILE NAME
+//	mailserver queue -config FILE list|hold|release|delete|retry [ID]
+//	mailserver check-config -config FILE
+//	mailserver dns-records -domain D -hostname H -dkim-key FILE
 package main
 
 import (
@@ -41,6 +55,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -80,6 +95,15 @@ type config struct {
 	// Auth is message authentication: inbound checks, DKIM signing
 	// (auth.go).
 	Auth authConfig
+
+	// Site is the production configuration (-config, config.go); nil
+	// for the zero-configuration demo.
+	Site *siteConfig
+	// ScramPlus offers the SCRAM -PLUS mechanisms (config.go says why
+	// not by default).
+	ScramPlus bool
+	// LogFormat is "text" or "json"; LogLevel a slog level name.
+	LogFormat, LogLevel string
 }
 
 func defaultConfig() config {
@@ -105,7 +129,22 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "dns-records" {
 		os.Exit(dnsRecordsMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
+	if len(os.Args) > 1 {
+		if code, ok := subcommand(os.Args[1], os.Args[2:], os.Stdin, os.Stdout, os.Stderr); ok {
+			os.Exit(code)
+		}
+	}
 	cfg := defaultConfig()
+	configFile := configPath(os.Args[1:])
+	if configFile != "" {
+		if err := loadConfigFile(configFile, &cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "mailserver:", err)
+			os.Exit(2)
+		}
+	}
+	flag.StringVar(&configFile, "config", configFile, "configuration file (JSON; see config.go): a real domain instead of the demo")
+	flag.BoolVar(&cfg.ScramPlus, "scram-plus", cfg.ScramPlus, "offer SCRAM-SHA-256-PLUS and SCRAM-SHA-1-PLUS (NeoMutt with libgsasl then fails to log in)")
+	flag.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, `log format: "text" or "json"`)
 	flag.StringVar(&cfg.Hostname, "hostname", cfg.Hostname, "server name in greetings and Received: fields")
 	flag.StringVar(&cfg.Domain, "domain", cfg.Domain, "the local mail domain: mail to USER@DOMAIN is delivered")
 	flag.StringVar(&cfg.User, "user", cfg.User, "demo account name")
@@ -128,7 +167,11 @@ func main() {
 		cfg.Trace = os.Stderr
 	}
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if _, err := parseLevel(cfg.LogLevel); err != nil || (cfg.LogFormat != "" && cfg.LogFormat != "text" && cfg.LogFormat != "json") {
+		fmt.Fprintln(os.Stderr, "mailserver: -log-format: want text or json")
+		os.Exit(2)
+	}
+	logger := newLogger(os.Stderr, cfg.LogFormat, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, logger, os.Stdout, nil); err != nil {
@@ -163,36 +206,58 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	// One SASL registry per protocol would work as well; the store
 	// implements every credential interface sasl knows of that it can
 	// serve (password, SCRAM keys derived at AddUser).
-	auth := &sasl.Registry{Credentials: store, Hostname: cfg.Hostname}
+	// SCRAM -PLUS only when asked for (config.go).
+	auth := &sasl.Registry{Credentials: store, Hostname: cfg.Hostname, Mechanisms: mechanisms(cfg.ScramPlus)}
+
+	mxBackend := smtpserver.NewStoreBackend(junkFiling{store}, smtpserver.StoreOptions{
+		Domains: []string{cfg.Domain}, Postmaster: cfg.User, Logger: logger,
+		Authenticate: mauth.inbound,
+	})
+	subBackend := smtpserver.NewStoreBackend(store, smtpserver.StoreOptions{
+		Domains: []string{cfg.Domain}, Postmaster: cfg.User, Logger: logger,
+		RequireOwnSender: true, // RFC 6409 §6.1
+		Inspect:          mauth.sign,
+	})
+	var imapBack imapserver.Backend = store
+	users := func() []string { return []string{cfg.User} }
+	var limits smtpserver.Limits
+	if cfg.Site != nil {
+		// A configured server: accounts, aliases, relay (site.go).
+		st, err := startSite(ctx, cfg, data, mauth, logger)
+		if err != nil {
+			return err
+		}
+		defer st.stop()
+		auth.Credentials = st.dir
+		mxBackend, subBackend = st.mxBackend(), &submissionBackend{st}
+		imapBack = imapBackend{store, st.dir}
+		users = st.dir.names
+		limits = cfg.Site.smtpLimits()
+	}
 
 	mx := &smtpserver.Server{
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
-		Backend: smtpserver.NewStoreBackend(junkFiling{store}, smtpserver.StoreOptions{
-			Domains: []string{cfg.Domain}, Postmaster: cfg.User, Logger: logger,
-			Authenticate: mauth.inbound,
-		}),
-		Mode:   smtpserver.ModeMX,
-		Logger: logger.With("server", "smtp"),
-		Trace:  cfg.Trace,
+		Backend:   mxBackend,
+		Mode:      smtpserver.ModeMX,
+		Limits:    limits,
+		Logger:    logger.With("server", "smtp"),
+		Trace:     cfg.Trace,
 	}
 	submission := &smtpserver.Server{
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
-		Backend: smtpserver.NewStoreBackend(store, smtpserver.StoreOptions{
-			Domains: []string{cfg.Domain}, Postmaster: cfg.User, Logger: logger,
-			RequireOwnSender: true, // RFC 6409 §6.1
-			Inspect:          mauth.sign,
-		}),
-		Auth:   auth,
-		Mode:   smtpserver.ModeSubmission,
-		Logger: logger.With("server", "submission"),
-		Trace:  cfg.Trace,
+		Backend:   subBackend,
+		Auth:      auth,
+		Mode:      smtpserver.ModeSubmission,
+		Limits:    limits,
+		Logger:    logger.With("server", "submission"),
+		Trace:     cfg.Trace,
 	}
 	imapSrv := &imapserver.Server{
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
-		Backend:   store,
+		Backend:   imapBack,
 		Auth:      auth,
 		Logger:    logger.With("server", "imap"),
 		Trace:     cfg.Trace,
@@ -227,6 +292,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 			l.Close()
 		}
 	}
+	services = slices.DeleteFunc(services, func(s service) bool { return s.addr == "" }) // turned off
 	for _, s := range services {
 		l, err := net.Listen("tcp", s.addr)
 		if err != nil {
@@ -236,7 +302,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		ls[s.name] = l
 	}
 
-	web, err := startWeb(cfg, store, func() []string { return []string{cfg.User} }, logger, ls)
+	web, err := startWeb(cfg, store, users, logger, ls)
 	if err != nil {
 		closeAll()
 		return err
@@ -247,10 +313,14 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	} else {
 		fmt.Fprintf(out, "posthorn mailserver for @%s (in-memory store: mail is lost at exit)\n", cfg.Domain)
 	}
-	// The login name is the account name, not the address: say both, so
-	// nobody tries to log in as the address.
-	fmt.Fprintf(out, "  account   login %s  password %s  (address %s@%s)\n", cfg.User, cfg.Password, cfg.User, cfg.Domain)
-	fmt.Fprintf(out, "  cert      %s (self-signed; trust it in your client)\n", certFile)
+	if cfg.Site == nil {
+		// The login name is the account name, not the address: say both,
+		// so nobody tries to log in as the address.
+		fmt.Fprintf(out, "  account   login %s  password %s  (address %s@%s)\n", cfg.User, cfg.Password, cfg.User, cfg.Domain)
+		fmt.Fprintf(out, "  cert      %s (self-signed; trust it in your client)\n", certFile)
+	} else {
+		siteBanner(out, cfg, data, certFile)
+	}
 	for _, s := range services {
 		fmt.Fprintf(out, "  %-11s %-22s %s\n", s.name, ls[s.name].Addr(), s.what)
 	}
@@ -258,7 +328,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		fmt.Fprintf(out, "  %-11s http://%-15s web inbox (live), JSON API under /api/v1\n", "web", ls["web"].Addr())
 	}
 	mauth.banner(out, cfg)
-	printTry(out, cfg, ls, certFile)
+	if cfg.Site == nil {
+		printTry(out, cfg, ls, certFile)
+	}
 
 	errc := make(chan error, len(services))
 	for _, s := range services {

@@ -1,0 +1,112 @@
+package main
+
+// Inbound mail of a configured server (the MX on port 25): only the
+// local domains, only addresses an account or alias takes (550 5.1.1 at
+// RCPT for the others), SPF/DKIM/DMARC checked as in the demo (auth.go:
+// Authentication-Results, DMARC reject refused, quarantine filed into
+// Junk), and Return-Path and Delivered-To added at delivery.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/smtpserver"
+)
+
+// mxBackend is the MX's backend of a configured server.
+func (s *site) mxBackend() smtpserver.Backend {
+	return smtpserver.NewStoreBackend(&stampDelivery{inner: junkFiling{s.store}, site: s}, smtpserver.StoreOptions{
+		Domains: s.cfg.domains,
+		Recipient: func(ctx context.Context, c *smtpserver.ConnInfo, to smtp.Mailbox) (string, error) {
+			return s.dir.resolve(to)
+		},
+		Postmaster:   s.dir.postmaster(),
+		Authenticate: s.mauth.inbound,
+		Inspect:      returnPath,
+		Logger:       s.logger.With("server", "smtp"),
+	})
+}
+
+// returnPath is an Inspect hook that adds Return-Path: with the envelope
+// sender at delivery (RFC 5321 §4.4: the final delivery adds it; "<>"
+// for the null sender).
+func returnPath(ctx context.Context, c *smtpserver.ConnInfo, from smtp.Mailbox, to []smtp.Mailbox) (io.Writer, func() ([]byte, error)) {
+	return nil, func() ([]byte, error) { return returnPathField(from), nil }
+}
+
+func returnPathField(from smtp.Mailbox) []byte {
+	b := []byte("Return-Path: <")
+	if !from.IsNull() {
+		b = from.AppendTo(b)
+	}
+	return append(b, ">\r\n"...)
+}
+
+// stampDelivery adds Delivered-To: (the account's address at the primary
+// domain, as Postfix names the final recipient) to each copy. One
+// account takes the message as it streams; several get one copy each
+// from a spool file, since their fields differ.
+type stampDelivery struct {
+	inner smtpserver.DeliveryStore
+	site  *site
+}
+
+func (d *stampDelivery) CheckQuota(ctx context.Context, username string, size int64) error {
+	return d.inner.CheckQuota(ctx, username, size)
+}
+
+func (d *stampDelivery) DeliverMessage(ctx context.Context, users []string, body io.Reader, header func() []byte) ([]error, error) {
+	if len(users) == 1 {
+		return d.inner.DeliverMessage(ctx, users, body, func() []byte {
+			return d.site.deliveredTo(header, users[0])
+		})
+	}
+	f, err := os.CreateTemp(d.site.spool, "in-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		f.Close()
+		os.Remove(f.Name())
+	}()
+	n, err := io.Copy(f, body)
+	if err != nil {
+		return nil, err
+	}
+	h := header()
+	res := make([]error, len(users))
+	for i, u := range users {
+		r, err := d.inner.DeliverMessage(ctx, []string{u}, io.NewSectionReader(f, 0, n), func() []byte {
+			return d.site.deliveredTo(func() []byte { return h }, u)
+		})
+		switch {
+		case err != nil:
+			res[i] = err
+		case len(r) != 1:
+			res[i] = fmt.Errorf("store returned %d results for one recipient", len(r))
+		default:
+			res[i] = r[0]
+		}
+	}
+	return res, nil
+}
+
+// deliveredTo returns the header lines of header with Delivered-To: for
+// account, after a leading Return-Path: if there is one.
+func (s *site) deliveredTo(header func() []byte, account string) []byte {
+	h := header()
+	dt := "Delivered-To: " + account + "@" + s.cfg.domains[0] + "\r\n"
+	out := make([]byte, 0, len(h)+len(dt))
+	if bytes.HasPrefix(h, []byte("Return-Path:")) {
+		if i := bytes.Index(h, []byte("\r\n")); i >= 0 {
+			out = append(out, h[:i+2]...)
+			h = h[i+2:]
+		}
+	}
+	out = append(out, dt...)
+	return append(out, h...)
+}

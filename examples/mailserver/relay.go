@@ -1,0 +1,278 @@
+package main
+
+// Submission of a configured server (587 with STARTTLS, 465 with TLS):
+// AUTH over TLS required; the envelope sender and the header From must
+// be addresses the account owns ("sender_check"); the message is
+// DKIM-signed, delivered at once to local recipients and queued for the
+// others (smtp/smtpqueue, direct to their MX hosts, retried for days,
+// bounced with a DSN to the sender). The MX never relays: only
+// submission, after AUTH, reaches the queue.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/mail"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/smtpclient"
+	"github.com/posthorn/posthorn/smtp/smtpqueue"
+	"github.com/posthorn/posthorn/smtp/smtpserver"
+)
+
+var (
+	errNeedTLS      = smtp.NewError(530, smtp.EnhancedCode{5, 7, 0}, "Must issue a STARTTLS command first")
+	errNeedAuth     = smtp.NewError(530, smtp.EnhancedCode{5, 7, 0}, "Authentication required")
+	errNotOwner     = smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "Sender address is not yours")
+	errFromNotOwner = smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "From: header address is not yours")
+	errNoFrom       = smtp.NewError(550, smtp.EnhancedCode{5, 6, 0}, "The message has no valid From: field (RFC 5322 §3.6)")
+	errNoRelay      = smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "Relaying is turned off on this server")
+	errUserUnknown  = smtp.NewError(550, smtp.EnhancedCode{5, 1, 1}, "No such user here")
+	errMailboxFull  = smtp.NewError(452, smtp.EnhancedCode{4, 2, 2}, "Mailbox full")
+	errLocalFailure = smtp.NewError(451, smtp.CodeTempLocal, "Local error in processing")
+)
+
+// maxHeaderScan bounds how much of a submitted message is read to find
+// its From: field.
+const maxHeaderScan = 256 << 10
+
+// submissionBackend is submission's backend of a configured server.
+type submissionBackend struct{ s *site }
+
+func (b *submissionBackend) NewSession(ctx context.Context, c *smtpserver.ConnInfo) (smtpserver.Session, error) {
+	return &submitSession{s: b.s, c: c}, nil
+}
+
+// submitSession is one submission connection's transactions.
+type submitSession struct {
+	s        *site
+	c        *smtpserver.ConnInfo
+	from     smtp.Mailbox
+	mailOpts smtp.MailOptions
+	size     int64
+	local    []string // distinct accounts
+	remote   []string
+	rcptOpts []smtp.RcptOptions // of remote
+}
+
+func (ss *submitSession) Mail(ctx context.Context, from smtp.Mailbox, opts *smtp.MailOptions) error {
+	ss.Reset(ctx)
+	// RFC 6409 §4.3 requires authentication, RFC 8314 §3 TLS: a SCRAM
+	// login needs no TLS to keep the password, but the message does.
+	if ss.c.TLS == nil {
+		return errNeedTLS
+	}
+	if ss.c.Identity == nil {
+		return errNeedAuth
+	}
+	// RFC 6409 §6.1: the server may check the sender is the user's.
+	if !ss.s.dir.owns(ss.c.Identity.Username, from) {
+		return errNotOwner
+	}
+	ss.from = from
+	if opts != nil {
+		ss.size = opts.Size
+		ss.mailOpts = smtp.MailOptions{Return: opts.Return, EnvelopeID: opts.EnvelopeID, RequireTLS: opts.RequireTLS}
+	}
+	return nil
+}
+
+func (ss *submitSession) Rcpt(ctx context.Context, to smtp.Mailbox, opts *smtp.RcptOptions) error {
+	if to.IsPostmaster() || ss.s.dir.local(to.Domain) {
+		acct, err := ss.s.dir.resolve(to)
+		if err != nil {
+			return storeReply(err)
+		}
+		if slices.Contains(ss.local, acct) {
+			return nil
+		}
+		if err := ss.s.store.CheckQuota(ctx, acct, ss.size); err != nil {
+			return storeReply(err)
+		}
+		ss.local = append(ss.local, acct)
+		return nil
+	}
+	if ss.s.queue == nil {
+		return errNoRelay
+	}
+	ss.remote = append(ss.remote, to.String())
+	var o smtp.RcptOptions
+	if opts != nil {
+		o = *opts
+	}
+	ss.rcptOpts = append(ss.rcptOpts, o)
+	return nil
+}
+
+// storeReply maps a store or directory error to the reply.
+func storeReply(err error) error {
+	var se *smtp.Error
+	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.Is(err, fs.ErrNotExist):
+		return errUserUnknown
+	case errors.Is(err, syscall.EDQUOT):
+		return errMailboxFull
+	}
+	return errLocalFailure
+}
+
+func (ss *submitSession) Data(ctx context.Context, r io.Reader) error {
+	f, err := os.CreateTemp(ss.s.spool, "sub-")
+	if err != nil {
+		ss.s.logger.Error("submission spool", "err", err)
+		return errLocalFailure
+	}
+	defer func() {
+		f.Close()
+		os.Remove(f.Name())
+	}()
+	n, err := io.Copy(f, r)
+	if err != nil {
+		// The server knows which limit or policy the body broke.
+		return fmt.Errorf("reading the message: %w", err)
+	}
+	msg := io.NewSectionReader(f, 0, n)
+	if err := ss.checkFrom(msg); err != nil {
+		return err
+	}
+	// DKIM-sign (auth.go's signer; RFC 6376 §5.6 puts the field on top).
+	var to []smtp.Mailbox
+	w, done := ss.s.mauth.sign(ctx, ss.c, ss.from, to)
+	if _, err := io.Copy(w, io.NewSectionReader(f, 0, n)); err != nil {
+		return errLocalFailure
+	}
+	sig, err := done()
+	if err != nil {
+		return errLocalFailure
+	}
+
+	// Remote recipients first: once queued they are safe, and a local
+	// failure after that makes the client retry (a local duplicate at
+	// worst, never a loss).
+	if len(ss.remote) > 0 {
+		env := &smtpqueue.Envelope{From: ss.from.String(), To: ss.remote, MailOptions: ss.mailOpts, RcptOptions: ss.rcptOpts}
+		id, err := ss.s.queue.Enqueue(ctx, env, io.MultiReader(strings.NewReader(string(sig)), io.NewSectionReader(f, 0, n)))
+		if err != nil {
+			ss.s.logger.Error("queueing a submitted message", "err", err)
+			return errLocalFailure
+		}
+		ss.s.logger.Info("queued", "id", id, "user", ss.c.Identity.Username, "recipients", len(ss.remote))
+	}
+	var firstErr error
+	delivered := 0
+	for _, acct := range ss.local {
+		hdr := func() []byte {
+			return ss.s.deliveredTo(func() []byte { return append(returnPathField(ss.from), sig...) }, acct)
+		}
+		res, err := ss.s.store.DeliverMessage(ctx, []string{acct}, io.NewSectionReader(f, 0, n), hdr)
+		if err == nil && len(res) == 1 {
+			err = res[0]
+		}
+		if err != nil {
+			ss.s.logger.Warn("local delivery of a submitted message failed", "user", acct, "err", err)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		delivered++
+	}
+	if firstErr != nil && delivered == 0 && len(ss.remote) == 0 {
+		return storeReply(firstErr)
+	}
+	return nil
+}
+
+// checkFrom enforces the sender check on the From: field (RFC 5322
+// §3.6.2): every author must be an address the account may send as.
+func (ss *submitSession) checkFrom(msg io.ReaderAt) error {
+	if ss.s.cfg.senderCheck == senderOff {
+		return nil
+	}
+	m, err := mail.ReadMessage(bufio.NewReader(io.NewSectionReader(msg, 0, maxHeaderScan)))
+	if err != nil {
+		return errNoFrom
+	}
+	list, err := mail.ParseAddressList(m.Header.Get("From"))
+	if err != nil || len(list) == 0 {
+		return errNoFrom
+	}
+	for _, a := range list {
+		local, domain, ok := cutLast(a.Address, "@")
+		if !ok || !ss.s.dir.owns(ss.c.Identity.Username, smtp.Mailbox{Local: local, Domain: domain}) {
+			return errFromNotOwner
+		}
+	}
+	return nil
+}
+
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+func (ss *submitSession) Reset(ctx context.Context) {
+	ss.from, ss.mailOpts, ss.size = smtp.Mailbox{}, smtp.MailOptions{}, 0
+	ss.local, ss.remote, ss.rcptOpts = ss.local[:0], ss.remote[:0], ss.rcptOpts[:0]
+}
+
+func (ss *submitSession) Close(ctx context.Context) error { return nil }
+
+// relayTransport is the queue's transport: recipients of the local
+// domains (DSNs to our own senders, mostly) are delivered into the store,
+// the others by next (direct to their MX hosts).
+type relayTransport struct {
+	s    *site
+	next smtpqueue.Transport
+}
+
+// localDestination names the local destination; it cannot be a domain.
+const localDestination = "[local]"
+
+func (t *relayTransport) Destination(rcpt string) string {
+	if _, domain, ok := cutLast(rcpt, "@"); ok && t.s.dir.local(domain) {
+		return localDestination
+	}
+	return t.next.Destination(rcpt)
+}
+
+func (t *relayTransport) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult {
+	if len(env.To) == 0 || t.Destination(env.To[0]) != localDestination {
+		return t.next.Send(ctx, env, msg)
+	}
+	res := make([]smtpclient.RecipientResult, len(env.To))
+	from, _ := smtp.ParseMailbox(env.From)
+	for i, rcpt := range env.To {
+		res[i].Recipient = rcpt
+		to, err := smtp.ParseMailbox(rcpt)
+		var acct string
+		if err == nil {
+			acct, err = t.s.dir.resolve(to)
+		}
+		if err != nil {
+			res[i].Err = storeReply(err)
+			continue
+		}
+		hdr := func() []byte { return t.s.deliveredTo(func() []byte { return returnPathField(from) }, acct) }
+		r, err := t.s.store.DeliverMessage(ctx, []string{acct}, io.NewSectionReader(msg, 0, msg.Size()), hdr)
+		if err == nil && len(r) == 1 {
+			err = r[0]
+		}
+		if err != nil {
+			res[i].Err = storeReply(err)
+		}
+	}
+	return res
+}

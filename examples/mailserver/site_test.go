@@ -1,0 +1,715 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/imap/imapclient"
+	"github.com/posthorn/posthorn/internal/testpeer"
+	"github.com/posthorn/posthorn/internal/tlsutil"
+	"github.com/posthorn/posthorn/sasl"
+	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/smtpclient"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testSiteConfig is the configuration of the configured-server tests:
+// two domains, an alias, a catch-all on the second domain.
+const testSiteConfig = `{
+  "hostname": "localhost",
+  "domains": ["example.org", "example.net"],
+  "aliases": {"info@example.org": "alice", "@example.net": "bob"},
+  "postmaster": "alice",
+  "checks": {"off": true}
+}`
+
+// testSite is a configured server started by startSite.
+type testSite struct {
+	addrs  map[string]string
+	data   string
+	cfg    config
+	tls    *tls.Config // trusts the server's certificate
+	remote *captureTransport
+	stop   func() // stops the server (once)
+}
+
+// startConfigured writes conf and the accounts alice and bob (passwords
+// "alice-password", "bob-password") and runs the program on free ports.
+func startConfigured(t *testing.T, conf string, mod func(*config)) *testSite {
+	t.Helper()
+	data := t.TempDir()
+	path := filepath.Join(data, "mailserver.json")
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(conf), &m))
+	m["data_dir"] = data
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	cfg := defaultConfig()
+	require.NoError(t, loadConfigFile(path, &cfg))
+	for _, p := range []*string{&cfg.SMTP, &cfg.Submission, &cfg.SubmissionTLS, &cfg.IMAP, &cfg.IMAPTLS, &cfg.POP3, &cfg.POP3TLS} {
+		*p = "127.0.0.1:0"
+	}
+	cfg.Web = ""
+	ts := &testSite{data: data, remote: &captureTransport{got: make(chan captured, 10)}}
+	cfg.Site.transport = ts.remote
+	accts := accountsFile{}
+	for _, u := range []string{"alice", "bob"} {
+		a, err := newAccount(u+"-password", nil)
+		require.NoError(t, err)
+		accts[u] = a
+	}
+	require.NoError(t, writeAccounts(cfg.Site.accountsPath(data), accts))
+	if mod != nil {
+		mod(&cfg)
+	}
+	ts.cfg = cfg
+
+	ctx, cancel := context.WithCancel(context.Background())
+	readyc := make(chan map[string]string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard, func(ls listeners, _ mailStore) {
+			m := map[string]string{}
+			for name, l := range ls {
+				m[name] = l.Addr().String()
+			}
+			readyc <- m
+		})
+	}()
+	select {
+	case ts.addrs = <-readyc:
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	var once sync.Once
+	ts.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(ts.stop)
+	certFile := filepath.Join(data, "cert.pem")
+	if cfg.Site.certFile != "" {
+		certFile = cfg.Site.certFile
+	}
+	pem, err := os.ReadFile(certFile)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pem))
+	ts.tls = &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	return ts
+}
+
+type captured struct {
+	from string
+	to   []string
+	msg  string
+}
+
+// captureTransport stands for the Internet: it accepts every remote
+// recipient and hands the message to the test.
+type captureTransport struct{ got chan captured }
+
+func (c *captureTransport) Destination(rcpt string) string {
+	_, d, _ := cutLast(rcpt, "@")
+	return d
+}
+
+func (c *captureTransport) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult {
+	b, _ := io.ReadAll(io.NewSectionReader(msg, 0, msg.Size()))
+	c.got <- captured{from: env.From, to: env.To, msg: string(b)}
+	res := make([]smtpclient.RecipientResult, len(env.To))
+	for i, r := range env.To {
+		res[i].Recipient = r
+	}
+	return res
+}
+
+// smtpConv is a raw SMTP conversation for the relay tricks.
+type smtpConv struct {
+	t  *testing.T
+	tp *textproto.Conn
+}
+
+func dialSMTP(t *testing.T, addr string) *smtpConv {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	tp := textproto.NewConn(c)
+	t.Cleanup(func() { tp.Close() })
+	_, _, err = tp.ReadResponse(220)
+	require.NoError(t, err)
+	s := &smtpConv{t: t, tp: tp}
+	s.cmd("EHLO client.example.com")
+	return s
+}
+
+// cmd sends line and returns the reply code and text.
+func (s *smtpConv) cmd(line string) (int, string) {
+	s.t.Helper()
+	id, err := s.tp.Cmd("%s", line)
+	require.NoError(s.t, err)
+	s.tp.StartResponse(id)
+	defer s.tp.EndResponse(id)
+	code, msg, err := s.tp.ReadResponse(0)
+	var te *textproto.Error
+	if err != nil && !errors.As(err, &te) {
+		s.t.Fatalf("%s: %v", line, err)
+	}
+	return code, msg
+}
+
+// readMailbox returns the messages of a mailbox, over IMAP with TLS.
+func (ts *testSite) readMailbox(t *testing.T, user, box string) []string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := imapclient.DialTLS(ctx, ts.addrs["imaps"], &imapclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Login(ctx, user, user+"-password"))
+	sel, err := c.Select(ctx, box, &imapclient.SelectOptions{ReadOnly: true})
+	require.NoError(t, err)
+	if sel.NumMessages == 0 {
+		return nil
+	}
+	var out []string
+	fc := c.Fetch(ctx, imap.NumSetOf(1, sel.NumMessages), []imap.FetchAtt{
+		{Item: imap.FetchBodySection, Section: &imap.FetchSection{Peek: true}},
+	}, nil)
+	for m := fc.Next(); m != nil; m = fc.Next() {
+		for it := m.Next(); it != nil; it = m.Next() {
+			if it, ok := it.(imapclient.FetchItemBodySection); ok {
+				b, _ := io.ReadAll(it.Literal)
+				out = append(out, string(b))
+			}
+		}
+	}
+	require.NoError(t, fc.Close())
+	return out
+}
+
+// submit logs in on submissions (implicit TLS) and sends one message.
+func (ts *testSite) submit(t *testing.T, user, from string, to []string, msg string) error {
+	t.Helper()
+	ctx := context.Background()
+	c, err := smtpclient.DialTLS(ctx, ts.addrs["submissions"], &smtpclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Hello(ctx))
+	require.NoError(t, c.Login(ctx, user, user+"-password"))
+	if err := c.Mail(ctx, from, nil); err != nil {
+		return err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(ctx, r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data(ctx)
+	require.NoError(t, err)
+	io.WriteString(w, strings.ReplaceAll(msg, "\n", "\r\n"))
+	return w.Close()
+}
+
+func smtpCode(err error) int {
+	var se *smtp.Error
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
+
+// The configuration file: defaults, and the mistakes it refuses.
+func TestConfigFile(t *testing.T) {
+	cfg := defaultConfig()
+	require.NoError(t, parseConfig("c.json", []byte(`{"domains": ["Example.ORG."]}`), &cfg))
+	assert.Equal(t, []string{"example.org"}, cfg.Site.domains)
+	assert.Equal(t, "example.org", cfg.Domain)
+	assert.Equal(t, ":25", cfg.SMTP)
+	assert.Equal(t, ":587", cfg.Submission)
+	assert.Equal(t, ":465", cfg.SubmissionTLS)
+	assert.Equal(t, ":993", cfg.IMAPTLS)
+	assert.Equal(t, ":995", cfg.POP3TLS)
+	assert.Equal(t, "", cfg.Web, "the web inbox is off in a configured server")
+	assert.Equal(t, "+", cfg.Site.delimiter)
+	assert.Equal(t, senderOwn, cfg.Site.senderCheck)
+	assert.True(t, cfg.Site.relay)
+	assert.False(t, cfg.ScramPlus)
+	assert.Equal(t, "maildata", cfg.Data)
+	assert.Equal(t, filepath.Join("maildata", "accounts.json"), cfg.Site.accountsPath(cfg.Data))
+
+	cfg = defaultConfig()
+	require.NoError(t, parseConfig("c.json", []byte(`{"domains": ["example.org"], "listen": {"smtp": "", "imap": "127.0.0.1:1143"},
+		"recipient_delimiter": "-", "submission": {"relay": false, "sender_check": "domain"}, "scram_plus": true,
+		"log": {"format": "json", "level": "debug"}, "data_dir": "/srv/mail"}`), &cfg))
+	assert.Equal(t, "", cfg.SMTP)
+	assert.Equal(t, "127.0.0.1:1143", cfg.IMAP)
+	assert.Equal(t, "-", cfg.Site.delimiter)
+	assert.False(t, cfg.Site.relay)
+	assert.Equal(t, senderDomain, cfg.Site.senderCheck)
+	assert.True(t, cfg.ScramPlus)
+	assert.Equal(t, "json", cfg.LogFormat)
+	assert.Equal(t, "/srv/mail", cfg.Data)
+
+	for _, bad := range []string{
+		`{}`,
+		`{"domains": ["example.org"], "unknown": 1}`,
+		`{"domains": ["exa mple.org"]}`,
+		`{"domains": ["example.org", "example.org"]}`,
+		`{"domains": ["example.org"], "aliases": {"info@example.com": "alice"}}`,
+		`{"domains": ["example.org"], "aliases": {"info@example.org": "Alice%x"}}`,
+		`{"domains": ["example.org"], "aliases": {"info": "alice"}}`,
+		`{"domains": ["example.org"], "submission": {"sender_check": "maybe"}}`,
+		`{"domains": ["example.org"], "tls": {"cert": "c.pem"}}`,
+		`{"domains": ["example.org"], "log": {"format": "xml"}}`,
+		`{"domains": ["example.org"], "log": {"level": "loud"}}`,
+		`{"domains": ["example.org"], "listen": {"smtp": "25"}}`,
+		`{"domains": ["example.org"], "recipient_delimiter": "@"}`,
+		`{"domains": ["example.org"]} {}`,
+	} {
+		cfg := defaultConfig()
+		assert.Error(t, parseConfig("c.json", []byte(bad), &cfg), bad)
+	}
+	// The example file next to the program is valid.
+	cfg = defaultConfig()
+	assert.NoError(t, loadConfigFile("mailserver.example.json", &cfg))
+
+	assert.Equal(t, "x.json", configPath([]string{"-config", "x.json", "-trace"}))
+	assert.Equal(t, "y.json", configPath([]string{"-trace", "--config=y.json"}))
+	assert.Equal(t, "", configPath([]string{"-trace", "--", "-config", "z"}))
+}
+
+// The accounts file keeps SCRAM keys, never the password; passwords are
+// checked against them, and resolution follows aliases, plus-addressing
+// and the catch-all.
+func TestAccountsAndDirectory(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "accounts.json")
+	a, err := newAccount("secret-password", nil)
+	require.NoError(t, err)
+	require.NoError(t, writeAccounts(path, accountsFile{"alice": a, "bob": a}))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "secret-password")
+	assert.Contains(t, string(b), "SCRAM-SHA-256$")
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+
+	cfg := defaultConfig()
+	require.NoError(t, parseConfig("c.json", []byte(testSiteConfig), &cfg))
+	d, err := newDirectory(cfg.Site, path, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
+	assert.NoError(t, d.VerifyPassword(ctx, "alice", "secret-password"))
+	assert.ErrorIs(t, d.VerifyPassword(ctx, "alice", "wrong-password"), sasl.ErrAuthFailed)
+	assert.ErrorIs(t, d.VerifyPassword(ctx, "nobody", "secret-password"), sasl.ErrAuthFailed)
+	_, err = d.LookupSCRAM(ctx, "alice", sasl.SHA1)
+	assert.NoError(t, err)
+	_, err = d.LookupSCRAM(ctx, "nobody", sasl.SHA256)
+	assert.ErrorIs(t, err, sasl.ErrUnknownUser)
+
+	for _, c := range []struct {
+		to   smtp.Mailbox
+		want string
+		err  error
+	}{
+		{smtp.Mailbox{Local: "alice", Domain: "example.org"}, "alice", nil},
+		{smtp.Mailbox{Local: "Alice", Domain: "EXAMPLE.ORG"}, "alice", nil},
+		{smtp.Mailbox{Local: "alice+lists", Domain: "example.org"}, "alice", nil},
+		{smtp.Mailbox{Local: "info", Domain: "example.org"}, "alice", nil},
+		{smtp.Mailbox{Local: "info+x", Domain: "example.org"}, "alice", nil},
+		{smtp.Mailbox{Local: "postmaster", Domain: "example.org"}, "alice", nil},
+		{smtp.Mailbox{Local: "Postmaster"}, "alice", nil},
+		{smtp.Mailbox{Local: "bob", Domain: "example.org"}, "bob", nil},
+		{smtp.Mailbox{Local: "anything", Domain: "example.net"}, "bob", nil}, // catch-all
+		{smtp.Mailbox{Local: "alice", Domain: "example.net"}, "alice", nil},  // an account beats the catch-all
+		{smtp.Mailbox{Local: "nobody", Domain: "example.org"}, "", errNoSuchUser},
+		{smtp.Mailbox{Local: "alice%evil.com", Domain: "example.org"}, "", errNoSuchUser},
+		{smtp.Mailbox{Local: "evil.com!alice", Domain: "example.org"}, "", errNoSuchUser},
+		{smtp.Mailbox{Local: "alice@evil.com", Domain: "example.org"}, "", errNoSuchUser},
+		{smtp.Mailbox{Local: "alice", Domain: "evil.com"}, "", errRelayDenied},
+	} {
+		got, err := d.resolve(c.to)
+		assert.Equal(t, c.want, got, c.to.String())
+		assert.ErrorIs(t, err, c.err, c.to.String())
+	}
+	assert.True(t, d.owns("alice", smtp.Mailbox{Local: "alice", Domain: "example.net"}))
+	assert.True(t, d.owns("alice", smtp.Mailbox{Local: "info", Domain: "example.org"}))
+	assert.True(t, d.owns("alice", smtp.Mailbox{Local: "alice+x", Domain: "example.org"}))
+	assert.False(t, d.owns("alice", smtp.Mailbox{Local: "bob", Domain: "example.org"}))
+	assert.False(t, d.owns("bob", smtp.Mailbox{Local: "someone", Domain: "example.net"}), "a catch-all does not make every address yours")
+	assert.False(t, d.owns("alice", smtp.Mailbox{Local: "alice", Domain: "example.com"}))
+
+	// A change of the file is seen without a restart.
+	c, err := newAccount("carol-password", nil)
+	require.NoError(t, err)
+	require.NoError(t, writeAccounts(path, accountsFile{"alice": a, "carol": c}))
+	d.now = func() time.Time { return time.Now().Add(time.Hour) }
+	assert.NoError(t, d.VerifyPassword(ctx, "carol", "carol-password"))
+	_, err = d.resolve(smtp.Mailbox{Local: "bob", Domain: "example.org"})
+	assert.ErrorIs(t, err, errNoSuchUser, "bob was removed")
+}
+
+// The MX of a configured server: only local domains and existing
+// addresses, aliases, plus-addressing and the catch-all resolved,
+// Return-Path and Delivered-To added; the classic relay tricks are
+// refused or stay local.
+func TestConfiguredMX(t *testing.T) {
+	ts := startConfigured(t, testSiteConfig, nil)
+	s := dialSMTP(t, ts.addrs["smtp"])
+	code, _ := s.cmd("MAIL FROM:<sender@example.com>")
+	require.Equal(t, 250, code)
+	for _, c := range []struct {
+		rcpt string
+		code int
+		enh  string
+	}{
+		{"<nobody@example.org>", 550, "5.1.1"},
+		{"<victim@example.com>", 550, "5.7.1"},
+		{"<victim%example.com@example.org>", 550, "5.1.1"},
+		{"<example.com!victim@example.org>", 550, "5.1.1"},
+		{`<"victim@example.com"@example.org>`, 550, "5.1.1"},
+		{"<@example.org:victim@example.com>", 550, "5.7.1"},
+		{"<victim@example.com@example.org>", 553, "5.1.3"},
+		{"<alice+tag@example.org>", 250, ""},
+		{"<info@example.org>", 250, ""},
+		{"<bob@example.org>", 250, ""},
+		{"<whatever@example.net>", 250, ""}, // bob's catch-all
+	} {
+		code, msg := s.cmd("RCPT TO:" + c.rcpt)
+		assert.Equal(t, c.code, code, "%s: %s", c.rcpt, msg)
+		if c.enh != "" {
+			assert.True(t, strings.HasPrefix(msg, c.enh), "%s: %s", c.rcpt, msg)
+		}
+	}
+	code, _ = s.cmd("DATA")
+	require.Equal(t, 354, code)
+	code, msg := s.cmd("From: sender@example.com\r\nSubject: inbound\r\n\r\nhello\r\n.")
+	require.Equal(t, 250, code, msg)
+
+	for _, u := range []string{"alice", "bob"} {
+		msgs := ts.readMailbox(t, u, "INBOX")
+		require.Len(t, msgs, 1, u)
+		m := msgs[0]
+		assert.True(t, strings.HasPrefix(m, "Return-Path: <sender@example.com>\r\nDelivered-To: "+u+"@example.org\r\nReceived: "), "%s: %.200s", u, m)
+		assert.Equal(t, 1, strings.Count(m, "Delivered-To:"), u)
+		assert.Contains(t, m, "Subject: inbound")
+	}
+	// Nothing went to the queue.
+	select {
+	case c := <-ts.remote.got:
+		t.Fatalf("the MX relayed to %v", c.to)
+	default:
+	}
+}
+
+// Submission of a configured server: TLS and AUTH first, the sender and
+// From: owned, DKIM-signed, local recipients delivered, remote ones
+// queued and sent.
+func TestConfiguredSubmission(t *testing.T) {
+	ts := startConfigured(t, testSiteConfig, nil)
+
+	// No TLS: nothing, even after a SCRAM login (which TLS does not need).
+	ctx := context.Background()
+	c, err := smtpclient.Dial(ctx, ts.addrs["submission"], nil)
+	require.NoError(t, err)
+	require.NoError(t, c.Hello(ctx))
+	ext, _ := c.Extension("AUTH")
+	assert.Equal(t, "SCRAM-SHA-256 SCRAM-SHA-1", ext, "no password mechanisms before TLS")
+	sc, err := sasl.NewSCRAMClient(sasl.SCRAMOptions{Username: "alice", Password: "alice-password"})
+	require.NoError(t, err)
+	require.NoError(t, c.Auth(ctx, sc))
+	assert.Equal(t, 530, smtpCode(c.Mail(ctx, "alice@example.org", nil)))
+	c.Close()
+
+	// TLS: no -PLUS offered by default (NeoMutt, config.go).
+	c, err = smtpclient.DialTLS(ctx, ts.addrs["submissions"], &smtpclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	require.NoError(t, c.Hello(ctx))
+	ext, _ = c.Extension("AUTH")
+	assert.Equal(t, "SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN", ext)
+	assert.Equal(t, 530, smtpCode(c.Mail(ctx, "alice@example.org", nil)), "AUTH required")
+	c.Close()
+
+	msg := "From: Alice <alice@example.org>\nTo: bob@example.org, friend@example.com\nSubject: submitted\n\nhi\n"
+	assert.Equal(t, 550, smtpCode(ts.submit(t, "alice", "bob@example.org", []string{"bob@example.org"}, msg)), "someone else's sender")
+	assert.Equal(t, 550, smtpCode(ts.submit(t, "alice", "alice@example.org", []string{"bob@example.org"},
+		strings.Replace(msg, "alice@example.org", "boss@example.org", 1))), "someone else's From:")
+	assert.Equal(t, 550, smtpCode(ts.submit(t, "alice", "alice@example.org", []string{"nobody@example.org"}, msg)), "unknown local user")
+	require.NoError(t, ts.submit(t, "alice", "alice+out@example.org", []string{"bob@example.org", "friend@example.com"}, msg))
+
+	select {
+	case got := <-ts.remote.got:
+		assert.Equal(t, "alice+out@example.org", got.from)
+		assert.Equal(t, []string{"friend@example.com"}, got.to)
+		assert.True(t, strings.HasPrefix(got.msg, "DKIM-Signature: "), "%.100s", got.msg)
+		assert.Contains(t, got.msg, "d=example.org")
+		assert.Contains(t, got.msg, "Subject: submitted")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the queue did not send the remote copy")
+	}
+	msgs := ts.readMailbox(t, "bob", "INBOX")
+	require.Len(t, msgs, 1)
+	assert.True(t, strings.HasPrefix(msgs[0], "Return-Path: <alice+out@example.org>\r\nDelivered-To: bob@example.org\r\nDKIM-Signature: "), "%.200s", msgs[0])
+}
+
+// With relaying off, submission takes local mail only.
+func TestConfiguredSubmissionNoRelay(t *testing.T) {
+	ts := startConfigured(t, strings.Replace(testSiteConfig, `"postmaster"`, `"submission": {"relay": false}, "postmaster"`, 1), nil)
+	err := ts.submit(t, "alice", "alice@example.org", []string{"friend@example.com"}, "From: alice@example.org\n\nx\n")
+	assert.Equal(t, 550, smtpCode(err))
+	_, err = os.Stat(filepath.Join(ts.data, "queue"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// IMAP LOGIN, POP3 USER/PASS and SASL PLAIN are checked against the
+// stored SCRAM keys; CRAM-MD5 and APOP are not offered.
+func TestConfiguredLogins(t *testing.T) {
+	ts := startConfigured(t, testSiteConfig, func(c *config) { c.ScramPlus = true })
+	ctx := context.Background()
+	ic, err := imapclient.DialTLS(ctx, ts.addrs["imaps"], &imapclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	assert.Error(t, ic.Login(ctx, "alice", "bob-password"))
+	require.NoError(t, ic.Login(ctx, "alice", "alice-password"))
+	ic.Close()
+
+	script := `
+import poplib, ssl, os
+ctx = ssl.create_default_context(cafile=os.environ["CERT"])
+h, p = os.environ["POP3S"].rsplit(":", 1)
+m = poplib.POP3_SSL(h, int(p), context=ctx)
+caps = m.capa()
+assert b"<" not in m.getwelcome(), m.getwelcome()  # no APOP timestamp
+sasl = caps.get("SASL", [])
+assert "CRAM-MD5" not in sasl, sasl
+assert "SCRAM-SHA-256-PLUS" in sasl, sasl
+try:
+    m.user("bob"); m.pass_("alice-password")
+    raise SystemExit("wrong password accepted")
+except poplib.error_proto:
+    pass
+m = poplib.POP3_SSL(h, int(p), context=ctx)
+m.user("bob"); m.pass_("bob-password")
+print("pop3 ok", m.stat()[0])
+m.quit()
+`
+	certFile := filepath.Join(ts.data, "cert.pem")
+	out := testpeer.RunPython(t, script, "CERT="+certFile, "POP3S="+ts.addrs["pop3s"])
+	assert.Equal(t, "pop3 ok 0\n", string(out))
+
+	c, err := smtpclient.DialTLS(ctx, ts.addrs["submissions"], &smtpclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.Hello(ctx))
+	ext, _ := c.Extension("AUTH")
+	assert.Equal(t, "SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN", ext, "scram_plus")
+	require.NoError(t, c.Auth(ctx, sasl.NewPlainClient("", "alice", "alice-password")))
+}
+
+// SIGHUP loads a renewed certificate for new connections; open ones go on.
+func TestConfiguredCertificateReload(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
+	writePair := func() []byte {
+		cert, err := tlsutil.NewTestCert("localhost", "127.0.0.1")
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(keyFile, cert.KeyPEM, 0o600))
+		require.NoError(t, os.WriteFile(certFile, cert.CertPEM, 0o644))
+		return cert.CertPEM
+	}
+	first := writePair()
+	conf := strings.Replace(testSiteConfig, `"postmaster"`, `"tls": {"cert": "`+certFile+`", "key": "`+keyFile+`"}, "postmaster"`, 1)
+	ts := startConfigured(t, conf, nil)
+	ctx := context.Background()
+
+	leaf := func() *x509.Certificate {
+		conn, err := tls.Dial("tcp", ts.addrs["imaps"], &tls.Config{InsecureSkipVerify: true})
+		require.NoError(t, err)
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0]
+	}
+	assert.Equal(t, pemDER(t, first), leaf().Raw)
+
+	old, err := imapclient.DialTLS(ctx, ts.addrs["imaps"], &imapclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	defer old.Close()
+	require.NoError(t, old.Login(ctx, "alice", "alice-password"))
+
+	second := writePair()
+	require.NotEqual(t, first, second)
+	assert.Equal(t, pemDER(t, first), leaf().Raw, "no reload without SIGHUP")
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGHUP))
+	require.Eventually(t, func() bool { return bytes.Equal(pemDER(t, second), leaf().Raw) }, 10*time.Second, 20*time.Millisecond)
+
+	// The connection opened before the reload still works.
+	_, err = old.Select(ctx, "INBOX", nil)
+	assert.NoError(t, err)
+}
+
+// pemDER returns the DER of the first PEM block.
+func pemDER(t *testing.T, b []byte) []byte {
+	t.Helper()
+	blk, _ := pem.Decode(b)
+	require.NotNil(t, blk)
+	return blk.Bytes
+}
+
+// The user subcommands write SCRAM keys and never the password; the
+// queue subcommand works on the stopped server's queue; check-config
+// reports what is missing.
+func TestSubcommands(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mailserver.json")
+	require.NoError(t, os.WriteFile(conf, []byte(`{"domains": ["example.org"], "data_dir": "`+dir+`",
+		"aliases": {"info@example.org": "carol"}}`), 0o600))
+	sub := func(stdin string, args ...string) (int, string, string) {
+		in := filepath.Join(t.TempDir(), "stdin")
+		require.NoError(t, os.WriteFile(in, []byte(stdin), 0o600))
+		f, err := os.Open(in)
+		require.NoError(t, err)
+		defer f.Close()
+		var out, errOut bytes.Buffer
+		code, ok := subcommand(args[0], args[1:], f, &out, &errOut)
+		require.True(t, ok)
+		return code, out.String(), errOut.String()
+	}
+	code, out, errOut := sub("", "check-config", "-config", conf)
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "warning: no accounts")
+	assert.Contains(t, out, "warning: alias info@example.org: no account carol")
+
+	code, _, errOut = sub("short\n", "useradd", "-config", conf, "carol")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "at least 8")
+	code, out, errOut = sub("carol-password\n", "useradd", "-config", conf, "-quota-storage", "1000", "carol")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "added carol")
+	code, _, errOut = sub("carol-password\n", "useradd", "-config", conf, "carol")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "exists")
+	code, _, _ = sub("x\n", "useradd", "-config", conf, "Carol%x")
+	assert.NotEqual(t, 0, code)
+
+	b, err := os.ReadFile(filepath.Join(dir, "accounts.json"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "carol-password")
+	a, err := readAccounts(filepath.Join(dir, "accounts.json"))
+	require.NoError(t, err)
+	require.NotNil(t, a["carol"].Quota)
+	assert.Equal(t, int64(1000), a["carol"].Quota.Storage)
+
+	cfg := defaultConfig()
+	require.NoError(t, loadConfigFile(conf, &cfg))
+	d, err := newDirectory(cfg.Site, filepath.Join(dir, "accounts.json"), nil)
+	require.NoError(t, err)
+	require.NoError(t, d.VerifyPassword(context.Background(), "carol", "carol-password"))
+
+	code, _, errOut = sub("new-password\n", "passwd", "-config", conf, "carol")
+	require.Equal(t, 0, code, errOut)
+	require.NoError(t, d.reload())
+	assert.Error(t, d.VerifyPassword(context.Background(), "carol", "carol-password"))
+	assert.NoError(t, d.VerifyPassword(context.Background(), "carol", "new-password"))
+	a, _ = readAccounts(filepath.Join(dir, "accounts.json"))
+	assert.Equal(t, int64(1000), a["carol"].Quota.Storage, "passwd keeps the quota")
+
+	code, out, errOut = sub("", "check-config", "-config", conf)
+	assert.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "ok (1 domains, 1 aliases, 1 accounts)")
+
+	code, _, errOut = sub("", "userdel", "-config", conf, "carol")
+	require.Equal(t, 0, code, errOut)
+	code, _, _ = sub("", "userdel", "-config", conf, "carol")
+	assert.Equal(t, 1, code)
+
+	code, _, errOut = sub("", "queue", "-config", conf, "list")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "no queue")
+
+	code, _, errOut = sub("", "useradd", "carol")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "-config FILE is required")
+}
+
+// A message queued for a remote domain that cannot be reached waits in
+// the queue; "queue" refuses while the server runs, and lists, holds,
+// releases, retries and deletes it once the server is stopped.
+func TestQueueSubcommand(t *testing.T) {
+	ts := startConfigured(t, testSiteConfig, func(c *config) {
+		c.Site.transport = deferTransport{}
+	})
+	require.NoError(t, ts.submit(t, "alice", "alice@example.org", []string{"friend@example.com"}, "From: alice@example.org\nSubject: waits\n\nx\n"))
+	conf := ts.cfg.Site.path
+	sub := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code, ok := subcommand(args[0], args[1:], os.Stdin, &out, &errOut)
+		require.True(t, ok)
+		return code, out.String(), errOut.String()
+	}
+	code, _, errOut := sub("queue", "-config", conf, "list")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "in use by the running server")
+
+	ts.stop()
+	code, out, errOut := sub("queue", "-config", conf, "list")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "from alice@example.org")
+	require.Contains(t, out, "friend@example.com")
+	id := strings.Fields(out)[0]
+	for _, op := range []string{"hold", "release", "retry"} {
+		code, out, errOut = sub("queue", "-config", conf, op, id)
+		assert.Equal(t, 0, code, "%s: %s", op, errOut)
+		assert.Contains(t, out, op+" done")
+	}
+	code, _, _ = sub("queue", "-config", conf, "hold", id)
+	require.Equal(t, 0, code)
+	code, out, _ = sub("queue", "-config", conf, "list")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "held")
+	code, _, errOut = sub("queue", "-config", conf, "delete", id)
+	require.Equal(t, 0, code, errOut)
+	code, out, _ = sub("queue", "-config", conf, "list")
+	require.Equal(t, 0, code)
+	assert.Equal(t, "queue empty\n", out)
+	code, _, _ = sub("queue", "-config", conf, "delete", id)
+	assert.Equal(t, 1, code)
+	code, _, _ = sub("queue", "-config", conf, "frobnicate", id)
+	assert.Equal(t, 2, code)
+}
+
+// deferTransport answers every recipient 451: mail stays queued.
+type deferTransport struct{}
+
+func (deferTransport) Destination(rcpt string) string { _, d, _ := cutLast(rcpt, "@"); return d }
+func (deferTransport) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult {
+	res := make([]smtpclient.RecipientResult, len(env.To))
+	for i, r := range env.To {
+		res[i] = smtpclient.RecipientResult{Recipient: r, Err: smtp.NewError(451, smtp.EnhancedCode{4, 4, 1}, "try later")}
+	}
+	return res
+}
