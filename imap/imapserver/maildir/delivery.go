@@ -2,7 +2,6 @@ package maildir
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -210,7 +209,8 @@ func (s *Store) LockMaildrop(ctx context.Context, username string) (uidls []stri
 }
 
 // OpenMaildropMessage returns the INBOX message with the given UIDL,
-// with CRLF line ends; a message expunged since is an error wrapping
+// with CRLF line ends, as an io.ReadCloser streaming its file (the
+// caller closes it); a message expunged since is an error wrapping
 // imapserver.ErrNoSuchMessage and fs.ErrNotExist.
 func (s *Store) OpenMaildropMessage(ctx context.Context, username, uidl string) (io.Reader, error) {
 	u, err := s.user(username)
@@ -233,11 +233,9 @@ func (s *Store) OpenMaildropMessage(ctx context.Context, username, uidl string) 
 	}
 	m := mb.msgs[i]
 	u.mu.Unlock()
-	r, err := m.Open()
-	if err != nil {
-		return nil, err
-	}
-	return r.(*bytes.Reader), nil
+	// Streamed from the file, converted on the way: constant memory
+	// whatever the message's size (the caller closes it).
+	return m.openStream(&s.readBufs)
 }
 
 // DeleteMaildropMessages expunges the INBOX messages with the given

@@ -1,8 +1,12 @@
 package maildir_test
 
 import (
+	"context"
 	"net"
 	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +29,8 @@ import (
 //
 // With POSTHORN_BENCH_IMAP_ADDR (and/or POP3_ADDR) set as well, or alone,
 // it serves IMAP (POP3) over the same store for imap-load, imap-fetch and
-// pop3 (user bench, password bench, no TLS).
+// pop3 (user bench, password bench, no TLS). It ends early on SIGTERM
+// or SIGINT; with POSTHORN_BENCH_CPUPROFILE=FILE the run is profiled.
 func TestServeLMTPForMailbench(t *testing.T) {
 	addr := os.Getenv("POSTHORN_BENCH_LMTP_ADDR")
 	imapAddr := os.Getenv("POSTHORN_BENCH_IMAP_ADDR")
@@ -36,6 +41,27 @@ func TestServeLMTPForMailbench(t *testing.T) {
 	d := 10 * time.Minute
 	if v := os.Getenv("POSTHORN_BENCH_FOR"); v != "" {
 		d, _ = time.ParseDuration(v)
+	}
+	if p := os.Getenv("POSTHORN_BENCH_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	wait := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
 	}
 	dir := os.Getenv("POSTHORN_BENCH_MAILDIR")
 	if dir == "" {
@@ -68,7 +94,7 @@ func TestServeLMTPForMailbench(t *testing.T) {
 		defer psrv.Close()
 	}
 	if addr == "" {
-		time.Sleep(d)
+		wait()
 		return
 	}
 	srv := &smtpserver.Server{Mode: smtpserver.ModeLMTP, Hostname: "localhost", Backend: smtpserver.NewStoreBackend(s, smtpserver.StoreOptions{}),
@@ -78,6 +104,6 @@ func TestServeLMTPForMailbench(t *testing.T) {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	time.Sleep(d)
+	wait()
 	srv.Close()
 }

@@ -155,6 +155,8 @@ type Store struct {
 
 	stopWatch chan struct{}
 	watchDone chan struct{}
+
+	readBufs sync.Pool // *[]byte of crlfReaders (POP3 RETR and TOP)
 }
 
 // watchInterval is how often folders that sessions wait on (IDLE) are
