@@ -1,6 +1,7 @@
 package lineio
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -128,7 +129,48 @@ func (d *DotWriter) Write(p []byte) (int, error) {
 // scanRun returns the length of the verbatim run at the head of p, and
 // whether it stopped at a CR or LF that needs rewriting (a bare one, or a
 // CR at the end of p whose LF may come in the next Write).
+//
+// Mail is mostly CRLF lines without a leading dot, so it looks for the
+// LFs only (one vectorised search per line), checks that each follows a
+// CR, and then that p held no other CR (one vectorised count of the run);
+// only a run with a bare CR is scanned again byte class by byte class.
 func scanRun(p []byte) (int, bool) {
+	end := len(p)
+	if end > 0 && p[end-1] == '\r' {
+		end-- // its LF may come with the next Write
+	}
+	lfs, pos := 0, 0
+	for pos < end {
+		j := bytes.IndexByte(p[pos:end], '\n')
+		if j < 0 {
+			pos = end
+			break
+		}
+		k := pos + j
+		if k == 0 || p[k-1] != '\r' {
+			// A bare LF: the run ends there, unless a bare CR came first.
+			if bytes.Count(p[:k], crByte) == lfs {
+				return k, true
+			}
+			return scanRunSlow(p)
+		}
+		lfs++
+		pos = k + 1
+		if pos < len(p) && p[pos] == '.' {
+			break // a dot-led line: the caller stuffs it
+		}
+	}
+	if bytes.Count(p[:pos], crByte) != lfs {
+		return scanRunSlow(p) // a bare CR
+	}
+	return pos, pos < len(p) && pos == end
+}
+
+var crByte = []byte{'\r'}
+
+// scanRunSlow is scanRun for a p with a bare CR: it stops at the first
+// CR or LF that is not part of an in-buffer CRLF.
+func scanRunSlow(p []byte) (int, bool) {
 	pos := 0
 	for pos < len(p) {
 		rest := p[pos:]

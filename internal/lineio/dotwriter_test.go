@@ -457,3 +457,63 @@ func BenchmarkDotWriter(b *testing.B) {
 		w.Close()
 	}
 }
+
+// dotModel is DotWriter byte by byte: RFC 5321 §4.5.2 stuffing, every
+// bare CR and LF written as CRLF.
+func dotModel(content []byte) string {
+	var out []byte
+	lineStart, skipLF := true, false
+	for _, c := range content {
+		if skipLF {
+			skipLF = false
+			if c == '\n' {
+				continue
+			}
+		}
+		if lineStart && c == '.' {
+			out = append(out, '.')
+		}
+		lineStart = false
+		switch c {
+		case '\r', '\n':
+			out = append(out, '\r', '\n')
+			lineStart, skipLF = true, c == '\r'
+		default:
+			out = append(out, c)
+		}
+	}
+	if !lineStart {
+		out = append(out, '\r', '\n')
+	}
+	return string(append(out, ".\r\n"...))
+}
+
+// FuzzDotWriter checks DotWriter, written to in pieces of any size,
+// against dotModel.
+func FuzzDotWriter(f *testing.F) {
+	for _, s := range []string{
+		"", ".", "a\r\n.b\r\n", "a\nb\r\n", "a\rb\r\n", "a\r", "\r\n.\r\n\r\r\n\n.", "line\r\nline\r\n.x\r\nend",
+	} {
+		f.Add([]byte(s), uint8(0))
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, content []byte, chunk uint8) {
+		want := dotModel(content)
+		var out bytes.Buffer
+		w := NewDotWriter(&out)
+		for p := content; len(p) > 0; {
+			n := len(p)
+			if chunk > 0 {
+				n = min(n, int(chunk))
+			}
+			if k, err := w.Write(p[:n]); k != n || err != nil {
+				t.Fatalf("Write = %d, %v", k, err)
+			}
+			p = p[n:]
+		}
+		w.Close()
+		if out.String() != want {
+			t.Fatalf("%q in pieces of %d: %q, model %q", content, chunk, out.String(), want)
+		}
+	})
+}
