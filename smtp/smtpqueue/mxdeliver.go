@@ -25,7 +25,7 @@ import (
 // shares a connection.
 
 const (
-	mxMaxIdlePerHost = 2
+	mxMaxIdlePerHost = 10
 	mxIdleTimeout    = 30 * time.Second
 	mxNoopAfter      = 2 * time.Second
 )
@@ -99,10 +99,10 @@ func (p *mxPool) get(ctx context.Context, key string) *smtpclient.Client {
 	}
 }
 
-func (p *mxPool) put(key string, c *smtpclient.Client) {
+func (p *mxPool) put(key string, c *smtpclient.Client, max int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.idle[key]) >= mxMaxIdlePerHost {
+	if len(p.idle[key]) >= max {
 		c.Close()
 		return
 	}
@@ -212,12 +212,15 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 			p.mu.Lock()
 			p.dsn[domain] = dsn
 			p.mu.Unlock()
-			p.put(key, c)
-		} else if broken(ctx, err) {
+		}
+		if !reusable(ctx, err) {
 			c.Close()
 		} else {
-			// A refusal: start the next message on a new connection.
-			c.Quit(ctx)
+			// A refusal of this message leaves the session usable: the
+			// next message follows on it (the client resets the
+			// transaction first, RFC 5321 §4.1.1.5), so one bad message
+			// costs the others no new connection.
+			p.put(key, c, t.maxIdle())
 		}
 		if r == nil {
 			lastErr = err
@@ -248,10 +251,40 @@ func (t *MX) recorder(ctx context.Context) *TLSRecorder {
 	return t.TLSRPT
 }
 
+func (t *MX) maxIdle() int {
+	if t.MaxIdlePerHost > 0 {
+		return t.MaxIdlePerHost
+	}
+	return mxMaxIdlePerHost
+}
+
+// reusable reports whether a connection is fit for the next message after
+// Send returned err: on success, and after the server refused this
+// message with a reply (other than 421) or the client refused to send it;
+// not after anything that may have broken the session.
+func reusable(ctx context.Context, err error) bool {
+	if err == nil {
+		return true
+	}
+	if broken(ctx, err) {
+		return false
+	}
+	var se *smtp.Error
+	return errors.As(err, &se) || errors.Is(err, smtpclient.ErrNeeds8BitMIME) || errors.Is(err, smtpclient.ErrNeedsSMTPUTF8) ||
+		errors.Is(err, smtpclient.ErrTooLarge) || errors.Is(err, smtpclient.ErrRequireTLS)
+}
+
 // broken reports whether err left the connection unusable, so that QUIT
 // would only wait for a timeout.
 func broken(ctx context.Context, err error) bool {
+	if err == nil {
+		return false
+	}
 	var ne net.Error
+	var se *smtp.Error
+	if errors.As(err, &se) && se.Code == 421 {
+		return true // RFC 5321 §3.8: the server closes the channel
+	}
 	return ctx.Err() != nil || errors.Is(err, smtpclient.ErrClosed) || errors.Is(err, smtpclient.ErrOutcomeUnknown) || errors.As(err, &ne)
 }
 

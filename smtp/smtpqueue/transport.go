@@ -51,6 +51,13 @@ type MX struct {
 	// Options.TLS (and MTA-STS). A domain that cannot meet its policy is
 	// deferred, not bounced.
 	DomainTLS func(domain string) smtpclient.TLSPolicy
+	// MaxIdlePerHost caps the connections kept open per MX host for the
+	// next messages to it; zero means 10. Options.MaxPerDestination
+	// deliveries to one destination run at once, each on a connection it
+	// then keeps: with a cap at least as large, a stream of messages to a
+	// destination reuses the same few connections instead of opening one
+	// per message.
+	MaxIdlePerHost int
 
 	poolOnce sync.Once
 	p        *mxPool
