@@ -188,9 +188,11 @@ func (c *Client) Lookup(ctx context.Context, name string, typ dnsmessage.Type) (
 		resp, derr := c.lookupOne(ctx, key, typ)
 		if derr != nil {
 			derr.Name = name
+			observeTTL(ctx, 0)
 			return nil, derr
 		}
 		if hop == 0 && (len(resp.Records) > 0 || resp.RCode != dnsmessage.RCodeSuccess || len(resp.CNAMEs) == 0 || typ == dnsmessage.TypeCNAME) {
+			observeTTL(ctx, resp.TTL)
 			return resp, nil // the common case: no alias to chase
 		}
 		if minTTL < 0 || resp.TTL < minTTL {
@@ -203,14 +205,17 @@ func (c *Client) Lookup(ctx context.Context, name string, typ dnsmessage.Type) (
 		if len(resp.Records) > 0 || resp.RCode != dnsmessage.RCodeSuccess || len(resp.CNAMEs) == 0 || typ == dnsmessage.TypeCNAME {
 			out := *resp
 			out.Name, out.CNAMEs, out.TTL, out.Authentic = key+".", chain, minTTL, authentic
+			observeTTL(ctx, minTTL)
 			return &out, nil
 		}
 		if hop+1 >= MaxCNAMEHops {
+			observeTTL(ctx, 0)
 			return nil, &net.DNSError{Err: "CNAME chain too long", Name: name, IsTemporary: false, IsNotFound: true}
 		}
 		// The answer ended at an alias: ask for its target.
 		key = strings.TrimSuffix(resp.CNAMEs[len(resp.CNAMEs)-1], ".")
 		if !validName(key) {
+			observeTTL(ctx, 0)
 			return nil, &net.DNSError{Err: "invalid CNAME target", Name: name, IsNotFound: true}
 		}
 	}

@@ -7,25 +7,26 @@ import (
 )
 
 // WithTimeout is context.WithTimeout for evaluations that usually finish
-// from the cache: the returned context reports the deadline at once, but
-// starts its timer only when something waits on it (Done or Err), which
-// only a query that goes to the network does. An SPF or DMARC check
-// answered from the cache so costs no timer. Call stop when done, as with
-// a CancelFunc. A parent deadline that comes first is kept as it is.
+// from the cache: neither the clock is read nor a timer made until
+// something asks for the deadline (Deadline, Done or Err), which only a
+// query that goes to the network does. The timeout so counts from the
+// first network query of the evaluation rather than from its start,
+// which differs by the microseconds of the work answered from the cache
+// before it. An SPF or DMARC check answered from the cache so costs no
+// clock read and no timer. Call stop when done, as with a CancelFunc. A
+// parent deadline that comes first is kept as it is.
 func WithTimeout(parent context.Context, d time.Duration) (ctx context.Context, stop func()) {
-	deadline := time.Now().Add(d)
-	if dl, ok := parent.Deadline(); ok && !dl.After(deadline) {
-		return parent, func() {}
-	}
-	l := &lazyDeadline{Context: parent, deadline: deadline}
+	l := &lazyDeadline{Context: parent, timeout: d}
 	return l, l.stop
 }
 
-// lazyDeadline is a context whose deadline timer is made on first use.
+// lazyDeadline is a context whose deadline and timer are made on first
+// use.
 type lazyDeadline struct {
 	context.Context
-	deadline time.Time
+	timeout  time.Duration
 	once     sync.Once
+	deadline time.Time
 	ctx      context.Context
 	cancel   context.CancelFunc
 	stopped  bool // stop came before any use
@@ -39,10 +40,23 @@ var closedChan = func() chan struct{} {
 }()
 
 func (l *lazyDeadline) init() {
-	l.once.Do(func() { l.ctx, l.cancel = context.WithDeadline(l.Context, l.deadline) })
+	l.once.Do(func() {
+		l.deadline = time.Now().Add(l.timeout)
+		if dl, ok := l.Context.Deadline(); ok && !dl.After(l.deadline) {
+			l.deadline, l.ctx, l.cancel = dl, l.Context, func() {}
+			return
+		}
+		l.ctx, l.cancel = context.WithDeadline(l.Context, l.deadline)
+	})
 }
 
-func (l *lazyDeadline) Deadline() (time.Time, bool) { return l.deadline, true }
+func (l *lazyDeadline) Deadline() (time.Time, bool) {
+	l.init()
+	if l.stopped {
+		return time.Time{}, false
+	}
+	return l.deadline, true
+}
 
 func (l *lazyDeadline) Done() <-chan struct{} {
 	l.init()

@@ -384,7 +384,18 @@ func TestWithTimeout(t *testing.T) {
 	parent, pcancel := context.WithTimeout(context.Background(), time.Second)
 	defer pcancel()
 	ctx, stop = WithTimeout(parent, time.Hour)
-	assert.Equal(t, parent, ctx)
+	pdl, _ := parent.Deadline()
+	dl, ok = ctx.Deadline()
+	assert.True(t, ok)
+	assert.Equal(t, pdl, dl)
+	stop()
+	assert.NoError(t, parent.Err(), "stop cancels only its own context")
+
+	// The clock is read at first use, not at WithTimeout: the deadline
+	// counts from the first network query.
+	ctx, stop = WithTimeout(context.Background(), 50*time.Millisecond)
+	time.Sleep(80 * time.Millisecond)
+	assert.NoError(t, ctx.Err())
 	stop()
 
 	// Unused, it starts no timer: stop without Done.

@@ -32,7 +32,7 @@ func (c *Client) lookup(ctx context.Context, name string, typ dnsmessage.Type) (
 // LookupTXT returns the TXT records at name, the strings of each record
 // joined into one (RFC 7208 §3.3, RFC 6376 §3.6.2.2).
 func (c *Client) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	if txt, ok, err := c.cachedTXT(name); ok {
+	if txt, ok, err := c.cachedTXT(ctx, name); ok {
 		if err != nil {
 			return nil, err
 		}
@@ -217,7 +217,7 @@ func (c *Client) DomainExists(ctx context.Context, name string) (bool, error) {
 // for a negative answer the error lookup would return. This is the common
 // case of an MX checking SPF and DMARC (whose tree walk meets negative
 // answers) for a sender it saw before.
-func (c *Client) cachedTXT(name string) (txt []string, ok bool, err error) {
+func (c *Client) cachedTXT(ctx context.Context, name string) (txt []string, ok bool, err error) {
 	if c.CacheSize < 0 {
 		return nil, false, nil
 	}
@@ -231,6 +231,7 @@ func (c *Client) cachedTXT(name string) (txt []string, ok bool, err error) {
 		return nil, false, nil
 	}
 	if e.resp.NotFound() {
+		observeTTL(ctx, e.expires.Sub(now))
 		msg := "no such host" // as lookup says it
 		if e.resp.RCode == dnsmessage.RCodeSuccess {
 			msg = "no records of the asked type"
@@ -240,5 +241,6 @@ func (c *Client) cachedTXT(name string) (txt []string, ok bool, err error) {
 	if e.resp.txt == nil {
 		return nil, false, nil
 	}
+	observeTTL(ctx, e.expires.Sub(now))
 	return e.resp.txt, true, nil
 }

@@ -174,6 +174,18 @@ func (e *Evaluator) OrganizationalDomain(ctx context.Context, domain string) (st
 	if e.Method == PublicSuffix {
 		return pslOrg(domain), nil
 	}
+	if d := e.cached(cacheKey{domain, true}); d != nil {
+		return d.OrgDomain, nil
+	}
+	ctx, tracker := e.track(ctx)
+	org, err := e.orgDomain(ctx, domain)
+	if err == nil {
+		e.store(cacheKey{domain, true}, tracker, &Discovery{OrgDomain: org})
+	}
+	return org, err
+}
+
+func (e *Evaluator) orgDomain(ctx context.Context, domain string) (string, error) {
 	recs, err := e.walk(ctx, domain)
 	if err != nil {
 		return "", err
@@ -209,7 +221,29 @@ type Discovery struct {
 // (RFC 9989 §4.10.1, or RFC 7489 §6.6.3 with PublicSuffix). An error is a
 // temporary DNS failure.
 func (e *Evaluator) Discover(ctx context.Context, author string) (*Discovery, error) {
-	author = normalize(author)
+	d, err := e.discoverShared(ctx, normalize(author))
+	if err != nil {
+		return nil, err
+	}
+	c := *d
+	return &c, nil
+}
+
+// discoverShared is Discover of a normalized author domain; the result
+// may be the cache's own, not to be modified.
+func (e *Evaluator) discoverShared(ctx context.Context, author string) (*Discovery, error) {
+	if d := e.cached(cacheKey{author, false}); d != nil {
+		return d, nil
+	}
+	ctx, tracker := e.track(ctx)
+	d, err := e.discover(ctx, author)
+	if err == nil {
+		e.store(cacheKey{author, false}, tracker, d)
+	}
+	return d, err
+}
+
+func (e *Evaluator) discover(ctx context.Context, author string) (*Discovery, error) {
 	if e.Method == PublicSuffix {
 		d := &Discovery{OrgDomain: pslOrg(author)}
 		rec, err := e.lookupRecord(ctx, author)

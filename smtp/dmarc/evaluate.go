@@ -135,11 +135,20 @@ type Evaluator struct {
 	// temperror. Zero means DefaultTimeout; negative leaves it to the
 	// context.
 	Timeout time.Duration
+	// CacheSize bounds the policy discoveries and Organizational Domains
+	// kept by domain, so that the next message from the same Author
+	// Domain needs no tree walk; zero means DefaultCacheSize, negative
+	// disables the cache. An entry is kept no longer than the shortest
+	// TTL of the DNS answers it rests on, and only with a resolver that
+	// reports TTLs (posthorn's DNS client; not *net.Resolver).
+	CacheSize int
 
 	once sync.Once
+	now  func() time.Time // tests move the clock
 
 	mu     sync.Mutex
 	parsed map[string]*Record // parsed records by text; bounded
+	cache  map[cacheKey]cacheEntry
 }
 
 // maxParsed bounds the parsed-record cache.
@@ -197,7 +206,7 @@ func (e *Evaluator) Evaluate(ctx context.Context, m *Message) *Evaluation {
 	if ev.AuthorDomain == "" {
 		return ev
 	}
-	d, err := e.Discover(ctx, ev.AuthorDomain)
+	d, err := e.discoverShared(ctx, ev.AuthorDomain)
 	if err != nil {
 		return temp(err)
 	}
@@ -380,9 +389,10 @@ func AuthorDomain(from string) (string, error) {
 }
 
 // simpleAuthorDomain reads the domain of the usual From values without
-// the general parser: "local@domain", "<local@domain>" and
-// "Words Of A Name <local@domain>", where every word is atext and the
-// address a dot-atom. For anything else (quotes, comments, groups,
+// the general parser: "local@domain", "<local@domain>",
+// "Words Of A Name <local@domain>" and "\"A Name\" <local@domain>", where
+// every word is atext or a quoted string without escapes and the address
+// a dot-atom. For anything else (quotes, comments, groups,
 // several addresses, non-ASCII) it reports false and AuthorDomain parses
 // the whole RFC 5322 grammar. FuzzSimpleAuthorDomain checks that both
 // agree wherever this one answers.
@@ -395,6 +405,22 @@ func simpleAuthorDomain(s string) (string, bool) {
 		}
 		addr = s[i+1 : len(s)-1]
 		for phrase := s[:i]; phrase != ""; {
+			if phrase[0] == '"' {
+				// A quoted word without escapes: printable ASCII and
+				// spaces (qtext, RFC 5322 §3.2.4), then a space or the end.
+				end := 1
+				for end < len(phrase) && phrase[end] != '"' {
+					if c := phrase[end]; c < ' ' || c > '~' || c == '\\' {
+						return "", false
+					}
+					end++
+				}
+				if end == len(phrase) || (end+1 < len(phrase) && phrase[end+1] != ' ') {
+					return "", false
+				}
+				phrase = phrase[min(end+2, len(phrase)):]
+				continue
+			}
 			w, rest, _ := strings.Cut(phrase, " ")
 			if w != "" && !isAtext(w, false) {
 				return "", false

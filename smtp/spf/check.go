@@ -52,15 +52,30 @@ type Checker struct {
 	// DefaultExplanation is the explain-string for a Fail whose record
 	// has no usable exp= (RFC 7208 §6.2); empty means none.
 	DefaultExplanation string
-	// Now gives the time for the %{t} macro; nil means time.Now.
+	// Now gives the time for the %{t} macro and the result cache; nil
+	// means time.Now.
 	Now func() time.Time
+	// CacheSize bounds the outcomes kept per (client address, domain), so
+	// that the next message from the same client for the same domain is
+	// answered without evaluating the policy again; zero means
+	// DefaultCacheSize, negative disables the cache. An outcome is kept
+	// no longer than the shortest TTL of the DNS answers it rests on,
+	// and only with a resolver that reports TTLs (posthorn's DNS client;
+	// not *net.Resolver); outcomes that used the sender's local part, the
+	// HELO name or the time in a macro, and temperrors, are never kept.
+	CacheSize int
 
 	once sync.Once
 	dns  Resolver
 
 	mu     sync.Mutex
 	parsed map[string]*Record // parsed records by text; bounded
+	cache  map[outcomeKey]cachedOutcome
 }
+
+// DefaultCacheSize is the number of outcomes a Checker keeps when
+// CacheSize is zero.
+const DefaultCacheSize = 4096
 
 // maxParsed bounds the parsed-record cache.
 const maxParsed = 1024
@@ -136,6 +151,30 @@ func splitSender(s string) (local, domain string) {
 // CheckHost is the check_host() function of RFC 7208 §4: whether ip may
 // send mail for domain, with sender (local@domain) and helo for macros.
 func (c *Checker) CheckHost(ctx context.Context, ip netip.Addr, domain, sender, helo string) *Outcome {
+	// An outcome for the domain of the sender itself (always so for
+	// MAIL FROM and HELO) may come from the cache.
+	cacheable := c.CacheSize >= 0 && strings.HasSuffix(sender, domain) &&
+		len(sender) > len(domain) && sender[len(sender)-len(domain)-1] == '@' && reportsTTL(c.resolver())
+	key := outcomeKey{ip, domain}
+	if cacheable {
+		if o := c.cached(key, sender, helo); o != nil {
+			return o
+		}
+	}
+	var tracker *dns.TTLTracker
+	if cacheable {
+		ctx, tracker = dns.WithTTLTracker(ctx)
+	}
+	o := c.checkHost(ctx, ip, domain, sender, helo)
+	if cacheable && o.Result != TempError && !o.personal {
+		if ttl, ok := tracker.TTL(); ok && ttl > 0 {
+			c.store(key, o, ttl)
+		}
+	}
+	return o
+}
+
+func (c *Checker) checkHost(ctx context.Context, ip netip.Addr, domain, sender, helo string) *Outcome {
 	timeout := c.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
@@ -167,7 +206,7 @@ func (c *Checker) CheckHost(ctx context.Context, ip netip.Addr, domain, sender, 
 		return o
 	}
 	res, err := e.checkHost(ctx, strings.TrimSuffix(domain, "."), true)
-	o.Lookups, o.VoidLookups = e.lookups, e.voids
+	o.Lookups, o.VoidLookups, o.personal = e.lookups, e.voids, e.personal
 	if err != nil {
 		o.Result, o.Problem = err.result, err.problem
 		return o
@@ -213,6 +252,10 @@ type eval struct {
 	maxLookups, maxVoids        int
 	ptrNames                    []string // validated names, once looked up
 	ptrDone                     bool
+	// personal is set once a macro used the sender, its local part, the
+	// HELO name or the time: the outcome is then not cached, being true
+	// of this message alone.
+	personal bool
 }
 
 // evalError ends the evaluation with permerror or temperror.

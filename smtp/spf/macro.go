@@ -201,8 +201,10 @@ func (e *eval) macros(ctx context.Context, domain string, exp bool) macroValue {
 	return func(letter byte) (string, error) {
 		switch letter {
 		case 's':
+			e.personal = true
 			return e.sender, nil
 		case 'l':
+			e.personal = true
 			return e.local, nil
 		case 'o':
 			return e.senderDomain, nil
@@ -216,6 +218,7 @@ func (e *eval) macros(ctx context.Context, domain string, exp bool) macroValue {
 			}
 			return "ip6", nil
 		case 'h':
+			e.personal = true
 			return e.helo, nil
 		case 'c':
 			return e.ip.String(), nil
@@ -225,6 +228,7 @@ func (e *eval) macros(ctx context.Context, domain string, exp bool) macroValue {
 			}
 			return e.c.Receiver, nil
 		case 't':
+			e.personal = true
 			now := time.Now
 			if e.c.Now != nil {
 				now = e.c.Now

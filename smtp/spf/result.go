@@ -67,4 +67,6 @@ type Outcome struct {
 	// Lookups and VoidLookups count the DNS-querying terms evaluated and
 	// those that found nothing (RFC 7208 §4.6.4).
 	Lookups, VoidLookups int
+
+	personal bool // a macro used the sender, HELO or time: not cached
 }
