@@ -21,6 +21,7 @@ func (s *serverBase) verifyPassword(ctx context.Context, username, password stri
 	if err != nil || user == "" {
 		return "", fmt.Errorf("%w: user name fails SASLprep", ErrAuthFailed)
 	}
+	s.id.AuthcID = user // the name tried, for Identity after a failure
 	pass, err := SASLprepQuery(password)
 	if err != nil || pass == "" {
 		return "", fmt.Errorf("%w: password fails SASLprep", ErrAuthFailed)

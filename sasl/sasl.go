@@ -52,7 +52,10 @@ type Server interface {
 	// on the first call). done is true when authentication succeeded.
 	Next(ctx context.Context, response []byte) (challenge []byte, done bool, err error)
 	// Identity returns the authenticated identity. It is valid only after
-	// Next returned done with a nil error.
+	// Next returned done with a nil error. After a failure, the servers
+	// of the password mechanisms (PLAIN, LOGIN) and SCRAM set AuthcID
+	// alone: the user name the client tried, prepared, so that a protocol
+	// server can count failures per account.
 	Identity() Identity
 }
 

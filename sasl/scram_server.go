@@ -119,6 +119,7 @@ func (s *scramServer) clientFirst(ctx context.Context, msg string) ([]byte, bool
 		return nil, false, s.failWith(fmt.Errorf("%w: %w", ErrAuthFailed, &SCRAMError{Code: SCRAMInvalidUsernameEncoding}))
 	}
 	s.user = user
+	s.id.AuthcID = user // the name tried, for Identity after a failure
 	keys, err := s.reg.Credentials.(SCRAMLookup).LookupSCRAM(ctx, user, s.hash)
 	switch {
 	case err == nil:

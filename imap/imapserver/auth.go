@@ -69,6 +69,23 @@ func (s *session) authFailed(mech, user string, err error) error {
 	return no(imap.CodeAuthenticationFailed, "Authentication failed")
 }
 
+// authWait waits before a login attempt as the throttle says, whatever
+// its outcome will be; an attempt the throttle refuses (a blocked address
+// or user) fails without a credential check.
+func (s *session) authWait(mech, user string) error {
+	err := s.srv.authLimit.Wait(s.ctx, s.ip, user)
+	if err == nil || s.ctx.Err() != nil {
+		return err
+	}
+	if h := s.srv.Hooks.Auth; h != nil {
+		h(AuthEvent{Remote: s.ip, Mechanism: mech, Username: user, Err: err})
+	}
+	s.log.Warn("authentication refused", "user", user, "err", err)
+	// RFC 5530 §3: UNAVAILABLE, a temporary failure; not
+	// AUTHENTICATIONFAILED, which would send the user to their password.
+	return no(imap.CodeUnavailable, "Too many authentication failures; try again later")
+}
+
 // login opens the user's mail and enters the authenticated state.
 func (s *session) login(tag string, id sasl.Identity) error {
 	username := id.Username
@@ -113,7 +130,7 @@ func cmdLogin(s *session, tag string, uid bool) error {
 	if !s.canLogin() {
 		return no(imap.CodePrivacyRequired, "LOGIN is disabled without TLS; use STARTTLS")
 	}
-	if err := s.srv.authLimit.Wait(s.ctx, s.ip, user); err != nil {
+	if err := s.authWait("LOGIN", user); err != nil {
 		return err
 	}
 	if err := s.srv.Backend.VerifyPassword(s.ctx, user, pass); err != nil {
@@ -162,7 +179,7 @@ func cmdAuthenticate(s *session, tag string, uid bool) error {
 		}
 		return no(imap.CodeCannot, "Unsupported authentication mechanism")
 	}
-	if err := s.srv.authLimit.Wait(s.ctx, s.ip, ""); err != nil {
+	if err := s.authWait(mech, ""); err != nil {
 		return err
 	}
 	srv, err := s.srv.registry.NewServer(mech, cs)
@@ -180,7 +197,7 @@ func cmdAuthenticate(s *session, tag string, uid bool) error {
 			case errors.As(err, &pe):
 				return bad("Malformed SASL message")
 			case errors.Is(err, sasl.ErrAuthFailed):
-				return s.authFailed(mech, srv.Identity().Username, err)
+				return s.authFailed(mech, srv.Identity().AuthcID, err)
 			}
 			s.log.Warn("SASL failed", "mech", mech, "err", err)
 			return no(imap.CodeUnavailable, "Authentication temporarily unavailable")

@@ -28,3 +28,7 @@ type ConnEvent = serve.ConnEvent
 // (Mechanism "LOGIN" for the LOGIN command, else the SASL mechanism);
 // the same type in smtpserver and pop3server.
 type AuthEvent = serve.AuthEvent
+
+// AuthThrottle slows and blocks login attempts (Server.AuthThrottle); the
+// same type in smtpserver and pop3server.
+type AuthThrottle = serve.AuthThrottle

@@ -81,9 +81,9 @@ S: a4 OK LOGOUT completed`)
 	if len(auths) != 3 {
 		t.Fatalf("Auth events %+v, want 3", auths)
 	}
-	// LOGIN names the user in the clear; the SASL exchange that failed
-	// reports no identity.
-	for i, want := range []imapserver.AuthEvent{{Mechanism: "LOGIN", Username: "alice"}, {Mechanism: "PLAIN"}} {
+	// LOGIN names the user in the clear; the failed PLAIN exchange
+	// reports the name it tried (for per-account counting).
+	for i, want := range []imapserver.AuthEvent{{Mechanism: "LOGIN", Username: "alice"}, {Mechanism: "PLAIN", Username: "alice"}} {
 		if a := auths[i]; a.Remote != local || a.Mechanism != want.Mechanism || a.Username != want.Username || !errors.Is(a.Err, imapserver.ErrAuthFailed) {
 			t.Errorf("failed Auth event %d: %+v", i, a)
 		}

@@ -185,6 +185,12 @@ type Server struct {
 	// data elided after a few lines (internal/wiretrace). Sessions'
 	// lines interleave; the writer must be safe for concurrent use.
 	Trace io.Writer
+	// AuthThrottle, when not nil, takes the place of the limiter that
+	// Limits.AuthFailureDelay configures: it is asked before every login
+	// attempt and told each outcome. Give one value to several servers
+	// to count failures on all of them together (*limit.AuthLimiter in
+	// internal/limit implements it, with blocking).
+	AuthThrottle AuthThrottle
 
 	// CommandFilter, when not nil, is asked before each command runs,
 	// once its name is known; a non-nil error refuses the command: the
@@ -202,10 +208,10 @@ type Server struct {
 	initOnce  sync.Once
 	limits    Limits
 	registry  *sasl.Registry
-	readers   sync.Pool   // *bufio.Reader of idle-capable sessions
-	writers   sync.Pool   // *bufio.Writer
-	deflaters deflatePool // compressors of idle COMPRESS sessions (compress.go)
-	authLimit *limit.AuthLimiter
+	readers   sync.Pool    // *bufio.Reader of idle-capable sessions
+	writers   sync.Pool    // *bufio.Writer
+	deflaters deflatePool  // compressors of idle COMPRESS sessions (compress.go)
+	authLimit AuthThrottle // never nil after init
 	tlsConfig *tls.Config
 	log       *slog.Logger
 	hostname  string
@@ -239,8 +245,13 @@ func (s *Server) init() {
 		if s.log == nil {
 			s.log = slog.New(slog.DiscardHandler)
 		}
-		if s.limits.AuthFailureDelay > 0 {
+		switch {
+		case s.AuthThrottle != nil:
+			s.authLimit = s.AuthThrottle
+		case s.limits.AuthFailureDelay > 0:
 			s.authLimit = limit.NewAuthLimiter(limit.AuthLimits{BaseDelay: s.limits.AuthFailureDelay})
+		default:
+			s.authLimit = serve.NoThrottle{}
 		}
 		s.sh = serve.New(serve.Config{
 			Name:             "imapserver",

@@ -3,7 +3,9 @@ package limit
 import (
 	"container/list"
 	"context"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +19,7 @@ const (
 	DefaultUserMaxDelay  = 2 * time.Second
 	DefaultDecayInterval = time.Minute
 	DefaultMaxEntries    = 100_000
+	DefaultBlockFor      = 15 * time.Minute
 )
 
 // maxUserKey bounds the bytes of a user name kept as a key.
@@ -48,8 +51,54 @@ type AuthLimits struct {
 	// IPv4Prefix and IPv6Prefix are the sizes of a client network in
 	// bits. Zero means DefaultIPv4Prefix (32) and DefaultIPv6Prefix (64).
 	IPv4Prefix, IPv6Prefix int
+	// BlockAfter blocks a network once its (decayed) failure count
+	// reaches it: further attempts from it fail at once, without a
+	// credential check, for BlockFor. Zero means no blocking. Every host
+	// behind one NAT shares the block: see the package documentation.
+	BlockAfter int
+	// UserBlockAfter blocks a user name the same way, whatever the
+	// address. Zero means no blocking. Anyone can then lock the user
+	// out for BlockFor by failing on purpose: keep it well above
+	// BlockAfter, or off.
+	UserBlockAfter int
+	// BlockFor is how long a block lasts. Zero means DefaultBlockFor.
+	BlockFor time.Duration
+
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+}
+
+// BlockedError is returned by [AuthLimiter.Wait] for an attempt from a
+// blocked network or for a blocked user. The attempt must fail without a
+// credential check.
+type BlockedError struct {
+	// Network is the blocked network, or the zero Prefix when the user
+	// is blocked.
+	Network netip.Prefix
+	// User is the blocked user name (lower case), or "".
+	User string
+	// Until is when the block ends.
+	Until time.Time
+}
+
+// Error describes the block.
+func (e *BlockedError) Error() string {
+	if e.User != "" {
+		return fmt.Sprintf("limit: user %q blocked after repeated authentication failures until %s", e.User, e.Until.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("limit: %s blocked after repeated authentication failures until %s", e.Network, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Block describes one block in force, for [AuthLimiter.Blocks].
+type Block struct {
+	// Network is the blocked network, or the zero Prefix for a user.
+	Network netip.Prefix
+	// User is the blocked user name, or "".
+	User string
+	// Failures is the failure count that led to the block.
+	Failures int
+	// Until is when the block ends.
+	Until time.Time
 }
 
 type authKey struct {
@@ -62,6 +111,7 @@ type authEntry struct {
 	failures int
 	last     time.Time // decay is counted from here
 	nextFree time.Time // network: when the last reserved attempt may go
+	blocked  time.Time // the block's end; zero or past: not blocked
 }
 
 // AuthLimiter computes the delay before an authentication attempt from the
@@ -97,6 +147,9 @@ func NewAuthLimiter(l AuthLimits) *AuthLimiter {
 	if l.MaxEntries <= 0 {
 		l.MaxEntries = DefaultMaxEntries
 	}
+	if l.BlockFor <= 0 {
+		l.BlockFor = DefaultBlockFor
+	}
 	l.IPv4Prefix = prefixLen(l.IPv4Prefix, DefaultIPv4Prefix, 32)
 	l.IPv6Prefix = prefixLen(l.IPv6Prefix, DefaultIPv6Prefix, 128)
 	if l.Now == nil {
@@ -109,7 +162,7 @@ func (a *AuthLimiter) keys(addr netip.Addr, user string) (netKey, userKey authKe
 	if p, ok := network(addr, a.lim.IPv4Prefix, a.lim.IPv6Prefix); ok {
 		netKey, hasNet = authKey{net: p}, true
 	}
-	if user != "" && a.lim.UserMaxDelay > 0 {
+	if user != "" && (a.lim.UserMaxDelay > 0 || a.lim.UserBlockAfter > 0) {
 		if len(user) > maxUserKey {
 			user = user[:maxUserKey]
 		}
@@ -129,7 +182,7 @@ func (a *AuthLimiter) Delay(addr netip.Addr, user string) time.Duration {
 	if hasNet {
 		d = a.delay(a.failures(nk, now), a.lim.MaxDelay)
 	}
-	if hasUser {
+	if hasUser && a.lim.UserMaxDelay > 0 {
 		d = max(d, a.delay(a.failures(uk, now), a.lim.UserMaxDelay))
 	}
 	return d
@@ -145,7 +198,10 @@ func (a *AuthLimiter) Wait(ctx context.Context, addr netip.Addr, user string) er
 	if a == nil {
 		return ctx.Err()
 	}
-	d := a.reserve(addr, user)
+	d, blocked := a.reserve(addr, user)
+	if blocked != nil {
+		return blocked
+	}
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -160,12 +216,22 @@ func (a *AuthLimiter) Wait(ctx context.Context, addr netip.Addr, user string) er
 }
 
 // reserve returns how long an attempt must wait and books its turn in the
-// network's queue.
-func (a *AuthLimiter) reserve(addr netip.Addr, user string) time.Duration {
+// network's queue, or the block that refuses it.
+func (a *AuthLimiter) reserve(addr netip.Addr, user string) (time.Duration, *BlockedError) {
 	nk, uk, hasNet, hasUser := a.keys(addr, user)
 	now := a.lim.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if hasNet {
+		if until := a.blockedUntil(nk, now); !until.IsZero() {
+			return 0, &BlockedError{Network: nk.net, Until: until}
+		}
+	}
+	if hasUser {
+		if until := a.blockedUntil(uk, now); !until.IsZero() {
+			return 0, &BlockedError{User: uk.user, Until: until}
+		}
+	}
 	var d time.Duration
 	if hasNet {
 		if nd := a.delay(a.failures(nk, now), a.lim.MaxDelay); nd > 0 {
@@ -181,10 +247,80 @@ func (a *AuthLimiter) reserve(addr netip.Addr, user string) time.Duration {
 			d = min(e.nextFree.Sub(now), 2*a.lim.MaxDelay)
 		}
 	}
-	if hasUser {
+	if hasUser && a.lim.UserMaxDelay > 0 {
 		d = max(d, a.delay(a.failures(uk, now), a.lim.UserMaxDelay))
 	}
-	return d
+	return d, nil
+}
+
+// blockedUntil returns the end of k's block, or the zero time when k is
+// not blocked. a.mu is held.
+func (a *AuthLimiter) blockedUntil(k authKey, now time.Time) time.Time {
+	el, ok := a.entries[k]
+	if !ok {
+		return time.Time{}
+	}
+	if e := el.Value.(*authEntry); e.blocked.After(now) {
+		return e.blocked
+	}
+	return time.Time{}
+}
+
+// Blocks returns the blocks in force, networks first.
+func (a *AuthLimiter) Blocks() []Block {
+	now := a.lim.Now()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []Block
+	for el := a.lru.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*authEntry)
+		if !e.blocked.After(now) {
+			continue
+		}
+		out = append(out, Block{Network: e.key.net, User: e.key.user, Failures: e.failures, Until: e.blocked})
+	}
+	slices.SortStableFunc(out, func(x, y Block) int {
+		switch {
+		case x.User == "" && y.User != "":
+			return -1
+		case x.User != "" && y.User == "":
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Unblock lifts the block and forgets the failures of what names: an IP
+// address (its network is unblocked), a network in CIDR notation (every
+// counted network inside it), or else a user name. It reports how many
+// counters it cleared.
+func (a *AuthLimiter) Unblock(what string) int {
+	var within netip.Prefix
+	if ip, err := netip.ParseAddr(what); err == nil {
+		if p, ok := network(ip, a.lim.IPv4Prefix, a.lim.IPv6Prefix); ok {
+			within = p
+		}
+	} else if p, err := netip.ParsePrefix(what); err == nil {
+		within = p.Masked()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for k, el := range a.entries {
+		var hit bool
+		if within.IsValid() {
+			hit = k.net.IsValid() && within.Bits() <= k.net.Bits() && within.Contains(k.net.Addr())
+		} else {
+			hit = k.user != "" && k.user == strings.ToLower(what)
+		}
+		if hit {
+			a.lru.Remove(el)
+			delete(a.entries, k)
+			n++
+		}
+	}
+	return n
 }
 
 // Failure records a failed attempt from addr for user. Wait, Failure and
@@ -254,7 +390,7 @@ func (a *AuthLimiter) failures(k authKey, now time.Time) int {
 	}
 	e := el.Value.(*authEntry)
 	a.decay(e, now)
-	if e.failures <= 0 {
+	if e.failures <= 0 && !e.blocked.After(now) {
 		a.lru.Remove(el)
 		delete(a.entries, k)
 		return 0
@@ -264,7 +400,7 @@ func (a *AuthLimiter) failures(k authKey, now time.Time) int {
 
 func (a *AuthLimiter) decay(e *authEntry, now time.Time) {
 	if gone := int(now.Sub(e.last) / a.lim.DecayInterval); gone > 0 {
-		e.failures -= gone
+		e.failures = max(e.failures-gone, 0)
 		e.last = e.last.Add(time.Duration(gone) * a.lim.DecayInterval)
 	}
 }
@@ -282,6 +418,7 @@ func (a *AuthLimiter) add(k authKey, now time.Time) {
 		if e.failures < a.lim.FreeFailures+64 {
 			e.failures++
 		}
+		a.block(e, now)
 		a.lru.MoveToFront(el)
 		return
 	}
@@ -290,5 +427,19 @@ func (a *AuthLimiter) add(k authKey, now time.Time) {
 		a.lru.Remove(old)
 		delete(a.entries, old.Value.(*authEntry).key)
 	}
-	a.entries[k] = a.lru.PushFront(&authEntry{key: k, failures: 1, last: now})
+	e := &authEntry{key: k, failures: 1, last: now}
+	a.block(e, now)
+	a.entries[k] = a.lru.PushFront(e)
+}
+
+// block starts e's block when its failures reach the threshold. a.mu is
+// held.
+func (a *AuthLimiter) block(e *authEntry, now time.Time) {
+	after := a.lim.BlockAfter
+	if e.key.user != "" {
+		after = a.lim.UserBlockAfter
+	}
+	if after > 0 && e.failures >= after && !e.blocked.After(now) {
+		e.blocked = now.Add(a.lim.BlockFor)
+	}
 }

@@ -15,7 +15,18 @@
 //   - per user it doubles the same way but stops at the small
 //     UserMaxDelay: an attacker guessing one user's password from many
 //     addresses is slowed, yet the real user, from their own address, never
-//     waits more than UserMaxDelay. There is no lock-out.
+//     waits more than UserMaxDelay.
+//
+// The delay is taken before the credentials are checked, whatever the
+// outcome, so a correct password from a penalised network waits too: keep
+// MaxDelay at a few seconds where many users share an address (a NAT), and
+// let blocking stop a persistent guesser instead. Blocking is off by
+// default. With BlockAfter (per network) and UserBlockAfter (per user), a
+// counter that reaches the threshold blocks for BlockFor: attempts fail at
+// once, without a credential check, with a *[BlockedError]. The trade-off:
+// a network block shuts out everyone behind the same NAT, and a user block
+// lets anyone lock that user out on purpose; [AuthLimiter.Unblock] lifts
+// either early, [AuthLimiter.Blocks] lists them.
 //
 // Counters decay: one failure is forgotten per DecayInterval. A success
 // clears the user's counter but not the network's, so an attacker who owns

@@ -334,20 +334,20 @@ func TestAuthLimiterQueuesNetwork(t *testing.T) {
 	a.Failure(ip1, "")
 	// Four connections from ip1 try at once.
 	for i, want := range []time.Duration{1, 2, 3, 4} {
-		if got := a.reserve(ip1, ""); got != want*time.Second {
+		if got, _ := a.reserve(ip1, ""); got != want*time.Second {
 			t.Fatalf("attempt %d waits %v, want %v", i, got, want*time.Second)
 		}
 	}
 	// The queue drains with time.
 	c.Add(4 * time.Second)
-	if got := a.reserve(ip1, ""); got != time.Second {
+	if got, _ := a.reserve(ip1, ""); got != time.Second {
 		t.Fatalf("after the queue drained: %v", got)
 	}
 	// A long queue is not waited out beyond twice MaxDelay.
 	for range 50 {
 		a.reserve(ip1, "")
 	}
-	if got := a.reserve(ip1, ""); got != 20*time.Second {
+	if got, _ := a.reserve(ip1, ""); got != 20*time.Second {
 		t.Fatalf("capped wait %v", got)
 	}
 	// Attacks on alice from many addresses do not queue her.
@@ -355,8 +355,97 @@ func TestAuthLimiterQueuesNetwork(t *testing.T) {
 		a.Failure(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), "alice")
 	}
 	for range 10 {
-		if got := a.reserve(ip2, "alice"); got != DefaultUserMaxDelay {
+		if got, _ := a.reserve(ip2, "alice"); got != DefaultUserMaxDelay {
 			t.Fatalf("alice waits %v", got)
 		}
+	}
+}
+
+// TestAuthLimiterBlocks: past BlockAfter failures a network is refused
+// at once (no delay, no credential check) until BlockFor passes or
+// Unblock lifts it; a user is blocked past UserBlockAfter from any
+// address; other networks and users are untouched.
+func TestAuthLimiterBlocks(t *testing.T) {
+	a, c := newAuth(AuthLimits{BaseDelay: time.Second, MaxDelay: 3 * time.Second, BlockAfter: 5, UserBlockAfter: 8, BlockFor: 10 * time.Minute})
+	ctx := context.Background()
+	for i := range 4 {
+		a.Failure(ip1, fmt.Sprint("u", i))
+	}
+	if d := a.Delay(ip1, ""); d != time.Second {
+		t.Fatalf("delay %v before the block", d)
+	}
+	a.Failure(ip1, "u4")
+	var be *BlockedError
+	if err := a.Wait(ctx, ip1, "someone"); !errors.As(err, &be) || be.Network != netip.MustParsePrefix(ip1.String()+"/32") || be.User != "" {
+		t.Fatalf("Wait = %v, want a network block", err)
+	}
+	if !be.Until.Equal(c.Now().Add(10 * time.Minute)) {
+		t.Fatalf("until %v", be.Until)
+	}
+	if err := a.Wait(ctx, ip2, "someone"); err != nil {
+		t.Fatalf("other network: %v", err)
+	}
+	if bs := a.Blocks(); len(bs) != 1 || bs[0].Network != be.Network || bs[0].Failures != 5 {
+		t.Fatalf("Blocks = %+v", bs)
+	}
+	// The block outlives the decay of the failures, and ends on time.
+	c.Add(9 * time.Minute)
+	if err := a.Wait(ctx, ip1, ""); !errors.As(err, &be) {
+		t.Fatalf("after 9 minutes: %v", err)
+	}
+	c.Add(time.Minute + time.Second)
+	if err := a.Wait(ctx, ip1, ""); err != nil {
+		t.Fatalf("after the block: %v", err)
+	}
+	// Unblock by address lifts a block at once.
+	for range 5 {
+		a.Failure(ip1, "")
+	}
+	if err := a.Wait(ctx, ip1, ""); !errors.As(err, &be) {
+		t.Fatal("not blocked again")
+	}
+	if n := a.Unblock(ip1.String()); n != 1 {
+		t.Fatalf("Unblock cleared %d", n)
+	}
+	if err := a.Wait(ctx, ip1, ""); err != nil {
+		t.Fatalf("after Unblock: %v", err)
+	}
+	// A user guessed at from many addresses is blocked from all of them.
+	for i := range 8 {
+		a.Failure(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), "Alice")
+	}
+	if err := a.Wait(ctx, ip2, "alice"); !errors.As(err, &be) || be.User != "alice" {
+		t.Fatalf("Wait = %v, want a user block", err)
+	}
+	if err := a.Wait(ctx, ip2, "bob"); err != nil {
+		t.Fatalf("bob: %v", err)
+	}
+	if n := a.Unblock("ALICE"); n != 1 {
+		t.Fatalf("Unblock(ALICE) cleared %d", n)
+	}
+	if err := a.Wait(ctx, ip2, "alice"); err != nil {
+		t.Fatalf("alice after Unblock: %v", err)
+	}
+	// A CIDR unblocks every network inside it.
+	for range 5 {
+		a.Failure(ip6a, "")
+	}
+	if n := a.Unblock("2001:db8::/32"); n != 1 {
+		t.Fatalf("Unblock(CIDR) cleared %d", n)
+	}
+}
+
+// TestAuthLimiterNoBlockByDefault: without thresholds nothing blocks,
+// however many failures.
+func TestAuthLimiterNoBlockByDefault(t *testing.T) {
+	a, _ := newAuth(AuthLimits{MaxDelay: 2 * time.Second})
+	for range 1000 {
+		a.Failure(ip1, "alice")
+	}
+	if bs := a.Blocks(); len(bs) != 0 {
+		t.Fatalf("Blocks = %v", bs)
+	}
+	if d := a.Delay(ip1, "alice"); d != 2*time.Second {
+		t.Fatalf("delay %v, want the 2s cap", d)
 	}
 }

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/netip"
@@ -58,8 +59,9 @@ type AuthEvent struct {
 	// protocol's own command: "LOGIN" in IMAP, "USER" or "APOP" in POP3.
 	Mechanism string
 	// Username is the account logged in to or, after a failure, the
-	// name the client gave where the mechanism tells it in the clear
-	// (IMAP LOGIN, POP3 USER and APOP); empty otherwise.
+	// name the client tried where it is known (IMAP LOGIN, POP3 USER and
+	// APOP, and the SASL mechanisms PLAIN, LOGIN and SCRAM); empty
+	// otherwise.
 	Username string
 	// Err is nil on success, otherwise the reason (sasl.ErrAuthFailed
 	// and the like).
@@ -78,3 +80,34 @@ func Hostname(name string) string {
 	}
 	return "localhost"
 }
+
+// AuthThrottle slows and blocks authentication attempts; it is the one
+// type behind the AuthThrottle of smtpserver, imapserver and pop3server,
+// and *limit.AuthLimiter implements it. One value given to several
+// servers counts failures on all of them together.
+type AuthThrottle interface {
+	// Wait is called before the credentials of an attempt are checked,
+	// whatever they turn out to be, with the user name when the
+	// protocol has told it (IMAP LOGIN, POP3 USER and APOP) and "" when
+	// it has not (SASL). It sleeps as long as the attempt must be
+	// delayed. An error other than ctx's refuses the attempt without a
+	// credential check: the server answers with a temporary failure.
+	Wait(ctx context.Context, remote netip.Addr, user string) error
+	// Failure records failed credentials; user is "" when unknown.
+	Failure(remote netip.Addr, user string)
+	// Success records a successful login.
+	Success(remote netip.Addr, user string)
+}
+
+// NoThrottle is an AuthThrottle that never waits nor blocks: a server's
+// throttle when auth delays are off.
+type NoThrottle struct{}
+
+// Wait returns ctx.Err().
+func (NoThrottle) Wait(ctx context.Context, _ netip.Addr, _ string) error { return ctx.Err() }
+
+// Failure does nothing.
+func (NoThrottle) Failure(netip.Addr, string) {}
+
+// Success does nothing.
+func (NoThrottle) Success(netip.Addr, string) {}

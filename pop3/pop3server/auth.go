@@ -191,6 +191,9 @@ func (c *conn) cmdAuth(cmd pop3.Command) {
 func saslIdentity(srv sasl.Server, mech string) sasl.Identity {
 	id := srv.Identity()
 	id.Mechanism = mech
+	if id.Username == "" {
+		id.Username = id.AuthcID // after a failure: the name tried
+	}
 	return id
 }
 
@@ -243,6 +246,18 @@ func (c *conn) finishAuth(id sasl.Identity, err error) {
 	user, mech := id.Username, id.Mechanism
 	if h := c.srv.Hooks.Auth; h != nil {
 		h(AuthEvent{Remote: c.remote, Mechanism: mech, Username: user, Err: err})
+	}
+	var te *throttledError
+	if errors.As(err, &te) {
+		c.authFails++
+		c.log.Warn("pop3 authentication refused", "user", user, "mechanism", mech, "err", te.err)
+		// RFC 3206 §4: SYS/TEMP, a temporary failure; not AUTH, which
+		// would send the user to their password.
+		c.reply("-ERR [SYS/TEMP] too many authentication failures, try again later")
+		if c.authFails >= c.srv.Limits.MaxAuthFailures {
+			c.closing = true
+		}
+		return
 	}
 	if err != nil {
 		c.authFails++
@@ -302,15 +317,29 @@ func (c *conn) finishAuth(id sasl.Identity, err error) {
 	c.replyf("+OK %s has %d messages (%d octets)", c.textOut(user), len(c.msgs), total)
 }
 
-// authWait sleeps the auth-failure delay for this address and user.
+// authWait sleeps the auth-failure delay for this address and user,
+// before the credentials are checked, whatever they turn out to be. An
+// attempt the throttle refuses (a blocked address or user) comes back as
+// a *throttledError.
 func (c *conn) authWait(user string) error {
 	if c.srv.authLim == nil {
 		return nil
 	}
 	// Replies queued so far go out before the client waits.
 	c.flush()
-	return c.srv.authLim.Wait(c.ctx, c.remote, user)
+	err := c.srv.authLim.Wait(c.ctx, c.remote, user)
+	if err != nil && c.ctx.Err() == nil {
+		return &throttledError{err}
+	}
+	return err
 }
+
+// throttledError is an attempt AuthThrottle refused without a credential
+// check.
+type throttledError struct{ err error }
+
+func (e *throttledError) Error() string { return e.err.Error() }
+func (e *throttledError) Unwrap() error { return e.err }
 
 // cmdSTLS upgrades the connection (RFC 2595 §4).
 func (c *conn) cmdSTLS(cmd pop3.Command) {

@@ -36,6 +36,10 @@ type ConnEvent = serve.ConnEvent
 // smtpserver and imapserver.
 type AuthEvent = serve.AuthEvent
 
+// AuthThrottle slows and blocks authentication attempts
+// (Server.AuthThrottle); the same type in smtpserver and imapserver.
+type AuthThrottle = serve.AuthThrottle
+
 // DeleteEvent describes the messages a session removed on QUIT.
 type DeleteEvent struct {
 	Remote   netip.Addr

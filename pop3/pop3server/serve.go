@@ -34,7 +34,10 @@ func (s *Server) init() {
 		if s.auth == nil && s.Backend != nil {
 			s.auth = &sasl.Registry{Credentials: backendCredentials(s.Backend), AllowPlaintext: s.AllowInsecureAuth, Hostname: s.hostname}
 		}
-		if s.Limits.AuthFailureDelay >= 0 {
+		switch {
+		case s.AuthThrottle != nil:
+			s.authLim = s.AuthThrottle
+		case s.Limits.AuthFailureDelay >= 0:
 			s.authLim = limit.NewAuthLimiter(limit.AuthLimits{BaseDelay: s.Limits.AuthFailureDelay})
 		}
 		s.locks = make(map[string]struct{})

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/posthorn/posthorn/internal/limit"
 	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/sasl"
 )
@@ -99,6 +98,12 @@ type Server struct {
 	// data elided after a few lines (internal/wiretrace). Sessions'
 	// lines interleave; the writer must be safe for concurrent use.
 	Trace io.Writer
+	// AuthThrottle, when not nil, takes the place of the limiter that
+	// Limits.AuthFailureDelay configures: it is asked before every login
+	// attempt and told each outcome. Give one value to several servers
+	// to count failures on all of them together (*limit.AuthLimiter in
+	// internal/limit implements it, with blocking).
+	AuthThrottle AuthThrottle
 
 	// CommandFilter, when not nil, is asked before each command runs
 	// (QUIT, CAPA, PASS and AUTH excepted); a non-nil error refuses it:
@@ -114,7 +119,7 @@ type Server struct {
 	initOnce  sync.Once
 	tlsConfig *tls.Config
 	auth      *sasl.Registry
-	authLim   *limit.AuthLimiter
+	authLim   AuthThrottle // nil: no delays
 	logger    *slog.Logger
 	hostname  string
 	connID    atomic.Uint64 // feeds APOP timestamps

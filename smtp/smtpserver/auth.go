@@ -39,8 +39,20 @@ func (c *conn) cmdAuth(arg string) {
 	}
 	if al := c.srv.authLimiter(c.lim); al != nil {
 		// Failures from this network on other connections slow it too.
+		// The wait comes before the credentials are checked, whatever
+		// they turn out to be.
 		if err := al.Wait(c.ctx, c.ip, ""); err != nil {
-			c.quit = true
+			if c.ctx.Err() != nil {
+				c.quit = true
+				return
+			}
+			// Blocked: no credential check. RFC 4954 §6: 454 4.7.0.
+			c.log.Warn("authentication refused", "err", err)
+			if h := c.srv.Hooks.Auth; h != nil {
+				h(AuthEvent{Remote: c.ip, Mechanism: strings.ToUpper(strings.SplitN(arg, " ", 2)[0]), Err: err})
+			}
+			c.reply(454, smtp.CodeTempAuthFailure, "Too many authentication failures; try again later")
+			c.errors++
 			return
 		}
 	}
@@ -77,7 +89,7 @@ func (c *conn) cmdAuth(arg string) {
 	for {
 		chal, done, err := srv.Next(c.ctx, resp)
 		if err != nil {
-			c.authFailed(mech, err)
+			c.authFailed(mech, srv.Identity().AuthcID, err)
 			return
 		}
 		if done {
@@ -110,7 +122,7 @@ func (c *conn) cmdAuth(arg string) {
 	id := srv.Identity()
 	if as, ok := c.sess.(AuthSession); ok {
 		if err := as.Authenticated(c.ctx, id); err != nil {
-			c.authFailed(mech, err)
+			c.authFailed(mech, id.AuthcID, err)
 			return
 		}
 	}
@@ -128,10 +140,11 @@ func (c *conn) cmdAuth(arg string) {
 }
 
 // authFailed answers a failed exchange after a delay that grows with each
-// failure, and closes the connection after too many.
-func (c *conn) authFailed(mech string, err error) {
+// failure, and closes the connection after too many. user is the name
+// the exchange learnt, if any.
+func (c *conn) authFailed(mech, user string, err error) {
 	if h := c.srv.Hooks.Auth; h != nil {
-		h(AuthEvent{Remote: c.ip, Mechanism: mech, Err: err})
+		h(AuthEvent{Remote: c.ip, Mechanism: mech, Username: user, Err: err})
 	}
 	var pe *sasl.ProtocolError
 	var se *smtp.Error
@@ -155,7 +168,7 @@ func (c *conn) authFailed(mech string, err error) {
 	}
 	c.authFails++
 	if al := c.srv.authLimiter(c.lim); al != nil {
-		al.Failure(c.ip, "")
+		al.Failure(c.ip, user)
 	}
 	c.log.Info("authentication failed", "mechanism", mech, "failures", c.authFails)
 	if d := c.lim.AuthFailureDelay; d > 0 {

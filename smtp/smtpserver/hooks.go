@@ -35,6 +35,10 @@ type ConnEvent = serve.ConnEvent
 // imapserver and pop3server.
 type AuthEvent = serve.AuthEvent
 
+// AuthThrottle slows and blocks AUTH attempts (Server.AuthThrottle); the
+// same type in imapserver and pop3server.
+type AuthThrottle = serve.AuthThrottle
+
 // MessageEvent describes the end of a mail transaction for Hooks.Message.
 type MessageEvent struct {
 	Remote     netip.Addr

@@ -84,7 +84,8 @@ func TestHooks(t *testing.T) {
 
 	require.Len(t, got.auths, 2)
 	assert.Equal(t, "PLAIN", got.auths[0].Mechanism)
-	assert.Empty(t, got.auths[0].Username)
+	// The name tried is known after a failed PLAIN, for per-account counting.
+	assert.Equal(t, "alice", got.auths[0].Username)
 	assert.True(t, errors.Is(got.auths[0].Err, sasl.ErrAuthFailed), "%v", got.auths[0].Err)
 	assert.Equal(t, AuthEvent{Remote: local, Mechanism: "PLAIN", Username: "alice"}, got.auths[1])
 

@@ -209,6 +209,12 @@ type Server struct {
 	// Hooks are called on connections, authentications and messages,
 	// for metrics and auditing; nil fields are skipped.
 	Hooks Hooks
+	// AuthThrottle, when not nil, takes the place of the limiter that
+	// Limits.AuthFailureDelay configures: it is asked before every AUTH
+	// exchange and told each outcome. Give one value to several servers
+	// to count failures on all of them together (*limit.AuthLimiter in
+	// internal/limit implements it, with blocking).
+	AuthThrottle AuthThrottle
 	// Trace, when not nil, receives a trace of every session for
 	// debugging: each line received ("C: ") and sent ("S: "), after the
 	// client's address, with AUTH exchanges redacted and message
@@ -224,10 +230,14 @@ type Server struct {
 	authLim  *limit.AuthLimiter
 }
 
-// authLimiter returns the server-wide auth-failure limiter, or nil when
-// auth delays are disabled (Limits.AuthFailureDelay < 0). It slows
-// guessing across connections from one network (internal/limit).
-func (s *Server) authLimiter(lim Limits) *limit.AuthLimiter {
+// authLimiter returns AuthThrottle, else the server-wide auth-failure
+// limiter, or nil when auth delays are disabled (Limits.AuthFailureDelay
+// < 0). It slows guessing across connections from one network
+// (internal/limit).
+func (s *Server) authLimiter(lim Limits) AuthThrottle {
+	if s.AuthThrottle != nil {
+		return s.AuthThrottle
+	}
 	if lim.AuthFailureDelay <= 0 {
 		return nil
 	}
