@@ -38,6 +38,7 @@ func startAuthServer(t *testing.T, mod func(*config)) map[string]string {
 		*p = "127.0.0.1:0"
 	}
 	cfg.Web = ""
+	cfg.Ops.Metrics = "127.0.0.1:0"
 	mod(&cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	readyc := make(chan map[string]string, 1)

@@ -178,6 +178,9 @@ type siteConfig struct {
 	// transport, when set (tests), replaces direct MX delivery for
 	// the queue's remote recipients.
 	transport smtpqueue.Transport
+	// queueEvent, when set, receives the queue's events (ops.go: logs
+	// and metrics).
+	queueEvent func(smtpqueue.Event)
 }
 
 // maxConfigSize bounds the configuration file.

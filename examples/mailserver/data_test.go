@@ -30,6 +30,7 @@ func runOnce(t *testing.T, cfg config) (addrs map[string]string, banner string, 
 		*p = "127.0.0.1:0"
 	}
 	cfg.Web = ""
+	cfg.Ops.Metrics = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	readyc := make(chan map[string]string, 1)
@@ -183,6 +184,7 @@ func TestMailserverRestartKeepsAccountMailAndCertificate(t *testing.T) {
 		*p = "127.0.0.1:0"
 	}
 	second.Web = ""
+	second.Ops.Metrics = "127.0.0.1:0"
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel() // were it let in, it would return at once
 	err = run(cancelled, second, slog.New(slog.DiscardHandler), io.Discard, nil)

@@ -104,6 +104,9 @@ type config struct {
 	ScramPlus bool
 	// LogFormat is "text" or "json"; LogLevel a slog level name.
 	LogFormat, LogLevel string
+	// Ops is metrics, the admin API and the abuse limits (ops.go,
+	// abuse.go).
+	Ops opsConfig
 }
 
 func defaultConfig() config {
@@ -122,12 +125,16 @@ func defaultConfig() config {
 		POP3TLS:       "127.0.0.1:1995",
 		Web:           "127.0.0.1:8025",
 		Auth:          defaultAuthConfig(),
+		Ops:           defaultOpsConfig(),
 	}
 }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "dns-records" {
 		os.Exit(dnsRecordsMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "unblock" {
+		os.Exit(unblockMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if len(os.Args) > 1 {
 		if code, ok := subcommand(os.Args[1], os.Args[2:], os.Stdin, os.Stdout, os.Stderr); ok {
@@ -162,6 +169,7 @@ func main() {
 	flag.BoolVar(&cfg.WebPublic, "web-public", false, "allow the web inbox on an address other than loopback (it shows every account's mail)")
 	trace := flag.Bool("trace", false, "write a protocol trace of every session to standard error (passwords and AUTH exchanges redacted, bodies elided)")
 	authFlags(flag.CommandLine, &cfg.Auth)
+	opsFlags(flag.CommandLine, &cfg.Ops)
 	flag.Parse()
 	if *trace {
 		cfg.Trace = os.Stderr
@@ -206,6 +214,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	// One SASL registry per protocol would work as well; the store
 	// implements every credential interface sasl knows of that it can
 	// serve (password, SCRAM keys derived at AddUser).
+	op, err := newOps(cfg.Ops, data.dir, logger)
+	if err != nil {
+		return err
+	}
 	// SCRAM -PLUS only when asked for (config.go).
 	auth := &sasl.Registry{Credentials: store, Hostname: cfg.Hostname, Mechanisms: mechanisms(cfg.ScramPlus)}
 
@@ -223,9 +235,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	var limits smtpserver.Limits
 	if cfg.Site != nil {
 		// A configured server: accounts, aliases, relay (site.go).
+		cfg.Site.queueEvent = op.queueEvent
 		st, err := startSite(ctx, cfg, data, mauth, logger)
 		if err != nil {
 			return err
+		}
+		if st.queue != nil {
+			op.watchQueue(st.queue.Stats)
 		}
 		defer st.stop()
 		auth.Credentials = st.dir
@@ -234,6 +250,11 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		users = st.dir.names
 		limits = cfg.Site.smtpLimits()
 	}
+	// The account's delay and block before SASL checks credentials
+	// (abuse.go).
+	auth.Credentials = guardCredentials(auth.Credentials, op.abuse.lim)
+	// Per-account limits on submitted mail (abuse.go).
+	subBackend = limitedBackend{subBackend, op.abuse}
 
 	mx := &smtpserver.Server{
 		Hostname:  cfg.Hostname,
@@ -271,6 +292,8 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		Trace:     cfg.Trace,
 	}
 
+	op.instrument(mx, submission, imapSrv, pop3Srv)
+
 	type service struct {
 		name  string
 		addr  string
@@ -307,6 +330,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		closeAll()
 		return err
 	}
+	if ml, err := op.listen(cfg.Ops); err != nil {
+		closeAll()
+		return err
+	} else if ml != nil {
+		ls["metrics"] = ml
+		op.serve(ml)
+	}
 
 	if data.persistent {
 		fmt.Fprintf(out, "posthorn mailserver for @%s (data in %s: mail, account and certificate survive restarts)\n", cfg.Domain, data.dir)
@@ -326,6 +356,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	}
 	if web != nil {
 		fmt.Fprintf(out, "  %-11s http://%-15s web inbox (live), JSON API under /api/v1\n", "web", ls["web"].Addr())
+	}
+	if ml := ls["metrics"]; ml != nil {
+		fmt.Fprintf(out, "  %-11s http://%s/metrics (Prometheus); blocks: mailserver unblock -list\n", "metrics", ml.Addr())
 	}
 	mauth.banner(out, cfg)
 	if cfg.Site == nil {
@@ -355,6 +388,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	web.shutdown(shutCtx)
+	defer op.shutdown(shutCtx)
 	for _, shut := range []func(context.Context) error{mx.Shutdown, submission.Shutdown, imapSrv.Shutdown, pop3Srv.Shutdown} {
 		if err := shut(shutCtx); err != nil && !isClosed(err) {
 			logger.Warn("shutdown", "err", err)

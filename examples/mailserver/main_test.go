@@ -27,18 +27,35 @@ func startServer(t *testing.T) (addrs map[string]string, certFile string) {
 // (-trace) going to trace.
 func startServerTrace(t *testing.T, trace io.Writer) (addrs map[string]string, certFile string) {
 	t.Helper()
+	return startServerWith(t, func(c *config) { c.Trace = trace })
+}
+
+// startServerWith is startServer with the configuration changed by edit
+// (after the test defaults: free ports, password demo-pw, a fresh data
+// directory).
+func startServerWith(t *testing.T, edit func(*config)) (addrs map[string]string, certFile string) {
+	t.Helper()
+	return startServerWithLog(t, io.Discard, edit)
+}
+
+// startServerWithLog is startServerWith with the program's log going to
+// logw.
+func startServerWithLog(t *testing.T, logw io.Writer, edit func(*config)) (addrs map[string]string, certFile string) {
+	t.Helper()
 	cfg := defaultConfig()
-	cfg.Trace = trace
 	cfg.Password = "demo-pw"
 	cfg.Data = t.TempDir() // the Maildir store, as a newcomer runs it
-	for _, p := range []*string{&cfg.SMTP, &cfg.Submission, &cfg.SubmissionTLS, &cfg.IMAP, &cfg.IMAPTLS, &cfg.POP3, &cfg.POP3TLS, &cfg.Web} {
+	for _, p := range []*string{&cfg.SMTP, &cfg.Submission, &cfg.SubmissionTLS, &cfg.IMAP, &cfg.IMAPTLS, &cfg.POP3, &cfg.POP3TLS, &cfg.Web, &cfg.Ops.Metrics} {
 		*p = "127.0.0.1:0"
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	readyc := make(chan map[string]string, 1)
 	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewTextHandler(logw, nil))
 	go func() {
 		done <- run(ctx, cfg, logger, &out, func(ls listeners, _ mailStore) {
 			m := map[string]string{}

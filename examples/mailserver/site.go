@@ -96,6 +96,7 @@ func startSite(ctx context.Context, cfg config, data *siteData, mauth *mailAuth,
 			Transport:  &relayTransport{s: s, next: next},
 			Postmaster: "postmaster@" + cfg.Site.domains[0],
 			Logger:     logger.With("queue", "outbound"),
+			OnEvent:    cfg.Site.queueEvent,
 		})
 		if err != nil {
 			cancel()

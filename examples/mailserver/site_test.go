@@ -69,6 +69,7 @@ func startConfigured(t *testing.T, conf string, mod func(*config)) *testSite {
 		*p = "127.0.0.1:0"
 	}
 	cfg.Web = ""
+	cfg.Ops.Metrics = "127.0.0.1:0"
 	ts := &testSite{data: data, remote: &captureTransport{got: make(chan captured, 10)}}
 	cfg.Site.transport = ts.remote
 	accts := accountsFile{}
