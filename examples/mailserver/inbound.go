@@ -96,17 +96,30 @@ func (d *stampDelivery) DeliverMessage(ctx context.Context, users []string, body
 }
 
 // deliveredTo returns the header lines of header with Delivered-To: for
-// account, after a leading Return-Path: if there is one.
+// account on top, below the Return-Path: field (returnPath's, which
+// comes after the Authentication-Results of the inbound checks) moved
+// to the very top, where RFC 5321 §4.4 puts it.
 func (s *site) deliveredTo(header func() []byte, account string) []byte {
 	h := header()
 	dt := "Delivered-To: " + account + "@" + s.cfg.domains[0] + "\r\n"
 	out := make([]byte, 0, len(h)+len(dt))
-	if bytes.HasPrefix(h, []byte("Return-Path:")) {
-		if i := bytes.Index(h, []byte("\r\n")); i >= 0 {
-			out = append(out, h[:i+2]...)
-			h = h[i+2:]
+	start := -1
+	if bytes.HasPrefix(h, returnPathName) {
+		start = 0
+	} else if i := bytes.Index(h, append([]byte("\r\n"), returnPathName...)); i >= 0 {
+		start = i + 2
+	}
+	if start >= 0 {
+		if n := bytes.Index(h[start:], []byte("\r\n")); n >= 0 {
+			end := start + n + 2
+			out = append(out, h[start:end]...)
+			out = append(out, dt...)
+			out = append(out, h[:start]...)
+			return append(out, h[end:]...)
 		}
 	}
 	out = append(out, dt...)
 	return append(out, h...)
 }
+
+var returnPathName = []byte("Return-Path: ")

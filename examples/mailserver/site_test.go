@@ -22,10 +22,12 @@ import (
 
 	"github.com/posthorn/posthorn/imap"
 	"github.com/posthorn/posthorn/imap/imapclient"
+	"github.com/posthorn/posthorn/internal/dns/dnstest"
 	"github.com/posthorn/posthorn/internal/testpeer"
 	"github.com/posthorn/posthorn/internal/tlsutil"
 	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/dkim"
 	"github.com/posthorn/posthorn/smtp/smtpclient"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -713,4 +715,53 @@ func (deferTransport) Send(ctx context.Context, env *smtpclient.Envelope, msg sm
 		res[i] = smtpclient.RecipientResult{Recipient: r, Err: smtp.NewError(451, smtp.EnhancedCode{4, 4, 1}, "try later")}
 	}
 	return res
+}
+
+// A configured MX applies the sender domain's DMARC policy (reject is
+// refused, quarantine filed into Junk with Delivered-To), and what
+// submission queues for a remote domain carries a DKIM signature that
+// verifies against the data directory's key.
+func TestConfiguredMessageAuthentication(t *testing.T) {
+	z := dnstest.NewServer(t)
+	z.TXT("bank.example", "v=spf1 ip4:192.0.2.1 -all")
+	z.TXT("_dmarc.bank.example", "v=DMARC1; p=reject")
+	z.TXT("news.example", "v=spf1 ip4:192.0.2.1 -all")
+	z.TXT("_dmarc.news.example", "v=DMARC1; p=quarantine")
+	conf := strings.Replace(testSiteConfig, `"checks": {"off": true}`,
+		`"checks": {"check_loopback": true, "resolver": "`+z.Addr.String()+`"}, "dkim": {"selector": "mail"}`, 1)
+	ts := startConfigured(t, conf, nil)
+	ctx := context.Background()
+	send := func(from, msg string) error {
+		cl, err := smtpclient.Dial(ctx, ts.addrs["smtp"], &smtpclient.Options{LocalName: "out.example.com"})
+		require.NoError(t, err)
+		defer cl.Quit(ctx)
+		_, err = cl.Send(ctx, &smtpclient.Envelope{From: from, To: []string{"info@example.org"}}, strings.NewReader(msg), int64(len(msg)))
+		return err
+	}
+	assert.Equal(t, 550, smtpCode(send("ceo@bank.example", "From: ceo@bank.example\r\nSubject: wire\r\n\r\nnow\r\n")))
+	require.NoError(t, send("x@news.example", "From: x@news.example\r\nSubject: deals\r\n\r\nbuy\r\n"))
+	assert.Empty(t, ts.readMailbox(t, "alice", "INBOX"))
+	junk := ts.readMailbox(t, "alice", "Junk")
+	require.Len(t, junk, 1)
+	assert.True(t, strings.HasPrefix(junk[0], "Return-Path: <x@news.example>\r\nDelivered-To: alice@example.org\r\n"), "%.200s", junk[0])
+	assert.Contains(t, junk[0], "policy.dmarc=quarantine")
+
+	require.NoError(t, ts.submit(t, "alice", "alice@example.org", []string{"friend@example.com"},
+		"From: alice@example.org\nTo: friend@example.com\nSubject: signed\n\nhello\n"))
+	var got captured
+	select {
+	case got = <-ts.remote.got:
+	case <-time.After(20 * time.Second):
+		t.Fatal("nothing sent")
+	}
+	key, _, err := loadOrCreateKey(filepath.Join(ts.data, "dkim.pem"))
+	require.NoError(t, err)
+	rec, err := dkim.KeyRecordFor(key.Public())
+	require.NoError(t, err)
+	z.TXT("mail._domainkey.example.org", splitTXT(rec)...)
+	res, err := dkim.Verify(ctx, strings.NewReader(got.msg), &dkim.VerifyOptions{Resolver: dnsClientFor(z)})
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	assert.Equal(t, dkim.Pass, res[0].Status, "%v", res[0].Err)
+	assert.Equal(t, "example.org", res[0].Signature.Domain)
 }
