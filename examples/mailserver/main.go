@@ -58,7 +58,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/pop3/pop3server"
@@ -384,16 +383,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
-	logger.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.Ops.ShutdownTimeout)
 	defer cancel()
 	web.shutdown(shutCtx)
 	defer op.shutdown(shutCtx)
-	for _, shut := range []func(context.Context) error{mx.Shutdown, submission.Shutdown, imapSrv.Shutdown, pop3Srv.Shutdown} {
-		if err := shut(shutCtx); err != nil && !isClosed(err) {
-			logger.Warn("shutdown", "err", err)
-		}
-	}
+	shutdownAll(shutCtx, logger, map[string]func(context.Context) error{
+		"smtp": mx.Shutdown, "submission": submission.Shutdown, "imap": imapSrv.Shutdown, "pop3": pop3Srv.Shutdown,
+	})
 	return runErr
 }
 

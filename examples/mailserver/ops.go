@@ -47,18 +47,21 @@ type opsConfig struct {
 	// loopback only unless MetricsPublic.
 	Metrics       string
 	MetricsPublic bool
+	// ShutdownTimeout bounds the graceful shutdown (shutdown.go).
+	ShutdownTimeout time.Duration
 	// Abuse is the authentication throttle and the submission limits.
 	Abuse abuseConfig
 }
 
 func defaultOpsConfig() opsConfig {
-	return opsConfig{Metrics: "127.0.0.1:9125", Abuse: defaultAbuseConfig()}
+	return opsConfig{Metrics: "127.0.0.1:9125", ShutdownTimeout: 30 * time.Second, Abuse: defaultAbuseConfig()}
 }
 
 // opsFlags registers the flags of o on fs.
 func opsFlags(fs *flag.FlagSet, o *opsConfig) {
 	fs.StringVar(&o.Metrics, "metrics", o.Metrics, `Prometheus metrics (/metrics) and admin API (/admin) listen address ("" turns it off; loopback only without -metrics-public)`)
 	fs.BoolVar(&o.MetricsPublic, "metrics-public", o.MetricsPublic, "allow the metrics address to be other than loopback")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "on SIGTERM or SIGINT, how long transactions in flight (SMTP DATA, IMAP APPEND) may take to finish before their connections are cut")
 	abuseFlags(fs, &o.Abuse)
 }
 
