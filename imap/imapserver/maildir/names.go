@@ -26,7 +26,7 @@ import (
 // Dovecot's listescape plugin writes them, "\" and two lower-case hex
 // digits: "." (the on-disk separator), "\" itself, and "~" at the start
 // of a part. A Dovecot configured with `separator = /` and the listescape
-// plugin reads the same names.
+// plugin reads the same names, and we read its (TestListescapeDovecot).
 
 // ErrBadName is returned (wrapped) for a mailbox name the store refuses:
 // empty levels, NUL or other control characters, invalid UTF-8, or a

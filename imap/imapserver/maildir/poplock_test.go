@@ -107,7 +107,15 @@ func deadPID(t *testing.T) int {
 // the listescape plugin, and the POP3 session lock on.
 func compatDovecot(t *testing.T) *testpeer.Dovecot {
 	return testpeer.StartDovecot(t, testpeer.DovecotOptions{ExtraConfig: `pop3_lock_session = yes
-mail_plugins = $mail_plugins listescape
+protocol imap {
+  mail_plugins = $mail_plugins listescape
+}
+protocol pop3 {
+  mail_plugins = $mail_plugins listescape
+}
+protocol lmtp {
+  mail_plugins = $mail_plugins listescape
+}
 namespace inbox {
   separator = /
 }
