@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/posthorn/posthorn/imap/imapserver/maildir"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -242,12 +243,22 @@ func dnsRecordsMain(args []string, out, errOut io.Writer) int {
 	return 0
 }
 
+// withJunkFiling returns the store the MX delivers into: the Maildir
+// store files the messages the sender's DMARC policy quarantines into
+// Junk itself, at commit (it reads smtpserver.InboundVerdict); the
+// memory store is wrapped in junkFiling.
+func withJunkFiling(store mailStore) mailStore {
+	if _, ok := store.(*maildir.Store); ok {
+		return store
+	}
+	return junkFiling{store}
+}
+
 // junkFiling delivers the messages the sender's DMARC policy quarantines
 // (smtpserver.AuthVerdict.Quarantine) into each recipient's Junk mailbox,
 // flagged $Junk, and the rest as the store does. The verdict is known
 // only once the whole message has arrived, so a checked message is read
-// into memory first. (The Maildir store could rather decide the mailbox
-// at commit.)
+// into memory first.
 type junkFiling struct {
 	mailStore
 }

@@ -113,7 +113,15 @@ func splitTXT(s string) []string {
 // dmarc=pass recorded, a spoofed sender with p=reject is refused, a
 // failing one with p=quarantine lands in Junk. Submission signs, and the
 // signature verifies against the key record dns-records prints.
+// Both stores: the Maildir store files quarantined mail into Junk itself,
+// the memory store through junkFiling.
 func TestMailserverAuth(t *testing.T) {
+	for _, store := range []string{storeMaildir, storeMemory} {
+		t.Run(store, func(t *testing.T) { testMailserverAuth(t, store) })
+	}
+}
+
+func testMailserverAuth(t *testing.T, store string) {
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))
 	rec, err := dkim.KeyRecordFor(key.Public())
 	require.NoError(t, err)
@@ -133,6 +141,7 @@ func TestMailserverAuth(t *testing.T) {
 		c.Auth.CheckLoopback = true
 		c.Auth.DKIMKey = keyFile
 		c.Auth.Selector = "mail"
+		c.Store = store
 	})
 	ctx := context.Background()
 	send := func(from string, msg string) error {

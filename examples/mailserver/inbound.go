@@ -19,7 +19,7 @@ import (
 
 // mxBackend is the MX's backend of a configured server.
 func (s *site) mxBackend() smtpserver.Backend {
-	return smtpserver.NewStoreBackend(&stampDelivery{inner: junkFiling{s.store}, site: s}, smtpserver.StoreOptions{
+	return smtpserver.NewStoreBackend(&stampDelivery{inner: withJunkFiling(s.store), site: s}, smtpserver.StoreOptions{
 		Domains: s.cfg.domains,
 		Recipient: func(ctx context.Context, c *smtpserver.ConnInfo, to smtp.Mailbox) (string, error) {
 			return s.dir.resolve(to)

@@ -220,7 +220,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	// SCRAM -PLUS only when asked for (config.go).
 	auth := &sasl.Registry{Credentials: store, Hostname: cfg.Hostname, Mechanisms: mechanisms(cfg.ScramPlus)}
 
-	mxBackend := smtpserver.NewStoreBackend(junkFiling{store}, smtpserver.StoreOptions{
+	mxBackend := smtpserver.NewStoreBackend(withJunkFiling(store), smtpserver.StoreOptions{
 		Domains: []string{cfg.Domain}, Postmaster: cfg.User, Logger: logger,
 		Authenticate: mauth.inbound,
 	})

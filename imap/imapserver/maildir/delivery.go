@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
+	"github.com/posthorn/posthorn/smtp/smtpserver"
 )
 
 // Deliver adds a message to the user's INBOX and returns its UID. r is
@@ -61,6 +62,11 @@ func (s *Store) DeliverTo(ctx context.Context, username, mailbox string, r io.Re
 // and hard-linked into the other recipients' tmp. Each recipient's
 // commit is durable before DeliverMessage returns, and deliveries to one
 // user at the same time share their fsyncs (group commit).
+//
+// When the SMTP server's verdict (smtpserver.InboundVerdict) says the
+// sender's DMARC policy quarantines the message, it is filed into each
+// recipient's \Junk mailbox (or "Junk", created if missing), flagged
+// $Junk, instead of the INBOX.
 //
 // perRecipient[i] is nil when delivered, ErrNoSuchUser (fs.ErrNotExist)
 // for an unknown account, or imapserver.ErrOverQuota (syscall.EDQUOT).
@@ -117,6 +123,14 @@ func (s *Store) DeliverMessage(ctx context.Context, usernames []string, body io.
 		}
 		files[i] = &g
 	}
+	// The whole message has arrived, so the SMTP server's verdict is
+	// final: mail the sender's DMARC policy quarantines (RFC 9989
+	// §5.3.7) is filed at commit into each recipient's Junk mailbox,
+	// flagged $Junk, instead of the INBOX.
+	quarantine := false
+	if v := smtpserver.InboundVerdict(ctx); v != nil && v.Quarantine {
+		quarantine = true
+	}
 	// The links become durable with the rename into new and its
 	// directory's fsync; the users commit in parallel.
 	var wg sync.WaitGroup
@@ -128,6 +142,19 @@ func (s *Store) DeliverMessage(ctx context.Context, usernames []string, body io.
 		go func(i int) {
 			defer wg.Done()
 			req := &commitReq{mailbox: "INBOX", quota: true, files: []*pendingFile{files[i]}}
+			if quarantine {
+				u := users[i]
+				u.mu.Lock()
+				name, err := u.junkMailboxLocked()
+				u.mu.Unlock()
+				if err != nil {
+					s.fs.Remove(files[i].tmpPath)
+					perRecipient[i] = err
+					return
+				}
+				req.mailbox = name
+				files[i].flags = []string{junkFlag}
+			}
 			perRecipient[i] = users[i].commit.submit(req)
 		}(i)
 	}
