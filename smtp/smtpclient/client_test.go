@@ -2,6 +2,7 @@ package smtpclient
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -397,6 +398,56 @@ func TestScanMessage(t *testing.T) {
 			assert.Equal(t, msgInfo{eightBit: tt.eight, binary: tt.binary, utf8Header: tt.utf8Head}, info, "%q buf %d", tt.msg, bufSize)
 		}
 	}
+}
+
+// scanModel classifies msg byte by byte, as msgInfo documents.
+func scanModel(msg []byte) msgInfo {
+	var info msgInfo
+	inHeader := true
+	lines := bytes.Split(msg, []byte("\n"))
+	for i, line := range lines {
+		terminated := i < len(lines)-1
+		for j, c := range line {
+			switch {
+			case c >= 0x80:
+				info.eightBit = true
+				info.utf8Header = info.utf8Header || inHeader
+			case c == 0:
+				info.binary = true
+			case c == '\r' && (j < len(line)-1 || !terminated):
+				info.binary = true // CR not followed by LF
+			}
+		}
+		if !terminated {
+			break
+		}
+		content := bytes.TrimSuffix(line, []byte("\r"))
+		if len(content) == len(line) || len(content) > 998 {
+			info.binary = true // bare LF, or a line too long
+		}
+		if len(content) == 0 {
+			inHeader = false
+		}
+	}
+	return info
+}
+
+// FuzzScanMessage checks scanMessage, reading through buffers of any
+// size, against scanModel.
+func FuzzScanMessage(f *testing.F) {
+	f.Add([]byte("Subject: a\r\n\r\nbody\r\n.\r\n"), uint16(3))
+	f.Add([]byte("Subject: caf\xc3\xa9\r\n\r\nb\rare\r"), uint16(5))
+	f.Add([]byte("S: a\n\r\n"+strings.Repeat("x", 999)+"\r\n\x00"), uint16(64))
+	f.Fuzz(func(t *testing.T, msg []byte, bufSize uint16) {
+		bs := 1 + int(bufSize)%4096
+		info, err := scanMessage(bytes.NewReader(msg), int64(len(msg)), make([]byte, bs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := scanModel(msg); info != want {
+			t.Fatalf("%q buffer %d: %+v, model %+v", msg, bs, info, want)
+		}
+	})
 }
 
 func TestPrimitivesAndPool(t *testing.T) {

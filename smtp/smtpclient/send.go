@@ -661,6 +661,10 @@ type msgScanner struct {
 
 func (s *msgScanner) feed(p []byte) {
 	for len(p) > 0 {
+		if !s.inHeader {
+			s.feedBody(p)
+			return
+		}
 		i := bytes.IndexByte(p, '\n')
 		seg := p
 		if i >= 0 {
@@ -708,8 +712,69 @@ func (s *msgScanner) feed(p []byte) {
 	}
 }
 
+// feedBody classifies a piece of the body. The body is most of a
+// message, so instead of three searches and an 8-bit test per line it
+// tests the whole piece for 8-bit octets and NUL, looks for the LFs only
+// (one search per line, checking the CR before each and the line's
+// length), and counts the CRs once: any CR that no LF follows is bare.
+func (s *msgScanner) feedBody(p []byte) {
+	if !s.info.eightBit && hasHighBit(p) {
+		s.info.eightBit = true
+	}
+	if s.info.binary || len(p) == 0 {
+		return
+	}
+	if s.prevCR && p[0] != '\n' || bytes.IndexByte(p, 0) >= 0 {
+		s.info.binary = true
+		return
+	}
+	crs := 0 // CRs of p that an LF follows
+	for pos := 0; ; {
+		j := bytes.IndexByte(p[pos:], '\n')
+		if j < 0 {
+			s.lineLen += len(p) - pos
+			break
+		}
+		k := pos + j
+		switch {
+		case k > 0 && p[k-1] == '\r':
+			crs++
+		case k == 0 && s.prevCR:
+		default:
+			s.info.binary = true // bare LF
+			return
+		}
+		// The line's octets before its CRLF (RFC 5322 §2.1.1: 998 at most).
+		if s.lineLen+k-pos-1 > 998 {
+			s.info.binary = true
+			return
+		}
+		s.lineLen, s.prevCR = 0, false
+		pos = k + 1
+	}
+	s.prevCR = p[len(p)-1] == '\r'
+	if s.prevCR {
+		crs++ // its LF may come with the next piece
+	}
+	if bytes.Count(p, crOctet) != crs {
+		s.info.binary = true // a CR not followed by LF
+	}
+}
+
+var crOctet = []byte{'\r'}
+
 // hasHighBit reports whether any octet of p is 0x80 or above.
 func hasHighBit(p []byte) bool {
+	for len(p) >= 32 {
+		a := binary.LittleEndian.Uint64(p)
+		b := binary.LittleEndian.Uint64(p[8:])
+		c := binary.LittleEndian.Uint64(p[16:])
+		d := binary.LittleEndian.Uint64(p[24:])
+		if (a|b|c|d)&0x8080808080808080 != 0 {
+			return true
+		}
+		p = p[32:]
+	}
 	for len(p) >= 8 {
 		if binary.LittleEndian.Uint64(p)&0x8080808080808080 != 0 {
 			return true
