@@ -41,8 +41,19 @@ func benchMsg(size int) []byte {
 // startBenchServer runs the posthorn discard server in a child process
 // (this test binary, see TestServeSMTPForMailbench), so that the client
 // benchmarks count only the client's allocations and CPU.
+//
+// With POSTHORN_BENCH_SMTP_SERVER=ADDR the benchmarks use the server
+// already listening there instead (started by hand, with the same
+// environment), so that tools that cannot follow a child process
+// (valgrind --tool=callgrind, strace -c) see the client alone:
+//
+//	go test -c -o /tmp/cb.test . && POSTHORN_BENCH_SMTP_ADDR=127.0.0.1:33025 POSTHORN_BENCH_SMTP_PLAIN=1 /tmp/cb.test -test.run ServeSMTPForMailbench -test.timeout 0 &
+//	POSTHORN_BENCH_SMTP_SERVER=127.0.0.1:33025 GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind /tmp/cb.test -test.run XXX -test.bench 'SMTPClientPlain/posthorn' -test.benchtime 2000x
 func startBenchServer(b *testing.B, env ...string) string {
 	b.Helper()
+	if addr := os.Getenv("POSTHORN_BENCH_SMTP_SERVER"); addr != "" {
+		return addr
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
