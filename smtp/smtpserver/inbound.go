@@ -65,6 +65,15 @@ type InboundAuth struct {
 	// permits it). Many receivers leave it unset and let DMARC decide,
 	// since a forwarded message fails SPF but may pass DKIM.
 	RejectSPFFail bool
+	// CheckHelo also checks the HELO identity (RFC 7208 §2.3 recommends
+	// it), once per HELO name in a session, and records the result in
+	// Authentication-Results as spf with smtp.helo (AuthVerdict.SPFHelo).
+	// With RejectSPFFail a HELO fail is refused at MAIL as a MAIL FROM
+	// fail is; a HELO temperror refuses nothing. For the null
+	// reverse-path the MAIL FROM identity is postmaster@ the HELO name
+	// (§2.4), so the one evaluation serves both. DMARC uses only the
+	// MAIL FROM result (RFC 9989 §4.4.2).
+	CheckHelo bool
 	// ApplyDMARC applies the author domain's reject and quarantine
 	// policies; unset, the DMARC result is only recorded.
 	ApplyDMARC bool
@@ -83,6 +92,9 @@ type InboundAuth struct {
 type AuthVerdict struct {
 	// SPF is the MAIL FROM check; nil without InboundAuth.SPF.
 	SPF *spf.Outcome
+	// SPFHelo is the HELO identity's check; nil without
+	// InboundAuth.CheckHelo, or when the client sent no HELO name.
+	SPFHelo *spf.Outcome
 	// DKIM has one result per signature.
 	DKIM []dkim.Result
 	// DMARC is the evaluation; nil without InboundAuth.DMARC or without a
@@ -136,23 +148,47 @@ func (s *storeSession) authMail(ctx context.Context, from smtp.Mailbox) error {
 	if a.SPF == nil {
 		return nil
 	}
-	sender := ""
-	if !from.IsNull() {
-		sender = from.String()
+	ip := limit.AddrOf(s.conn.RemoteAddr)
+	if a.CheckHelo && s.conn.Hostname != "" {
+		// RFC 7208 §2.3: the HELO identity, checked once per name.
+		if s.helo == nil || s.heloName != s.conn.Hostname {
+			s.helo, s.heloName = a.SPF.CheckHelo(ctx, ip, s.conn.Hostname), s.conn.Hostname
+		}
+		s.verdict.SPFHelo = s.helo
+		if s.helo.Result == spf.Fail && a.RejectSPFFail {
+			return spfFailError(s.helo)
+		}
 	}
-	o := a.SPF.CheckMailFrom(ctx, limit.AddrOf(s.conn.RemoteAddr), s.conn.Hostname, sender)
+	var o *spf.Outcome
+	switch {
+	case from.IsNull() && s.verdict.SPFHelo != nil:
+		// RFC 7208 §2.4: the MAIL FROM identity of the null
+		// reverse-path is postmaster@ the HELO name, just checked.
+		c := *s.verdict.SPFHelo
+		c.Identity = spf.IdentityMailFrom
+		o = &c
+	case from.IsNull():
+		o = a.SPF.CheckMailFrom(ctx, ip, s.conn.Hostname, "")
+	default:
+		o = a.SPF.CheckMailFrom(ctx, ip, s.conn.Hostname, from.String())
+	}
 	s.verdict.SPF = o
 	switch {
 	case o.Result == spf.TempError:
 		return errSPFTemp
 	case o.Result == spf.Fail && a.RejectSPFFail:
-		if o.Explanation != "" {
-			// RFC 7208 §6.2: the explanation goes to the sender.
-			return smtp.NewError(550, smtp.EnhancedCode{5, 7, 23}, "SPF check failed: "+o.Explanation)
-		}
-		return errSPFFail
+		return spfFailError(o)
 	}
 	return nil
+}
+
+// spfFailError is the reply to an SPF fail (RFC 7372 §3.2).
+func spfFailError(o *spf.Outcome) error {
+	if o.Explanation != "" {
+		// RFC 7208 §6.2: the explanation goes to the sender.
+		return smtp.NewError(550, smtp.EnhancedCode{5, 7, 23}, "SPF check failed: "+o.Explanation)
+	}
+	return errSPFFail
 }
 
 // authReader passes the message to the store with forged
@@ -236,6 +272,9 @@ func (s *storeSession) authEnd() error {
 	defer func() { ar.res = res[:0] }()
 	if v.SPF != nil {
 		res = append(res, v.SPF.AuthResult())
+	}
+	if v.SPFHelo != nil {
+		res = append(res, v.SPFHelo.AuthResult())
 	}
 	dkimTemp := false
 	if ar.v != nil {

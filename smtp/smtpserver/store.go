@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/spf"
 )
 
 // DeliveryStore is a mail store that SMTP and LMTP deliver into through
@@ -188,8 +189,10 @@ type storeSession struct {
 	tee   inspectReader
 
 	// For StoreOptions.Authenticate only.
-	verdict AuthVerdict
-	auth    authReader
+	verdict  AuthVerdict
+	auth     authReader
+	helo     *spf.Outcome // the HELO identity's check, once per name
+	heloName string
 }
 
 var (
