@@ -1,8 +1,11 @@
 package dmarc_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"github.com/posthorn/posthorn/smtp/smtpclient"
+	"github.com/posthorn/posthorn/smtp/smtptest"
 	"net"
 	"net/netip"
 	"os"
@@ -121,4 +124,61 @@ func ExampleAggregator() {
 	// [mailto:dmarc@example.com] mx.example.org!example.com!1796601600!1796687999.xml.gz
 	// 2 pass
 	// 1 reject
+}
+
+// Sending the aggregate reports of the day that ended: record each
+// evaluation as it is made (smtpserver.InboundAuth.Reports does it for
+// an MX), ask for the due reports after midnight UTC, verify each
+// report's destinations and mail the report to them with smtpclient.
+func ExampleRecorder() {
+	mx := smtptest.NewServer(nil) // stands in for the report consumer's MX
+	defer mx.Close()
+	dns := records{"_dmarc.example.com": {"v=DMARC1; p=reject; rua=mailto:dmarc@example.com"}}
+	e := &dmarc.Evaluator{Resolver: dns}
+	rec := &dmarc.Recorder{Metadata: dmarc.ReportMetadata{OrgName: "mx.example.org", Email: "postmaster@example.org", ReportID: "mx1"}}
+
+	morning := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	for _, spfResult := range []string{"pass", "pass", "fail"} {
+		m := &dmarc.Message{From: "example.com", SPF: dmarc.SPFResult{Domain: "example.com", Result: spfResult}}
+		rec.RecordAt(morning, dmarc.Observation{SourceIP: netip.MustParseAddr("192.0.2.1"), Message: m, Evaluation: e.Evaluate(context.Background(), m)})
+	}
+
+	ctx := context.Background()
+	cl, err := smtpclient.Dial(ctx, mx.Addr, mx.ClientOptions())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cl.Quit(ctx)
+	next := time.Date(2026, 12, 8, 0, 5, 0, 0, time.UTC)
+	for _, r := range rec.Due(next) {
+		dests, err := e.ReportDestinations(ctx, r.Feedback.PolicyPublished.Domain, r.RUA)
+		if err != nil {
+			continue // temporary DNS failure: try again later
+		}
+		for _, uri := range dests {
+			to := dmarc.MailtoAddress(uri)
+			if to == "" {
+				continue
+			}
+			var msg bytes.Buffer
+			if err := r.WriteMessage(&msg, dmarc.MessageOptions{From: "dmarc-reports@example.org", To: to, Receiver: "mx.example.org", Date: next}); err != nil {
+				fmt.Println(err)
+				continue
+			}
+			env := &smtpclient.Envelope{From: "dmarc-reports@example.org", To: []string{to}}
+			if _, err := cl.Send(ctx, env, bytes.NewReader(msg.Bytes()), int64(msg.Len())); err != nil {
+				fmt.Println(err)
+			}
+		}
+	}
+	for _, m := range mx.Messages() {
+		fmt.Println(m.To, m.Subject)
+		for _, a := range m.Attachments {
+			fmt.Println(a.Filename)
+		}
+	}
+	// Output:
+	// [dmarc@example.com] Report Domain: example.com Submitter: mx.example.org Report-ID: <mx1.example.com.1796601600>
+	// mx.example.org!example.com!1796601600!1796687999.xml.gz
 }

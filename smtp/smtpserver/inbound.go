@@ -77,6 +77,12 @@ type InboundAuth struct {
 	// ApplyDMARC applies the author domain's reject and quarantine
 	// policies; unset, the DMARC result is only recorded.
 	ApplyDMARC bool
+	// Reports, when set, records every DMARC evaluation of a message
+	// that was then accepted or refused (not one answered 451) for the
+	// aggregate reports of RFC 9990; Reports.Due gives them once their
+	// period has ended. A policy not applied because ApplyDMARC is unset
+	// is reported as disposition none with reason local_policy.
+	Reports *dmarc.Recorder
 	// NoReceivedSPF leaves out the Received-SPF field
 	// (Authentication-Results has the SPF result too).
 	NoReceivedSPF bool
@@ -324,11 +330,13 @@ func (s *storeSession) authEnd() error {
 					// passed: ask again rather than judge.
 					return errDMARCTemp
 				case ev.Disposition == dmarc.DispositionReject:
+					s.report(&m, ev)
 					return smtp.NewError(550, smtp.EnhancedCode{5, 7, 1}, "Rejected by the DMARC policy of "+ev.PolicyDomain)
 				case ev.Disposition == dmarc.DispositionQuarantine:
 					v.Quarantine = true
 				}
 			}
+			s.report(&m, ev)
 		}
 	}
 	if len(res) > 0 {
@@ -342,6 +350,24 @@ func (s *storeSession) authEnd() error {
 		s.extra = append(s.extra, v.SPF.ReceivedSPF()...)
 	}
 	return nil
+}
+
+// report records an evaluation for the aggregate reports.
+func (s *storeSession) report(m *dmarc.Message, ev *dmarc.Evaluation) {
+	a := s.b.opts.Authenticate
+	if a.Reports == nil || ev.Result == dmarc.TempError {
+		return
+	}
+	o := dmarc.Observation{SourceIP: limit.AddrOf(s.conn.RemoteAddr), Message: m, Evaluation: ev}
+	if len(s.to) > 0 {
+		o.EnvelopeTo = s.to[0].Domain
+	}
+	if !a.ApplyDMARC && (ev.Disposition == dmarc.DispositionReject || ev.Disposition == dmarc.DispositionQuarantine) {
+		// RFC 9990 §3.1.1.14: what was done, and why it differs.
+		o.Disposition = dmarc.DispositionNone
+		o.Reasons = []dmarc.PolicyReason{{Type: "local_policy"}}
+	}
+	a.Reports.Record(o)
 }
 
 // maxFromField bounds the From: field kept for DMARC; a longer one is
