@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"hash/crc32"
-	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // The index of a mailbox is the file "posthorn-index" in its directory:
@@ -140,7 +140,13 @@ type logParser struct {
 // valid prefix. A line whose checksum does not match, or a last line
 // without its newline, ends it (RFC-less, our own format: see above).
 func (p *logParser) parse(data []byte, fn func(*record)) int {
-	p.text = string(data)
+	if len(data) == 0 {
+		return 0
+	}
+	// The strings share data's memory (no copy of a 10 MB index): data
+	// is never written after, and what outlives the parse is cloned
+	// (flag names here, file names and the rest in loadLocked).
+	p.text = unsafe.String(&data[0], len(data))
 	if p.flags == nil {
 		p.flags = map[string][]string{}
 	}
@@ -233,7 +239,10 @@ func (p *logParser) flagList(t []string) []string {
 	if l, ok := p.flags[key]; ok {
 		return l
 	}
-	l := slices.Clip(append([]string(nil), t...))
+	l := make([]string, len(t))
+	for i, f := range t {
+		l[i] = strings.Clone(f) // not a piece of the log's text
+	}
 	p.flags[key] = l
 	return l
 }

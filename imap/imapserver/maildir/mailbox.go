@@ -70,6 +70,9 @@ type mailbox struct {
 
 	log     file
 	logRecs int
+	// cacheRecs counts the C records (summaries found after their
+	// message's A record) in the log.
+	cacheRecs int
 	// dirStamp is the modification times of cur and new after our last
 	// scan or change: when they differ, another program changed the
 	// folder and it is scanned again.
@@ -230,7 +233,7 @@ func (mb *mailbox) loadLocked() error {
 		nrecs++
 		switch r.kind {
 		case 'H':
-			mb.uidValidity, mb.uidNext, mb.modSeq, mb.guid, mb.expiredTo = r.validity, r.uidNext, r.modSeq, r.guid, r.expired
+			mb.uidValidity, mb.uidNext, mb.modSeq, mb.guid, mb.expiredTo = r.validity, r.uidNext, r.modSeq, strings.Clone(r.guid), r.expired
 		case 'A':
 			tab.add(entry{uid: r.uid, raw: r.raw, date: r.date, size: r.size, modSeq: r.modSeq, loc: r.loc, base: r.base, flags: r.flags})
 		case 'C':
@@ -245,7 +248,7 @@ func (mb *mailbox) loadLocked() error {
 		case 'X':
 			for _, g := range r.gone {
 				tab.remove(g.uid)
-				mb.expunged = append(mb.expunged, expungeRec{g.uid, r.modSeq, g.base})
+				mb.expunged = append(mb.expunged, expungeRec{g.uid, r.modSeq, strings.Clone(g.base)})
 			}
 		case 'U':
 			mb.uidNext, mb.modSeq = max(mb.uidNext, r.uidNext), max(mb.modSeq, r.modSeq)
@@ -285,13 +288,23 @@ func (mb *mailbox) loadLocked() error {
 			mb.guid = newGUID()
 		}
 	}
-	// The messages: four allocations for all of them.
-	n := 0
+	// The messages: five allocations for all of them, the file names
+	// in one string (not the log's text, which holds much else).
+	n, nameBytes := 0, 0
 	for i := range tab.entries {
 		if !tab.entries[i].gone {
 			n++
+			nameBytes += len(tab.entries[i].base)
 		}
 	}
+	var names strings.Builder
+	names.Grow(nameBytes)
+	for i := range tab.entries {
+		if !tab.entries[i].gone {
+			names.WriteString(tab.entries[i].base)
+		}
+	}
+	nameText := names.String()
 	mb.msgs = make([]*message, 0, n)
 	mds := make([]msgData, n)
 	fss := make([]flagState, n)
@@ -303,7 +316,8 @@ func (mb *mailbox) loadLocked() error {
 		}
 		k := len(mb.msgs)
 		md := &mds[k]
-		md.uid, md.date, md.vsize, md.raw, md.base, md.mb = e.uid, time.Unix(0, e.date), e.size, e.raw, e.base, mb
+		md.uid, md.date, md.vsize, md.raw, md.base, md.mb = e.uid, time.Unix(0, e.date), e.size, e.raw, nameText[:len(e.base)], mb
+		nameText = nameText[len(e.base):]
 		md.sum.Store(e.loc)
 		fss[k] = flagState{modSeq: e.modSeq, flags: e.flags}
 		ms[k] = message{md, &fss[k]}
@@ -319,7 +333,7 @@ func (mb *mailbox) loadLocked() error {
 		if err != nil {
 			return err
 		}
-		mb.log, mb.logRecs = f, nrecs
+		mb.log, mb.logRecs, mb.cacheRecs = f, nrecs, ncache
 	}
 	mb.loaded = true
 	mb.openCacheLocked()
@@ -335,7 +349,7 @@ func (mb *mailbox) loadLocked() error {
 	}
 	// Many summary locations in C records: a checkpoint folds them into
 	// the messages' records, so that the next load reads one line each.
-	if needCheckpoint || mb.logRecs > 2*len(mb.msgs)+1024 || ncache > len(mb.msgs)/4+1024 {
+	if needCheckpoint || mb.logRecs > 2*len(mb.msgs)+1024 || mb.cacheRecs > len(mb.msgs)/4+1024 {
 		if err := mb.checkpointLocked(); err != nil {
 			return err
 		}
@@ -670,6 +684,7 @@ func (mb *mailbox) checkpointLocked() error {
 		mb.expunged = append([]expungeRec(nil), mb.expunged[cut:]...)
 		mb.expungedBases = nil
 	}
+	mb.compactCacheLocked()
 	buf := appendRecord(nil, &record{kind: 'H', validity: mb.uidValidity, uidNext: mb.uidNext, modSeq: mb.modSeq, guid: mb.guid, expired: mb.expiredTo})
 	for i := 0; i < len(mb.expunged); {
 		r := record{kind: 'X', modSeq: mb.expunged[i].modSeq}
@@ -692,7 +707,7 @@ func (mb *mailbox) checkpointLocked() error {
 	if err != nil {
 		return err
 	}
-	mb.log, mb.logRecs = f, 1+len(mb.msgs)
+	mb.log, mb.logRecs, mb.cacheRecs = f, 1+len(mb.msgs), 0
 	mb.writeUIDListLocked()
 	return nil
 }
@@ -769,6 +784,13 @@ func (mb *mailbox) renameForFlagsLocked(md *message, flags []string) {
 func (mb *mailbox) closeLocked() error {
 	if mb.uidlistDirty && mb.loaded && !mb.deleted {
 		mb.writeUIDListLocked()
+	}
+	if mb.log != nil && mb.loaded && !mb.deleted && mb.cacheRecs > len(mb.msgs)/4+1024 {
+		// Summaries found this time: folded into the messages' records
+		// now rather than at the next start (see loadLocked).
+		if err := mb.checkpointLocked(); err != nil {
+			mb.u.s.logger.Warn("maildir: checkpoint", "mailbox", mb.name, "err", err)
+		}
 	}
 	if mb.log != nil && mb.loaded && !mb.deleted && !mb.changedOnDisk() && mb.stampSettled() {
 		// The directories as we leave them, so that the next start

@@ -54,9 +54,9 @@ func (m *message) pathLocked() string {
 	if p := m.path.Load(); p != nil {
 		return *p
 	}
-	p := m.mb.defaultPath(m.base, m.flags)
-	m.path.Store(&p)
-	return p
+	// Not stored: a path per message would cost more memory than it
+	// saves time.
+	return m.mb.defaultPath(m.base, m.flags)
 }
 
 // curPath is pathLocked for callers without the lock.

@@ -26,6 +26,9 @@ import (
 //
 //	go test -c -o /tmp/md.test ./imap/imapserver/maildir
 //	for i in 1 2 3 4 5; do POSTHORN_MAILDIR_SCALE=/tmp/md100k /tmp/md.test -test.run TestScale -test.v | grep scale:; done
+//
+// With POSTHORN_MAILDIR_SCALE_ENVELOPE=1 it also fetches every ENVELOPE
+// (the first such run computes the summaries and fills the cache).
 func TestScale(t *testing.T) {
 	dir := os.Getenv("POSTHORN_MAILDIR_SCALE")
 	if dir == "" {
@@ -77,16 +80,29 @@ func TestScale(t *testing.T) {
 			n++
 		}
 	}
+	heap := func() int64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
 	cmd("a", "LOGIN alice pw")
+	cmd("l", `LIST "" *`)
+	idle := heap() - int64(before.HeapAlloc) // the mailbox not opened yet
 	_, sel := cmd("b", "SELECT INBOX")
 	lines, fetch := cmd("c", "UID FETCH 1:* (UID FLAGS)")
 	_, env := cmd("d", "FETCH 1:1000 (ENVELOPE)")
-	var after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	t.Logf("scale: %d messages: SELECT %v, UID FETCH 1:* (UID FLAGS) %v (%d lines), FETCH 1:1000 (ENVELOPE) %v, total since start %v, heap %d B/message",
+	open := heap() - int64(before.HeapAlloc)
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("scale: %d messages: SELECT %v, UID FETCH 1:* (UID FLAGS) %v (%d lines), FETCH 1:1000 (ENVELOPE) %v, total since start %v, heap %d B/message (before SELECT: %d B in all); load %s",
 		n, sel.Round(time.Millisecond), fetch.Round(time.Millisecond), lines, env.Round(time.Millisecond), time.Since(start).Round(time.Millisecond),
-		(int64(after.HeapAlloc)-int64(before.HeapAlloc))/int64(n))
+		open/int64(n), idle, strings.TrimSpace(string(load)))
+	if os.Getenv("POSTHORN_MAILDIR_SCALE_ENVELOPE") != "" {
+		// Every ENVELOPE: from the summary cache once a process has
+		// computed them (the first run reads every message file once).
+		_, all := cmd("e", "FETCH 1:* (ENVELOPE)")
+		t.Logf("scale: FETCH 1:* (ENVELOPE) %v, heap after %d B/message", all.Round(time.Millisecond), (heap()-int64(before.HeapAlloc))/int64(n))
+	}
 }
 
 // cpuTime is the process's user and system CPU time so far: on a shared

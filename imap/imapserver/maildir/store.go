@@ -140,8 +140,11 @@ type Store struct {
 	fs     fileSystem
 	logger *slog.Logger
 	now    func() time.Time
-	host   string
-	pid    int
+	// cacheSlack is the waste a summary cache may hold beyond what its
+	// messages use before a checkpoint rewrites it (summary.go).
+	cacheSlack int64
+	host       string
+	pid        int
 	// lockHost is the host name as Dovecot writes it in dotlocks
 	// (gethostname), popLockWait how long LockMaildrop waits.
 	lockHost    string
@@ -200,7 +203,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Store{root: filepath.Clean(dir), fs: opts.fs, logger: opts.Logger, now: time.Now, pid: os.Getpid(), users: map[string]*user{}}
+	s := &Store{root: filepath.Clean(dir), fs: opts.fs, logger: opts.Logger, now: time.Now, pid: os.Getpid(), users: map[string]*user{}, cacheSlack: 1 << 20}
 	if s.fs == nil {
 		s.fs = osFS{}
 	}

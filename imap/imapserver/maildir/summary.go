@@ -1,11 +1,13 @@
 package maildir
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"os"
+	"slices"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
 )
@@ -32,7 +34,8 @@ import (
 // through IMAP (from the bytes being written, not read back) and, for
 // messages delivered by stream or by other programs, on first use.
 // Records of expunged messages are dropped when the cache is rewritten
-// at an index checkpoint where they make up most of it.
+// at an index checkpoint where they make up most of it
+// (compactCacheLocked).
 const cacheName = "posthorn-cache"
 
 const (
@@ -226,9 +229,70 @@ func (m *message) Summary() *imapserver.Summary {
 		u := mb.u
 		u.mu.Lock()
 		if mb.loaded && !mb.deleted && mb.log != nil {
-			mb.writeLogLocked(&record{kind: 'C', uid: m.uid, loc: loc})
+			if mb.writeLogLocked(&record{kind: 'C', uid: m.uid, loc: loc}) == nil {
+				mb.cacheRecs++
+			}
 		}
 		u.mu.Unlock()
 	}
 	return sum
+}
+
+// compactCacheLocked rewrites the summary cache without the records no
+// message refers to (expunged messages', records computed twice), when
+// they make up most of it. The new file replaces the old by a rename,
+// unsynced like every cache write: should the index checkpoint that
+// follows be lost, its locations point into the new file, fail their
+// checks and are computed again. The caller holds user.mu.
+func (mb *mailbox) compactCacheLocked() {
+	var live int64
+	for _, m := range mb.msgs {
+		_, n := unpackLoc(m.sum.Load())
+		live += int64(n)
+	}
+	mb.cacheMu.Lock()
+	defer mb.cacheMu.Unlock()
+	if mb.cache == nil || mb.cacheEnd <= 2*live+mb.u.s.cacheSlack {
+		return
+	}
+	fsys := mb.u.s.fs
+	tmp := mb.path(cacheName + ".new")
+	nf, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	head := []byte(fmt.Sprintf("posthorn-cache 1 %s\n", mb.guid))
+	w := bufio.NewWriterSize(nf, 1<<16)
+	w.Write(head)
+	end := int64(len(head))
+	locs := make([]uint64, len(mb.msgs))
+	var buf []byte
+	for i, m := range mb.msgs {
+		off, n := unpackLoc(m.sum.Load())
+		if n == 0 {
+			continue
+		}
+		buf = slices.Grow(buf[:0], n)[:n]
+		if _, err := mb.cache.ReadAt(buf, off); err != nil || decodeSummary(buf, mb.cacheValidity, m.uid) == nil {
+			continue // computed again when needed
+		}
+		w.Write(buf)
+		locs[i] = packLoc(end, n)
+		end += int64(n)
+	}
+	if err := w.Flush(); err != nil {
+		nf.Close()
+		fsys.Remove(tmp)
+		return
+	}
+	if err := fsys.Rename(tmp, mb.path(cacheName)); err != nil {
+		nf.Close()
+		fsys.Remove(tmp)
+		return
+	}
+	mb.cache.Close()
+	mb.cache, mb.cacheEnd = nf, end
+	for i, m := range mb.msgs {
+		m.sum.Store(locs[i])
+	}
 }

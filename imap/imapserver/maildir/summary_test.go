@@ -353,3 +353,80 @@ func TestSummaryRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryCompaction: once expunged messages' records make up most of
+// the cache, a checkpoint rewrites it with the live ones only, and they
+// are still served without opening a message file, in this process and
+// the next.
+func TestSummaryCompaction(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfs := &openCountFS{}
+	s, err := Open(dir, &Options{fs: cfs, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cacheSlack = 0
+	s.AddUser("alice", "pw")
+	u, _ := s.User(ctx, "alice", nil)
+	for i := 0; i < 20; i++ {
+		m := fmt.Sprintf("Subject: message %d %s\r\nFrom: a@example.org\r\n\r\nbody\r\n", i, strings.Repeat("x", i*10))
+		if _, err := u.Append(ctx, "INBOX", strings.NewReader(m), -1, imapserver.AppendOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := serveIMAP(t, s, "alice", "pw")
+	l.cmd("SELECT INBOX")
+	want := l.cmd("UID FETCH 16:* (ENVELOPE BODYSTRUCTURE)")
+	l.cmd("STORE 1:15 +FLAGS (\\Deleted)")
+	l.cmd("EXPUNGE")
+	cache := filepath.Join(dir, "alice", cacheName)
+	before, _ := os.Stat(cache)
+	us, _ := s.user("alice")
+	us.mu.Lock()
+	err = us.mailboxes["INBOX"].checkpointLocked()
+	us.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(cache)
+	if after.Size() >= before.Size()/2 {
+		t.Fatalf("cache %d octets before the checkpoint, %d after", before.Size(), after.Size())
+	}
+	cfs.opens.Store(0)
+	if got := l.cmd("UID FETCH 16:* (ENVELOPE BODYSTRUCTURE)"); !sameFetch(got, want) || strings.Count(got, "ENVELOPE") != 5 {
+		t.Fatalf("after compaction:\n got %q\nwant %q", got, want)
+	}
+	if n := cfs.opens.Load(); n != 0 {
+		t.Fatalf("after compaction: %d message files opened", n)
+	}
+	s.now = func() time.Time { return time.Now().Add(time.Minute) }
+	s.Close()
+	s, _ = Open(dir, &Options{fs: cfs, Logger: slog.New(slog.DiscardHandler)})
+	defer s.Close()
+	s.AddUser("alice", "pw")
+	l = serveIMAP(t, s, "alice", "pw")
+	l.cmd("SELECT INBOX")
+	if got := l.cmd("UID FETCH 16:* (ENVELOPE BODYSTRUCTURE)"); !sameFetch(got, want) {
+		t.Fatalf("after a restart:\n got %q\nwant %q", got, want)
+	}
+	if n := cfs.opens.Load(); n != 0 {
+		t.Fatalf("%d message files opened", n)
+	}
+}
+
+// sameFetch compares FETCH responses without their sequence numbers
+// (an expunge renumbers the messages).
+func sameFetch(a, b string) bool {
+	strip := func(s string) string {
+		var out []string
+		for _, l := range strings.SplitAfter(s, "\r\n") {
+			if _, rest, ok := strings.Cut(l, " FETCH "); ok {
+				l = rest
+			}
+			out = append(out, l)
+		}
+		return strings.Join(out, "")
+	}
+	return strip(a) == strip(b)
+}
