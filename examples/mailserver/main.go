@@ -40,7 +40,7 @@
 //	mailserver useradd|userdel|passwd -config FILE NAME
 //	mailserver queue -config FILE list|hold|release|delete|retry [ID]
 //	mailserver check-config -config FILE
-//	mailserver dns-records -domain D -hostname H -dkim-key FILE
+//	mailserver dns-records -config FILE
 package main
 
 import (
@@ -129,6 +129,9 @@ func defaultConfig() config {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "dns-records" && configPath(os.Args[2:]) != "" {
+		os.Exit(dnsRecordsConfigured(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "dns-records" {
 		os.Exit(dnsRecordsMain(os.Args[2:], os.Stdout, os.Stderr))
 	}

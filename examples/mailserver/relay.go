@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/dkim"
 	"github.com/posthorn/posthorn/smtp/smtpclient"
 	"github.com/posthorn/posthorn/smtp/smtpqueue"
 	"github.com/posthorn/posthorn/smtp/smtpserver"
@@ -141,19 +142,11 @@ func (ss *submitSession) Data(ctx context.Context, r io.Reader) error {
 		return fmt.Errorf("reading the message: %w", err)
 	}
 	msg := io.NewSectionReader(f, 0, n)
-	if err := ss.checkFrom(msg); err != nil {
+	fromDomain, err := ss.checkFrom(msg)
+	if err != nil {
 		return err
 	}
-	// DKIM-sign (auth.go's signer; RFC 6376 §5.6 puts the field on top).
-	var to []smtp.Mailbox
-	w, done := ss.s.mauth.sign(ctx, ss.c, ss.from, to)
-	if _, err := io.Copy(w, io.NewSectionReader(f, 0, n)); err != nil {
-		return errLocalFailure
-	}
-	sig, err := done()
-	if err != nil {
-		return errLocalFailure
-	}
+	sig := ss.s.sign(fromDomain, io.NewSectionReader(f, 0, n))
 
 	// Remote recipients first: once queued they are safe, and a local
 	// failure after that makes the client retry (a local duplicate at
@@ -193,26 +186,57 @@ func (ss *submitSession) Data(ctx context.Context, r io.Reader) error {
 }
 
 // checkFrom enforces the sender check on the From: field (RFC 5322
-// §3.6.2): every author must be an address the account may send as.
-func (ss *submitSession) checkFrom(msg io.ReaderAt) error {
-	if ss.s.cfg.senderCheck == senderOff {
-		return nil
-	}
+// §3.6.2): every author must be an address the account may send as. It
+// returns the first author's domain, lower-case ("" when there is none
+// to be found and the check is off).
+func (ss *submitSession) checkFrom(msg io.ReaderAt) (string, error) {
+	check := ss.s.cfg.senderCheck != senderOff
 	m, err := mail.ReadMessage(bufio.NewReader(io.NewSectionReader(msg, 0, maxHeaderScan)))
-	if err != nil {
-		return errNoFrom
+	var list []*mail.Address
+	if err == nil {
+		list, err = mail.ParseAddressList(m.Header.Get("From"))
 	}
-	list, err := mail.ParseAddressList(m.Header.Get("From"))
 	if err != nil || len(list) == 0 {
-		return errNoFrom
+		if check {
+			return "", errNoFrom
+		}
+		return "", nil
 	}
-	for _, a := range list {
+	first := ""
+	for i, a := range list {
 		local, domain, ok := cutLast(a.Address, "@")
-		if !ok || !ss.s.dir.owns(ss.c.Identity.Username, smtp.Mailbox{Local: local, Domain: domain}) {
-			return errFromNotOwner
+		if i == 0 {
+			first = strings.ToLower(strings.TrimSuffix(domain, "."))
+		}
+		if check && (!ok || !ss.s.dir.owns(ss.c.Identity.Username, smtp.Mailbox{Local: local, Domain: domain})) {
+			return "", errFromNotOwner
 		}
 	}
-	return nil
+	return first, nil
+}
+
+// sign returns the DKIM-Signature field for msg (RFC 6376 §5.6: on top).
+// The signing domain is the From: domain when it is local, so that DMARC
+// finds the signature aligned (RFC 9989) for every local domain; the one
+// key serves them all, published under the selector in each (mailserver
+// dns-records -config FILE prints the records). Otherwise it is the
+// primary domain. A message that cannot be signed goes unsigned, logged.
+func (s *site) sign(fromDomain string, msg io.Reader) []byte {
+	d := s.cfg.domains[0]
+	if fromDomain != "" && s.dir.local(fromDomain) {
+		d = fromDomain
+	}
+	signer, err := dkim.NewSigner(&dkim.SignOptions{Domain: d, Selector: s.selector, Key: s.mauth.key})
+	if err == nil {
+		if _, err = io.Copy(signer, msg); err == nil {
+			err = signer.Close()
+		}
+	}
+	if err != nil {
+		s.logger.Warn("DKIM: message not signed", "err", err)
+		return nil
+	}
+	return []byte(signer.Field())
 }
 
 func cutLast(s, sep string) (before, after string, ok bool) {

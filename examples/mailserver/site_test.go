@@ -746,22 +746,37 @@ func TestConfiguredMessageAuthentication(t *testing.T) {
 	assert.True(t, strings.HasPrefix(junk[0], "Return-Path: <x@news.example>\r\nDelivered-To: alice@example.org\r\n"), "%.200s", junk[0])
 	assert.Contains(t, junk[0], "policy.dmarc=quarantine")
 
-	require.NoError(t, ts.submit(t, "alice", "alice@example.org", []string{"friend@example.com"},
-		"From: alice@example.org\nTo: friend@example.com\nSubject: signed\n\nhello\n"))
-	var got captured
-	select {
-	case got = <-ts.remote.got:
-	case <-time.After(20 * time.Second):
-		t.Fatal("nothing sent")
+	// dns-records -config prints the key record of every local domain.
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, dnsRecordsConfigured([]string{"-config", ts.cfg.Site.path}, &out, &errOut), errOut.String())
+	for _, d := range []string{"example.org", "example.net"} {
+		i := strings.Index(out.String(), "mail._domainkey."+d+". IN TXT (")
+		require.GreaterOrEqual(t, i, 0, out.String())
+		line, _, _ := strings.Cut(out.String()[i:], "\n")
+		var txt strings.Builder
+		for _, part := range strings.Split(line, `"`)[1:] {
+			if !strings.HasPrefix(part, " ") && !strings.HasPrefix(part, ")") {
+				txt.WriteString(part)
+			}
+		}
+		z.TXT("mail._domainkey."+d, splitTXT(txt.String())...)
 	}
-	key, _, err := loadOrCreateKey(filepath.Join(ts.data, "dkim.pem"))
-	require.NoError(t, err)
-	rec, err := dkim.KeyRecordFor(key.Public())
-	require.NoError(t, err)
-	z.TXT("mail._domainkey.example.org", splitTXT(rec)...)
-	res, err := dkim.Verify(ctx, strings.NewReader(got.msg), &dkim.VerifyOptions{Resolver: dnsClientFor(z)})
-	require.NoError(t, err)
-	require.Len(t, res, 1)
-	assert.Equal(t, dkim.Pass, res[0].Status, "%v", res[0].Err)
-	assert.Equal(t, "example.org", res[0].Signature.Domain)
+
+	// Each local From: domain signs for itself (DMARC alignment).
+	for _, from := range []string{"alice@example.org", "alice@example.net"} {
+		require.NoError(t, ts.submit(t, "alice", from, []string{"friend@example.com"},
+			"From: "+from+"\nTo: friend@example.com\nSubject: signed\n\nhello\n"))
+		var got captured
+		select {
+		case got = <-ts.remote.got:
+		case <-time.After(20 * time.Second):
+			t.Fatal("nothing sent")
+		}
+		res, err := dkim.Verify(ctx, strings.NewReader(got.msg), &dkim.VerifyOptions{Resolver: dnsClientFor(z)})
+		require.NoError(t, err)
+		require.Len(t, res, 1)
+		assert.Equal(t, dkim.Pass, res[0].Status, "%v", res[0].Err)
+		_, domain, _ := cutLast(from, "@")
+		assert.Equal(t, domain, res[0].Signature.Domain)
+	}
 }

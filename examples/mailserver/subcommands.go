@@ -410,3 +410,47 @@ func cmdCheckConfig(e *subEnv, args []string) error {
 	fmt.Fprintf(e.out, "%s: ok (%d domains, %d aliases, %d accounts)\n", e.configFile, len(s.domains), len(s.aliases), len(accts))
 	return nil
 }
+
+// dnsRecordsConfigured is "dns-records -config FILE": the records of
+// every local domain, with the DKIM key the server signs with (made if
+// missing, as the server would at start).
+func dnsRecordsConfigured(args []string, out, errOut io.Writer) int {
+	fs := flag.NewFlagSet("mailserver dns-records", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	configFile := fs.String("config", "", "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintln(errOut, "mailserver dns-records: -config FILE takes no other arguments")
+		return 2
+	}
+	cfg := defaultConfig()
+	if err := loadConfigFile(*configFile, &cfg); err != nil {
+		fmt.Fprintln(errOut, "mailserver dns-records:", err)
+		return 1
+	}
+	path := cfg.Auth.DKIMKey
+	if path == "" {
+		path = filepath.Join(cfg.Data, "dkim.pem")
+		if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+			fmt.Fprintln(errOut, "mailserver dns-records:", err)
+			return 1
+		}
+	}
+	key, _, err := loadOrCreateKey(path)
+	if err != nil {
+		fmt.Fprintln(errOut, "mailserver dns-records:", err)
+		return 1
+	}
+	for i, d := range cfg.Site.domains {
+		if i > 0 {
+			fmt.Fprintln(out)
+		}
+		if err := writeDNSRecords(out, d, cfg.Hostname, cfg.Auth.Selector, key.Public()); err != nil {
+			fmt.Fprintln(errOut, "mailserver dns-records:", err)
+			return 1
+		}
+	}
+	return 0
+}
