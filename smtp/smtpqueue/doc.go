@@ -41,6 +41,11 @@
 //	                  each recipient's status and last reply; replaced
 //	                  atomically (write, fsync, rename, fsync) after each
 //	                  attempt; absent until the first
+//	dir/index         written by Close when no delivery runs: a compact
+//	                  binary snapshot of every record and state, so the
+//	                  next Open reads one file and decodes no JSON; Open
+//	                  removes it before anything can change, so after a
+//	                  crash Open reads every file instead (index.go)
 //
 // IDs are the arrival time in microseconds (hex) and 48 random bits. The
 // queue keeps an index of all messages in memory (envelope and state, not

@@ -116,16 +116,27 @@ func (q *Queue) List() []MessageInfo {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := q.clock.Now()
-	out := make([]MessageInfo, 0, len(q.entries))
+	// Sort pointers, not the results, and take every recipient list from
+	// one allocation: at 100,000 messages this is most of the time.
+	es := make([]*entry, 0, len(q.entries))
+	nr := 0
 	for _, e := range q.entries {
-		out = append(out, q.info(e, now))
+		es = append(es, e)
+		nr += len(e.rec.To)
 	}
-	slices.SortFunc(out, func(a, b MessageInfo) int {
-		if c := a.Arrival.Compare(b.Arrival); c != 0 {
+	slices.SortFunc(es, func(a, b *entry) int {
+		if c := a.rec.Arrival.Compare(b.rec.Arrival); c != 0 {
 			return c
 		}
-		return compareStrings(a.ID, b.ID)
+		return compareStrings(a.rec.ID, b.rec.ID)
 	})
+	slab := make([]RecipientInfo, nr)
+	out := make([]MessageInfo, len(es))
+	for i, e := range es {
+		n := len(e.rec.To)
+		q.infoInto(&out[i], e, now, slab[:n:n])
+		slab = slab[n:]
+	}
 	return out
 }
 
@@ -151,7 +162,15 @@ func (q *Queue) Get(id string) (MessageInfo, error) {
 }
 
 func (q *Queue) info(e *entry, now time.Time) MessageInfo {
-	mi := MessageInfo{
+	var mi MessageInfo
+	q.infoInto(&mi, e, now, make([]RecipientInfo, len(e.rec.To)))
+	return mi
+}
+
+// infoInto fills mi for e, with rcpts (len(e.rec.To) long) as its
+// recipient list.
+func (q *Queue) infoInto(mi *MessageInfo, e *entry, now time.Time, rcpts []RecipientInfo) {
+	*mi = MessageInfo{
 		ID: e.rec.ID, Kind: e.rec.Kind, From: e.rec.From, Arrival: e.rec.Arrival,
 		Age: now.Sub(e.rec.Arrival), Size: e.size, Attempts: e.st.Attempts,
 		LastAttempt: e.st.LastAttempt, LastReply: e.st.LastReply, Held: e.st.Held, Active: e.busy,
@@ -159,11 +178,10 @@ func (q *Queue) info(e *entry, now time.Time) MessageInfo {
 	if !e.st.Held {
 		mi.NextAttempt = e.st.NextAttempt
 	}
-	mi.Recipients = make([]RecipientInfo, len(e.rec.To))
 	for i, to := range e.rec.To {
-		mi.Recipients[i] = RecipientInfo{Addr: to, Status: e.st.Rcpts[i].Status, Reply: e.st.Rcpts[i].Reply}
+		rcpts[i] = RecipientInfo{Addr: to, Status: e.st.Rcpts[i].Status, Reply: e.st.Rcpts[i].Reply}
 	}
-	return mi
+	mi.Recipients = rcpts
 }
 
 // Hold keeps a message in the queue without trying it until Release.

@@ -292,8 +292,22 @@ func Open(dir string, opts *Options) (*Queue, error) {
 		lock.Close()
 		return nil, err
 	}
+	// The snapshot of a clean Close, if any; the listing still decides
+	// which messages exist.
+	idx, err := st.readIndex()
+	if err != nil && !errors.Is(err, errBadIndex) {
+		lock.Close()
+		return nil, err
+	}
 	now := q.clock.Now()
 	for _, id := range ids {
+		if e := idx[id]; e != nil {
+			q.entries[id] = e
+			if !e.st.Held {
+				q.due = append(q.due, e)
+			}
+			continue
+		}
 		rec, off, size, err := st.readMessage(id)
 		if err != nil {
 			// Keep the file for a human; never delete what we cannot read.
@@ -308,9 +322,13 @@ func Open(dir string, opts *Options) (*Queue, error) {
 		}
 		q.entries[id] = e
 		if !e.st.Held {
-			heap.Push(&q.due, e)
+			q.due = append(q.due, e)
 		}
 	}
+	for i, e := range q.due {
+		e.heapIdx = i
+	}
+	heap.Init(&q.due)
 	q.stats.Queued = len(q.entries)
 	return q, nil
 }
@@ -428,7 +446,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	for {
 		q.mu.Lock()
 		now := q.clock.Now()
-		for q.due.Len() > 0 && !q.due[0].st.NextAttempt.After(now) && q.active < q.opts.MaxDeliveries {
+		for !q.closed && q.due.Len() > 0 && !q.due[0].st.NextAttempt.After(now) && q.active < q.opts.MaxDeliveries {
 			e := heap.Pop(&q.due).(*entry)
 			e.busy = true
 			q.active++
@@ -436,7 +454,7 @@ func (q *Queue) Run(ctx context.Context) error {
 			go q.attempt(ctx, e)
 		}
 		var timer <-chan time.Time
-		if q.due.Len() > 0 && q.active < q.opts.MaxDeliveries {
+		if !q.closed && q.due.Len() > 0 && q.active < q.opts.MaxDeliveries {
 			next := q.due[0].st.NextAttempt
 			timer = q.clock.After(next.Sub(now))
 			if !q.clock.Now().Before(next) {
@@ -468,6 +486,13 @@ func (q *Queue) Close() error {
 		return nil
 	}
 	q.closed = true
+	if q.active == 0 && len(q.entries) > 0 {
+		// Nothing runs and nothing can be enqueued: snapshot the index
+		// for a fast Open (index.go). Failing costs only speed.
+		if err := q.st.writeIndex(q.entries); err != nil {
+			q.log.Warn("smtpqueue: cannot write the index; the next Open reads every file", "err", err)
+		}
+	}
 	return q.lock.Close()
 }
 

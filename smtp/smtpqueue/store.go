@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/posthorn/posthorn/smtp"
@@ -63,6 +64,8 @@ type store struct {
 	dir                string
 	msgSync, stateSync groupSync
 	noSync             bool // tests only: build large queues fast
+	// indexWritten says Close wrote the index: the next write removes it.
+	indexWritten atomic.Bool
 }
 
 func openStore(dir string) (*store, error) {
@@ -116,6 +119,9 @@ func validID(id string) bool {
 // offset of the message in the file and its size. Only after it returns is
 // the message durable.
 func (s *store) writeMessage(rec *record, msg io.Reader, max int64) (off, size int64, err error) {
+	if err := s.dropIndex(); err != nil {
+		return 0, 0, err
+	}
 	hdr, err := json.Marshal(rec)
 	if err != nil {
 		return 0, 0, err
@@ -213,6 +219,9 @@ func (s *store) readMessage(id string) (*record, int64, int64, error) {
 
 // writeState replaces the state file of id atomically and durably.
 func (s *store) writeState(id string, st *state) error {
+	if err := s.dropIndex(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
