@@ -84,7 +84,7 @@ func mailbox(t *testing.T, addr, name string) []string {
 		return nil
 	}
 	var out []string
-	fc := c.Fetch(ctx, imap.NumSetOf(1, sel.NumMessages), []imap.FetchAtt{
+	fc := c.Fetch(ctx, imap.NumSet{Ranges: []imap.Range{{Start: 1, Stop: sel.NumMessages}}}, []imap.FetchAtt{
 		{Item: imap.FetchBodySection, Section: &imap.FetchSection{Peek: true}},
 	}, nil)
 	for m := fc.Next(); m != nil; m = fc.Next() {

@@ -102,7 +102,8 @@ func inboxOverIMAPS(t *testing.T, addr, certFile, user, password string) (validi
 	require.NoError(t, err)
 	msgs = map[uint32]string{}
 	if sel.NumMessages > 0 {
-		got, err := c.Fetch(ctx, imap.NumSetOf(1, sel.NumMessages), []imap.FetchAtt{
+		// 1:N (imap.NumSetOf(1, N) would be the two messages 1 and N).
+		got, err := c.Fetch(ctx, imap.NumSet{Ranges: []imap.Range{{Start: 1, Stop: sel.NumMessages}}}, []imap.FetchAtt{
 			{Item: imap.FetchUID},
 			{Item: imap.FetchBodySection, Section: &imap.FetchSection{Peek: true}},
 		}, nil).Collect()
