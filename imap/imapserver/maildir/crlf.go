@@ -73,12 +73,18 @@ type crlfReader struct {
 }
 
 func newCRLFReader(f io.ReadCloser, pool *sync.Pool) *crlfReader {
+	return &crlfReader{f: f, pool: pool, buf: getBuf(pool)}
+}
+
+// getBuf returns a buffer of readBufSize from pool (the Store's
+// readBufs), to be put back after use.
+func getBuf(pool *sync.Pool) *[]byte {
 	b, _ := pool.Get().(*[]byte)
 	if b == nil {
 		s := make([]byte, readBufSize)
 		b = &s
 	}
-	return &crlfReader{f: f, pool: pool, buf: b}
+	return b
 }
 
 // Read fills p with converted bytes. It reads f once per call, again

@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -207,6 +208,73 @@ func BenchmarkOpenMaildropMessage(b *testing.B) {
 		}
 		if n != sizes[0] {
 			b.Fatalf("read %d, listed %d", n, sizes[0])
+		}
+	}
+}
+
+// TestLFWriter: deliveries are stored with LF line ends whatever the
+// pieces the body arrives in: CRLF, bare CR and bare LF each end one
+// line, and the counts give ,S= and ,W= (the CRLF size).
+func TestLFWriter(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	inputs := []string{"", "a", "\r", "\n", "\r\n", "\n\r", "a\r\nb\r\n", "a\rb\nc\r\n\r\n", strings.Repeat("line\r\n", 20000)}
+	for i := 0; i < 300; i++ {
+		b := make([]byte, rng.Intn(500))
+		for j := range b {
+			b[j] = "ab\r\n"[rng.Intn(4)]
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		// The model: CRLF and bare CR become LF.
+		want := strings.ReplaceAll(strings.ReplaceAll(in, "\r\n", "\n"), "\r", "\n")
+		for _, chunk := range []int{1, 2, 3, 64, 1 << 20} {
+			var out bytes.Buffer
+			lw := &lfWriter{w: bufio.NewWriterSize(&out, 16)}
+			for p := []byte(in); len(p) > 0; {
+				k := min(chunk, len(p))
+				if n, err := lw.Write(p[:k]); n != k || err != nil {
+					t.Fatal(n, err)
+				}
+				p = p[k:]
+			}
+			lw.w.Flush()
+			lines := int64(strings.Count(want, "\n"))
+			if out.String() != want || lw.written != int64(len(want)) || lw.lines != lines {
+				t.Fatalf("%q in pieces of %d: %q (%d octets, %d lines), want %q (%d lines)", in, chunk, out.String(), lw.written, lw.lines, want, lines)
+			}
+			if vsize := lw.written + lw.lines; vsize != int64(len(toCRLF([]byte(want)))) {
+				t.Fatalf("%q: W=%d, but toCRLF gives %d", in, vsize, len(toCRLF([]byte(want))))
+			}
+		}
+	}
+}
+
+// BenchmarkDeliver stores a 25 KB CRLF message (fsynced) as the SMTP and
+// LMTP servers do: the body streams into the file through a pooled
+// buffer, converted to LF line ends a line at a time.
+func BenchmarkDeliver(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddUser("alice", "secret"); err != nil {
+		b.Fatal(err)
+	}
+	var msg strings.Builder
+	msg.WriteString("Subject: bench\r\n\r\n")
+	for msg.Len() < 25000 {
+		fmt.Fprintf(&msg, "%d: a line of text of a realistic length, about seventy characters\r\n", msg.Len())
+	}
+	header := func() []byte { return []byte("Received: from bench\r\n") }
+	body := []byte(msg.String())
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.DeliverMessage(ctx, []string{"alice"}, bytes.NewReader(body), header); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

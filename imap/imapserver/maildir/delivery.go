@@ -2,6 +2,7 @@ package maildir
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -321,23 +322,49 @@ type lfWriter struct {
 }
 
 func (l *lfWriter) Write(p []byte) (int, error) {
-	for _, b := range p {
+	n := len(p)
+	// Lines: the LFs of p, less those that complete a CRLF, plus the CRs.
+	l.lines += int64(bytes.Count(p, lfOctet))
+	for len(p) > 0 {
 		if l.cr {
 			l.cr = false
-			if b == '\n' {
+			if p[0] == '\n' {
+				p = p[1:]
+				l.lines-- // the CR before it ended the line
 				continue
 			}
 		}
-		if b == '\r' {
-			b, l.cr = '\n', true
+		i := bytes.IndexByte(p, '\r')
+		if i < 0 {
+			l.w.Write(p)
+			l.written += int64(len(p))
+			break
 		}
-		l.w.WriteByte(b)
-		l.written++
-		if b == '\n' {
-			l.lines++
-		}
+		l.w.Write(p[:i])
+		l.w.WriteByte('\n')
+		l.written += int64(i) + 1
+		l.lines++
+		l.cr = true
+		p = p[i+1:]
 	}
-	return len(p), nil
+	return n, nil
+}
+
+var lfOctet = []byte{'\n'}
+
+// writer returns a 64 KiB buffered writer onto w from the store's pool;
+// putWriter gives it back.
+func (s *Store) writer(w io.Writer) *bufio.Writer {
+	if bw, ok := s.writers.Get().(*bufio.Writer); ok {
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, 64<<10)
+}
+
+func (s *Store) putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	s.writers.Put(bw)
 }
 
 // writeStream writes a message into tmp as it arrives with LF line ends
@@ -358,7 +385,8 @@ func (s *Store) writeStream(mb *mailbox, header func() []byte, r io.Reader, date
 		s.fs.Remove(tmp)
 		return nil, fmt.Errorf("maildir: writing message: %w", err)
 	}
-	lw := &lfWriter{w: bufio.NewWriterSize(fh, 64<<10)}
+	lw := &lfWriter{w: s.writer(fh)}
+	defer func() { s.putWriter(lw.w) }()
 	if _, err := io.Copy(lw, r); err != nil {
 		return fail(err)
 	}
@@ -377,10 +405,16 @@ func (s *Store) writeStream(mb *mailbox, header func() []byte, r io.Reader, date
 		if err != nil {
 			return fail(err)
 		}
-		lw = &lfWriter{w: bufio.NewWriterSize(fh2, 64<<10)}
+		lw.w.Reset(fh2)
+		lw = &lfWriter{w: lw.w}
 		lw.Write(h)
 		lw.cr = false
-		if _, err := io.Copy(lw.w, io.NewSectionReader(body, 0, bodyLen)); err != nil {
+		// Through a pooled buffer: io.Copy would hand the copy to the
+		// file's ReadFrom, which allocates 32 KiB for a SectionReader.
+		buf := getBuf(&s.readBufs)
+		_, err = io.CopyBuffer(struct{ io.Writer }{lw.w}, io.NewSectionReader(body, 0, bodyLen), *buf)
+		s.readBufs.Put(buf)
+		if err != nil {
 			fh2.Close()
 			s.fs.Remove(tmp2)
 			return fail(err)

@@ -160,6 +160,7 @@ type Store struct {
 	watchDone chan struct{}
 
 	readBufs sync.Pool // *[]byte of crlfReaders (POP3 RETR and TOP)
+	writers  sync.Pool // *bufio.Writer of 64 KiB, for deliveries
 }
 
 // watchInterval is how often folders that sessions wait on (IDLE) are
