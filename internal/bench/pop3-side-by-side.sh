@@ -91,7 +91,7 @@ fi
 for s in $SERVERS; do waitport "${POP[$s]}"; waitport "${IMAP[$s]}"; done
 
 for s in $SERVERS; do
-	$M imap-load -addr "127.0.0.1:${IMAP[$s]}" -n "$N" -seed 1 -pid "${PID[$s]}" >"$OUT/$s-load.out"
+	$M imap-load -addr "127.0.0.1:${IMAP[$s]}" -n "$N" -seed 1 -timeout 60m -pid "${PID[$s]}" >"$OUT/$s-load.out"
 	tail -1 "$OUT/$s-load.out" | cut -c1-200
 done
 for s in $SERVERS; do
