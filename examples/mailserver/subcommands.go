@@ -224,15 +224,11 @@ func cmdUserdel(e *subEnv, args []string) error {
 // terminal, else one line.
 func readNewPassword(in *os.File, prompt io.Writer) (string, error) {
 	if isTerminal(in) {
-		fmt.Fprint(prompt, "New password: ")
-		pw, err := readNoEcho(in)
-		fmt.Fprintln(prompt)
+		pw, err := readNoEcho(in, prompt, "New password: ")
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprint(prompt, "Again: ")
-		again, err := readNoEcho(in)
-		fmt.Fprintln(prompt)
+		again, err := readNoEcho(in, prompt, "Again: ")
 		if err != nil {
 			return "", err
 		}
@@ -258,13 +254,20 @@ func checkNewPassword(pw string) (string, error) {
 	return pw, nil
 }
 
-// readNoEcho reads a line from the terminal in with echo off.
-func readNoEcho(in *os.File) (string, error) {
+// readNoEcho prompts and reads a line from the terminal in with echo
+// off. Echo goes off before the prompt is written: the terminal echoes
+// what is typed as it arrives, so a password typed (or pasted) right
+// at the prompt would otherwise be shown.
+func readNoEcho(in *os.File, w io.Writer, prompt string) (string, error) {
 	restore, err := echoOff(in)
 	if err != nil {
 		return "", err
 	}
-	defer restore()
+	defer func() {
+		restore()
+		fmt.Fprintln(w)
+	}()
+	fmt.Fprint(w, prompt)
 	var b []byte
 	var c [1]byte
 	for len(b) < 1024 {
