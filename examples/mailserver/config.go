@@ -43,6 +43,16 @@ package main
 //	  "log": {"format": "text", "level": "info"}       // format "text" or "json"; level debug/info/warn/error
 //	}
 //
+// Ports below 1024 need privileges: build the program and give it the
+// one capability it needs rather than running it as root:
+//
+//	go build -o /usr/local/bin/mailserver ./examples/mailserver
+//	setcap cap_net_bind_service=+ep /usr/local/bin/mailserver
+//
+// An alias names one local account; forwarding to another server and
+// lists of several accounts are not offered. One DKIM key signs for every
+// local domain, with d= the From: domain (relay.go).
+//
 // Accounts are not in this file: "mailserver useradd NAME" writes them to
 // the accounts file with SCRAM-SHA-256 and SCRAM-SHA-1 keys (RFC 5803
 // form), never the password (accounts.go). An account NAME receives

@@ -641,6 +641,15 @@ func TestSubcommands(t *testing.T) {
 	a, _ = readAccounts(filepath.Join(dir, "accounts.json"))
 	assert.Equal(t, int64(1000), a["carol"].Quota.Storage, "passwd keeps the quota")
 
+	code, out, errOut = sub("", "quota", "-config", conf, "-quota-messages", "5", "carol")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, "carol: storage 1000 octets, messages 5\n", out)
+	code, out, _ = sub("", "quota", "-config", conf, "carol")
+	require.Equal(t, 0, code)
+	assert.Equal(t, "carol: storage 1000 octets, messages 5\n", out)
+	code, _, _ = sub("", "quota", "-config", conf, "nobody")
+	assert.Equal(t, 1, code)
+
 	code, out, errOut = sub("", "check-config", "-config", conf)
 	assert.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "ok (1 domains, 1 aliases, 1 accounts)")
@@ -779,4 +788,36 @@ func TestConfiguredMessageAuthentication(t *testing.T) {
 		_, domain, _ := cutLast(from, "@")
 		assert.Equal(t, domain, res[0].Signature.Domain)
 	}
+}
+
+// An account added or re-quota'd in the accounts file while the server
+// runs is served without a restart.
+func TestConfiguredAccountsChangeWhileRunning(t *testing.T) {
+	ts := startConfigured(t, testSiteConfig, nil)
+	path := ts.cfg.Site.accountsPath(ts.data)
+	a, err := readAccounts(path)
+	require.NoError(t, err)
+	c, err := newAccount("carol-password", &quotaConfig{Messages: 1})
+	require.NoError(t, err)
+	a["carol"] = c
+	require.NoError(t, writeAccounts(path, a))
+
+	deliver := func() (int, string) {
+		s := dialSMTP(t, ts.addrs["smtp"])
+		s.cmd("MAIL FROM:<x@example.com>")
+		code, msg := s.cmd("RCPT TO:<carol@example.org>")
+		if code != 250 {
+			return code, msg
+		}
+		s.cmd("DATA")
+		return s.cmd("Subject: q\r\n\r\nx\r\n.")
+	}
+	require.Eventually(t, func() bool { code, _ := deliver(); return code == 250 }, 10*time.Second, 100*time.Millisecond)
+	code, msg := deliver()
+	assert.Equal(t, 452, code, "over the quota of one message: %s", msg)
+	ctx := context.Background()
+	ic, err := imapclient.DialTLS(ctx, ts.addrs["imaps"], &imapclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	defer ic.Close()
+	require.NoError(t, ic.Login(ctx, "carol", "carol-password"))
 }

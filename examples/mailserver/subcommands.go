@@ -5,6 +5,7 @@ package main
 //	mailserver useradd  -config FILE [-quota-storage N] [-quota-messages N] NAME
 //	mailserver passwd   -config FILE NAME
 //	mailserver userdel  -config FILE NAME
+//	mailserver quota    -config FILE [-quota-storage N] [-quota-messages N] NAME
 //	mailserver queue    -config FILE list | hold ID | release ID | delete ID | retry ID
 //	mailserver check-config -config FILE
 //
@@ -44,6 +45,8 @@ func subcommand(name string, args []string, in *os.File, out, errOut io.Writer) 
 		f = cmdPasswd
 	case "userdel":
 		f = cmdUserdel
+	case "quota":
+		f = cmdQuota
 	case "queue":
 		f = cmdQueue
 	case "check-config":
@@ -55,7 +58,7 @@ func subcommand(name string, args []string, in *os.File, out, errOut io.Writer) 
 	fs := flag.NewFlagSet("mailserver "+name, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.StringVar(&e.configFile, "config", "", "configuration file (required)")
-	if name == "useradd" {
+	if name == "useradd" || name == "quota" {
 		fs.Int64Var(&e.quota.Storage, "quota-storage", -1, "storage quota in octets (0 unlimited; default: the configuration's default_quota)")
 		fs.Int64Var(&e.quota.Messages, "quota-messages", -1, "quota in messages (0 unlimited; default: the configuration's default_quota)")
 	}
@@ -200,6 +203,49 @@ func cmdPasswd(e *subEnv, args []string) error {
 		fmt.Fprintf(e.out, "password of %s changed\n", name)
 	}
 	return err
+}
+
+// cmdQuota shows an account's quota or sets it: -1 (a flag not given)
+// keeps a value, 0 is unlimited. The running server applies it at its
+// next look at the accounts file.
+func cmdQuota(e *subEnv, args []string) error {
+	name, err := oneName(args)
+	if err != nil {
+		return err
+	}
+	var q quotaConfig
+	err = e.editAccounts(func(a accountsFile) error {
+		acc, ok := a[name]
+		if !ok {
+			return fmt.Errorf("no account %s", name)
+		}
+		q = e.cfg.Site.quota
+		if acc.Quota != nil {
+			q = *acc.Quota
+		}
+		if e.quota.Storage >= 0 {
+			q.Storage = e.quota.Storage
+		}
+		if e.quota.Messages >= 0 {
+			q.Messages = e.quota.Messages
+		}
+		if e.quota.Storage >= 0 || e.quota.Messages >= 0 {
+			acc.Quota = &q
+			a[name] = acc
+		}
+		return nil
+	})
+	if err == nil {
+		fmt.Fprintf(e.out, "%s: storage %s, messages %s\n", name, limitString(q.Storage, " octets"), limitString(q.Messages, ""))
+	}
+	return err
+}
+
+func limitString(n int64, unit string) string {
+	if n == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprint(n) + unit
 }
 
 func cmdUserdel(e *subEnv, args []string) error {
