@@ -244,6 +244,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		}
 		if st.queue != nil {
 			op.watchQueue(st.queue.Stats)
+			op.queue = st.queue
 		}
 		defer st.stop()
 		auth.Credentials = st.dir

@@ -72,6 +72,7 @@ type ops struct {
 	abuse   *abuse
 	token   string // the admin API's bearer token
 	httpSrv *http.Server
+	queue   *smtpqueue.Queue // for the queue's admin routes (queueadmin.go); nil without one
 }
 
 // newOps makes the metrics, the throttle and the limits; dir is the data
@@ -287,6 +288,7 @@ func (o *ops) serve(l net.Listener) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"what": what, "cleared": n}) //nolint:errcheck
 	}))
+	o.queueRoutes(mux)
 	o.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(o.log.Handler(), slog.LevelWarn)}
 	go o.httpSrv.Serve(l) //nolint:errcheck // ends at Shutdown
 }

@@ -683,16 +683,35 @@ func TestQueueSubcommand(t *testing.T) {
 		require.True(t, ok)
 		return code, out.String(), errOut.String()
 	}
-	code, _, errOut := sub("queue", "-config", conf, "list")
-	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "in use by the running server")
-
-	ts.stop()
-	code, out, errOut := sub("queue", "-config", conf, "list")
+	// Running: through the admin API.
+	code, out, errOut := sub("queue", "-config", conf, "-metrics", ts.addrs["metrics"], "list")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, "from alice@example.org")
 	require.Contains(t, out, "friend@example.com")
 	id := strings.Fields(out)[0]
+	code, out, errOut = sub("queue", "-config", conf, "-metrics", ts.addrs["metrics"], "hold", id)
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out, "hold done")
+	code, out, _ = sub("queue", "-config", conf, "-metrics", ts.addrs["metrics"], "list")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "held")
+	code, _, errOut = sub("queue", "-config", conf, "-metrics", ts.addrs["metrics"], "release", "nosuchid")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "404")
+	code, _, _ = sub("queue", "-config", conf, "-metrics", ts.addrs["metrics"], "release", id)
+	require.Equal(t, 0, code)
+	// A wrong admin address: a clear error.
+	code, _, errOut = sub("queue", "-config", conf, "-metrics", "127.0.0.1:1", "list")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "in use by the running server")
+
+	// Stopped: on the directory itself.
+	ts.stop()
+	code, out, errOut = sub("queue", "-config", conf, "list")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "from alice@example.org")
+	require.Contains(t, out, "friend@example.com")
+	require.Equal(t, id, strings.Fields(out)[0])
 	for _, op := range []string{"hold", "release", "retry"} {
 		code, out, errOut = sub("queue", "-config", conf, op, id)
 		assert.Equal(t, 0, code, "%s: %s", op, errOut)

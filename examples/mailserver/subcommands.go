@@ -15,9 +15,10 @@ package main
 // write the accounts file (accounts.go), which the running server picks
 // up by itself. The mail of a removed account stays on disk.
 //
-// queue works on the queue directory while the server is stopped: the
-// queue is locked by the one process that has it open. (With the server
-// running, stop it, act, start it again.)
+// queue works on the queue directory while the server is stopped (the
+// queue is locked by the one process that has it open) and asks the
+// running server otherwise, through its admin API (queueadmin.go; -metrics
+// is the server's -metrics address).
 
 import (
 	"bufio"
@@ -58,6 +59,9 @@ func subcommand(name string, args []string, in *os.File, out, errOut io.Writer) 
 	fs := flag.NewFlagSet("mailserver "+name, flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.StringVar(&e.configFile, "config", "", "configuration file (required)")
+	if name == "queue" {
+		fs.StringVar(&e.metrics, "metrics", defaultOpsConfig().Metrics, "the running server's -metrics address (its admin API)")
+	}
 	if name == "useradd" || name == "quota" {
 		fs.Int64Var(&e.quota.Storage, "quota-storage", -1, "storage quota in octets (0 unlimited; default: the configuration's default_quota)")
 		fs.Int64Var(&e.quota.Messages, "quota-messages", -1, "quota in messages (0 unlimited; default: the configuration's default_quota)")
@@ -95,6 +99,7 @@ type subEnv struct {
 	configFile  string
 	cfg         config
 	quota       quotaConfig
+	metrics     string
 	in          *os.File
 	out, errOut io.Writer
 }
@@ -340,38 +345,32 @@ func cmdQueue(e *subEnv, args []string) error {
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("no queue in %s: %w", e.cfg.Data, err)
 	}
+	op, rest := args[0], args[1:]
+	id := ""
+	switch {
+	case op == "list":
+		if len(rest) != 0 {
+			return usageError("list takes no arguments")
+		}
+	case op != "hold" && op != "release" && op != "delete" && op != "retry":
+		return usageError("unknown queue operation " + op)
+	case len(rest) != 1:
+		return usageError(op + " wants one message ID")
+	default:
+		id = rest[0]
+	}
 	q, err := smtpqueue.Open(dir, &smtpqueue.Options{Hostname: e.cfg.Hostname, Logger: slog.New(slog.DiscardHandler)})
 	if errors.Is(err, smtpqueue.ErrLocked) {
-		return errors.New("the queue is in use by the running server: stop it first")
+		return remoteQueue(e.cfg.Data, e.metrics, op, id, e.out)
 	}
 	if err != nil {
 		return err
 	}
 	defer q.Close()
-	op, rest := args[0], args[1:]
 	if op == "list" {
-		if len(rest) != 0 {
-			return usageError("list takes no arguments")
-		}
 		return writeQueue(e.out, q.List())
 	}
-	if len(rest) != 1 {
-		return usageError(op + " wants one message ID")
-	}
-	id := rest[0]
-	var act func(string) error
-	switch op {
-	case "hold":
-		act = q.Hold
-	case "release":
-		act = q.Release
-	case "delete":
-		act = q.Delete
-	case "retry":
-		act = q.RetryNow
-	default:
-		return usageError("unknown queue operation " + op)
-	}
+	act, _ := queueOp(q, op)
 	if err := act(id); err != nil {
 		return err
 	}
