@@ -1,5 +1,6 @@
 // Package dmarc implements DMARC as RFC 9989 (DMARCbis) specifies it,
-// which obsoletes RFC 7489, and its aggregate reports (RFC 9990).
+// which obsoletes RFC 7489, its aggregate reports (RFC 9990) and failure
+// reports (RFC 9991).
 //
 // An Evaluator takes a Message — the Author Domain (the RFC5322.From
 // domain, see AuthorDomain), the SPF result of the MAIL FROM identity and
@@ -38,7 +39,22 @@
 // Evaluator.ReportDestinations keeps only the rua URIs that may receive
 // them (RFC 9990 §4: external destinations must confirm), and Report's
 // Filename, Subject and WriteGzip give the parts of the report message
-// (§3.5.2).
+// (§3.5.2), WriteMessage the whole message. A Recorder keeps the
+// observations per reporting period (a UTC day by default) and gives the
+// reports of the periods that ended (Due); smtpserver.InboundAuth.Reports
+// feeds one.
+//
+// # Failure reports
+//
+// Evaluation.FailureReportWanted tells whether the policy asks for a
+// failure report (ruf=, fo=; never for psd=y records, RFC 9991 §2), and
+// Evaluation.FailureReport starts one (RFC 9991 over RFC 6591's
+// authentication failure format) for FailureReport.WriteMessage;
+// ParseFailureReport reads those others send, bounded in size and parts.
+// RFC 9991 §2 requires a rate limit on the reports sent: that, and
+// verifying ruf= destinations with ReportDestinations (§5), is the
+// sender's part. DKIM and SPF failure reports (fo=d, fo=s; RFC 6651,
+// RFC 6652) are not built.
 //
 // # Implementation notes
 //
@@ -52,5 +68,4 @@
 //     queries are spent on it.
 //   - Only the MAIL FROM identity counts for SPF alignment (RFC 9989
 //     §4.4.2).
-//   - Failure reports (RFC 9991) are not generated.
 package dmarc

@@ -182,3 +182,33 @@ func ExampleRecorder() {
 	// [dmarc@example.com] Report Domain: example.com Submitter: mx.example.org Report-ID: <mx1.example.com.1796601600>
 	// mx.example.org!example.com!1796601600!1796687999.xml.gz
 }
+
+// A failure report (RFC 9991) for a message that failed DMARC, when the
+// author domain's policy asks for one (ruf=, fo=): built from the
+// evaluation, completed with what the receiver knows, written as the
+// message to send to the ruf= address.
+func ExampleEvaluation_FailureReport() {
+	dns := records{"_dmarc.example.com": {"v=DMARC1; p=reject; ruf=mailto:failures@example.com"}}
+	e := &dmarc.Evaluator{Resolver: dns}
+	m := &dmarc.Message{From: "example.com", SPF: dmarc.SPFResult{Domain: "elsewhere.example", Result: "pass"}}
+	ev := e.Evaluate(context.Background(), m)
+	if !ev.FailureReportWanted() {
+		return
+	}
+	fr := ev.FailureReport("mx.example.org", m)
+	fr.SourceIP = netip.MustParseAddr("192.0.2.7")
+	fr.DeliveryResult = "reject"
+	fr.Original, fr.HeadersOnly = []byte("From: ceo@example.com\r\nSubject: Urgent\r\n\r\n"), true
+	var msg bytes.Buffer
+	to := dmarc.MailtoAddress(ev.Record.RUF[0])
+	if err := fr.WriteMessage(&msg, dmarc.FailureMessageOptions{From: "dmarc-reports@example.org", To: to}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	back, _ := dmarc.ParseFailureReport(&msg)
+	fmt.Println(to, back.AuthFailure, back.IdentityAlignment, back.SourceIP)
+	fmt.Println(back.AuthenticationResults)
+	// Output:
+	// failures@example.com dmarc [dkim spf] 192.0.2.7
+	// mx.example.org; spf=pass smtp.mailfrom=elsewhere.example; dmarc=fail header.from=example.com policy.dmarc=reject
+}
