@@ -9,7 +9,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -189,7 +191,9 @@ func loadOrCreateKey(path string) (key crypto.Signer, created bool, err error) {
 }
 
 // writeDNSRecords writes the zone-file lines to publish for domain: MX,
-// SPF (RFC 7208), the DKIM key (RFC 6376 §3.6.1) and DMARC (RFC 9989).
+// SPF (RFC 7208), the DKIM key (RFC 6376 §3.6.1), DMARC (RFC 9989),
+// MTA-STS (RFC 8461) with its policy file, TLS-RPT (RFC 8460), and the
+// PTR record the address's owner publishes.
 func writeDNSRecords(w io.Writer, domain, hostname, selector string, pub crypto.PublicKey) error {
 	dkimTXT, err := dkim.TXTRecord(domain, selector, pub)
 	if err != nil {
@@ -197,17 +201,33 @@ func writeDNSRecords(w io.Writer, domain, hostname, selector string, pub crypto.
 	}
 	d := strings.TrimSuffix(domain, ".") + "."
 	h := strings.TrimSuffix(hostname, ".") + "."
-	_, err = fmt.Fprintf(w, `; DNS records for %[1]s. %[2]s needs A/AAAA records, and its address a PTR
-; record naming %[2]s (receivers check that the name and address match).
+	// RFC 8461 §3.2: the policy file; §3.1: the TXT id changes with it,
+	// so it is made from the policy's text (1 to 32 letters and digits).
+	policy := "version: STSv1\nmode: testing\nmx: " + strings.TrimSuffix(hostname, ".") + "\nmax_age: 604800\n"
+	sum := sha256.Sum256([]byte(policy))
+	stsID := hex.EncodeToString(sum[:10])
+	_, err = fmt.Fprintf(w, `; DNS records for %[5]s. %[2]s needs A/AAAA records.
 %[1]s	IN MX 10 %[2]s
-; SPF: only the hosts of the MX records send mail for %[1]s.
+; SPF: only the hosts of the MX records send mail for %[5]s.
 %[1]s	IN TXT "v=spf1 mx -all"
 ; DKIM: the public key of the signing key (selector %[3]s).
 %[4]s
 ; DMARC: refuse mail that fails both SPF and DKIM alignment, and send
 ; aggregate reports to postmaster. Start with p=none to watch the reports first.
 _dmarc.%[1]s	IN TXT "v=DMARC1; p=reject; rua=mailto:postmaster@%[5]s"
-`, d, h, selector, dkimTXT, strings.TrimSuffix(domain, "."))
+; MTA-STS (RFC 8461): senders deliver to %[8]s over verified TLS only. Serve
+; this policy at https://mta-sts.%[5]s/.well-known/mta-sts.txt (mta-sts.%[5]s
+; needs an address and a certificate), and change the id whenever you change
+; it. mode: testing only reports failures; enforce once TLS-RPT shows none.
+;	%[6]s
+_mta-sts.%[1]s	IN TXT "v=STSv1; id=%[7]s"
+; TLS-RPT (RFC 8460): senders report TLS failures delivering to %[5]s.
+_smtp._tls.%[1]s	IN TXT "v=TLSRPTv1; rua=mailto:postmaster@%[5]s"
+; PTR: the owner of each address of %[8]s (your hosting provider)
+; publishes a PTR record naming it; receivers check that name and address match.
+; For 192.0.2.25 that is:
+;	25.2.0.192.in-addr.arpa.	IN PTR %[2]s
+`, d, h, selector, dkimTXT, strings.TrimSuffix(domain, "."), strings.ReplaceAll(strings.TrimSuffix(policy, "\n"), "\n", "\n;\t"), stsID, strings.TrimSuffix(hostname, "."))
 	return err
 }
 
