@@ -26,10 +26,10 @@
 # the ratio F/D of the medians ($OUT/summary.txt); `uptime` before and
 # after every round in $OUT/load.txt.
 #
-#	internal/bench/imap-fetch-side-by-side.sh          # N=10000 ROUNDS=5 REPEAT=3 COLD=5
+#	internal/bench/imap-fetch-side-by-side.sh          # N=10000 ROUNDS=5 REPEAT=1 COLD=5
 #	N=1000 ROUNDS=2 COLD=2 internal/bench/imap-fetch-side-by-side.sh
 #
-# Environment: N, ROUNDS, REPEAT, COLD, OUT (default /tmp/fetchsbs,
+# Environment: N, ROUNDS, REPEAT, COLD, TIMEOUT (each mailbench run, 30m), OUT (default /tmp/fetchsbs,
 # wiped), MAILBENCH (default /tmp/mailbench, built from
 # $BENCH_DIR=/work/shared/bench when missing), POSTHORN_BENCH_CPUPROFILE_F
 # (pprof CPU profile of our server's warm run). Needs root or an
@@ -38,7 +38,7 @@ set -euo pipefail
 
 N=${N:-10000}
 ROUNDS=${ROUNDS:-5}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-1}
 COLD=${COLD:-5}
 OUT=${OUT:-/tmp/fetchsbs}
 MAILBENCH=${MAILBENCH:-/tmp/mailbench}
@@ -51,6 +51,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT/maildir"
 [ -x "$MAILBENCH" ] || (cd "$BENCH_DIR" && go build -o "$MAILBENCH" .)
 M="taskset -c 1 $MAILBENCH"
+T="-timeout ${TIMEOUT:-30m}"
 
 fpid=""
 cleanup() {
@@ -90,27 +91,27 @@ start_f() {
 (cd "$ROOT" && go test -c -o "$OUT/md.test" ./imap/imapserver/maildir)
 start_d
 start_f
-$M imap-load -addr 127.0.0.1:$D_IMAP -n "$N" -seed 1 -pid "$DPID" >"$OUT/D-load.out"
+$M imap-load $T -addr 127.0.0.1:$D_IMAP -n "$N" -seed 1 -pid "$DPID" >"$OUT/D-load.out"
 tail -1 "$OUT/D-load.out" | cut -c1-200
-$M imap-load -addr 127.0.0.1:$F_IMAP -n "$N" -seed 1 -pid "$fpid" >"$OUT/F-load.out"
+$M imap-load $T -addr 127.0.0.1:$F_IMAP -n "$N" -seed 1 -pid "$fpid" >"$OUT/F-load.out"
 tail -1 "$OUT/F-load.out" | cut -c1-200
 # The warm run may be profiled: restart F with the profile on.
 [ -n "${POSTHORN_BENCH_CPUPROFILE_F:-}" ] && start_f "$POSTHORN_BENCH_CPUPROFILE_F"
 
-$M imap-fetch -addr 127.0.0.1:$D_IMAP -repeat 1 >/dev/null # warm-up, not recorded
-$M imap-fetch -addr 127.0.0.1:$F_IMAP -repeat 1 >/dev/null
+$M imap-fetch $T -addr 127.0.0.1:$D_IMAP -repeat 1 >/dev/null # warm-up, not recorded
+$M imap-fetch $T -addr 127.0.0.1:$F_IMAP -repeat 1 >/dev/null
 uptime | tee "$OUT/load.txt"
 for r in $(seq 1 "$ROUNDS"); do
-	$M imap-fetch -addr 127.0.0.1:$D_IMAP -repeat "$REPEAT" -pid "$DPID" >>"$OUT/D.out"
-	$M imap-fetch -addr 127.0.0.1:$F_IMAP -repeat "$REPEAT" -pid "$fpid" >>"$OUT/F.out"
+	$M imap-fetch $T -addr 127.0.0.1:$D_IMAP -repeat "$REPEAT" -pid "$DPID" >>"$OUT/D.out"
+	$M imap-fetch $T -addr 127.0.0.1:$F_IMAP -repeat "$REPEAT" -pid "$fpid" >>"$OUT/F.out"
 	echo "round $r done"
 	uptime | tee -a "$OUT/load.txt"
 done
 for r in $(seq 1 "$COLD"); do
 	start_d
-	$M imap-fetch -addr 127.0.0.1:$D_IMAP -repeat 1 -pid "$DPID" >>"$OUT/D-cold.out"
+	$M imap-fetch $T -addr 127.0.0.1:$D_IMAP -repeat 1 -pid "$DPID" >>"$OUT/D-cold.out"
 	start_f
-	$M imap-fetch -addr 127.0.0.1:$F_IMAP -repeat 1 -pid "$fpid" >>"$OUT/F-cold.out"
+	$M imap-fetch $T -addr 127.0.0.1:$F_IMAP -repeat 1 -pid "$fpid" >>"$OUT/F-cold.out"
 	echo "cold round $r done"
 	uptime | tee -a "$OUT/load.txt"
 done

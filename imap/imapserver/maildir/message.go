@@ -2,9 +2,7 @@ package maildir
 
 import (
 	"bytes"
-	"errors"
 	"io"
-	"io/fs"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -77,38 +75,19 @@ func (m *message) InternalDate() time.Time { return m.date }
 func (m *message) Size() int64             { return m.vsize }
 func (m *message) ModSeq() uint64          { return m.modSeq }
 
-// Open reads the message file, converting LF to CRLF where the file
-// keeps LF. An expunged message stays readable until every session that
-// had it in view was told (the file is removed only then), so a session
-// not yet told can still open it (RFC 2180 §4.1.1).
+// Open returns the message, converting LF to CRLF where the file keeps
+// LF, read lazily: only as far as the reader is read (lazyread.go). An
+// expunged message stays readable until every session that had it in
+// view was told (the file is removed only then), so a session not yet
+// told can still open it (RFC 2180 §4.1.1). The first chunk is read
+// at once, so a file that cannot be found is an error here.
 func (m *message) Open() (io.ReaderAt, error) {
-	var data []byte
-	var err error
-	var p string
-	fsys := m.mb.u.s.fs
-	for try := 0; try < 3; try++ {
-		p = m.curPath()
-		data, err = fsys.ReadFile(p)
-		if err == nil || !errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		// Renamed by a flag change meanwhile: the next Load sees the new path.
+	l := &lazyMsg{m: m}
+	l.fill()
+	if l.err != nil {
+		return nil, l.err
 	}
-	if err != nil && errors.Is(err, fs.ErrNotExist) {
-		for _, alt := range m.altPaths(p) {
-			if data, err = fsys.ReadFile(alt); err == nil {
-				m.path.CompareAndSwap(m.path.Load(), &alt) // found: remember
-				break
-			}
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !m.raw {
-		data = toCRLF(data)
-	}
-	return bytes.NewReader(data), nil
+	return l, nil
 }
 
 // altPaths are the other places the file at p may be when its path was
