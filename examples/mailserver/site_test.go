@@ -840,3 +840,40 @@ func TestConfiguredAccountsChangeWhileRunning(t *testing.T) {
 	defer ic.Close()
 	require.NoError(t, ic.Login(ctx, "carol", "carol-password"))
 }
+
+// failTransport refuses every remote recipient for good.
+type failTransport struct{}
+
+func (failTransport) Destination(rcpt string) string { _, d, _ := cutLast(rcpt, "@"); return d }
+func (failTransport) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.Message) []smtpclient.RecipientResult {
+	res := make([]smtpclient.RecipientResult, len(env.To))
+	for i, r := range env.To {
+		res[i] = smtpclient.RecipientResult{Recipient: r, Err: smtp.NewError(550, smtp.EnhancedCode{5, 1, 1}, "no such user there")}
+	}
+	return res
+}
+
+// A remote recipient refused for good comes back to the local sender as
+// a DSN, which the queue delivers into the sender's INBOX itself; the
+// message size limit of the configuration holds on submission.
+func TestConfiguredBounceAndSizeLimit(t *testing.T) {
+	conf := strings.Replace(testSiteConfig, `"postmaster"`, `"limits": {"max_message_size": 4096}, "postmaster"`, 1)
+	ts := startConfigured(t, conf, func(c *config) { c.Site.transport = failTransport{} })
+	require.NoError(t, ts.submit(t, "alice", "alice@example.org", []string{"gone@example.com"},
+		"From: alice@example.org\nTo: gone@example.com\nSubject: lost\n\nhello\n"))
+	var inbox []string
+	require.Eventually(t, func() bool {
+		inbox = ts.readMailbox(t, "alice", "INBOX")
+		return len(inbox) == 1
+	}, 20*time.Second, 100*time.Millisecond)
+	dsn := inbox[0]
+	assert.True(t, strings.HasPrefix(dsn, "Return-Path: <>\r\nDelivered-To: alice@example.org\r\n"), "%.200s", dsn)
+	assert.Contains(t, dsn, "multipart/report")
+	assert.Contains(t, dsn, "gone@example.com")
+	assert.Contains(t, dsn, "5.1.1")
+
+	big := "From: alice@example.org\nSubject: big\n\n" + strings.Repeat("0123456789abcdef\n", 400)
+	err := ts.submit(t, "alice", "alice@example.org", []string{"bob@example.org"}, big)
+	assert.Equal(t, 552, smtpCode(err), "%v", err)
+	assert.Empty(t, ts.readMailbox(t, "bob", "INBOX"))
+}
