@@ -140,6 +140,11 @@
 //     header (RFC 9051 §7.5.2); anything more replaces that with the whole
 //     parse, reusing the encoded ENVELOPE. Parses read through a pooled
 //     mime.Indexer, so none allocates in proportion to the message size.
+//     A store with an index of its own on disk implements Summarizer on
+//     its messages instead: ENVELOPE, BODY, BODYSTRUCTURE and the SORT and
+//     THREAD keys then come from there, the message is not opened and the
+//     parse cache holds nothing for them (only sections and SEARCH of
+//     header or text parse).
 //   - While waiting for a client (between commands and in IDLE) with
 //     nothing buffered, a session returns its read and write buffers to
 //     the Server's pools and waits on a one-byte read.

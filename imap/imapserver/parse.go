@@ -106,9 +106,13 @@ func (s *session) message(m Message) (*imapmsg.Message, error) {
 }
 
 // Summarize computes the Summary of the message read from r (size
-// octets, CRLF line ends), parsing it as the server does for FETCH.
-func Summarize(r io.ReaderAt, size int64) (*Summary, error) {
-	ix := new(mime.Indexer)
+// octets, CRLF line ends), parsing it as the server does for FETCH. ix
+// holds the parse's read buffers (64 KiB): a store summarising many
+// messages passes one from a pool; nil allocates them.
+func Summarize(ix *mime.Indexer, r io.ReaderAt, size int64) (*Summary, error) {
+	if ix == nil {
+		ix = new(mime.Indexer)
+	}
 	root, err := ix.Index(r, size, mime.Limits{})
 	if root == nil {
 		return nil, err

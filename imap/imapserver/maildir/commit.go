@@ -310,7 +310,7 @@ func (s *Store) writeMessage(mb *mailbox, data []byte, flags []string, date time
 	}
 	// The summary comes from the bytes in hand (served form: data), so
 	// that FETCH ENVELOPE never opens the file (summary.go).
-	f.sum, _ = imapserver.Summarize(bytes.NewReader(data), int64(len(data)))
+	f.sum, _ = s.summarize(bytes.NewReader(data), int64(len(data)))
 	f.base = fmt.Sprintf("%s,S=%d,W=%d", s.uniqueBase(), len(content), f.vsize)
 	f.tmpPath = mb.path("tmp", f.base)
 	if err := writeSynced(s.fs, f.tmpPath, content, date); err != nil {

@@ -319,9 +319,24 @@ type lfWriter struct {
 	cr      bool
 	written int64
 	lines   int64
+	// in keeps what came in, for the summary, until it passes
+	// maxSummarized (then nil).
+	in      []byte
+	keepsIn bool
 }
 
+// maxSummarized is the largest delivery summarised as it streams in
+// (summary.go); a larger one is summarised on first use.
+const maxSummarized = 1 << 20
+
 func (l *lfWriter) Write(p []byte) (int, error) {
+	if l.keepsIn {
+		if len(l.in)+len(p) <= maxSummarized {
+			l.in = append(l.in, p...)
+		} else {
+			l.keepsIn, l.in = false, nil
+		}
+	}
 	n := len(p)
 	// Lines: the LFs of p, less those that complete a CRLF, plus the CRs.
 	l.lines += int64(bytes.Count(p, lfOctet))
@@ -385,11 +400,12 @@ func (s *Store) writeStream(mb *mailbox, header func() []byte, r io.Reader, date
 		s.fs.Remove(tmp)
 		return nil, fmt.Errorf("maildir: writing message: %w", err)
 	}
-	lw := &lfWriter{w: s.writer(fh)}
+	lw := &lfWriter{w: s.writer(fh), keepsIn: true}
 	defer func() { s.putWriter(lw.w) }()
 	if _, err := io.Copy(lw, r); err != nil {
 		return fail(err)
 	}
+	in := lw.in
 	if err := lw.w.Flush(); err != nil {
 		return fail(err)
 	}
@@ -442,6 +458,17 @@ func (s *Store) writeStream(mb *mailbox, header func() []byte, r io.Reader, date
 		return nil, err
 	}
 	f := &pendingFile{date: date, vsize: lw.written + lw.lines}
+	if in != nil {
+		// The summary from the bytes as they came in, as served: every
+		// line end CRLF, as lfWriter and then Open make them.
+		served := toCRLF(in)
+		if len(h) > 0 {
+			served = append(toCRLF(h), served...)
+		}
+		if int64(len(served)) == f.vsize {
+			f.sum, _ = s.summarize(bytes.NewReader(served), f.vsize)
+		}
+	}
 	f.base = fmt.Sprintf("%s,S=%d,W=%d", base, lw.written, f.vsize)
 	f.tmpPath = mb.path("tmp", f.base)
 	if err := s.fs.Rename(tmp, f.tmpPath); err != nil {

@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -98,5 +99,25 @@ func BenchmarkSummary(b *testing.B) {
 			b.Fatal("no summary")
 		}
 		i++
+	}
+}
+
+// BenchmarkSummarizeDelivery is what summarising a 4 KB delivery as it
+// streams in adds to it: the CRLF form of the bytes kept and their
+// summary.
+func BenchmarkSummarizeDelivery(b *testing.B) {
+	msg := []byte("From: Sender <s@example.org>\nTo: alice@example.org\nSubject: a delivery of four kilobytes\nDate: Mon, 7 Dec 2026 10:00:00 +0000\nMessage-ID: <1@example.org>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n" + strings.Repeat("Some body text for the message, about seventy octets in a line.\n", 60))
+	s, err := Open(b.TempDir(), &Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		served := toCRLF(msg)
+		if sum, _ := s.summarize(bytes.NewReader(served), int64(len(served))); sum == nil {
+			b.Fatal("no summary")
+		}
 	}
 }

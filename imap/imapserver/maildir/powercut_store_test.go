@@ -229,7 +229,7 @@ func powerCutOnce(t *testing.T, seed uint64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := imapserver.Summarize(r, m.Size())
+		want, _ := imapserver.Summarize(nil, r, m.Size())
 		if got := m.(imapserver.Summarizer).Summary(); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("UID %d: summary after the power cut %+v, message says %+v", m.UID(), got, want)
 		}

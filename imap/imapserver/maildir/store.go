@@ -37,6 +37,28 @@
 // (quota.go). posthorn-recent, per mailbox, records up to which UID
 // sessions have claimed \Recent (recent.go).
 //
+// posthorn-cache, per mailbox, holds each message's summary
+// (imapserver.Summary: the encoded ENVELOPE, BODY and BODYSTRUCTURE and
+// the header fields SORT and THREAD use), computed from the bytes of an
+// APPEND as they are written, or from the file on first use for messages
+// delivered by stream or by other programs; the index records where each
+// one is. FETCH of those items, SORT and THREAD then open no message
+// file, in this process or the next. The cache is derived data: written
+// without fsync, every record checked (checksum, UIDVALIDITY, UID) when
+// read and computed again when a crash or another program damaged it
+// (summary.go).
+//
+// # Scale
+//
+// Opening a mailbox reads its index (one read; no message file, and no
+// listing of cur and new when the index's last record says the
+// directories are as it left them). In memory a message costs under 200
+// bytes (UID, size, date, flags shared between messages with the same
+// flags, its file name, where its summary is); summaries stay on disk. A
+// mailbox that no session has opened costs nothing but its name.
+// TestScale (POSTHORN_MAILDIR_SCALE) measures SELECT and UID FETCH of
+// 100,000 messages in a fresh process.
+//
 // # Guarantees
 //
 // A message is reported delivered or appended only after its file was
@@ -80,6 +102,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
+	"github.com/posthorn/posthorn/mime"
 	"github.com/posthorn/posthorn/sasl"
 )
 
@@ -143,8 +166,10 @@ type Store struct {
 	// cacheSlack is the waste a summary cache may hold beyond what its
 	// messages use before a checkpoint rewrites it (summary.go).
 	cacheSlack int64
-	host       string
-	pid        int
+	// indexers are the parsers' buffers for summaries (summary.go).
+	indexers sync.Pool
+	host     string
+	pid      int
 	// lockHost is the host name as Dovecot writes it in dotlocks
 	// (gethostname), popLockWait how long LockMaildrop waits.
 	lockHost    string
@@ -205,6 +230,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		opts = &Options{}
 	}
 	s := &Store{root: filepath.Clean(dir), fs: opts.fs, logger: opts.Logger, now: time.Now, pid: os.Getpid(), users: map[string]*user{}, cacheSlack: 1 << 20}
+	s.indexers.New = func() any { return new(mime.Indexer) }
 	if s.fs == nil {
 		s.fs = osFS{}
 	}

@@ -6,10 +6,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"slices"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
+	"github.com/posthorn/posthorn/mime"
 )
 
 // The summary cache of a mailbox is the file "posthorn-cache" in its
@@ -218,7 +220,7 @@ func (m *message) Summary() *imapserver.Summary {
 	if err != nil {
 		return nil
 	}
-	sum, _ := imapserver.Summarize(ra, m.vsize)
+	sum, _ := mb.u.s.summarize(ra, m.vsize)
 	if sum == nil {
 		return nil
 	}
@@ -295,4 +297,14 @@ func (mb *mailbox) compactCacheLocked() {
 	for i, m := range mb.msgs {
 		m.sum.Store(locs[i])
 	}
+}
+
+// summarize is imapserver.Summarize with an Indexer from the store's pool.
+func (s *Store) summarize(r io.ReaderAt, size int64) (*imapserver.Summary, error) {
+	ix, _ := s.indexers.Get().(*mime.Indexer)
+	sum, err := imapserver.Summarize(ix, r, size)
+	if ix != nil {
+		s.indexers.Put(ix)
+	}
+	return sum, err
 }

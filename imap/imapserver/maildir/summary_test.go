@@ -430,3 +430,54 @@ func sameFetch(a, b string) bool {
 	}
 	return strip(a) == strip(b)
 }
+
+// TestSummaryAtDelivery: deliveries by stream (DeliverTo, and
+// DeliverMessage with header lines put in front at the end) are
+// summarised from the bytes as they arrive: their first FETCH of
+// ENVELOPE and BODYSTRUCTURE opens no file and answers as imapmem does.
+func TestSummaryAtDelivery(t *testing.T) {
+	ctx := context.Background()
+	corpus := summaryCorpus(t)
+	mem := imapmem.New()
+	mem.AddUser("alice", "pw")
+	mu, _ := mem.User(ctx, "alice", nil)
+	cfs := &openCountFS{}
+	s, err := Open(t.TempDir(), &Options{fs: cfs, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.AddUser("alice", "pw")
+	hdr := "Received: from x by y; Mon, 7 Dec 2026 10:00:00 +0000\r\nReturn-Path: <a@example.org>\r\n"
+	for i, m := range corpus {
+		// Line ends as they come: LF, CRLF, and a bare CR here and there.
+		in := m
+		if i%2 == 1 {
+			in = crlf(m)
+		}
+		in = strings.Replace(in, "\n\n", "\n\r\n", 1)
+		if i%2 == 0 {
+			_, err = s.DeliverTo(ctx, "alice", "INBOX", strings.NewReader(in), nil, time.Time{})
+			mu.Append(ctx, "INBOX", strings.NewReader(crlf(strings.ReplaceAll(in, "\r", ""))), -1, imapserver.AppendOptions{})
+		} else {
+			_, err = s.DeliverMessage(ctx, []string{"alice"}, strings.NewReader(in), func() []byte { return []byte(hdr) })
+			mu.Append(ctx, "INBOX", strings.NewReader(hdr+crlf(strings.ReplaceAll(in, "\r", ""))), -1, imapserver.AppendOptions{})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetch := "FETCH 1:* (ENVELOPE BODY BODYSTRUCTURE)"
+	ml := serveIMAP(t, mem, "alice", "pw")
+	ml.cmd("SELECT INBOX")
+	want := ml.cmd(fetch)
+	l := serveIMAP(t, s, "alice", "pw")
+	l.cmd("SELECT INBOX")
+	cfs.opens.Store(0)
+	if got := l.cmd(fetch); got != want {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if n := cfs.opens.Load(); n != 0 {
+		t.Fatalf("%d message files opened", n)
+	}
+}
