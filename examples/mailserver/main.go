@@ -168,13 +168,17 @@ func main() {
 	flag.StringVar(&cfg.POP3, "pop3", cfg.POP3, "POP3 listen address (STLS)")
 	flag.StringVar(&cfg.POP3TLS, "pop3s", cfg.POP3TLS, "POP3 listen address with implicit TLS")
 	flag.StringVar(&cfg.Web, "web", cfg.Web, `web inbox listen address ("" turns it off; loopback only without -web-public)`)
-	flag.BoolVar(&cfg.WebPublic, "web-public", false, "allow the web inbox on an address other than loopback (it shows every account's mail)")
+	flag.BoolVar(&cfg.WebPublic, "web-public", cfg.WebPublic, "allow the web inbox on an address other than loopback (it shows every account's mail)")
 	trace := flag.Bool("trace", false, "write a protocol trace of every session to standard error (passwords and AUTH exchanges redacted, bodies elided)")
 	authFlags(flag.CommandLine, &cfg.Auth)
 	opsFlags(flag.CommandLine, &cfg.Ops)
 	flag.Parse()
 	if *trace {
 		cfg.Trace = os.Stderr
+	}
+	if cfg.Site != nil && cfg.Domain != cfg.Site.domains[0] {
+		fmt.Fprintln(os.Stderr, `mailserver: -domain does not go with -config: set "domains" in the file`)
+		os.Exit(2)
 	}
 
 	if _, err := parseLevel(cfg.LogLevel); err != nil || (cfg.LogFormat != "" && cfg.LogFormat != "text" && cfg.LogFormat != "json") {

@@ -22,12 +22,9 @@ import (
 func TestUseraddOnTerminalDoesNotEcho(t *testing.T) {
 	py := testpeer.Python(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "mailserver")
+	bin := buildMailserver(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
 	conf := filepath.Join(dir, "c.json")
 	require.NoError(t, os.WriteFile(conf, []byte(`{"domains": ["example.org"], "data_dir": "`+dir+`"}`), 0o600))
 
