@@ -188,6 +188,9 @@ type siteConfig struct {
 	// transport, when set (tests), replaces direct MX delivery for
 	// the queue's remote recipients.
 	transport smtpqueue.Transport
+	// tuneMX, when set (tests), adjusts the direct delivery (resolver,
+	// port).
+	tuneMX func(*smtpqueue.MX)
 	// queueEvent, when set, receives the queue's events (ops.go: logs
 	// and metrics).
 	queueEvent func(smtpqueue.Event)

@@ -21,6 +21,7 @@ import (
 	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/imap/imapserver/maildir"
+	"github.com/posthorn/posthorn/smtp/smtpclient"
 	"github.com/posthorn/posthorn/smtp/smtpqueue"
 	"github.com/posthorn/posthorn/smtp/smtpserver"
 )
@@ -89,7 +90,15 @@ func startSite(ctx context.Context, cfg config, data *siteData, mauth *mailAuth,
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	if cfg.Site.relay {
-		var next smtpqueue.Transport = &smtpqueue.MX{}
+		// Direct delivery: EHLO with our name (receivers check it against
+		// the PTR record), STARTTLS when offered, MTA-STS applied (RFC 8461).
+		var next smtpqueue.Transport = &smtpqueue.MX{
+			Options: smtpclient.DeliverOptions{Options: smtpclient.Options{LocalName: cfg.Hostname}},
+			STS:     &smtpqueue.MTASTS{},
+		}
+		if cfg.Site.tuneMX != nil {
+			cfg.Site.tuneMX(next.(*smtpqueue.MX))
+		}
 		if cfg.Site.transport != nil {
 			next = cfg.Site.transport
 		}

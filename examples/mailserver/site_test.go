@@ -29,6 +29,8 @@ import (
 	"github.com/posthorn/posthorn/smtp"
 	"github.com/posthorn/posthorn/smtp/dkim"
 	"github.com/posthorn/posthorn/smtp/smtpclient"
+	"github.com/posthorn/posthorn/smtp/smtpqueue"
+	"github.com/posthorn/posthorn/smtp/smtptest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -876,4 +878,44 @@ func TestConfiguredBounceAndSizeLimit(t *testing.T) {
 	err := ts.submit(t, "alice", "alice@example.org", []string{"bob@example.org"}, big)
 	assert.Equal(t, 552, smtpCode(err), "%v", err)
 	assert.Empty(t, ts.readMailbox(t, "bob", "INBOX"))
+}
+
+// fakeDNS answers MX and TXT look-ups for the relay test.
+type fakeDNS struct{ mx string }
+
+func (f fakeDNS) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	return []*net.MX{{Host: f.mx, Pref: 10}}, nil
+}
+
+func (f fakeDNS) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+// Submitted mail for another domain leaves through the queue's direct
+// delivery to that domain's MX (a test server here): with our host name
+// in EHLO, over STARTTLS, DKIM-signed, from the envelope sender.
+func TestConfiguredRelayThroughMX(t *testing.T) {
+	remote := smtptest.NewServer(t)
+	host, port, err := net.SplitHostPort(remote.Addr)
+	require.NoError(t, err)
+	ts := startConfigured(t, strings.Replace(testSiteConfig, `"hostname": "localhost"`, `"hostname": "mail.example.org"`, 1), func(c *config) {
+		c.Site.transport = nil
+		c.Site.tuneMX = func(mx *smtpqueue.MX) {
+			mx.Options.Resolver = fakeDNS{mx: host}
+			mx.Options.Port = port
+			mx.STS.Resolver = fakeDNS{}
+		}
+	})
+	require.NoError(t, ts.submit(t, "alice", "alice@example.org", []string{"friend@example.com"},
+		"From: alice@example.org\nTo: friend@example.com\nSubject: out\n\nhello\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, err := remote.WaitForMessages(ctx, 1, smtptest.To("friend@example.com"))
+	require.NoError(t, err)
+	m := msgs[0]
+	assert.Equal(t, "mail.example.org", m.Hello)
+	assert.True(t, m.TLS, "opportunistic STARTTLS")
+	assert.Equal(t, "alice@example.org", m.From)
+	assert.Contains(t, string(m.Raw), "DKIM-Signature: ")
+	assert.Contains(t, string(m.Raw), "d=example.org")
 }
