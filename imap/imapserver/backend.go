@@ -325,14 +325,18 @@ type Summary struct {
 	Subject, Date, From, To, Cc   string
 	MessageID, InReplyTo          string
 	References                    string
+	// Header is the message's header as it is in the message, up to and
+	// with the empty line that ends it: SEARCH of header keys (SUBJECT,
+	// FROM, HEADER, SENTSINCE...) reads it instead of the message.
+	Header []byte
 }
 
 // Summarizer is an optional interface of Message for stores that keep a
 // Summary of each message in an index of their own (issue #20: the parse
 // cache must not hold a second copy of what the store keeps). The server
 // asks for it before opening the message for ENVELOPE, BODY,
-// BODYSTRUCTURE, SORT or THREAD; it still parses the message for body
-// sections and SEARCH of header or text.
+// BODYSTRUCTURE, SORT, THREAD or a SEARCH of header keys; it still
+// opens the message for body sections and SEARCH of BODY or TEXT.
 type Summarizer interface {
 	// Summary returns the message's summary, computing and indexing it
 	// first if the store has none yet; nil if it cannot (the server then

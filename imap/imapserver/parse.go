@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"bytes"
 	"io"
 	"sync/atomic"
 
@@ -121,9 +122,33 @@ func Summarize(ix *mime.Indexer, r io.ReaderAt, size int64) (*Summary, error) {
 	// so far, as FETCH serves it.
 	enc := imapmsg.Encode(r, root)
 	h := &root.Header
+	header := make([]byte, root.BodyOffset-root.HeaderOffset)
+	if _, err := r.ReadAt(header, root.HeaderOffset); err != nil && err != io.EOF {
+		return nil, err
+	}
 	return &Summary{
+		Header:   header,
 		Envelope: enc.Envelope, Body: enc.Body, BodyStructure: enc.BodyStructure,
 		Subject: h.Get("Subject"), Date: h.Get("Date"), From: h.Get("From"), To: h.Get("To"), Cc: h.Get("Cc"),
 		MessageID: h.Get("Message-ID"), InReplyTo: h.Get("In-Reply-To"), References: h.Get("References"),
 	}, nil
+}
+
+// summaryMessage returns the imapmsg view of the header in sum, for a
+// SEARCH whose keys read nothing else; nil when sum has no header.
+func (s *session) summaryMessage(sum *Summary) *imapmsg.Message {
+	if sum == nil || sum.Header == nil {
+		return nil
+	}
+	ra := bytes.NewReader(sum.Header)
+	ix, _ := s.srv.indexers.Get().(*mime.Indexer)
+	if ix == nil {
+		ix = new(mime.Indexer)
+	}
+	root, _ := ix.IndexHeader(ra, int64(len(sum.Header)), mime.Limits{})
+	s.srv.indexers.Put(ix)
+	if root == nil {
+		return nil
+	}
+	return imapmsg.NewCached(ra, int64(len(sum.Header)), root, &imapmsg.Encoded{Envelope: sum.Envelope})
 }

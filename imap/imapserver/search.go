@@ -170,7 +170,15 @@ func (s *session) searchMatches(crit *imap.SearchCriteria, match func(m Message,
 			ModSeq:       m.ModSeq(),
 			Recent:       s.isRecent(uid),
 		}
-		ok, err := matcher.Match(&meta, func() (*imapmsg.Message, error) { return s.message(m) })
+		ok, err := matcher.Match(&meta, func() (*imapmsg.Message, error) {
+			if sm, isSum := m.(Summarizer); isSum && !matcher.NeedsBody() {
+				// Header keys only: the store's index has the header.
+				if hm := s.summaryMessage(sm.Summary()); hm != nil {
+					return hm, nil
+				}
+			}
+			return s.message(m)
+		})
 		if err != nil {
 			return err
 		}

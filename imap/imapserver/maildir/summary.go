@@ -17,8 +17,9 @@ import (
 // The summary cache of a mailbox is the file "posthorn-cache" in its
 // directory: what FETCH ENVELOPE, BODY and BODYSTRUCTURE, SORT and THREAD
 // need of each message (imapserver.Summary), so that they are served
-// without opening the message files. It is append-only, binary: a line
-// "posthorn-cache 1 <mailbox GUID>", then one record per message:
+// without opening the message files, and the header that SEARCH of header
+// keys reads. It is append-only, binary: a line
+// "posthorn-cache 2 <mailbox GUID>", then one record per message:
 //
 //	crc32c (4) | payload length (4) | UIDVALIDITY (4) | UID (4) | payload
 //
@@ -55,7 +56,7 @@ func unpackLoc(loc uint64) (off int64, n int) { return int64(loc >> 24), int(loc
 func encodeSummary(buf []byte, validity, uid uint32, sum *imapserver.Summary) []byte {
 	start := len(buf)
 	buf = append(buf, make([]byte, cacheHeader)...)
-	for _, b := range [][]byte{sum.Envelope, sum.Body, sum.BodyStructure} {
+	for _, b := range [][]byte{sum.Envelope, sum.Body, sum.BodyStructure, sum.Header} {
 		buf = binary.AppendUvarint(buf, uint64(len(b)))
 		buf = append(buf, b...)
 	}
@@ -92,7 +93,7 @@ func decodeSummary(rec []byte, validity, uid uint32) *imapserver.Summary {
 	}
 	var sum imapserver.Summary
 	var ok bool
-	for _, f := range []*[]byte{&sum.Envelope, &sum.Body, &sum.BodyStructure} {
+	for _, f := range []*[]byte{&sum.Envelope, &sum.Body, &sum.BodyStructure, &sum.Header} {
 		if *f, ok = next(); !ok {
 			return nil
 		}
@@ -136,7 +137,7 @@ func (mb *mailbox) openCacheLocked() {
 	// The file starts with a line naming the mailbox (its GUID): the
 	// cache of another mailbox, or of this one before it was deleted and
 	// created again, is dropped rather than trusted.
-	head := []byte(fmt.Sprintf("posthorn-cache 1 %s\n", mb.guid))
+	head := []byte(fmt.Sprintf("posthorn-cache 2 %s\n", mb.guid))
 	got := make([]byte, len(head))
 	n, _ := f.ReadAt(got, 0)
 	if n != len(head) || !bytes.Equal(got, head) {
@@ -263,7 +264,7 @@ func (mb *mailbox) compactCacheLocked() {
 	if err != nil {
 		return
 	}
-	head := []byte(fmt.Sprintf("posthorn-cache 1 %s\n", mb.guid))
+	head := []byte(fmt.Sprintf("posthorn-cache 2 %s\n", mb.guid))
 	w := bufio.NewWriterSize(nf, 1<<16)
 	w.Write(head)
 	end := int64(len(head))

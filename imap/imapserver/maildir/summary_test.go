@@ -153,6 +153,15 @@ var summaryCommands = []string{
 	"SORT (CC TO DISPLAYFROM) UTF-8 ALL",
 	"THREAD REFERENCES UTF-8 ALL",
 	"THREAD ORDEREDSUBJECT UTF-8 ALL",
+	// Header keys: from the summary's header.
+	"SEARCH SUBJECT hello",
+	"SEARCH SUBJECT caf",
+	"SEARCH FROM john OR TO b@example CC undisclosed",
+	"SEARCH HEADER Message-ID example.org",
+	"SEARCH HEADER Content-Type multipart NOT HEADER X-None \"\"",
+	"SEARCH SENTSINCE 1-Mar-2024 SENTBEFORE 6-Mar-2024",
+	"SEARCH BCC x OR SUBJECT quoted FROM zoe",
+	"UID SEARCH CHARSET UTF-8 SUBJECT backslash",
 }
 
 func runSummaryCommands(l *imapLines) []string {
@@ -336,7 +345,7 @@ func TestSummaryCopy(t *testing.T) {
 // TestSummaryRecord: a record decodes to what was encoded, and not for
 // another UID or UIDVALIDITY, nor with any octet changed.
 func TestSummaryRecord(t *testing.T) {
-	sum := &imapserver.Summary{Envelope: []byte("(NIL)"), Body: []byte("b"), BodyStructure: []byte("bs"), Subject: "s", Date: "d", From: "f", To: "t", Cc: "c", MessageID: "<m>", InReplyTo: "<i>", References: "<r>"}
+	sum := &imapserver.Summary{Envelope: []byte("(NIL)"), Body: []byte("b"), BodyStructure: []byte("bs"), Subject: "s", Date: "d", From: "f", To: "t", Cc: "c", MessageID: "<m>", InReplyTo: "<i>", References: "<r>", Header: []byte("Subject: s\r\n\r\n")}
 	rec := encodeSummary(nil, 7, 42, sum)
 	got := decodeSummary(rec, 7, 42)
 	if got == nil || fmt.Sprint(*got) != fmt.Sprint(*sum) {

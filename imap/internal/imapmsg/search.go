@@ -39,9 +39,10 @@ type SearchContext struct {
 // Matcher evaluates a search program against messages. Build one per
 // SEARCH command with NewMatcher; it is not safe for concurrent use.
 type Matcher struct {
-	keys  []imap.SearchKey
-	ctx   SearchContext
-	needs bool
+	keys      []imap.SearchKey
+	ctx       SearchContext
+	needs     bool
+	needsBody bool // BODY or TEXT
 	// lowered needles, by key pointer position
 	needles map[*imap.SearchKey]string
 	scratch searchScratch // BODY and TEXT buffers (bodysearch.go)
@@ -58,6 +59,9 @@ func NewMatcher(keys []imap.SearchKey, ctx SearchContext) *Matcher {
 	walk = func(ks []imap.SearchKey) {
 		for i := range ks {
 			k := &ks[i]
+			if k.Op == imap.SearchBody || k.Op == imap.SearchText {
+				m.needsBody = true
+			}
 			if contentKey(k.Op) {
 				m.needs = true
 				m.needles[k] = strings.ToLower(k.Value)
@@ -82,6 +86,10 @@ func contentKey(op imap.SearchOp) bool {
 // NeedsMessage reports whether some key reads the message's content (a
 // server may then prefer an index).
 func (m *Matcher) NeedsMessage() bool { return m.needs }
+
+// NeedsBody reports whether some key reads the message's body (BODY,
+// TEXT): otherwise a Message of the header alone answers every key.
+func (m *Matcher) NeedsBody() bool { return m.needsBody }
 
 // tri is a three-valued truth: content keys are unknown until the message
 // is opened.
