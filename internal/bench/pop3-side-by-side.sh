@@ -24,6 +24,9 @@
 #	N=2000 ROUNDS=3 SERVERS="D F" internal/bench/pop3-side-by-side.sh
 #
 # Environment: N, ROUNDS, REPEAT, SERVERS (any of D A F, default all),
+# REUSE=DIR (the OUT of an earlier run: copy its loaded Maildirs for D and
+# F instead of loading them again; Dovecot's 10,000 fsynced APPENDs take
+# minutes, an hour on a loaded machine),
 # OUT (default /tmp/pop3sbs, wiped), MAILBENCH (default /tmp/mailbench,
 # built from $BENCH_DIR=/work/shared/bench when missing),
 # POSTHORN_BENCH_CPUPROFILE_A / _F (pprof CPU profile of that server's
@@ -39,6 +42,10 @@ MAILBENCH=${MAILBENCH:-/tmp/mailbench}
 BENCH_DIR=${BENCH_DIR:-/work/shared/bench}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
+if [ -n "${REUSE:-}" ] && [ "$(cd "$REUSE" && pwd)" = "$(mkdir -p "$OUT" && cd "$OUT" && pwd)" ]; then
+	echo "pop3-side-by-side: REUSE must not be OUT" >&2
+	exit 2
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
 [ -x "$MAILBENCH" ] || (cd "$BENCH_DIR" && go build -o "$MAILBENCH" .)
@@ -63,6 +70,10 @@ waitport() {
 }
 
 declare -A PID POP IMAP
+if [ -n "${REUSE:-}" ]; then
+	has D && mkdir -p "$OUT/dovecot/mail" && cp -a "$REUSE/dovecot/mail/bench" "$OUT/dovecot/mail/"
+	has F && cp -a "$REUSE/maildir" "$OUT/maildir"
+fi
 if has D; then
 	IMAP_PORT=33143 POP3_PORT=33110 LMTP_PORT=33024 taskset -c 0 "$BENCH_DIR/dovecot.sh" start "$OUT/dovecot" >"$OUT/dovecot-start.log" 2>&1
 	PID[D]=$(cat "$OUT/dovecot/run/master.pid")
@@ -91,6 +102,7 @@ fi
 for s in $SERVERS; do waitport "${POP[$s]}"; waitport "${IMAP[$s]}"; done
 
 for s in $SERVERS; do
+	[ -n "${REUSE:-}" ] && [ "$s" != A ] && continue
 	$M imap-load -addr "127.0.0.1:${IMAP[$s]}" -n "$N" -seed 1 -timeout 60m -pid "${PID[$s]}" >"$OUT/$s-load.out"
 	tail -1 "$OUT/$s-load.out" | cut -c1-200
 done

@@ -50,10 +50,30 @@ func (m *message) openStream(pool *sync.Pool) (io.ReadCloser, error) {
 		return nil, err
 	}
 	if m.raw {
-		return f, nil
+		return &rawReader{f: f}, nil
 	}
 	return newCRLFReader(f, pool), nil
 }
+
+// rawReader reads a message file that needs no conversion, taking a
+// short read for its end, as crlfReader does.
+type rawReader struct {
+	f   file
+	eof bool
+}
+
+func (r *rawReader) Read(p []byte) (int, error) {
+	if r.eof {
+		return 0, io.EOF
+	}
+	n, err := r.f.Read(p)
+	if err == nil && n > 0 && n < len(p) {
+		r.eof = true
+	}
+	return n, err
+}
+
+func (r *rawReader) Close() error { return r.f.Close() }
 
 // crlfReader streams a file with every bare LF and every bare CR turned
 // into CRLF, as toCRLF does for a whole file (a CRLF stays one line end,
@@ -107,6 +127,11 @@ func (r *crlfReader) Read(p []byte) (int, error) {
 			}
 			reads++
 			k, err := r.f.Read(*r.buf)
+			if err == nil && k > 0 && k < len(*r.buf) {
+				// A regular file reads short only at its end: spare
+				// the read(2) that would return 0 (as lazyMsg does).
+				err = io.EOF
+			}
 			r.in, r.err = (*r.buf)[:k], err
 			r.noCR = bytes.IndexByte(r.in, '\r') < 0
 			continue
