@@ -37,7 +37,7 @@ package main
 //	    "relay": true                   // queue mail for other domains (smtp/smtpqueue, direct to MX); default true
 //	  },
 //	  "scram_plus": false,              // offer SCRAM-*-PLUS (channel binding); default false, see below
-//	  "limits": {"max_message_size": 33554432, "max_recipients": 100,
+//	  "limits": {"max_message_size": 33554432, "max_recipients": 100,   // SMTP, and IMAP APPEND for the size
 //	             "max_connections": 1000, "max_connections_per_ip": 20},  // 0: the server's default (shown)
 //	  "default_quota": {"storage": 0, "messages": 0},  // for accounts without their own; 0 is unlimited
 //	  "log": {"format": "text", "level": "info"}       // format "text" or "json"; level debug/info/warn/error

@@ -298,6 +298,9 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		Logger:    logger.With("server", "pop3"),
 		Trace:     cfg.Trace,
 	}
+	if cfg.Site != nil {
+		cfg.Site.readLimits(imapSrv, pop3Srv) // "limits" (site.go)
+	}
 
 	op.instrument(mx, submission, imapSrv, pop3Srv)
 

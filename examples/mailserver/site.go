@@ -21,6 +21,7 @@ import (
 	"github.com/posthorn/posthorn/imap/imapserver"
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/imap/imapserver/maildir"
+	"github.com/posthorn/posthorn/pop3/pop3server"
 	"github.com/posthorn/posthorn/smtp/smtpclient"
 	"github.com/posthorn/posthorn/smtp/smtpqueue"
 	"github.com/posthorn/posthorn/smtp/smtpserver"
@@ -236,6 +237,15 @@ func (c *siteConfig) smtpLimits() smtpserver.Limits {
 		MaxConnections:      c.limits.MaxConnections,
 		MaxConnectionsPerIP: c.limits.MaxConnectionsPerIP,
 	}
+}
+
+// readLimits applies "limits" to the IMAP and POP3 servers: the
+// connection limits as for SMTP, and max_message_size to IMAP APPEND.
+func (c *siteConfig) readLimits(imapSrv *imapserver.Server, pop3Srv *pop3server.Server) {
+	l := c.limits
+	imapSrv.Limits.MaxConnections, imapSrv.Limits.MaxConnectionsPerIP = l.MaxConnections, l.MaxConnectionsPerIP
+	imapSrv.Limits.MaxAppend = l.MaxMessageSize
+	pop3Srv.Limits.MaxConnections, pop3Srv.Limits.MaxConnectionsPerIP = l.MaxConnections, l.MaxConnectionsPerIP
 }
 
 // siteBanner prints what a configured server serves.

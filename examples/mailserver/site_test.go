@@ -878,6 +878,15 @@ func TestConfiguredBounceAndSizeLimit(t *testing.T) {
 	err := ts.submit(t, "alice", "alice@example.org", []string{"bob@example.org"}, big)
 	assert.Equal(t, 552, smtpCode(err), "%v", err)
 	assert.Empty(t, ts.readMailbox(t, "bob", "INBOX"))
+
+	// The same limit for IMAP APPEND (RFC 7889 APPENDLIMIT).
+	ctx := context.Background()
+	ic, err := imapclient.DialTLS(ctx, ts.addrs["imaps"], &imapclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	defer ic.Close()
+	caps, err := ic.Capability(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, caps, "APPENDLIMIT=4096")
 }
 
 // fakeDNS answers MX and TXT look-ups for the relay test.
