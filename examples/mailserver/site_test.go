@@ -655,6 +655,10 @@ func TestSubcommands(t *testing.T) {
 	code, out, errOut = sub("", "check-config", "-config", conf)
 	assert.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "ok (1 domains, 1 aliases, 1 accounts)")
+	assert.NotContains(t, out, "readable by others")
+	require.NoError(t, os.Chmod(filepath.Join(dir, "accounts.json"), 0o644))
+	_, out, _ = sub("", "check-config", "-config", conf)
+	assert.Contains(t, out, "readable by others")
 
 	code, _, errOut = sub("", "userdel", "-config", conf, "carol")
 	require.Equal(t, 0, code, errOut)

@@ -423,6 +423,13 @@ func cmdCheckConfig(e *subEnv, args []string) error {
 	if len(accts) == 0 {
 		warn("no accounts in %s (mailserver useradd -config %s NAME)", e.accountsPath(), e.configFile)
 	}
+	if st, err := os.Stat(e.accountsPath()); err == nil && st.Mode().Perm()&0o077 != 0 {
+		// The SCRAM keys do not give the password, but they allow an
+		// offline guessing attack on it, let a thief pose as this
+		// server, and after one observed exchange as the user
+		// (RFC 5802 §9).
+		warn("%s is readable by others (mode %v): chmod 600 it", e.accountsPath(), st.Mode().Perm())
+	}
 	aliases := make([]string, 0, len(s.aliases))
 	for a := range s.aliases {
 		aliases = append(aliases, a)
