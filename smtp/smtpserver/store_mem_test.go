@@ -1,4 +1,4 @@
-package smtpserver
+package smtpserver_test
 
 import (
 	"bufio"
@@ -17,10 +17,11 @@ import (
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/imap/imapserver/maildir"
 	"github.com/posthorn/posthorn/smtp"
+	"github.com/posthorn/posthorn/smtp/smtpserver"
 	"github.com/stretchr/testify/require"
 )
 
-// diskStore is a DeliveryStore that writes to files, the way a Maildir
+// diskStore is a smtpserver.DeliveryStore that writes to files, the way a Maildir
 // store does: the body streams into a spool file, and at commit the
 // header and the spooled body go into the final file (copy_file_range on
 // Linux: no copy through user memory).
@@ -147,9 +148,9 @@ func sendData(t testing.TB, addr string, size int64, end bool) (net.Conn, *smtp.
 // deliveryMemory delivers one message of size octets into st through
 // NewStoreBackend and returns the peak heap above idle and the octets
 // allocated meanwhile.
-func deliveryMemory(t testing.TB, st DeliveryStore, size int64) (peak, alloc uint64) {
-	srv := &Server{Backend: NewStoreBackend(st, StoreOptions{}), Limits: Limits{MaxMessageSize: 2 * size}}
-	addr := startServer(t, srv)
+func deliveryMemory(t testing.TB, st smtpserver.DeliveryStore, size int64) (peak, alloc uint64) {
+	srv := &smtpserver.Server{Backend: smtpserver.NewStoreBackend(st, smtpserver.StoreOptions{}), Limits: smtpserver.Limits{MaxMessageSize: 2 * size}}
+	addr := startMemServer(t, srv)
 	idle := idleHeap()
 	a0 := totalAlloc()
 	stop := heapPeak()
@@ -186,7 +187,7 @@ func TestDeliveryMemory(t *testing.T) {
 		defer st.Close()
 		require.NoError(t, st.AddUser("alice", "pw"))
 		size := int64(bigMessage)
-		if raceEnabled {
+		if smtpserver.RaceEnabled {
 			size = 8 << 20 // maildir's line-end conversion is slow under -race
 		}
 		peak, alloc := deliveryMemory(t, st, size)
@@ -212,17 +213,17 @@ func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 func BenchmarkDeliveryMemory(b *testing.B) {
 	for _, tc := range []struct {
 		name string
-		st   func(b *testing.B) DeliveryStore
+		st   func(b *testing.B) smtpserver.DeliveryStore
 	}{
-		{"disk", func(b *testing.B) DeliveryStore { return &diskStore{dir: b.TempDir()} }},
-		{"maildir", func(b *testing.B) DeliveryStore {
+		{"disk", func(b *testing.B) smtpserver.DeliveryStore { return &diskStore{dir: b.TempDir()} }},
+		{"maildir", func(b *testing.B) smtpserver.DeliveryStore {
 			st, err := maildir.Open(b.TempDir(), nil)
 			require.NoError(b, err)
 			b.Cleanup(func() { st.Close() })
 			require.NoError(b, st.AddUser("alice", "pw"))
 			return st
 		}},
-		{"imapmem", func(b *testing.B) DeliveryStore {
+		{"imapmem", func(b *testing.B) smtpserver.DeliveryStore {
 			st := imapmem.New()
 			require.NoError(b, st.AddUser("alice", "pw"))
 			return st
@@ -256,8 +257,8 @@ func TestUnacknowledgedDataBounded(t *testing.T) {
 	st := imapmem.New()
 	st.SetSpoolDir(spoolDir)
 	require.NoError(t, st.AddUser("alice", "pw"))
-	srv := &Server{Backend: NewStoreBackend(st, StoreOptions{}), Limits: Limits{MaxMessageSize: 64 << 20}}
-	addr := startServer(t, srv)
+	srv := &smtpserver.Server{Backend: smtpserver.NewStoreBackend(st, smtpserver.StoreOptions{}), Limits: smtpserver.Limits{MaxMessageSize: 64 << 20}}
+	addr := startMemServer(t, srv)
 	idle := idleHeap()
 	stop := heapPeak()
 	var wg sync.WaitGroup
@@ -290,4 +291,20 @@ func TestUnacknowledgedDataBounded(t *testing.T) {
 	mst, err := u.Status(context.Background(), "INBOX")
 	require.NoError(t, err)
 	require.Zero(t, mst.Messages)
+}
+
+// startMemServer serves s on a loopback port until the test ends. (This
+// file is an external test package: maildir imports smtpserver.)
+func startMemServer(t testing.TB, s *smtpserver.Server) string {
+	t.Helper()
+	s.Hostname = "mx.test"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	return ln.Addr().String()
 }
