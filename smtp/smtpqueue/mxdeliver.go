@@ -26,8 +26,12 @@ import (
 
 const (
 	mxMaxIdlePerHost = 10
-	mxIdleTimeout    = 30 * time.Second
-	mxNoopAfter      = 2 * time.Second
+	mxMaxIdle        = 200 // in all
+	// mxIdleTimeout is how long an unused connection is kept: a stream of
+	// messages reuses it, an idle server is not held on to (Postfix keeps
+	// its cached connections 2 s).
+	mxIdleTimeout = 5 * time.Second
+	mxNoopAfter   = 2 * time.Second
 )
 
 type idleConn struct {
@@ -36,9 +40,11 @@ type idleConn struct {
 }
 
 type mxPool struct {
-	mu   sync.Mutex
-	idle map[string][]idleConn // by host and TLS policy
-	dsn  map[string]bool       // whether the last host of a destination offered DSN
+	mu    sync.Mutex
+	idle  map[string][]idleConn // by host and TLS policy
+	nidle int
+	sweep *time.Timer     // closes the connections idle too long; nil when none is idle
+	dsn   map[string]bool // whether the last host of a destination offered DSN
 }
 
 func (t *MX) pool() *mxPool {
@@ -52,7 +58,11 @@ func (t *MX) CloseIdle() {
 	p := t.pool()
 	p.mu.Lock()
 	idle := p.idle
-	p.idle = map[string][]idleConn{}
+	p.idle, p.nidle = map[string][]idleConn{}, 0
+	if p.sweep != nil {
+		p.sweep.Stop()
+		p.sweep = nil
+	}
 	p.mu.Unlock()
 	for _, l := range idle {
 		for _, ic := range l {
@@ -80,6 +90,7 @@ func (p *mxPool) get(ctx context.Context, key string) *smtpclient.Client {
 		}
 		ic := l[len(l)-1]
 		p.idle[key] = l[:len(l)-1]
+		p.nidle--
 		if len(p.idle[key]) == 0 {
 			delete(p.idle, key)
 		}
@@ -102,11 +113,50 @@ func (p *mxPool) get(ctx context.Context, key string) *smtpclient.Client {
 func (p *mxPool) put(key string, c *smtpclient.Client, max int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.idle[key]) >= max {
+	if len(p.idle[key]) >= max || p.nidle >= mxMaxIdle {
 		c.Close()
 		return
 	}
 	p.idle[key] = append(p.idle[key], idleConn{c, time.Now()})
+	p.nidle++
+	if p.sweep == nil {
+		p.sweep = time.AfterFunc(mxIdleTimeout, p.closeExpired)
+	}
+}
+
+// closeExpired closes the connections idle longer than mxIdleTimeout (with
+// QUIT, in the background) and runs again while any is left.
+func (p *mxPool) closeExpired() {
+	p.mu.Lock()
+	var old []*smtpclient.Client
+	for key, l := range p.idle {
+		kept := l[:0]
+		for _, ic := range l {
+			if time.Since(ic.since) >= mxIdleTimeout {
+				old = append(old, ic.c)
+				p.nidle--
+			} else {
+				kept = append(kept, ic)
+			}
+		}
+		if len(kept) == 0 {
+			delete(p.idle, key)
+		} else {
+			p.idle[key] = kept
+		}
+	}
+	p.sweep = nil
+	if p.nidle > 0 {
+		p.sweep = time.AfterFunc(mxIdleTimeout/2, p.closeExpired)
+	}
+	p.mu.Unlock()
+	for _, c := range old {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c.Quit(ctx)
+		}()
+	}
 }
 
 // send delivers to recipients that share one domain.

@@ -2,13 +2,17 @@ package smtpqueue
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,38 +58,83 @@ func (s *queueSession) Reset(ctx context.Context)       { s.env = Envelope{} }
 func (s *queueSession) Close(ctx context.Context) error { return nil }
 
 // TestThroughputVsPostfix (SMTPQUEUE_VS_POSTFIX=N) compares, in one run,
-// N 4 KB messages fed by Postfix's smtp-source over SMTP (16 sessions)
-// into Postfix's queue and into ours (through our SMTP server), each
-// delivering to an smtptest sink: the time from the first connection to
-// the sink's last accepted message. Both fsync their queue files.
+// N 4 KB messages to 100 recipient domains (d0.test … d99.test), fed by
+// Postfix's smtp-source over SMTP (16 sessions at a time) into Postfix's
+// queue and into ours (through our SMTP server), each delivering to an
+// smtptest sink: the time from the first connection to the sink's last
+// accepted message. Both fsync their queue files. Our queue reaches the
+// sink through a test resolver (every domain's MX is the sink, so 100
+// destinations with their own limits); Postfix takes the 100 domains as
+// local (mydestination) and hands them to the sink by LMTP.
 func TestThroughputVsPostfix(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("SMTPQUEUE_VS_POSTFIX"))
 	if n == 0 {
 		t.Skip("set SMTPQUEUE_VS_POSTFIX=2000")
 	}
+	const domains, sessions = 100, 16
+	n -= n % domains
 	source := testpeer.Need(t, "smtp-source", "postfix")
+	// 16 feeders at a time, each sending its domains' share in turn.
 	feed := func(addr string) {
-		out, err := exec.Command(source, "-s", "16", "-m", strconv.Itoa(n), "-l", "4096", "-f", "a@sender.test", "-t", "bob@localhost", addr).CombinedOutput()
-		if err != nil {
-			t.Fatalf("smtp-source: %v\n%s", err, out)
+		var wg sync.WaitGroup
+		errs := make(chan error, sessions)
+		for k := range sessions {
+			wg.Go(func() {
+				for d := k; d < domains; d += sessions {
+					out, err := exec.Command(source, "-s", "1", "-m", strconv.Itoa(n/domains), "-l", "4096", "-f", "a@sender.test", "-t", fmt.Sprintf("bob@d%d.test", d), addr).CombinedOutput()
+					if err != nil {
+						errs <- fmt.Errorf("smtp-source: %v\n%s", err, out)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
 		}
 	}
-	wait := func(sink *smtptest.Server) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	waitFor := 5 * time.Minute
+	if v, err := time.ParseDuration(os.Getenv("SMTPQUEUE_VS_POSTFIX_WAIT")); err == nil {
+		waitFor = v
+	}
+	var pfLog string
+	wait := func(sink *smtptest.Server, who string) {
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
 		if _, err := sink.WaitForMessages(ctx, n); err != nil {
-			t.Fatalf("sink: %v", err)
+			if b, _ := os.ReadFile(pfLog); who == "Postfix" && len(b) > 0 {
+				t.Logf("Postfix log (end):\n%s", b[max(0, len(b)-3000):])
+			}
+			t.Fatalf("%s's sink: %v", who, err)
 		}
 	}
 
 	// Postfix: smtpd → its queue → LMTP to the sink.
 	pfSink := smtptest.NewUnstartedServer(t)
 	pfSink.Server.Mode = smtpserver.ModeLMTP
+	pfSink.Server.Limits.MaxConnectionsPerIP = 1000 // as smtp-sink: no limit
 	pfSink.Start()
 	p := testpeer.StartPostfix(t, testpeer.PostfixOptions{LMTP: pfSink.Addr})
+	var dests []string
+	for d := range domains {
+		dests = append(dests, fmt.Sprintf("d%d.test", d))
+	}
+	pfLog = p.LogFile
+	etc := filepath.Join(p.Dir, "etc")
+	if out, err := exec.Command("postconf", "-c", etc, "-e", "mydestination=localhost "+strings.Join(dests, " ")).CombinedOutput(); err != nil {
+		t.Fatalf("postconf: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("postfix", "-c", etc, "reload").CombinedOutput(); err != nil {
+		t.Fatalf("postfix reload: %v\n%s", err, out)
+	}
+	time.Sleep(time.Second)
 
 	// Ours: smtpserver → Enqueue → MX delivery to the sink.
-	sink := smtptest.NewServer(t)
+	sink := smtptest.NewUnstartedServer(t)
+	sink.Server.Limits.MaxConnectionsPerIP = 1000
+	sink.Start()
 	q, err := Open(t.TempDir(), &Options{Hostname: "queue.test", Transport: crashTransport(sink.Addr), MaxDeliveries: 64,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -110,19 +159,19 @@ func TestThroughputVsPostfix(t *testing.T) {
 		pfSink.Reset()
 		start := time.Now()
 		feed(p.SMTP)
-		wait(pfSink)
+		wait(pfSink, "Postfix")
 		pfs = append(pfs, time.Since(start))
 
 		sink.Reset()
 		start = time.Now()
 		feed(ln.Addr().String())
-		wait(sink)
+		wait(sink, "smtpqueue")
 		ourss = append(ourss, time.Since(start))
 	}
 	slices.Sort(pfs)
 	slices.Sort(ourss)
 	pf, ours := pfs[rounds/2], ourss[rounds/2]
 	t.Logf("rounds: Postfix %v, smtpqueue %v", pfs, ourss)
-	t.Logf("median of %d interleaved rounds, %d messages of 4 KB, 16 sessions: Postfix %v (%.0f msgs/s), smtpqueue %v (%.0f msgs/s)",
-		rounds, n, pf.Round(time.Millisecond), float64(n)/pf.Seconds(), ours.Round(time.Millisecond), float64(n)/ours.Seconds())
+	t.Logf("median of %d interleaved rounds, %d messages of 4 KB to %d domains, %d sessions: Postfix %v (%.0f msgs/s), smtpqueue %v (%.0f msgs/s)",
+		rounds, n, domains, sessions, pf.Round(time.Millisecond), float64(n)/pf.Seconds(), ours.Round(time.Millisecond), float64(n)/ours.Seconds())
 }
