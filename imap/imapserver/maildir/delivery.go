@@ -319,22 +319,45 @@ type lfWriter struct {
 	cr      bool
 	written int64
 	lines   int64
-	// in keeps what came in, for the summary, until it passes
-	// maxSummarized (then nil).
-	in      []byte
-	keepsIn bool
+	// in keeps what came in, for the summary, in a pooled buffer of
+	// maxSummarized octets, until it would overflow (then in is nil and
+	// the buffer back in the pool).
+	in   *[]byte
+	pool *sync.Pool
 }
 
 // maxSummarized is the largest delivery summarised as it streams in
-// (summary.go); a larger one is summarised on first use.
-const maxSummarized = 1 << 20
+// (summary.go); a larger one is summarised on first use. The buffer is
+// fixed and pooled: growing one by appends for every delivery took a
+// large delivery's peak heap from 0.2 to 4 MiB (TestDeliveryMemory).
+const maxSummarized = 256 << 10
+
+// keepIn starts keeping what comes in, in a buffer from pool.
+func (l *lfWriter) keepIn(pool *sync.Pool) {
+	l.pool = pool
+	if b, ok := pool.Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		l.in = b
+		return
+	}
+	b := make([]byte, 0, maxSummarized)
+	l.in = &b
+}
+
+// releaseIn stops keeping what comes in and gives the buffer back.
+func (l *lfWriter) releaseIn() {
+	if l.in != nil {
+		l.pool.Put(l.in)
+		l.in = nil
+	}
+}
 
 func (l *lfWriter) Write(p []byte) (int, error) {
-	if l.keepsIn {
-		if len(l.in)+len(p) <= maxSummarized {
-			l.in = append(l.in, p...)
+	if l.in != nil {
+		if b := *l.in; len(b)+len(p) <= cap(b) {
+			*l.in = append(b, p...)
 		} else {
-			l.keepsIn, l.in = false, nil
+			l.releaseIn()
 		}
 	}
 	n := len(p)
@@ -400,12 +423,16 @@ func (s *Store) writeStream(mb *mailbox, header func() []byte, r io.Reader, date
 		s.fs.Remove(tmp)
 		return nil, fmt.Errorf("maildir: writing message: %w", err)
 	}
-	lw := &lfWriter{w: s.writer(fh), keepsIn: true}
-	defer func() { s.putWriter(lw.w) }()
+	lw := &lfWriter{w: s.writer(fh)}
+	lw.keepIn(&s.inBufs)
+	defer func() { s.putWriter(lw.w); lw.releaseIn() }()
 	if _, err := io.Copy(lw, r); err != nil {
 		return fail(err)
 	}
-	in := lw.in
+	var in []byte
+	if lw.in != nil {
+		in = *lw.in
+	}
 	if err := lw.w.Flush(); err != nil {
 		return fail(err)
 	}

@@ -186,6 +186,7 @@ type Store struct {
 
 	readBufs sync.Pool // *[]byte of crlfReaders (POP3 RETR and TOP)
 	writers  sync.Pool // *bufio.Writer of 64 KiB, for deliveries
+	inBufs   sync.Pool // *[]byte of maxSummarized capacity, lfWriter.in
 }
 
 // watchInterval is how often folders that sessions wait on (IDLE) are
