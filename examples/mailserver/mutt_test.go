@@ -22,7 +22,7 @@ func muttSend(t *testing.T, program string, ts *testSite, subject string) ([]byt
 	t.Helper()
 	home := t.TempDir()
 	rc := filepath.Join(home, "muttrc")
-	cert := filepath.Join(ts.data, "cert.pem")
+	cert := ts.certFile
 	conf := fmt.Sprintf(`set smtp_url = "smtps://alice@%s/"
 set smtp_pass = "alice-password"
 set from = "alice@example.org"

@@ -79,7 +79,10 @@ func startSite(ctx context.Context, cfg config, data *siteData, mauth *mailAuth,
 		added[name] = q
 		return nil
 	}
-	dir, err := newDirectory(cfg.Site, cfg.Site.accountsPath(data.dir), onAdd)
+	// The accounts file is under the configured data directory even
+	// with "store": "memory" (whose data.dir is a temporary one), where
+	// the subcommands write it.
+	dir, err := newDirectory(cfg.Site, cfg.Site.accountsPath(cfg.Data), onAdd)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +254,7 @@ func (c *siteConfig) readLimits(imapSrv *imapserver.Server, pop3Srv *pop3server.
 // siteBanner prints what a configured server serves.
 func siteBanner(out io.Writer, cfg config, data *siteData, certFile string) {
 	fmt.Fprintf(out, "  config    %s (domains %s)\n", cfg.Site.path, strings.Join(cfg.Site.domains, ", "))
-	fmt.Fprintf(out, "  accounts  %s (mailserver useradd -config %s NAME)\n", cfg.Site.accountsPath(data.dir), shellQuote(cfg.Site.path))
+	fmt.Fprintf(out, "  accounts  %s (mailserver useradd -config %s NAME)\n", cfg.Site.accountsPath(cfg.Data), shellQuote(cfg.Site.path))
 	if data.certs != nil {
 		fmt.Fprintf(out, "  cert      %s (reloaded on SIGHUP)\n", certFile)
 	} else {

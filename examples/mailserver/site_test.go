@@ -53,6 +53,8 @@ type testSite struct {
 	tls    *tls.Config // trusts the server's certificate
 	remote *captureTransport
 	stop   func() // stops the server (once)
+	// certFile is the certificate the banner names.
+	certFile string
 }
 
 // startConfigured writes conf and the accounts alice and bob (passwords
@@ -91,8 +93,9 @@ func startConfigured(t *testing.T, conf string, mod func(*config)) *testSite {
 	ctx, cancel := context.WithCancel(context.Background())
 	readyc := make(chan map[string]string, 1)
 	done := make(chan error, 1)
+	var banner bytes.Buffer
 	go func() {
-		done <- run(ctx, cfg, slog.New(slog.DiscardHandler), io.Discard, func(ls listeners, _ mailStore) {
+		done <- run(ctx, cfg, slog.New(slog.DiscardHandler), &banner, func(ls listeners, _ mailStore) {
 			m := map[string]string{}
 			for name, l := range ls {
 				m[name] = l.Addr().String()
@@ -117,10 +120,14 @@ func startConfigured(t *testing.T, conf string, mod func(*config)) *testSite {
 		})
 	}
 	t.Cleanup(ts.stop)
-	certFile := filepath.Join(data, "cert.pem")
-	if cfg.Site.certFile != "" {
-		certFile = cfg.Site.certFile
+	certFile := ""
+	for _, line := range strings.Split(banner.String(), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "cert" {
+			certFile = f[1]
+		}
 	}
+	require.NotEmpty(t, certFile, banner.String())
+	ts.certFile = certFile
 	pem, err := os.ReadFile(certFile)
 	require.NoError(t, err)
 	pool := x509.NewCertPool()
@@ -524,8 +531,7 @@ m.user("bob"); m.pass_("bob-password")
 print("pop3 ok", m.stat()[0])
 m.quit()
 `
-	certFile := filepath.Join(ts.data, "cert.pem")
-	out := testpeer.RunPython(t, script, "CERT="+certFile, "POP3S="+ts.addrs["pop3s"])
+	out := testpeer.RunPython(t, script, "CERT="+ts.certFile, "POP3S="+ts.addrs["pop3s"])
 	assert.Equal(t, "pop3 ok 0\n", string(out))
 
 	c, err := smtpclient.DialTLS(ctx, ts.addrs["submissions"], &smtpclient.Options{TLSConfig: ts.tls})
@@ -931,4 +937,18 @@ func TestConfiguredRelayThroughMX(t *testing.T) {
 	assert.Equal(t, "alice@example.org", m.From)
 	assert.Contains(t, string(m.Raw), "DKIM-Signature: ")
 	assert.Contains(t, string(m.Raw), "d=example.org")
+}
+
+// A configured server on the in-memory store ("store": "memory").
+func TestConfiguredMemoryStore(t *testing.T) {
+	ts := startConfigured(t, strings.Replace(testSiteConfig, `"postmaster"`, `"store": "memory", "postmaster"`, 1), nil)
+	require.NoError(t, ts.submit(t, "alice", "alice@example.org", []string{"bob@example.org", "friend@example.com"}, "From: alice@example.org\n\nx\n"))
+	assert.Len(t, ts.readMailbox(t, "bob", "INBOX"), 1)
+	select {
+	case <-ts.remote.got:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the queue did not send")
+	}
+	_, err := os.Stat(filepath.Join(ts.data, "mail"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "nothing of the mail on disk")
 }
