@@ -33,6 +33,10 @@ type DeliverOptions struct {
 	Options Options
 	// MailOptions carries DSN and REQUIRETLS parameters (see Envelope).
 	MailOptions smtp.MailOptions
+	// RcptOptions, when not nil, holds each recipient's NOTIFY and ORCPT
+	// (RFC 3461 §4.1, §4.2), parallel to the recipients given to Deliver;
+	// they go with the recipient when its MX host offers DSN.
+	RcptOptions []smtp.RcptOptions
 	// MaxHosts bounds how many MX hosts are tried per domain; 0 means 5.
 	MaxHosts int
 }
@@ -90,6 +94,13 @@ func Deliver(ctx context.Context, from string, rcpts []string, msg Message, opts
 		o.MaxHosts = 5
 	}
 	results := make([]RecipientResult, len(rcpts))
+	if o.RcptOptions != nil && len(o.RcptOptions) != len(rcpts) {
+		err := errors.New("smtpclient: DeliverOptions.RcptOptions must be parallel to the recipients")
+		for i, r := range rcpts {
+			results[i] = RecipientResult{Recipient: r, Err: err}
+		}
+		return results
+	}
 	byDomain := map[string][]int{}
 	var order []string
 	for i, r := range rcpts {
@@ -120,6 +131,20 @@ func Deliver(ctx context.Context, from string, rcpts []string, msg Message, opts
 	return results
 }
 
+// MXHosts returns the hosts to try, in order, for mail to domain (an
+// A-label, or an address literal in brackets) by the rules Deliver
+// follows (RFC 5321 §5.1): MX records by preference, equal preferences in
+// random order, the domain itself without MX records (implicit MX), the
+// address of a literal; ErrNullMX for a null MX (RFC 7505), or the
+// resolver's error. A queue that keeps its own connections (smtpqueue)
+// shares these rules through it.
+func MXHosts(ctx context.Context, r Resolver, domain string) ([]string, error) {
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	return mxHosts(ctx, domain, &DeliverOptions{Resolver: r})
+}
+
 // mxHosts returns the hosts to try for domain, or a per-domain error.
 func mxHosts(ctx context.Context, domain string, o *DeliverOptions) ([]string, error) {
 	if strings.HasPrefix(domain, "[") {
@@ -145,6 +170,7 @@ func mxHosts(ctx context.Context, domain string, o *DeliverOptions) ([]string, e
 	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
 		return nil, ErrNullMX
 	}
+	mxs = slices.Clone(mxs) // the resolver's answer may be cached
 	slices.SortStableFunc(mxs, func(a, b *net.MX) int { return cmp.Compare(a.Pref, b.Pref) })
 	// Randomise among equal preferences (§5.1).
 	for i := 0; i < len(mxs); {
@@ -216,6 +242,9 @@ func deliverDomain(ctx context.Context, domain, from string, rcpts []string, idx
 				to = smtp.Mailbox{Local: m.Local, Domain: domain}.String()
 			}
 			env.To = append(env.To, to)
+			if o.RcptOptions != nil {
+				env.RcptOptions = append(env.RcptOptions, o.RcptOptions[i])
+			}
 		}
 		res, err := c.Send(ctx, env, msg, msg.Size())
 		if c.broken == nil {

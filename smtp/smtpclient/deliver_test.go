@@ -84,3 +84,43 @@ func TestMXOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"none.test"}, hosts, "implicit MX")
 }
+
+// RFC 3461 §4.1, §4.2: each recipient's NOTIFY and ORCPT go with it to its
+// domain's MX host; options not parallel to the recipients are refused.
+func TestDeliverRcptOptions(t *testing.T) {
+	rec := &recorder{}
+	addr := serve(t, &smtpserver.Server{Backend: rec}, false)
+	_, port, _ := net.SplitHostPort(addr)
+	res := fakeResolver{
+		"one.test": {{Host: "127.0.0.1.", Pref: 10}},
+		"two.test": {{Host: "127.0.0.1.", Pref: 10}},
+	}
+	rcpts := []string{"a@one.test", "b@two.test", "c@one.test"}
+	ro := []smtp.RcptOptions{
+		{Notify: smtp.NotifySuccess | smtp.NotifyFailure, OriginalRecipient: "rfc822;alias@origin.test"},
+		{Notify: smtp.NotifyNever},
+		{},
+	}
+	o := &DeliverOptions{Resolver: res, Port: port, TLS: TLSNone, RcptOptions: ro, Options: Options{LocalName: "origin.test"}}
+	for _, r := range Deliver(ctxT(t), "sender@origin.test", rcpts, strings.NewReader(plainMsg), o) {
+		require.NoError(t, r.Err)
+	}
+	msgs := rec.all()
+	require.Len(t, msgs, 2)
+	byRcpt := map[string]smtp.RcptOptions{}
+	for _, m := range msgs {
+		require.Len(t, m.RcptOpts, len(m.To))
+		for i, to := range m.To {
+			byRcpt[to] = m.RcptOpts[i]
+		}
+	}
+	assert.Equal(t, ro[0].Notify, byRcpt["a@one.test"].Notify)
+	assert.Equal(t, ro[0].OriginalRecipient, byRcpt["a@one.test"].OriginalRecipient)
+	assert.Equal(t, smtp.NotifyNever, byRcpt["b@two.test"].Notify)
+	assert.Zero(t, byRcpt["c@one.test"].Notify)
+
+	o.RcptOptions = ro[:2]
+	for _, r := range Deliver(ctxT(t), "sender@origin.test", rcpts, strings.NewReader(plainMsg), o) {
+		assert.ErrorContains(t, r.Err, "parallel")
+	}
+}

@@ -180,7 +180,7 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 		for _, h := range dp.hosts {
 			hosts = append(hosts, h.name)
 		}
-	} else if hosts, err = mxHosts(ctx, domain, o); err != nil {
+	} else if hosts, err = smtpclient.MXHosts(ctx, o.Resolver, domain); err != nil {
 		setAll(all, err)
 		return res
 	}
@@ -345,31 +345,6 @@ func aLabel(to, domain string) string {
 		return smtp.Mailbox{Local: m.Local, Domain: domain}.String()
 	}
 	return to
-}
-
-// mxHosts returns the hosts to try for domain (RFC 5321 §5.1, RFC 7505).
-func mxHosts(ctx context.Context, domain string, o *smtpclient.DeliverOptions) ([]string, error) {
-	if strings.HasPrefix(domain, "[") {
-		// An address literal names the host itself (RFC 5321 §4.1.3).
-		in := strings.TrimSuffix(strings.TrimPrefix(domain, "["), "]")
-		in = strings.TrimPrefix(strings.TrimPrefix(in, "IPv6:"), "ipv6:")
-		return []string{in}, nil
-	}
-	mxs, err := o.Resolver.LookupMX(ctx, domain)
-	if err != nil {
-		var de *net.DNSError
-		if errors.As(err, &de) && de.IsNotFound {
-			return []string{domain}, nil // implicit MX
-		}
-		return nil, err
-	}
-	if len(mxs) == 0 {
-		return []string{domain}, nil
-	}
-	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
-		return nil, smtpclient.ErrNullMX
-	}
-	return sortMX(mxs), nil
 }
 
 // sortMX returns the MX host names in preference order, equal preferences

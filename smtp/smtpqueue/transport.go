@@ -111,6 +111,7 @@ func (t *MX) Send(ctx context.Context, env *smtpclient.Envelope, msg smtpclient.
 	if d, ok := oneDomain(env.To); ok {
 		res = t.send(ctx, d, env, msg, &o, sts, dp)
 	} else {
+		o.RcptOptions = env.RcptOptions
 		res = smtpclient.Deliver(ctx, env.From, env.To, msg, &o)
 	}
 	if o.TLS == smtpclient.TLSRequired && !env.MailOptions.RequireTLS {
