@@ -29,7 +29,8 @@
 #	internal/bench/imap-fetch-side-by-side.sh          # N=10000 ROUNDS=5 REPEAT=1 COLD=5
 #	N=1000 ROUNDS=2 COLD=2 internal/bench/imap-fetch-side-by-side.sh
 #
-# Environment: N, ROUNDS, REPEAT, COLD, TIMEOUT (each mailbench run, 30m), OUT (default /tmp/fetchsbs,
+# Environment: N, ROUNDS, REPEAT, COLD, TIMEOUT (each mailbench run, 30m),
+# D_IMAP D_POP3 D_LMTP F_IMAP (ports, 32143 32110 32024 32145), OUT (default /tmp/fetchsbs,
 # wiped), MAILBENCH (default /tmp/mailbench, built from
 # $BENCH_DIR=/work/shared/bench when missing), POSTHORN_BENCH_CPUPROFILE_F
 # (pprof CPU profile of our server's warm run). Needs root or an
@@ -44,8 +45,10 @@ OUT=${OUT:-/tmp/fetchsbs}
 MAILBENCH=${MAILBENCH:-/tmp/mailbench}
 BENCH_DIR=${BENCH_DIR:-/work/shared/bench}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-D_IMAP=32143
-F_IMAP=32145
+D_IMAP=${D_IMAP:-32143}
+F_IMAP=${F_IMAP:-32145}
+D_POP3=${D_POP3:-32110}
+D_LMTP=${D_LMTP:-32024}
 
 rm -rf "$OUT"
 mkdir -p "$OUT/maildir"
@@ -70,7 +73,7 @@ waitport() {
 }
 
 start_d() {
-	IMAP_PORT=$D_IMAP POP3_PORT=32110 LMTP_PORT=32024 taskset -c 0 "$BENCH_DIR/dovecot.sh" start "$OUT/dovecot" >>"$OUT/dovecot-start.log" 2>&1
+	IMAP_PORT=$D_IMAP POP3_PORT=$D_POP3 LMTP_PORT=$D_LMTP taskset -c 0 "$BENCH_DIR/dovecot.sh" start "$OUT/dovecot" >>"$OUT/dovecot-start.log" 2>&1
 	DPID=$(cat "$OUT/dovecot/run/master.pid")
 	waitport $D_IMAP
 }
