@@ -35,7 +35,10 @@
 // counted at, so that a quota check after a restart reads no other
 // mailbox; a mailbox whose times or index differ is counted again
 // (quota.go). posthorn-recent, per mailbox, records up to which UID
-// sessions have claimed \Recent (recent.go).
+// sessions have claimed \Recent (recent.go). While a POP3 session holds
+// the maildrop, the user's directory holds dovecot-pop3-session.lock,
+// the dotlock Dovecot's POP3 takes with pop3_lock_session = yes, so that
+// the two refuse each other (poplock.go).
 //
 // posthorn-cache, per mailbox, holds each message's summary
 // (imapserver.Summary: the encoded ENVELOPE, BODY and BODYSTRUCTURE and
