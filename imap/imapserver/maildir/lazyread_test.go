@@ -105,3 +105,41 @@ func TestOpenLazy(t *testing.T) {
 		t.Error("Open of a removed file succeeded")
 	}
 }
+
+// BenchmarkOpenHeader: Open and read the first 2 KiB of a 24 KB message,
+// as FETCH BODY.PEEK[HEADER.FIELDS] and SEARCH SUBJECT do.
+func BenchmarkOpenHeader(b *testing.B) {
+	benchOpen(b, 2<<10)
+}
+
+// BenchmarkOpenWhole: Open and read a 24 KB message whole (BODY[]).
+func BenchmarkOpenWhole(b *testing.B) {
+	benchOpen(b, 1<<20)
+}
+
+func benchOpen(b *testing.B, n int) {
+	s, err := Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	s.AddUser("alice", "pw")
+	msg := "Subject: bench\nFrom: a@example.org\n\n" + strings.Repeat(strings.Repeat("z", 70)+"\n", 24000/71)
+	for range 100 {
+		s.Deliver(context.Background(), "alice", strings.NewReader(msg))
+	}
+	u, _ := s.User(context.Background(), "alice", nil)
+	mb, _ := u.OpenMailbox(context.Background(), "INBOX", true)
+	defer mb.Close()
+	ms, _ := mb.Messages(context.Background(), mb.Snapshot().UIDs)
+	p := make([]byte, n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ra, err := ms[i%len(ms)].Open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ra.ReadAt(p, 0)
+	}
+}
