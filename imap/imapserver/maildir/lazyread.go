@@ -3,6 +3,7 @@ package maildir
 import (
 	"bytes"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -15,10 +16,10 @@ const lazyChunk = readBufSize
 // with CRLF line ends, read from the file and converted only as far as
 // a ReadAt reaches. FETCH of header fields, SEARCH on headers and the
 // header-only parse of ENVELOPE read the first chunk of a file, not
-// the whole of a message with a 10 MB attachment. Each fill opens the
-// file, reads one chunk at the offset where the last one ended and
-// closes it again (a ReaderAt has no Close, so no descriptor is held
-// between calls); the conversion keeps one bit between chunks, whether
+// the whole of a message with a 10 MB attachment. Open reads the first
+// chunk; a read past it reads the rest of the file. Each fill opens the
+// file and closes it again (a ReaderAt has no Close, so no descriptor is
+// held between calls); the conversion keeps one bit between chunks, whether
 // the last source byte was a CR, whose LF (if next) is part of the
 // same line end. ReadAt may be called concurrently.
 type lazyMsg struct {
@@ -75,24 +76,32 @@ func (l *lazyMsg) fill() {
 	}
 	defer pool.Put(b)
 	buf := (*b)[:min(lazyChunk, len(*b))]
-	n, err := f.ReadAt(buf, l.srcOff)
-	f.Close()
-	if err != nil && err != io.EOF {
-		l.err = err
-		return
+	// Past the first chunk the reader wants the body: the rest of the
+	// file is read in this one open, into out grown to the whole size.
+	first := l.srcOff == 0
+	if !first && int64(cap(l.out)) < m.vsize {
+		l.out = slices.Grow(l.out, int(m.vsize)-len(l.out)+2)
 	}
-	if n == 0 {
-		l.done = true
-		return
-	}
-	l.srcOff += int64(n)
-	if m.raw {
-		l.out = append(l.out, buf[:n]...)
-	} else {
-		l.out, l.skipLF = appendCRLF(l.out, buf[:n], l.skipLF)
-	}
-	if n < len(buf) {
-		l.done = true
+	defer f.Close()
+	for {
+		n, err := f.ReadAt(buf, l.srcOff)
+		if err != nil && err != io.EOF {
+			l.err = err
+			return
+		}
+		l.srcOff += int64(n)
+		if m.raw {
+			l.out = append(l.out, buf[:n]...)
+		} else {
+			l.out, l.skipLF = appendCRLF(l.out, buf[:n], l.skipLF)
+		}
+		if n < len(buf) {
+			l.done = true
+			return
+		}
+		if first {
+			return
+		}
 	}
 }
 
