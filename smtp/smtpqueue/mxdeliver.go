@@ -27,9 +27,9 @@ import (
 const (
 	mxMaxIdlePerHost = 10
 	mxMaxIdle        = 200 // in all
-	// mxIdleTimeout is how long an unused connection is kept: a stream of
-	// messages reuses it, an idle server is not held on to (Postfix keeps
-	// its cached connections 2 s).
+	// mxIdleTimeout is how long an unused connection is kept by default:
+	// a stream of messages reuses it, an idle server is not held on to
+	// (Postfix keeps its cached connections 2 s).
 	mxIdleTimeout = 5 * time.Second
 	mxNoopAfter   = 2 * time.Second
 )
@@ -40,6 +40,8 @@ type idleConn struct {
 }
 
 type mxPool struct {
+	idleTimeout time.Duration
+
 	mu    sync.Mutex
 	idle  map[string][]idleConn // by host and TLS policy
 	nidle int
@@ -48,7 +50,12 @@ type mxPool struct {
 }
 
 func (t *MX) pool() *mxPool {
-	t.poolOnce.Do(func() { t.p = &mxPool{idle: map[string][]idleConn{}, dsn: map[string]bool{}} })
+	t.poolOnce.Do(func() {
+		t.p = &mxPool{idleTimeout: t.IdleTimeout, idle: map[string][]idleConn{}, dsn: map[string]bool{}}
+		if t.p.idleTimeout <= 0 {
+			t.p.idleTimeout = mxIdleTimeout
+		}
+	})
 	return t.p
 }
 
@@ -96,7 +103,7 @@ func (p *mxPool) get(ctx context.Context, key string) *smtpclient.Client {
 		}
 		p.mu.Unlock()
 		idle := time.Since(ic.since)
-		if idle > mxIdleTimeout {
+		if idle > p.idleTimeout {
 			ic.c.Close()
 			continue
 		}
@@ -120,11 +127,11 @@ func (p *mxPool) put(key string, c *smtpclient.Client, max int) {
 	p.idle[key] = append(p.idle[key], idleConn{c, time.Now()})
 	p.nidle++
 	if p.sweep == nil {
-		p.sweep = time.AfterFunc(mxIdleTimeout, p.closeExpired)
+		p.sweep = time.AfterFunc(p.idleTimeout, p.closeExpired)
 	}
 }
 
-// closeExpired closes the connections idle longer than mxIdleTimeout (with
+// closeExpired closes the connections idle longer than idleTimeout (with
 // QUIT, in the background) and runs again while any is left.
 func (p *mxPool) closeExpired() {
 	p.mu.Lock()
@@ -132,7 +139,7 @@ func (p *mxPool) closeExpired() {
 	for key, l := range p.idle {
 		kept := l[:0]
 		for _, ic := range l {
-			if time.Since(ic.since) >= mxIdleTimeout {
+			if time.Since(ic.since) >= p.idleTimeout {
 				old = append(old, ic.c)
 				p.nidle--
 			} else {
@@ -147,7 +154,7 @@ func (p *mxPool) closeExpired() {
 	}
 	p.sweep = nil
 	if p.nidle > 0 {
-		p.sweep = time.AfterFunc(mxIdleTimeout/2, p.closeExpired)
+		p.sweep = time.AfterFunc(p.idleTimeout/2, p.closeExpired)
 	}
 	p.mu.Unlock()
 	for _, c := range old {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/posthorn/posthorn/smtp/smtptest"
 )
@@ -60,4 +62,40 @@ func TestMessagesShareConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+type closeCounter struct {
+	net.Conn
+	closed *atomic.Int64
+	once   sync.Once
+}
+
+func (c *closeCounter) Close() error {
+	c.once.Do(func() { c.closed.Add(1) })
+	return c.Conn.Close()
+}
+
+// A kept connection is not held on to: after MX.IdleTimeout unused it is
+// closed.
+func TestIdleConnectionClosed(t *testing.T) {
+	var dials, closed atomic.Int64
+	h := newHarness(t, []string{"one.test", "sender.test"}, func(o *Options) {
+		mx := o.Transport.(*MX)
+		mx.IdleTimeout = 100 * time.Millisecond
+		dial := mx.Options.Options.Dialer
+		mx.Options.Options.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			dials.Add(1)
+			return &closeCounter{Conn: c, closed: &closed}, nil
+		}
+	})
+	h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@one.test"}}, testMsg)
+	h.empty()
+	if dials.Load() != 1 {
+		t.Fatalf("%d dials", dials.Load())
+	}
+	h.eventually("the idle connection closed", func() bool { return closed.Load() == 1 })
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/net/idna"
 
@@ -58,6 +59,9 @@ type MX struct {
 	// destination reuses the same few connections instead of opening one
 	// per message.
 	MaxIdlePerHost int
+	// IdleTimeout is how long a connection is kept unused before it is
+	// closed with QUIT; zero means 5 seconds.
+	IdleTimeout time.Duration
 
 	poolOnce sync.Once
 	p        *mxPool
