@@ -247,7 +247,127 @@ func (p *logParser) flagList(t []string) []string {
 	return l
 }
 
+// atou parses a decimal number of at most 19 digits (no sign).
+func atou(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 19 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		v = v*10 + uint64(c)
+	}
+	return v, true
+}
+
+// fields reads the space-separated fields of a record in order.
+type fields struct {
+	s  string
+	ok bool
+}
+
+func (f *fields) next() string {
+	i := strings.IndexByte(f.s, ' ')
+	if i < 0 {
+		t := f.s
+		f.s = ""
+		return t
+	}
+	t := f.s[:i]
+	f.s = f.s[i+1:]
+	return t
+}
+
+func (f *fields) u64() uint64 {
+	v, ok := atou(f.next())
+	f.ok = f.ok && ok
+	return v
+}
+
+func (f *fields) u32() uint32 {
+	v := f.u64()
+	f.ok = f.ok && v <= 1<<32-1
+	return uint32(v)
+}
+
+func (f *fields) i64() int64 {
+	t := f.next()
+	neg := strings.HasPrefix(t, "-")
+	if neg {
+		t = t[1:]
+	}
+	v, ok := atou(t)
+	f.ok = f.ok && ok && v <= 1<<63-1
+	if neg {
+		return -int64(v)
+	}
+	return int64(v)
+}
+
+// messageRecord parses an A or B record, the bulk of an index, without
+// splitting it into tokens first; false sends it to the general parser
+// (a name with escapes, or a malformed record, which that rejects).
+func (p *logParser) messageRecord(s string) bool {
+	f := fields{s: s[2:], ok: true}
+	r := &p.rec
+	*r = record{kind: 'A'}
+	r.uid, r.modSeq, r.date, r.size = f.u32(), f.u64(), f.i64(), f.i64()
+	switch f.next() {
+	case "0":
+	case "1":
+		r.raw = true
+	default:
+		return false
+	}
+	if s[0] == 'B' {
+		r.loc = f.u64()
+	}
+	if !f.ok || !strings.HasPrefix(f.s, `"`) {
+		return false
+	}
+	j := strings.IndexByte(f.s[1:], '"')
+	if j < 0 || strings.IndexByte(f.s[1:1+j], '\\') >= 0 {
+		return false
+	}
+	r.base = f.s[1 : 1+j]
+	rest := f.s[2+j:]
+	if rest == "" {
+		return true
+	}
+	if rest[0] != ' ' {
+		return false
+	}
+	rest = rest[1:]
+	// Flag lists are shared by their text: most messages have one of a
+	// few.
+	if l, ok := p.flags[rest]; ok {
+		r.flags = l
+		return true
+	}
+	var fl []string
+	for _, t := range strings.Split(rest, " ") {
+		if t == "" || t[0] == '"' {
+			return false
+		}
+		fl = append(fl, t)
+	}
+	r.flags = p.flagList(fl)
+	p.flags[strings.Clone(rest)] = r.flags
+	return true
+}
+
 func (p *logParser) record(start, end int) bool {
+	if line := p.text[start:end]; len(line) > 2 && (line[0] == 'A' || line[0] == 'B') && line[1] == ' ' && p.messageRecord(line) {
+		return true
+	}
+	return p.generalRecord(start, end)
+}
+
+// generalRecord parses any record through tokens.
+func (p *logParser) generalRecord(start, end int) bool {
 	if !p.tokens(start, end) {
 		return false
 	}
