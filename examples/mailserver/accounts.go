@@ -23,6 +23,9 @@ package main
 // APOP (RFC 1939 §7) need the password itself on the server, so they are
 // not offered.
 //
+// An account logs in with its name or with NAME@ any local domain, which
+// mail clients offer as the user name (directory.account).
+//
 // The running server notices a changed accounts file at the next lookup
 // (its size or modification time changed) and on SIGHUP: a new account
 // can log in and receive mail at once; a removed one can no longer, and
@@ -257,10 +260,24 @@ func (d *directory) names() []string {
 	return n
 }
 
+// account returns the account a login name names: the name itself, or
+// for NAME@DOMAIN of a local domain the account NAME (mail clients offer
+// the address as the user name). Aliases are not login names.
+func (d *directory) account(login string) string {
+	local, domain, ok := strings.Cut(login, "@")
+	if !ok || !d.local(domain) {
+		return login
+	}
+	if name := strings.ToLower(local); d.exists(name) {
+		return name
+	}
+	return login
+}
+
 // LookupSCRAM implements sasl.SCRAMLookup.
 func (d *directory) LookupSCRAM(ctx context.Context, username string, h sasl.SCRAMHash) (sasl.SCRAMKeys, error) {
 	_, keys := d.current()
-	k, ok := keys[username][h]
+	k, ok := keys[d.account(username)][h]
 	if !ok {
 		return sasl.SCRAMKeys{}, sasl.ErrUnknownUser
 	}
@@ -273,7 +290,7 @@ func (d *directory) LookupSCRAM(ctx context.Context, username string, h sasl.SCR
 // §3), and the StoredKey it gives compared in constant time.
 func (d *directory) VerifyPassword(ctx context.Context, username, password string) error {
 	_, keys := d.current()
-	k, ok := keys[username][sasl.SHA256]
+	k, ok := keys[d.account(username)][sasl.SHA256]
 	if !ok {
 		// Spend the time a known user costs.
 		sasl.NewSCRAMKeys(sasl.SHA256, password, []byte("posthorn-unknown"), sasl.DefaultSCRAMIterations) //nolint:errcheck

@@ -237,6 +237,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		Inspect:          mauth.sign,
 	})
 	var imapBack imapserver.Backend = store
+	pop3Back := pop3server.NewStoreBackend(store)
 	users := func() []string { return []string{cfg.User} }
 	var limits smtpserver.Limits
 	if cfg.Site != nil {
@@ -254,6 +255,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		auth.Credentials = st.dir
 		mxBackend, subBackend = st.mxBackend(), &submissionBackend{st}
 		imapBack = imapBackend{store, st.dir}
+		pop3Back = pop3Backend{pop3Back, st.dir}
 		users = st.dir.names
 		limits = cfg.Site.smtpLimits()
 	}
@@ -293,7 +295,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	pop3Srv := &pop3server.Server{
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
-		Backend:   pop3server.NewStoreBackend(store),
+		Backend:   pop3Back,
 		Auth:      auth,
 		Logger:    logger.With("server", "pop3"),
 		Trace:     cfg.Trace,

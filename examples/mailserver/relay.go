@@ -74,7 +74,7 @@ func (ss *submitSession) Mail(ctx context.Context, from smtp.Mailbox, opts *smtp
 		return errNeedAuth
 	}
 	// RFC 6409 §6.1: the server may check the sender is the user's.
-	if !ss.s.dir.owns(ss.c.Identity.Username, from) {
+	if !ss.s.dir.owns(ss.account(), from) {
 		return errNotOwner
 	}
 	ss.from = from
@@ -158,7 +158,7 @@ func (ss *submitSession) Data(ctx context.Context, r io.Reader) error {
 			ss.s.logger.Error("queueing a submitted message", "err", err)
 			return errLocalFailure
 		}
-		ss.s.logger.Info("queued", "id", id, "user", ss.c.Identity.Username, "recipients", len(ss.remote))
+		ss.s.logger.Info("queued", "id", id, "user", ss.account(), "recipients", len(ss.remote))
 	}
 	var firstErr error
 	delivered := 0
@@ -208,7 +208,7 @@ func (ss *submitSession) checkFrom(msg io.ReaderAt) (string, error) {
 		if i == 0 {
 			first = strings.ToLower(strings.TrimSuffix(domain, "."))
 		}
-		if check && (!ok || !ss.s.dir.owns(ss.c.Identity.Username, smtp.Mailbox{Local: local, Domain: domain})) {
+		if check && (!ok || !ss.s.dir.owns(ss.account(), smtp.Mailbox{Local: local, Domain: domain})) {
 			return "", errFromNotOwner
 		}
 	}
@@ -238,6 +238,9 @@ func (s *site) sign(fromDomain string, msg io.Reader) []byte {
 	}
 	return []byte(signer.Field())
 }
+
+// account is the authenticated account (the login may be NAME@DOMAIN).
+func (ss *submitSession) account() string { return ss.s.dir.account(ss.c.Identity.Username) }
 
 func cutLast(s, sep string) (before, after string, ok bool) {
 	i := strings.LastIndex(s, sep)

@@ -185,6 +185,21 @@ func (b imapBackend) VerifyPassword(ctx context.Context, username, password stri
 	return b.dir.VerifyPassword(ctx, username, password)
 }
 
+// User opens the account of a login name (NAME or NAME@DOMAIN).
+func (b imapBackend) User(ctx context.Context, username string, info *imapserver.ConnInfo) (imapserver.User, error) {
+	return b.mailStore.User(ctx, b.dir.account(username), info)
+}
+
+// pop3Backend opens the maildrop of a login name's account.
+type pop3Backend struct {
+	pop3server.Backend
+	dir *directory
+}
+
+func (b pop3Backend) OpenMaildrop(ctx context.Context, username string, conn *pop3server.ConnInfo) (pop3server.Maildrop, error) {
+	return b.Backend.OpenMaildrop(ctx, b.dir.account(username), conn)
+}
+
 // KeepsModSeq passes the store's imapserver.ModSeqKeeper on.
 func (b imapBackend) KeepsModSeq() bool {
 	k, ok := b.mailStore.(imapserver.ModSeqKeeper)

@@ -530,9 +530,13 @@ m = poplib.POP3_SSL(h, int(p), context=ctx)
 m.user("bob"); m.pass_("bob-password")
 print("pop3 ok", m.stat()[0])
 m.quit()
+m = poplib.POP3_SSL(h, int(p), context=ctx)
+m.user("bob@example.net"); m.pass_("bob-password")
+print("pop3 address login ok", m.stat()[0])
+m.quit()
 `
 	out := testpeer.RunPython(t, script, "CERT="+ts.certFile, "POP3S="+ts.addrs["pop3s"])
-	assert.Equal(t, "pop3 ok 0\n", string(out))
+	assert.Equal(t, "pop3 ok 0\npop3 address login ok 0\n", string(out))
 
 	c, err := smtpclient.DialTLS(ctx, ts.addrs["submissions"], &smtpclient.Options{TLSConfig: ts.tls})
 	require.NoError(t, err)
@@ -541,6 +545,36 @@ m.quit()
 	ext, _ := c.Extension("AUTH")
 	assert.Equal(t, "SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 SCRAM-SHA-1 PLAIN LOGIN", ext, "scram_plus")
 	require.NoError(t, c.Auth(ctx, sasl.NewPlainClient("", "alice", "alice-password")))
+
+	// Mail clients offer the address as the user name: NAME@DOMAIN of a
+	// local domain logs in as NAME, with SCRAM, PLAIN and IMAP LOGIN; an
+	// alias does not.
+	c2, err := smtpclient.DialTLS(ctx, ts.addrs["submissions"], &smtpclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	defer c2.Close()
+	require.NoError(t, c2.Hello(ctx))
+	sc, err := sasl.NewSCRAMClient(sasl.SCRAMOptions{Username: "Alice@Example.ORG", Password: "alice-password"})
+	require.NoError(t, err)
+	require.NoError(t, c2.Auth(ctx, sc))
+	require.NoError(t, c2.Mail(ctx, "alice@example.org", nil), "the sender check knows the account")
+	require.NoError(t, c2.Rcpt(ctx, "bob@example.org", nil))
+	w, err := c2.Data(ctx)
+	require.NoError(t, err)
+	io.WriteString(w, "From: alice@example.org\r\nSubject: as address\r\n\r\nx\r\n")
+	require.NoError(t, w.Close())
+	assert.Len(t, ts.readMailbox(t, "bob", "INBOX"), 1)
+
+	ic, err = imapclient.DialTLS(ctx, ts.addrs["imaps"], &imapclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	defer ic.Close()
+	require.NoError(t, ic.Login(ctx, "bob@example.org", "bob-password"))
+	sel, err := ic.Select(ctx, "INBOX", nil)
+	require.NoError(t, err)
+	assert.Equal(t, uint32(1), sel.NumMessages)
+	ic2, err := imapclient.DialTLS(ctx, ts.addrs["imaps"], &imapclient.Options{TLSConfig: ts.tls})
+	require.NoError(t, err)
+	defer ic2.Close()
+	assert.Error(t, ic2.Login(ctx, "info@example.org", "alice-password"), "an alias is not a login")
 }
 
 // SIGHUP loads a renewed certificate for new connections; open ones go on.
