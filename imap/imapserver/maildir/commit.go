@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -271,11 +272,19 @@ func linkOrCopy(s *Store, md *message, dst string, mb *mailbox) error {
 }
 
 func writeSynced(fsys fileSystem, path string, data []byte, date time.Time) error {
+	return writeSyncedFunc(fsys, path, date, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeSyncedFunc is writeSynced with the content written by write.
+func writeSyncedFunc(fsys fileSystem, path string, date time.Time, write func(io.Writer) error) error {
 	f, err := fsys.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	err = write(f)
 	if err == nil && !date.IsZero() {
 		err = fsys.Chtimes(path, date)
 	}
@@ -296,24 +305,31 @@ func writeSynced(fsys fileSystem, path string, data []byte, date time.Time) erro
 // byte for byte, marked raw.
 func (s *Store) writeMessage(mb *mailbox, data []byte, flags []string, date time.Time) (*pendingFile, error) {
 	f := &pendingFile{flags: flags, date: date, vsize: int64(len(data))}
-	content := data
-	if cleanCRLF(data) {
-		content = make([]byte, 0, len(data))
-		for i := 0; i < len(data); i++ {
-			if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
-				continue
-			}
-			content = append(content, data[i])
-		}
-	} else {
-		f.raw = true
+	lf := cleanCRLF(data)
+	f.raw = !lf
+	size := len(data)
+	if lf {
+		size -= bytes.Count(data, lfOctet) // each CRLF is stored as LF
 	}
 	// The summary comes from the bytes in hand (served form: data), so
 	// that FETCH ENVELOPE never opens the file (summary.go).
 	f.sum, _ = s.summarize(bytes.NewReader(data), int64(len(data)))
-	f.base = fmt.Sprintf("%s,S=%d,W=%d", s.uniqueBase(), len(content), f.vsize)
+	f.base = fmt.Sprintf("%s,S=%d,W=%d", s.uniqueBase(), size, f.vsize)
 	f.tmpPath = mb.path("tmp", f.base)
-	if err := writeSynced(s.fs, f.tmpPath, content, date); err != nil {
+	write := func(w io.Writer) error {
+		if !lf {
+			_, err := w.Write(data)
+			return err
+		}
+		// Converted on the way, a line at a time, through a pooled
+		// buffer: no second copy of the message.
+		bw := s.writer(w)
+		defer s.putWriter(bw)
+		lw := &lfWriter{w: bw}
+		lw.Write(data)
+		return bw.Flush()
+	}
+	if err := writeSyncedFunc(s.fs, f.tmpPath, date, write); err != nil {
 		return nil, fmt.Errorf("maildir: writing message: %w", err)
 	}
 	return f, nil

@@ -277,3 +277,34 @@ func BenchmarkDeliver(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppend stores a 25 KB message given whole, as APPEND does
+// (fsynced): kept with LF line ends, converted while written.
+func BenchmarkAppend(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.AddUser("alice", "secret"); err != nil {
+		b.Fatal(err)
+	}
+	var msg strings.Builder
+	msg.WriteString("From: a@example.org\r\nSubject: bench\r\n\r\n")
+	for msg.Len() < 25000 {
+		fmt.Fprintf(&msg, "%d: a line of text of a realistic length, about seventy characters\r\n", msg.Len())
+	}
+	body := []byte(msg.String())
+	u, err := s.User(ctx, "alice", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := u.Append(ctx, "INBOX", bytes.NewReader(body), int64(len(body)), imapserver.AppendOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
