@@ -148,20 +148,14 @@ func (ss *submitSession) Data(ctx context.Context, r io.Reader) error {
 	}
 	sig := ss.s.sign(fromDomain, io.NewSectionReader(f, 0, n))
 
-	// Remote recipients first: once queued they are safe, and a local
-	// failure after that makes the client retry (a local duplicate at
-	// worst, never a loss).
-	if len(ss.remote) > 0 {
-		env := &smtpqueue.Envelope{From: ss.from.String(), To: ss.remote, MailOptions: ss.mailOpts, RcptOptions: ss.rcptOpts}
-		id, err := ss.s.queue.Enqueue(ctx, env, io.MultiReader(strings.NewReader(string(sig)), io.NewSectionReader(f, 0, n)))
-		if err != nil {
-			ss.s.logger.Error("queueing a submitted message", "err", err)
-			return errLocalFailure
-		}
-		ss.s.logger.Info("queued", "id", id, "user", ss.account(), "recipients", len(ss.remote))
-	}
+	// Remote recipients are queued, local ones delivered at once. A
+	// local delivery that fails (a full mailbox, a disk error) is queued
+	// too, for the queue's own transport to retry and, at the end, to
+	// bounce: after the 250 nothing is lost, and nobody gets a copy
+	// twice. Without a queue (relaying off) the client is told when no
+	// local copy could be delivered.
+	var retry []string
 	var firstErr error
-	delivered := 0
 	for _, acct := range ss.local {
 		hdr := func() []byte {
 			return ss.s.deliveredTo(func() []byte { return append(returnPathField(ss.from), sig...) }, acct)
@@ -175,12 +169,34 @@ func (ss *submitSession) Data(ctx context.Context, r io.Reader) error {
 			if firstErr == nil {
 				firstErr = err
 			}
-			continue
+			retry = append(retry, acct+"@"+ss.s.cfg.domains[0])
 		}
-		delivered++
 	}
-	if firstErr != nil && delivered == 0 && len(ss.remote) == 0 {
-		return storeReply(firstErr)
+	if ss.s.queue == nil {
+		if firstErr != nil && len(retry) == len(ss.local) {
+			return storeReply(firstErr)
+		}
+		return nil
+	}
+	to, opts := ss.remote, ss.rcptOpts
+	if len(retry) > 0 {
+		to = append(slices.Clip(to), retry...)
+		opts = append(slices.Clip(opts), make([]smtp.RcptOptions, len(retry))...)
+	}
+	if len(to) > 0 {
+		env := &smtpqueue.Envelope{From: ss.from.String(), To: to, MailOptions: ss.mailOpts, RcptOptions: opts}
+		id, err := ss.s.queue.Enqueue(ctx, env, io.MultiReader(strings.NewReader(string(sig)), io.NewSectionReader(f, 0, n)))
+		if err != nil {
+			ss.s.logger.Error("queueing a submitted message", "err", err)
+			if len(retry) < len(ss.local) {
+				// Some local copies are delivered already: a retry by
+				// the client would deliver them twice, but nothing is
+				// lost that way.
+				ss.s.logger.Warn("the client will be told to retry; local recipients may get the message twice")
+			}
+			return errLocalFailure
+		}
+		ss.s.logger.Info("queued", "id", id, "user", ss.account(), "recipients", len(to), "local_retries", len(retry))
 	}
 	return nil
 }

@@ -986,3 +986,48 @@ func TestConfiguredMemoryStore(t *testing.T) {
 	_, err := os.Stat(filepath.Join(ts.data, "mail"))
 	assert.ErrorIs(t, err, os.ErrNotExist, "nothing of the mail on disk")
 }
+
+// A submitted message whose local delivery fails after the 250 (the
+// mailbox went over its quota with this message) is not lost: it waits
+// in the queue, and arrives once there is room.
+func TestConfiguredSubmissionLocalFailureIsQueued(t *testing.T) {
+	ts := startConfigured(t, testSiteConfig, nil)
+	path := ts.cfg.Site.accountsPath(ts.data)
+	a, err := readAccounts(path)
+	require.NoError(t, err)
+	bob := a["bob"]
+	bob.Quota = &quotaConfig{Storage: 300}
+	a["bob"] = bob
+	require.NoError(t, writeAccounts(path, a))
+	time.Sleep(1100 * time.Millisecond) // the directory looks at the file once a second
+
+	msg := "From: alice@example.org\nSubject: big for bob\n\n" + strings.Repeat("x", 600) + "\n"
+	require.NoError(t, ts.submit(t, "alice", "alice@example.org", []string{"bob@example.org"}, msg))
+	assert.Empty(t, ts.readMailbox(t, "bob", "INBOX"))
+
+	sub := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code, ok := subcommand(args[0], args[1:], os.Stdin, &out, &errOut)
+		require.True(t, ok)
+		return code, out.String(), errOut.String()
+	}
+	var out string
+	require.Eventually(t, func() bool {
+		var code int
+		code, out, _ = sub("queue", "-config", ts.cfg.Site.path, "-metrics", ts.addrs["metrics"], "list")
+		return code == 0 && strings.Contains(out, "bob@example.org")
+	}, 10*time.Second, 100*time.Millisecond)
+	id := strings.Fields(out)[0]
+
+	bob.Quota = nil
+	a["bob"] = bob
+	require.NoError(t, writeAccounts(path, a))
+	time.Sleep(1100 * time.Millisecond)
+	require.Eventually(t, func() bool {
+		sub("queue", "-config", ts.cfg.Site.path, "-metrics", ts.addrs["metrics"], "retry", id)
+		return len(ts.readMailbox(t, "bob", "INBOX")) == 1
+	}, 20*time.Second, 500*time.Millisecond)
+	m := ts.readMailbox(t, "bob", "INBOX")[0]
+	assert.True(t, strings.HasPrefix(m, "Return-Path: <alice@example.org>\r\nDelivered-To: bob@example.org\r\nDKIM-Signature: "), "%.200s", m)
+	assert.Equal(t, 1, strings.Count(m, "DKIM-Signature:"))
+}
