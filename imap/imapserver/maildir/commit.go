@@ -196,6 +196,7 @@ func (u *user) commitBatch(batch []*commitReq) {
 			md := &msgData{uid: mb.uidNext, date: f.date, vsize: f.vsize, raw: f.raw, base: f.base, mb: mb}
 			p := f.final
 			md.path.Store(&p)
+			md.inCur = filepath.Base(filepath.Dir(p)) == "cur"
 			var loc uint64
 			if f.sum != nil {
 				// Not synced: the cache is derived (summary.go).
@@ -206,7 +207,7 @@ func (u *user) commitBatch(batch []*commitReq) {
 			m := &message{md, &flagState{modSeq: mb.modSeq, flags: f.flags}}
 			mb.msgs = append(mb.msgs, m)
 			mb.size += m.vsize
-			recs = append(recs, &record{kind: 'A', uid: md.uid, modSeq: mb.modSeq, date: f.date.UnixNano(), size: f.vsize, raw: f.raw, base: f.base, flags: f.flags, loc: loc})
+			recs = append(recs, &record{kind: 'A', uid: md.uid, modSeq: mb.modSeq, date: f.date.UnixNano(), size: f.vsize, raw: f.raw, inCur: md.inCur, base: f.base, flags: f.flags, loc: loc})
 			r.res = append(r.res, imapserver.AppendResult{UIDValidity: mb.uidValidity, UID: md.uid})
 		}
 		if err := mb.writeLogLocked(recs...); err != nil {

@@ -19,8 +19,8 @@ import (
 // mailbox is opened, and everything before it holds. Payloads:
 //
 //	H <uidvalidity> <uidnext> <highestmodseq> <guid> <expiredto>   first record
-//	A <uid> <modseq> <date ns> <size> <raw 0|1> <"base"> <flag>...   a message
-//	B <uid> <modseq> <date ns> <size> <raw 0|1> <loc> <"base"> <flag>...
+//	A <uid> <modseq> <date ns> <size> <bits> <"base"> <flag>...   a message
+//	B <uid> <modseq> <date ns> <size> <bits> <loc> <"base"> <flag>...
 //	                                                   a message with a summary
 //	C <uid> <loc>                                      its summary, found later
 //	F <modseq> <uid> <flag>...                                    its flags now
@@ -28,6 +28,9 @@ import (
 //	U <uidnext> <modseq>                                          counters only
 //	S <cur mtime ns> <new mtime ns>                               directories as we left them
 //
+// <bits> is 1 for a message kept raw, plus 2 when its file is in cur
+// (where a message without flags has an empty info ":2,"): with the
+// flags, that gives the file's path without listing the directories.
 // <loc> is where the message's summary is in the summary cache
 // (summary.go): its offset times 2^24 plus its length. Summaries are
 // derived data, checked when read and computed again when wrong, so the
@@ -58,6 +61,7 @@ type record struct {
 	date     int64
 	size     int64
 	raw      bool
+	inCur    bool // A: the file is in cur
 	base     string
 	flags    []string
 	gone     []goneRec // X
@@ -78,6 +82,9 @@ func appendRecord(buf []byte, r *record) []byte {
 		raw := 0
 		if r.raw {
 			raw = 1
+		}
+		if r.inCur {
+			raw |= 2
 		}
 		if r.loc != 0 {
 			p = fmt.Appendf(p, "B %d %d %d %d %d %d %s", r.uid, r.modSeq, r.date, r.size, raw, r.loc, strconv.Quote(r.base))
@@ -315,11 +322,9 @@ func (p *logParser) messageRecord(s string) bool {
 	r := &p.rec
 	*r = record{kind: 'A'}
 	r.uid, r.modSeq, r.date, r.size = f.u32(), f.u64(), f.i64(), f.i64()
-	switch f.next() {
-	case "0":
-	case "1":
-		r.raw = true
-	default:
+	if b := f.next(); len(b) == 1 && b[0] >= '0' && b[0] <= '3' {
+		r.raw, r.inCur = (b[0]-'0')&1 != 0, (b[0]-'0')&2 != 0
+	} else {
 		return false
 	}
 	if s[0] == 'B' {
@@ -409,14 +414,16 @@ func (p *logParser) generalRecord(start, end int) bool {
 		if len(t) < 7 {
 			return false
 		}
-		r.uid, r.modSeq, r.date, r.size, r.raw, r.base = u32(t[1]), u64(t[2]), i64(t[3]), i64(t[4]), t[5] == "1", t[6]
+		r.uid, r.modSeq, r.date, r.size, r.base = u32(t[1]), u64(t[2]), i64(t[3]), i64(t[4]), t[6]
+		r.raw, r.inCur = bits(t[5])
 		r.flags = p.flagList(t[7:])
 	case 'B':
 		if len(t) < 8 {
 			return false
 		}
 		r.kind = 'A'
-		r.uid, r.modSeq, r.date, r.size, r.raw, r.loc, r.base = u32(t[1]), u64(t[2]), i64(t[3]), i64(t[4]), t[5] == "1", u64(t[6]), t[7]
+		r.uid, r.modSeq, r.date, r.size, r.loc, r.base = u32(t[1]), u64(t[2]), i64(t[3]), i64(t[4]), u64(t[6]), t[7]
+		r.raw, r.inCur = bits(t[5])
 		r.flags = p.flagList(t[8:])
 	case 'C':
 		if len(t) != 3 {
@@ -451,4 +458,13 @@ func (p *logParser) generalRecord(start, end int) bool {
 		return false
 	}
 	return ok
+}
+
+// bits decodes the <bits> of an A record; anything but 0-3 is an older
+// writer's "not raw" (only "1" was raw).
+func bits(t string) (raw, inCur bool) {
+	if len(t) == 1 && t[0] >= '0' && t[0] <= '3' {
+		return (t[0]-'0')&1 != 0, (t[0]-'0')&2 != 0
+	}
+	return false, false
 }

@@ -135,6 +135,7 @@ func (mb *mailbox) path(parts ...string) string {
 type entry struct {
 	uid    uint32
 	raw    bool
+	inCur  bool
 	gone   bool
 	date   int64
 	size   int64
@@ -235,7 +236,7 @@ func (mb *mailbox) loadLocked() error {
 		case 'H':
 			mb.uidValidity, mb.uidNext, mb.modSeq, mb.guid, mb.expiredTo = r.validity, r.uidNext, r.modSeq, strings.Clone(r.guid), r.expired
 		case 'A':
-			tab.add(entry{uid: r.uid, raw: r.raw, date: r.date, size: r.size, modSeq: r.modSeq, loc: r.loc, base: r.base, flags: r.flags})
+			tab.add(entry{uid: r.uid, raw: r.raw, inCur: r.inCur, date: r.date, size: r.size, modSeq: r.modSeq, loc: r.loc, base: r.base, flags: r.flags})
 		case 'C':
 			if e := tab.find(r.uid); e != nil {
 				e.loc = r.loc
@@ -243,7 +244,8 @@ func (mb *mailbox) loadLocked() error {
 			ncache++
 		case 'F':
 			if e := tab.find(r.uid); e != nil {
-				e.flags, e.modSeq = r.flags, r.modSeq
+				// A flag change of ours renamed the file into cur.
+				e.flags, e.modSeq, e.inCur = r.flags, r.modSeq, true
 			}
 		case 'X':
 			for _, g := range r.gone {
@@ -316,7 +318,7 @@ func (mb *mailbox) loadLocked() error {
 		}
 		k := len(mb.msgs)
 		md := &mds[k]
-		md.uid, md.date, md.vsize, md.raw, md.base, md.mb = e.uid, time.Unix(0, e.date), e.size, e.raw, nameText[:len(e.base)], mb
+		md.uid, md.date, md.vsize, md.raw, md.inCur, md.base, md.mb = e.uid, time.Unix(0, e.date), e.size, e.raw, e.inCur, nameText[:len(e.base)], mb
 		nameText = nameText[len(e.base):]
 		md.sum.Store(e.loc)
 		fss[k] = flagState{modSeq: e.modSeq, flags: e.flags}
@@ -443,9 +445,10 @@ func (mb *mailbox) stampSettled() bool {
 }
 
 // defaultPath is where a message's file is when we put it there: in new
-// without flags, else in cur with its info letters.
-func (mb *mailbox) defaultPath(base string, flags []string) string {
-	if letters := infoLetters(flags, mb.keywords); letters != "" {
+// without flags, else in cur with its info letters; in cur with an
+// empty info when it was found there without flags.
+func (mb *mailbox) defaultPath(base string, flags []string, inCur bool) string {
+	if letters := infoLetters(flags, mb.keywords); letters != "" || inCur {
 		return mb.dir + string(filepath.Separator) + "cur" + string(filepath.Separator) + base + ":2," + letters
 	}
 	return mb.dir + string(filepath.Separator) + "new" + string(filepath.Separator) + base
@@ -618,7 +621,8 @@ func (mb *mailbox) reconcileLocked(dl *uidlist, loading bool) error {
 		}
 		flags := infoFlags(f.letters, mb.keywords)
 		m := &message{md, &flagState{modSeq: mb.modSeq, flags: flags}}
-		recs = append(recs, &record{kind: 'A', uid: uid, modSeq: mb.modSeq, date: md.date.UnixNano(), size: md.vsize, raw: md.raw, base: base, flags: flags})
+		md.inCur = f.sub == "cur"
+		recs = append(recs, &record{kind: 'A', uid: uid, modSeq: mb.modSeq, date: md.date.UnixNano(), size: md.vsize, raw: md.raw, inCur: md.inCur, base: base, flags: flags})
 		mb.msgs = append(mb.msgs, m)
 		mb.size += m.vsize
 		mb.publishLocked(imapserver.Update{Kind: imapserver.UpdateNew, UID: uid, Flags: flags, ModSeq: mb.modSeq}, nil)
@@ -694,7 +698,7 @@ func (mb *mailbox) checkpointLocked() error {
 		buf = appendRecord(buf, &r)
 	}
 	for _, m := range mb.msgs {
-		buf = appendRecord(buf, &record{kind: 'A', uid: m.uid, modSeq: m.modSeq, date: m.date.UnixNano(), size: m.vsize, raw: m.raw, base: m.base, flags: m.flags, loc: m.sum.Load()})
+		buf = appendRecord(buf, &record{kind: 'A', uid: m.uid, modSeq: m.modSeq, date: m.date.UnixNano(), size: m.vsize, raw: m.raw, inCur: m.inCurNow(), base: m.base, flags: m.flags, loc: m.sum.Load()})
 	}
 	if mb.log != nil {
 		mb.log.Close()

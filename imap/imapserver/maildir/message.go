@@ -30,7 +30,10 @@ type msgData struct {
 	// raw: the file holds the message exactly as served (CRLF files of
 	// other writers, and messages that would not survive LF↔CRLF);
 	// otherwise line ends are converted to CRLF on reading.
-	raw   bool
+	raw bool
+	// inCur: the file is in cur, as far as the index knew it at load
+	// (pathLocked); set before the message is shared, then only read.
+	inCur bool
 	date  time.Time
 	vsize int64  // size with CRLF line ends, as IMAP and POP3 see it
 	base  string // file name up to the info (":2,...")
@@ -54,7 +57,16 @@ func (m *message) pathLocked() string {
 	}
 	// Not stored: a path per message would cost more memory than it
 	// saves time.
-	return m.mb.defaultPath(m.base, m.flags)
+	return m.mb.defaultPath(m.base, m.flags, m.inCur)
+}
+
+// inCurNow reports whether the message's file is in cur, as far as the
+// store knows. The caller holds user.mu.
+func (m *message) inCurNow() bool {
+	if p := m.path.Load(); p != nil {
+		return filepath.Base(filepath.Dir(*p)) == "cur"
+	}
+	return m.inCur
 }
 
 // curPath is pathLocked for callers without the lock.

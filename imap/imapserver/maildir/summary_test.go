@@ -490,3 +490,79 @@ func TestSummaryAtDelivery(t *testing.T) {
 		t.Fatalf("%d message files opened", n)
 	}
 }
+
+// TestPathFromIndex: a mailbox opened without listing its directories
+// finds each file where the index says it is (cur with an empty info, as
+// Dovecot leaves a message it has seen without flags), without a failed
+// open or a listing, so that reading a message costs one open.
+func TestPathFromIndex(t *testing.T) {
+	dir := t.TempDir()
+	cur := filepath.Join(dir, "alice", "cur")
+	os.MkdirAll(cur, 0o700)
+	for i, info := range []string{":2,", ":2,S", ":2,", ":2,FS"} {
+		os.WriteFile(filepath.Join(cur, fmt.Sprintf("%d.M1P1Q%d.host%s", 1700000000+i, i, info)), []byte(fmt.Sprintf("Subject: %d\n\nx\n", i)), 0o600)
+	}
+	os.WriteFile(filepath.Join(dir, "alice", "new", "1700000009.M1P1Q9.host"), []byte("Subject: new\n\nx\n"), 0o600)
+	cfs := &statCountFS{}
+	open := func() *Store {
+		s, err := Open(dir, &Options{fs: cfs, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.AddUser("alice", "pw")
+		return s
+	}
+	s := open()
+	mustOpen(t, s, "INBOX")
+	s.now = func() time.Time { return time.Now().Add(time.Minute) }
+	s.Close()
+	s = open()
+	defer s.Close()
+	mb := mustOpen(t, s, "INBOX")
+	cfs.misses.Store(0)
+	for _, m := range messages(t, mb) {
+		if got := readAll(t, m); !strings.HasPrefix(got, "Subject: ") {
+			t.Fatalf("UID %d: %q", m.UID(), got)
+		}
+	}
+	if n := cfs.misses.Load(); n != 0 {
+		t.Fatalf("%d opens, stats or listings looked in the wrong place", n)
+	}
+}
+
+// statCountFS counts what looks for a message file in vain, and every
+// listing after the first open.
+type statCountFS struct {
+	osFS
+	misses atomic.Int64
+}
+
+func (c *statCountFS) ReadFile(name string) ([]byte, error) {
+	b, err := c.osFS.ReadFile(name)
+	if err != nil && isMessagePath(name) {
+		c.misses.Add(1)
+	}
+	return b, err
+}
+
+func (c *statCountFS) OpenFile(name string, flag int, perm fs.FileMode) (file, error) {
+	f, err := c.osFS.OpenFile(name, flag, perm)
+	if err != nil && isMessagePath(name) {
+		c.misses.Add(1)
+	}
+	return f, err
+}
+
+func (c *statCountFS) Stat(name string) (fs.FileInfo, error) {
+	if isMessagePath(name) {
+		c.misses.Add(1)
+	}
+	return c.osFS.Stat(name)
+}
+
+func (c *statCountFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if b := filepath.Base(name); b == "cur" || b == "new" {
+		c.misses.Add(1)
+	}
+	return c.osFS.ReadDir(name)
+}
