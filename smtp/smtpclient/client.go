@@ -94,17 +94,20 @@ type Client struct {
 	extOrder   []string // ext's keys as advertised
 	hello      bool
 	tls        bool
-	authed     bool
-	broken     error
-	buf        []byte
-	lim        smtp.ReplyLimits
-	accepted   []string // recipients accepted in the current transaction
-	needReset  bool
-	scratch    []byte            // message I/O buffer, reused
-	lineBuf    []byte            // command line scratch
-	group      []byte            // MAIL and RCPT lines of a Send
-	ends       []int             // end offset of each line in group
-	final      []RecipientResult // a failed Send left a transaction open
+	// authByCallback: the TLS configuration skipped crypto/tls's
+	// verification for its own VerifyConnection, which passed.
+	authByCallback bool
+	authed         bool
+	broken         error
+	buf            []byte
+	lim            smtp.ReplyLimits
+	accepted       []string // recipients accepted in the current transaction
+	needReset      bool
+	scratch        []byte            // message I/O buffer, reused
+	lineBuf        []byte            // command line scratch
+	group          []byte            // MAIL and RCPT lines of a Send
+	ends           []int             // end offset of each line in group
+	final          []RecipientResult // a failed Send left a transaction open
 	// What the current Send got to, for a Submitter deciding whether a
 	// failed send may be retried: the server answered MAIL (something
 	// may have been accepted), the end of the message went out.
@@ -468,7 +471,8 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	if cfg == nil {
 		cfg = c.opts.TLSConfig
 	}
-	tc := tls.Client(c.conn, clientTLSConfig(cfg, c.serverName))
+	tcfg := clientTLSConfig(cfg, c.serverName)
+	tc := tls.Client(c.conn, tcfg)
 	stop := c.watch(ctx)
 	_ = tc.SetDeadline(c.deadline(ctx, c.to.Command))
 	err := tc.HandshakeContext(ctx)
@@ -483,6 +487,9 @@ func (c *Client) StartTLS(ctx context.Context, cfg *tls.Config) error {
 	c.br = bufio.NewReaderSize(c.trace.Reader(tc), 4096)
 	c.bw.Reset(c.out)
 	c.tls = true
+	// The application's VerifyConnection authenticated the server in
+	// place of crypto/tls (DANE, RFC 7672): as verified as a chain.
+	c.authByCallback = tcfg.InsecureSkipVerify && tcfg.VerifyConnection != nil
 	c.hello = false
 	c.ext = nil
 	return c.Hello(ctx)

@@ -43,6 +43,9 @@ var (
 	ErrTooLarge = errors.New("smtpclient: message exceeds the server's SIZE limit")
 	// ErrRequireTLS: REQUIRETLS was asked for but the connection is not
 	// verified TLS or the server does not offer REQUIRETLS (RFC 8689 §4.2.1).
+	// Verified means crypto/tls verified the chain, or StartTLS's
+	// configuration skipped that for a VerifyConnection of its own (DANE,
+	// as smtpqueue does it) which passed.
 	ErrRequireTLS = errors.New("smtpclient: REQUIRETLS cannot be honoured on this connection")
 )
 
@@ -149,7 +152,9 @@ func (c *Client) Send(ctx context.Context, env *Envelope, msg io.ReaderAt, size 
 	if mo.RequireTLS {
 		_, offered := c.ext["REQUIRETLS"]
 		st, isTLS := c.TLSConnectionState()
-		if !offered || !isTLS || len(st.VerifiedChains) == 0 {
+		// RFC 8689 §4.2.1: a certificate verified by PKIX or by DANE
+		// (a VerifyConnection in place of crypto/tls's check).
+		if !offered || !isTLS || (len(st.VerifiedChains) == 0 && !c.authByCallback) {
 			return fail(ErrRequireTLS)
 		}
 	}

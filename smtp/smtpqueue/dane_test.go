@@ -11,6 +11,7 @@ import (
 	"github.com/posthorn/posthorn/internal/dane/danetest"
 	"github.com/posthorn/posthorn/internal/dns"
 	"github.com/posthorn/posthorn/internal/dns/dnstest"
+	"github.com/posthorn/posthorn/smtp"
 	"github.com/posthorn/posthorn/smtp/smtptest"
 )
 
@@ -223,5 +224,31 @@ func TestDANEBeforeMTASTS(t *testing.T) {
 	}
 	if mi, err := h.q.Get(sts); err != nil || !strings.Contains(mi.LastReply, "MTA-STS") {
 		t.Errorf("MTA-STS without DANE not enforced: %+v %v", mi, err)
+	}
+}
+
+// RFC 8689 §4.2.1: a DANE-authenticated session (secure MX, TLSA match)
+// is verified TLS, so a REQUIRETLS message goes; the same message to an
+// opportunistic-only domain does not (bounced 5.7.30).
+func TestDANERequireTLS(t *testing.T) {
+	z := newDANEZone(t)
+	z.server("ee.test", "unrelated.example", ee)
+	z.server("plain.test", "mx.plain.test", nil)
+	h := z.harness(nil, nil)
+	env := func(d string) *Envelope {
+		return &Envelope{From: "alice@sender.test", To: []string{"bob@" + d}, MailOptions: smtp.MailOptions{RequireTLS: true}}
+	}
+	h.enqueue(env("ee.test"), testMsg)
+	plain := h.enqueue(env("plain.test"), testMsg)
+	h.attempted(plain, 1)
+	got, err := z.srvs["ee.test"].WaitForMessages(waitCtx(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got[0].MailOptions.RequireTLS || !got[0].TLS {
+		t.Errorf("delivered without REQUIRETLS or TLS: %+v", got[0].MailOptions)
+	}
+	if n := len(z.srvs["plain.test"].Messages()); n != 0 {
+		t.Errorf("REQUIRETLS message delivered over unverified TLS")
 	}
 }
