@@ -363,10 +363,44 @@ func (d *directory) resolve(to smtp.Mailbox) (string, error) {
 			}
 		}
 	}
-	if acct, ok := d.site.aliases["@"+domain]; ok && d.exists(acct) {
+	if acct, ok := d.alias("@" + domain); ok {
 		return acct, nil
 	}
 	return "", errNoSuchUser
+}
+
+// listPrefix starts the name resolve returns for an alias of several
+// accounts; members expands it. No account name contains ":".
+const listPrefix = "list:"
+
+// alias resolves an alias key: its account, or for several accounts
+// the list name. ok is false when the key is no alias or none of its
+// accounts exists.
+func (d *directory) alias(key string) (string, bool) {
+	targets, ok := d.site.aliases[key]
+	if !ok {
+		return "", false
+	}
+	if len(targets) == 1 {
+		return targets[0], d.exists(targets[0])
+	}
+	return listPrefix + key, len(d.members(listPrefix+key)) > 0
+}
+
+// members returns the accounts that receive mail resolved to name: the
+// existing accounts of a list, or name itself.
+func (d *directory) members(name string) []string {
+	key, ok := strings.CutPrefix(name, listPrefix)
+	if !ok {
+		return []string{name}
+	}
+	var out []string
+	for _, t := range d.site.aliases[key] {
+		if d.exists(t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (d *directory) postmasterOr() (string, error) {
@@ -378,8 +412,8 @@ func (d *directory) postmasterOr() (string, error) {
 
 // lookup finds local@domain as an alias or an account.
 func (d *directory) lookup(local, domain string) (string, bool) {
-	if acct, ok := d.site.aliases[local+"@"+domain]; ok {
-		return acct, d.exists(acct)
+	if _, ok := d.site.aliases[local+"@"+domain]; ok {
+		return d.alias(local + "@" + domain)
 	}
 	if d.exists(local) {
 		return local, true

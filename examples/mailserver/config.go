@@ -10,8 +10,9 @@ package main
 //	{
 //	  "hostname": "mail.example.org",   // greeting, Received:, DKIM/DNS; default: os.Hostname()
 //	  "domains": ["example.org"],       // required: the local mail domains; the first is the primary
-//	  "aliases": {                      // address -> account name; default none
+//	  "aliases": {                      // address -> account name(s); default none
 //	    "info@example.org": "alice",    //   one address
+//	    "team@example.org": ["alice", "bob"],  // a copy for each
 //	    "@example.org": "alice"         //   catch-all: any other address of the domain
 //	  },
 //	  "recipient_delimiter": "+",       // plus-addressing: alice+tag@ is alice@; "" turns it off; default "+"
@@ -49,8 +50,8 @@ package main
 //	go build -o /usr/local/bin/mailserver ./examples/mailserver
 //	setcap cap_net_bind_service=+ep /usr/local/bin/mailserver
 //
-// An alias names one local account; forwarding to another server and
-// lists of several accounts are not offered. One DKIM key signs for every
+// An alias names local accounts, one or several; forwarding to another
+// server is not offered. One DKIM key signs for every
 // local domain, with d= the From: domain (relay.go).
 //
 // Accounts are not in this file: "mailserver useradd NAME" writes them to
@@ -100,7 +101,7 @@ import (
 type fileConfig struct {
 	Hostname           string            `json:"hostname"`
 	Domains            []string          `json:"domains"`
-	Aliases            map[string]string `json:"aliases"`
+	Aliases            map[string]aliasTargets `json:"aliases"`
 	RecipientDelimiter *string           `json:"recipient_delimiter"`
 	Postmaster         string            `json:"postmaster"`
 	DataDir            string            `json:"data_dir"`
@@ -174,7 +175,7 @@ const (
 type siteConfig struct {
 	path        string
 	domains     []string
-	aliases     map[string]string // lower-case address or "@domain" -> account
+	aliases     map[string][]string // lower-case address or "@domain" -> accounts
 	delimiter   string
 	postmaster  string
 	accounts    string // the accounts file
@@ -231,7 +232,7 @@ func parseConfig(path string, b []byte, cfg *config) error {
 
 // applyConfig checks f and sets cfg from it.
 func applyConfig(f *fileConfig, cfg *config) error {
-	s := &siteConfig{aliases: map[string]string{}, delimiter: "+", senderCheck: senderOwn, relay: true}
+	s := &siteConfig{aliases: map[string][]string{}, delimiter: "+", senderCheck: senderOwn, relay: true}
 	if len(f.Domains) == 0 {
 		return errors.New(`"domains": at least one local domain is required`)
 	}
@@ -251,7 +252,7 @@ func applyConfig(f *fileConfig, cfg *config) error {
 			return fmt.Errorf(`"recipient_delimiter": %q: want one character such as "+" or "-", or ""`, s.delimiter)
 		}
 	}
-	for addr, target := range f.Aliases {
+	for addr, targets := range f.Aliases {
 		a := strings.ToLower(addr)
 		local, domain, ok := strings.Cut(a, "@")
 		if !ok || strings.Contains(domain, "@") || !slices.Contains(s.domains, domain) {
@@ -260,10 +261,15 @@ func applyConfig(f *fileConfig, cfg *config) error {
 		if local != "" && strings.ContainsAny(local, " \"\\") {
 			return fmt.Errorf(`"aliases": %q: the local part must be a plain one`, addr)
 		}
-		if err := checkAccountName(target); err != nil {
-			return fmt.Errorf(`"aliases": %q: target: %w`, addr, err)
+		if len(targets) == 0 || len(targets) > maxAliasTargets {
+			return fmt.Errorf(`"aliases": %q: want 1 to %d accounts`, addr, maxAliasTargets)
 		}
-		s.aliases[a] = target
+		for _, target := range targets {
+			if err := checkAccountName(target); err != nil {
+				return fmt.Errorf(`"aliases": %q: target: %w`, addr, err)
+			}
+		}
+		s.aliases[a] = slices.Compact(slices.Sorted(slices.Values(targets)))
 	}
 	if f.Postmaster != "" {
 		if err := checkAccountName(f.Postmaster); err != nil {
@@ -350,6 +356,26 @@ func applyConfig(f *fileConfig, cfg *config) error {
 	cfg.ScramPlus = f.ScramPlus
 	cfg.LogFormat, cfg.LogLevel = f.Log.Format, f.Log.Level
 	cfg.User, cfg.Password = "", ""
+	return nil
+}
+
+// maxAliasTargets bounds the accounts of one alias.
+const maxAliasTargets = 1000
+
+// aliasTargets is an alias's value: one account name, or a list of them.
+type aliasTargets []string
+
+func (t *aliasTargets) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*t = aliasTargets{one}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return errors.New("an alias is an account name or a list of them")
+	}
+	*t = list
 	return nil
 }
 

@@ -29,9 +29,14 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatalf("invalid domain %q accepted", d)
 			}
 		}
-		for a, target := range cfg.Site.aliases {
-			if checkAccountName(target) != nil {
-				t.Fatalf("alias %q -> invalid account %q", a, target)
+		for a, targets := range cfg.Site.aliases {
+			if len(targets) == 0 {
+				t.Fatalf("alias %q without accounts", a)
+			}
+			for _, target := range targets {
+				if checkAccountName(target) != nil {
+					t.Fatalf("alias %q -> invalid account %q", a, target)
+				}
 			}
 		}
 	})
@@ -43,7 +48,7 @@ func FuzzResolve(f *testing.F) {
 	for _, s := range [][2]string{
 		{"alice", "example.org"}, {"alice+x", "example.org"}, {"info", "example.org"},
 		{"x%y", "example.org"}, {"a!b", "example.org"}, {"u@v", "example.org"},
-		{"any", "example.net"}, {"alice", "example.com"}, {"Postmaster", ""}, {"+", "example.org"},
+		{"any", "example.net"}, {"team+a", "example.org"}, {"alice", "example.com"}, {"Postmaster", ""}, {"+", "example.org"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -73,8 +78,14 @@ func FuzzResolve(f *testing.F) {
 		if !to.IsPostmaster() && !d.local(domain) {
 			t.Fatalf("%q@%q taken for %q: a relay", local, domain, acct)
 		}
-		if !d.exists(acct) {
-			t.Fatalf("%q@%q -> %q, not an account", local, domain, acct)
+		m := d.members(acct)
+		if len(m) == 0 {
+			t.Fatalf("%q@%q -> %q, no accounts", local, domain, acct)
+		}
+		for _, a := range m {
+			if !d.exists(a) {
+				t.Fatalf("%q@%q -> %q, not an account", local, domain, a)
+			}
 		}
 	})
 }

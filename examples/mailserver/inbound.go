@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/posthorn/posthorn/smtp"
 	"github.com/posthorn/posthorn/smtp/smtpserver"
@@ -55,11 +57,61 @@ type stampDelivery struct {
 	site  *site
 }
 
+// CheckQuota checks an account, or for a list whether one member can
+// take the message.
 func (d *stampDelivery) CheckQuota(ctx context.Context, username string, size int64) error {
-	return d.inner.CheckQuota(ctx, username, size)
+	var err error
+	for _, m := range d.site.dir.members(username) {
+		if err = d.inner.CheckQuota(ctx, m, size); err == nil {
+			return nil
+		}
+	}
+	if err == nil {
+		err = errNoSuchUser
+	}
+	return err
 }
 
-func (d *stampDelivery) DeliverMessage(ctx context.Context, users []string, body io.Reader, header func() []byte) ([]error, error) {
+// DeliverMessage delivers to each account, a list to each of its
+// members; a list's result is a success when one member got the message.
+func (d *stampDelivery) DeliverMessage(ctx context.Context, names []string, body io.Reader, header func() []byte) ([]error, error) {
+	var users []string
+	members := make([][]string, len(names)) // once: the accounts may change meanwhile
+	for i, n := range names {
+		members[i] = d.site.dir.members(n)
+		for _, m := range members[i] {
+			if !slices.Contains(users, m) {
+				users = append(users, m)
+			}
+		}
+	}
+	res, err := d.deliver(ctx, users, body, header)
+	if err != nil || len(users) == len(names) && !hasList(names) {
+		return res, err
+	}
+	out := make([]error, len(names))
+	for i := range names {
+		out[i] = errNoSuchUser
+		for _, m := range members[i] {
+			j := slices.Index(users, m)
+			if res[j] == nil {
+				out[i] = nil
+				break
+			}
+			out[i] = res[j]
+		}
+	}
+	return out, nil
+}
+
+func hasList(names []string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, listPrefix) })
+}
+
+func (d *stampDelivery) deliver(ctx context.Context, users []string, body io.Reader, header func() []byte) ([]error, error) {
+	if len(users) == 0 {
+		return nil, errNoSuchUser
+	}
 	if len(users) == 1 {
 		return d.inner.DeliverMessage(ctx, users, body, func() []byte {
 			return d.site.deliveredTo(header, users[0])

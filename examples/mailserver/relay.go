@@ -87,17 +87,26 @@ func (ss *submitSession) Mail(ctx context.Context, from smtp.Mailbox, opts *smtp
 
 func (ss *submitSession) Rcpt(ctx context.Context, to smtp.Mailbox, opts *smtp.RcptOptions) error {
 	if to.IsPostmaster() || ss.s.dir.local(to.Domain) {
-		acct, err := ss.s.dir.resolve(to)
+		name, err := ss.s.dir.resolve(to)
 		if err != nil {
 			return storeReply(err)
 		}
-		if slices.Contains(ss.local, acct) {
-			return nil
+		members := ss.s.dir.members(name)
+		if len(members) == 1 {
+			if slices.Contains(ss.local, members[0]) {
+				return nil
+			}
+			if err := ss.s.store.CheckQuota(ctx, members[0], ss.size); err != nil {
+				return storeReply(err)
+			}
 		}
-		if err := ss.s.store.CheckQuota(ctx, acct, ss.size); err != nil {
-			return storeReply(err)
+		// A list's members are all taken; one that cannot store the
+		// message now gets it through the queue (Data).
+		for _, m := range members {
+			if !slices.Contains(ss.local, m) {
+				ss.local = append(ss.local, m)
+			}
 		}
-		ss.local = append(ss.local, acct)
 		return nil
 	}
 	if ss.s.queue == nil {
@@ -300,21 +309,38 @@ func (t *relayTransport) Send(ctx context.Context, env *smtpclient.Envelope, msg
 	for i, rcpt := range env.To {
 		res[i].Recipient = rcpt
 		to, err := smtp.ParseMailbox(rcpt)
-		var acct string
+		var name string
 		if err == nil {
-			acct, err = t.s.dir.resolve(to)
+			name, err = t.s.dir.resolve(to)
 		}
 		if err != nil {
 			res[i].Err = storeReply(err)
 			continue
 		}
-		hdr := func() []byte { return t.s.deliveredTo(func() []byte { return returnPathField(from) }, acct) }
-		r, err := t.s.store.DeliverMessage(ctx, []string{acct}, io.NewSectionReader(msg, 0, msg.Size()), hdr)
-		if err == nil && len(r) == 1 {
-			err = r[0]
+		// A list is delivered when one member got it (as an MX would
+		// answer); the others' failures are logged.
+		var firstErr error
+		ok := false
+		for _, acct := range t.s.dir.members(name) {
+			hdr := func() []byte { return t.s.deliveredTo(func() []byte { return returnPathField(from) }, acct) }
+			r, err := t.s.store.DeliverMessage(ctx, []string{acct}, io.NewSectionReader(msg, 0, msg.Size()), hdr)
+			if err == nil && len(r) == 1 {
+				err = r[0]
+			}
+			if err != nil {
+				t.s.logger.Warn("queue: local delivery failed", "user", acct, "err", err)
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			ok = true
 		}
-		if err != nil {
-			res[i].Err = storeReply(err)
+		if !ok {
+			if firstErr == nil {
+				firstErr = errNoSuchUser
+			}
+			res[i].Err = storeReply(firstErr)
 		}
 	}
 	return res

@@ -40,7 +40,7 @@ import (
 const testSiteConfig = `{
   "hostname": "localhost",
   "domains": ["example.org", "example.net"],
-  "aliases": {"info@example.org": "alice", "@example.net": "bob"},
+  "aliases": {"info@example.org": "alice", "@example.net": "bob", "team@example.org": ["bob", "alice", "ghost"]},
   "postmaster": "alice",
   "checks": {"off": true}
 }`
@@ -296,6 +296,9 @@ func TestConfigFile(t *testing.T) {
 		`{"domains": ["example.org"], "aliases": {"info@example.com": "alice"}}`,
 		`{"domains": ["example.org"], "aliases": {"info@example.org": "Alice%x"}}`,
 		`{"domains": ["example.org"], "aliases": {"info": "alice"}}`,
+		`{"domains": ["example.org"], "aliases": {"info@example.org": []}}`,
+		`{"domains": ["example.org"], "aliases": {"info@example.org": 5}}`,
+		`{"domains": ["example.org"], "aliases": {"info@example.org": ["alice", "B!"]}}`,
 		`{"domains": ["example.org"], "submission": {"sender_check": "maybe"}}`,
 		`{"domains": ["example.org"], "tls": {"cert": "c.pem"}}`,
 		`{"domains": ["example.org"], "log": {"format": "xml"}}`,
@@ -361,6 +364,7 @@ func TestAccountsAndDirectory(t *testing.T) {
 		{smtp.Mailbox{Local: "bob", Domain: "example.org"}, "bob", nil},
 		{smtp.Mailbox{Local: "anything", Domain: "example.net"}, "bob", nil}, // catch-all
 		{smtp.Mailbox{Local: "alice", Domain: "example.net"}, "alice", nil},  // an account beats the catch-all
+		{smtp.Mailbox{Local: "team", Domain: "example.org"}, "list:team@example.org", nil},
 		{smtp.Mailbox{Local: "nobody", Domain: "example.org"}, "", errNoSuchUser},
 		{smtp.Mailbox{Local: "alice%evil.com", Domain: "example.org"}, "", errNoSuchUser},
 		{smtp.Mailbox{Local: "evil.com!alice", Domain: "example.org"}, "", errNoSuchUser},
@@ -377,6 +381,8 @@ func TestAccountsAndDirectory(t *testing.T) {
 	assert.False(t, d.owns("alice", smtp.Mailbox{Local: "bob", Domain: "example.org"}))
 	assert.False(t, d.owns("bob", smtp.Mailbox{Local: "someone", Domain: "example.net"}), "a catch-all does not make every address yours")
 	assert.False(t, d.owns("alice", smtp.Mailbox{Local: "alice", Domain: "example.com"}))
+	assert.False(t, d.owns("alice", smtp.Mailbox{Local: "team", Domain: "example.org"}), "a list is nobody's own")
+	assert.Equal(t, []string{"alice", "bob"}, d.members("list:team@example.org"), "sorted, ghost left out")
 
 	// A change of the file is seen without a restart.
 	c, err := newAccount("carol-password", nil)
@@ -411,6 +417,7 @@ func TestConfiguredMX(t *testing.T) {
 		{"<victim@example.com@example.org>", 553, "5.1.3"},
 		{"<alice+tag@example.org>", 250, ""},
 		{"<info@example.org>", 250, ""},
+		{"<team@example.org>", 250, ""}, // alice and bob again: one copy each
 		{"<bob@example.org>", 250, ""},
 		{"<whatever@example.net>", 250, ""}, // bob's catch-all
 	} {
@@ -433,6 +440,20 @@ func TestConfiguredMX(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(m, "Delivered-To:"), u)
 		assert.Contains(t, m, "Subject: inbound")
 	}
+	// A list alone: a copy for each existing member.
+	s = dialSMTP(t, ts.addrs["smtp"])
+	s.cmd("MAIL FROM:<sender@example.com>")
+	code, msg = s.cmd("RCPT TO:<team+x@example.org>")
+	require.Equal(t, 250, code, msg)
+	s.cmd("DATA")
+	code, msg = s.cmd("Subject: team\r\n\r\nhello\r\n.")
+	require.Equal(t, 250, code, msg)
+	for _, u := range []string{"alice", "bob"} {
+		msgs := ts.readMailbox(t, u, "INBOX")
+		require.Len(t, msgs, 2, u)
+		assert.True(t, strings.HasPrefix(msgs[1], "Return-Path: <sender@example.com>\r\nDelivered-To: "+u+"@example.org\r\n"), "%s: %.200s", u, msgs[1])
+	}
+
 	// Nothing went to the queue.
 	select {
 	case c := <-ts.remote.got:

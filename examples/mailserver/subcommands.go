@@ -436,8 +436,10 @@ func cmdCheckConfig(e *subEnv, args []string) error {
 	}
 	sort.Strings(aliases)
 	for _, a := range aliases {
-		if _, ok := accts[s.aliases[a]]; !ok {
-			warn("alias %s: no account %s (mail to it is refused)", a, s.aliases[a])
+		for _, target := range s.aliases[a] {
+			if _, ok := accts[target]; !ok {
+				warn("alias %s: no account %s", a, target)
+			}
 		}
 	}
 	if s.postmaster != "" {
