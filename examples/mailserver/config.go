@@ -99,16 +99,16 @@ import (
 
 // fileConfig is the configuration file.
 type fileConfig struct {
-	Hostname           string            `json:"hostname"`
-	Domains            []string          `json:"domains"`
+	Hostname           string                  `json:"hostname"`
+	Domains            []string                `json:"domains"`
 	Aliases            map[string]aliasTargets `json:"aliases"`
-	RecipientDelimiter *string           `json:"recipient_delimiter"`
-	Postmaster         string            `json:"postmaster"`
-	DataDir            string            `json:"data_dir"`
-	Store              string            `json:"store"`
-	AccountsFile       string            `json:"accounts_file"`
-	Listen             *listenConfig     `json:"listen"`
-	WebPublic          bool              `json:"web_public"`
+	RecipientDelimiter *string                 `json:"recipient_delimiter"`
+	Postmaster         string                  `json:"postmaster"`
+	DataDir            string                  `json:"data_dir"`
+	Store              string                  `json:"store"`
+	AccountsFile       string                  `json:"accounts_file"`
+	Listen             *listenConfig           `json:"listen"`
+	WebPublic          bool                    `json:"web_public"`
 	TLS                struct {
 		Cert string `json:"cert"`
 		Key  string `json:"key"`
