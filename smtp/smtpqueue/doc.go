@@ -58,8 +58,11 @@
 // (Transport.Destination: the domain, or the smarthost), each group sent
 // in one transaction, at most Options.MaxPerDestination at once per
 // destination. MX delivers straight to the MX hosts by smtpclient.Deliver's
-// rules, keeping connections open for the next message to the same host;
-// Smarthost relays through an smtpclient.Submitter and its pool.
+// rules (smtpclient.MXHosts), keeping connections open for the next
+// message to the same host (up to MX.MaxIdlePerHost per host, closed after
+// MX.IdleTimeout unused); a message the server refuses leaves the session
+// to the next one. Smarthost relays through an smtpclient.Submitter and
+// its pool.
 // Each recipient's outcome is recorded on its own: a 2xx marks it
 // delivered, a 5xx fails it, a 4xx (or a DNS or connection failure) leaves
 // only it pending for the next attempt. Retries follow RetryPolicy: 5
@@ -120,7 +123,8 @@
 // suggests retrying for a day); sessions under an MTA-STS policy in
 // "testing" mode are counted as no-policy-found, since they are not
 // verified. A policy of our own per domain (MX.DomainTLS) can require
-// verified TLS, not merely encryption. Messages for
-// one destination share connections one after the other, but several
-// messages are not pipelined into one session.
+// verified TLS, not merely encryption. Messages for one destination share
+// connections one transaction after the other (each MAIL, RCPTs and DATA
+// pipelined, RFC 2920), but the next message's MAIL is not pipelined
+// behind the previous message's end of data.
 package smtpqueue
