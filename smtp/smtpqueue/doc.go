@@ -119,8 +119,8 @@
 // # Not yet
 //
 // DANE is opportunistic only (no mandatory DANE per destination, RFC 7672
-// §6). A TLS report that no rua URI takes is not retried (RFC 8460 §5.5
-// suggests retrying for a day); sessions under an MTA-STS policy in
+// §6). Reports waiting for a retry are kept in memory, lost on restart;
+// sessions under an MTA-STS policy in
 // "testing" mode are counted as no-policy-found, since they are not
 // verified. A policy of our own per domain (MX.DomainTLS) can require
 // verified TLS, not merely encryption. Messages for one destination share

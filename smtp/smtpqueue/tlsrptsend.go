@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/posthorn/posthorn/mime"
@@ -34,7 +35,8 @@ const KindTLSReport Kind = "tls-report"
 // (DKIM); without it mailto: URIs are skipped.
 //
 // Call Send for a period, or let Run send yesterday's reports shortly
-// after each midnight UTC.
+// after each midnight UTC. A report no URI takes is tried again for a day
+// (RFC 8460 §5.5; RetryFailed).
 type TLSReporter struct {
 	// Recorder holds the sessions; Send takes each domain's counts out of
 	// it.
@@ -56,7 +58,27 @@ type TLSReporter struct {
 	HTTPClient *http.Client
 	// Logger records each report sent or not sent; nil means the queue's.
 	Logger *slog.Logger
+
+	mu      sync.Mutex
+	retries []*reportRetry
 }
+
+// reportRetry is a report no rua URI took yet, tried again with backoff
+// for a day (RFC 8460 §5.5).
+type reportRetry struct {
+	domain, submitter, name string
+	rua                     []string
+	rep                     *TLSReport
+	gz                      []byte
+	first, next             time.Time
+	tries                   int
+}
+
+const (
+	reportRetryFirst = 10 * time.Minute
+	reportRetryFor   = 24 * time.Hour
+	maxReportRetries = 1000 // reports waiting at once
+)
 
 // maxRUA bounds the URIs taken from one record.
 const maxRUA = 10
@@ -106,16 +128,81 @@ func (r *TLSReporter) log() *slog.Logger {
 func (r *TLSReporter) Run(ctx context.Context) error {
 	for {
 		now := r.Queue.clock.Now().UTC()
-		next := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
+		midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)
+		wake := midnight
+		if t, ok := r.nextRetry(); ok && t.Before(wake) {
+			wake = t
+		}
 		select {
-		case <-r.Queue.clock.After(next.Sub(now)):
+		case <-r.Queue.clock.After(wake.Sub(now)):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if _, err := r.Send(ctx, next.Add(-24*time.Hour), next); err != nil {
-			r.log().Warn("smtpqueue: TLS reports", "err", err)
+		if wake.Equal(midnight) {
+			if _, err := r.Send(ctx, midnight.Add(-24*time.Hour), midnight); err != nil {
+				r.log().Warn("smtpqueue: TLS reports", "err", err)
+			}
+		}
+		r.RetryFailed(ctx)
+	}
+}
+
+func (r *TLSReporter) nextRetry() (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var t time.Time
+	for _, rr := range r.retries {
+		if t.IsZero() || rr.next.Before(t) {
+			t = rr.next
 		}
 	}
+	return t, !t.IsZero()
+}
+
+// RetryFailed tries again the reports that Send could not deliver and
+// whose time has come: after 10 minutes, doubling, for 24 hours from the
+// first attempt (RFC 8460 §5.5), then they are dropped. It returns how
+// many were delivered. Run calls it; call it yourself when you call Send.
+func (r *TLSReporter) RetryFailed(ctx context.Context) int {
+	now := r.Queue.clock.Now()
+	r.mu.Lock()
+	var due, kept []*reportRetry
+	for _, rr := range r.retries {
+		if !rr.next.After(now) {
+			due = append(due, rr)
+		} else {
+			kept = append(kept, rr)
+		}
+	}
+	r.retries = kept
+	r.mu.Unlock()
+	sent := 0
+	for _, rr := range due {
+		var errs []error
+		ok := false
+		for _, u := range rr.rua {
+			if err := r.deliver(ctx, u, rr.rep, rr.submitter, rr.name, rr.gz); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			ok = true
+			r.log().Info("smtpqueue: TLS report sent on retry", "domain", rr.domain, "to", u, "report-id", rr.rep.ReportID)
+		}
+		if ok {
+			sent++
+			continue
+		}
+		rr.tries++
+		rr.next = now.Add(reportRetryFirst << min(rr.tries, 8))
+		if rr.next.Sub(rr.first) > reportRetryFor {
+			r.log().Warn("smtpqueue: TLS report not delivered in a day; dropped", "domain", rr.domain, "report-id", rr.rep.ReportID, "err", errors.Join(errs...))
+			continue
+		}
+		r.mu.Lock()
+		r.retries = append(r.retries, rr)
+		r.mu.Unlock()
+	}
+	return sent
 }
 
 // Send builds the report on each recorded domain for the period from
@@ -169,9 +256,16 @@ func (r *TLSReporter) Send(ctx context.Context, start, end time.Time) (int, erro
 		}
 		if okOne {
 			sent++
-		} else {
-			errs = append(errs, repErrs...)
+			continue
 		}
+		errs = append(errs, repErrs...)
+		now := r.Queue.clock.Now()
+		r.mu.Lock()
+		if len(r.retries) < maxReportRetries {
+			r.retries = append(r.retries, &reportRetry{domain: domain, submitter: submitter, name: name, rua: rua, rep: rep, gz: gz,
+				first: now, next: now.Add(reportRetryFirst)})
+		}
+		r.mu.Unlock()
 	}
 	return sent, errors.Join(errs...)
 }

@@ -207,3 +207,59 @@ func TestTLSReporterRun(t *testing.T) {
 	h.clock.Advance(time.Hour)
 	h.eventually("the daily report", func() bool { mu.Lock(); defer mu.Unlock(); return posted == 1 })
 }
+
+// RFC 8460 §5.5: a report no endpoint took is tried again with backoff,
+// for a day at most.
+func TestTLSReporterRetry(t *testing.T) {
+	var mu sync.Mutex
+	fails, posts := 2, 0
+	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		posts++
+		if fails > 0 {
+			fails--
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer hs.Close()
+	rec := &TLSRecorder{}
+	h := newHarness(t, []string{"two.test", "three.test"}, func(o *Options) { o.Transport.(*MX).TLSRPT = rec })
+	h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@two.test"}}, testMsg)
+	h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@three.test"}}, testMsg)
+	h.empty()
+	r := &TLSReporter{Recorder: rec, Queue: h.q, From: "tlsrpt@sender.test", HTTPClient: hs.Client(),
+		Resolver: txtMap{
+			"_smtp._tls.two.test":   "v=TLSRPTv1; rua=" + hs.URL,
+			"_smtp._tls.three.test": "v=TLSRPTv1; rua=https://127.0.0.1:1/never",
+		}}
+	ctx := context.Background()
+	now := h.clock.Now()
+	if n, err := r.Send(ctx, now.Add(-24*time.Hour), now); n != 0 || err == nil {
+		t.Fatalf("Send: %d sent, %v", n, err)
+	}
+	if n := r.RetryFailed(ctx); n != 0 {
+		t.Fatalf("retried before its time: %d", n)
+	}
+	h.clock.Advance(10 * time.Minute)
+	if n := r.RetryFailed(ctx); n != 0 {
+		t.Fatalf("second try: %d sent, want 0 (the server still fails)", n)
+	}
+	h.clock.Advance(20 * time.Minute) // the backoff doubled
+	if n := r.RetryFailed(ctx); n != 1 {
+		t.Fatalf("third try: %d sent, want 1", n)
+	}
+	mu.Lock()
+	if posts != 3 {
+		t.Errorf("%d posts, want 3", posts)
+	}
+	mu.Unlock()
+	// three.test's endpoint never answers: dropped after a day.
+	for range 12 {
+		h.clock.Advance(3 * time.Hour)
+		r.RetryFailed(ctx)
+	}
+	if _, ok := r.nextRetry(); ok {
+		t.Error("a report still waits after a day of failures")
+	}
+}
