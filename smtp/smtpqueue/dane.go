@@ -49,6 +49,12 @@ type DANE struct {
 	// believed only from a loopback address (a local validating resolver
 	// such as Unbound).
 	Resolvers []netip.AddrPort
+	// Mandatory, when set, names the recipient domains (A-labels,
+	// lower-case) that get mail only over DANE-authenticated TLS
+	// (RFC 7672 §6): an insecure MX RRset, or an MX host without secure
+	// TLSA records, defers the mail instead of falling back to
+	// opportunistic TLS; TLS-RPT counts it as dane-required.
+	Mandatory func(domain string) bool
 
 	once   sync.Once
 	client *dns.Client
@@ -92,6 +98,10 @@ func (e *daneError) Unwrap() error { return e.err }
 // counts it as dnssec-invalid (RFC 8460 §4.3.2.1).
 type daneLookupError struct{ daneError }
 
+// daneRequiredError is mandatory DANE without the records it needs;
+// TLS-RPT counts it as dane-required (RFC 8460 §4.3.2.1).
+type daneRequiredError struct{ daneError }
+
 // plan looks up the MX RRset of domain and, when it is secure, the TLSA
 // records of its hosts. An error means the destination must wait.
 func (d *DANE) plan(ctx context.Context, domain, port string, maxHosts int) (*danePlan, error) {
@@ -108,6 +118,7 @@ func (d *DANE) plan(ctx context.Context, domain, port string, maxHosts int) (*da
 			mxs = append(mxs, &net.MX{Host: m.MX.String(), Pref: m.Pref})
 		}
 	}
+	mandatory := d.Mandatory != nil && d.Mandatory(domain)
 	nextHop := []string{domain}
 	if n := len(resp.CNAMEs); n > 0 {
 		nextHop = append(nextHop, strings.TrimSuffix(resp.CNAMEs[n-1], "."))
@@ -120,6 +131,9 @@ func (d *DANE) plan(ctx context.Context, domain, port string, maxHosts int) (*da
 		// No MX: the domain is its own server (§2.2.2), DANE by the
 		// security of its address records.
 		hosts = []string{domain}
+	case !resp.Authentic && mandatory:
+		// §2.2.1: with mandatory DANE, an insecure MX RRset delays.
+		return nil, &daneRequiredError{daneError{msg: "DANE required for " + domain + " but its MX RRset is not DNSSEC-signed"}}
 	case !resp.Authentic:
 		// §2.2.1: an insecure MX RRset leaves pre-DANE opportunistic TLS.
 		return p, nil
@@ -134,6 +148,9 @@ func (d *DANE) plan(ctx context.Context, domain, port string, maxHosts int) (*da
 	for _, h := range hosts {
 		dh := daneHost{name: h}
 		dh.tlsa, dh.base, dh.err = d.hostTLSA(ctx, h, port)
+		if mandatory && dh.tlsa == nil && dh.err == nil {
+			dh.err = &daneRequiredError{daneError{msg: "DANE required for " + domain + " but " + h + " has no DNSSEC-validated TLSA records"}}
+		}
 		if dh.tlsa != nil {
 			p.active = true
 			// §3.2.2: the TLSA base domain first, then the next-hop domain

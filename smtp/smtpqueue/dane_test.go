@@ -252,3 +252,35 @@ func TestDANERequireTLS(t *testing.T) {
 		t.Errorf("REQUIRETLS message delivered over unverified TLS")
 	}
 }
+
+// RFC 7672 §6: mandatory DANE defers what opportunistic DANE would send
+// with pre-DANE TLS: an insecure MX RRset, an MX host without TLSA records.
+func TestDANEMandatory(t *testing.T) {
+	z := newDANEZone(t)
+	z.server("ok.test", "mx.ok.test", ee)
+	z.server("notlsa.test", "mx.notlsa.test", nil)
+	z.server("unsigned.test", "mx.unsigned.test", nil)
+	z.dns.SetADFor("unsigned.test", false)
+	rec := &TLSRecorder{}
+	h := z.harness(rec, func(mx *MX) { mx.DANE.Mandatory = func(string) bool { return true } })
+	ids := map[string]string{}
+	for d := range z.srvs {
+		ids[d] = h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@" + d}}, testMsg)
+	}
+	for _, id := range ids {
+		h.attempted(id, 1)
+	}
+	if n := len(z.srvs["ok.test"].Messages()); n != 1 {
+		t.Errorf("ok.test: %d deliveries", n)
+	}
+	for _, d := range []string{"notlsa.test", "unsigned.test"} {
+		mi, err := h.q.Get(ids[d])
+		if n := len(z.srvs[d].Messages()); n != 0 || err != nil || mi.Recipients[0].Status != StatusPending || !strings.Contains(mi.LastReply, "DANE required") {
+			t.Errorf("%s: %d deliveries, %+v %v", d, n, mi, err)
+		}
+		rep := rec.Report(d, h.clock.Now().Add(-1), h.clock.Now(), "posthorn", "tlsrpt@sender.test")
+		if rep == nil || rep.Policies[0].Policy.Type != "tlsa" || len(rep.Policies[0].FailureDetails) != 1 || rep.Policies[0].FailureDetails[0].ResultType != "dane-required" {
+			t.Errorf("%s: report %+v", d, rep)
+		}
+	}
+}

@@ -108,7 +108,8 @@
 // for a secure MX RRset, an MX host with secure TLSA records gets mail only
 // over STARTTLS with a certificate they authenticate (DANE-EE or DANE-TA,
 // the matching shared with mailcheck in internal/dane); failures defer.
-// DANE takes precedence over MTA-STS where both apply (RFC 8461 §2).
+// DANE takes precedence over MTA-STS where both apply (RFC 8461 §2);
+// DANE.Mandatory makes it required per domain (RFC 7672 §6).
 // MX.TLSRPT records the TLS outcome of each new connection (RFC 8460 §4.3
 // result types) and builds the aggregate reports (JSON, gzip); a
 // TLSReporter sends them daily to the domains whose _smtp._tls record
@@ -118,8 +119,7 @@
 //
 // # Not yet
 //
-// DANE is opportunistic only (no mandatory DANE per destination, RFC 7672
-// §6). Reports waiting for a retry are kept in memory, lost on restart;
+// Reports waiting for a retry are kept in memory, lost on restart;
 // sessions under an MTA-STS policy in
 // "testing" mode are counted as no-policy-found, since they are not
 // verified. A policy of our own per domain (MX.DomainTLS) can require

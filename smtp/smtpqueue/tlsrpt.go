@@ -190,10 +190,13 @@ func tlsResultType(err error) string {
 	var ne net.Error
 	var se *smtp.Error
 	var dl *daneLookupError
+	var dr *daneRequiredError
 	var dn *dane.NameError
 	switch {
 	case errors.As(err, &dl):
 		return "dnssec-invalid" // RFC 8460 §4.3.2.1
+	case errors.As(err, &dr):
+		return "dane-required"
 	case errors.Is(err, dane.ErrNoMatch):
 		return "certificate-not-trusted"
 	case errors.As(err, &dn):
