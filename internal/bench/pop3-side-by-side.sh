@@ -123,3 +123,18 @@ for s in $SERVERS; do
 	echo "== Dovecot (A side) vs $s (B side)"
 	$MAILBENCH compare "$OUT/D.out" "$OUT/$s.out" | tee "$OUT/compare-D-$s.txt"
 done
+# Medians and ranges over the rounds (mailbench compare gives medians only).
+if command -v python3 >/dev/null; then
+	python3 - "$OUT" $SERVERS <<'PY'
+import json, statistics, sys
+out = sys.argv[1]
+for s in sys.argv[2:]:
+    rs = [json.loads(l[7:]) for l in open(f"{out}/{s}.out") if l.startswith("RESULT ")]
+    if not rs:
+        continue
+    cpu = [r["server_cpu_us_per_op"] for r in rs]
+    mps = [r["msgs_per_s"] for r in rs]
+    print(f"{s}: server CPU {statistics.median(cpu):.1f} µs/msg ({min(cpu):.1f}–{max(cpu):.1f}), "
+          f"{statistics.median(mps):.0f} msgs/s ({min(mps):.0f}–{max(mps):.0f}), {len(rs)} rounds")
+PY
+fi
