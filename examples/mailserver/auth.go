@@ -144,6 +144,10 @@ func (m *mailAuth) banner(out io.Writer, cfg config) {
 	}
 	fmt.Fprintf(out, "  checks    inbound %s; Authentication-Results recorded, DMARC reject refused, quarantine filed into Junk\n", state)
 	fmt.Fprintf(out, "  dkim      submission signs as d=%s s=%s, key %s\n", cfg.Domain, cfg.Auth.Selector, m.keyPath)
+	if cfg.Site != nil {
+		fmt.Fprintf(out, "  dns       mailserver dns-records -config %s\n", shellQuote(cfg.Site.path))
+		return
+	}
 	fmt.Fprintf(out, "  dns       go run ./examples/mailserver dns-records -domain %s -hostname %s -dkim-key %s\n", cfg.Domain, cfg.Hostname, shellQuote(m.keyPath))
 }
 

@@ -86,7 +86,8 @@ func TestBinaryWithConfig(t *testing.T) {
 		if len(f) >= 2 && (f[0] == "smtp" || f[0] == "submission" || f[0] == "imaps" || f[0] == "submissions") {
 			addrs[f[0]] = f[1]
 		}
-		if len(f) > 0 && f[0] == "dkim" {
+		if len(f) > 0 && f[0] == "dns" {
+			assert.Equal(t, []string{"dns", "mailserver", "dns-records", "-config", conf}, f)
 			break
 		}
 	}
