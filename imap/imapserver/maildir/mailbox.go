@@ -71,8 +71,13 @@ type mailbox struct {
 	log     file
 	logRecs int
 	// cacheRecs counts the C records (summaries found after their
-	// message's A record) in the log.
+	// message's A record) in the log or waiting in pendingC, which
+	// collects them for the next write to the log (a FETCH of many
+	// messages summarised on first use writes the index once, not once
+	// a message; one lost by a crash costs one more parse).
 	cacheRecs int
+	pendingC  []byte
+	pendingCn int
 	// dirStamp is the modification times of cur and new after our last
 	// scan or change: when they differ, another program changed the
 	// folder and it is scanned again.
@@ -653,15 +658,28 @@ func (mb *mailbox) writeLogLocked(recs ...*record) error {
 	if mb.log == nil {
 		return mb.checkpointLocked()
 	}
-	var buf []byte
+	// Summary locations waiting (summary.go) go first, in one write.
+	buf, n := mb.pendingC, mb.pendingCn
+	mb.pendingC, mb.pendingCn = nil, 0
 	for _, r := range recs {
 		buf = appendRecord(buf, r)
 	}
 	if _, err := mb.log.Write(buf); err != nil {
 		return fmt.Errorf("maildir: writing index of %q: %w", mb.name, err)
 	}
-	mb.logRecs += len(recs)
+	mb.logRecs += len(recs) + n
 	return nil
+}
+
+// flushSummaryLocsLocked writes the summary locations waiting.
+func (mb *mailbox) flushSummaryLocsLocked() {
+	if len(mb.pendingC) == 0 || mb.log == nil {
+		return
+	}
+	if _, err := mb.log.Write(mb.pendingC); err == nil {
+		mb.logRecs += mb.pendingCn
+	}
+	mb.pendingC, mb.pendingCn = nil, 0
 }
 
 // maybeCheckpointLocked rewrites the index when it grew large.
@@ -700,6 +718,7 @@ func (mb *mailbox) checkpointLocked() error {
 	for _, m := range mb.msgs {
 		buf = appendRecord(buf, &record{kind: 'A', uid: m.uid, modSeq: m.modSeq, date: m.date.UnixNano(), size: m.vsize, raw: m.raw, inCur: m.inCurNow(), base: m.base, flags: m.flags, loc: m.sum.Load()})
 	}
+	mb.pendingC, mb.pendingCn = nil, 0 // their locations are in the A records
 	if mb.log != nil {
 		mb.log.Close()
 		mb.log = nil
@@ -801,6 +820,7 @@ func (mb *mailbox) closeLocked() error {
 		// need not list them (see index.go).
 		mb.writeLogLocked(&record{kind: 'S', date: mb.dirStamp[0].UnixNano(), size: mb.dirStamp[1].UnixNano()})
 	}
+	mb.flushSummaryLocsLocked()
 	mb.closeCache()
 	if mb.log != nil {
 		err := mb.log.Sync()

@@ -232,8 +232,11 @@ func (m *message) Summary() *imapserver.Summary {
 		u := mb.u
 		u.mu.Lock()
 		if mb.loaded && !mb.deleted && mb.log != nil {
-			if mb.writeLogLocked(&record{kind: 'C', uid: m.uid, loc: loc}) == nil {
-				mb.cacheRecs++
+			mb.pendingC = appendRecord(mb.pendingC, &record{kind: 'C', uid: m.uid, loc: loc})
+			mb.pendingCn++
+			mb.cacheRecs++
+			if len(mb.pendingC) >= 64<<10 {
+				mb.flushSummaryLocsLocked()
 			}
 		}
 		u.mu.Unlock()
