@@ -19,8 +19,25 @@ type fetchPlan struct {
 	// needRoot: the part tree itself (a section, RFC822.*), which no
 	// Summary gives.
 	needRoot bool
-	setSeen  bool // a non-PEEK body section (RFC 9051 §6.4.5)
-	hasFlags bool
+	// headerSections: BODY[HEADER], BODY[HEADER.FIELDS (...)] or
+	// BODY[HEADER.FIELDS.NOT (...)] of the message itself, which a
+	// Summary's Header answers (needRoot stays false for them alone).
+	headerSections bool
+	setSeen        bool // a non-PEEK body section (RFC 9051 §6.4.5)
+	hasFlags       bool
+}
+
+// isHeaderSection reports whether sec is the top-level header, or some
+// of its fields, as text: what a Summary's Header holds.
+func isHeaderSection(sec *imap.FetchSection) bool {
+	if sec == nil || len(sec.Part) > 0 || sec.Binary || sec.Size {
+		return false
+	}
+	switch sec.Specifier {
+	case imap.PartHeader, imap.PartHeaderFields, imap.PartHeaderFieldsNot:
+		return true
+	}
+	return false
 }
 
 func newFetchPlan(atts []imap.FetchAtt, uid bool) fetchPlan {
@@ -58,7 +75,12 @@ func (p *fetchPlan) add(a imap.FetchAtt, hasUID *bool) {
 	case imap.FetchRFC822Header:
 		p.needParse, p.needWhole, p.needRoot = true, true, true
 	case imap.FetchBodySection, imap.FetchBinarySection, imap.FetchBinarySize:
-		p.needParse, p.needWhole, p.needRoot = true, true, true
+		p.needParse, p.needWhole = true, true
+		if a.Item == imap.FetchBodySection && isHeaderSection(a.Section) {
+			p.headerSections = true
+		} else {
+			p.needRoot = true
+		}
 		if a.Section != nil && !a.Section.Peek && !a.Section.Size {
 			p.setSeen = true
 		}
@@ -159,6 +181,7 @@ func (s *session) servedExpunged(msgs []Message) bool {
 func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool) error {
 	w := &s.w
 	var pm *parsedMsg
+	var hm *imapmsg.Message // the header alone, from a Summary
 	var env, body, bs []byte
 	if plan.needParse {
 		// A store's own index answers the structures without the
@@ -166,6 +189,12 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 		var sum *Summary
 		if sm, ok := m.(Summarizer); ok && !plan.needRoot {
 			sum = sm.Summary()
+		}
+		if sum != nil && plan.headerSections {
+			// Header sections from the summary's copy of the header.
+			if hm = s.summaryMessage(sum); hm == nil {
+				sum = nil
+			}
 		}
 		if sum != nil {
 			env, body, bs = sum.Envelope, sum.Body, sum.BodyStructure
@@ -229,7 +258,14 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 				return err
 			}
 		case imap.FetchBodySection, imap.FetchBinarySection, imap.FetchBinarySize:
-			if err := s.writeSection(m, pm, a.Section); err != nil {
+			var err error
+			if pm == nil && hm != nil {
+				// Only header sections: from the summary's header.
+				err = s.writeSectionOf(hm, a.Section)
+			} else {
+				err = s.writeSection(m, pm, a.Section)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -299,7 +335,13 @@ func (s *session) writeSection(m Message, pm *parsedMsg, sec *imap.FetchSection)
 	if err != nil {
 		return err
 	}
-	msg := imapmsg.New(ra, m.Size(), pm.root)
+	return s.writeSectionOf(imapmsg.New(ra, m.Size(), pm.root), sec)
+}
+
+// writeSectionOf writes a section item of msg (the message, or its
+// header alone for header sections).
+func (s *session) writeSectionOf(msg *imapmsg.Message, sec *imap.FetchSection) error {
+	w := &s.w
 	if sec.Size {
 		n, err := msg.BinarySize(sec.Part)
 		if err != nil && !errors.Is(err, imapmsg.ErrNoSection) {

@@ -162,6 +162,10 @@ var summaryCommands = []string{
 	"SEARCH SENTSINCE 1-Mar-2024 SENTBEFORE 6-Mar-2024",
 	"SEARCH BCC x OR SUBJECT quoted FROM zoe",
 	"UID SEARCH CHARSET UTF-8 SUBJECT backslash",
+	// Header sections: from the summary's header too.
+	"FETCH 1:* (BODY.PEEK[HEADER.FIELDS (From To Subject Date)])",
+	"UID FETCH 1:* (BODY.PEEK[HEADER] BODY.PEEK[HEADER.FIELDS.NOT (Received Subject)]<5.40> ENVELOPE)",
+	"FETCH 1:* (BODY.PEEK[HEADER.FIELDS (X-None)] BODY.PEEK[HEADER]<3.1>)",
 }
 
 func runSummaryCommands(l *imapLines) []string {
