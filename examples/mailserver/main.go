@@ -240,6 +240,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	pop3Back := pop3server.NewStoreBackend(store)
 	users := func() []string { return []string{cfg.User} }
 	var limits smtpserver.Limits
+	var siteDir *directory
 	if cfg.Site != nil {
 		// A configured server: accounts, aliases, relay (site.go).
 		cfg.Site.queueEvent = op.queueEvent
@@ -254,7 +255,7 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		defer st.stop()
 		auth.Credentials = st.dir
 		mxBackend, subBackend = st.mxBackend(), &submissionBackend{st}
-		imapBack = imapBackend{store, st.dir}
+		siteDir = st.dir
 		pop3Back = pop3Backend{pop3Back, st.dir}
 		users = st.dir.names
 		limits = cfg.Site.smtpLimits()
@@ -262,6 +263,12 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 	// The account's delay and block before SASL checks credentials
 	// (abuse.go).
 	auth.Credentials = guardCredentials(auth.Credentials, op.abuse.lim)
+	if siteDir != nil {
+		// A login as NAME@DOMAIN counts against the account NAME, in any
+		// case (site.go); IMAP LOGIN takes the same way.
+		auth.Credentials = loginNames{auth.Credentials, siteDir}
+		imapBack = imapBackend{store, siteDir, auth.Credentials.(sasl.PasswordVerifier)}
+	}
 	// Per-account limits on submitted mail (abuse.go).
 	subBackend = limitedBackend{subBackend, op.abuse}
 

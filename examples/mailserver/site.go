@@ -22,6 +22,7 @@ import (
 	"github.com/posthorn/posthorn/imap/imapserver/imapmem"
 	"github.com/posthorn/posthorn/imap/imapserver/maildir"
 	"github.com/posthorn/posthorn/pop3/pop3server"
+	"github.com/posthorn/posthorn/sasl"
 	"github.com/posthorn/posthorn/smtp/smtpclient"
 	"github.com/posthorn/posthorn/smtp/smtpqueue"
 	"github.com/posthorn/posthorn/smtp/smtpserver"
@@ -174,15 +175,34 @@ func isUserExists(err error) bool {
 	return errors.Is(err, maildir.ErrUserExists) || errors.Is(err, imapmem.ErrUserExists)
 }
 
-// imapBackend is the store as the IMAP Backend, with LOGIN checked
-// against the directory's SCRAM keys (the store has no passwords).
+// imapBackend is the store as the IMAP Backend, with LOGIN checked by
+// the servers' credentials (the store has no passwords) and the login
+// name mapped to the account.
 type imapBackend struct {
 	mailStore
-	dir *directory
+	dir      *directory
+	password sasl.PasswordVerifier
 }
 
 func (b imapBackend) VerifyPassword(ctx context.Context, username, password string) error {
-	return b.dir.VerifyPassword(ctx, username, password)
+	return b.password.VerifyPassword(ctx, username, password)
+}
+
+// loginNames maps a login name to its account (directory.account) before
+// inner, the credentials with the abuse limits, sees it: NAME@DOMAIN in
+// any case is one account with one count of failures, not a fresh
+// budget per spelling.
+type loginNames struct {
+	inner any // sasl.PasswordVerifier and sasl.SCRAMLookup
+	dir   *directory
+}
+
+func (l loginNames) VerifyPassword(ctx context.Context, username, password string) error {
+	return l.inner.(sasl.PasswordVerifier).VerifyPassword(ctx, l.dir.account(username), password)
+}
+
+func (l loginNames) LookupSCRAM(ctx context.Context, username string, h sasl.SCRAMHash) (sasl.SCRAMKeys, error) {
+	return l.inner.(sasl.SCRAMLookup).LookupSCRAM(ctx, l.dir.account(username), h)
 }
 
 // User opens the account of a login name (NAME or NAME@DOMAIN).

@@ -1052,3 +1052,40 @@ func TestConfiguredSubmissionLocalFailureIsQueued(t *testing.T) {
 	assert.True(t, strings.HasPrefix(m, "Return-Path: <alice@example.org>\r\nDelivered-To: bob@example.org\r\nDKIM-Signature: "), "%.200s", m)
 	assert.Equal(t, 1, strings.Count(m, "DKIM-Signature:"))
 }
+
+// recordingCreds records the user names the credentials are asked for.
+type recordingCreds struct{ users []string }
+
+func (r *recordingCreds) VerifyPassword(ctx context.Context, username, password string) error {
+	r.users = append(r.users, username)
+	return sasl.ErrAuthFailed
+}
+
+func (r *recordingCreds) LookupSCRAM(ctx context.Context, username string, h sasl.SCRAMHash) (sasl.SCRAMKeys, error) {
+	r.users = append(r.users, username)
+	return sasl.SCRAMKeys{}, sasl.ErrUnknownUser
+}
+
+// Every spelling of an account's address reaches the abuse limits as
+// the account, so that case variants do not each get a fresh budget.
+func TestLoginNamesReachTheLimitsAsTheAccount(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "accounts.json")
+	a, err := newAccount("secret-password", nil)
+	require.NoError(t, err)
+	require.NoError(t, writeAccounts(path, accountsFile{"alice": a}))
+	cfg := defaultConfig()
+	require.NoError(t, parseConfig("c.json", []byte(testSiteConfig), &cfg))
+	d, err := newDirectory(cfg.Site, path, nil)
+	require.NoError(t, err)
+	rec := &recordingCreds{}
+	l := loginNames{rec, d}
+	ctx := context.Background()
+	for _, u := range []string{"alice", "alice@example.org", "ALICE@Example.ORG", "aLiCe@example.net"} {
+		l.VerifyPassword(ctx, u, "x")
+		l.LookupSCRAM(ctx, u, sasl.SHA256)
+	}
+	l.VerifyPassword(ctx, "info@example.org", "x") // an alias is not a login
+	l.VerifyPassword(ctx, "alice@example.com", "x")
+	assert.Equal(t, []string{"alice", "alice", "alice", "alice", "alice", "alice", "alice", "alice", "info@example.org", "alice@example.com"}, rec.users)
+}
