@@ -570,3 +570,40 @@ func (c *statCountFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	}
 	return c.osFS.ReadDir(name)
 }
+
+// TestIdleMailboxCostsNothing: after a restart, logging in and listing
+// the mailboxes reads no index and holds no message: a mailbox is loaded
+// by the first SELECT, EXAMINE, STATUS or delivery that needs it.
+func TestIdleMailboxCostsNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir, nil)
+	u, _ := s.User(ctx, "alice", nil)
+	u.CreateMailbox(ctx, "Archive", imapserver.CreateOptions{})
+	for i := 0; i < 5; i++ {
+		u.Append(ctx, "Archive", strings.NewReader(crlfMsg), -1, imapserver.AppendOptions{})
+		s.Deliver(ctx, "alice", strings.NewReader(crlfMsg))
+	}
+	s.Close()
+	s = openStore(t, dir, nil)
+	defer s.Close()
+	l := serveIMAP(t, s, "alice", "secret")
+	l.cmd(`LIST "" *`)
+	us, _ := s.user("alice")
+	us.mu.Lock()
+	for name, mb := range us.mailboxes {
+		if mb.loaded || mb.msgs != nil || mb.log != nil || mb.cache != nil {
+			t.Errorf("%s loaded by LOGIN and LIST", name)
+		}
+	}
+	us.mu.Unlock()
+	l.cmd("SELECT Archive")
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	if mb := us.mailboxes["Archive"]; !mb.loaded || len(mb.msgs) != 5 {
+		t.Errorf("Archive not loaded by SELECT")
+	}
+	if mb := us.mailboxes["INBOX"]; mb.loaded {
+		t.Errorf("INBOX loaded by SELECT Archive")
+	}
+}
