@@ -21,10 +21,13 @@ type daneZone struct {
 	dns  *dnstest.Server
 	ca   *danetest.CA
 	srvs map[string]*smtptest.Server
+	// alias, when set for a domain, makes its MX host a CNAME to this
+	// name (with the address) instead of having an address itself.
+	alias map[string]string
 }
 
 func newDANEZone(t *testing.T) *daneZone {
-	z := &daneZone{t: t, dns: dnstest.NewServer(t), srvs: map[string]*smtptest.Server{}}
+	z := &daneZone{t: t, dns: dnstest.NewServer(t), srvs: map[string]*smtptest.Server{}, alias: map[string]string{}}
 	z.dns.SetAD(true) // signed unless a test says otherwise
 	var err error
 	if z.ca, err = danetest.NewCA("DANE test TA"); err != nil {
@@ -55,7 +58,12 @@ func (z *daneZone) server(domain, certName string, tlsa func(c tls.Certificate) 
 	z.srvs[domain] = s
 	mx := "mx." + domain
 	z.dns.MX(domain, 10, mx)
-	z.dns.A(mx, "127.0.0.1")
+	if target, ok := z.alias[domain]; ok {
+		z.dns.CNAME(mx, target)
+		z.dns.A(target, "127.0.0.1")
+	} else {
+		z.dns.A(mx, "127.0.0.1")
+	}
 	if tlsa != nil {
 		for _, r := range tlsa(cert) {
 			z.dns.Add("_25._tcp."+mx, 300, &dnsmessage.UnknownResource{Type: dns.TypeTLSA, Data: danetest.RData(r)})
@@ -282,5 +290,42 @@ func TestDANEMandatory(t *testing.T) {
 		if rep == nil || rep.Policies[0].Policy.Type != "tlsa" || len(rep.Policies[0].FailureDetails) != 1 || rep.Policies[0].FailureDetails[0].ResultType != "dane-required" {
 			t.Errorf("%s: report %+v", d, rep)
 		}
+	}
+}
+
+// RFC 7672 §2.2.3: an MX host that is a secure alias has two candidate
+// TLSA base domains, the expanded name first; DANE-TA then accepts a
+// certificate for the expanded name (the base domain, §3.2.2). Behind an
+// insecure final answer with a secure first CNAME only the original name
+// is a candidate.
+func TestDANEAliasedMXHost(t *testing.T) {
+	z := newDANEZone(t)
+	ta := func(tls.Certificate) []dns.TLSA { return []dns.TLSA{danetest.TA(z.ca.Cert)} }
+	// alias.test: MX mx.alias.test → CNAME real.alias.test (secure),
+	// TLSA only at the expanded name, certificate only for it.
+	z.alias["alias.test"] = "real.alias.test"
+	z.server("alias.test", "real.alias.test", nil)
+	z.dns.Add("_25._tcp.real.alias.test", 300, &dnsmessage.UnknownResource{Type: dns.TypeTLSA, Data: danetest.RData(ta(tls.Certificate{})[0])})
+	// insecure.test: the target's zone is unsigned, the CNAME signed: the
+	// original name's TLSA (a mismatching key) applies, so it waits.
+	z.alias["insecure.test"] = "host.unsigned.test"
+	z.server("insecure.test", "mx.insecure.test", nil)
+	z.dns.SetADFor("host.unsigned.test", false)
+	other, _ := z.ca.Issue([]string{"x.test"}, z.ca.Cert.NotBefore, z.ca.Cert.NotAfter)
+	// A wrong key at alias.test's unexpanded name: used only if the
+	// expanded name were not tried first.
+	z.dns.Add("_25._tcp.mx.alias.test", 300, &dnsmessage.UnknownResource{Type: dns.TypeTLSA, Data: danetest.RData(danetest.EE(other.Leaf))})
+	z.dns.Add("_25._tcp.mx.insecure.test", 300, &dnsmessage.UnknownResource{Type: dns.TypeTLSA, Data: danetest.RData(danetest.EE(other.Leaf))})
+	h := z.harness(nil, nil)
+	a := h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@alias.test"}}, testMsg)
+	b := h.enqueue(&Envelope{From: "alice@sender.test", To: []string{"bob@insecure.test"}}, testMsg)
+	h.attempted(a, 1)
+	h.attempted(b, 1)
+	if n := len(z.srvs["alias.test"].Messages()); n != 1 {
+		mi, _ := h.q.Get(a)
+		t.Errorf("secure alias: %d deliveries (%s)", n, mi.LastReply)
+	}
+	if mi, err := h.q.Get(b); err != nil || len(z.srvs["insecure.test"].Messages()) != 0 || !strings.Contains(mi.LastReply, "no TLSA record matches") {
+		t.Errorf("insecure alias target: %+v %v", mi, err)
 	}
 }
