@@ -211,13 +211,16 @@ func (s *session) qresyncSelect(q *qresyncParams, uidValidity uint32) error {
 		} else if seq = sel.seqOf(m.UID()); seq == 0 {
 			continue
 		}
-		s.checkKeywords(m.Flags())
+		flags := m.Flags()
+		if anyKeyword(flags) {
+			s.checkKeywords(flags)
+		}
 		w.WriteString("* ")
 		w.num(seq)
 		w.WriteString(" FETCH (UID ")
 		w.num(m.UID())
 		w.WriteString(" FLAGS ")
-		w.flagsRecent(m.Flags(), s.isRecent(m.UID()))
+		w.flagsRecent(flags, s.isRecent(m.UID()))
 		w.WriteString(" MODSEQ (")
 		w.num64(m.ModSeq())
 		w.WriteString("))\r\n")

@@ -145,7 +145,9 @@ func (s *session) sendUpdates(expunges bool) {
 				}
 				announce()
 			}
-			s.checkKeywords(u.Flags)
+			if anyKeyword(u.Flags) {
+				s.checkKeywords(u.Flags)
+			}
 			s.w.WriteString("* ")
 			s.w.num(seq)
 			s.w.WriteString(" FETCH (UID ")

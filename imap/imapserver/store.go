@@ -112,13 +112,16 @@ func cmdStore(s *session, tag string, uid bool) error {
 	s.told = toldState{changes: res.Changed, flags: !silent}
 	// A keyword named in a STORE that was not refused is defined in the
 	// mailbox from then on, even if no message has it (as in Dovecot,
-	// where imaptest checks it).
-	if len(res.Modified) == 0 {
+	// where imaptest checks it); one that some messages now have, when
+	// others were refused, too.
+	if len(res.Modified) == 0 || op != FlagsRemove && len(res.Changed) > 0 {
 		s.checkKeywords(strs)
 	}
-	for _, c := range res.Changed {
-		s.checkKeywords(c.Flags)
-	}
+	// Any other keyword a changed message has comes from another session:
+	// a .SILENT STORE does not show it, and its update, sent after these
+	// responses, announces it (sendUpdates); a FETCH written here
+	// announces it first. So a .SILENT STORE costs no
+	// look at each message's flags.
 	known := s.sel.modSeq
 	modSeqOn := s.modSeqOn()
 	for _, c := range res.Changed {
@@ -146,6 +149,9 @@ func cmdStore(s *session, tag string, uid bool) error {
 			s.w.num64(c.ModSeq)
 			s.w.WriteByte(')')
 			if !silent {
+				if anyKeyword(c.Flags) {
+					s.checkKeywords(c.Flags)
+				}
 				s.w.WriteString(" FLAGS ")
 				s.w.flagsRecent(c.Flags, s.isRecent(c.UID))
 			}
@@ -154,6 +160,9 @@ func cmdStore(s *session, tag string, uid bool) error {
 		}
 		if silent {
 			continue
+		}
+		if anyKeyword(c.Flags) {
+			s.checkKeywords(c.Flags)
 		}
 		s.w.WriteString("* ")
 		s.w.num(seq)

@@ -146,11 +146,28 @@ func (s *session) servesExpunged(uids []uint32) bool {
 // isKeyword reports whether f is a keyword rather than a system flag.
 func isKeyword(f string) bool { return f != "" && f[0] != '\\' }
 
+// anyKeyword reports whether flags hold a keyword. It is inlined, so
+// that a response showing flags checks them for new keywords
+// (checkKeywords) at the cost of a byte comparison per flag when there
+// is none:
+//
+//	if anyKeyword(flags) {
+//		s.checkKeywords(flags)
+//	}
+func anyKeyword(flags []string) bool {
+	for _, f := range flags {
+		if isKeyword(f) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkKeywords announces, before a response that shows flags, the
 // keywords among them the client has not seen in FLAGS yet: RFC 9051
 // §7.3.5 allows an updated FLAGS at any time, and clients (and
 // imaptest) expect every keyword they see to be listed, as Dovecot
-// does. The check costs a byte comparison per flag.
+// does.
 func (s *session) checkKeywords(flags []string) {
 	sel := s.sel
 	added := false
