@@ -148,11 +148,13 @@ func cmdFetch(s *session, tag string, uid bool) error {
 			// WriteTimeout to leave.
 			s.conn.SetWriteDeadline(time.Now().Add(s.srv.limits.WriteTimeout))
 		}
-		seq := cur.seqOf(m.UID())
+		uid := m.UID()
+		seq := cur.seqOf(uid)
 		if seq == 0 || mods.changedSince && m.ModSeq() <= mods.since {
 			continue
 		}
-		if err := s.fetchOne(seq, m, &plan, seenNow[m.UID()] && !plan.hasFlags); err != nil {
+		addFlags := seenNow != nil && seenNow[uid] && !plan.hasFlags
+		if err := s.fetchOne(seq, uid, m, &plan, addFlags); err != nil {
 			return err
 		}
 	}
@@ -177,8 +179,8 @@ func (s *session) servedExpunged(msgs []Message) bool {
 	return false
 }
 
-// fetchOne writes one "* n FETCH (...)" response.
-func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool) error {
+// fetchOne writes one "* n FETCH (...)" response for m, whose UID is uid.
+func (s *session) fetchOne(seq, uid uint32, m Message, plan *fetchPlan, addFlags bool) error {
 	w := &s.w
 	var pm *parsedMsg
 	var hm *imapmsg.Message // the header alone, from a Summary
@@ -206,8 +208,13 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 			env, body, bs = pm.enc.Envelope, pm.enc.Body, pm.enc.BodyStructure
 		}
 	}
+	// The flags, read once: announced first if they hold a new keyword.
+	var flags []string
 	if plan.hasFlags || addFlags {
-		s.checkKeywords(m.Flags())
+		flags = m.Flags()
+		if anyKeyword(flags) {
+			s.checkKeywords(flags)
+		}
 	}
 	w.WriteString("* ")
 	w.num(seq)
@@ -219,10 +226,10 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 		switch a.Item {
 		case imap.FetchUID:
 			w.WriteString("UID ")
-			w.num(m.UID())
+			w.num(uid)
 		case imap.FetchFlags:
 			w.WriteString("FLAGS ")
-			w.flagsRecent(m.Flags(), s.isRecent(m.UID()))
+			w.flagsRecent(flags, s.isRecent(uid))
 		case imap.FetchInternalDate:
 			w.WriteString("INTERNALDATE ")
 			w.dateTime(m.InternalDate())
@@ -273,7 +280,7 @@ func (s *session) fetchOne(seq uint32, m Message, plan *fetchPlan, addFlags bool
 	if addFlags {
 		// RFC 9051 §6.4.5: the implicit \Seen is reported.
 		w.WriteString(" FLAGS ")
-		w.flagsRecent(m.Flags(), s.isRecent(m.UID()))
+		w.flagsRecent(flags, s.isRecent(uid))
 	}
 	w.WriteString(")\r\n")
 	return nil
