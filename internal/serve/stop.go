@@ -49,13 +49,16 @@ func (s *Stop) End() { s.cancel() }
 // deadline d. It reports false, setting nothing, once Shutdown began:
 // the session then says its goodbye and ends.
 func (s *Stop) Wait(d time.Time) bool {
+	// No defer: Wait and Busy run around every command, and nothing
+	// between Lock and Unlock can panic.
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.stopping.Load() {
+		s.mu.Unlock()
 		return false
 	}
 	s.waiting = true
 	s.nc.SetReadDeadline(d)
+	s.mu.Unlock()
 	return true
 }
 
@@ -66,12 +69,13 @@ func (s *Stop) Wait(d time.Time) bool {
 // waking it.
 func (s *Stop) Busy(d time.Time) (stopping bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.waiting = false
 	if !d.IsZero() && !s.aborted.Load() {
 		s.nc.SetReadDeadline(d)
 	}
-	return s.stopping.Load()
+	stopping = s.stopping.Load()
+	s.mu.Unlock()
+	return stopping
 }
 
 // ErrShutdown is returned by ReadLine when Shutdown began before a
@@ -82,11 +86,22 @@ var ErrShutdown = errors.New("server shutting down")
 // deadline d) and Busy. It returns ErrShutdown, reading nothing, once
 // Shutdown began, and in place of a read error caused by Shutdown.
 func (s *Stop) ReadLine(r *lineio.Reader, d time.Time) ([]byte, error) {
-	if !s.Wait(d) {
+	// Wait and Busy, written out: this runs for every SMTP and POP3
+	// command.
+	s.mu.Lock()
+	if s.stopping.Load() {
+		s.mu.Unlock()
 		return nil, ErrShutdown
 	}
+	s.waiting = true
+	s.nc.SetReadDeadline(d)
+	s.mu.Unlock()
 	line, err := r.ReadLine()
-	if s.Busy(time.Time{}) && err != nil {
+	s.mu.Lock()
+	s.waiting = false
+	stopping := s.stopping.Load()
+	s.mu.Unlock()
+	if err != nil && stopping {
 		return nil, ErrShutdown
 	}
 	return line, err

@@ -38,7 +38,10 @@ type conn struct {
 	log      *slog.Logger
 	info     ConnInfo
 	sess     Session
-	ctx      context.Context
+	// traceTaker is sess when it takes the Received: field at commit
+	// (asked once, not per message).
+	traceTaker traceTaker
+	ctx        context.Context
 
 	out     []byte           // reply scratch
 	recvBuf []byte           // Received: field scratch
@@ -192,6 +195,7 @@ func (c *conn) Serve() {
 		return
 	}
 	c.sess = sess
+	c.traceTaker, _ = sess.(traceTaker)
 	c.log.Debug("connection accepted", "tls", c.tls)
 	c.greet()
 

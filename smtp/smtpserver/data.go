@@ -114,7 +114,7 @@ func (c *conn) uniform(err error) []error {
 // recipient in LMTP mode.
 func (c *conn) deliver(body io.Reader) []error {
 	var r io.Reader = body
-	if tt, ok := c.sess.(traceTaker); ok {
+	if tt := c.traceTaker; tt != nil {
 		var trace []byte
 		if !c.srv.DisableReceived {
 			trace = c.receivedField()
