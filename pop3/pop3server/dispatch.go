@@ -114,13 +114,13 @@ func (c *conn) dispatchTransaction(cmd pop3.Command) bool {
 	return true
 }
 
-// cmdCapa answers CAPA (RFC 2449 §5) for the current state.
 // unfiltered lists the commands CommandFilter is not asked about: the way
 // out, the capability list, and the steps of a login already begun.
 func (c *conn) unfiltered(name string) bool {
 	return name == "QUIT" || name == "CAPA" || name == "PASS" || name == "AUTH"
 }
 
+// cmdCapa answers CAPA (RFC 2449 §5) for the current state.
 func (c *conn) cmdCapa() {
 	s := c.srv
 	caps := []string{"TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"} // AUTH-RESP-CODE: RFC 3206 §5
