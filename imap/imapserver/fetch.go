@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/posthorn/posthorn/imap"
@@ -13,7 +12,11 @@ import (
 
 // fetchPlan is a FETCH command's item list, macros expanded.
 type fetchPlan struct {
-	atts      []imap.FetchAtt
+	atts []imap.FetchAtt
+	// names holds, for each att with a Section, its name as the
+	// responses show it (BODY[HEADER.FIELDS (FROM)]<0>): the same for
+	// every message, so encoded once.
+	names     [][]byte
 	needParse bool // ENVELOPE, BODY, BODYSTRUCTURE or a section
 	needWhole bool // as needParse, but ENVELOPE alone needs only the header
 	// needRoot: the part tree itself (a section, RFC822.*), which no
@@ -57,6 +60,19 @@ func newFetchPlan(atts []imap.FetchAtt, uid bool) fetchPlan {
 		p.atts = append([]imap.FetchAtt{{Item: imap.FetchUID}}, p.atts...)
 	}
 	return p
+}
+
+// nameSections fills names, once atts are final.
+func (p *fetchPlan) nameSections() {
+	p.names = nil
+	for i, a := range p.atts {
+		if a.Section != nil {
+			if p.names == nil {
+				p.names = make([][]byte, len(p.atts))
+			}
+			p.names[i] = a.Section.AppendSectionName(nil)
+		}
+	}
 }
 
 func (p *fetchPlan) add(a imap.FetchAtt, hasUID *bool) {
@@ -121,6 +137,7 @@ func cmdFetch(s *session, tag string, uid bool) error {
 	if uids, err = s.condstoreFetch(&plan, mods, set, uids, uid); err != nil {
 		return err
 	}
+	plan.nameSections()
 	sel := s.sel
 	var seenNow map[uint32]bool
 	if plan.setSeen && !sel.readOnly && len(uids) > 0 {
@@ -235,7 +252,7 @@ func (s *session) fetchOne(seq, uid uint32, m Message, plan *fetchPlan, addFlags
 			w.dateTime(m.InternalDate())
 		case imap.FetchRFC822Size:
 			w.WriteString("RFC822.SIZE ")
-			w.Write(strconv.AppendInt(w.AvailableBuffer(), m.Size(), 10))
+			w.int64(m.Size())
 		case imap.FetchModSeq:
 			w.WriteString("MODSEQ (")
 			w.num64(m.ModSeq())
@@ -268,9 +285,9 @@ func (s *session) fetchOne(seq, uid uint32, m Message, plan *fetchPlan, addFlags
 			var err error
 			if pm == nil && hm != nil {
 				// Only header sections: from the summary's header.
-				err = s.writeSectionOf(hm, a.Section)
+				err = s.writeSectionOf(hm, a.Section, plan.names[i])
 			} else {
-				err = s.writeSection(m, pm, a.Section)
+				err = s.writeSection(m, pm, a.Section, plan.names[i])
 			}
 			if err != nil {
 				return err
@@ -298,7 +315,7 @@ func (s *session) writeRange(m Message, start, end int64, p *imap.Partial) error
 	}
 	w := &s.w
 	w.WriteByte('{')
-	w.Write(strconv.AppendInt(w.AvailableBuffer(), end-start, 10))
+	w.int64(end - start)
 	w.WriteString("}\r\n")
 	s.section = *io.NewSectionReader(ra, start, end-start)
 	return w.copyFrom(&s.section)
@@ -318,7 +335,7 @@ func partialRange(start, end int64, p *imap.Partial) (int64, int64) {
 
 // writeSection writes a BODY[...], BINARY[...] or BINARY.SIZE[...] item
 // (RFC 9051 §6.4.5, RFC 3516 §4.2), streaming the section.
-func (s *session) writeSection(m Message, pm *parsedMsg, sec *imap.FetchSection) error {
+func (s *session) writeSection(m Message, pm *parsedMsg, sec *imap.FetchSection, name []byte) error {
 	w := &s.w
 	if !sec.Binary && !sec.Size && len(sec.Part) == 0 {
 		// Fast path for the common whole-message sections: a byte range
@@ -333,7 +350,7 @@ func (s *session) writeSection(m Message, pm *parsedMsg, sec *imap.FetchSection)
 			start, end = pm.root.BodyOffset, m.Size()
 		}
 		if start >= 0 {
-			w.Write(sec.AppendSectionName(w.AvailableBuffer()))
+			w.Write(name)
 			w.sp()
 			return s.writeRange(m, start, end, sec.Partial)
 		}
@@ -342,25 +359,25 @@ func (s *session) writeSection(m Message, pm *parsedMsg, sec *imap.FetchSection)
 	if err != nil {
 		return err
 	}
-	return s.writeSectionOf(imapmsg.New(ra, m.Size(), pm.root), sec)
+	return s.writeSectionOf(imapmsg.New(ra, m.Size(), pm.root), sec, name)
 }
 
 // writeSectionOf writes a section item of msg (the message, or its
-// header alone for header sections).
-func (s *session) writeSectionOf(msg *imapmsg.Message, sec *imap.FetchSection) error {
+// header alone for header sections); name is the section's (nameSections).
+func (s *session) writeSectionOf(msg *imapmsg.Message, sec *imap.FetchSection, name []byte) error {
 	w := &s.w
 	if sec.Size {
 		n, err := msg.BinarySize(sec.Part)
 		if err != nil && !errors.Is(err, imapmsg.ErrNoSection) {
 			return err
 		}
-		w.Write(sec.AppendSectionName(w.AvailableBuffer()))
+		w.Write(name)
 		w.sp()
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), n, 10))
+		w.int64(n)
 		return nil
 	}
 	r, n, err := msg.Section(sec)
-	w.Write(sec.AppendSectionName(w.AvailableBuffer()))
+	w.Write(name)
 	w.sp()
 	if errors.Is(err, imapmsg.ErrNoSection) {
 		w.WriteString("NIL") // RFC 9051 leaves it open; Dovecot says NIL too
@@ -386,7 +403,7 @@ func (s *session) writeSectionOf(msg *imapmsg.Message, sec *imap.FetchSection) e
 		}
 	}
 	w.WriteByte('{')
-	w.Write(strconv.AppendInt(w.AvailableBuffer(), n, 10))
+	w.int64(n)
 	w.WriteString("}\r\n")
 	return w.copyFrom(r)
 }

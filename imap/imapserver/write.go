@@ -23,12 +23,41 @@ func (w *respWriter) sp() { w.WriteByte(' ') }
 
 func (w *respWriter) crlf() { w.WriteString("\r\n") }
 
-func (w *respWriter) num(n uint32) {
-	w.Write(strconv.AppendUint(w.AvailableBuffer(), uint64(n), 10))
+// num writes n in decimal.
+func (w *respWriter) num(n uint32) { w.num64(uint64(n)) }
+
+// int64 writes n in decimal.
+func (w *respWriter) int64(n int64) {
+	if n < 0 {
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), n, 10))
+		return
+	}
+	w.num64(uint64(n))
 }
 
+// num64 writes n in decimal. A FETCH writes two or three numbers per
+// message, so the digits go straight into the buffer's free space,
+// without strconv.AppendUint's 65-octet scratch array and append (which
+// cost about 120 instructions a number).
 func (w *respWriter) num64(n uint64) {
-	w.Write(strconv.AppendUint(w.AvailableBuffer(), n, 10))
+	const max = 20 // digits of the largest uint64
+	b := w.AvailableBuffer()
+	if cap(b) < max {
+		// The buffer is about to be written out: let Write do it.
+		w.Write(strconv.AppendUint(b, n, 10))
+		return
+	}
+	b = b[:max]
+	i := max
+	for n >= 10 {
+		i--
+		q := n / 10
+		b[i] = byte('0' + n - q*10)
+		n = q
+	}
+	i--
+	b[i] = byte('0' + n)
+	w.Write(b[i:])
 }
 
 // str writes s as a quoted string or, when it cannot be quoted, a literal,
@@ -65,10 +94,38 @@ func (w *respWriter) flags(flags []string) {
 
 // date writes an IMAP date-time (RFC 9051 §9).
 func (w *respWriter) dateTime(t time.Time) {
-	w.WriteByte('"')
-	w.Write(t.AppendFormat(w.AvailableBuffer(), "02-Jan-2006 15:04:05 -0700"))
-	w.WriteByte('"')
+	b := w.AvailableBuffer()
+	year, month, day := t.Date()
+	_, offset := t.Zone()
+	if cap(b) < len(dateTimeLayout)+2 || year < 0 || year > 9999 || offset <= -100*3600 || offset >= 100*3600 {
+		w.WriteByte('"')
+		w.Write(t.AppendFormat(w.AvailableBuffer(), dateTimeLayout))
+		w.WriteByte('"')
+		return
+	}
+	// What AppendFormat(dateTimeLayout) makes, digit by digit: a FETCH
+	// of INTERNALDATE writes one per message, and the general formatter
+	// costs ten times as much.
+	hour, minute, sec := t.Clock()
+	zone := offset / 60 // minutes, truncated as AppendFormat does
+	sign := byte('+')
+	if zone < 0 {
+		sign, zone = '-', -zone
+	}
+	b = append(b, '"', '0'+byte(day/10), '0'+byte(day%10), '-')
+	b = append(b, monthAbbr[3*(month-1):3*month]...)
+	b = append(b, '-', '0'+byte(year/1000), '0'+byte(year/100%10), '0'+byte(year/10%10), '0'+byte(year%10),
+		' ', '0'+byte(hour/10), '0'+byte(hour%10), ':', '0'+byte(minute/10), '0'+byte(minute%10),
+		':', '0'+byte(sec/10), '0'+byte(sec%10),
+		' ', sign, '0'+byte(zone/600%10), '0'+byte(zone/60%10), '0'+byte(zone%60/10), '0'+byte(zone%10), '"')
+	w.Write(b)
 }
+
+// dateTimeLayout is RFC 9051's date-time (§9) without its quotes, as a
+// time layout.
+const dateTimeLayout = "02-Jan-2006 15:04:05 -0700"
+
+const monthAbbr = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
 // status writes a complete status response line.
 func (w *respWriter) status(tag string, typ imap.StatusType, code imap.ResponseCode, arg, text string) {
