@@ -31,8 +31,22 @@ type parsedMsg struct {
 func (s *session) parsed(m Message) (*parsedMsg, error) { return s.parse(m, false) }
 
 // parse is parsed; with headerOnly a parse of the header alone will do
-// (only its ENVELOPE is used).
+// (only its ENVELOPE is used). It is the hit, once per message of a
+// warm FETCH or SEARCH, in a small frame; parseMiss does the rest.
 func (s *session) parse(m Message, headerOnly bool) (*parsedMsg, error) {
+	if pc, ok := m.(ParseCache); ok && s.srv.parses != nil {
+		if e, ok := pc.LoadParsed().(*parseEntry); ok {
+			if pm := e.load(); pm != nil && (headerOnly || !pm.headerOnly) {
+				return pm, nil
+			}
+		}
+	}
+	return s.parseMiss(m, headerOnly)
+}
+
+// parseMiss is parse when the cache has no parse, or only the header's
+// where the whole one is needed.
+func (s *session) parseMiss(m Message, headerOnly bool) (*parsedMsg, error) {
 	var e *parseEntry
 	var env []byte // the ENVELOPE of a header-only parse being completed
 	pc, _ := m.(ParseCache)
@@ -93,8 +107,10 @@ func (s *session) parse(m Message, headerOnly bool) (*parsedMsg, error) {
 	return pm, nil
 }
 
-// message returns the imapmsg view of m for sections and SEARCH.
-func (s *session) message(m Message) (*imapmsg.Message, error) {
+// message makes dst the imapmsg view of m for SEARCH, reusing it: the
+// matcher keeps no view after a message, so one serves the whole
+// mailbox and a content search allocates nothing per message.
+func (s *session) message(m Message, dst *imapmsg.Message) (*imapmsg.Message, error) {
 	pm, err := s.parsed(m)
 	if err != nil {
 		return nil, err
@@ -103,7 +119,8 @@ func (s *session) message(m Message) (*imapmsg.Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	return imapmsg.NewCached(ra, m.Size(), pm.root, pm.enc), nil
+	dst.SetCached(ra, m.Size(), pm.root, pm.enc)
+	return dst, nil
 }
 
 // Summarize computes the Summary of the message read from r (size

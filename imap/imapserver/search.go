@@ -153,6 +153,7 @@ func (s *session) searchMatches(crit *imap.SearchCriteria, match func(m Message,
 	matcher := imapmsg.NewMatcher(crit.Keys, sctx)
 	var meta imapmsg.Meta
 	var flagBuf []imap.Flag
+	view := new(imapmsg.Message) // for every message in turn (s.message)
 	cur := seqCursor{sel: sel}
 	for _, m := range msgs {
 		uid := m.UID()
@@ -177,7 +178,7 @@ func (s *session) searchMatches(crit *imap.SearchCriteria, match func(m Message,
 					return hm, nil
 				}
 			}
-			return s.message(m)
+			return s.message(m, view)
 		})
 		if err != nil {
 			return err

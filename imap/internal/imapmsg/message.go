@@ -38,6 +38,12 @@ func NewCached(r io.ReaderAt, size int64, root *mime.Part, enc *Encoded) *Messag
 	return &Message{r: r, size: size, root: root, enc: enc}
 }
 
+// SetCached makes m what NewCached returns, in place: a SEARCH that
+// reads every message of a mailbox uses one Message for all of them.
+func (m *Message) SetCached(r io.ReaderAt, size int64, root *mime.Part, enc *Encoded) {
+	*m = Message{r: r, size: size, root: root, enc: enc}
+}
+
 // Parse indexes the message in r and returns it. A malformed message is
 // indexed as far as possible (mime.Index is tolerant); only read errors
 // and the hard part-count limit fail.
