@@ -16,14 +16,14 @@
 # has each run (OUTDIR/cg.out.N, N its line). The command's figure is the
 # steady one to compare between commits; allocations are compared with
 # -benchmem (BenchmarkMailbenchFetch). GOMAXPROCS=1, as with the server pinned to one
-# core in perfcheck.sh.
+# core in perfcheck.sh. CALLGRIND_OPTS adds options (--cache-sim=yes).
 set -eu
 bin=$1 corpus=$2 out=$3 repeat=${4:-3} port=${5:-31490}
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$out"; mkdir -p "$out"
 POSTHORN_BENCH_CORPUS=$corpus POSTHORN_BENCH_IMAP_ADDR=127.0.0.1:$port POSTHORN_BENCH_FOR=60m \
 GOMAXPROCS=1 GODEBUG=asyncpreemptoff=1 \
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" \
+  valgrind --tool=callgrind ${CALLGRIND_OPTS:-} --callgrind-out-file="$out/cg.out" \
   "$bin" -test.run '^TestServeMailbenchCorpus$' -test.timeout 0 > "$out/server.log" 2>&1 &
 vg=$!
 trap 'kill $vg 2>/dev/null' EXIT
