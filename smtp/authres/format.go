@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // ErrInvalid is wrapped by the errors of String and Field when a part
@@ -145,12 +144,18 @@ func appendValue(b []byte, s string) ([]byte, error) {
 // appendPValue appends a property value: as is when it is a token or an
 // address-like [local@]domain, else quoted.
 func appendPValue(b []byte, s string) ([]byte, error) {
-	if s != "" && !strings.ContainsAny(s, " \t;()\"\\") {
-		for i := 0; i < len(s); i++ {
-			if s[i] < ' ' || s[i] == 0x7f {
+	plain := s != ""
+	for i := 0; i < len(s) && plain; i++ {
+		switch c := s[i]; c {
+		case ' ', '\t', ';', '(', ')', '"', '\\':
+			plain = false
+		default:
+			if c < ' ' || c == 0x7f {
 				return b, fmt.Errorf("%w: control character in %q", ErrInvalid, clip(s))
 			}
 		}
+	}
+	if plain {
 		return append(b, s...), nil
 	}
 	return appendValue(b, s)

@@ -131,9 +131,21 @@ func appendField(fs []field, raw []byte) []field {
 	if colon <= 0 {
 		return fs
 	}
-	name := bytes.TrimRight(raw[:colon], " \t")
-	if len(name) == 0 || bytes.ContainsAny(name, " \t\r\n") {
+	// The name without trailing blanks; no blank or line break inside.
+	// (One loop: bytes.TrimRight and ContainsAny with sets build a table
+	// per call, and this runs for every header field of every message.)
+	n := colon
+	for n > 0 && (raw[n-1] == ' ' || raw[n-1] == '\t') {
+		n--
+	}
+	name := raw[:n]
+	if n == 0 {
 		return fs
+	}
+	for _, c := range name {
+		if c == ' ' || c == '\t' || c == '\r' || c == '\n' {
+			return fs
+		}
 	}
 	if raw[len(raw)-1] != '\n' {
 		// The last field of a message without body or blank line.

@@ -38,7 +38,17 @@ const maxWalk = 8
 // into A-labels, the form DNS queries need (RFC 5890; RFC 9990 §4 step 3
 // asks for it explicitly).
 func normalize(d string) string {
-	d = strings.ToLower(strings.TrimSuffix(d, "."))
+	d = strings.TrimSuffix(d, ".")
+	// The usual name is lower-case ASCII already: one scan, no copy.
+	plain := true
+	for i := 0; i < len(d) && plain; i++ {
+		c := d[i]
+		plain = c < 0x80 && (c < 'A' || c > 'Z')
+	}
+	if plain {
+		return d
+	}
+	d = strings.ToLower(d)
 	for i := 0; i < len(d); i++ {
 		if d[i] >= 0x80 {
 			if a, err := idna.Lookup.ToASCII(d); err == nil {

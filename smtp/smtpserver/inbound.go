@@ -347,7 +347,7 @@ func (s *storeSession) authEnd() error {
 		}
 	}
 	if v.SPF != nil && !a.NoReceivedSPF {
-		s.extra = append(s.extra, v.SPF.ReceivedSPF()...)
+		s.extra = v.SPF.AppendReceivedSPF(s.extra)
 	}
 	return nil
 }

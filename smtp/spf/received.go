@@ -1,6 +1,7 @@
 package spf
 
 import (
+	"net/netip"
 	"strings"
 )
 
@@ -14,8 +15,14 @@ const maxFieldValue = 200
 // name, sender) is quoted, stripped of control and non-ASCII characters
 // and shortened, so it cannot inject header lines.
 func (o *Outcome) ReceivedSPF() string {
-	var b strings.Builder
-	b.Grow(512)
+	return string(o.AppendReceivedSPF(make([]byte, 0, 512)))
+}
+
+// AppendReceivedSPF appends the field ReceivedSPF returns to dst, without
+// the intermediate string: a server that prepends it to every message
+// reuses one buffer.
+func (o *Outcome) AppendReceivedSPF(dst []byte) []byte {
+	b := &appender{dst}
 	receiver := o.Receiver
 	if receiver == "" {
 		receiver = "unknown"
@@ -23,20 +30,21 @@ func (o *Outcome) ReceivedSPF() string {
 	b.WriteString("Received-SPF: ")
 	b.WriteString(string(o.Result))
 	b.WriteString(" (")
-	writeComment(&b, receiver)
+	writeComment(b, receiver)
 	b.WriteString(": ")
-	ip := o.IP.String()
-	o.writeComment(&b, ip)
+	o.writeComment(b)
 	b.WriteString(")")
 	kv := func(k, v string) {
 		b.WriteString("\r\n\t")
 		b.WriteString(k)
 		b.WriteByte('=')
-		writeValue(&b, v)
+		writeValue(b, v)
 		b.WriteByte(';')
 	}
 	kv("receiver", receiver)
-	kv("client-ip", ip)
+	b.WriteString("\r\n\tclient-ip=")
+	writeIP(b, o.IP, true)
+	b.WriteByte(';')
 	if o.Identity == IdentityMailFrom {
 		kv("envelope-from", o.Sender)
 	}
@@ -49,13 +57,43 @@ func (o *Outcome) ReceivedSPF() string {
 		kv("problem", o.Problem)
 	}
 	b.WriteString("\r\n")
-	return b.String()
+	return b.b
+}
+
+// appender appends to a byte slice with the strings.Builder methods the
+// field writers use.
+type appender struct{ b []byte }
+
+func (a *appender) WriteString(s string) { a.b = append(a.b, s...) }
+func (a *appender) WriteByte(c byte)     { a.b = append(a.b, c) }
+
+// writeIP writes the client address, without a string: as a value (a
+// quoted-string unless it is a dot-atom, so IPv6 is quoted) or as
+// comment text.
+func writeIP(b *appender, ip netip.Addr, value bool) {
+	if ip.Zone() != "" {
+		// A zone is text from the socket: through the cleaning writers.
+		if value {
+			writeValue(b, ip.String())
+		} else {
+			writeComment(b, ip.String())
+		}
+		return
+	}
+	quote := value && ip.Is6()
+	if quote {
+		b.WriteByte('"')
+	}
+	b.b = ip.AppendTo(b.b)
+	if quote {
+		b.WriteByte('"')
+	}
 }
 
 // writeComment writes the explanatory comment (RFC 7208 §9.1: "conveying
 // supporting information for the result, such as <ip>, <sender>, and
 // <domain>").
-func (o *Outcome) writeComment(b *strings.Builder, ip string) {
+func (o *Outcome) writeComment(b *appender) {
 	who, whose := "domain of ", o.Sender
 	if o.Identity == IdentityHelo {
 		whose = o.Helo
@@ -69,10 +107,10 @@ func (o *Outcome) writeComment(b *strings.Builder, ip string) {
 		} else {
 			b.WriteString(" does not designate ")
 		}
-		b.WriteString(ip)
+		writeIP(b, o.IP, false)
 		b.WriteString(" as permitted sender")
 	case Neutral:
-		b.WriteString(ip)
+		writeIP(b, o.IP, false)
 		b.WriteString(" is neither permitted nor denied by ")
 		b.WriteString(who)
 		writeComment(b, whose)
@@ -93,7 +131,7 @@ func (o *Outcome) writeComment(b *strings.Builder, ip string) {
 // writeClean writes s shortened to maxFieldValue, with bytes outside
 // printable ASCII as "?" and those in special as quoted-pairs
 // (RFC 5322 §3.2.1).
-func writeClean(b *strings.Builder, s, special string) {
+func writeClean(b *appender, s, special string) {
 	if len(s) > maxFieldValue {
 		s = s[:maxFieldValue]
 	}
@@ -118,11 +156,11 @@ func writeClean(b *strings.Builder, s, special string) {
 }
 
 // writeComment writes s as comment text (RFC 5322 §3.2.2).
-func writeComment(b *strings.Builder, s string) { writeClean(b, s, `\()`) }
+func writeComment(b *appender, s string) { writeClean(b, s, `\()`) }
 
 // writeValue writes a dot-atom as is and anything else as a
 // quoted-string.
-func writeValue(b *strings.Builder, s string) {
+func writeValue(b *appender, s string) {
 	if len(s) <= maxFieldValue && isDotAtom(s) {
 		b.WriteString(s)
 		return

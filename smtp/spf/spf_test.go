@@ -250,12 +250,22 @@ func TestReceivedSPF(t *testing.T) {
 	}
 	assert.NotContains(t, f, "\nX-Injected")
 	assert.Contains(t, f, "\thelo=\"evil??X-Injected: 1 (\\\") \\\\\";\r\n", "quoted-pairs for \" and \\")
-	var cb strings.Builder
+	var cb appender
 	writeComment(&cb, `a(b)c\`)
-	assert.Equal(t, `a\(b\)c\\`, cb.String(), "comment escapes ( ) and \\")
-	cb.Reset()
+	assert.Equal(t, `a\(b\)c\\`, string(cb.b), "comment escapes ( ) and \\")
+	cb.b = cb.b[:0]
 	writeComment(&cb, "\"x\x00\xff"+strings.Repeat("y", 300))
-	assert.Equal(t, "\"x??"+strings.Repeat("y", maxFieldValue-4), cb.String(), "\" passes in a comment; cut to maxFieldValue")
+	assert.Equal(t, "\"x??"+strings.Repeat("y", maxFieldValue-4), string(cb.b), "\" passes in a comment; cut to maxFieldValue")
+
+	// The client address: IPv6 (and IPv4-mapped) quoted as a value, bare
+	// in the comment.
+	for ip, want := range map[string]string{"192.0.2.1": "client-ip=192.0.2.1;", "2001:db8::1": `client-ip="2001:db8::1";`, "::ffff:192.0.2.1": `client-ip="::ffff:192.0.2.1";`} {
+		o := &Outcome{Result: Pass, IP: netip.MustParseAddr(ip), Sender: "a@example.com", Identity: IdentityMailFrom}
+		f := o.ReceivedSPF()
+		assert.Contains(t, f, want)
+		assert.Contains(t, f, "designates "+ip+" as permitted sender")
+		assert.Equal(t, f, string(o.AppendReceivedSPF([]byte(nil))))
+	}
 }
 
 // Over real sockets: the caching DNS client asking a DNS server on
