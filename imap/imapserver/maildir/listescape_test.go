@@ -116,7 +116,7 @@ func TestListescapeDovecot(t *testing.T) {
 		}
 	}
 	s.Close()
-	giveToDovecot(d, maildir)
+	giveToDovecot(t, d, maildir)
 	l.imap("z", "LOGOUT")
 	l = dialLine(t, d.IMAP)
 	l.imap("a", "LOGIN alice alicepw")

@@ -3,6 +3,7 @@ package maildir
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,6 +125,7 @@ namespace inbox {
 
 // sharedTree opens a store on Dovecot's Maildir for alice.
 func sharedTree(t *testing.T, d *testpeer.Dovecot, opts *Options) (*Store, string) {
+	dovecotLogOnFailure(t, d)
 	root := t.TempDir()
 	maildir := filepath.Join(d.Dir, "mail", "alice", "Maildir")
 	os.MkdirAll(filepath.Join(maildir, "cur"), 0o700)
@@ -140,20 +142,53 @@ func sharedTree(t *testing.T, d *testpeer.Dovecot, opts *Options) (*Store, strin
 	if err := s.AddUser("alice", "alicepw"); err != nil {
 		t.Fatal(err)
 	}
-	giveToDovecot(d, maildir)
+	giveToDovecot(t, d, maildir)
 	return s, maildir
 }
 
 // giveToDovecot hands what we wrote to the user Dovecot's mail processes
-// run as (nobody when the tests run as root).
-func giveToDovecot(d *testpeer.Dovecot, maildir string) {
+// run as (nobody when the tests run as root): the Maildir and the home
+// above it, which sharedTree creates when no Dovecot login made it
+// (dovecot.sh's start check logs in one user only).
+func giveToDovecot(t *testing.T, d *testpeer.Dovecot, maildir string) {
+	t.Helper()
 	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(d.Dir, "mail"), &st); err == nil {
-		filepath.Walk(maildir, func(p string, _ os.FileInfo, _ error) error {
-			os.Lchown(p, int(st.Uid), int(st.Gid))
+	if err := syscall.Stat(filepath.Join(d.Dir, "mail"), &st); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Dir(maildir)
+	err := filepath.Walk(home, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			err = os.Lchown(p, int(st.Uid), int(st.Gid))
+		}
+		if errors.Is(err, fs.ErrNotExist) && p != home {
+			return nil // a temporary file, gone meanwhile
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("handing %s to Dovecot's user: %v", home, err)
+	}
+}
+
+// dovecotLogOnFailure logs Dovecot's log and who owns what under its
+// mail folder when the test fails: a refusal by Dovecot's mail process
+// is explained there, not in the protocol reply.
+func dovecotLogOnFailure(t *testing.T, d *testpeer.Dovecot) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		log, _ := os.ReadFile(d.LogFile)
+		t.Logf("Dovecot's log:\n%s", log)
+		filepath.Walk(filepath.Join(d.Dir, "mail"), func(p string, fi os.FileInfo, err error) error {
+			if err == nil {
+				st := fi.Sys().(*syscall.Stat_t)
+				t.Logf("%v %d:%d %s", fi.Mode(), st.Uid, st.Gid, p)
+			}
 			return nil
 		})
-	}
+	})
 }
 
 // dovecotPOPLogin logs in to Dovecot's POP3 as alice and returns the
@@ -184,7 +219,7 @@ func TestPOPLockDovecot(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Dovecot's mail process (nobody when run as root) reads the lock.
-	giveToDovecot(d, maildir)
+	giveToDovecot(t, d, maildir)
 	reply, _ := dovecotPOPLogin(t, d) // Dovecot waits 10 s for the lock
 	if !strings.HasPrefix(reply, "-ERR [IN-USE]") {
 		t.Errorf("Dovecot's POP3 login while we hold the maildrop: %q", reply)
