@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,6 +82,9 @@ func StartDovecot(t testing.TB, opts DovecotOptions) *Dovecot {
 	for u, p := range opts.Users {
 		users = append(users, u+":"+p)
 	}
+	// dovecot.sh's start check logs in the first user only, which makes
+	// that user's home: the same one every run, not the map's pick.
+	sort.Strings(users)
 	dir := filepath.Join(t.TempDir(), "dovecot")
 	var out []byte
 	var err error
