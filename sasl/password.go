@@ -80,9 +80,12 @@ func (s *serverBase) verifyPassword(ctx context.Context, username, password stri
 // PasswordAllowed reports whether a plaintext password may be accepted on a
 // connection in state cs outside SASL (IMAP LOGIN, POP3 USER/PASS): the
 // backend can check passwords, and the connection is protected by TLS or
-// AllowPlaintext is set. IMAP servers advertise LOGINDISABLED (RFC 9051
-// §6.2.3) when it is false.
+// AllowPlaintext is set (and RequireTLS is not). IMAP servers advertise
+// LOGINDISABLED (RFC 9051 §6.2.3) when it is false.
 func (r *Registry) PasswordAllowed(cs ConnState) bool {
+	if r.RequireTLS && !cs.TLS {
+		return false
+	}
 	return (cs.TLS || r.AllowPlaintext) && r.hasPasswordCheck()
 }
 

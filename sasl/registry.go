@@ -47,6 +47,15 @@ type Registry struct {
 	// RFC 9051 §11.1, RFC 7628 §5). Loopback tests may set it.
 	AllowPlaintext bool
 
+	// RequireTLS offers no mechanism at all on connections without TLS,
+	// and overrides AllowPlaintext. Without it, SCRAM, CRAM-MD5 and
+	// ANONYMOUS are offered in clear: they reveal no password, but the
+	// user name and the exchange travel unencrypted. A submission server
+	// that refuses mail without TLS anyway (RFC 8314 §3.3 recommends TLS
+	// for all submission) sets it so that nothing of a login is sent in
+	// clear.
+	RequireTLS bool
+
 	// MaxMessage limits one decoded client response in bytes; 0 means
 	// DefaultMaxMessage. Longer responses fail with a *ProtocolError.
 	MaxMessage int
@@ -116,6 +125,9 @@ func (r *Registry) hasPasswordCheck() bool {
 // offers reports whether mech (upper case) may be offered on cs, ignoring
 // whether it is listed.
 func (r *Registry) offers(mech string, cs ConnState) bool {
+	if r.RequireTLS && !cs.TLS {
+		return false
+	}
 	plainOK := cs.TLS || r.AllowPlaintext
 	switch mech {
 	case Plain, Login:

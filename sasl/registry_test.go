@@ -27,6 +27,10 @@ func TestRegistryOffer(t *testing.T) {
 			"SCRAM-SHA-256 SCRAM-SHA-1"},
 		{"plaintext allowed", &Registry{Credentials: creds, AllowPlaintext: true}, ConnState{},
 			"SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 PLAIN LOGIN"},
+		{"TLS required, plaintext connection", &Registry{Credentials: creds, RequireTLS: true, AllowPlaintext: true}, ConnState{},
+			""},
+		{"TLS required, TLS connection", &Registry{Credentials: creds, RequireTLS: true}, ConnState{TLS: true},
+			"SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 PLAIN LOGIN"},
 		{"TLS without channel binding", &Registry{Credentials: creds}, ConnState{TLS: true},
 			"SCRAM-SHA-256 SCRAM-SHA-1 OAUTHBEARER XOAUTH2 PLAIN LOGIN"},
 		{"TLS with channel binding", &Registry{Credentials: creds}, ConnState{TLS: true, ChannelBinding: cb()},
@@ -44,6 +48,25 @@ func TestRegistryOffer(t *testing.T) {
 				t.Fatalf("Offer = %q\n        want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// RequireTLS also refuses to start a mechanism, and IMAP LOGIN / POP3
+// PASS, without TLS: a client that does not look at the offer gets
+// nothing either.
+func TestRegistryRequireTLS(t *testing.T) {
+	reg := &Registry{Credentials: newTestCreds(t, nil), RequireTLS: true}
+	if _, err := reg.NewServer(SCRAMSHA256, ConnState{}); !errors.Is(err, ErrUnsupportedMechanism) {
+		t.Fatalf("NewServer(SCRAM-SHA-256) in clear: %v", err)
+	}
+	if reg.PasswordAllowed(ConnState{}) {
+		t.Fatal("PasswordAllowed in clear")
+	}
+	if _, err := reg.NewServer(SCRAMSHA256, ConnState{TLS: true}); err != nil {
+		t.Fatalf("NewServer(SCRAM-SHA-256) over TLS: %v", err)
+	}
+	if !reg.PasswordAllowed(ConnState{TLS: true}) {
+		t.Fatal("PasswordAllowed over TLS")
 	}
 }
 

@@ -281,11 +281,15 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer, re
 		Logger:    logger.With("server", "smtp"),
 		Trace:     cfg.Trace,
 	}
+	// Submission offers AUTH only after TLS, SCRAM included: it takes no
+	// mail without TLS anyway (RFC 8314 §3.3), and SCRAM in clear would
+	// still send the user name unencrypted.
+	subAuth := &sasl.Registry{Credentials: auth.Credentials, Hostname: auth.Hostname, Mechanisms: auth.Mechanisms, RequireTLS: true}
 	submission := &smtpserver.Server{
 		Hostname:  cfg.Hostname,
 		TLSConfig: tlsConfig,
 		Backend:   subBackend,
-		Auth:      auth,
+		Auth:      subAuth,
 		Mode:      smtpserver.ModeSubmission,
 		Limits:    limits,
 		Logger:    logger.With("server", "submission"),
