@@ -74,6 +74,18 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.waiters = kept
 }
 
+// waiting reports whether someone waits for the time at.
+func (c *fakeClock) waiting(at time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.waiters {
+		if w.at.Equal(at) {
+			return true
+		}
+	}
+	return false
+}
+
 // Set moves the time to t (if later).
 func (c *fakeClock) Set(t time.Time) {
 	if d := t.Sub(c.Now()); d > 0 {

@@ -196,7 +196,11 @@ func TestTLSReporterRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(50 * time.Millisecond) // Run waits for midnight, 12 hours away
+	// Run waits for midnight, 12 hours away. Moving the clock before it
+	// started waiting would put its midnight a day later.
+	now := h.clock.Now()
+	midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, time.UTC)
+	h.eventually("Run to wait for midnight", func() bool { return h.clock.waiting(midnight) })
 	h.clock.Advance(11 * time.Hour)
 	time.Sleep(50 * time.Millisecond)
 	mu.Lock()
