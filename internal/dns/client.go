@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/posthorn/posthorn/internal/ttlcache"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -69,7 +70,7 @@ type Client struct {
 	confSize    int64
 	next        uint32 // rotation counter, under mu
 	mu          sync.Mutex
-	cache       map[cacheKey]cacheEntry
+	cache       ttlcache.Cache[cacheKey, *Response] // under mu
 	inflight    map[cacheKey]*flight
 	now         func() time.Time // tests move the clock
 }
@@ -255,21 +256,16 @@ type flight struct {
 	err  *net.DNSError
 }
 
-type cacheEntry struct {
-	resp    *Response
-	expires time.Time
-}
-
 func (c *Client) lookupOne(ctx context.Context, name string, typ dnsmessage.Type) (*Response, *net.DNSError) {
 	key := cacheKey{name, typ}
 	now := c.now()
 	if c.CacheSize >= 0 {
 		c.mu.Lock()
-		e, ok := c.cache[key]
+		resp, expires, ok := c.cache.Get(key, now)
 		c.mu.Unlock()
-		if ok && now.Before(e.expires) {
-			r := *e.resp
-			r.TTL = e.expires.Sub(now)
+		if ok {
+			r := *resp
+			r.TTL = expires.Sub(now)
 			return &r, nil
 		}
 	}
@@ -328,24 +324,7 @@ func (c *Client) store(key cacheKey, resp *Response, now time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cache == nil {
-		c.cache = make(map[cacheKey]cacheEntry)
-	}
-	if len(c.cache) >= size {
-		// Drop the expired entries; if none, an arbitrary one (map order).
-		for k, e := range c.cache {
-			if !now.Before(e.expires) {
-				delete(c.cache, k)
-			}
-		}
-		for k := range c.cache {
-			if len(c.cache) < size {
-				break
-			}
-			delete(c.cache, k)
-		}
-	}
-	c.cache[key] = cacheEntry{resp: resp, expires: now.Add(resp.TTL)}
+	c.cache.Put(key, resp, now.Add(resp.TTL), now, size)
 }
 
 // String describes the response for logs and test failures.

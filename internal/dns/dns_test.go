@@ -178,7 +178,7 @@ func TestCacheBounded(t *testing.T) {
 		_, err := c.LookupTXT(context.Background(), name)
 		require.NoError(t, err)
 	}
-	assert.LessOrEqual(t, len(c.cache), 5)
+	assert.LessOrEqual(t, c.cache.Len(), 5)
 }
 
 func TestCNAMEChain(t *testing.T) {

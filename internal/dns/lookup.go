@@ -225,22 +225,22 @@ func (c *Client) cachedTXT(ctx context.Context, name string) (txt []string, ok b
 	key := cacheKey{strings.ToLower(strings.TrimSuffix(name, ".")), dnsmessage.TypeTXT}
 	now := c.now()
 	c.mu.Lock()
-	e, found := c.cache[key]
+	resp, expires, found := c.cache.Get(key, now)
 	c.mu.Unlock()
-	if !found || !now.Before(e.expires) || len(e.resp.CNAMEs) > 0 {
+	if !found || len(resp.CNAMEs) > 0 {
 		return nil, false, nil
 	}
-	if e.resp.NotFound() {
-		observeTTL(ctx, e.expires.Sub(now))
+	if resp.NotFound() {
+		observeTTL(ctx, expires.Sub(now))
 		msg := "no such host" // as lookup says it
-		if e.resp.RCode == dnsmessage.RCodeSuccess {
+		if resp.RCode == dnsmessage.RCodeSuccess {
 			msg = "no records of the asked type"
 		}
 		return nil, true, &net.DNSError{Err: msg, Name: name, IsNotFound: true}
 	}
-	if e.resp.txt == nil {
+	if resp.txt == nil {
 		return nil, false, nil
 	}
-	observeTTL(ctx, e.expires.Sub(now))
-	return e.resp.txt, true, nil
+	observeTTL(ctx, expires.Sub(now))
+	return resp.txt, true, nil
 }

@@ -18,11 +18,6 @@ type cacheKey struct {
 	org    bool
 }
 
-type cacheEntry struct {
-	d       *Discovery // not modified once stored
-	expires time.Time
-}
-
 func (e *Evaluator) clock() time.Time {
 	if e.now != nil {
 		return e.now()
@@ -47,12 +42,12 @@ func (e *Evaluator) cached(k cacheKey) *Discovery {
 		return nil
 	}
 	e.mu.Lock()
-	c, ok := e.cache[k]
+	d, _, ok := e.cache.Get(k, e.clock())
 	e.mu.Unlock()
-	if !ok || !e.clock().Before(c.expires) {
+	if !ok {
 		return nil
 	}
-	return c.d
+	return d
 }
 
 // track returns a context whose DNS answers report their TTLs to the
@@ -81,21 +76,5 @@ func (e *Evaluator) store(k cacheKey, t *dns.TTLTracker, d *Discovery) {
 	c := *d
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.cache == nil {
-		e.cache = make(map[cacheKey]cacheEntry)
-	}
-	if len(e.cache) >= size {
-		for k, c := range e.cache {
-			if !now.Before(c.expires) {
-				delete(e.cache, k)
-			}
-		}
-		for k := range e.cache {
-			if len(e.cache) < size {
-				break
-			}
-			delete(e.cache, k)
-		}
-	}
-	e.cache[k] = cacheEntry{d: &c, expires: now.Add(ttl)}
+	e.cache.Put(k, &c, now.Add(ttl), now, size) // &c is not modified once stored
 }

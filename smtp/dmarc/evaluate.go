@@ -3,6 +3,7 @@ package dmarc
 import (
 	"context"
 	"errors"
+	"github.com/posthorn/posthorn/internal/ttlcache"
 	"math/rand/v2"
 	"net"
 	"net/mail"
@@ -147,8 +148,8 @@ type Evaluator struct {
 	now  func() time.Time // tests move the clock
 
 	mu     sync.Mutex
-	parsed map[string]*Record // parsed records by text; bounded
-	cache  map[cacheKey]cacheEntry
+	parsed map[string]*Record                   // parsed records by text; bounded
+	cache  ttlcache.Cache[cacheKey, *Discovery] // under mu
 }
 
 // maxParsed bounds the parsed-record cache.

@@ -14,11 +14,6 @@ type outcomeKey struct {
 	domain string
 }
 
-type cachedOutcome struct {
-	o       Outcome // Helo and Sender are the first message's
-	expires time.Time
-}
-
 func reportsTTL(r Resolver) bool {
 	t, ok := r.(dns.ReportsTTL)
 	return ok && t.ReportsTTL()
@@ -35,19 +30,19 @@ func (c *Checker) now() time.Time {
 // message's sender and HELO name, or nil.
 func (c *Checker) cached(key outcomeKey, sender, helo string) *Outcome {
 	c.mu.Lock()
-	e, ok := c.cache[key]
+	cached, _, ok := c.cache.Get(key, c.now())
 	c.mu.Unlock()
-	if !ok || !c.now().Before(e.expires) {
+	if !ok {
 		return nil
 	}
 	o := new(Outcome)
-	*o = e.o
+	*o = cached
 	o.Sender, o.Helo = sender, helo
 	return o
 }
 
-// store keeps o for ttl, evicting expired entries (or, if none, arbitrary
-// ones) when the cache is full.
+// store keeps o for ttl (its Helo and Sender are the first message's;
+// cached replaces them), evicting as ttlcache does when the cache is full.
 func (c *Checker) store(key outcomeKey, o *Outcome, ttl time.Duration) {
 	size := c.CacheSize
 	if size == 0 {
@@ -56,21 +51,5 @@ func (c *Checker) store(key outcomeKey, o *Outcome, ttl time.Duration) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cache == nil {
-		c.cache = make(map[outcomeKey]cachedOutcome)
-	}
-	if len(c.cache) >= size {
-		for k, e := range c.cache {
-			if !now.Before(e.expires) {
-				delete(c.cache, k)
-			}
-		}
-		for k := range c.cache {
-			if len(c.cache) < size {
-				break
-			}
-			delete(c.cache, k)
-		}
-	}
-	c.cache[key] = cachedOutcome{o: *o, expires: now.Add(ttl)}
+	c.cache.Put(key, *o, now.Add(ttl), now, size)
 }

@@ -3,6 +3,7 @@ package spf
 import (
 	"context"
 	"errors"
+	"github.com/posthorn/posthorn/internal/ttlcache"
 	"net"
 	"net/netip"
 	"strconv"
@@ -69,8 +70,8 @@ type Checker struct {
 	dns  Resolver
 
 	mu     sync.Mutex
-	parsed map[string]*Record // parsed records by text; bounded
-	cache  map[outcomeKey]cachedOutcome
+	parsed map[string]*Record                  // parsed records by text; bounded
+	cache  ttlcache.Cache[outcomeKey, Outcome] // under mu
 }
 
 // DefaultCacheSize is the number of outcomes a Checker keeps when

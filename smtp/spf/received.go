@@ -64,8 +64,8 @@ func (o *Outcome) AppendReceivedSPF(dst []byte) []byte {
 // field writers use.
 type appender struct{ b []byte }
 
-func (a *appender) WriteString(s string) { a.b = append(a.b, s...) }
-func (a *appender) WriteByte(c byte)     { a.b = append(a.b, c) }
+func (a *appender) WriteString(s string)   { a.b = append(a.b, s...) }
+func (a *appender) WriteByte(c byte) error { a.b = append(a.b, c); return nil }
 
 // writeIP writes the client address, without a string: as a value (a
 // quoted-string unless it is a dot-atom, so IPv6 is quoted) or as
