@@ -126,6 +126,10 @@ func setupAuth(cfg config, dir string, logger *slog.Logger) (*mailAuth, error) {
 		// A forwarded message fails SPF and may still pass DKIM: let
 		// DMARC decide rather than refuse SPF fail outright.
 		ApplyDMARC: true,
+		// RFC 7208 §2.3 recommends checking the HELO identity too; it
+		// is recorded (smtp.helo), and stands in for MAIL FROM for the
+		// null sender (§2.4).
+		CheckHelo: true,
 	}
 	if !a.CheckLoopback {
 		m.inbound.Trusted = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}

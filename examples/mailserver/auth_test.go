@@ -160,7 +160,7 @@ func testMailserverAuth(t *testing.T, store string) {
 	require.NoError(t, send("bounces@shop.example", forged+signed.String()))
 	inbox := mailbox(t, addrs["imap"], "INBOX")
 	require.Len(t, inbox, 1)
-	assert.True(t, strings.HasPrefix(inbox[0], "Authentication-Results: mx.example.org;\r\n\tspf=pass smtp.mailfrom=bounces@shop.example;\r\n\tdkim=pass header.d=shop.example"), inbox[0])
+	assert.True(t, strings.HasPrefix(inbox[0], "Authentication-Results: mx.example.org;\r\n\tspf=pass smtp.mailfrom=bounces@shop.example;\r\n\tspf=none smtp.helo=out.shop.example;\r\n\tdkim=pass header.d=shop.example"), inbox[0])
 	assert.Contains(t, inbox[0], "dmarc=pass header.from=shop.example policy.dmarc=reject\r\nReceived-SPF: pass")
 	assert.NotContains(t, inbox[0], "bank.example")
 
