@@ -3,6 +3,8 @@ package smtpqueue
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -208,6 +210,32 @@ func parseSTSPolicy(body string) (*stsPolicy, error) {
 		return nil, fmt.Errorf("mta-sts: bad mode %q", p.mode)
 	}
 	return p, nil
+}
+
+// errSTSMX is a testing-mode session with an MX host the policy does not
+// list; TLS-RPT reports it as validation-failure.
+var errSTSMX = errors.New("MTA-STS: the MX host does not match the policy")
+
+// check says what an enforced policy would have refused of a session with
+// mxHost that was encrypted without verification (testing mode): an MX
+// host outside the policy, or a certificate not valid for it (RFC 8461
+// §4.1, §4.2). roots come from cfg (nil: the system's).
+func (p *stsPolicy) check(mxHost string, cs tls.ConnectionState, cfg *tls.Config, now time.Time) error {
+	if !p.matches(mxHost) {
+		return errSTSMX
+	}
+	if len(cs.PeerCertificates) == 0 {
+		return errNoTLS
+	}
+	opts := x509.VerifyOptions{DNSName: strings.TrimSuffix(mxHost, "."), Intermediates: x509.NewCertPool(), CurrentTime: now}
+	if cfg != nil {
+		opts.Roots = cfg.RootCAs
+	}
+	for _, c := range cs.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(opts)
+	return err
 }
 
 // matches reports whether the MX host is allowed by the policy (§4.1):

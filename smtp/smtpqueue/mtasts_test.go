@@ -2,6 +2,12 @@ package smtpqueue
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -119,8 +125,10 @@ func TestMTASTS(t *testing.T) {
 	ps := newPolicyServer(t)
 	ps.set(200, "version: STSv1\nmode: enforce\nmx: *.other.test\nmax_age: 86400\n")
 	var h *harness
+	rec := &TLSRecorder{}
 	h = newHarness(t, []string{"one.test", "sender.test"}, func(o *Options) {
 		mx := o.Transport.(*MX)
+		mx.TLSRPT = rec
 		mx.Options.Options.TLSConfig = smtptest.NewServer(t).ClientTLSConfig()
 		mx.STS = &MTASTS{Resolver: txt, HTTPClient: ps.client(), Now: func() time.Time { return h.clock.Now() }}
 	})
@@ -165,6 +173,59 @@ func TestMTASTS(t *testing.T) {
 	h.empty()
 	if n := len(h.srv("two.test").Messages()); n != 1 {
 		t.Errorf("testing mode: %d deliveries", n)
+	}
+	// ... and reported as what enforce would have refused (RFC 8461 §5,
+	// RFC 8460 §4.3): policy type sts, not no-policy-found.
+	now := h.clock.Now()
+	rep := rec.Report("two.test", now.Add(-time.Hour), now.Add(time.Hour), "posthorn", "tlsrpt@sender.test")
+	if rep == nil || len(rep.Policies) != 1 || rep.Policies[0].Policy.Type != "sts" || rep.Policies[0].Summary.Failed != 1 ||
+		rep.Policies[0].FailureDetails[0].ResultType != "validation-failure" || rep.Policies[0].FailureDetails[0].ReceivingMXHostname != "mx.two.test" {
+		t.Fatalf("testing-mode TLS-RPT: %+v", rep)
+	}
+}
+
+// A testing policy's check of an unverified session finds each failure
+// enforce would have refused, as the TLS-RPT result type it is.
+func TestSTSTestingCheck(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"mx.good.test"}, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	cs := tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
+	p := &stsPolicy{mode: "testing", mx: []string{"*.good.test", "mx.other.test"}}
+	cfg := &tls.Config{RootCAs: roots}
+	for _, tt := range []struct {
+		host string
+		cfg  *tls.Config
+		now  time.Time
+		want string // result type, "" for success
+	}{
+		{"mx.good.test", cfg, t0, ""},
+		{"mx.bad.test", cfg, t0, "validation-failure"},
+		{"mx.other.test", cfg, t0, "certificate-host-mismatch"},
+		{"mx.good.test", &tls.Config{RootCAs: x509.NewCertPool()}, t0, "certificate-not-trusted"},
+		{"mx.good.test", cfg, t0.Add(48 * time.Hour), "certificate-expired"},
+	} {
+		err := p.check(tt.host, cs, tt.cfg, tt.now)
+		got := ""
+		if err != nil {
+			got = tlsResultType(err)
+		}
+		if got != tt.want {
+			t.Errorf("%s at %s: %q (%v), want %q", tt.host, tt.now, got, err, tt.want)
+		}
+	}
+	if err := p.check("mx.good.test", tls.ConnectionState{}, cfg, t0); tlsResultType(err) != "starttls-not-supported" {
+		t.Errorf("no certificate: %v", err)
 	}
 }
 

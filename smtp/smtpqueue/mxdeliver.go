@@ -235,8 +235,15 @@ func (t *MX) send(ctx context.Context, domain string, env *smtpclient.Envelope, 
 			if policy != smtpclient.TLSNone || dh != nil {
 				tlsErr := err
 				if err == nil {
-					if _, ok := c.TLSConnectionState(); !ok {
+					cs, ok := c.TLSConnectionState()
+					switch {
+					case !ok:
 						tlsErr = errNoTLS
+					case dh == nil && sts != nil && sts.mode == "testing":
+						// RFC 8461 §5: a testing policy delivers
+						// anyway but reports what enforce would have
+						// refused (RFC 8460 §4.3).
+						tlsErr = sts.check(h, cs, o.Options.TLSConfig, t.STS.now())
 					}
 				}
 				t.recorder(ctx).record(domain, sts, dh, h, tlsErr)

@@ -146,7 +146,7 @@ func (r *TLSRecorder) record(domain string, p *stsPolicy, dh *daneHost, mxHost s
 		if mxHost != "" {
 			desc.MXHost = []string{mxHost}
 		}
-	case p != nil && p.mode == "enforce":
+	case p != nil && (p.mode == "enforce" || p.mode == "testing"):
 		desc = TLSPolicyDesc{Type: "sts", Domain: domain, MXHost: p.mx, String: p.lines()}
 	}
 	var d TLSFailureDetail
