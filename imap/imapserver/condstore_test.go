@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
@@ -450,3 +451,60 @@ func (m noModSeqMailbox) Snapshot() imapserver.Snapshot {
 // plainMailbox hides imapmem's optional interfaces (ExpungeHistory,
 // ChangeIndex): a store that remembers no expunges.
 type plainMailbox struct{ imapserver.Mailbox }
+
+// A STORE that reports MODSEQ (CONDSTORE enabled) of a message on which
+// another session set a keyword this session has not been told of yet
+// (after the command's look for updates, before its change) announces
+// the keyword in FLAGS before its FETCH response, not in the middle of
+// it (TestStressQresync caught "* 20 FETCH (UID 30 MODSEQ (63)* FLAGS").
+func TestCondstoreStoreAnnouncesKeywordBeforeFetch(t *testing.T) {
+	var armed atomic.Bool
+	ts := newCondstoreServer(t, 1, func(s *imapserver.Server) {
+		backend := s.Backend
+		s.Backend = wrapBackend{backend, func(mb imapserver.Mailbox) imapserver.Mailbox {
+			return keywordRaceMailbox{mb, backend, &armed}
+		}}
+	})
+	a := ts.login()
+	a.run(`
+C: s1 ENABLE CONDSTORE
+S: * ENABLED CONDSTORE
+S: s1 OK ENABLE completed
+C: s2 SELECT INBOX
+S: ~ HIGHESTMODSEQ 2
+S: s2 OK [READ-WRITE] SELECT completed`)
+	armed.Store(true)
+	a.run(`
+C: a1 STORE 1 +FLAGS (\Seen)
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft $New)
+S: * OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $New \*)] Flags permitted
+S: * 1 FETCH (UID 1 MODSEQ (4) FLAGS ($New \Seen))
+S: a1 OK STORE completed`)
+}
+
+// keywordRaceMailbox, when armed, has another session set the keyword
+// $New on the messages of a SetFlags just before it.
+type keywordRaceMailbox struct {
+	imapserver.Mailbox
+	backend imapserver.Backend
+	armed   *atomic.Bool
+}
+
+func (m keywordRaceMailbox) SetFlags(ctx context.Context, uids []uint32, op imapserver.FlagOp, flags []string, unchangedSince uint64) (imapserver.StoreResult, error) {
+	if m.armed.CompareAndSwap(true, false) {
+		u, err := m.backend.User(ctx, "alice", nil)
+		if err != nil {
+			return imapserver.StoreResult{}, err
+		}
+		other, err := u.OpenMailbox(ctx, "INBOX", false)
+		if err != nil {
+			return imapserver.StoreResult{}, err
+		}
+		_, err = other.SetFlags(ctx, uids, imapserver.FlagsAdd, []string{"$New"}, 0)
+		other.Close()
+		if err != nil {
+			return imapserver.StoreResult{}, err
+		}
+	}
+	return m.Mailbox.SetFlags(ctx, uids, op, flags, unchangedSince)
+}

@@ -141,6 +141,10 @@ func cmdStore(s *session, tag string, uid bool) error {
 			if silent && !hasUnchanged && c.ModSeq <= known {
 				continue
 			}
+			// A new keyword's FLAGS goes before the FETCH, not into it.
+			if !silent && anyKeyword(c.Flags) {
+				s.checkKeywords(c.Flags)
+			}
 			s.w.WriteString("* ")
 			s.w.num(seq)
 			s.w.WriteString(" FETCH (UID ")
@@ -149,9 +153,6 @@ func cmdStore(s *session, tag string, uid bool) error {
 			s.w.num64(c.ModSeq)
 			s.w.WriteByte(')')
 			if !silent {
-				if anyKeyword(c.Flags) {
-					s.checkKeywords(c.Flags)
-				}
 				s.w.WriteString(" FLAGS ")
 				s.w.flagsRecent(c.Flags, s.isRecent(c.UID))
 			}
