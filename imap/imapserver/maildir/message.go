@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/posthorn/posthorn/imap/imapserver"
 )
 
 // message is one message record. Like imapmem's, it is immutable once in
@@ -47,6 +49,9 @@ type msgData struct {
 	// sum is where the message's summary is in the summary cache
 	// (summary.go), 0 when it has none yet.
 	sum atomic.Uint64
+	// decoded is the summary once read, while the store's budget for
+	// them lasts (Store.keepSummary).
+	decoded atomic.Pointer[imapserver.Summary]
 }
 
 // pathLocked returns the message file's path as far as the store knows

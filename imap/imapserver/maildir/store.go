@@ -169,6 +169,10 @@ type Store struct {
 	// cacheSlack is the waste a summary cache may hold beyond what its
 	// messages use before a checkpoint rewrites it (summary.go).
 	cacheSlack int64
+	// summaryMem is what the summaries kept decoded in memory take
+	// (summary.go, keepSummary), summaryMemMax its bound.
+	summaryMem    atomic.Int64
+	summaryMemMax int64
 	// indexers are the parsers' buffers for summaries (summary.go).
 	indexers sync.Pool
 	host     string
@@ -233,7 +237,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Store{root: filepath.Clean(dir), fs: opts.fs, logger: opts.Logger, now: time.Now, pid: os.Getpid(), users: map[string]*user{}, cacheSlack: 1 << 20}
+	s := &Store{root: filepath.Clean(dir), fs: opts.fs, logger: opts.Logger, now: time.Now, pid: os.Getpid(), users: map[string]*user{}, cacheSlack: 1 << 20, summaryMemMax: defaultSummaryMem}
 	s.indexers.New = func() any { return new(mime.Indexer) }
 	if s.fs == nil {
 		s.fs = osFS{}

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 
 	"github.com/posthorn/posthorn/imap/imapserver"
@@ -47,6 +48,12 @@ const (
 	// message whose summary is larger is parsed per use.
 	maxSummary = 1<<24 - 1
 )
+
+// defaultSummaryMem bounds the summaries a store keeps decoded in
+// memory (keepSummary): 64 MiB holds those of some 30,000 messages of
+// typical headers, so that the FETCH and SEARCH a client repeats over a
+// mailbox read neither the cache file nor decode its records.
+const defaultSummaryMem = 64 << 20
 
 func packLoc(off int64, n int) uint64 { return uint64(off)<<24 | uint64(n) }
 
@@ -211,9 +218,13 @@ func (mb *mailbox) appendSummary(uid uint32, sum *imapserver.Summary) uint64 {
 // Summary implements imapserver.Summarizer: from the summary cache, or
 // computed from the message file and added to it.
 func (m *message) Summary() *imapserver.Summary {
+	if sum := m.decoded.Load(); sum != nil {
+		return sum
+	}
 	mb := m.mb
 	if loc := m.sum.Load(); loc != 0 {
 		if sum := mb.readSummary(m.msgData, loc); sum != nil {
+			mb.u.s.keepSummary(m.msgData, sum)
 			return sum
 		}
 	}
@@ -225,6 +236,7 @@ func (m *message) Summary() *imapserver.Summary {
 	if sum == nil {
 		return nil
 	}
+	mb.u.s.keepSummary(m.msgData, sum)
 	if loc := mb.appendSummary(m.uid, sum); loc != 0 {
 		m.sum.Store(loc)
 		// The index learns where it is, so that the next process finds
@@ -242,6 +254,27 @@ func (m *message) Summary() *imapserver.Summary {
 		u.mu.Unlock()
 	}
 	return sum
+}
+
+// keepSummary keeps sum decoded in md while the store's budget for
+// summaries in memory lasts: a message's summary never changes (its UID
+// names one content), so it is read and decoded once. What it takes is
+// given back when md is collected (the message expunged, its mailbox
+// dropped): the budget bounds what is held, not what was ever read.
+func (s *Store) keepSummary(md *msgData, sum *imapserver.Summary) {
+	// The octets and the Summary's own words (slice and string headers).
+	n := int64(len(sum.Envelope)+len(sum.Body)+len(sum.BodyStructure)+len(sum.Header)+
+		len(sum.Subject)+len(sum.Date)+len(sum.From)+len(sum.To)+len(sum.Cc)+
+		len(sum.MessageID)+len(sum.InReplyTo)+len(sum.References)) + 224
+	if s.summaryMem.Add(n) > s.summaryMemMax {
+		s.summaryMem.Add(-n)
+		return
+	}
+	if !md.decoded.CompareAndSwap(nil, sum) {
+		s.summaryMem.Add(-n)
+		return
+	}
+	runtime.AddCleanup(md, func(n int64) { s.summaryMem.Add(-n) }, n)
 }
 
 // compactCacheLocked rewrites the summary cache without the records no

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -605,5 +606,57 @@ func TestIdleMailboxCostsNothing(t *testing.T) {
 	}
 	if mb := us.mailboxes["INBOX"]; mb.loaded {
 		t.Errorf("INBOX loaded by SELECT Archive")
+	}
+}
+
+// TestSummaryMemory: the summaries kept decoded in memory stay within
+// the store's bound, the answers are those of a store that keeps none,
+// and what they take is given back once their messages are expunged.
+func TestSummaryMemory(t *testing.T) {
+	ctx := context.Background()
+	var want []string
+	for _, max := range []int64{0, 2000, defaultSummaryMem} {
+		s, err := Open(t.TempDir(), &Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		s.summaryMemMax = max
+		s.AddUser("alice", "pw")
+		u, _ := s.User(ctx, "alice", nil)
+		for _, m := range summaryCorpus(t) {
+			if _, err := u.Append(ctx, "INBOX", strings.NewReader(m), -1, imapserver.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l := serveIMAP(t, s, "alice", "pw")
+		got := runSummaryCommands(l)
+		got = append(got, runSummaryCommands(l)...) // from memory
+		if want == nil {
+			want = got
+		} else {
+			for i := range got {
+				if !sameFetch(got[i], want[i]) {
+					t.Fatalf("bound %d: %s:\n got %q\nwant %q", max, summaryCommands[i%len(summaryCommands)], got[i], want[i])
+				}
+			}
+		}
+		if n := s.summaryMem.Load(); n > max || (max > 0 && n == 0) {
+			t.Fatalf("bound %d: %d octets kept", max, n)
+		}
+		if max == 0 {
+			continue
+		}
+		l.cmd("STORE 1:* +FLAGS.SILENT (\\Deleted)")
+		l.cmd("EXPUNGE")
+		l.cmd("UNSELECT")
+		deadline := time.Now().Add(10 * time.Second)
+		for s.summaryMem.Load() != 0 && time.Now().Before(deadline) {
+			runtime.GC()
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := s.summaryMem.Load(); n != 0 {
+			t.Fatalf("bound %d: %d octets still counted after the expunge", max, n)
+		}
 	}
 }
