@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -329,6 +330,10 @@ type Summary struct {
 	// with the empty line that ends it: SEARCH of header keys (SUBJECT,
 	// FROM, HEADER, SENTSINCE...) reads it instead of the message.
 	Header []byte
+
+	// view is the server's parse of Header, made on first use: a store
+	// that keeps its summaries in memory has it parsed once.
+	view atomic.Pointer[summaryView]
 }
 
 // Summarizer is an optional interface of Message for stores that keep a

@@ -211,7 +211,7 @@ func (s *session) fetchOne(seq, uid uint32, m Message, plan *fetchPlan, addFlags
 		}
 		if sum != nil && plan.headerSections {
 			// Header sections from the summary's copy of the header.
-			if hm = s.summaryMessage(sum); hm == nil {
+			if hm = s.summaryMessage(sum, &s.hdrMsg); hm == nil {
 				sum = nil
 			}
 		}

@@ -151,21 +151,39 @@ func Summarize(ix *mime.Indexer, r io.ReaderAt, size int64) (*Summary, error) {
 	}, nil
 }
 
-// summaryMessage returns the imapmsg view of the header in sum, for a
-// SEARCH whose keys read nothing else; nil when sum has no header.
-func (s *session) summaryMessage(sum *Summary) *imapmsg.Message {
+// summaryView is the parse of a Summary's Header that SEARCH and FETCH
+// of header sections read, kept in the Summary (its view field): shared
+// read-only, as the parse cache's entries are.
+type summaryView struct {
+	r    *bytes.Reader // ReadAt only: safe for concurrent use
+	root *mime.Part
+	enc  *imapmsg.Encoded // the ENVELOPE, and SEARCH SUBJECT's decoded subject
+}
+
+// summaryMessage makes dst the imapmsg view of the header in sum, for a
+// SEARCH whose keys read nothing else or a FETCH of header sections;
+// nil when sum has no header. The header is parsed once per Summary.
+func (s *session) summaryMessage(sum *Summary, dst *imapmsg.Message) *imapmsg.Message {
 	if sum == nil || sum.Header == nil {
 		return nil
 	}
-	ra := bytes.NewReader(sum.Header)
-	ix, _ := s.srv.indexers.Get().(*mime.Indexer)
-	if ix == nil {
-		ix = new(mime.Indexer)
+	v := sum.view.Load()
+	if v == nil {
+		ra := bytes.NewReader(sum.Header)
+		ix, _ := s.srv.indexers.Get().(*mime.Indexer)
+		if ix == nil {
+			ix = new(mime.Indexer)
+		}
+		root, _ := ix.IndexHeader(ra, int64(len(sum.Header)), mime.Limits{})
+		s.srv.indexers.Put(ix)
+		if root == nil {
+			return nil
+		}
+		v = &summaryView{r: ra, root: root, enc: &imapmsg.Encoded{Envelope: sum.Envelope}}
+		if !sum.view.CompareAndSwap(nil, v) {
+			v = sum.view.Load()
+		}
 	}
-	root, _ := ix.IndexHeader(ra, int64(len(sum.Header)), mime.Limits{})
-	s.srv.indexers.Put(ix)
-	if root == nil {
-		return nil
-	}
-	return imapmsg.NewCached(ra, int64(len(sum.Header)), root, &imapmsg.Encoded{Envelope: sum.Envelope})
+	dst.SetCached(v.r, int64(len(sum.Header)), v.root, v.enc)
+	return dst
 }

@@ -174,7 +174,7 @@ func (s *session) searchMatches(crit *imap.SearchCriteria, match func(m Message,
 		ok, err := matcher.Match(&meta, func() (*imapmsg.Message, error) {
 			if sm, isSum := m.(Summarizer); isSum && !matcher.NeedsBody() {
 				// Header keys only: the store's index has the header.
-				if hm := s.summaryMessage(sm.Summary()); hm != nil {
+				if hm := s.summaryMessage(sm.Summary(), view); hm != nil {
 					return hm, nil
 				}
 			}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/posthorn/posthorn/imap"
+	"github.com/posthorn/posthorn/imap/internal/imapmsg"
 	"github.com/posthorn/posthorn/imap/internal/imapwire"
 	"github.com/posthorn/posthorn/internal/serve"
 	"github.com/posthorn/posthorn/internal/wiretrace"
@@ -53,6 +54,7 @@ type session struct {
 	br      *bufio.Reader
 	w       respWriter
 	section io.SectionReader // reused by FETCH to avoid an allocation per message
+	hdrMsg  imapmsg.Message  // reused by FETCH of header sections from a Summary
 	dec     *imapwire.Decoder
 
 	state connState

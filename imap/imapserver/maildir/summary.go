@@ -262,10 +262,14 @@ func (m *message) Summary() *imapserver.Summary {
 // given back when md is collected (the message expunged, its mailbox
 // dropped): the budget bounds what is held, not what was ever read.
 func (s *Store) keepSummary(md *msgData, sum *imapserver.Summary) {
-	// The octets and the Summary's own words (slice and string headers).
+	// The octets and the Summary's own words (slice and string headers),
+	// and, estimated, the server's parse of the header that a SEARCH or
+	// FETCH of header sections keeps in it: its fields' names and values
+	// and the part's own words.
 	n := int64(len(sum.Envelope)+len(sum.Body)+len(sum.BodyStructure)+len(sum.Header)+
 		len(sum.Subject)+len(sum.Date)+len(sum.From)+len(sum.To)+len(sum.Cc)+
-		len(sum.MessageID)+len(sum.InReplyTo)+len(sum.References)) + 224
+		len(sum.MessageID)+len(sum.InReplyTo)+len(sum.References)) + 256 +
+		int64(len(sum.Header)) + 640
 	if s.summaryMem.Add(n) > s.summaryMemMax {
 		s.summaryMem.Add(-n)
 		return
