@@ -10,7 +10,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/posthorn/posthorn/smtp"
 	"github.com/posthorn/posthorn/smtp/dkim"
@@ -151,11 +154,15 @@ func (ss *submitSession) Data(ctx context.Context, r io.Reader) error {
 		return fmt.Errorf("reading the message: %w", err)
 	}
 	msg := io.NewSectionReader(f, 0, n)
-	fromDomain, err := ss.checkFrom(msg)
+	fromDomain, added, err := ss.checkFrom(msg)
 	if err != nil {
 		return err
 	}
-	sig := ss.s.sign(fromDomain, io.NewSectionReader(f, 0, n))
+	// body is the message as it leaves: the fields added, then what the
+	// client sent; the signature covers it and goes on top.
+	body := func() io.Reader { return io.MultiReader(bytes.NewReader(added), io.NewSectionReader(f, 0, n)) }
+	sig := ss.s.sign(fromDomain, body())
+	sig = append(sig, added...)
 
 	// Remote recipients are queued, local ones delivered at once. A
 	// local delivery that fails (a full mailbox, a disk error) is queued
@@ -214,18 +221,20 @@ func (ss *submitSession) Data(ctx context.Context, r io.Reader) error {
 // §3.6.2): every author must be an address the account may send as. It
 // returns the first author's domain, lower-case ("" when there is none
 // to be found and the check is off).
-func (ss *submitSession) checkFrom(msg io.ReaderAt) (string, error) {
+func (ss *submitSession) checkFrom(msg io.ReaderAt) (string, []byte, error) {
 	check := ss.s.cfg.senderCheck != senderOff
 	m, err := mail.ReadMessage(bufio.NewReader(io.NewSectionReader(msg, 0, maxHeaderScan)))
 	var list []*mail.Address
+	var added []byte
 	if err == nil {
 		list, err = mail.ParseAddressList(m.Header.Get("From"))
+		added = ss.s.missingFields(m.Header)
 	}
 	if err != nil || len(list) == 0 {
 		if check {
-			return "", errNoFrom
+			return "", nil, errNoFrom
 		}
-		return "", nil
+		return "", added, nil
 	}
 	first := ""
 	for i, a := range list {
@@ -234,10 +243,33 @@ func (ss *submitSession) checkFrom(msg io.ReaderAt) (string, error) {
 			first = strings.ToLower(strings.TrimSuffix(domain, "."))
 		}
 		if check && (!ok || !ss.s.dir.owns(ss.account(), smtp.Mailbox{Local: local, Domain: domain})) {
-			return "", errFromNotOwner
+			return "", nil, errFromNotOwner
 		}
 	}
-	return first, nil
+	return first, added, nil
+}
+
+// missingFields returns the Date: and Message-ID: fields a submitted
+// message lacks (RFC 5322 §3.6 requires the one and wants the other; RFC
+// 6409 §8.2 and §8.3 let the submission server add them). They are added
+// here, under the DKIM signature, whose h= also covers their absence: a
+// later hop that added them (Postfix does for mail it counts as local)
+// would otherwise break the signature.
+func (s *site) missingFields(h mail.Header) []byte {
+	var b []byte
+	if len(h["Date"]) == 0 {
+		b = append(b, "Date: "...)
+		b = time.Now().AppendFormat(b, time.RFC1123Z)
+		b = append(b, "\r\n"...)
+	}
+	if len(h["Message-Id"]) == 0 {
+		b = append(b, "Message-ID: <"...)
+		b = append(b, strings.ToLower(rand.Text())...)
+		b = append(b, '@')
+		b = append(b, s.hostname...)
+		b = append(b, ">\r\n"...)
+	}
+	return b
 }
 
 // sign returns the DKIM-Signature field for msg (RFC 6376 §5.6: on top).

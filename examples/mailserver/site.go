@@ -41,6 +41,8 @@ type site struct {
 	stop   func()
 	// selector is the DKIM selector; submission signs with mauth.key.
 	selector string
+	// hostname names this server, in the Message-ID submission adds.
+	hostname string
 }
 
 // quotaSetter is the store's SetQuota (maildir and imapmem have it).
@@ -51,7 +53,7 @@ type quotaSetter interface {
 // startSite loads the accounts into the store, opens the queue and
 // starts its delivery and the SIGHUP reloads; stop undoes it.
 func startSite(ctx context.Context, cfg config, data *siteData, mauth *mailAuth, logger *slog.Logger) (*site, error) {
-	s := &site{cfg: cfg.Site, store: data.store, mauth: mauth, certs: data.certs, logger: logger, selector: cfg.Auth.Selector}
+	s := &site{cfg: cfg.Site, store: data.store, mauth: mauth, certs: data.certs, logger: logger, selector: cfg.Auth.Selector, hostname: cfg.Hostname}
 	s.spool = filepath.Join(data.dir, "spool")
 	if err := os.MkdirAll(s.spool, 0o700); err != nil {
 		return nil, err
