@@ -154,6 +154,13 @@ type Options struct {
 	// answers ErrMaildropLocked; 0 means 2 s, negative not at all.
 	MaildropLockWait time.Duration
 
+	// SummaryMemory bounds the octets of message summaries (what FETCH
+	// ENVELOPE, BODYSTRUCTURE and header sections, SEARCH of header keys,
+	// SORT and THREAD read) the store keeps decoded in memory once read
+	// from its summary cache files; beyond it they are read and decoded
+	// per use. 0 means 64 MiB, negative none.
+	SummaryMemory int64
+
 	fs fileSystem // tests: the power-cut layer
 }
 
@@ -237,7 +244,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Store{root: filepath.Clean(dir), fs: opts.fs, logger: opts.Logger, now: time.Now, pid: os.Getpid(), users: map[string]*user{}, cacheSlack: 1 << 20, summaryMemMax: defaultSummaryMem}
+	s := &Store{root: filepath.Clean(dir), fs: opts.fs, logger: opts.Logger, now: time.Now, pid: os.Getpid(), users: map[string]*user{}, cacheSlack: 1 << 20}
 	s.indexers.New = func() any { return new(mime.Indexer) }
 	if s.fs == nil {
 		s.fs = osFS{}
@@ -252,6 +259,12 @@ func Open(dir string, opts *Options) (*Store, error) {
 	// Maildir: "/" and ":" in the host part are written as octal escapes.
 	s.host = strings.NewReplacer("/", `\057`, ":", `\072`, ",", `\054`).Replace(h)
 	s.lockHost = h
+	switch s.summaryMemMax = opts.SummaryMemory; {
+	case s.summaryMemMax == 0:
+		s.summaryMemMax = defaultSummaryMem
+	case s.summaryMemMax < 0:
+		s.summaryMemMax = 0
+	}
 	switch s.popLockWait = opts.MaildropLockWait; {
 	case s.popLockWait == 0:
 		s.popLockWait = defaultPOPLockWait

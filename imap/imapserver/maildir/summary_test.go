@@ -615,13 +615,16 @@ func TestIdleMailboxCostsNothing(t *testing.T) {
 func TestSummaryMemory(t *testing.T) {
 	ctx := context.Background()
 	var want []string
-	for _, max := range []int64{0, 2000, defaultSummaryMem} {
-		s, err := Open(t.TempDir(), &Options{Logger: slog.New(slog.DiscardHandler)})
+	for _, opt := range []int64{-1, 2000, 0} {
+		s, err := Open(t.TempDir(), &Options{Logger: slog.New(slog.DiscardHandler), SummaryMemory: opt})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		s.summaryMemMax = max
+		max := s.summaryMemMax
+		if want := map[int64]int64{-1: 0, 2000: 2000, 0: defaultSummaryMem}[opt]; max != want {
+			t.Fatalf("SummaryMemory %d: bound %d, want %d", opt, max, want)
+		}
 		s.AddUser("alice", "pw")
 		u, _ := s.User(ctx, "alice", nil)
 		for _, m := range summaryCorpus(t) {
