@@ -866,6 +866,11 @@ func (mb *mailbox) expungeLocked(del func(*message) bool, origin *handle, goneAl
 	}
 	clear(mb.msgs[len(kept):])
 	mb.msgs = kept
+	for _, m := range gone {
+		// The summary kept in memory goes with the message, though its
+		// msgData may live on in the array it was loaded in (keepSummary).
+		m.decoded.Store(nil)
+	}
 	mb.modSeq++
 	r := &record{kind: 'X', modSeq: mb.modSeq}
 	for _, m := range gone {

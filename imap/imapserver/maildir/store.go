@@ -178,7 +178,7 @@ type Store struct {
 	cacheSlack int64
 	// summaryMem is what the summaries kept decoded in memory take
 	// (summary.go, keepSummary), summaryMemMax its bound.
-	summaryMem    atomic.Int64
+	summaryMem    *atomic.Int64
 	summaryMemMax int64
 	// indexers are the parsers' buffers for summaries (summary.go).
 	indexers sync.Pool
@@ -244,7 +244,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	s := &Store{root: filepath.Clean(dir), fs: opts.fs, logger: opts.Logger, now: time.Now, pid: os.Getpid(), users: map[string]*user{}, cacheSlack: 1 << 20}
+	s := &Store{root: filepath.Clean(dir), fs: opts.fs, logger: opts.Logger, now: time.Now, pid: os.Getpid(), users: map[string]*user{}, cacheSlack: 1 << 20, summaryMem: new(atomic.Int64)}
 	s.indexers.New = func() any { return new(mime.Indexer) }
 	if s.fs == nil {
 		s.fs = osFS{}

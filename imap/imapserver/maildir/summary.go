@@ -259,8 +259,10 @@ func (m *message) Summary() *imapserver.Summary {
 // keepSummary keeps sum decoded in md while the store's budget for
 // summaries in memory lasts: a message's summary never changes (its UID
 // names one content), so it is read and decoded once. What it takes is
-// given back when md is collected (the message expunged, its mailbox
-// dropped): the budget bounds what is held, not what was ever read.
+// given back when sum is collected (its message expunged, its mailbox
+// dropped): the budget bounds what is held, not what was ever read. The
+// cleanup is on sum, not md: messages loaded from the index share one
+// array, and the runtime keeps an object's cleanups in a list per span.
 func (s *Store) keepSummary(md *msgData, sum *imapserver.Summary) {
 	// The octets and the Summary's own words (slice and string headers),
 	// and, estimated, the server's parse of the header that a SEARCH or
@@ -278,7 +280,9 @@ func (s *Store) keepSummary(md *msgData, sum *imapserver.Summary) {
 		s.summaryMem.Add(-n)
 		return
 	}
-	runtime.AddCleanup(md, func(n int64) { s.summaryMem.Add(-n) }, n)
+	// The cleanup holds the counter alone: nothing that reaches sum.
+	mem := s.summaryMem
+	runtime.AddCleanup(sum, func(n int64) { mem.Add(-n) }, n)
 }
 
 // compactCacheLocked rewrites the summary cache without the records no

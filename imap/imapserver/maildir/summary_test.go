@@ -616,7 +616,22 @@ func TestSummaryMemory(t *testing.T) {
 	ctx := context.Background()
 	var want []string
 	for _, opt := range []int64{-1, 2000, 0} {
-		s, err := Open(t.TempDir(), &Options{Logger: slog.New(slog.DiscardHandler), SummaryMemory: opt})
+		dir := t.TempDir()
+		s, err := Open(dir, &Options{Logger: slog.New(slog.DiscardHandler), SummaryMemory: opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.AddUser("alice", "pw")
+		u, _ := s.User(ctx, "alice", nil)
+		for _, m := range summaryCorpus(t) {
+			if _, err := u.Append(ctx, "INBOX", strings.NewReader(m), -1, imapserver.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A new process: its messages are loaded from the index together.
+		s.now = func() time.Time { return time.Now().Add(time.Minute) }
+		s.Close()
+		s, err = Open(dir, &Options{Logger: slog.New(slog.DiscardHandler), SummaryMemory: opt})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -626,12 +641,6 @@ func TestSummaryMemory(t *testing.T) {
 			t.Fatalf("SummaryMemory %d: bound %d, want %d", opt, max, want)
 		}
 		s.AddUser("alice", "pw")
-		u, _ := s.User(ctx, "alice", nil)
-		for _, m := range summaryCorpus(t) {
-			if _, err := u.Append(ctx, "INBOX", strings.NewReader(m), -1, imapserver.AppendOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
 		l := serveIMAP(t, s, "alice", "pw")
 		got := runSummaryCommands(l)
 		got = append(got, runSummaryCommands(l)...) // from memory
