@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -60,7 +59,7 @@ func TestConfiguredRelayToPostfixWithOpenDKIM(t *testing.T) {
 		return err == nil
 	}, 10*time.Second, 50*time.Millisecond, "opendkim did not listen")
 
-	lmtp, got := relayLMTPSink(t)
+	lmtp, got := testpeer.LMTPSink(t)
 	pf := testpeer.StartPostfix(t, testpeer.PostfixOptions{LMTP: lmtp, Milter: milter})
 	host, pfPort, err := net.SplitHostPort(pf.SMTP)
 	require.NoError(t, err)
@@ -95,67 +94,4 @@ func TestConfiguredRelayToPostfixWithOpenDKIM(t *testing.T) {
 	require.NotEmpty(t, ar, "no Authentication-Results from OpenDKIM:\n%s", hdr)
 	require.Contains(t, ar, "dkim=pass", ar)
 	require.Contains(t, ar, "header.d=example.org", ar)
-}
-
-// relayLMTPSink is an LMTP server that takes every message and hands it,
-// dot-unstuffed, to the channel.
-func relayLMTPSink(t *testing.T) (string, <-chan string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	msgs := make(chan string, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(time.Minute))
-				r := bufio.NewReader(c)
-				fmt.Fprint(c, "220 sink LMTP\r\n")
-				rcpts := 0
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-					case strings.HasPrefix(cmd, "LHLO"):
-						fmt.Fprint(c, "250-sink\r\n250-8BITMIME\r\n250 PIPELINING\r\n")
-					case strings.HasPrefix(cmd, "MAIL"):
-						rcpts = 0
-						fmt.Fprint(c, "250 ok\r\n")
-					case strings.HasPrefix(cmd, "RCPT"):
-						rcpts++
-						fmt.Fprint(c, "250 ok\r\n")
-					case cmd == "DATA":
-						fmt.Fprint(c, "354 go on\r\n")
-						var b strings.Builder
-						for {
-							l, err := r.ReadString('\n')
-							if err != nil {
-								return
-							}
-							if l == ".\r\n" {
-								break
-							}
-							b.WriteString(strings.TrimPrefix(l, "."))
-						}
-						for range rcpts {
-							fmt.Fprint(c, "250 delivered\r\n")
-						}
-						msgs <- b.String()
-					case cmd == "QUIT":
-						fmt.Fprint(c, "221 bye\r\n")
-						return
-					default:
-						fmt.Fprint(c, "250 ok\r\n")
-					}
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String(), msgs
 }

@@ -1,7 +1,6 @@
 package dkim_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -48,72 +47,6 @@ func startOpenDKIMMilter(t *testing.T, bin, dir string, k interopKey) string {
 	}
 }
 
-// lmtpSink is the smallest LMTP server Postfix can deliver to: it accepts
-// every transaction and hands each message, dot-unstuffed, to a channel.
-func lmtpSink(t *testing.T) (string, <-chan string) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { ln.Close() })
-	msgs := make(chan string, 4)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveLMTP(c, msgs)
-		}
-	}()
-	return ln.Addr().String(), msgs
-}
-
-func serveLMTP(c net.Conn, msgs chan<- string) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(time.Minute))
-	r := bufio.NewReader(c)
-	fmt.Fprint(c, "220 sink LMTP\r\n")
-	rcpts := 0
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		cmd := strings.ToUpper(strings.TrimSpace(line))
-		switch {
-		case strings.HasPrefix(cmd, "LHLO"):
-			fmt.Fprint(c, "250-sink\r\n250-8BITMIME\r\n250 PIPELINING\r\n")
-		case strings.HasPrefix(cmd, "MAIL"):
-			rcpts = 0
-			fmt.Fprint(c, "250 ok\r\n")
-		case strings.HasPrefix(cmd, "RCPT"):
-			rcpts++
-			fmt.Fprint(c, "250 ok\r\n")
-		case cmd == "DATA":
-			fmt.Fprint(c, "354 go on\r\n")
-			var msg strings.Builder
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				msg.WriteString(strings.TrimPrefix(l, "."))
-			}
-			for range rcpts {
-				fmt.Fprint(c, "250 delivered\r\n")
-			}
-			msgs <- msg.String()
-		case cmd == "QUIT":
-			fmt.Fprint(c, "221 bye\r\n")
-			return
-		default:
-			fmt.Fprint(c, "250 ok\r\n")
-		}
-	}
-}
-
 // A message we sign, sent with our client through a private Postfix whose
 // OpenDKIM milter signs it too, arrives with both signatures verifying
 // (Postfix adds its Received field on top, which neither signed).
@@ -122,7 +55,7 @@ func TestPostfixWithOpenDKIMMilter(t *testing.T) {
 	dir, keys, zone := interopSetup(t)
 	rsaKey, edKey := keys[0], keys[1]
 	milter := startOpenDKIMMilter(t, bin, dir, rsaKey)
-	lmtp, msgs := lmtpSink(t)
+	lmtp, msgs := testpeer.LMTPSink(t)
 	pf := testpeer.StartPostfix(t, testpeer.PostfixOptions{LMTP: lmtp, Milter: milter})
 
 	msg := "From: Joe <joe@example.com>\r\nTo: bob@localhost\r\nSubject: through postfix\r\n" +
