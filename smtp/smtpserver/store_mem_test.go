@@ -150,7 +150,7 @@ func sendData(t testing.TB, addr string, size int64, end bool) (net.Conn, *smtp.
 // allocated meanwhile.
 func deliveryMemory(t testing.TB, st smtpserver.DeliveryStore, size int64) (peak, alloc uint64) {
 	srv := &smtpserver.Server{Backend: smtpserver.NewStoreBackend(st, smtpserver.StoreOptions{}), Limits: smtpserver.Limits{MaxMessageSize: 2 * size}}
-	addr := startMemServer(t, srv)
+	addr := smtpserver.StartServer(t, srv)
 	idle := idleHeap()
 	a0 := totalAlloc()
 	stop := heapPeak()
@@ -258,7 +258,7 @@ func TestUnacknowledgedDataBounded(t *testing.T) {
 	st.SetSpoolDir(spoolDir)
 	require.NoError(t, st.AddUser("alice", "pw"))
 	srv := &smtpserver.Server{Backend: smtpserver.NewStoreBackend(st, smtpserver.StoreOptions{}), Limits: smtpserver.Limits{MaxMessageSize: 64 << 20}}
-	addr := startMemServer(t, srv)
+	addr := smtpserver.StartServer(t, srv)
 	idle := idleHeap()
 	stop := heapPeak()
 	var wg sync.WaitGroup
@@ -291,20 +291,4 @@ func TestUnacknowledgedDataBounded(t *testing.T) {
 	mst, err := u.Status(context.Background(), "INBOX")
 	require.NoError(t, err)
 	require.Zero(t, mst.Messages)
-}
-
-// startMemServer serves s on a loopback port until the test ends. (This
-// file is an external test package: maildir imports smtpserver.)
-func startMemServer(t testing.TB, s *smtpserver.Server) string {
-	t.Helper()
-	s.Hostname = "mx.test"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	return ln.Addr().String()
 }
