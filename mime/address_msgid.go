@@ -1,6 +1,25 @@
 package mime
 
-import "strings"
+import (
+	"crypto/rand"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// NewMessageID returns a new, unique msg-id with its angle brackets
+// (RFC 5322 §3.6.4): 128 random bits in base32, "@", and host in its
+// ASCII form; "localhost" stands for a host that is empty or cannot go in
+// an id-right (not ASCII, or with white space, angle brackets or "@").
+func NewMessageID(host string) string {
+	if a, err := idna.Lookup.ToASCII(host); err == nil && a != "" {
+		host = a
+	}
+	if host == "" || !isASCII(host) || strings.ContainsAny(host, " \t\r\n<>@") {
+		host = "localhost"
+	}
+	return "<" + strings.ToLower(rand.Text()) + "@" + host + ">"
+}
 
 // ParseMessageIDs returns the message identifiers in a Message-ID,
 // In-Reply-To or References value (RFC 5322 §3.6.4), in order and without

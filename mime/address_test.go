@@ -164,3 +164,28 @@ func TestParseMessageIDs(t *testing.T) {
 		}
 	}
 }
+
+// NewMessageID makes ids ParseMessageIDs reads back, unique, with the
+// host in ASCII and "localhost" for a host that cannot stand there.
+func TestNewMessageID(t *testing.T) {
+	for host, want := range map[string]string{
+		"mail.example.org": "@mail.example.org>",
+		"bücher.example":   "@xn--bcher-kva.example>",
+		"":                 "@localhost>",
+		"a b":              "@localhost>",
+		"x>y":              "@localhost>",
+		"u@h":              "@localhost>",
+		"h\r\nX: y":        "@localhost>",
+	} {
+		id := NewMessageID(host)
+		if !strings.HasPrefix(id, "<") || !strings.HasSuffix(id, want) {
+			t.Errorf("NewMessageID(%q) = %q, want …%s", host, id, want)
+		}
+		if ids := ParseMessageIDs(id); len(ids) != 1 || "<"+ids[0]+">" != id {
+			t.Errorf("ParseMessageIDs(%q) = %q", id, ids)
+		}
+	}
+	if NewMessageID("h") == NewMessageID("h") {
+		t.Error("two ids alike")
+	}
+}

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"golang.org/x/net/idna"
 )
 
 // Builder builds the messages applications send: plain text, HTML with a
@@ -218,14 +216,7 @@ func (b *Builder) write(w io.Writer) error {
 	}
 	msgID := b.MessageID
 	if msgID == "" {
-		host := b.From.Host
-		if a, err := idna.Lookup.ToASCII(host); err == nil && a != "" {
-			host = a
-		}
-		if host == "" || !isASCII(host) {
-			host = "localhost"
-		}
-		msgID = strings.ToLower(rand.Text()) + "@" + host
+		msgID = strings.Trim(NewMessageID(b.From.Host), "<>")
 	}
 	steps := []func() error{
 		func() error { return add("Date", FormatDate(date)) },

@@ -3,8 +3,6 @@ package mime
 import (
 	"bufio"
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -80,13 +78,7 @@ func (b *ReportBuilder) write(w io.Writer) error {
 	}
 	msgID := b.MessageID
 	if msgID == "" {
-		var rnd [12]byte
-		rand.Read(rnd[:])
-		host := b.Status.ReportingMTA.Value
-		if host == "" || strings.ContainsAny(host, " <>@") {
-			host = "localhost"
-		}
-		msgID = "<" + hex.EncodeToString(rnd[:]) + "@" + host + ">"
+		msgID = NewMessageID(b.Status.ReportingMTA.Value)
 	}
 	mw := NewMultipartWriter(w)
 	var h Header

@@ -12,7 +12,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/posthorn/posthorn/mime"
 	"github.com/posthorn/posthorn/smtp"
 	"github.com/posthorn/posthorn/smtp/dkim"
 	"github.com/posthorn/posthorn/smtp/smtpclient"
@@ -258,16 +258,10 @@ func (ss *submitSession) checkFrom(msg io.ReaderAt) (string, []byte, error) {
 func (s *site) missingFields(h mail.Header) []byte {
 	var b []byte
 	if len(h["Date"]) == 0 {
-		b = append(b, "Date: "...)
-		b = time.Now().AppendFormat(b, time.RFC1123Z)
-		b = append(b, "\r\n"...)
+		b = append(b, "Date: "+mime.FormatDate(time.Now())+"\r\n"...)
 	}
 	if len(h["Message-Id"]) == 0 {
-		b = append(b, "Message-ID: <"...)
-		b = append(b, strings.ToLower(rand.Text())...)
-		b = append(b, '@')
-		b = append(b, s.hostname...)
-		b = append(b, ">\r\n"...)
+		b = append(b, "Message-ID: "+mime.NewMessageID(s.hostname)+"\r\n"...)
 	}
 	return b
 }
