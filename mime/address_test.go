@@ -185,7 +185,7 @@ func TestNewMessageID(t *testing.T) {
 			t.Errorf("ParseMessageIDs(%q) = %q", id, ids)
 		}
 	}
-	if NewMessageID("h") == NewMessageID("h") {
-		t.Error("two ids alike")
+	if a, b := NewMessageID("h"), NewMessageID("h"); a == b {
+		t.Errorf("two ids alike: %s", a)
 	}
 }
